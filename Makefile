@@ -1,0 +1,79 @@
+# Mica — one build for everything. `make` builds the loader, the core and the test guests;
+# `make run` boots them in QEMU; `make test` runs every test; `make bench` the benchmarks.
+# Each part keeps its rules beside its sources in a .mk file included below.
+
+BUILD   ?= build
+CC      ?= gcc
+LD      ?= ld
+OBJCOPY ?= objcopy
+PYTHON  ?= python3
+
+# Freestanding code shared by the core, the loader and the guests: lib/ stands in for libc.
+COMMON_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-ffreestanding -fno-stack-protector -fno-strict-aliasing -fno-common \
+	-Iinclude -Ilib/include -I.
+
+# The core runs at whatever address the boot path put it (static PIE, relocates itself).
+CORE_CFLAGS := $(COMMON_CFLAGS) -mno-red-zone -mgeneral-regs-only -mcmodel=small \
+	-fpie -fvisibility=hidden -fno-asynchronous-unwind-tables -DMICA_CORE
+CORE_LDFLAGS := -nostdlib -static -pie --no-dynamic-linker -z text -z max-page-size=4096 \
+	-z noexecstack --no-warn-rwx-segments --build-id=none -T linker.ld
+
+LIB_SRCS  := lib/string.c lib/format.c
+CORE_SRCS := $(wildcard kernel/*.c arch/x86/*.c arch/x86/svm/*.c) $(LIB_SRCS)
+CORE_ASMS := $(wildcard arch/x86/*.S arch/x86/svm/*.S)
+CORE_OBJS := $(patsubst %,$(BUILD)/core/%.o,$(CORE_SRCS) $(CORE_ASMS))
+
+.PHONY: all core run test bench clean deps-build deps-run deps-test
+all: core loader guests
+
+core: $(BUILD)/core.elf
+
+Q := $(if $(V),,@)
+
+$(BUILD)/core/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CORE_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/core/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(CORE_CFLAGS) -D__ASSEMBLY__ -MMD -MP -c $< -o $@
+
+$(BUILD)/core.elf: $(CORE_OBJS) linker.ld
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LD) $(CORE_LDFLAGS) -o $@ $(CORE_OBJS)
+	@scripts/check-core.sh $@
+
+-include $(CORE_OBJS:.o=.d)
+
+deps-build:
+	@scripts/deps.sh build
+deps-run:
+	@scripts/deps.sh run
+deps-test:
+	@scripts/deps.sh test
+
+include boot/boot.mk
+include tests/guests/guests.mk
+include tests/unit/unit.mk
+include tests/e2e/e2e.mk
+
+# The README's two commands. Each installs what it needs first (scripts/deps.sh).
+run: deps-run
+	$(MAKE) all
+	scripts/mkesp.sh $(BUILD)/esp-default.img configs/default.cfg $(GUEST_ELFS)
+	scripts/qemu.sh $(BUILD)/esp-default.img
+
+test: deps-test
+	$(MAKE) all
+	$(MAKE) unit-test
+	$(MAKE) test-svm
+
+bench: deps-run
+	$(MAKE) all
+	$(PYTHON) scripts/bench.py
+
+clean:
+	rm -rf $(BUILD)

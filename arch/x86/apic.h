@@ -1,0 +1,15 @@
+/* The local APIC of the CPU we run on, in x2APIC mode when the CPU has it, else xAPIC. */
+#ifndef MICA_ARCH_X86_APIC_H
+#define MICA_ARCH_X86_APIC_H
+
+#include <stdint.h>
+
+void apic_init(void);             /* enable this CPU's APIC (first call picks the mode) */
+uint32_t apic_id(void);
+void apic_eoi(void);
+void apic_send_ipi(uint32_t apic_id, uint8_t vector);
+void apic_send_init(uint32_t apic_id);
+void apic_send_sipi(uint32_t apic_id, uint8_t page);
+int apic_x2(void);
+
+#endif

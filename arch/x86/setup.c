@@ -1,0 +1,27 @@
+/* Platform bring-up of the boot CPU, and cross-CPU kicks. */
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/paging.h"
+#include "arch/x86/trap.h"
+#include "kernel/arch.h"
+#include "kernel/mem.h"
+#include "kernel/percpu.h"
+
+void arch_cpu_setup(struct pcpu *c);
+
+int arch_init_boot_cpu(const struct boot_info *bi, struct pcpu *cpu)
+{
+	paging_init(mem_map_top(bi));
+	arch_cpu_setup(cpu);
+	return 0;
+}
+
+uint32_t arch_boot_apic_id(void)
+{
+	return apic_id();
+}
+
+void arch_kick_cpu(const struct pcpu *cpu)
+{
+	apic_send_ipi(cpu->apic_id, VEC_KICK);
+}

@@ -1,0 +1,86 @@
+/* Starting the application processors: INIT-SIPI-SIPI, one at a time, through the
+ * real-mode trampoline (trampoline.S). */
+#include <stdint.h>
+#include <string.h>
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/paging.h"
+#include "arch/x86/trap.h"
+#include "kernel/arch.h"
+#include "kernel/log.h"
+#include "kernel/percpu.h"
+
+#define AP_STACK 16384
+
+extern const char tramp_start[], tramp_end[], tramp_gdt_ptr[], tramp_far32[], tramp_far64[];
+extern const char tramp_pm32[], tramp_lm64[], tramp_gdt[], tramp_cr3[], tramp_stack[];
+extern const char tramp_arg[], tramp_entry[];
+
+static uint8_t ap_stacks[MAX_CPUS][AP_STACK] __attribute__((aligned(16)));
+
+/* About a microsecond per port 0x80 write on PC hardware; only a lower bound matters here. */
+static void io_delay_us(unsigned us)
+{
+	while (us--)
+		outb(0x80, 0);
+}
+
+void arch_cpu_setup(struct pcpu *c)
+{
+	gdt_load(c->id);
+	idt_load();
+	wrmsr(MSR_GS_BASE, (uint64_t)c);
+	apic_init();
+}
+
+static void ap_start(struct pcpu *c) __attribute__((noreturn, used));
+static void ap_start(struct pcpu *c)
+{
+	paging_load();
+	arch_cpu_setup(c);
+	__atomic_store_n(&c->online, 1, __ATOMIC_RELEASE);
+	kernel_ap_main(c);
+	cpu_halt_forever();
+}
+
+#define OFF(sym) ((uint64_t)(sym - tramp_start))
+
+unsigned arch_start_aps(const struct boot_info *bi, struct pcpu *cs, unsigned n)
+{
+	uint64_t base = bi->trampoline;
+	uint8_t *t = (uint8_t *)base;
+	unsigned up = 0;
+
+	if (!base || base >= 0x100000 || (base & 0xfff)) {
+		log_info("no usable AP start-up page below 1 MiB (got 0x%lx): running on the boot CPU only",
+			 base);
+		return 0;
+	}
+	memcpy(t, tramp_start, (size_t)(tramp_end - tramp_start));
+	*(uint32_t *)(t + OFF(tramp_gdt_ptr) + 2) = (uint32_t)(base + OFF(tramp_gdt));
+	*(uint32_t *)(t + OFF(tramp_far32)) = (uint32_t)(base + OFF(tramp_pm32));
+	*(uint32_t *)(t + OFF(tramp_far64)) = (uint32_t)(base + OFF(tramp_lm64));
+	*(uint64_t *)(t + OFF(tramp_cr3)) = paging_root();
+	*(uint64_t *)(t + OFF(tramp_entry)) = (uint64_t)ap_start;
+
+	for (unsigned i = 1; i < n; i++) {
+		struct pcpu *c = &cs[i];
+		c->stack_top = (uint64_t)&ap_stacks[i][AP_STACK];
+		*(uint64_t *)(t + OFF(tramp_stack)) = c->stack_top;
+		*(uint64_t *)(t + OFF(tramp_arg)) = (uint64_t)c;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+		apic_send_init(c->apic_id);
+		io_delay_us(10000);
+		for (int sipi = 0; sipi < 2 && !c->online; sipi++) {
+			apic_send_sipi(c->apic_id, (uint8_t)(base >> 12));
+			for (unsigned w = 0; w < 200000 && !__atomic_load_n(&c->online, __ATOMIC_ACQUIRE); w++)
+				io_delay_us(1);
+		}
+		if (c->online)
+			up++;
+		else
+			log_info("CPU %u (APIC ID %u) did not start; it will not be used", i, c->apic_id);
+	}
+	return up;
+}

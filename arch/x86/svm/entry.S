@@ -1,0 +1,54 @@
+/* The SVM world switch, as a loop: load guest registers, VMLOAD/VMRUN/VMSAVE, save guest
+ * registers, restore the host's hidden state with VMLOAD, then call svm_handle_exit(vcpu)
+ * and go round again. It never returns, so the host's callee-saved registers need no saving.
+ * RAX and RSP of the guest live in the VMCB. Layout: struct vcpu (kernel/vcpu.h). */
+#define GPR(n)   (8 * (n))
+#define HW_STATE (8 * 18)
+#define HOST_STATE (8 * 19)
+
+	.text
+	.code64
+	.global svm_loop
+svm_loop:
+	push	%rdi				/* [rsp] = vcpu; also aligns the stack for calls */
+1:	mov	HW_STATE(%rdi), %rax
+	clgi
+	mov	GPR(1)(%rdi), %rcx
+	mov	GPR(2)(%rdi), %rdx
+	mov	GPR(3)(%rdi), %rbx
+	mov	GPR(5)(%rdi), %rbp
+	mov	GPR(6)(%rdi), %rsi
+	mov	GPR(8)(%rdi), %r8
+	mov	GPR(9)(%rdi), %r9
+	mov	GPR(10)(%rdi), %r10
+	mov	GPR(11)(%rdi), %r11
+	mov	GPR(12)(%rdi), %r12
+	mov	GPR(13)(%rdi), %r13
+	mov	GPR(14)(%rdi), %r14
+	mov	GPR(15)(%rdi), %r15
+	mov	GPR(7)(%rdi), %rdi
+	vmload	%rax
+	vmrun	%rax
+	vmsave	%rax
+	push	%rdi
+	mov	8(%rsp), %rdi
+	mov	%rcx, GPR(1)(%rdi)
+	mov	%rdx, GPR(2)(%rdi)
+	mov	%rbx, GPR(3)(%rdi)
+	mov	%rbp, GPR(5)(%rdi)
+	mov	%rsi, GPR(6)(%rdi)
+	mov	%r8, GPR(8)(%rdi)
+	mov	%r9, GPR(9)(%rdi)
+	mov	%r10, GPR(10)(%rdi)
+	mov	%r11, GPR(11)(%rdi)
+	mov	%r12, GPR(12)(%rdi)
+	mov	%r13, GPR(13)(%rdi)
+	mov	%r14, GPR(14)(%rdi)
+	mov	%r15, GPR(15)(%rdi)
+	pop	GPR(7)(%rdi)
+	mov	HOST_STATE(%rdi), %rax
+	vmload	%rax
+	stgi
+	call	svm_handle_exit
+	mov	(%rsp), %rdi
+	jmp	1b

@@ -1,0 +1,101 @@
+/* Turns an SVM #VMEXIT into the kernel's struct vm_exit. QEMU's SVM has no NRIPS, so
+ * instruction lengths are known constants here, except for IOIO whose EXITINFO2 is the next
+ * RIP (APM 15.10.2). */
+#include <stddef.h>
+#include "arch/x86/svm/svm.h"
+
+static const char *unhandled_name(uint32_t code)
+{
+	switch (code) {
+	case VMEXIT_NMI: return "NMI";
+	case VMEXIT_SMI: return "SMI";
+	case VMEXIT_INIT: return "INIT";
+	case VMEXIT_TASKSW: return "task switch";
+	case VMEXIT_INVD: return "INVD";
+	default: return "unexpected exit";
+	}
+}
+
+void svm_handle_exit(struct vcpu *v)
+{
+	struct vmcb *vm = vmcb_of(v);
+	struct vm_exit e;
+	uint32_t code = (uint32_t)vm->ctl.exitcode;
+
+	v->regs.gpr[REG_RAX] = vm->save.rax;
+	v->regs.gpr[REG_RSP] = vm->save.rsp;
+	v->regs.rip = vm->save.rip;
+	v->regs.rflags = vm->save.rflags;
+	vm->ctl.tlb_control = 0;
+	e.insn_len = 0;
+
+	switch (code) {
+	case VMEXIT_CPUID:
+		e.reason = EXIT_CPUID;
+		e.insn_len = 2;
+		break;
+	case VMEXIT_VMMCALL:
+		e.reason = EXIT_HYPERCALL;
+		e.insn_len = 3;
+		break;
+	case VMEXIT_INTR:
+		e.reason = EXIT_INTR;
+		break;
+	case VMEXIT_IOIO: {
+		uint64_t info = vm->ctl.exitinfo1;
+		e.reason = EXIT_IO;
+		e.insn_len = (uint32_t)(vm->ctl.exitinfo2 - vm->save.rip);
+		e.io.port = (uint16_t)(info >> 16);
+		e.io.size = (info & IOIO_SZ32) ? 4 : (info & IOIO_SZ16) ? 2 : 1;
+		e.io.in = info & IOIO_IN;
+		e.io.string = !!(info & IOIO_STR);
+		e.io.rep = !!(info & IOIO_REP);
+		break;
+	}
+	case VMEXIT_MSR:
+		e.reason = EXIT_MSR;
+		e.insn_len = 2;
+		e.msr.index = (uint32_t)v->regs.gpr[REG_RCX];
+		e.msr.write = vm->ctl.exitinfo1 == 1;
+		break;
+	case VMEXIT_HLT:
+		e.reason = EXIT_HLT;
+		e.insn_len = 1;
+		break;
+	case VMEXIT_NPF:
+		e.reason = EXIT_STAGE2_FAULT;
+		e.fault.gpa = vm->ctl.exitinfo2;
+		e.fault.write = !!(vm->ctl.exitinfo1 & NPF_WRITE);
+		e.fault.exec = !!(vm->ctl.exitinfo1 & NPF_FETCH);
+		e.fault.read = !e.fault.write && !e.fault.exec;
+		break;
+	case VMEXIT_SHUTDOWN:
+		e.reason = EXIT_TRIPLE_FAULT;
+		break;
+	case VMEXIT_VMRUN: case VMEXIT_VMLOAD: case VMEXIT_VMSAVE: case VMEXIT_STGI:
+	case VMEXIT_CLGI: case VMEXIT_SKINIT: case VMEXIT_INVLPGA: case VMEXIT_ICEBP:
+	case VMEXIT_MONITOR: case VMEXIT_MWAIT: case VMEXIT_MWAIT_C:
+		/* Instructions of features the guest was not offered: #UD, as on a CPU without them. */
+		svm_inject_exception(v, 6, 0, 0);
+		e.reason = EXIT_NONE;
+		break;
+	case VMEXIT_INVALID:
+		e.reason = EXIT_ENTRY_FAILED;
+		e.what = "VMRUN refused the guest state in the VMCB (VMEXIT_INVALID)";
+		break;
+	default:
+		e.reason = EXIT_UNHANDLED;
+		e.what = unhandled_name(code);
+		break;
+	}
+	e.raw[0] = vm->ctl.exitcode;
+	e.raw[1] = vm->ctl.exitinfo1;
+	e.raw[2] = vm->ctl.exitinfo2;
+
+	vcpu_handle_exit(v, &e);
+
+	vm->save.rax = v->regs.gpr[REG_RAX];
+	vm->save.rsp = v->regs.gpr[REG_RSP];
+	vm->save.rip = v->regs.rip;
+	vm->save.rflags = v->regs.rflags;
+}

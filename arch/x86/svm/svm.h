@@ -1,0 +1,26 @@
+/* AMD SVM backend internals (shared by the files of arch/x86/svm/ only). */
+#ifndef MICA_SVM_H
+#define MICA_SVM_H
+
+#include "arch/x86/svm/vmcb.h"
+#include "kernel/vcpu.h"
+#include "kernel/virt.h"
+
+struct svm_vcpu {
+	struct vmcb *vmcb;
+	struct vcpu *v;
+};
+
+static inline struct vmcb *vmcb_of(struct vcpu *v)
+{
+	return ((struct svm_vcpu *)v->hw)->vmcb;
+}
+
+int svm_stage2_init(struct stage2 *s2);
+int svm_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
+void svm_handle_exit(struct vcpu *v);
+void svm_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_t error);
+/* entry.S: enters the guest, calls svm_handle_exit on each exit; never returns. */
+void svm_loop(struct vcpu *v) __attribute__((noreturn));
+
+#endif

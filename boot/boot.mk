@@ -1,0 +1,35 @@
+# The UEFI loader, BOOTX64.EFI, built with GNU-EFI. Included by the top Makefile.
+# GNU-EFI provides only the start-up code and self-relocation (crt0, libgnuefi); the loader
+# calls the firmware tables directly and takes memcpy/snprintf from lib/, so libefi (which
+# has its own memcpy/memset) is not linked.
+
+EFI_INC ?= /usr/include/efi
+EFI_LIB ?= /usr/lib
+
+LOADER_CFLAGS := $(COMMON_CFLAGS) -isystem $(EFI_INC) -isystem $(EFI_INC)/x86_64 \
+	-fpic -fshort-wchar -mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables \
+	-DGNU_EFI_USE_MS_ABI -DMICA_LOADER
+LOADER_LDFLAGS := -nostdlib -shared -Bsymbolic -znocombreloc --no-undefined \
+	-T $(EFI_LIB)/elf_x86_64_efi.lds
+
+LOADER_SRCS := $(addprefix boot/,efi_main.c console.c efi_file.c mica_mem.c elf_core.c efi_mmap.c) \
+	kernel/config.c $(LIB_SRCS)
+LOADER_OBJS := $(patsubst %,$(BUILD)/efi/%.o,$(LOADER_SRCS))
+
+.PHONY: loader
+loader: $(BUILD)/BOOTX64.EFI
+
+$(BUILD)/efi/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(LOADER_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/efi/loader.so: $(LOADER_OBJS)
+	$(LD) $(LOADER_LDFLAGS) -o $@ $(EFI_LIB)/crt0-efi-x86_64.o $(LOADER_OBJS) \
+		$(EFI_LIB)/libgnuefi.a
+
+# Only the sections the PE image needs; subsystem 10 = EFI application.
+$(BUILD)/BOOTX64.EFI: $(BUILD)/efi/loader.so
+	$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+		-j .rel.* -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+
+-include $(LOADER_OBJS:.o=.d)

@@ -1,0 +1,26 @@
+/* The few ACPI tables the core reads from firmware: RSDP -> XSDT/RSDT -> MADT (CPUs).
+ * Pure logic: physical addresses are turned into pointers by acpi_phys (identity in the core,
+ * plain pointers in the host unit tests). */
+#ifndef MICA_ACPI_H
+#define MICA_ACPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ACPI_MAX_CPUS 64
+
+struct acpi_cpus {
+	unsigned n;
+	uint32_t apic_id[ACPI_MAX_CPUS]; /* enabled CPUs, MADT order */
+	unsigned skipped;                /* enabled CPUs beyond ACPI_MAX_CPUS */
+};
+
+/* Finds a table by signature ("APIC", "MCFG", ...) through the RSDP. Returns its address
+ * with a valid checksum, or NULL. */
+const void *acpi_find_table(uint64_t rsdp, const char sig[4]);
+
+/* Lists the enabled (or online-capable) local APICs of the MADT. Returns 0, or MICA_EINVAL
+ * with a sentence in err when there is no usable RSDP or MADT. */
+int acpi_madt_cpus(uint64_t rsdp, struct acpi_cpus *out, char *err, size_t errlen);
+
+#endif

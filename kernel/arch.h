@@ -1,0 +1,29 @@
+/* What the vendor-neutral kernel asks of the platform layer (arch/x86/). The
+ * virtualization half of the contract is in kernel/virt.h. */
+#ifndef MICA_KERNEL_ARCH_H
+#define MICA_KERNEL_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <mica/boot_info.h>
+
+struct pcpu;
+
+void arch_console_init(void);
+void arch_console_write(const char *s, size_t n);
+
+/* Boot CPU: GDT/TSS/IDT for CPU 0, own page tables over all of physical memory. */
+int arch_init_boot_cpu(const struct boot_info *bi, struct pcpu *cpu);
+
+/* Starts every other CPU in cpus[1..n); each calls kernel_ap_main(cpu). Returns how many came up. */
+unsigned arch_start_aps(const struct boot_info *bi, struct pcpu *cpus, unsigned n);
+
+/* Sends the "look at your state" interrupt to a CPU (wakes it from idle, makes it leave a guest). */
+void arch_kick_cpu(const struct pcpu *cpu);
+
+/* Reads the boot CPU's local APIC ID. */
+uint32_t arch_boot_apic_id(void);
+
+void kernel_ap_main(struct pcpu *cpu);
+
+#endif

@@ -1,0 +1,583 @@
+/* The partition config parser (format: docs/config.md).
+ * Pure logic: no allocation, no global state; compiled into the loader, the core and the
+ * host unit tests. Every message names what was expected and what was found. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+
+#define KIB (1ULL << 10)
+#define MIB (1ULL << 20)
+#define GIB (1ULL << 30)
+
+#define LINE_MAX_CHARS 255
+#define MEM_LIMIT (1ULL << 52) /* the x86-64 physical address width limit */
+#define EXCERPT_MAX 40         /* longest piece of user text quoted back in a message */
+
+struct span {
+	const char *p;
+	size_t n;
+};
+
+/* What the parser carries from line to line; lives on cfg_parse's stack. */
+struct parser {
+	struct cfg *out;
+	struct cfg_error *err;
+	struct cfg_partition *cur; /* NULL before the first section */
+	unsigned on_crash_line;    /* struct cfg_partition has no field for it */
+	unsigned line;
+};
+
+static int fail(struct cfg_error *err, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct cfg_error *err, unsigned line, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		err->line = line;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return MICA_EINVAL;
+}
+
+/* Copies user text into buf for quoting in a message: at most max characters (then "..."),
+ * control characters shown as '?'. buf must hold max + 4 bytes. */
+static const char *excerpt(char *buf, struct span s, size_t max)
+{
+	size_t n = s.n < max ? s.n : max;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (s.n > max) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static struct span trim(const char *p, const char *e)
+{
+	while (p < e && is_space(*p))
+		p++;
+	while (e > p && is_space(e[-1]))
+		e--;
+	return (struct span){ p, (size_t)(e - p) };
+}
+
+static int span_is(struct span s, const char *word)
+{
+	size_t n = strlen(word);
+	return s.n == n && memcmp(s.p, word, n) == 0;
+}
+
+static void span_copy(char *dst, struct span s)
+{
+	memcpy(dst, s.p, s.n);
+	dst[s.n] = '\0';
+}
+
+/* Sizes: the largest of GiB, MiB, KiB that divides exactly, else bytes. When round_mib is
+ * set, a size of 1 MiB or more that is not a whole number of MiB is shown in MiB rounded
+ * down (readable free-memory figures); config values are always shown exactly. */
+static void format_size(uint64_t b, char *buf, unsigned len, int round_mib)
+{
+	unsigned long long v = b;
+
+	if (b && b % GIB == 0)
+		snprintf(buf, len, "%llu GiB", v / GIB);
+	else if (b && (b % MIB == 0 || (round_mib && b >= MIB)))
+		snprintf(buf, len, "%llu MiB", v / MIB);
+	else if (b && b % KIB == 0)
+		snprintf(buf, len, "%llu KiB", v / KIB);
+	else
+		snprintf(buf, len, "%llu %s", v, b == 1 ? "byte" : "bytes");
+}
+
+void cfg_format_size(uint64_t bytes, char *buf, unsigned len)
+{
+	if (buf && len)
+		format_size(bytes, buf, len, 1);
+}
+
+/* Writes a CPU set as people write it: "0-3", "0,2-3", "5". */
+static void format_cpus(uint64_t set, char *buf, size_t len)
+{
+	size_t at = 0;
+	unsigned i = 0;
+
+	buf[0] = '\0';
+	while (i < CFG_MAX_CPUS) {
+		if (!(set >> i & 1)) {
+			i++;
+			continue;
+		}
+		unsigned j = i;
+		while (j + 1 < CFG_MAX_CPUS && (set >> (j + 1) & 1))
+			j++;
+		int w;
+		if (j == i)
+			w = snprintf(buf + at, len - at, "%s%u", at ? "," : "", i);
+		else
+			w = snprintf(buf + at, len - at, "%s%u-%u", at ? "," : "", i, j);
+		if (w < 0 || (size_t)w >= len - at)
+			return; /* truncated, still NUL-terminated */
+		at += (size_t)w;
+		i = j + 1;
+	}
+}
+
+static unsigned lowest_cpu(uint64_t set)
+{
+	unsigned i = 0;
+	while (!(set >> i & 1))
+		i++;
+	return i;
+}
+
+static unsigned popcount64(uint64_t v)
+{
+	unsigned n = 0;
+	for (; v; v &= v - 1)
+		n++;
+	return n;
+}
+
+/* Reads a decimal number at *i; saturates at `cap` (sets *big) so the caller can report
+ * an absurd value without overflow. Returns 0 when there are no digits. */
+static int read_number(struct span s, size_t *i, uint64_t cap, uint64_t *v, int *big)
+{
+	size_t start = *i;
+
+	*v = 0;
+	*big = 0;
+	while (*i < s.n && is_digit(s.p[*i])) {
+		uint64_t d = (uint64_t)(s.p[*i] - '0');
+		if (*v > (cap - d) / 10) {
+			*v = cap;
+			*big = 1;
+		} else if (!*big) {
+			*v = *v * 10 + d;
+		}
+		(*i)++;
+	}
+	return *i > start;
+}
+
+static void skip_space(struct span s, size_t *i)
+{
+	while (*i < s.n && is_space(s.p[*i]))
+		(*i)++;
+}
+
+static int parse_cpus(struct parser *ps, struct span v)
+{
+	char ex[EXCERPT_MAX + 4];
+	uint64_t set = 0;
+	size_t i = 0;
+
+	for (;;) {
+		uint64_t lo, hi;
+		size_t lo_at, hi_at = 0;
+		int big_lo, big_hi = 0;
+
+		skip_space(v, &i);
+		lo_at = i;
+		if (!read_number(v, &i, 1000000, &lo, &big_lo))
+			goto syntax;
+		hi = lo;
+		skip_space(v, &i);
+		if (i < v.n && v.p[i] == '-') {
+			i++;
+			skip_space(v, &i);
+			hi_at = i;
+			if (!read_number(v, &i, 1000000, &hi, &big_hi))
+				goto syntax;
+			skip_space(v, &i);
+		}
+		if (lo >= CFG_MAX_CPUS || hi >= CFG_MAX_CPUS) {
+			size_t at = lo >= CFG_MAX_CPUS ? lo_at : hi_at;
+			size_t end = at;
+			while (end < v.n && is_digit(v.p[end]))
+				end++;
+			return fail(ps->err, ps->line, "CPU %s is out of range (0-%u)",
+				    excerpt(ex, (struct span){ v.p + at, end - at }, 20),
+				    CFG_MAX_CPUS - 1);
+		}
+		if (hi < lo)
+			return fail(ps->err, ps->line,
+				    "cpus '%s': the range %u-%u runs backwards; write %u-%u",
+				    excerpt(ex, v, EXCERPT_MAX), (unsigned)lo, (unsigned)hi,
+				    (unsigned)hi, (unsigned)lo);
+		for (uint64_t c = lo; c <= hi; c++)
+			set |= 1ULL << c;
+		if (i == v.n)
+			break;
+		if (v.p[i] != ',')
+			goto syntax;
+		i++;
+	}
+
+	/* A CPU runs one partition: the earlier partitions are complete by now. */
+	for (unsigned k = 0; k + 1 < ps->out->nparts; k++) {
+		const struct cfg_partition *o = &ps->out->part[k];
+		uint64_t both = o->cpus & set;
+		if (both)
+			return fail(ps->err, ps->line,
+				    "CPU %u is already given to partition '%s' (line %u); "
+				    "each CPU runs one partition",
+				    lowest_cpu(both), o->name, o->cpus_line);
+	}
+	ps->cur->cpus = set;
+	ps->cur->cpus_line = ps->line;
+	return 0;
+
+syntax:
+	return fail(ps->err, ps->line, "cpus '%s': expected CPU numbers such as 1, 1,2 or 2-3",
+		    excerpt(ex, v, EXCERPT_MAX));
+}
+
+static int parse_memory(struct parser *ps, struct span v)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = {
+		{ "", 1 },       { "K", KIB }, { "KiB", KIB }, { "M", MIB },
+		{ "MiB", MIB },  { "G", GIB }, { "GiB", GIB },
+	};
+	char ex[EXCERPT_MAX + 4], sz[32];
+	uint64_t num, mult = 0;
+	size_t i = 0;
+	int big;
+
+	if (!read_number(v, &i, UINT64_MAX, &num, &big))
+		goto syntax;
+	skip_space(v, &i);
+	struct span suffix = { v.p + i, v.n - i };
+	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++)
+		if (span_is(suffix, units[u].suffix))
+			mult = units[u].mult;
+	if (!mult)
+		goto syntax;
+	if (big || num > MEM_LIMIT / mult)
+		return fail(ps->err, ps->line,
+			    "memory '%s' is more than an x86-64 machine can address",
+			    excerpt(ex, v, EXCERPT_MAX));
+	num *= mult;
+	format_size(num, sz, sizeof(sz), 0);
+	if (num < CFG_MEM_ALIGN)
+		return fail(ps->err, ps->line,
+			    "memory %s is too small: a partition needs at least 2 MiB", sz);
+	if (num % CFG_MEM_ALIGN)
+		return fail(ps->err, ps->line, "memory %s is not a multiple of 2 MiB", sz);
+	ps->cur->memory = num;
+	ps->cur->memory_line = ps->line;
+	return 0;
+
+syntax:
+	return fail(ps->err, ps->line, "memory '%s': expected a size such as 64M or 1G",
+		    excerpt(ex, v, EXCERPT_MAX));
+}
+
+static int parse_value(struct parser *ps, struct span key, struct span v)
+{
+	char ex[EXCERPT_MAX + 4];
+	struct cfg_partition *cur = ps->cur;
+
+	if (span_is(key, "cpus"))
+		return parse_cpus(ps, v);
+	if (span_is(key, "memory"))
+		return parse_memory(ps, v);
+	if (span_is(key, "image")) {
+		if (v.n > BOOT_PATH_MAX - 1)
+			return fail(ps->err, ps->line,
+				    "image path is %u characters long; at most %u are allowed",
+				    (unsigned)v.n, BOOT_PATH_MAX - 1);
+		span_copy(cur->image, v);
+		cur->image_line = ps->line;
+		return 0;
+	}
+	/* on_crash */
+	if (span_is(v, "stop"))
+		cur->on_crash = CFG_CRASH_STOP;
+	else if (span_is(v, "restart"))
+		cur->on_crash = CFG_CRASH_RESTART;
+	else
+		return fail(ps->err, ps->line, "on_crash '%s': expected stop or restart",
+			    excerpt(ex, v, EXCERPT_MAX));
+	ps->on_crash_line = ps->line;
+	return 0;
+}
+
+static int key_line(const struct parser *ps, struct span key)
+{
+	if (span_is(key, "cpus"))
+		return (int)ps->cur->cpus_line;
+	if (span_is(key, "memory"))
+		return (int)ps->cur->memory_line;
+	if (span_is(key, "image"))
+		return (int)ps->cur->image_line;
+	if (span_is(key, "on_crash"))
+		return (int)ps->on_crash_line;
+	return -1; /* not a key */
+}
+
+static int parse_assignment(struct parser *ps, struct span l)
+{
+	char ex[EXCERPT_MAX + 4], ex2[64];
+	size_t eq = 0;
+
+	while (eq < l.n && l.p[eq] != '=')
+		eq++;
+	struct span key = trim(l.p, l.p + eq);
+	if (eq == l.n || key.n == 0)
+		return fail(ps->err, ps->line, "expected 'key = value', found '%s'",
+			    excerpt(ex2, l, 60));
+	if (!ps->cur)
+		return fail(ps->err, ps->line, "'%s' is outside a [partition NAME] section",
+			    excerpt(ex, key, EXCERPT_MAX));
+	int first = key_line(ps, key);
+	if (first < 0)
+		return fail(ps->err, ps->line,
+			    "unknown key '%s' (expected cpus, memory, image or on_crash)",
+			    excerpt(ex, key, EXCERPT_MAX));
+	if (first > 0)
+		return fail(ps->err, ps->line,
+			    "key '%s' given twice in partition '%s' (first on line %u)",
+			    excerpt(ex, key, EXCERPT_MAX), ps->cur->name, (unsigned)first);
+
+	struct span v = trim(l.p + eq + 1, l.p + l.n);
+	if (v.n && v.p[0] == '"') {
+		if (v.n < 2 || v.p[v.n - 1] != '"')
+			return fail(ps->err, ps->line,
+				    "value of '%s' opens a '\"' quote but does not end with one",
+				    excerpt(ex, key, EXCERPT_MAX));
+		v.p++;
+		v.n -= 2;
+		for (size_t i = 0; i < v.n; i++)
+			if (v.p[i] == '"')
+				return fail(ps->err, ps->line,
+					    "value of '%s' has a '\"' inside its quotes",
+					    excerpt(ex, key, EXCERPT_MAX));
+	}
+	if (v.n == 0)
+		return fail(ps->err, ps->line, "key '%s' has an empty value",
+			    excerpt(ex, key, EXCERPT_MAX));
+	return parse_value(ps, key, v);
+}
+
+/* Called when a section ends (next header or end of text): required keys present? */
+static int close_section(struct parser *ps)
+{
+	const struct cfg_partition *c = ps->cur;
+	const char *missing = NULL;
+
+	if (!c)
+		return 0;
+	if (!c->cpus_line)
+		missing = "cpus";
+	else if (!c->memory_line)
+		missing = "memory";
+	else if (!c->image_line)
+		missing = "image";
+	if (missing)
+		return fail(ps->err, c->line, "partition '%s' has no '%s' key", c->name, missing);
+	return 0;
+}
+
+static int parse_section(struct parser *ps, struct span l)
+{
+	char ex[EXCERPT_MAX + 4], ex2[64];
+	struct cfg *out = ps->out;
+
+	/* The section before this one ends here; its errors come first (earlier lines). */
+	int rc = close_section(ps);
+	if (rc)
+		return rc;
+	ps->cur = NULL;
+	if (l.p[l.n - 1] != ']' || l.n < 2)
+		return fail(ps->err, ps->line, "expected '[partition NAME]', found '%s'",
+			    excerpt(ex2, l, 60));
+	struct span in = trim(l.p + 1, l.p + l.n - 1);
+	size_t w = 0;
+	while (w < in.n && !is_space(in.p[w]))
+		w++;
+	if (!span_is((struct span){ in.p, w }, "partition"))
+		return fail(ps->err, ps->line, "unknown section '%s' (expected [partition NAME])",
+			    excerpt(ex2, l, 60));
+	struct span name = trim(in.p + w, in.p + in.n);
+	if (name.n == 0)
+		return fail(ps->err, ps->line,
+			    "section '%s' has no name (expected [partition NAME])",
+			    excerpt(ex2, l, 60));
+	if (name.n > MICA_NAME_MAX - 1)
+		return fail(ps->err, ps->line,
+			    "partition name '%s' is %u characters long; at most %u are allowed",
+			    excerpt(ex, name, EXCERPT_MAX), (unsigned)name.n, MICA_NAME_MAX - 1);
+	for (size_t i = 0; i < name.n; i++) {
+		char c = name.p[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+		      c == '_' || c == '-'))
+			return fail(ps->err, ps->line,
+				    "partition name '%s' may use only letters, digits, '_' and '-'",
+				    excerpt(ex, name, EXCERPT_MAX));
+	}
+
+	for (unsigned k = 0; k < out->nparts; k++)
+		if (span_is(name, out->part[k].name))
+			return fail(ps->err, ps->line,
+				    "partition name '%s' is used twice (first on line %u)",
+				    out->part[k].name, out->part[k].line);
+	if (out->nparts == CFG_MAX_PARTS)
+		return fail(ps->err, ps->line, "too many partitions: at most %u are supported",
+			    CFG_MAX_PARTS);
+
+	struct cfg_partition *c = &out->part[out->nparts++];
+	memset(c, 0, sizeof(*c));
+	span_copy(c->name, name);
+	c->on_crash = CFG_CRASH_STOP;
+	c->line = ps->line;
+	ps->cur = c;
+	ps->on_crash_line = 0;
+	return 0;
+}
+
+static int parse_line(struct parser *ps, const char *p, const char *e)
+{
+	int quoted = 0;
+
+	/* '#' starts a comment anywhere, except inside a "quoted value". */
+	for (const char *q = p; q < e; q++) {
+		if (*q == '"')
+			quoted = !quoted;
+		else if (*q == '#' && !quoted) {
+			e = q;
+			break;
+		}
+	}
+	struct span l = trim(p, e);
+	if (l.n == 0)
+		return 0;
+	if (l.p[0] == '[')
+		return parse_section(ps, l);
+	return parse_assignment(ps, l);
+}
+
+int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error *err)
+{
+	struct parser ps = { .out = out, .err = err };
+	const char *p, *end;
+
+	if (err) {
+		err->line = 0;
+		err->msg[0] = '\0';
+	}
+	if (!out)
+		return fail(err, 0, "internal error: no place for the parsed config");
+	memset(out, 0, sizeof(*out));
+	if (!text) {
+		text = "";
+		len = 0;
+	}
+	p = text;
+	end = text + len;
+
+	while (p < end) {
+		const char *q = p;
+		ps.line++;
+		while (q < end && *q != '\n') {
+			if (*q == '\0')
+				return fail(err, ps.line,
+					    "NUL byte in the text (is this really a text file?)");
+			q++;
+		}
+		const char *e = q;
+		if (e > p && e[-1] == '\r')
+			e--;
+		if (e - p > LINE_MAX_CHARS)
+			return fail(err, ps.line, "line is %u characters long; at most %u are allowed",
+				    (unsigned)(e - p), LINE_MAX_CHARS);
+		int rc = parse_line(&ps, p, e);
+		if (rc)
+			return rc;
+		p = q < end ? q + 1 : q;
+	}
+
+	int rc = close_section(&ps);
+	if (rc)
+		return rc;
+	if (out->nparts == 0)
+		return fail(err, 0, "no [partition NAME] section: nothing to run");
+	return 0;
+}
+
+int cfg_check_machine(const struct cfg *c, uint64_t cpu_present, unsigned ncpus,
+		      uint64_t mem_free, struct cfg_error *err)
+{
+	uint64_t total = 0;
+
+	if (err) {
+		err->line = 0;
+		err->msg[0] = '\0';
+	}
+	if (!c)
+		return fail(err, 0, "internal error: no config to check");
+	/* A caller that only knows a count has CPUs 0..ncpus-1. */
+	if (!cpu_present && ncpus)
+		cpu_present = ncpus >= CFG_MAX_CPUS ? ~0ULL : (1ULL << ncpus) - 1;
+
+	for (unsigned i = 0; i < c->nparts && i < CFG_MAX_PARTS; i++) {
+		const struct cfg_partition *p = &c->part[i];
+		uint64_t missing = p->cpus & ~cpu_present;
+
+		if (missing) {
+			char have[200];
+			unsigned n = popcount64(cpu_present);
+			format_cpus(cpu_present, have, sizeof(have));
+			if (n == 0)
+				return fail(err, p->cpus_line,
+					    "partition '%s' wants CPU %u, but this machine reports no CPUs",
+					    p->name, lowest_cpu(missing));
+			return fail(err, p->cpus_line,
+				    "partition '%s' wants CPU %u, but this machine has %s %s",
+				    p->name, lowest_cpu(missing), n == 1 ? "CPU" : "CPUs", have);
+		}
+
+		total = total + p->memory < total ? UINT64_MAX : total + p->memory;
+		if (total > mem_free) {
+			char need[32], sum[32], have[32];
+			format_size(p->memory, need, sizeof(need), 0);
+			format_size(total, sum, sizeof(sum), 1);
+			format_size(mem_free, have, sizeof(have), 1);
+			if (i == 0)
+				return fail(err, p->memory_line,
+					    "partition '%s' needs %s of RAM, but the machine has %s free",
+					    p->name, need, have);
+			return fail(err, p->memory_line,
+				    "partition '%s' needs %s of RAM; with the partitions before it "
+				    "that makes %s, but the machine has %s free",
+				    p->name, need, sum, have);
+		}
+	}
+	return 0;
+}

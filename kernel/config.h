@@ -1,0 +1,60 @@
+/* The partition config: a small INI-style text a person writes (docs/config.md).
+ * Pure logic: compiled into the UEFI loader, the core, and the host unit tests. */
+#ifndef MICA_CONFIG_H
+#define MICA_CONFIG_H
+
+#include <stdint.h>
+#include <mica/boot_info.h>
+#include <mica/hypercall.h>
+
+#define CFG_MAX_PARTS 16
+#define CFG_MAX_CPUS  64
+#define CFG_MEM_ALIGN (2ULL << 20) /* partition RAM comes in 2 MiB pages */
+#define CFG_MSG_MAX   160
+
+enum cfg_on_crash {
+	CFG_CRASH_STOP = 0,
+	CFG_CRASH_RESTART = 1,
+};
+
+struct cfg_partition {
+	char name[MICA_NAME_MAX];   /* [a-zA-Z0-9_-], 1..31 chars, unique */
+	uint64_t cpus;              /* bit n = physical CPU n (boot CPU is 0, then MADT order) */
+	uint64_t memory;            /* bytes, multiple of CFG_MEM_ALIGN */
+	char image[BOOT_PATH_MAX];  /* path as written, relative to the config's folder */
+	enum cfg_on_crash on_crash; /* default stop */
+	unsigned line;              /* line of the [partition NAME] header */
+	unsigned cpus_line, memory_line, image_line;
+};
+
+struct cfg {
+	unsigned nparts;
+	struct cfg_partition part[CFG_MAX_PARTS];
+};
+
+struct cfg_error {
+	unsigned line; /* 1-based; 0 when the error is not about one line */
+	char msg[CFG_MSG_MAX];
+};
+
+/* Parses and checks everything that needs no knowledge of the machine: syntax, unknown
+ * sections and keys, duplicates, value formats, missing required keys, CPUs shared by two
+ * partitions. Returns 0, or MICA_EINVAL with err filled (first error only, in line order;
+ * out is then partly filled and must not be used). err may be NULL. */
+int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error *err);
+
+/* Checks the parsed config against the machine: every CPU named is present (cpu_present
+ * has bit n set for CPU n; if it is 0, CPUs 0..ncpus-1 are taken as present), and the
+ * partitions' memory, summed in config order, fits in mem_free bytes.
+ * Returns 0 or MICA_EINVAL with err filled (line = the cpus or memory line at fault). */
+int cfg_check_machine(const struct cfg *c, uint64_t cpu_present, unsigned ncpus,
+		      uint64_t mem_free, struct cfg_error *err);
+
+/* Formats a size for people in the largest of GiB, MiB, KiB that divides it exactly:
+ * "16 MiB", "1 GiB", "1536 MiB", "4 KiB", else in bytes: "123 bytes", "1 byte". A size of
+ * 1 MiB or more that is not a whole number of MiB is shown in MiB rounded down
+ * ("1001 MiB" for 1001 MiB + 12 KiB), which suits free-memory figures. Always
+ * NUL-terminates when len > 0 (truncating). */
+void cfg_format_size(uint64_t bytes, char *buf, unsigned len);
+
+#endif

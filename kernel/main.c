@@ -1,0 +1,159 @@
+/* From the boot path's hand-over to running partitions. */
+#include <stdio.h>
+#include <string.h>
+#include <mica/hypercall.h>
+#include "arch/x86/cpu.h"
+#include "kernel/acpi.h"
+#include "kernel/arch.h"
+#include "kernel/config.h"
+#include "kernel/elf.h"
+#include "kernel/log.h"
+#include "kernel/mem.h"
+#include "kernel/partition.h"
+#include "kernel/percpu.h"
+#include "kernel/virt.h"
+
+#define MICA_VERSION "0.1"
+
+struct pcpu cpus[MAX_CPUS];
+unsigned ncpus;
+const struct virt_ops *virt;
+
+/* Written by the boot CPU before it releases the APs (go = 1); read-only afterwards. */
+static struct cfg config;
+static volatile int go;
+
+static void __attribute__((noreturn)) cpu_run(struct pcpu *c)
+{
+	int rc = virt->cpu_init(c);
+	if (rc)
+		panic("CPU %u: cannot turn on %s (error %d)", c->id, virt->name, rc);
+	while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	if (c->vcpu)
+		vcpu_loop(c->vcpu);
+	irq_disable();
+	for (;;)
+		cpu_idle(); /* no partition here */
+}
+
+void kernel_ap_main(struct pcpu *c)
+{
+	/* Wait until the boot CPU has chosen the backend. */
+	while (!__atomic_load_n(&virt, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	cpu_run(c);
+}
+
+static const struct boot_file *find_file(const struct boot_info *bi, const char *path)
+{
+	for (unsigned i = 0; i < bi->nfiles && i < BOOT_MAX_FILES; i++)
+		if (!strncmp(bi->files[i].path, path, BOOT_PATH_MAX))
+			return &bi->files[i];
+	return NULL;
+}
+
+static void __attribute__((noreturn)) refuse(const struct boot_info *bi, const struct cfg_error *e)
+{
+	if (e->line)
+		log_info("config error: %s:%u: %s", bi->config_path, e->line, e->msg);
+	else
+		log_info("config error: %s: %s", bi->config_path, e->msg);
+	log_info("no partition started: fix the config and boot again (see docs/config.md)");
+	irq_disable();
+	for (;;)
+		cpu_idle();
+}
+
+/* Everything about the config that can be checked before anything starts. */
+static void check_config(const struct boot_info *bi, uint64_t present)
+{
+	struct cfg_error e = { 0, "" };
+	const char *text = (const char *)bi->config_addr;
+
+	if (!bi->config_addr || cfg_parse(text, bi->config_size, &config, &e))
+		refuse(bi, &e);
+	if (cfg_check_machine(&config, present, ncpus, mem_free_bytes(), &e))
+		refuse(bi, &e);
+	for (unsigned i = 0; i < config.nparts; i++) {
+		const struct cfg_partition *c = &config.part[i];
+		const struct boot_file *f = find_file(bi, c->image);
+		struct elf_image_info info;
+		char why[CFG_MSG_MAX];
+		if (!f) {
+			e.line = c->image_line;
+			snprintf(e.msg, sizeof(e.msg), "image '%s' was not loaded by the boot path", c->image);
+			refuse(bi, &e);
+		}
+		if (elf_load((const void *)f->addr, f->size, NULL, c->memory, 0x100000, &info, why,
+			     sizeof(why))) {
+			e.line = c->image_line;
+			snprintf(e.msg, sizeof(e.msg), "image '%s': %s", c->image, why);
+			refuse(bi, &e);
+		}
+	}
+}
+
+static void find_cpus(const struct boot_info *bi)
+{
+	struct acpi_cpus ac;
+	char err[120];
+	uint32_t boot_id = arch_boot_apic_id();
+
+	ncpus = 1;
+	cpus[0].apic_id = boot_id;
+	if (acpi_madt_cpus(bi->acpi_rsdp, &ac, err, sizeof(err))) {
+		log_info("%s; running on the boot CPU only", err);
+		return;
+	}
+	for (unsigned i = 0; i < ac.n && ncpus < MAX_CPUS; i++) {
+		if (ac.apic_id[i] == boot_id)
+			continue;
+		cpus[ncpus].id = ncpus;
+		cpus[ncpus].self = &cpus[ncpus];
+		cpus[ncpus].apic_id = ac.apic_id[i];
+		ncpus++;
+	}
+	if (ac.skipped)
+		log_info("%u more CPUs than this build supports (%u) are not used", ac.skipped, MAX_CPUS);
+}
+
+void kernel_main(const struct boot_info *bi)
+{
+	cpus[0].self = &cpus[0];
+	ncpus = 1;
+	arch_console_init();
+	if (bi->magic != BOOT_INFO_MAGIC || bi->version != BOOT_INFO_VERSION)
+		panic("the boot path handed over boot_info version %u (magic 0x%lx); this core needs "
+		      "version %u: use the loader built with this core", bi->version, bi->magic,
+		      BOOT_INFO_VERSION);
+	arch_init_boot_cpu(bi, &cpus[0]);
+	mem_init(bi);
+	find_cpus(bi);
+
+	const char *why = "no backend for this CPU";
+	const struct virt_ops *ops = svm_probe(&why);
+	if (!ops) {
+		log_info("Mica %s (%s): cannot virtualize: %s", MICA_VERSION, bi->loader, why);
+		panic("no hardware virtualization: nothing can run");
+	}
+	__atomic_store_n(&virt, ops, __ATOMIC_RELEASE);
+
+	unsigned up = arch_start_aps(bi, cpus, ncpus);
+	uint64_t present = 1;
+	for (unsigned i = 1; i < ncpus; i++)
+		if (cpus[i].online)
+			present |= 1ULL << i;
+
+	log_info("Mica %s (%s): %u CPUs, %lu MiB free, backend %s", MICA_VERSION, bi->loader,
+		 up + 1, mem_free_bytes() >> 20, virt->name);
+
+	check_config(bi, present);
+	for (unsigned i = 0; i < config.nparts; i++) {
+		if (partition_create(i, &config.part[i], find_file(bi, config.part[i].image)))
+			panic("partition '%s' could not be created (see above)", config.part[i].name);
+		npartitions = i + 1;
+	}
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+	cpu_run(&cpus[0]);
+}

@@ -1,0 +1,19 @@
+/* Physical memory for the kernel and the partitions: kernel/frame.c's pool behind a lock.
+ * All physical memory is identity-mapped in the core, so an address is also a pointer. */
+#ifndef MICA_MEM_H
+#define MICA_MEM_H
+
+#include <stdint.h>
+#include <mica/boot_info.h>
+
+void mem_init(const struct boot_info *bi);
+/* size bytes aligned to align, zeroed; 0 when nothing fits. */
+uint64_t mem_alloc(uint64_t size, uint64_t align);
+void mem_free(uint64_t base, uint64_t size);
+uint64_t mem_free_bytes(void);
+/* Highest physical address the memory map describes (for the core's page tables). */
+uint64_t mem_map_top(const struct boot_info *bi);
+
+static inline void *phys_to_virt(uint64_t pa) { return (void *)pa; }
+
+#endif

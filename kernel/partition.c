@@ -1,0 +1,183 @@
+/* Partitions: creation from the config, loading, and the stop/restart protocol.
+ *
+ * Stopping: the vCPU that hits the end (crash, power-off, reboot) moves the partition to
+ * PART_STOPPING, kicks its siblings out of the guest and waits until they have parked.
+ * Then it either leaves the partition STOPPED (everyone stays parked) or reloads the image,
+ * resets every vCPU, bumps the generation and lets them all run again. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <mica/hypercall.h>
+#include "arch/x86/cpu.h"
+#include "kernel/arch.h"
+#include "kernel/boot_elf.h"
+#include "kernel/log.h"
+#include "kernel/mem.h"
+#include "kernel/partition.h"
+#include "kernel/percpu.h"
+
+/* Filled by the boot CPU before any vCPU runs; afterwards each partition is changed only
+ * under its own lock, by its own vCPUs. */
+struct partition partitions[CFG_MAX_PARTS];
+unsigned npartitions;
+
+void *partition_guest_ptr(struct partition *p, uint64_t gpa, uint64_t len)
+{
+	if (len > p->ram_size || gpa > p->ram_size - len)
+		return NULL;
+	return phys_to_virt(p->ram_hpa + gpa);
+}
+
+/* (Re)loads the image into zeroed RAM and resets every vCPU. vCPUs must not be running. */
+static int partition_load(struct partition *p, char *err, size_t errlen)
+{
+	struct vcpu_boot_state st;
+	void *ram = phys_to_virt(p->ram_hpa);
+
+	memset(ram, 0, p->ram_size);
+	int rc = boot_elf_load(phys_to_virt(p->image->addr), p->image->size, ram, p->ram_size,
+			       &st, err, errlen);
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < p->nvcpus; i++) {
+		boot_elf_vcpu_state(&st, p->ram_size, i);
+		virt->vcpu_reset(&p->vcpus[i], &st);
+	}
+	return 0;
+}
+
+static void cpu_list(uint64_t mask, char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = 0;
+	for (unsigned c = 0; c < 64; c++)
+		if (mask & (1ULL << c))
+			n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%u", n ? "," : "", c);
+}
+
+int partition_create(unsigned i, const struct cfg_partition *cfg, const struct boot_file *image)
+{
+	struct partition *p = &partitions[i];
+	char err[CFG_MSG_MAX], cpus_s[64], size_s[24];
+
+	memset(p, 0, sizeof(*p));
+	p->id = i;
+	p->cfg = cfg;
+	p->name = cfg->name;
+	p->image = image;
+	p->ram_size = cfg->memory;
+	p->ram_hpa = mem_alloc(cfg->memory, 2ULL << 20);
+	if (!p->ram_hpa) {
+		log_info("partition '%s': no contiguous block of %lu MiB left", p->name, cfg->memory >> 20);
+		return MICA_EINVAL;
+	}
+	int rc = virt->stage2_init(&p->s2);
+	if (!rc)
+		rc = virt->stage2_map(&p->s2, 0, p->ram_hpa, p->ram_size, S2_READ | S2_WRITE | S2_EXEC);
+	if (rc) {
+		log_info("partition '%s': cannot build its stage-2 tables (error %d)", p->name, rc);
+		return rc;
+	}
+	for (unsigned c = 0; c < ncpus && p->nvcpus < PART_MAX_VCPUS; c++) {
+		if (!(cfg->cpus & (1ULL << c)))
+			continue;
+		struct vcpu *v = &p->vcpus[p->nvcpus];
+		v->part = p;
+		v->id = p->nvcpus++;
+		v->cpu = &cpus[c];
+		rc = virt->vcpu_init(v);
+		if (rc) {
+			log_info("partition '%s': cannot create vCPU %u (error %d)", p->name, v->id, rc);
+			return rc;
+		}
+	}
+	rc = partition_load(p, err, sizeof(err));
+	if (rc) {
+		log_info("partition '%s': image %s: %s", p->name, cfg->image, err);
+		return rc;
+	}
+	p->state = PART_RUNNING;
+	for (unsigned k = 0; k < p->nvcpus; k++)
+		p->vcpus[k].cpu->vcpu = &p->vcpus[k];
+	cpu_list(cfg->cpus, cpus_s, sizeof(cpus_s));
+	cfg_format_size(cfg->memory, size_s, sizeof(size_s));
+	log_info("partition '%s' started on CPU %s: %s, image %s", p->name, cpus_s, size_s, cfg->image);
+	return 0;
+}
+
+static void wait_others_parked(struct partition *p)
+{
+	for (unsigned k = 0; k < p->nvcpus; k++)
+		if (p->vcpus[k].cpu != this_cpu())
+			arch_kick_cpu(p->vcpus[k].cpu);
+	while (__atomic_load_n(&p->parked, __ATOMIC_ACQUIRE) < p->nvcpus - 1)
+		cpu_relax();
+}
+
+void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
+{
+	struct partition *p = v->part;
+	char reason[200];
+	va_list ap;
+
+	uint64_t f = spin_lock(&p->lock);
+	if (p->state != PART_RUNNING) {
+		spin_unlock(&p->lock, f);
+		return; /* a sibling vCPU is already taking it down; we park in partition_check */
+	}
+	p->state = PART_STOPPING;
+	spin_unlock(&p->lock, f);
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+
+	wait_others_parked(p);
+	console_flush(p);
+	if (!restart) {
+		log_info("partition '%s' stopped: %s", p->name, reason);
+		p->state = PART_STOPPED;
+		__atomic_add_fetch(&p->parked, 1, __ATOMIC_ACQ_REL);
+		irq_disable();
+		for (;;)
+			cpu_idle(); /* nothing runs here any more; interrupts still get answered */
+	}
+
+	p->restarts++;
+	log_info("partition '%s' restarting (restart %u): %s", p->name, p->restarts, reason);
+	char err[CFG_MSG_MAX];
+	if (partition_load(p, err, sizeof(err))) {
+		log_info("partition '%s' stopped: reloading its image failed: %s", p->name, err);
+		p->state = PART_STOPPED;
+		irq_disable();
+		for (;;)
+			cpu_idle();
+	}
+	p->parked = 0;
+	p->state = PART_RUNNING;
+	__atomic_add_fetch(&p->generation, 1, __ATOMIC_RELEASE);
+	v->generation = p->generation;
+	for (unsigned k = 0; k < p->nvcpus; k++)
+		if (p->vcpus[k].cpu != this_cpu())
+			arch_kick_cpu(p->vcpus[k].cpu);
+}
+
+void partition_check(struct vcpu *v)
+{
+	struct partition *p = v->part;
+
+	if (__builtin_expect(p->state == PART_RUNNING && v->generation == p->generation, 1))
+		return;
+	if (p->state == PART_RUNNING) {
+		/* We were parked across a restart: our state was reset for us. */
+		v->generation = p->generation;
+		return;
+	}
+	unsigned g = v->generation;
+	__atomic_add_fetch(&p->parked, 1, __ATOMIC_ACQ_REL);
+	irq_disable();
+	while (__atomic_load_n(&p->generation, __ATOMIC_ACQUIRE) == g)
+		cpu_idle();
+	irq_enable(); /* the guest runs with host interrupts on, so kicks reach it */
+	v->generation = p->generation;
+}

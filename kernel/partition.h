@@ -1,0 +1,65 @@
+/* A partition: an isolated VM with its own RAM, stage-2 tables, vCPUs and console. */
+#ifndef MICA_PARTITION_H
+#define MICA_PARTITION_H
+
+#include <stdint.h>
+#include "kernel/config.h"
+#include "kernel/spinlock.h"
+#include "kernel/vcpu.h"
+#include "kernel/virt.h"
+
+#define PART_MAX_VCPUS 16
+#define CONSOLE_LINE 160
+
+enum part_state {
+	PART_RUNNING,
+	PART_STOPPING, /* a vCPU is taking it down; the others park */
+	PART_STOPPED,
+};
+
+struct partition {
+	unsigned id;
+	const struct cfg_partition *cfg;
+	const char *name;
+	const struct boot_file *image;
+	uint64_t ram_hpa;          /* guest-physical 0 is here; RAM is one contiguous block */
+	uint64_t ram_size;
+	struct stage2 s2;
+	unsigned nvcpus;
+	struct vcpu vcpus[PART_MAX_VCPUS];
+
+	struct spinlock lock;      /* state changes */
+	volatile enum part_state state;
+	volatile unsigned generation; /* bumped on every (re)start; parked vCPUs wait for it */
+	volatile unsigned parked;
+	unsigned restarts;
+
+	struct spinlock con_lock;  /* the console line buffer, shared by this partition's vCPUs */
+	unsigned con_len;
+	char con_line[CONSOLE_LINE];
+	uint8_t uart_lcr;          /* the virtual UART's line control register */
+};
+
+extern struct partition partitions[CFG_MAX_PARTS];
+extern unsigned npartitions;
+
+/* Creates partition i from its config (RAM, stage-2, vCPUs pinned to CPUs, image loaded).
+ * Returns 0 or a negative code after logging what went wrong. */
+int partition_create(unsigned i, const struct cfg_partition *cfg, const struct boot_file *image);
+
+/* Host pointer to guest-physical [gpa, gpa+len) if the partition owns all of it, else NULL. */
+void *partition_guest_ptr(struct partition *p, uint64_t gpa, uint64_t len);
+
+/* The partition ends: crash, power-off or reboot. restart says whether it comes back
+ * (reboot, or a crash with on_crash = restart). Called by one of its vCPUs. */
+void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Called by each vCPU after every exit: parks it while the partition stops or restarts. */
+void partition_check(struct vcpu *v);
+
+/* The partition's console: bytes from the UART or the console hypercall. */
+void console_put(struct partition *p, const char *s, uint64_t n);
+void console_flush(struct partition *p);
+
+#endif

@@ -1,0 +1,33 @@
+/* One struct pcpu per physical CPU Mica runs on; CPU n is the n-th in the order the config
+ * uses (0 = boot CPU, then the MADT's order). Each CPU reaches its own through %gs. */
+#ifndef MICA_PERCPU_H
+#define MICA_PERCPU_H
+
+#include <stdint.h>
+
+#define MAX_CPUS 64
+
+struct vcpu;
+
+struct pcpu {
+	struct pcpu *self;      /* first: this_cpu() reads it through %gs:0 */
+	unsigned id;
+	uint32_t apic_id;
+	volatile uint32_t online;
+	struct vcpu *vcpu;      /* the vCPU pinned here, or NULL; set before the CPU is released */
+	void *virt;             /* the virtualization backend's per-CPU state */
+	uint64_t stack_top;
+};
+
+/* Owned by the boot CPU until the APs start; after that each CPU writes only its own. */
+extern struct pcpu cpus[MAX_CPUS];
+extern unsigned ncpus;
+
+static inline struct pcpu *this_cpu(void)
+{
+	struct pcpu *c;
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(c));
+	return c;
+}
+
+#endif

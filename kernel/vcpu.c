@@ -1,0 +1,103 @@
+/* The vCPU loop and exit dispatch: vendor neutral. */
+#include "arch/x86/cpu.h"
+#include "kernel/cpuid.h"
+#include "kernel/hypercall.h"
+#include "kernel/io.h"
+#include "kernel/log.h"
+#include "kernel/partition.h"
+#include "kernel/percpu.h"
+#include "kernel/vcpu.h"
+#include <mica/hypercall.h>
+
+#define VEC_GP 13
+
+void vcpu_loop(struct vcpu *v)
+{
+	irq_enable();
+	virt->vcpu_run(v);
+}
+
+static void handle_msr(struct vcpu *v, const struct vm_exit *e)
+{
+	uint32_t idx = e->msr.index;
+	uint64_t val;
+	int rc;
+
+	if (e->msr.write) {
+		val = (v->regs.gpr[REG_RDX] << 32) | (uint32_t)v->regs.gpr[REG_RAX];
+		rc = virt->msr_write(v, idx, val);
+	} else {
+		rc = virt->msr_read(v, idx, &val);
+		if (!rc) {
+			v->regs.gpr[REG_RAX] = (uint32_t)val;
+			v->regs.gpr[REG_RDX] = val >> 32;
+		}
+	}
+	if (rc) {
+		/* Unknown MSR or a value the MSR does not take: #GP, as on real hardware. */
+		virt->inject_exception(v, VEC_GP, 1, 0);
+		return;
+	}
+	v->regs.rip += e->insn_len;
+}
+
+static void handle_hlt(struct vcpu *v)
+{
+	/* No interrupt sources for guests yet: a halted vCPU sleeps until its partition
+	 * is stopped or restarted (partition_check parks it). */
+	v->regs.rip += 1;
+	irq_disable();
+	while (v->part->state == PART_RUNNING && v->generation == v->part->generation)
+		cpu_idle();
+	irq_enable();
+}
+
+void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
+{
+	struct partition *p = v->part;
+
+	v->exits[e->reason]++;
+	switch (e->reason) {
+	case EXIT_CPUID:
+		cpuid_emulate(v);
+		v->regs.rip += e->insn_len;
+		break;
+	case EXIT_HYPERCALL:
+		v->regs.rip += e->insn_len;
+		hypercall(v);
+		break;
+	case EXIT_IO:
+		io_emulate(v, e);
+		break;
+	case EXIT_MSR:
+		handle_msr(v, e);
+		break;
+	case EXIT_HLT:
+		handle_hlt(v);
+		break;
+	case EXIT_NONE:
+	case EXIT_INTR:
+		break;
+	case EXIT_STAGE2_FAULT:
+		partition_end(v, p->cfg->on_crash == CFG_CRASH_RESTART,
+			      "%s guest-physical 0x%lx outside its RAM (RIP 0x%lx)",
+			      e->fault.exec ? "instruction fetch from" : e->fault.write ? "write to" : "read from",
+			      e->fault.gpa, v->regs.rip);
+		break;
+	case EXIT_TRIPLE_FAULT:
+		partition_end(v, p->cfg->on_crash == CFG_CRASH_RESTART, "triple fault (RIP 0x%lx)",
+			      v->regs.rip);
+		break;
+	case EXIT_ENTRY_FAILED:
+		partition_end(v, 0, "%s (exit code 0x%lx, info 0x%lx 0x%lx)", e->what, e->raw[0],
+			      e->raw[1], e->raw[2]);
+		break;
+	case EXIT_UNHANDLED:
+	default:
+		partition_end(v, p->cfg->on_crash == CFG_CRASH_RESTART,
+			      "%s that Mica does not handle (exit code 0x%lx, info 0x%lx 0x%lx, RIP 0x%lx)",
+			      e->what, e->raw[0], e->raw[1], e->raw[2], v->regs.rip);
+		break;
+	}
+	partition_check(v);
+}

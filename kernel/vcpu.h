@@ -1,0 +1,29 @@
+/* A virtual CPU: belongs to one partition, pinned to one physical CPU. */
+#ifndef MICA_VCPU_H
+#define MICA_VCPU_H
+
+#include <stdint.h>
+#include "kernel/virt.h"
+
+struct partition;
+struct pcpu;
+
+struct vcpu {
+	struct guest_regs regs;  /* first: the entry stubs address it from the vcpu pointer */
+	uint64_t hw_state_pa;    /* backend: physical address of the VMCB / VMCS */
+	uint64_t host_state_pa;  /* backend: physical address of the host save area */
+	void *hw;                /* backend's own struct for this vCPU */
+	struct partition *part;
+	struct pcpu *cpu;
+	unsigned id;             /* within the partition */
+	unsigned generation;     /* the partition generation this vCPU runs */
+	uint64_t exits[EXIT_REASONS];
+};
+
+#define VCPU_OFF_HW_STATE   (8 * 18)
+#define VCPU_OFF_HOST_STATE (8 * 19)
+
+/* Runs the vCPU pinned to the calling CPU; never returns. */
+void vcpu_loop(struct vcpu *v) __attribute__((noreturn));
+
+#endif

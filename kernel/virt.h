@@ -1,0 +1,113 @@
+/* The virtualization contract: what the kernel needs from a vendor backend (AMD SVM in
+ * arch/x86/svm/, Intel VT-x in arch/x86/vmx/). The kernel never sees a VMCB or VMCS; a
+ * backend turns its exits into one struct vm_exit and calls vcpu_handle_exit(). */
+#ifndef MICA_VIRT_H
+#define MICA_VIRT_H
+
+#include <stdint.h>
+
+struct pcpu;
+struct vcpu;
+
+/* Guest general-purpose registers, in the x86 encoding order (RAX = 0 ... R15 = 15). */
+enum { REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+       REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15 };
+
+struct guest_regs {
+	uint64_t gpr[16];
+	uint64_t rip;
+	uint64_t rflags;
+};
+
+enum exit_reason {
+	EXIT_NONE,          /* handled inside the backend; nothing for the kernel */
+	EXIT_INTR,          /* a physical interrupt or kick arrived */
+	EXIT_CPUID,
+	EXIT_HYPERCALL,
+	EXIT_IO,
+	EXIT_MSR,
+	EXIT_HLT,
+	EXIT_STAGE2_FAULT,  /* access to guest-physical memory the partition does not own */
+	EXIT_TRIPLE_FAULT,
+	EXIT_ENTRY_FAILED,  /* the CPU refused to enter the guest: what says why */
+	EXIT_UNHANDLED,     /* an exit the backend did not expect: what and raw say which */
+	EXIT_REASONS
+};
+
+struct vm_exit {
+	enum exit_reason reason;
+	uint32_t insn_len; /* bytes of the exiting instruction, when known (else 0) */
+	union {
+		struct {
+			uint16_t port;
+			uint8_t size; /* 1, 2 or 4 */
+			uint8_t in;
+			uint8_t string;
+			uint8_t rep;
+		} io;
+		struct {
+			uint32_t index;
+			uint8_t write;
+		} msr;
+		struct {
+			uint64_t gpa;
+			uint8_t read, write, exec;
+		} fault;
+	};
+	uint64_t raw[3];   /* the backend's exit code and qualifications, for reports */
+	const char *what;  /* words for ENTRY_FAILED / UNHANDLED */
+};
+
+/* Initial state of a vCPU, vendor neutral. */
+enum vcpu_mode {
+	VCPU_MODE_LONG64, /* flat 64-bit long mode, paging on (the ELF boot protocol) */
+};
+
+struct vcpu_boot_state {
+	enum vcpu_mode mode;
+	uint64_t rip, rsp, rdi;
+	uint64_t cr0, cr3, cr4, efer;
+	uint64_t gdt_base;
+	uint16_t gdt_limit;
+	uint16_t code_sel, data_sel;
+};
+
+/* A partition's stage-2 (guest-physical to host-physical) tables. */
+struct stage2 {
+	uint64_t root;  /* physical address of the top table */
+	uint32_t tag;   /* ASID / VPID, from 1 */
+};
+
+#define S2_READ  1u
+#define S2_WRITE 2u
+#define S2_EXEC  4u
+
+struct virt_ops {
+	const char *name; /* "svm", "vmx" */
+	uint32_t hcall_insn; /* MICA_HCALL_INSN_*: what guests are told to use (CPUID 0x40000001) */
+	/* Turns virtualization on for the calling CPU. */
+	int (*cpu_init)(struct pcpu *cpu);
+	int (*stage2_init)(struct stage2 *s2);
+	int (*stage2_map)(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
+	int (*vcpu_init)(struct vcpu *v);
+	/* Loads the boot state into v->regs and the backend's state. Only while v is not running. */
+	void (*vcpu_reset)(struct vcpu *v, const struct vcpu_boot_state *st);
+	/* Runs v on the calling CPU for good: each exit goes to vcpu_handle_exit(). */
+	void (*vcpu_run)(struct vcpu *v) __attribute__((noreturn));
+	void (*inject_exception)(struct vcpu *v, uint8_t vector, int has_error, uint32_t error);
+	/* MSRs whose state the backend keeps (EFER, PAT, segment bases, SYSCALL/SYSENTER):
+	 * return 0 when handled, MICA_ENOSYS when the MSR is not the backend's. */
+	int (*msr_read)(struct vcpu *v, uint32_t index, uint64_t *value);
+	int (*msr_write)(struct vcpu *v, uint32_t index, uint64_t value);
+};
+
+/* Chosen once at boot by CPU vendor; read-only afterwards. NULL if none is usable. */
+extern const struct virt_ops *virt;
+
+/* Backends: each returns its ops if this CPU supports it, else NULL with *why set. */
+const struct virt_ops *svm_probe(const char **why);
+
+/* Kernel side: called by the backend on every exit; returns when the guest may resume. */
+void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e);
+
+#endif

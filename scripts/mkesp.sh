@@ -1,0 +1,65 @@
+#!/bin/sh
+# Builds a FAT image that UEFI firmware boots Mica from (mtools only: no root, no loop device).
+# Usage: scripts/mkesp.sh OUT.img CONFIG [FILE...]
+#   \EFI\BOOT\BOOTX64.EFI  <- $BUILD/BOOTX64.EFI   (BUILD defaults to build)
+#   \mica\core.elf         <- $BUILD/core.elf
+#   \mica\mica.cfg         <- CONFIG
+#   \mica\<basename FILE>  <- each FILE (guest images, initrds, ...)
+# The image is a "superfloppy" (FAT on the whole disk, no partition table); see docs/booting.md.
+set -eu
+
+die() { echo "mkesp: $*" >&2; exit 1; }
+
+[ $# -ge 2 ] || die "usage: $0 OUT.img CONFIG [FILE...]"
+out=$1
+cfg=$2
+shift 2
+build=${BUILD:-build}
+loader=$build/BOOTX64.EFI
+core=$build/core.elf
+
+for tool in mformat mmd mcopy; do
+	command -v $tool >/dev/null 2>&1 || die "$tool not found: install mtools (scripts/deps.sh build)"
+done
+[ -f "$loader" ] || die "no loader at $loader: run 'make loader' first"
+[ -f "$core" ] || die "no core at $core: run 'make core' first"
+[ -f "$cfg" ] || die "config '$cfg' not found"
+
+# Every FILE must exist and land under a name of its own.
+names=" mica.cfg core.elf "
+for f in "$@"; do
+	[ -f "$f" ] || die "file '$f' not found"
+	b=$(basename "$f")
+	case "$names" in
+	*" $b "*) die "two files would be \\mica\\$b on the ESP ('$f' and an earlier one)" ;;
+	esac
+	names="$names$b "
+done
+
+# Size: the files, plus a quarter for FAT overhead and growth, plus 4 MiB; at least 16 MiB.
+kib=$(du -k -L -c "$loader" "$core" "$cfg" "$@" | tail -n 1 | cut -f 1)
+mib=$(( (kib + kib / 4) / 1024 + 4 ))
+[ $mib -ge 16 ] || mib=16
+
+# Built under a private name beside OUT and renamed at the end: parallel runs with other
+# OUT names never meet, and nobody ever boots a half-written image.
+mkdir -p "$(dirname "$out")"
+tmp=$(mktemp "$out.XXXXXX")
+trap 'rm -f "$tmp"' EXIT INT TERM
+truncate -s ${mib}M "$tmp"
+
+export MTOOLS_SKIP_CHECK=1 MTOOLSRC=/dev/null
+# 64 heads x 32 sectors: a geometry mtools accepts for any size; FAT type chosen by size.
+mformat -i "$tmp" -T $((mib * 2048)) -h 64 -s 32 -v MICA :: \
+	|| die "mformat failed on $tmp"
+mmd -i "$tmp" ::/EFI ::/EFI/BOOT ::/mica
+mcopy -i "$tmp" "$loader" ::/EFI/BOOT/BOOTX64.EFI
+mcopy -i "$tmp" "$core" ::/mica/core.elf
+mcopy -i "$tmp" "$cfg" ::/mica/mica.cfg
+for f in "$@"; do
+	mcopy -i "$tmp" "$f" "::/mica/$(basename "$f")"
+done
+chmod 644 "$tmp"
+mv -f "$tmp" "$out"
+trap - EXIT INT TERM
+echo "mkesp: $out ($mib MiB): BOOTX64.EFI, core.elf, mica.cfg${*:+ and $# file(s)}"

@@ -1,0 +1,54 @@
+#!/bin/sh
+# Boots an ESP image (scripts/mkesp.sh) in QEMU with OVMF; Mica's serial console is stdio.
+# Usage: scripts/qemu.sh ESP.img [extra QEMU args...]
+# Environment: MICA_MEM (MiB, 1024), MICA_SMP (4), MICA_ICOUNT=N (-icount shift=N, for
+# benchmarks), MICA_QEMU_EXTRA (more args, split on spaces), OVMF_CODE / OVMF_VARS (paths).
+set -eu
+
+die() { echo "qemu.sh: $*" >&2; exit 1; }
+
+[ $# -ge 1 ] || die "usage: $0 ESP.img [extra QEMU args...]"
+esp=$1
+shift
+[ -f "$esp" ] || die "ESP image '$esp' not found (build one with scripts/mkesp.sh)"
+command -v qemu-system-x86_64 >/dev/null 2>&1 \
+	|| die "qemu-system-x86_64 not found: install qemu-system-x86 (scripts/deps.sh run)"
+
+code=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
+vars=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
+[ -f "$code" ] || die "no OVMF firmware at $code: install ovmf (scripts/deps.sh run)"
+[ -f "$vars" ] || die "no OVMF variable store at $vars: install ovmf (scripts/deps.sh run)"
+
+# Each run writes its own copy of the variable store. The copy is opened as fd 3 and its
+# name removed at once, so it disappears when QEMU exits, however it exits, and parallel
+# runs never share one.
+tmpvars=$(mktemp "${TMPDIR:-/tmp}/mica-vars.XXXXXX")
+cp "$vars" "$tmpvars"
+exec 3<>"$tmpvars"
+rm -f "$tmpvars"
+
+# KVM only where it can run Mica's own VMX/SVM code: the host CPU must show svm or vmx
+# (a software /dev/kvm without nested virtualization cannot).
+if [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qwE 'svm|vmx' /proc/cpuinfo; then
+	accel="-accel kvm -cpu host"
+else
+	accel="-accel tcg -cpu max"
+fi
+
+if [ -t 0 ]; then
+	serial="mon:stdio"
+	echo "qemu.sh: serial console on this terminal; Ctrl-A X quits QEMU" >&2
+else
+	serial="stdio"
+fi
+
+icount=""
+[ -n "${MICA_ICOUNT:-}" ] && icount="-icount shift=$MICA_ICOUNT"
+
+# shellcheck disable=SC2086 # accel, icount and MICA_QEMU_EXTRA are word lists on purpose
+exec qemu-system-x86_64 -machine q35 $accel -m "${MICA_MEM:-1024}" -smp "${MICA_SMP:-4}" \
+	-nodefaults -display none -no-reboot -net none -serial "$serial" \
+	-drive if=pflash,format=raw,readonly=on,file="$code" \
+	-drive if=pflash,format=raw,file=/dev/fd/3 \
+	-drive format=raw,file="$esp",if=none,id=esp -device virtio-blk-pci,drive=esp \
+	$icount ${MICA_QEMU_EXTRA:-} "$@"

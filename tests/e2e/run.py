@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Runs Mica's end-to-end scenarios (tests/e2e/scenarios.py) in an emulator.
+
+    tests/e2e/run.py                      every scenario, on QEMU (svm), 2 at a time
+    tests/e2e/run.py triple-fault 'config-*'   a subset, by name or glob
+    tests/e2e/run.py --list
+
+Each scenario's ESP image, config and full serial log go to build/e2e/<vendor>/<name>.*
+Prints one line per scenario and ends with `N passed, N failed`; exits 1 if any failed.
+"""
+
+import argparse
+import concurrent.futures
+import fnmatch
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+from harness import BACKENDS, BUILD, Expect, Failure, guest_path, watch  # noqa: E402
+from scenarios import SCENARIOS  # noqa: E402
+
+TAIL = 40
+_print_lock = threading.Lock()
+
+
+def run_one(scn, backend, timeout_scale, verbose):
+    """Returns (ok, seconds, detail, console lines)."""
+    label = f"{backend.name}/{scn.name}"
+    out_dir = os.path.join(BUILD, "e2e", backend.name)
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, scn.name)
+    cfg_path, img, log = base + ".cfg", base + ".img", base + ".log"
+    with open(cfg_path, "w") as f:
+        f.write(scn.config)
+    expect = scn.expect.substitute(vendor=backend.name)
+    lines = []
+    start = time.monotonic()
+    try:
+        backend.build_image(img, cfg_path, [guest_path(g) for g in scn.guests])
+        start = time.monotonic()
+        on_line = None
+        if verbose:
+            def on_line(line):
+                with _print_lock:
+                    print(f"  {label}| {line}", flush=True)
+        with backend.boot(img, log) as console:
+            lines = console.lines
+            watch(console, expect, scn.timeout * timeout_scale, on_line)
+        return True, time.monotonic() - start, "", lines
+    except Failure as e:
+        return False, time.monotonic() - start, str(e), lines
+
+
+def select(names, vendor):
+    chosen = [s for s in SCENARIOS if vendor in s.vendors]
+    if not names:
+        return chosen
+    picked = []
+    for pat in names:
+        pat = pat.split("/", 1)[1] if pat.startswith(vendor + "/") else pat
+        hits = [s for s in chosen if fnmatch.fnmatchcase(s.name, pat)]
+        if not hits:
+            sys.exit(f"e2e: no scenario matches '{pat}' (see --list)")
+        picked += [s for s in hits if s not in picked]
+    return picked
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*", help="scenario names or globs (default: all)")
+    ap.add_argument("--vendor", default="svm", choices=sorted(BACKENDS),
+                    help="virtualization backend / emulator (default: svm = QEMU)")
+    ap.add_argument("-j", "--jobs", type=int, default=2, help="scenarios at once (default 2)")
+    ap.add_argument("--timeout-scale", type=float, default=1.0,
+                    help="multiply every scenario's timeout (slow hosts)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="echo every console line")
+    ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    args = ap.parse_args()
+
+    backend = BACKENDS[args.vendor]
+    scenarios = select(args.names, backend.name)
+    if args.list:
+        for s in scenarios:
+            print(f"{backend.name}/{s.name:24} {s.about}")
+        return 0
+
+    harness.install_signal_handlers()
+    passed = failed = 0
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
+    try:
+        futures = {pool.submit(run_one, s, backend, args.timeout_scale, args.verbose): s
+                   for s in scenarios}
+        for fut in concurrent.futures.as_completed(futures):
+            scn = futures[fut]
+            ok, secs, detail, lines = fut.result()
+            label = f"{backend.name}/{scn.name}"
+            with _print_lock:
+                print(f"{'PASS' if ok else 'FAIL'} {label} {secs:.1f}s", flush=True)
+                if ok:
+                    passed += 1
+                    continue
+                failed += 1
+                print(f"  scenario: {label} — {scn.about}")
+                print(f"  not met:  {detail}")
+                log = os.path.join(BUILD, "e2e", backend.name, scn.name + ".log")
+                print(f"  log:      {os.path.relpath(log)}")
+                if lines:
+                    print(f"  last {min(TAIL, len(lines))} console lines:")
+                    for line in lines[-TAIL:]:
+                        print(f"    | {line}")
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        print("e2e: interrupted, stopping the emulators", file=sys.stderr, flush=True)
+        harness.kill_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        return 130
+    finally:
+        harness.kill_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+# Test guests: tiny freestanding ELF64 programs, one behaviour each (docs/testing.md).
+# Included by the top Makefile; builds $(BUILD)/guests/<name>.elf.
+
+GUEST_NAMES := hello cpuid probe triple hcfuzz counter crasher bench
+GUEST_ELFS  := $(patsubst %,$(BUILD)/guests/%.elf,$(GUEST_NAMES))
+
+GUEST_DIR := tests/guests
+GUEST_OUT := $(BUILD)/guests
+
+# Linked at 1 MiB, non-PIE, no libc: lib/string.c and lib/format.c stand in.
+GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-ffreestanding -fno-builtin -nostdlib -static -fno-stack-protector -fno-strict-aliasing \
+	-fno-common -fno-pie -mno-red-zone -mgeneral-regs-only -mcmodel=small \
+	-fno-asynchronous-unwind-tables -Ilib/include -Iinclude
+GUEST_LDFLAGS := -nostdlib -static -no-pie --build-id=none -z max-page-size=4096 \
+	-z noexecstack -T $(GUEST_DIR)/lib/guest.ld
+
+GUEST_RT_SRCS := $(GUEST_DIR)/lib/crt0.S $(GUEST_DIR)/lib/hcall.S $(GUEST_DIR)/lib/runtime.c \
+	lib/string.c lib/format.c
+GUEST_RT_OBJS := $(patsubst %,$(GUEST_OUT)/obj/%.o,$(GUEST_RT_SRCS))
+
+GUEST_OBJS := $(GUEST_RT_OBJS) $(GUEST_NAMES:%=$(GUEST_OUT)/obj/$(GUEST_DIR)/%.c.o)
+.SECONDARY: $(GUEST_OBJS)
+
+.PHONY: guests
+guests: $(GUEST_ELFS)
+
+$(GUEST_OUT)/obj/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(GUEST_OUT)/obj/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -D__ASSEMBLY__ -MMD -MP -c $< -o $@
+
+$(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/$(GUEST_DIR)/%.c.o $(GUEST_RT_OBJS) $(GUEST_DIR)/lib/guest.ld
+	$(LD) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_RT_OBJS)
+
+-include $(patsubst %,$(GUEST_OUT)/obj/%.d,$(GUEST_RT_SRCS) $(GUEST_NAMES:%=$(GUEST_DIR)/%.c))

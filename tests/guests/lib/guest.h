@@ -1,0 +1,86 @@
+/* The small runtime every test guest links with: hypercalls, console output, CPU helpers.
+ * A guest defines main(vcpu); its return value becomes the power-off code. */
+#ifndef GUEST_H
+#define GUEST_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <mica/hypercall.h>
+
+int main(unsigned vcpu);
+
+/* --- hypercalls (hcall.S) --- */
+
+/* Nonzero: the hypervisor wants VMMCALL; zero: VMCALL. Set once by hcall_init(). */
+extern uint8_t hcall_vmmcall;
+
+long hcall6(long nr, long a0, long a1, long a2, long a3, long a4);
+
+static inline long hcall(long nr, long a0, long a1)
+{
+	return hcall6(nr, a0, a1, 0, 0, 0);
+}
+
+/* Every general register but RSP, in the order hcall_regs() loads and stores them. */
+struct hc_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+};
+#define HC_NREGS 15
+void hcall_regs(struct hc_regs *r);
+
+/* Reads SELF_INFO; returns the hypercall's result. */
+long self_info(struct mica_self_info *info);
+
+/* SHUTDOWN hypercall; if it returns, the guest triple-faults instead. */
+__attribute__((noreturn)) void guest_exit(int code);
+__attribute__((noreturn)) void triple_fault(void);
+
+/* --- console --- */
+
+/* Whole lines through the CONSOLE_WRITE hypercall. */
+int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same through the 16550 UART at 0x3F8. */
+int uart_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void uart_write(const char *s, size_t len);
+long console_write(const char *s, size_t len);
+
+/* --- CPU --- */
+
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(sub));
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi) :: "memory");
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void cpu_relax(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+/* Busy-waits about ms milliseconds by the TSC (guest_tsc_mhz: CPUID 0x16, else a guess). */
+void delay_ms(unsigned ms);
+extern uint32_t guest_tsc_mhz;
+
+#endif

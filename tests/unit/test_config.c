@@ -1,0 +1,498 @@
+/* kernel/config.c: the config parser, its messages (e2e tests grep for them), and the
+ * machine check. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel/config.h"
+
+#define MIB (1ULL << 20)
+#define GIB (1ULL << 30)
+
+static struct cfg cfg;
+static struct cfg_error err;
+
+static int parse(const char *text)
+{
+	memset(&err, 0x55, sizeof(err)); /* the parser must fill every field it reports */
+	return cfg_parse(text, strlen(text), &cfg, &err);
+}
+
+/* Parses text, expects failure on `line` with exactly `msg`. */
+static void expect_error(const char *text, unsigned line, const char *msg)
+{
+	int rc = parse(text);
+	cr_assert_eq(rc, MICA_EINVAL, "accepted:\n%s", text);
+	cr_expect_str_eq(err.msg, msg, "for:\n%s", text);
+	cr_expect_eq(err.line, line, "line %u, expected %u for:\n%s (msg: %s)", err.line, line,
+		     text, err.msg);
+}
+
+static void expect_ok(const char *text)
+{
+	int rc = parse(text);
+	cr_assert_eq(rc, 0, "rejected (line %u: %s):\n%s", err.line, err.msg, text);
+}
+
+#define PART(name, cpus) "[partition " name "]\ncpus = " cpus "\nmemory = 16M\nimage = x.elf\n"
+
+Test(config, minimal)
+{
+	expect_ok("[partition hello]\ncpus = 1\nmemory = 16M\nimage = hello.elf\n");
+	cr_assert_eq(cfg.nparts, 1);
+	const struct cfg_partition *p = &cfg.part[0];
+	cr_expect_str_eq(p->name, "hello");
+	cr_expect_eq(p->cpus, 1ULL << 1);
+	cr_expect_eq(p->memory, 16 * MIB);
+	cr_expect_str_eq(p->image, "hello.elf");
+	cr_expect_eq(p->on_crash, CFG_CRASH_STOP);
+	cr_expect_eq(p->line, 1);
+	cr_expect_eq(p->cpus_line, 2);
+	cr_expect_eq(p->memory_line, 3);
+	cr_expect_eq(p->image_line, 4);
+}
+
+Test(config, documented_example)
+{
+	expect_ok("# Comments start with '#', anywhere on a line. Blank lines are fine.\n"
+		  "\n"
+		  "[partition hello]        # a section per partition\n"
+		  "cpus     = 1             # physical CPUs\n"
+		  "memory   = 16M           # RAM size\n"
+		  "image    = hello.elf     # file on the ESP\n"
+		  "on_crash = stop          # or restart\n"
+		  "\n"
+		  "[partition linux-2_b]\n"
+		  "cpus = 0,2-3\n"
+		  "memory = 1G\n"
+		  "image = \"guests/linux.elf\"\n"
+		  "on_crash = restart\n");
+	cr_assert_eq(cfg.nparts, 2);
+	cr_expect_eq(cfg.part[0].line, 3);
+	cr_expect_str_eq(cfg.part[1].name, "linux-2_b");
+	cr_expect_eq(cfg.part[1].cpus, 0xdULL);
+	cr_expect_eq(cfg.part[1].memory, GIB);
+	cr_expect_str_eq(cfg.part[1].image, "guests/linux.elf");
+	cr_expect_eq(cfg.part[1].on_crash, CFG_CRASH_RESTART);
+}
+
+Test(config, crlf_whitespace_no_final_newline)
+{
+	expect_ok("\t[ partition  a ]  \r\n  cpus=0\r\nmemory\t=\t2M\r\n\r\nimage = a b.elf\t\r\n"
+		  "on_crash=stop");
+	cr_expect_str_eq(cfg.part[0].name, "a");
+	cr_expect_eq(cfg.part[0].cpus, 1);
+	cr_expect_eq(cfg.part[0].memory, 2 * MIB);
+	cr_expect_str_eq(cfg.part[0].image, "a b.elf");
+	cr_expect_eq(cfg.part[0].image_line, 5);
+}
+
+Test(config, hash_inside_quotes_is_not_a_comment)
+{
+	expect_ok("[partition a]\ncpus=0\nmemory=2M\nimage = \"dir#1/a.elf\" # comment\n");
+	cr_expect_str_eq(cfg.part[0].image, "dir#1/a.elf");
+}
+
+Test(config, sizes)
+{
+	static const struct {
+		const char *text;
+		uint64_t bytes;
+	} ok[] = {
+		{ "2M", 2 * MIB },	    { "2MiB", 2 * MIB },	 { "2 MiB", 2 * MIB },
+		{ "2048K", 2 * MIB },	    { "2048KiB", 2 * MIB },	 { "1G", GIB },
+		{ "3GiB", 3 * GIB },	    { "2097152", 2 * MIB },	 { "0064M", 64 * MIB },
+		{ "1024G", 1024 * GIB },
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char text[200];
+		snprintf(text, sizeof(text), "[partition a]\ncpus=0\nimage=a\nmemory = %s\n",
+			 ok[i].text);
+		expect_ok(text);
+		cr_expect_eq(cfg.part[0].memory, ok[i].bytes, "%s", ok[i].text);
+	}
+}
+
+Test(config, size_errors)
+{
+	static const struct {
+		const char *value, *msg;
+	} bad[] = {
+		{ "12Q", "memory '12Q': expected a size such as 64M or 1G" },
+		{ "M", "memory 'M': expected a size such as 64M or 1G" },
+		{ "1.5G", "memory '1.5G': expected a size such as 64M or 1G" },
+		{ "16m", "memory '16m': expected a size such as 64M or 1G" },
+		{ "-2M", "memory '-2M': expected a size such as 64M or 1G" },
+		{ "3M", "memory 3 MiB is not a multiple of 2 MiB" },
+		{ "3076K", "memory 3076 KiB is not a multiple of 2 MiB" },
+		{ "2097153", "memory 2097153 bytes is not a multiple of 2 MiB" },
+		{ "0", "memory 0 bytes is too small: a partition needs at least 2 MiB" },
+		{ "0G", "memory 0 bytes is too small: a partition needs at least 2 MiB" },
+		{ "1M", "memory 1 MiB is too small: a partition needs at least 2 MiB" },
+		{ "4K", "memory 4 KiB is too small: a partition needs at least 2 MiB" },
+		{ "99999999999999999999999", "memory '99999999999999999999999' is more than an "
+					     "x86-64 machine can address" },
+		{ "18446744073709551615G", "memory '18446744073709551615G' is more than an x86-64 "
+					   "machine can address" },
+		{ "8388608G", "memory '8388608G' is more than an x86-64 machine can address" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[200];
+		snprintf(text, sizeof(text), "[partition a]\ncpus=0\nimage=a\nmemory = %s\n",
+			 bad[i].value);
+		expect_error(text, 4, bad[i].msg);
+	}
+}
+
+Test(config, cpus)
+{
+	static const struct {
+		const char *text;
+		uint64_t set;
+	} ok[] = {
+		{ "0", 1 },	      { "1,2", 6 },	     { "2-3", 0xc },	   { "0,2-3", 0xd },
+		{ "63", 1ULL << 63 }, { "0-63", ~0ULL },     { " 1 , 2 - 3 ", 0xe }, { "5-5", 0x20 },
+		{ "1,1", 2 },	      { "007", 0x80 },
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char text[200];
+		snprintf(text, sizeof(text), "[partition a]\nmemory=2M\nimage=a\ncpus = %s\n",
+			 ok[i].text);
+		expect_ok(text);
+		cr_expect_eq(cfg.part[0].cpus, ok[i].set, "%s", ok[i].text);
+	}
+}
+
+Test(config, cpus_errors)
+{
+	static const struct {
+		const char *value, *msg;
+	} bad[] = {
+		{ "1-x", "cpus '1-x': expected CPU numbers such as 1, 1,2 or 2-3" },
+		{ "1,", "cpus '1,': expected CPU numbers such as 1, 1,2 or 2-3" },
+		{ ",1", "cpus ',1': expected CPU numbers such as 1, 1,2 or 2-3" },
+		{ "1 2", "cpus '1 2': expected CPU numbers such as 1, 1,2 or 2-3" },
+		{ "all", "cpus 'all': expected CPU numbers such as 1, 1,2 or 2-3" },
+		{ "-1", "cpus '-1': expected CPU numbers such as 1, 1,2 or 2-3" },
+		{ "1--2", "cpus '1--2': expected CPU numbers such as 1, 1,2 or 2-3" },
+		{ "64", "CPU 64 is out of range (0-63)" },
+		{ "1,2-64", "CPU 64 is out of range (0-63)" },
+		{ "99999999999999999999", "CPU 99999999999999999999 is out of range (0-63)" },
+		{ "3-2", "cpus '3-2': the range 3-2 runs backwards; write 2-3" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[200];
+		snprintf(text, sizeof(text), "[partition a]\nmemory=2M\nimage=a\ncpus = %s\n",
+			 bad[i].value);
+		expect_error(text, 4, bad[i].msg);
+	}
+}
+
+Test(config, cpu_shared)
+{
+	expect_error("[partition hello]\n"
+		     "memory = 2M\n"
+		     "cpus = 1-2\n"
+		     "image = a\n"
+		     "[partition other]\n"
+		     "cpus = 0,2\n"
+		     "memory = 2M\n"
+		     "image = b\n",
+		     6, "CPU 2 is already given to partition 'hello' (line 3); "
+			"each CPU runs one partition");
+}
+
+Test(config, on_crash)
+{
+	expect_ok(PART("a", "0") "on_crash = restart\n");
+	cr_expect_eq(cfg.part[0].on_crash, CFG_CRASH_RESTART);
+	expect_ok(PART("a", "0") "on_crash = \"stop\"\n");
+	cr_expect_eq(cfg.part[0].on_crash, CFG_CRASH_STOP);
+	expect_error(PART("a", "0") "on_crash = explode\n", 5,
+		     "on_crash 'explode': expected stop or restart");
+	expect_error(PART("a", "0") "on_crash = Stop\n", 5,
+		     "on_crash 'Stop': expected stop or restart");
+}
+
+Test(config, unknown_key_and_section)
+{
+	expect_error("[partition a]\nmemroy = 16M\n", 2,
+		     "unknown key 'memroy' (expected cpus, memory, image or on_crash)");
+	expect_error("[partition a]\nCPUS = 1\n", 2,
+		     "unknown key 'CPUS' (expected cpus, memory, image or on_crash)");
+	expect_error("# hi\n[foo]\n", 2, "unknown section '[foo]' (expected [partition NAME])");
+	expect_error("[]\n", 1, "unknown section '[]' (expected [partition NAME])");
+	expect_error("[partitions a]\n", 1,
+		     "unknown section '[partitions a]' (expected [partition NAME])");
+	expect_error("[partition]\n", 1,
+		     "section '[partition]' has no name (expected [partition NAME])");
+	expect_error("[partition a\n", 1, "expected '[partition NAME]', found '[partition a'");
+	expect_error("[partition a] x\n", 1,
+		     "expected '[partition NAME]', found '[partition a] x'");
+}
+
+Test(config, outside_section_and_syntax)
+{
+	expect_error("\ncpus = 1\n[partition a]\n", 2,
+		     "'cpus' is outside a [partition NAME] section");
+	expect_error("[partition a]\nblah\n", 2, "expected 'key = value', found 'blah'");
+	expect_error("[partition a]\n = 3\n", 2, "expected 'key = value', found '= 3'");
+	expect_error("[partition a]\ncpus =\n", 2, "key 'cpus' has an empty value");
+	expect_error("[partition a]\nimage = \"\"\n", 2, "key 'image' has an empty value");
+	expect_error("[partition a]\nimage = \"a.elf\n", 2,
+		     "value of 'image' opens a '\"' quote but does not end with one");
+	expect_error("[partition a]\nimage = \"\n", 2,
+		     "value of 'image' opens a '\"' quote but does not end with one");
+	expect_error("[partition a]\nimage = \"a\"b\"\n", 2,
+		     "value of 'image' has a '\"' inside its quotes");
+}
+
+Test(config, missing_keys)
+{
+	expect_error("[partition x]\ncpus=0\nmemory=2M\n", 1, "partition 'x' has no 'image' key");
+	expect_error("[partition x]\nimage=a\nmemory=2M\n[partition y]\n", 1,
+		     "partition 'x' has no 'cpus' key");
+	expect_error(PART("a", "0") "\n[partition x]\ncpus=1\nimage=a\n", 6,
+		     "partition 'x' has no 'memory' key");
+	/* The earlier section's error wins over a bad header after it. */
+	expect_error("[partition x]\ncpus=0\n[bad]\n", 1, "partition 'x' has no 'memory' key");
+}
+
+Test(config, duplicates)
+{
+	expect_error("[partition x]\ncpus=0\nimage=a\nmemory=2M\nmemory = 4M\n", 5,
+		     "key 'memory' given twice in partition 'x' (first on line 4)");
+	expect_error(PART("a", "0") "on_crash=stop\non_crash=stop\n", 6,
+		     "key 'on_crash' given twice in partition 'a' (first on line 5)");
+	expect_error("\n" PART("x", "0") PART("x", "1"), 6,
+		     "partition name 'x' is used twice (first on line 2)");
+	/* A key set in one partition may be set again in the next. */
+	expect_ok(PART("a", "0") "on_crash=stop\n" PART("b", "1") "on_crash=stop\n");
+}
+
+Test(config, names)
+{
+	expect_ok(PART("Az09_-", "0"));
+	expect_ok(PART("abcdefghijklmnopqrstuvwxyz01234", "0")); /* 31 */
+	expect_error(PART("abcdefghijklmnopqrstuvwxyz012345", "0"), 1,
+		     "partition name 'abcdefghijklmnopqrstuvwxyz012345' is 32 characters long; "
+		     "at most 31 are allowed");
+	expect_error(PART("a b", "0"), 1,
+		     "partition name 'a b' may use only letters, digits, '_' and '-'");
+	expect_error(PART("a.b", "0"), 1,
+		     "partition name 'a.b' may use only letters, digits, '_' and '-'");
+	expect_error(PART("\"a\"", "0"), 1,
+		     "partition name '\"a\"' may use only letters, digits, '_' and '-'");
+}
+
+Test(config, nothing_to_run)
+{
+	expect_error("", 0, "no [partition NAME] section: nothing to run");
+	expect_error("# only a comment\n\n   \n", 0, "no [partition NAME] section: nothing to run");
+	cr_expect_eq(cfg_parse(NULL, 0, &cfg, &err), MICA_EINVAL);
+	cr_expect_str_eq(err.msg, "no [partition NAME] section: nothing to run");
+}
+
+Test(config, limits)
+{
+	char text[8192];
+	size_t at = 0;
+
+	for (int i = 0; i < CFG_MAX_PARTS; i++)
+		at += (size_t)snprintf(text + at, sizeof(text) - at,
+				       "[partition p%d]\ncpus=%d\nmemory=2M\nimage=p.elf\n", i, i);
+	expect_ok(text);
+	cr_expect_eq(cfg.nparts, CFG_MAX_PARTS);
+	snprintf(text + at, sizeof(text) - at, "[partition p16]\ncpus=16\nmemory=2M\nimage=p\n");
+	expect_error(text, 65, "too many partitions: at most 16 are supported");
+
+	/* Lines: 255 characters are fine, 256 are not (CR LF not counted). */
+	char line[300];
+	memset(line, ' ', sizeof(line));
+	memcpy(line, "# ", 2);
+	line[255] = '\0';
+	snprintf(text, sizeof(text), PART("a", "0") "%s\r\n", line);
+	expect_ok(text);
+	line[255] = ' ';
+	line[256] = '\0';
+	snprintf(text, sizeof(text), PART("a", "0") "%s\n", line);
+	expect_error(text, 5, "line is 256 characters long; at most 255 are allowed");
+
+	/* Image paths: 127 characters are fine, 128 are not. */
+	char path[200];
+	memset(path, 'p', sizeof(path));
+	path[127] = '\0';
+	snprintf(text, sizeof(text), "[partition a]\ncpus=0\nmemory=2M\nimage=%s\n", path);
+	expect_ok(text);
+	cr_expect_eq(strlen(cfg.part[0].image), 127);
+	path[127] = 'p';
+	path[128] = '\0';
+	snprintf(text, sizeof(text), "[partition a]\ncpus=0\nmemory=2M\nimage=\"%s\"\n", path);
+	expect_error(text, 4, "image path is 128 characters long; at most 127 are allowed");
+}
+
+Test(config, nul_byte)
+{
+	const char text[] = "[partition a]\ncpus=0\nmem\0ory=2M\nimage=a\n";
+	cr_assert_eq(cfg_parse(text, sizeof(text) - 1, &cfg, &err), MICA_EINVAL);
+	cr_expect_eq(err.line, 3);
+	cr_expect_str_eq(err.msg, "NUL byte in the text (is this really a text file?)");
+}
+
+Test(config, long_user_text_is_cut_in_messages)
+{
+	char text[400], key[200];
+	memset(key, 'k', sizeof(key));
+	key[199] = '\0';
+	snprintf(text, sizeof(text), "[partition a]\n%s = 1\n", key);
+	cr_assert_eq(parse(text), MICA_EINVAL);
+	cr_expect(strlen(err.msg) < CFG_MSG_MAX);
+	cr_expect(strstr(err.msg, "...' (expected cpus, memory, image or on_crash)") != NULL,
+		  "%s", err.msg);
+}
+
+Test(config, control_characters_are_not_echoed)
+{
+	expect_error("[partition a]\nbl\x1b[2Jah\n", 2, "expected 'key = value', found 'bl?[2Jah'");
+}
+
+Test(format, sizes)
+{
+	static const struct {
+		uint64_t bytes;
+		const char *text;
+	} cases[] = {
+		{ 0, "0 bytes" },
+		{ 1, "1 byte" },
+		{ 123, "123 bytes" },
+		{ 4096, "4 KiB" },
+		{ 16 * MIB, "16 MiB" },
+		{ GIB, "1 GiB" },
+		{ 1536 * MIB, "1536 MiB" },
+		{ 1001 * MIB + 12345, "1001 MiB" }, /* rounded down from 1 MiB up */
+		{ MIB - 1, "1048575 bytes" },
+		{ 3 * 1024 + 0, "3 KiB" },
+		{ 1ULL << 62, "4294967296 GiB" },
+		{ UINT64_MAX, "17592186044415 MiB" },
+	};
+	char buf[40];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cfg_format_size(cases[i].bytes, buf, sizeof(buf));
+		cr_expect_str_eq(buf, cases[i].text);
+	}
+	cfg_format_size(16 * MIB, buf, 4);
+	cr_expect_str_eq(buf, "16 ");
+	cfg_format_size(16 * MIB, NULL, 0); /* must not crash */
+}
+
+static void parse_machine_cfg(void)
+{
+	expect_ok("[partition small]\ncpus = 0\nmemory = 4M\nimage = a\n"
+		  "[partition big]\ncpus = 1-2\nmemory = 4G\nimage = b\n");
+}
+
+Test(machine, fits)
+{
+	parse_machine_cfg();
+	cr_expect_eq(cfg_check_machine(&cfg, 0x7, 3, 4 * GIB + 4 * MIB, &err), 0, "%s", err.msg);
+	cr_expect_eq(cfg_check_machine(&cfg, 0, 3, 8 * GIB, &err), 0, "%s", err.msg);
+}
+
+Test(machine, missing_cpu)
+{
+	parse_machine_cfg();
+	cr_assert_eq(cfg_check_machine(&cfg, 0x3, 2, 64 * GIB, &err), MICA_EINVAL);
+	cr_expect_str_eq(err.msg, "partition 'big' wants CPU 2, but this machine has CPUs 0-1");
+	cr_expect_eq(err.line, 6);
+
+	expect_ok("[partition x]\ncpus = 7\nmemory = 2M\nimage = a\n");
+	cr_assert_eq(cfg_check_machine(&cfg, 0xf, 4, 64 * GIB, &err), MICA_EINVAL);
+	cr_expect_str_eq(err.msg, "partition 'x' wants CPU 7, but this machine has CPUs 0-3");
+	cr_expect_eq(err.line, 2);
+	cr_assert_eq(cfg_check_machine(&cfg, 0xd, 3, 64 * GIB, &err), MICA_EINVAL);
+	cr_expect_str_eq(err.msg, "partition 'x' wants CPU 7, but this machine has CPUs 0,2-3");
+	cr_assert_eq(cfg_check_machine(&cfg, 0x1, 1, 64 * GIB, &err), MICA_EINVAL);
+	cr_expect_str_eq(err.msg, "partition 'x' wants CPU 7, but this machine has CPU 0");
+	cr_assert_eq(cfg_check_machine(&cfg, 0x5555555555555555ULL, 32, 64 * GIB, &err),
+		     MICA_EINVAL);
+	static const char prefix[] = "partition 'x' wants CPU 7, but this machine has CPUs 0,2,4,";
+	cr_expect(strncmp(err.msg, prefix, sizeof(prefix) - 1) == 0, "%s", err.msg);
+	cr_expect(strstr(err.msg, ",60,62") != NULL, "%s", err.msg);
+	cr_expect(strlen(err.msg) < CFG_MSG_MAX);
+	/* A count alone means CPUs 0..n-1. */
+	cr_assert_eq(cfg_check_machine(&cfg, 0, 4, 64 * GIB, &err), MICA_EINVAL);
+	cr_expect_str_eq(err.msg, "partition 'x' wants CPU 7, but this machine has CPUs 0-3");
+	cr_expect_eq(cfg_check_machine(&cfg, 0, 8, 64 * GIB, &err), 0);
+}
+
+Test(machine, memory)
+{
+	parse_machine_cfg();
+	cr_assert_eq(cfg_check_machine(&cfg, 0x7, 3, 1001 * MIB, &err), MICA_EINVAL);
+	cr_expect_str_eq(err.msg, "partition 'big' needs 4 GiB of RAM; with the partitions before "
+				  "it that makes 4100 MiB, but the machine has 1001 MiB free");
+	cr_expect_eq(err.line, 7);
+
+	cr_assert_eq(cfg_check_machine(&cfg, 0x7, 3, 2 * MIB + 100, &err), MICA_EINVAL);
+	cr_expect_str_eq(err.msg,
+			 "partition 'small' needs 4 MiB of RAM, but the machine has 2 MiB free");
+	cr_expect_eq(err.line, 3);
+	cr_assert_eq(cfg_check_machine(&cfg, 0x7, 3, 0, &err), MICA_EINVAL);
+	cr_expect_str_eq(err.msg,
+			 "partition 'small' needs 4 MiB of RAM, but the machine has 0 bytes free");
+}
+
+/* Random damage to a valid config: the parser may reject it, but must never crash, read
+ * out of bounds (ASan) or leave a message unterminated. */
+Test(config, fuzz)
+{
+	static const char base[] = "# cfg\n[partition hello]\ncpus = 0,2-3\nmemory = 16M\n"
+				   "image = \"hello.elf\"\non_crash = restart\n\n[partition b]\n"
+				   "cpus=1\r\nmemory=2G\r\nimage=b\r\n";
+	static const char alphabet[] = "[]=#\"-,\r\n \t0123456789KMGiBabcprtion\0\xff";
+	uint64_t s = 0x9e3779b97f4a7c15ULL;
+	int accepted = 0;
+
+	for (int iter = 0; iter < 20000; iter++) {
+		char buf[sizeof(base) + 16];
+		size_t n = sizeof(base) - 1;
+		memcpy(buf, base, n);
+		int edits = 1 + iter % 6;
+		for (int e = 0; e < edits; e++) {
+			s ^= s << 13;
+			s ^= s >> 7;
+			s ^= s << 17;
+			size_t pos = (size_t)(s % n);
+			char c = alphabet[(s >> 32) % (sizeof(alphabet) - 1)];
+			switch ((s >> 48) % 3) {
+			case 0: buf[pos] = c; break;
+			case 1: if (n > 1) { memmove(buf + pos, buf + pos + 1, n - pos - 1); n--; } break;
+			case 2: if (n < sizeof(buf)) { memmove(buf + pos + 1, buf + pos, n - pos); buf[pos] = c; n++; } break;
+			}
+		}
+		/* Exact-size heap copy so ASan catches any read past the end. */
+		char *t = malloc(n ? n : 1);
+		memcpy(t, buf, n);
+		struct cfg_error e;
+		int rc = cfg_parse(t, n, &cfg, &e);
+		free(t);
+		if (rc == 0) {
+			accepted++;
+			cr_assert(cfg.nparts >= 1 && cfg.nparts <= CFG_MAX_PARTS);
+			for (unsigned i = 0; i < cfg.nparts; i++) {
+				cr_assert(cfg.part[i].memory >= CFG_MEM_ALIGN &&
+					  cfg.part[i].memory % CFG_MEM_ALIGN == 0);
+				cr_assert(strlen(cfg.part[i].name) >= 1 && cfg.part[i].image[0]);
+				for (unsigned j = 0; j < i; j++)
+					cr_assert((cfg.part[i].cpus & cfg.part[j].cpus) == 0);
+			}
+			cfg_check_machine(&cfg, 0xf, 4, 1ULL << 31, &e);
+		} else {
+			cr_assert_eq(rc, MICA_EINVAL);
+			cr_assert(memchr(e.msg, '\0', sizeof(e.msg)) != NULL);
+			cr_assert(e.msg[0] != '\0');
+		}
+	}
+	cr_expect(accepted > 0, "no mutation parsed at all: the fuzz base is broken");
+}
