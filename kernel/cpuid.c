@@ -1,6 +1,7 @@
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
 #include "kernel/cpuid.h"
+#include "kernel/partition.h"
 #include "kernel/vcpu.h"
 #include "kernel/virt.h"
 
@@ -9,7 +10,7 @@
 #define LEAF1_ECX_HYPERVISOR (1u << 31)
 #define EXT1_ECX_SVM         (1u << 2)
 
-void cpuid_emulate(struct vcpu *v)
+static inline void cpuid_emulate(struct vcpu *v)
 {
 	uint32_t leaf = (uint32_t)v->regs.gpr[REG_RAX];
 	uint32_t sub = (uint32_t)v->regs.gpr[REG_RCX];
@@ -44,4 +45,12 @@ void cpuid_emulate(struct vcpu *v)
 	v->regs.gpr[REG_RBX] = r[1];
 	v->regs.gpr[REG_RCX] = r[2];
 	v->regs.gpr[REG_RDX] = r[3];
+}
+
+void vcpu_exit_cpuid(struct vcpu *v, unsigned insn_len)
+{
+	v->exits[EXIT_CPUID]++;
+	cpuid_emulate(v);
+	v->regs.rip += insn_len;
+	partition_check(v);
 }

@@ -2,8 +2,6 @@
 #ifndef MICA_CPUID_H
 #define MICA_CPUID_H
 
-struct vcpu;
-
-void cpuid_emulate(struct vcpu *v);
+/* The whole CPUID exit is vcpu_exit_cpuid() (kernel/virt.h), defined in cpuid.c. */
 
 #endif

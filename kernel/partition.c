@@ -162,12 +162,10 @@ void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
 			arch_kick_cpu(p->vcpus[k].cpu);
 }
 
-void partition_check(struct vcpu *v)
+void partition_check_slow(struct vcpu *v)
 {
 	struct partition *p = v->part;
 
-	if (__builtin_expect(p->state == PART_RUNNING && v->generation == p->generation, 1))
-		return;
 	if (p->state == PART_RUNNING) {
 		/* We were parked across a restart: our state was reset for us. */
 		v->generation = p->generation;

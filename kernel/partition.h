@@ -56,7 +56,13 @@ void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Called by each vCPU after every exit: parks it while the partition stops or restarts. */
-void partition_check(struct vcpu *v);
+void partition_check_slow(struct vcpu *v);
+static inline void partition_check(struct vcpu *v)
+{
+	struct partition *p = v->part;
+	if (__builtin_expect(p->state != PART_RUNNING || v->generation != p->generation, 0))
+		partition_check_slow(v);
+}
 
 /* The partition's console: bytes from the UART or the console hypercall. */
 void console_put(struct partition *p, const char *s, uint64_t n);

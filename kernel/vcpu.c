@@ -1,6 +1,5 @@
 /* The vCPU loop and exit dispatch: vendor neutral. */
 #include "arch/x86/cpu.h"
-#include "kernel/cpuid.h"
 #include "kernel/hypercall.h"
 #include "kernel/io.h"
 #include "kernel/log.h"
@@ -52,6 +51,14 @@ static void handle_hlt(struct vcpu *v)
 	irq_enable();
 }
 
+void vcpu_exit_hypercall(struct vcpu *v, unsigned insn_len)
+{
+	v->exits[EXIT_HYPERCALL]++;
+	v->regs.rip += insn_len;
+	hypercall(v);
+	partition_check(v);
+}
+
 void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 {
 	struct partition *p = v->part;
@@ -59,12 +66,8 @@ void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 	v->exits[e->reason]++;
 	switch (e->reason) {
 	case EXIT_CPUID:
-		cpuid_emulate(v);
-		v->regs.rip += e->insn_len;
-		break;
 	case EXIT_HYPERCALL:
-		v->regs.rip += e->insn_len;
-		hypercall(v);
+		/* the backend calls vcpu_exit_cpuid/_hypercall for these */
 		break;
 	case EXIT_IO:
 		io_emulate(v, e);

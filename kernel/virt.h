@@ -107,7 +107,11 @@ extern const struct virt_ops *virt;
 /* Backends: each returns its ops if this CPU supports it, else NULL with *why set. */
 const struct virt_ops *svm_probe(const char **why);
 
-/* Kernel side: called by the backend on every exit; returns when the guest may resume. */
+/* Kernel side: called by the backend on every exit; returns when the guest may resume.
+ * The two most frequent exits have their own entry points, so that the backend need not
+ * build a struct vm_exit for them (both advance RIP by insn_len themselves). */
 void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e);
+void vcpu_exit_cpuid(struct vcpu *v, unsigned insn_len);
+void vcpu_exit_hypercall(struct vcpu *v, unsigned insn_len);
 
 #endif

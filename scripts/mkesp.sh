@@ -8,7 +8,7 @@
 # The image is a "superfloppy" (FAT on the whole disk, no partition table); see docs/booting.md.
 set -eu
 
-die() { echo "mkesp: $*" >&2; exit 1; }
+die() { printf 'mkesp: %s\n' "$*" >&2; exit 1; }
 
 [ $# -ge 2 ] || die "usage: $0 OUT.img CONFIG [FILE...]"
 out=$1
@@ -37,8 +37,11 @@ for f in "$@"; do
 done
 
 # Size: the files, plus a quarter for FAT overhead and growth, plus 4 MiB; at least 16 MiB.
-kib=$(du -k -L -c "$loader" "$core" "$cfg" "$@" | tail -n 1 | cut -f 1)
-mib=$(( (kib + kib / 4) / 1024 + 4 ))
+bytes=0
+for f in "$loader" "$core" "$cfg" "$@"; do
+	bytes=$((bytes + $(stat -L -c %s "$f")))
+done
+mib=$(( (bytes + bytes / 4) / 1048576 + 4 ))
 [ $mib -ge 16 ] || mib=16
 
 # Built under a private name beside OUT and renamed at the end: parallel runs with other
@@ -49,8 +52,11 @@ trap 'rm -f "$tmp"' EXIT INT TERM
 truncate -s ${mib}M "$tmp"
 
 export MTOOLS_SKIP_CHECK=1 MTOOLSRC=/dev/null
-# 64 heads x 32 sectors: a geometry mtools accepts for any size; FAT type chosen by size.
-mformat -i "$tmp" -T $((mib * 2048)) -h 64 -s 32 -v MICA :: \
+# 64 heads x 32 sectors: a geometry mtools accepts for any size. FAT16 for small images,
+# FAT32 (what the UEFI spec asks of an ESP) from 256 MiB on, where FAT16 clusters get big.
+fat32=""
+[ $mib -lt 256 ] || fat32="-F"
+mformat -i "$tmp" $fat32 -T $((mib * 2048)) -h 64 -s 32 -v MICA :: \
 	|| die "mformat failed on $tmp"
 mmd -i "$tmp" ::/EFI ::/EFI/BOOT ::/mica
 mcopy -i "$tmp" "$loader" ::/EFI/BOOT/BOOTX64.EFI

@@ -5,7 +5,7 @@
 # benchmarks), MICA_QEMU_EXTRA (more args, split on spaces), OVMF_CODE / OVMF_VARS (paths).
 set -eu
 
-die() { echo "qemu.sh: $*" >&2; exit 1; }
+die() { printf 'qemu.sh: %s\n' "$*" >&2; exit 1; }
 
 [ $# -ge 1 ] || die "usage: $0 ESP.img [extra QEMU args...]"
 esp=$1

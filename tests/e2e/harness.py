@@ -66,9 +66,11 @@ def kill_all():
 
 
 def install_signal_handlers():
-    """SIGTERM/SIGHUP behave like Ctrl-C: the main thread gets KeyboardInterrupt."""
+    """SIGINT (even if inherited as ignored), SIGTERM and SIGHUP all make the main thread
+    raise KeyboardInterrupt, which stops every emulator."""
     def handler(signum, frame):
         raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGHUP, handler)
 

@@ -1,6 +1,6 @@
-/* Turns an SVM #VMEXIT into the kernel's struct vm_exit. QEMU's SVM has no NRIPS, so
- * instruction lengths are known constants here, except for IOIO whose EXITINFO2 is the next
- * RIP (APM 15.10.2). */
+/* Turns an SVM #VMEXIT into the kernel's terms. QEMU's SVM has no NRIPS, so instruction
+ * lengths are known constants here, except for IOIO whose EXITINFO2 is the next RIP
+ * (APM 15.10.2). */
 #include <stddef.h>
 #include "arch/x86/svm/svm.h"
 
@@ -16,28 +16,12 @@ static const char *unhandled_name(uint32_t code)
 	}
 }
 
-void svm_handle_exit(struct vcpu *v)
+static void slow_exit(struct vcpu *v, struct vmcb *vm, uint32_t code)
 {
-	struct vmcb *vm = vmcb_of(v);
 	struct vm_exit e;
-	uint32_t code = (uint32_t)vm->ctl.exitcode;
 
-	v->regs.gpr[REG_RAX] = vm->save.rax;
-	v->regs.gpr[REG_RSP] = vm->save.rsp;
-	v->regs.rip = vm->save.rip;
-	v->regs.rflags = vm->save.rflags;
-	vm->ctl.tlb_control = 0;
 	e.insn_len = 0;
-
 	switch (code) {
-	case VMEXIT_CPUID:
-		e.reason = EXIT_CPUID;
-		e.insn_len = 2;
-		break;
-	case VMEXIT_VMMCALL:
-		e.reason = EXIT_HYPERCALL;
-		e.insn_len = 3;
-		break;
 	case VMEXIT_INTR:
 		e.reason = EXIT_INTR;
 		break;
@@ -91,8 +75,27 @@ void svm_handle_exit(struct vcpu *v)
 	e.raw[0] = vm->ctl.exitcode;
 	e.raw[1] = vm->ctl.exitinfo1;
 	e.raw[2] = vm->ctl.exitinfo2;
-
 	vcpu_handle_exit(v, &e);
+}
+
+void svm_handle_exit(struct vcpu *v)
+{
+	struct vmcb *vm = vmcb_of(v);
+	uint32_t code = (uint32_t)vm->ctl.exitcode;
+
+	v->regs.gpr[REG_RAX] = vm->save.rax;
+	v->regs.gpr[REG_RSP] = vm->save.rsp;
+	v->regs.rip = vm->save.rip;
+	v->regs.rflags = vm->save.rflags;
+	vm->ctl.tlb_control = 0;
+
+	/* The hot exits first, without building a struct vm_exit. */
+	if (code == VMEXIT_CPUID)
+		vcpu_exit_cpuid(v, 2);
+	else if (code == VMEXIT_VMMCALL)
+		vcpu_exit_hypercall(v, 3);
+	else
+		slow_exit(v, vm, code);
 
 	vm->save.rax = v->regs.gpr[REG_RAX];
 	vm->save.rsp = v->regs.gpr[REG_RSP];

@@ -1,0 +1,168 @@
+/* arch/x86/pt.c: the 4-level page-table builder behind the core's tables and AMD NPT. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mica/hypercall.h>
+#include "arch/x86/pt.h"
+
+#define MIB (1ULL << 20)
+#define GIB (1ULL << 30)
+
+struct arena {
+	unsigned used, limit;
+	void *pages[64];
+};
+
+static uint64_t arena_alloc(void *ctx)
+{
+	struct arena *a = ctx;
+	if (a->used == a->limit)
+		return 0;
+	void *p = aligned_alloc(4096, 4096);
+	memset(p, 0, 4096);
+	a->pages[a->used++] = p;
+	return (uint64_t)(uintptr_t)p;
+}
+
+static void *arena_virt(void *ctx, uint64_t pa)
+{
+	(void)ctx;
+	return (void *)(uintptr_t)pa;
+}
+
+static struct arena arena;
+static struct pt_alloc ops = { arena_alloc, arena_virt, &arena };
+static struct pt pt;
+
+static void setup_tables(unsigned limit, int allow_1g)
+{
+	memset(&arena, 0, sizeof(arena));
+	arena.limit = limit;
+	cr_assert_eq(pt_init(&pt, &ops, allow_1g), 0);
+}
+
+static void teardown(void)
+{
+	for (unsigned i = 0; i < arena.used; i++)
+		free(arena.pages[i]);
+}
+
+static void expect_map(uint64_t va, uint64_t pa, uint64_t page, uint64_t flags)
+{
+	uint64_t got_pa, got_flags, got_page;
+	cr_assert_eq(pt_lookup(&pt, va, &got_pa, &got_flags, &got_page), 0, "0x%llx not mapped",
+		     (unsigned long long)va);
+	cr_expect_eq(got_pa, pa, "0x%llx -> 0x%llx, expected 0x%llx", (unsigned long long)va,
+		     (unsigned long long)got_pa, (unsigned long long)pa);
+	cr_expect_eq(got_page, page, "0x%llx in a page of 0x%llx, expected 0x%llx",
+		     (unsigned long long)va, (unsigned long long)got_page, (unsigned long long)page);
+	cr_expect_eq(got_flags & flags, flags, "flags 0x%llx lack 0x%llx",
+		     (unsigned long long)got_flags, (unsigned long long)flags);
+}
+
+TestSuite(pt, .fini = teardown);
+
+Test(pt, small_pages_translate_with_offsets)
+{
+	setup_tables(16, 0);
+	cr_assert_eq(pt_map(&pt, 0x5000, 0x123000, 0x3000, PT_W | PT_U), 0);
+	expect_map(0x5000, 0x123000, 4096, PT_P | PT_W | PT_U);
+	expect_map(0x6abc, 0x124abc, 4096, PT_P | PT_W | PT_U);
+	expect_map(0x7fff, 0x125fff, 4096, PT_P);
+	uint64_t a, f, s;
+	cr_expect_eq(pt_lookup(&pt, 0x4fff, &a, &f, &s), MICA_EFAULT);
+	cr_expect_eq(pt_lookup(&pt, 0x8000, &a, &f, &s), MICA_EFAULT);
+}
+
+Test(pt, aligned_ranges_use_2m_pages_and_few_tables)
+{
+	setup_tables(16, 0);
+	cr_assert_eq(pt_map(&pt, 0, 0x40000000, 16 * MIB, PT_W | PT_U), 0);
+	expect_map(0, 0x40000000, 2 * MIB, PT_PS | PT_W | PT_U);
+	expect_map(15 * MIB + 17, 0x40000000 + 15 * MIB + 17, 2 * MIB, PT_PS);
+	cr_expect_eq(arena.used, 3, "PML4 + PDPT + PD expected, used %u tables", arena.used);
+}
+
+Test(pt, 1g_pages_only_when_allowed)
+{
+	setup_tables(16, 1);
+	cr_assert_eq(pt_map(&pt, 0, 0, 4 * GIB, PT_W), 0);
+	expect_map(3 * GIB + 5, 3 * GIB + 5, GIB, PT_PS);
+	cr_expect_eq(arena.used, 2);
+	teardown();
+	setup_tables(16, 0);
+	cr_assert_eq(pt_map(&pt, 0, 0, 2 * GIB, PT_W), 0);
+	expect_map(GIB + 5, GIB + 5, 2 * MIB, PT_PS);
+	cr_expect_eq(arena.used, 4);
+}
+
+Test(pt, misaligned_start_mixes_page_sizes)
+{
+	setup_tables(16, 0);
+	/* 1 MiB of 4 KiB pages up to the 2 MiB boundary, then one 2 MiB page. */
+	cr_assert_eq(pt_map(&pt, 1 * MIB, 9 * MIB, 3 * MIB, PT_W), 0);
+	expect_map(1 * MIB, 9 * MIB, 4096, PT_W);
+	expect_map(2 * MIB - 4096, 10 * MIB - 4096, 4096, PT_W);
+	expect_map(2 * MIB, 10 * MIB, 2 * MIB, PT_PS);
+	expect_map(4 * MIB - 1, 12 * MIB - 1, 2 * MIB, PT_PS);
+}
+
+Test(pt, physical_alignment_limits_page_size)
+{
+	setup_tables(16, 0);
+	/* va is 2 MiB aligned but pa is not: only 4 KiB pages can express it. */
+	cr_assert_eq(pt_map(&pt, 2 * MIB, 2 * MIB + 4096, 2 * MIB, PT_W), 0);
+	expect_map(2 * MIB, 2 * MIB + 4096, 4096, PT_W);
+	expect_map(4 * MIB - 4096, 4 * MIB, 4096, PT_W);
+}
+
+Test(pt, nx_and_read_only_leaves)
+{
+	setup_tables(16, 0);
+	cr_assert_eq(pt_map(&pt, 0, 0, 2 * MIB, PT_U | PT_NX), 0);
+	uint64_t a, f, s;
+	cr_assert_eq(pt_lookup(&pt, 0x1000, &a, &f, &s), 0);
+	cr_expect(f & PT_NX);
+	cr_expect(!(f & PT_W), "read-only leaf came out writable");
+}
+
+Test(pt, overlap_is_refused_and_changes_nothing)
+{
+	setup_tables(16, 0);
+	cr_assert_eq(pt_map(&pt, 4 * MIB, 0x100000000ULL, 2 * MIB, PT_W), 0);
+	unsigned used = arena.used;
+	cr_expect_eq(pt_map(&pt, 0, 0, 8 * MIB, PT_W), MICA_EINVAL);
+	cr_expect_eq(pt_map(&pt, 5 * MIB, 0, 4096, PT_W), MICA_EINVAL);
+	cr_expect_eq(arena.used, used, "a refused map allocated tables");
+	uint64_t a, f, s;
+	cr_expect_eq(pt_lookup(&pt, 0, &a, &f, &s), MICA_EFAULT);
+	expect_map(4 * MIB, 0x100000000ULL, 2 * MIB, PT_W);
+}
+
+Test(pt, bad_arguments_are_refused)
+{
+	setup_tables(16, 0);
+	cr_expect_eq(pt_map(&pt, 0x1001, 0, 4096, 0), MICA_EINVAL);
+	cr_expect_eq(pt_map(&pt, 0, 0x1001, 4096, 0), MICA_EINVAL);
+	cr_expect_eq(pt_map(&pt, 0, 0, 100, 0), MICA_EINVAL);
+	cr_expect_eq(pt_map(&pt, 0, 0, 0, 0), MICA_EINVAL);
+	cr_expect_eq(pt_map(&pt, PT_VA_LIMIT, 0, 4096, 0), MICA_EINVAL);
+	cr_expect_eq(pt_map(&pt, PT_VA_LIMIT - 4096, 0, 8192, 0), MICA_EINVAL);
+	cr_expect_eq(pt_map(&pt, 0, 0xfffffffffffff000ULL, 8192, 0), MICA_EINVAL);
+	cr_expect_eq(pt_map(&pt, 0, 1ULL << 52, 4096, 0), MICA_EINVAL);
+	cr_expect_eq(arena.used, 1);
+}
+
+Test(pt, running_out_of_tables_is_an_error)
+{
+	setup_tables(3, 0); /* PML4, PDPT, one PD: no room for a page table */
+	cr_expect_eq(pt_map(&pt, 0, 0, 4096, PT_W), MICA_EFAULT);
+}
+
+Test(pt, flags_cannot_smuggle_address_or_size_bits)
+{
+	setup_tables(16, 0);
+	cr_assert_eq(pt_map(&pt, 0, 0x200000, 4096, PT_W | PT_PS | 0x7ff000ULL), 0);
+	expect_map(0, 0x200000, 4096, PT_W);
+}
