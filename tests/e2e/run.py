@@ -17,10 +17,11 @@ import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import BACKENDS, BUILD, Expect, Failure, guest_path, watch  # noqa: E402
+from harness import BACKENDS, BUILD, Failure, guest_path, watch  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 
 TAIL = 40
