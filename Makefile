@@ -20,8 +20,8 @@ CORE_LDFLAGS := -nostdlib -static -pie --no-dynamic-linker -z text -z max-page-s
 	-z noexecstack --no-warn-rwx-segments --build-id=none -T linker.ld
 
 LIB_SRCS  := lib/string.c lib/format.c
-CORE_SRCS := $(wildcard kernel/*.c arch/x86/*.c arch/x86/svm/*.c) $(LIB_SRCS)
-CORE_ASMS := $(wildcard arch/x86/*.S arch/x86/svm/*.S)
+CORE_SRCS := $(wildcard kernel/*.c arch/x86/*.c arch/x86/svm/*.c arch/x86/vmx/*.c) $(LIB_SRCS)
+CORE_ASMS := $(wildcard arch/x86/*.S arch/x86/svm/*.S arch/x86/vmx/*.S)
 CORE_OBJS := $(patsubst %,$(BUILD)/core/%.o,$(CORE_SRCS) $(CORE_ASMS))
 
 .PHONY: all core run test bench clean deps-build deps-run deps-test

@@ -131,10 +131,13 @@ void kernel_main(const struct boot_info *bi)
 	mem_init(bi);
 	find_cpus(bi);
 
-	const char *why = "no backend for this CPU";
-	const struct virt_ops *ops = svm_probe(&why);
+	const char *why_svm = "", *why_vmx = "";
+	const struct virt_ops *ops = svm_probe(&why_svm);
+	if (!ops)
+		ops = vmx_probe(&why_vmx);
 	if (!ops) {
-		log_info("Mica %s (%s): cannot virtualize: %s", MICA_VERSION, bi->loader, why);
+		log_info("Mica %s (%s): cannot virtualize: AMD SVM: %s; Intel VT-x: %s", MICA_VERSION,
+			 bi->loader, why_svm, why_vmx);
 		panic("no hardware virtualization: nothing can run");
 	}
 	__atomic_store_n(&virt, ops, __ATOMIC_RELEASE);

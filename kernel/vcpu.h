@@ -12,6 +12,7 @@ struct vcpu {
 	struct guest_regs regs;  /* first: the entry stubs address it from the vcpu pointer */
 	uint64_t hw_state_pa;    /* backend: physical address of the VMCB / VMCS */
 	uint64_t host_state_pa;  /* backend: physical address of the host save area */
+	uint64_t hw_launched;    /* backend: guest entered since the last reset (VMLAUNCH/VMRESUME) */
 	void *hw;                /* backend's own struct for this vCPU */
 	struct partition *part;
 	struct pcpu *cpu;
@@ -22,6 +23,7 @@ struct vcpu {
 
 #define VCPU_OFF_HW_STATE   (8 * 18)
 #define VCPU_OFF_HOST_STATE (8 * 19)
+#define VCPU_OFF_LAUNCHED   (8 * 20)
 
 /* Runs the vCPU pinned to the calling CPU; never returns. */
 void vcpu_loop(struct vcpu *v) __attribute__((noreturn));

@@ -106,6 +106,7 @@ extern const struct virt_ops *virt;
 
 /* Backends: each returns its ops if this CPU supports it, else NULL with *why set. */
 const struct virt_ops *svm_probe(const char **why);
+const struct virt_ops *vmx_probe(const char **why);
 
 /* Kernel side: called by the backend on every exit; returns when the guest may resume.
  * The two most frequent exits have their own entry points, so that the backend need not

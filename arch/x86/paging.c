@@ -53,7 +53,7 @@ uint64_t paging_init(uint64_t top)
 			 limit >> 30, limit >> 30);
 		top = limit;
 	}
-	if (pt_init(&host_pt, &pool_ops, big) || pt_map(&host_pt, 0, 0, top, PT_W | PT_G))
+	if (pt_init(&host_pt, &pool_ops, PT_BIG_2M | (big ? PT_BIG_1G : 0)) || pt_map(&host_pt, 0, 0, top, PT_W | PT_G))
 		panic("cannot build the core's page tables for %lu GiB", top >> 30);
 	paging_load();
 	return top;

@@ -14,10 +14,10 @@ static unsigned index_of(uint64_t va, int level)
 	return (va >> (12 + 9 * level)) & (ENTRIES - 1);
 }
 
-int pt_init(struct pt *pt, const struct pt_alloc *a, int allow_1g)
+int pt_init(struct pt *pt, const struct pt_alloc *a, unsigned big)
 {
 	pt->a = a;
-	pt->allow_1g = allow_1g;
+	pt->big = big;
 	pt->root = a->alloc(a->ctx);
 	return pt->root ? 0 : MICA_EFAULT;
 }
@@ -78,9 +78,9 @@ int pt_map(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t flag
 
 	while (size) {
 		int level = 0;
-		if (pt->allow_1g && !((va | pa) & (PT_SIZE_1G - 1)) && size >= PT_SIZE_1G)
+		if ((pt->big & PT_BIG_1G) && !((va | pa) & (PT_SIZE_1G - 1)) && size >= PT_SIZE_1G)
 			level = 2;
-		else if (!((va | pa) & (PT_SIZE_2M - 1)) && size >= PT_SIZE_2M)
+		else if ((pt->big & PT_BIG_2M) && !((va | pa) & (PT_SIZE_2M - 1)) && size >= PT_SIZE_2M)
 			level = 1;
 		uint64_t step = 1ULL << (12 + 9 * level);
 		int r = map_one(pt, va, pa, level, flags);

@@ -31,17 +31,22 @@ struct pt_alloc {
 	void *ctx;
 };
 
+#define PT_BIG_2M 1u /* leaves may be 2 MiB pages */
+#define PT_BIG_1G 2u /* leaves may be 1 GiB pages */
+
 struct pt {
 	uint64_t root;          /* physical address of the PML4 */
 	const struct pt_alloc *a;
-	int allow_1g;           /* the CPU supports 1 GiB pages here */
+	unsigned big;           /* PT_BIG_*: the large pages this table may use */
 };
 
-/* Makes a new empty table. Returns 0 or MICA_ENOMEM-like negative code (MICA_EINVAL). */
-int pt_init(struct pt *pt, const struct pt_alloc *a, int allow_1g);
+/* Makes a new empty table. Returns 0, or MICA_EFAULT when no table could be had. */
+int pt_init(struct pt *pt, const struct pt_alloc *a, unsigned big);
 
 /* Maps [va, va+size) to [pa, pa+size) with leaf flags (PT_P is implied; PT_PS is chosen
- * here). Uses 1 GiB and 2 MiB pages wherever va, pa and size allow. Fails with MICA_EINVAL,
+ * here). Uses 1 GiB and 2 MiB pages (as pt->big allows) wherever va, pa and size allow.
+ * The same builder serves Intel EPT, whose R/W/X and memory-type bits sit where P/W/U and
+ * PWT/PCD/A are here (arch/x86/vmx/ept.c). Fails with MICA_EINVAL,
  * changing nothing it has not already mapped, if any part is already mapped, if the
  * arguments are not 4 KiB aligned or overflow PT_VA_LIMIT; MICA_EFAULT when out of tables. */
 int pt_map(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t flags);

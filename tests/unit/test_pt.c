@@ -39,7 +39,7 @@ static void setup_tables(unsigned limit, int allow_1g)
 {
 	memset(&arena, 0, sizeof(arena));
 	arena.limit = limit;
-	cr_assert_eq(pt_init(&pt, &ops, allow_1g), 0);
+	cr_assert_eq(pt_init(&pt, &ops, PT_BIG_2M | (allow_1g ? PT_BIG_1G : 0)), 0);
 }
 
 static void teardown(void)
@@ -165,4 +165,14 @@ Test(pt, flags_cannot_smuggle_address_or_size_bits)
 	setup_tables(16, 0);
 	cr_assert_eq(pt_map(&pt, 0, 0x200000, 4096, PT_W | PT_PS | 0x7ff000ULL), 0);
 	expect_map(0, 0x200000, 4096, PT_W);
+}
+
+Test(pt, small_pages_only_when_big_pages_are_off)
+{
+	memset(&arena, 0, sizeof(arena));
+	arena.limit = 16;
+	cr_assert_eq(pt_init(&pt, &ops, 0), 0);
+	cr_assert_eq(pt_map(&pt, 0, 0, 4 * MIB, PT_W), 0);
+	expect_map(2 * MIB + 8, 2 * MIB + 8, 4096, PT_W);
+	cr_expect_eq(arena.used, 5, "PML4, PDPT, PD and two page tables; used %u", arena.used);
 }

@@ -18,13 +18,18 @@ static void *to_virt(void *ctx, uint64_t pa)
 
 static const struct pt_alloc npt_alloc = { table_alloc, to_virt, NULL };
 
+static unsigned npt_big(void)
+{
+	return PT_BIG_2M | (cpu_has_1g_pages() ? PT_BIG_1G : 0);
+}
+
 /* ASIDs are handed out once per partition; the boot CPU creates partitions one at a time. */
 static uint32_t next_asid = 1;
 
 int svm_stage2_init(struct stage2 *s2)
 {
 	struct pt pt;
-	int r = pt_init(&pt, &npt_alloc, cpu_has_1g_pages());
+	int r = pt_init(&pt, &npt_alloc, npt_big());
 	if (r)
 		return r;
 	s2->root = pt.root;
@@ -34,7 +39,7 @@ int svm_stage2_init(struct stage2 *s2)
 
 int svm_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm)
 {
-	struct pt pt = { .root = s2->root, .a = &npt_alloc, .allow_1g = cpu_has_1g_pages() };
+	struct pt pt = { .root = s2->root, .a = &npt_alloc, .big = npt_big() };
 	uint64_t flags = PT_U;
 
 	if (!(perm & S2_READ))

@@ -1,0 +1,167 @@
+/* Turns a VT-x exit into the kernel's terms, and VM-entry failures into words. */
+#include <stddef.h>
+#include "arch/x86/cpu.h"
+#include "arch/x86/vmx/vmx.h"
+#include "kernel/partition.h"
+#include "kernel/percpu.h"
+
+/* SDM vol. 3, 31.4 "VM instruction error numbers". */
+const char *vmx_insn_error_text(uint32_t err)
+{
+	switch (err) {
+	case 1: return "VMCALL executed in VMX root operation";
+	case 2: return "VMCLEAR with an invalid physical address";
+	case 3: return "VMCLEAR with the VMXON pointer";
+	case 4: return "VMLAUNCH with a VMCS that is not clear";
+	case 5: return "VMRESUME with a VMCS that was not launched";
+	case 6: return "VMRESUME after VMXOFF";
+	case 7: return "VM entry with invalid control field(s)";
+	case 8: return "VM entry with invalid host-state field(s)";
+	case 9: return "VMPTRLD with an invalid physical address";
+	case 10: return "VMPTRLD with the VMXON pointer";
+	case 11: return "VMPTRLD with an incorrect VMCS revision identifier";
+	case 12: return "VMREAD/VMWRITE of an unsupported VMCS component";
+	case 13: return "VMWRITE to a read-only VMCS component";
+	case 15: return "VMXON executed in VMX root operation";
+	case 16: return "VM entry with an invalid executive-VMCS pointer";
+	case 17: return "VM entry with a non-launched executive VMCS";
+	case 18: return "VM entry with an executive-VMCS pointer that is not the VMXON pointer";
+	case 26: return "VM entry with events blocked by MOV SS";
+	case 28: return "invalid operand to INVEPT/INVVPID";
+	default: return "unknown VM-instruction error";
+	}
+}
+
+static const char *entry_fail_text(uint32_t reason, uint64_t qual)
+{
+	switch (reason & 0xffff) {
+	case EXIT_REASON_BAD_GUEST:
+		switch (qual) {
+		case 2: return "VM entry failed: invalid guest state (PDPTE loading)";
+		case 3: return "VM entry failed: invalid guest state (NMI injection)";
+		case 4: return "VM entry failed: invalid guest state (VMCS link pointer)";
+		default: return "VM entry failed: invalid guest state in the VMCS";
+		}
+	case EXIT_REASON_BAD_MSR_LOAD: return "VM entry failed: MSR loading";
+	case EXIT_REASON_MCE_ENTRY: return "VM entry failed: machine check";
+	default: return "VM entry failed";
+	}
+}
+
+/* VMLAUNCH/VMRESUME fell through: VMfailInvalid (CF) or VMfailValid (ZF, error in the VMCS). */
+void vmx_entry_failed(struct vcpu *v, uint64_t rflags)
+{
+	if (rflags & 1) {
+		partition_end(v, 0, "VM entry failed: VMfailInvalid (no current VMCS on CPU %u)",
+			      v->cpu->id);
+	} else {
+		uint32_t err = (uint32_t)vmread(VMCS_INSN_ERROR);
+		partition_end(v, 0, "VM entry failed: VM-instruction error %u: %s", err,
+			      vmx_insn_error_text(err));
+	}
+	partition_check(v);
+	if (((struct vmx_vcpu *)v->hw)->reset_pending)
+		vmx_apply_reset(v);
+}
+
+static void slow_exit(struct vcpu *v, uint32_t reason)
+{
+	struct vm_exit e;
+	uint64_t qual = vmread(VMCS_EXIT_QUAL);
+
+	v->regs.gpr[REG_RSP] = vmread(GUEST_RSP);
+	v->regs.rflags = vmread(GUEST_RFLAGS);
+	e.insn_len = 0;
+	e.raw[0] = reason;
+	e.raw[1] = qual;
+	e.raw[2] = 0;
+
+	if (reason & EXIT_REASON_ENTRY_FAIL) {
+		e.reason = EXIT_ENTRY_FAILED;
+		e.what = entry_fail_text(reason, qual);
+		vcpu_handle_exit(v, &e);
+		goto out;
+	}
+	switch (reason) {
+	case EXIT_REASON_EXT_INTR:
+		/* Not acknowledged on exit: let the host IDT take it now (sti shadow: one nop). */
+		__asm__ volatile("sti; nop; cli" ::: "memory");
+		e.reason = EXIT_INTR;
+		break;
+	case EXIT_REASON_EXCEPTION:
+		e.reason = EXIT_NONE; /* only NMIs arrive here (exception bitmap is 0) */
+		break;
+	case EXIT_REASON_IO:
+		e.reason = EXIT_IO;
+		e.insn_len = (uint32_t)vmread(VMCS_EXIT_INSN_LEN);
+		e.io.size = (uint8_t)((qual & 7) + 1);
+		e.io.in = !!(qual & IO_QUAL_IN);
+		e.io.string = !!(qual & IO_QUAL_STRING);
+		e.io.rep = !!(qual & IO_QUAL_REP);
+		e.io.port = (uint16_t)(qual >> 16);
+		break;
+	case EXIT_REASON_RDMSR:
+	case EXIT_REASON_WRMSR:
+		e.reason = EXIT_MSR;
+		e.insn_len = (uint32_t)vmread(VMCS_EXIT_INSN_LEN);
+		e.msr.index = (uint32_t)v->regs.gpr[REG_RCX];
+		e.msr.write = reason == EXIT_REASON_WRMSR;
+		break;
+	case EXIT_REASON_HLT:
+		e.reason = EXIT_HLT;
+		e.insn_len = 1;
+		break;
+	case EXIT_REASON_EPT_VIOLATION:
+		e.reason = EXIT_STAGE2_FAULT;
+		e.fault.gpa = vmread(VMCS_GUEST_PHYS_ADDR);
+		e.fault.read = !!(qual & EPT_QUAL_READ);
+		e.fault.write = !!(qual & EPT_QUAL_WRITE);
+		e.fault.exec = !!(qual & EPT_QUAL_FETCH);
+		e.raw[2] = e.fault.gpa;
+		break;
+	case EXIT_REASON_TRIPLE_FAULT:
+		e.reason = EXIT_TRIPLE_FAULT;
+		break;
+	case EXIT_REASON_EPT_MISCONFIG:
+		e.reason = EXIT_UNHANDLED;
+		e.what = "EPT misconfiguration (a bug in Mica's EPT)";
+		e.raw[2] = vmread(VMCS_GUEST_PHYS_ADDR);
+		break;
+	case EXIT_REASON_GETSEC: case EXIT_REASON_VMCLEAR: case 20: case 21: case 22: case 23:
+	case 24: case 25: case 26: case EXIT_REASON_VMXON: case EXIT_REASON_INVEPT:
+	case EXIT_REASON_INVVPID: case EXIT_REASON_VMFUNC: case EXIT_REASON_MWAIT:
+	case EXIT_REASON_MONITOR:
+		/* Instructions of features the guest was not offered: #UD, as on a CPU without them. */
+		vmx_inject_exception(v, 6, 0, 0);
+		e.reason = EXIT_NONE;
+		break;
+	default:
+		e.reason = EXIT_UNHANDLED;
+		e.what = reason == EXIT_REASON_INIT ? "INIT signal" :
+			 reason == EXIT_REASON_TASK_SWITCH ? "task switch" : "unexpected exit";
+		break;
+	}
+	vcpu_handle_exit(v, &e);
+out:
+	vmwrite(GUEST_RSP, v->regs.gpr[REG_RSP]);
+	vmwrite(GUEST_RFLAGS, v->regs.rflags);
+}
+
+void vmx_handle_exit(struct vcpu *v)
+{
+	uint32_t reason = (uint32_t)vmread(VMCS_EXIT_REASON);
+
+	v->regs.rip = vmread(GUEST_RIP);
+	/* The hot exits first: they touch only RIP and the saved GPRs. */
+	if (reason == EXIT_REASON_CPUID)
+		vcpu_exit_cpuid(v, 2);
+	else if (reason == EXIT_REASON_VMCALL)
+		vcpu_exit_hypercall(v, 3);
+	else
+		slow_exit(v, reason);
+
+	if (__builtin_expect(((struct vmx_vcpu *)v->hw)->reset_pending, 0))
+		vmx_apply_reset(v); /* the partition restarted while this vCPU was parked */
+	else
+		vmwrite(GUEST_RIP, v->regs.rip);
+}

@@ -1,0 +1,48 @@
+/* Intel VT-x backend internals (shared by the files of arch/x86/vmx/ only). */
+#ifndef MICA_VMX_H
+#define MICA_VMX_H
+
+#include <stdint.h>
+#include "arch/x86/vmx/vmcs.h"
+#include "kernel/vcpu.h"
+#include "kernel/virt.h"
+
+/* A vCPU's VMCS can be written only on the CPU where it is current, so a reset asked for
+ * by another CPU (partition restart) is recorded here and applied by the owner before its
+ * next VM entry. */
+struct vmx_vcpu {
+	uint64_t vmcs_pa;
+	struct vcpu_boot_state boot;
+	volatile int reset_pending;
+	int vmcs_ready;          /* host state and controls written on the owning CPU */
+	uint64_t eptp;
+	uint64_t star, lstar, cstar, sfmask, kernel_gs_base; /* not switched by VMX */
+};
+
+static inline uint64_t vmread(uint64_t field)
+{
+	uint64_t v;
+	__asm__ volatile("vmread %1, %0" : "=r"(v) : "r"(field) : "cc");
+	return v;
+}
+
+/* Returns 0, or non-zero when the CPU refused (bad field, read-only field, no current VMCS). */
+static inline int vmwrite(uint64_t field, uint64_t value)
+{
+	uint8_t fail;
+	__asm__ volatile("vmwrite %2, %1; setna %0" : "=q"(fail) : "r"(field), "r"(value) : "cc", "memory");
+	return fail;
+}
+
+int vmx_stage2_init(struct stage2 *s2);
+int vmx_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
+uint64_t vmx_eptp(const struct stage2 *s2);
+void vmx_handle_exit(struct vcpu *v);
+void vmx_entry_failed(struct vcpu *v, uint64_t rflags);
+void vmx_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_t error);
+void vmx_apply_reset(struct vcpu *v);
+const char *vmx_insn_error_text(uint32_t err);
+/* entry.S: enters the guest, calls vmx_handle_exit on each exit; never returns. */
+void vmx_loop(struct vcpu *v) __attribute__((noreturn));
+
+#endif
