@@ -13,9 +13,11 @@ COMMON_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-ffreestanding -fno-stack-protector -fno-strict-aliasing -fno-common \
 	-Iinclude -Ilib/include -I.
 
+# CORE_DEFINES: test builds only, e.g. -DMICA_VMX_BREAK_VMCS (docs/testing.md); use their own BUILD.
+CORE_DEFINES ?=
 # The core runs at whatever address the boot path put it (static PIE, relocates itself).
 CORE_CFLAGS := $(COMMON_CFLAGS) -mno-red-zone -mgeneral-regs-only -mcmodel=small \
-	-fpie -fvisibility=hidden -fno-asynchronous-unwind-tables -DMICA_CORE
+	-fpie -fvisibility=hidden -fno-asynchronous-unwind-tables -DMICA_CORE $(CORE_DEFINES)
 CORE_LDFLAGS := -nostdlib -static -pie --no-dynamic-linker -z text -z max-page-size=4096 \
 	-z noexecstack --no-warn-rwx-segments --build-id=none -T linker.ld
 
