@@ -35,12 +35,17 @@ memory = 16M
 image = bench.elf
 """
 
-RAW = re.compile(r"^\[bench\] bench-raw: base=(\d+) cpuid=(\d+) hcall=(\d+)")
+RAW = re.compile(r"^\[bench\] bench-raw: base=(\d+) cpuid=(\d+) hcall=(\d+) nops64=(\d+)")
 
 
-def instructions(delta, base):
-    """Instructions in the measured instruction's path: delta/256 - base/256, rounded."""
-    return round(delta / ICOUNT_TICKS - base / ICOUNT_TICKS)
+def instructions(delta, base, ticks=ICOUNT_TICKS):
+    """Instructions in the measured instruction's path: delta/ticks - base/ticks, rounded."""
+    return round(delta / ticks - base / ticks)
+
+
+def ticks_per_insn(base, nops):
+    """TSC ticks per guest instruction, from 64 NOPs measured like the exits."""
+    return (nops - base) / 64
 
 
 class Bench:
@@ -80,7 +85,11 @@ class Bench:
 
 
 def svm_exit_figures(m):
-    base, cpuid, hcall = (int(x) for x in m.groups())
+    base, cpuid, hcall, nops = (int(x) for x in m.groups())
+    ticks = ticks_per_insn(base, nops)
+    if ticks != ICOUNT_TICKS:
+        raise Failure(f"the TSC ran {ticks} ticks per instruction, expected {ICOUNT_TICKS} "
+                      "under -icount shift=8: the figures would be wrong")
     return [("svm_cpuid_exit", instructions(cpuid, base), "instructions"),
             ("svm_null_hypercall", instructions(hcall, base), "instructions")]
 
