@@ -21,6 +21,11 @@ unsigned arch_start_aps(const struct boot_info *bi, struct pcpu *cpus, unsigned 
 /* Sends the "look at your state" interrupt to a CPU (wakes it from idle, makes it leave a guest). */
 void arch_kick_cpu(const struct pcpu *cpu);
 
+/* Time: the TSC is the one clock (measured at boot); each CPU has one timer that fires
+ * VEC_TIMER at a TSC deadline (0 disarms). */
+uint64_t arch_tsc_hz(void);
+void arch_timer_arm(uint64_t tsc_deadline);
+
 /* Reads the boot CPU's local APIC ID. */
 uint32_t arch_boot_apic_id(void);
 

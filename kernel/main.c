@@ -148,8 +148,8 @@ void kernel_main(const struct boot_info *bi)
 		if (cpus[i].online)
 			present |= 1ULL << i;
 
-	log_info("Mica %s (%s): %u CPUs, %lu MiB free, backend %s", MICA_VERSION, bi->loader,
-		 up + 1, mem_free_bytes() >> 20, virt->name);
+	log_info("Mica %s (%s): %u CPUs, %lu MiB free, backend %s, TSC %lu MHz", MICA_VERSION,
+		 bi->loader, up + 1, mem_free_bytes() >> 20, virt->name, arch_tsc_hz() / 1000000);
 
 	check_config(bi, present);
 	for (unsigned i = 0; i < config.nparts; i++) {

@@ -12,6 +12,14 @@
 #define APIC_SVR  0x0f0
 #define APIC_ICRL 0x300
 #define APIC_ICRH 0x310
+#define APIC_LVT_TIMER 0x320
+#define APIC_TIMER_INIT 0x380
+#define APIC_TIMER_CUR  0x390
+#define APIC_TIMER_DIV  0x3e0
+
+#define LVT_MASKED       (1u << 16)
+#define LVT_TSC_DEADLINE (2u << 17)
+#define MSR_TSC_DEADLINE 0x6e0
 
 #define ICR_INIT      (5u << 8)
 #define ICR_STARTUP   (6u << 8)
@@ -22,6 +30,9 @@
 /* Chosen by the boot CPU before APs start, then read-only. */
 static int x2;
 static volatile uint32_t *mmio;
+static int tsc_deadline;      /* the host timer runs in TSC-deadline mode */
+static uint64_t timer_tsc_hz; /* else one-shot: TSC and APIC timer rates (divide by 16) */
+static uint64_t timer_apic_hz;
 
 static uint32_t rd(uint32_t reg)
 {
@@ -95,4 +106,51 @@ void apic_send_init(uint32_t dest)
 void apic_send_sipi(uint32_t dest, uint8_t page)
 {
 	send(dest, ICR_STARTUP | ICR_ASSERT | page);
+}
+
+void apic_timer_init(uint64_t tsc_hz)
+{
+	uint32_t r[4];
+
+	cpuid_count(1, 0, r);
+	if (!timer_tsc_hz) {
+		timer_tsc_hz = tsc_hz;
+		tsc_deadline = (r[2] >> 24) & 1;
+		if (!tsc_deadline) {
+			/* Measure the one-shot timer's rate against the TSC, once. */
+			wr(APIC_TIMER_DIV, 0x3); /* divide by 16 */
+			wr(APIC_LVT_TIMER, LVT_MASKED | VEC_TIMER);
+			wr(APIC_TIMER_INIT, 0xffffffffu);
+			uint64_t t0 = rdtsc();
+			while (rdtsc() - t0 < tsc_hz / 100)
+				cpu_relax();
+			uint32_t left = rd(APIC_TIMER_CUR);
+			wr(APIC_TIMER_INIT, 0);
+			timer_apic_hz = (uint64_t)(0xffffffffu - left) * 100;
+			if (!timer_apic_hz)
+				timer_apic_hz = 1000000;
+		}
+	}
+	if (tsc_deadline) {
+		wr(APIC_LVT_TIMER, LVT_TSC_DEADLINE | VEC_TIMER);
+		__asm__ volatile("mfence" ::: "memory"); /* SDM 10.5.4.1: order the LVT write first */
+	} else {
+		wr(APIC_TIMER_DIV, 0x3);
+		wr(APIC_LVT_TIMER, VEC_TIMER);
+	}
+}
+
+void apic_timer_arm(uint64_t deadline)
+{
+	if (tsc_deadline) {
+		wrmsr(MSR_TSC_DEADLINE, deadline);
+		return;
+	}
+	if (!deadline) {
+		wr(APIC_TIMER_INIT, 0);
+		return;
+	}
+	uint64_t now = rdtsc();
+	uint64_t ticks = deadline > now ? (unsigned __int128)(deadline - now) * timer_apic_hz / timer_tsc_hz : 0;
+	wr(APIC_TIMER_INIT, ticks ? (ticks > 0xffffffffu ? 0xffffffffu : (uint32_t)ticks) : 1);
 }

@@ -11,5 +11,8 @@ void apic_send_ipi(uint32_t apic_id, uint8_t vector);
 void apic_send_init(uint32_t apic_id);
 void apic_send_sipi(uint32_t apic_id, uint8_t page);
 int apic_x2(void);
+/* Host timer: fires VEC_TIMER once at (or soon after) the given TSC value; 0 disarms. */
+void apic_timer_init(uint64_t tsc_hz);
+void apic_timer_arm(uint64_t tsc_deadline);
 
 #endif

@@ -3,6 +3,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging.h"
 #include "arch/x86/trap.h"
+#include "arch/x86/tsc.h"
 #include "kernel/arch.h"
 #include "kernel/mem.h"
 #include "kernel/percpu.h"
@@ -13,7 +14,18 @@ int arch_init_boot_cpu(const struct boot_info *bi, struct pcpu *cpu)
 {
 	paging_init(mem_map_top(bi));
 	arch_cpu_setup(cpu);
+	apic_timer_init(tsc_calibrate());
 	return 0;
+}
+
+uint64_t arch_tsc_hz(void)
+{
+	return tsc_freq();
+}
+
+void arch_timer_arm(uint64_t tsc_deadline)
+{
+	apic_timer_arm(tsc_deadline);
 }
 
 uint32_t arch_boot_apic_id(void)

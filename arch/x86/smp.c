@@ -6,6 +6,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging.h"
 #include "arch/x86/trap.h"
+#include "arch/x86/tsc.h"
 #include "kernel/arch.h"
 #include "kernel/log.h"
 #include "kernel/percpu.h"
@@ -38,6 +39,7 @@ static void ap_start(struct pcpu *c)
 {
 	paging_load();
 	arch_cpu_setup(c);
+	apic_timer_init(tsc_freq());
 	__atomic_store_n(&c->online, 1, __ATOMIC_RELEASE);
 	kernel_ap_main(c);
 	cpu_halt_forever();
