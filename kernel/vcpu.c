@@ -80,6 +80,7 @@ void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 		break;
 	case EXIT_NONE:
 	case EXIT_INTR:
+	case EXIT_IRQ_WINDOW:
 		break;
 	case EXIT_STAGE2_FAULT:
 		partition_end(v, p->cfg->on_crash == CFG_CRASH_RESTART,

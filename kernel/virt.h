@@ -27,6 +27,7 @@ enum exit_reason {
 	EXIT_IO,
 	EXIT_MSR,
 	EXIT_HLT,
+	EXIT_IRQ_WINDOW,    /* the guest can take an interrupt now (asked for with irq_window) */
 	EXIT_STAGE2_FAULT,  /* access to guest-physical memory the partition does not own */
 	EXIT_TRIPLE_FAULT,
 	EXIT_ENTRY_FAILED,  /* the CPU refused to enter the guest: what says why */
@@ -61,11 +62,12 @@ struct vm_exit {
 /* Initial state of a vCPU, vendor neutral. */
 enum vcpu_mode {
 	VCPU_MODE_LONG64, /* flat 64-bit long mode, paging on (the ELF boot protocol) */
+	VCPU_MODE_WAIT_SIPI, /* an AP after INIT: waits for a SIPI from the guest (Linux) */
 };
 
 struct vcpu_boot_state {
 	enum vcpu_mode mode;
-	uint64_t rip, rsp, rdi;
+	uint64_t rip, rsp, rdi, rsi; /* rsi: Linux's zero page (64-bit boot protocol) */
 	uint64_t cr0, cr3, cr4, efer;
 	uint64_t gdt_base;
 	uint16_t gdt_limit;
@@ -95,6 +97,12 @@ struct virt_ops {
 	/* Runs v on the calling CPU for good: each exit goes to vcpu_handle_exit(). */
 	void (*vcpu_run)(struct vcpu *v) __attribute__((noreturn));
 	void (*inject_exception)(struct vcpu *v, uint8_t vector, int has_error, uint32_t error);
+	/* External interrupts. irq_ready: the guest can take one on the next entry (IF set, no
+	 * interrupt shadow, no event already queued). irq_window: exit with EXIT_IRQ_WINDOW as
+	 * soon as it can (on = 0 cancels). Called on the vCPU's own CPU, between exit and entry. */
+	int (*irq_ready)(struct vcpu *v);
+	void (*inject_irq)(struct vcpu *v, uint8_t vector);
+	void (*irq_window)(struct vcpu *v, int on);
 	/* MSRs whose state the backend keeps (EFER, PAT, segment bases, SYSCALL/SYSENTER):
 	 * return 0 when handled, MICA_ENOSYS when the MSR is not the backend's. */
 	int (*msr_read)(struct vcpu *v, uint32_t index, uint64_t *value);

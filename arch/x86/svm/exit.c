@@ -21,9 +21,16 @@ static void slow_exit(struct vcpu *v, struct vmcb *vm, uint32_t code)
 	struct vm_exit e;
 
 	e.insn_len = 0;
+	/* An event the CPU was delivering when the exit came is not lost: queue it again. */
+	if ((vm->ctl.exitintinfo & EXITINTINFO_VALID) && !(vm->ctl.eventinj & EVENTINJ_VALID))
+		vm->ctl.eventinj = vm->ctl.exitintinfo;
 	switch (code) {
 	case VMEXIT_INTR:
 		e.reason = EXIT_INTR;
+		break;
+	case VMEXIT_VINTR:
+		svm_irq_window(v, 0);
+		e.reason = EXIT_IRQ_WINDOW;
 		break;
 	case VMEXIT_IOIO: {
 		uint64_t info = vm->ctl.exitinfo1;

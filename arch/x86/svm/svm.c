@@ -120,6 +120,32 @@ void svm_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_
 			   (has_error ? EVENTINJ_EV | ((uint64_t)error << 32) : 0);
 }
 
+static int svm_irq_ready(struct vcpu *v)
+{
+	struct vmcb *vm = vmcb_of(v);
+	return (vm->save.rflags & RFLAGS_IF) && !(vm->ctl.int_shadow & INT_SHADOW) &&
+	       !(vm->ctl.eventinj & EVENTINJ_VALID);
+}
+
+static void svm_inject_irq(struct vcpu *v, uint8_t vector)
+{
+	vmcb_of(v)->ctl.eventinj = vector | EVENTINJ_VALID; /* type 0: external interrupt */
+}
+
+/* A virtual interrupt request that the guest "takes" as soon as it can: taking it is the
+ * VINTR exit we asked for (APM 15.21.4); the real vector is then injected with EVENTINJ. */
+void svm_irq_window(struct vcpu *v, int on)
+{
+	struct vmcb *vm = vmcb_of(v);
+	if (on) {
+		vm->ctl.v_intr |= V_IRQ | V_IGN_TPR | V_INTR_PRIO_MAX;
+		vm->ctl.intercept_misc1 |= INTERCEPT_VINTR;
+	} else {
+		vm->ctl.v_intr &= ~(V_IRQ | V_IGN_TPR | V_INTR_PRIO_MAX);
+		vm->ctl.intercept_misc1 &= ~INTERCEPT_VINTR;
+	}
+}
+
 /* MSRs that live in the VMCB save area. */
 static uint64_t *vmcb_msr(struct vmcb *vm, uint32_t index)
 {
@@ -195,6 +221,9 @@ static const struct virt_ops svm_ops = {
 	.vcpu_reset = svm_vcpu_reset,
 	.vcpu_run = svm_vcpu_run,
 	.inject_exception = svm_inject_exception,
+	.irq_ready = svm_irq_ready,
+	.inject_irq = svm_inject_irq,
+	.irq_window = svm_irq_window,
 	.msr_read = svm_msr_read,
 	.msr_write = svm_msr_write,
 };

@@ -20,6 +20,7 @@ int svm_stage2_init(struct stage2 *s2);
 int svm_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
 void svm_handle_exit(struct vcpu *v);
 void svm_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_t error);
+void svm_irq_window(struct vcpu *v, int on);
 /* entry.S: enters the guest, calls svm_handle_exit on each exit; never returns. */
 void svm_loop(struct vcpu *v) __attribute__((noreturn));
 

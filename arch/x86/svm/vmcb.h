@@ -15,6 +15,7 @@
 #define INTERCEPT_NMI      (1u << 1)
 #define INTERCEPT_SMI      (1u << 2)
 #define INTERCEPT_INIT     (1u << 3)
+#define INTERCEPT_VINTR    (1u << 4)
 #define INTERCEPT_CPUID    (1u << 18)
 #define INTERCEPT_INVD     (1u << 22)
 #define INTERCEPT_HLT      (1u << 24)
@@ -42,6 +43,7 @@
 #define VMEXIT_NMI       0x061
 #define VMEXIT_SMI       0x062
 #define VMEXIT_INIT      0x063
+#define VMEXIT_VINTR     0x064
 #define VMEXIT_CPUID     0x072
 #define VMEXIT_INVD      0x076
 #define VMEXIT_HLT       0x078
@@ -82,7 +84,12 @@
 #define EVENTINJ_TYPE_EXCEPTION (3ULL << 8)
 
 #define TLB_CONTROL_FLUSH_ALL  1
+#define V_IRQ          (1ULL << 8)
+#define V_INTR_PRIO_MAX (0xfULL << 16)
+#define V_IGN_TPR      (1ULL << 20)
 #define V_INTR_MASKING (1ULL << 24)
+#define INT_SHADOW     (1ULL << 0)
+#define EXITINTINFO_VALID (1ULL << 31)
 
 struct vmcb_seg {
 	uint16_t sel;

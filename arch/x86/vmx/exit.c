@@ -82,7 +82,22 @@ static void slow_exit(struct vcpu *v, uint32_t reason)
 		vcpu_handle_exit(v, &e);
 		goto out;
 	}
+	/* An event the CPU was delivering when the exit came is not lost: queue it again
+	 * (SDM 27.2.4), with its error code and, for software events, its length. */
+	uint32_t idt = (uint32_t)vmread(VMCS_IDT_VECTORING);
+	if ((idt & INTR_INFO_VALID) && !(vmread(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID)) {
+		vmwrite(VMCS_ENTRY_INTR_INFO, idt & ~(1u << 12));
+		if (idt & INTR_INFO_HAS_ERROR)
+			vmwrite(VMCS_ENTRY_EXC_ERROR, vmread(VMCS_IDT_VECTORING_ERR));
+		uint32_t type = idt & INTR_TYPE_MASK;
+		if (type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_SOFT_EXC || type == INTR_TYPE_PRIV_SOFT)
+			vmwrite(VMCS_ENTRY_INSN_LEN, vmread(VMCS_EXIT_INSN_LEN));
+	}
 	switch (reason) {
+	case EXIT_REASON_INTR_WINDOW:
+		vmx_irq_window(v, 0);
+		e.reason = EXIT_IRQ_WINDOW;
+		break;
 	case EXIT_REASON_EXT_INTR:
 		/* Not acknowledged on exit: let the host IDT take it now (sti shadow: one nop). */
 		__asm__ volatile("sti; nop; cli" ::: "memory");

@@ -75,6 +75,7 @@
 #define VMCS_EXIT_REASON       0x4402
 #define VMCS_EXIT_INTR_INFO    0x4404
 #define VMCS_IDT_VECTORING     0x4408
+#define VMCS_IDT_VECTORING_ERR 0x440a
 #define VMCS_EXIT_INSN_LEN     0x440c
 #define GUEST_ES_LIMIT         0x4800 /* then CS SS DS FS GS LDTR TR, +2 each */
 #define GUEST_GDTR_LIMIT       0x4810
@@ -125,6 +126,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define PIN_EXT_INTR   (1u << 0)
 #define PIN_NMI        (1u << 3)
 /* Primary processor-based controls */
+#define PROC_INTR_WINDOW (1u << 2)
 #define PROC_HLT       (1u << 7)
 #define PROC_MWAIT     (1u << 10)
 #define PROC_UNCOND_IO (1u << 24)
@@ -154,6 +156,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define EXIT_REASON_TRIPLE_FAULT  2
 #define EXIT_REASON_INIT          3
 #define EXIT_REASON_SIPI          4
+#define EXIT_REASON_INTR_WINDOW   7
 #define EXIT_REASON_TASK_SWITCH   9
 #define EXIT_REASON_CPUID         10
 #define EXIT_REASON_GETSEC        11
@@ -190,6 +193,11 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define INTR_INFO_VALID     (1u << 31)
 #define INTR_INFO_HAS_ERROR (1u << 11)
 #define INTR_TYPE_HW_EXCEPTION (3u << 8)
+#define INTR_TYPE_MASK      (7u << 8)
+#define INTR_TYPE_SOFT_INTR (4u << 8)
+#define INTR_TYPE_SOFT_EXC  (6u << 8)
+#define INTR_TYPE_PRIV_SOFT (5u << 8)
+#define RFLAGS_IF_BIT (1ULL << 9)
 
 /* Access rights (SDM 24.4.1) */
 #define AR_UNUSABLE (1u << 16)

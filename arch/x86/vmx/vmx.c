@@ -266,6 +266,23 @@ void vmx_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_
 		vmwrite(VMCS_ENTRY_EXC_ERROR, error);
 }
 
+static int vmx_irq_ready(struct vcpu *v)
+{
+	return (vmread(GUEST_RFLAGS) & RFLAGS_IF) && !(vmread(GUEST_INTERRUPTIBILITY) & 3) &&
+	       !(vmread(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID);
+}
+
+static void vmx_inject_irq(struct vcpu *v, uint8_t vector)
+{
+	vmwrite(VMCS_ENTRY_INTR_INFO, vector | INTR_INFO_VALID); /* type 0: external interrupt */
+}
+
+void vmx_irq_window(struct vcpu *v, int on)
+{
+	uint32_t ctl = (uint32_t)vmread(VMCS_PROC_CTLS);
+	vmwrite(VMCS_PROC_CTLS, on ? ctl | PROC_INTR_WINDOW : ctl & ~PROC_INTR_WINDOW);
+}
+
 static uint64_t *soft_msr(struct vmx_vcpu *vx, uint32_t index)
 {
 	switch (index) {
@@ -356,6 +373,9 @@ static const struct virt_ops vmx_ops = {
 	.vcpu_reset = vmx_vcpu_reset,
 	.vcpu_run = vmx_vcpu_run,
 	.inject_exception = vmx_inject_exception,
+	.irq_ready = vmx_irq_ready,
+	.inject_irq = vmx_inject_irq,
+	.irq_window = vmx_irq_window,
 	.msr_read = vmx_msr_read,
 	.msr_write = vmx_msr_write,
 };
