@@ -27,7 +27,7 @@ CORE_ASMS := $(wildcard arch/x86/*.S arch/x86/svm/*.S arch/x86/vmx/*.S)
 CORE_OBJS := $(patsubst %,$(BUILD)/core/%.o,$(CORE_SRCS) $(CORE_ASMS))
 
 .PHONY: all core run test bench clean deps-build deps-run deps-test
-all: core loader guests
+all: core loader mb2 guests
 
 core: $(BUILD)/core.elf
 
@@ -58,6 +58,7 @@ deps-test:
 	@scripts/deps.sh test
 
 include boot/boot.mk
+include boot/mb2/mb2.mk
 include tests/guests/guests.mk
 include tests/unit/unit.mk
 include tests/e2e/e2e.mk
@@ -72,6 +73,7 @@ test: deps-test
 	$(MAKE) all
 	$(MAKE) unit-test
 	$(MAKE) test-svm
+	$(MAKE) test-vmx
 
 bench: deps-run
 	$(MAKE) all

@@ -1,5 +1,6 @@
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
+#include "kernel/arch.h"
 #include "kernel/cpuid.h"
 #include "kernel/partition.h"
 #include "kernel/vcpu.h"
@@ -24,6 +25,7 @@ static inline void cpuid_emulate(struct vcpu *v)
 		} else if (leaf == MICA_CPUID_FEATURES) {
 			r[0] = MICA_ABI_VERSION;
 			r[1] = virt->hcall_insn;
+			r[2] = (uint32_t)(arch_tsc_hz() / 1000);
 		}
 	} else {
 		cpuid_count(leaf, sub, r);

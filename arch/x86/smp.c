@@ -74,10 +74,13 @@ unsigned arch_start_aps(const struct boot_info *bi, struct pcpu *cs, unsigned n)
 
 		apic_send_init(c->apic_id);
 		io_delay_us(10000);
+		/* SDM 8.4.4.1 asks for 200 us between the two SIPIs; an emulator on a busy host
+		 * may take much longer to run a new CPU, so wait up to a second for each. */
 		for (int sipi = 0; sipi < 2 && !c->online; sipi++) {
 			apic_send_sipi(c->apic_id, (uint8_t)(base >> 12));
-			for (unsigned w = 0; w < 200000 && !__atomic_load_n(&c->online, __ATOMIC_ACQUIRE); w++)
-				io_delay_us(1);
+			uint64_t t0 = rdtsc();
+			while (!__atomic_load_n(&c->online, __ATOMIC_ACQUIRE) && rdtsc() - t0 < tsc_freq())
+				cpu_relax();
 		}
 		if (c->online)
 			up++;

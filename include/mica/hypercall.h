@@ -11,7 +11,8 @@
 
 /* CPUID leaves the hypervisor answers (CPUID.1:ECX bit 31 is set too). */
 #define MICA_CPUID_SIGNATURE 0x40000000u /* EAX = max leaf, EBX:ECX:EDX = "MicaMicaMica" */
-#define MICA_CPUID_FEATURES  0x40000001u /* EAX = ABI version, EBX = hypercall insn (below) */
+#define MICA_CPUID_FEATURES  0x40000001u /* EAX = ABI version, EBX = hypercall insn (below),
+                                           ECX = TSC frequency in kHz (0 if unknown) */
 #define MICA_SIG_EBX 0x6163694du         /* "Mica" */
 #define MICA_HCALL_INSN_VMCALL  0        /* Intel: VMCALL  (0f 01 c1) */
 #define MICA_HCALL_INSN_VMMCALL 1        /* AMD:   VMMCALL (0f 01 d9) */

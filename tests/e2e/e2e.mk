@@ -1,9 +1,15 @@
 # End-to-end scenarios in an emulator (docs/testing.md). Included by the top Makefile.
-# `make test-svm` boots every scenario in QEMU (AMD SVM); E2E_ARGS picks a subset or options,
-# e.g. `make test-svm E2E_ARGS="triple-fault -v"`.
+# `make test-svm` boots every scenario in QEMU (AMD SVM): through OVMF and the UEFI loader,
+# then through SeaBIOS, GRUB and the Multiboot2 entry. `make test-vmx` boots every scenario
+# in Bochs (Intel VT-x) through GRUB. E2E_ARGS picks a subset or options, e.g.
+# `make test-svm E2E_ARGS="triple-fault -v"`.
 
 E2E_ARGS ?=
 
-.PHONY: test-svm
-test-svm: core loader guests
+.PHONY: test-svm test-vmx
+test-svm: core loader guests $(BUILD)/mica-mb2.elf
 	$(PYTHON) tests/e2e/run.py --vendor svm $(E2E_ARGS)
+	$(PYTHON) tests/e2e/run.py --vendor svm-mb2 $(E2E_ARGS)
+
+test-vmx: core guests $(BUILD)/mica-mb2.elf
+	$(PYTHON) tests/e2e/run.py --vendor vmx $(E2E_ARGS)

@@ -17,8 +17,9 @@ BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 GUEST_DIR = os.path.join(BUILD, "guests")
 
 # What must never show on the console of any run (plus each scenario's own additions). The
-# UEFI shell means the firmware gave up on Mica's loader: no point waiting for the timeout.
-ALWAYS_FORBIDDEN = [r"PANIC", r"FAIL", r"exception", r"UEFI Interactive Shell"]
+# UEFI shell means the firmware gave up on Mica's loader, "error: " at the start of a line
+# is GRUB failing (a module file missing, a bad kernel): no point waiting for the timeout.
+ALWAYS_FORBIDDEN = [r"PANIC", r"FAIL", r"exception", r"UEFI Interactive Shell", r"^error: "]
 
 _ANSI = re.compile(r"\x1b\[[0-9;?=]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1bc")
 
@@ -76,18 +77,34 @@ def install_signal_handlers():
 
 
 class Console:
-    """A running emulator whose serial console comes on its stdout."""
+    """A running emulator and its serial console, read line by line with deadlines.
 
-    def __init__(self, argv, env=None, log_path=None):
+    By default the console is the emulator's stdout (QEMU). With serial_path, the emulator's
+    own output goes to serial_path + ".out" and the console is the file serial_path, which
+    the emulator writes (Bochs): it is followed as it grows."""
+
+    def __init__(self, argv, env=None, log_path=None, serial_path=None):
         if _stopping.is_set():
             raise Failure("interrupted")
         full_env = dict(os.environ)
         full_env.update(env or {})
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self._serial = None
+        if serial_path:
+            open(serial_path, "wb").close()  # exists (empty) before the emulator starts
+            out = open(serial_path + ".out", "wb")
+        else:
+            out = subprocess.PIPE
+        try:
+            self.proc = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        finally:
+            if serial_path:
+                out.close()
         with _live_lock:
             _live.add(self.proc)
+        if serial_path:
+            self._serial = open(serial_path, "rb")
         self.lines = []  # every line so far, escape sequences removed
         self._buf = b""
         self._log = open(log_path, "wb") if log_path else None
@@ -104,6 +121,9 @@ class Console:
         if self._log:
             self._log.close()
             self._log = None
+        if self._serial:
+            self._serial.close()
+            self._serial = None
 
     def __enter__(self):
         return self
@@ -120,6 +140,18 @@ class Console:
         return text
 
     def _drain(self):
+        if self._serial:
+            try:
+                self._buf += self._serial.read()
+            except (OSError, ValueError):
+                pass
+        else:
+            self._drain_pipe()
+        while b"\n" in self._buf:
+            raw, self._buf = self._buf.split(b"\n", 1)
+            self._add(raw)
+
+    def _drain_pipe(self):
         fd = self.proc.stdout.fileno()
         try:
             while select.select([fd], [], [], 0)[0]:
@@ -129,12 +161,43 @@ class Console:
                 self._buf += chunk
         except (OSError, ValueError):
             pass
-        while b"\n" in self._buf:
-            raw, self._buf = self._buf.split(b"\n", 1)
-            self._add(raw)
+
+    def _read_file(self, deadline):
+        """More bytes of the serial file (b"" at the deadline); raises Failure once the
+        emulator has exited and the file has nothing more."""
+        while True:
+            if _stopping.is_set():
+                raise Failure("interrupted")
+            chunk = self._serial.read(65536)
+            if chunk:
+                return chunk
+            rc = self.proc.poll()
+            if rc is not None:
+                chunk = self._serial.read()
+                if chunk:
+                    return chunk
+                raise Failure(f"the emulator exited (status {rc})")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return b""
+            time.sleep(min(left, 0.05))
 
     def read_line(self, deadline):
         """Next console line, or None at the deadline; raises Failure if the emulator exits."""
+        if self._serial:
+            while b"\n" not in self._buf:
+                try:
+                    chunk = self._read_file(deadline)
+                except Failure:
+                    if self._buf:
+                        raw, self._buf = self._buf, b""
+                        return self._add(raw)
+                    raise
+                if not chunk:
+                    return None
+                self._buf += chunk
+            raw, self._buf = self._buf.split(b"\n", 1)
+            return self._add(raw)
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
             if _stopping.is_set():
@@ -165,7 +228,14 @@ class Console:
 # virtualization extension it exercises; the hypervisor's banner names the same backend.
 
 class Backend:
+    """name: what run.py --vendor takes and build/e2e/<name>/ is called; vendor: the
+    virtualization backend the hypervisor's banner must name (svm, vmx). subst: what the
+    <key> placeholders in scenario patterns become (see scenarios.py), already as regexes."""
     name = "?"
+    vendor = "?"
+    image_ext = ".img"
+    timeout_scale = 1.0
+    subst = {}
 
     def build_image(self, image, config_path, files):
         raise NotImplementedError
@@ -174,25 +244,50 @@ class Backend:
         """Returns a Console for the booted image."""
         raise NotImplementedError
 
+    def substitutions(self):
+        return dict(self.subst, vendor=self.vendor)
+
+
+def _run_script(name, args):
+    script = os.path.join(ROOT, "scripts", name)
+    if not os.path.exists(script):
+        raise Failure(f"scripts/{name} does not exist yet")
+    res = subprocess.run([script] + list(args), cwd=ROOT, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if res.returncode != 0:
+        out = res.stdout.decode("utf-8", "replace").strip().splitlines()[-10:]
+        raise Failure(f"scripts/{name} failed:\n    " + "\n    ".join(out))
+
+
+def _check_files(files):
+    for f in files:
+        if not os.path.exists(f):
+            raise Failure(f"{os.path.relpath(f, ROOT)} is missing (run `make all`)")
+
+
+# Patterns for the two boot paths' messages (scenarios.py: loader_error, cfg_error).
+UEFI_SUBST = {
+    "loader": "mica-loader",
+    "cfgpath": re.escape("\\mica\\mica.cfg"),
+    "missing-image": r"not found on the ESP \(looked for .*\)",
+}
+MB2_SUBST = {
+    "loader": "mica-mb2",
+    "cfgpath": re.escape("mica.cfg"),
+    "missing-image": r"has no GRUB module \(expected a module with the string '.*'\)",
+}
+
 
 class QemuSvm(Backend):
     """AMD SVM under QEMU TCG with OVMF: scripts/mkesp.sh and scripts/qemu.sh."""
     name = "svm"
+    vendor = "svm"
+    subst = UEFI_SUBST
 
     def build_image(self, image, config_path, files):
-        script = os.path.join(ROOT, "scripts", "mkesp.sh")
-        if not os.path.exists(script):
-            raise Failure("scripts/mkesp.sh does not exist yet")
-        for f in files:
-            if not os.path.exists(f):
-                raise Failure(f"{os.path.relpath(f, ROOT)} is missing (run `make all`)")
+        _check_files(files)
         os.makedirs(os.path.dirname(image), exist_ok=True)
-        res = subprocess.run([script, image, config_path] + list(files), cwd=ROOT,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT)
-        if res.returncode != 0:
-            out = res.stdout.decode("utf-8", "replace").strip().splitlines()[-10:]
-            raise Failure("scripts/mkesp.sh failed:\n    " + "\n    ".join(out))
+        _run_script("mkesp.sh", [image, config_path] + list(files))
 
     def boot(self, image, log_path, env=None):
         script = os.path.join(ROOT, "scripts", "qemu.sh")
@@ -201,9 +296,85 @@ class QemuSvm(Backend):
         return Console([script, image], env=env, log_path=log_path)
 
 
-# A Bochs backend for Intel VMX ("vmx") goes here: build_image as for QEMU (or a GRUB ISO),
-# boot() starting a wrapper that runs Bochs and copies its serial file to stdout.
-BACKENDS = {b.name: b for b in (QemuSvm(),)}
+def build_iso(image, config_path, files):
+    """A GRUB ISO booting Mica through the Multiboot2 entry (scripts/mkiso.sh)."""
+    _check_files(files)
+    os.makedirs(os.path.dirname(image), exist_ok=True)
+    _run_script("mkiso.sh", [image, config_path] + list(files))
+
+
+def qemu_accel():
+    """As scripts/qemu.sh: KVM only where it can run Mica's own SVM/VMX code."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+        if (os.access("/dev/kvm", os.R_OK | os.W_OK)
+                and re.search(r"\b(svm|vmx)\b", flags)):
+            return ["-accel", "kvm", "-cpu", "host"]
+    except OSError:
+        pass
+    return ["-accel", "tcg", "-cpu", "max"]
+
+
+class QemuSvmMb2(Backend):
+    """AMD SVM under QEMU TCG, booted by SeaBIOS and GRUB through the Multiboot2 entry:
+    the path real machines with legacy BIOS take. Same scenarios as svm."""
+    name = "svm-mb2"
+    vendor = "svm"
+    image_ext = ".iso"
+    subst = MB2_SUBST
+
+    def build_image(self, image, config_path, files):
+        build_iso(image, config_path, files)
+
+    def boot(self, image, log_path, env=None):
+        env = dict(os.environ, **(env or {}))
+        argv = (["qemu-system-x86_64", "-machine", "q35"] + qemu_accel()
+                + ["-m", env.get("MICA_MEM", "1024"), "-smp", env.get("MICA_SMP", "4"),
+                   "-nodefaults", "-display", "none", "-no-reboot", "-net", "none",
+                   "-serial", "stdio", "-cdrom", image])
+        if env.get("MICA_ICOUNT"):
+            argv += ["-icount", f"shift={env['MICA_ICOUNT']}"]
+        argv += env.get("MICA_QEMU_EXTRA", "").split()
+        return Console(argv, env=env, log_path=log_path)
+
+
+class BochsVmx(Backend):
+    """Intel VT-x under Bochs 2.7 (corei7_skylake_x, 4 CPUs), booted by the Bochs BIOS and
+    GRUB through the Multiboot2 entry: scripts/mkiso.sh and scripts/bochs.sh. The serial
+    console is a file (<image>.serial) the Console follows; Bochs' own log is beside it
+    (<image>.serial.bochs.log) and names every failed VM-entry check."""
+    name = "vmx"
+    vendor = "vmx"
+    image_ext = ".iso"
+    subst = MB2_SUBST
+    timeout_scale = 2.0  # Bochs runs ~60 MIPS shared by all 4 CPUs
+
+    def build_image(self, image, config_path, files):
+        build_iso(image, config_path, files)
+
+    def boot(self, image, log_path, env=None, limit=900):
+        script = os.path.join(ROOT, "scripts", "bochs.sh")
+        if not os.path.exists(script):
+            raise Failure("scripts/bochs.sh does not exist yet")
+        serial = os.path.splitext(image)[0] + ".serial"
+        return Console([script, image, serial, str(limit)], env=env, log_path=log_path,
+                       serial_path=serial)
+
+
+def boot_lines(backend, image, log_path, until, timeout, env=None):
+    """Boots a built image, reads its console until a line matches the regex `until` (or
+    the timeout), stops the emulator and returns every console line. For scripts that
+    want the serial output of one run, e.g. scripts/bench.py on Bochs:
+        boot_lines(BACKENDS["vmx"], "build/bench/x.iso", "build/bench/x.log",
+                   r"^\\[bench\\] bench-raw:", 300)
+    Raises Failure if the line never comes."""
+    with backend.boot(image, log_path, env=env) as console:
+        watch(console, Expect([until]), timeout)
+        return list(console.lines)
+
+
+BACKENDS = {b.name: b for b in (QemuSvm(), QemuSvmMb2(), BochsVmx())}
 
 
 # --------------------------------------------------------------------------------------

@@ -2,10 +2,13 @@
 """Runs Mica's end-to-end scenarios (tests/e2e/scenarios.py) in an emulator.
 
     tests/e2e/run.py                      every scenario, on QEMU (svm), 2 at a time
+    tests/e2e/run.py --vendor vmx         every scenario on Bochs (Intel VT-x), GRUB ISO
+    tests/e2e/run.py --vendor svm-mb2     every scenario on QEMU, booted by GRUB (Multiboot2)
     tests/e2e/run.py triple-fault 'config-*'   a subset, by name or glob
     tests/e2e/run.py --list
 
-Each scenario's ESP image, config and full serial log go to build/e2e/<vendor>/<name>.*
+Each scenario's image (ESP .img or GRUB .iso), config and full serial log go to
+build/e2e/<backend>/<name>.*; Bochs' own log to build/e2e/vmx/<name>.serial.bochs.log.
 Prints one line per scenario and ends with `N passed, N failed`; exits 1 if any failed.
 """
 
@@ -34,10 +37,10 @@ def run_one(scn, backend, timeout_scale, verbose):
     out_dir = os.path.join(BUILD, "e2e", backend.name)
     os.makedirs(out_dir, exist_ok=True)
     base = os.path.join(out_dir, scn.name)
-    cfg_path, img, log = base + ".cfg", base + ".img", base + ".log"
+    cfg_path, img, log = base + ".cfg", base + backend.image_ext, base + ".log"
     with open(cfg_path, "w") as f:
         f.write(scn.config)
-    expect = scn.expect.substitute(vendor=backend.name)
+    expect = scn.expect.substitute(**backend.substitutions())
     lines = []
     start = time.monotonic()
     try:
@@ -50,14 +53,16 @@ def run_one(scn, backend, timeout_scale, verbose):
                     print(f"  {label}| {line}", flush=True)
         with backend.boot(img, log) as console:
             lines = console.lines
-            watch(console, expect, scn.timeout * timeout_scale, on_line)
+            watch(console, expect, scn.timeout * timeout_scale * backend.timeout_scale,
+                  on_line)
         return True, time.monotonic() - start, "", lines
     except Failure as e:
         return False, time.monotonic() - start, str(e), lines
 
 
-def select(names, vendor):
-    chosen = [s for s in SCENARIOS if vendor in s.vendors]
+def select(names, backend):
+    vendor = backend.name
+    chosen = [s for s in SCENARIOS if backend.vendor in s.vendors]
     if not names:
         return chosen
     picked = []
@@ -75,7 +80,8 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="*", help="scenario names or globs (default: all)")
     ap.add_argument("--vendor", default="svm", choices=sorted(BACKENDS),
-                    help="virtualization backend / emulator (default: svm = QEMU)")
+                    help="backend: svm = QEMU + OVMF (UEFI loader), svm-mb2 = QEMU + SeaBIOS + "
+                         "GRUB (Multiboot2 entry), vmx = Bochs + GRUB (default: svm)")
     ap.add_argument("-j", "--jobs", type=int, default=2, help="scenarios at once (default 2)")
     ap.add_argument("--timeout-scale", type=float, default=1.0,
                     help="multiply every scenario's timeout (slow hosts)")
@@ -84,7 +90,7 @@ def main():
     args = ap.parse_args()
 
     backend = BACKENDS[args.vendor]
-    scenarios = select(args.names, backend.name)
+    scenarios = select(args.names, backend)
     if args.list:
         for s in scenarios:
             print(f"{backend.name}/{s.name:24} {s.about}")

@@ -1,8 +1,12 @@
 """Mica's end-to-end scenarios: for each, the config, the guests it needs, and what the
 serial console must (and must never) show. docs/testing.md explains how to add one.
 
-Patterns are Python regexes matched against one console line at a time. `<vendor>` stands
-for the backend under test (svm, later vmx). PANIC, FAIL and exception are always forbidden.
+Patterns are Python regexes matched against one console line at a time. Placeholders make
+one pattern fit every backend (harness.py, Backend.subst): `<vendor>` is the virtualization
+backend the banner names (svm, vmx); `<loader>` the boot path's message prefix (mica-loader
+for UEFI, mica-mb2 for Multiboot2); `<cfgpath>` the config's path as the boot path names it
+(\\mica\\mica.cfg, mica.cfg); `<missing-image>` the rest of the boot path's message for an
+image it could not find. PANIC, FAIL and exception are always forbidden.
 """
 
 import re
@@ -24,7 +28,7 @@ class Scenario:
 
 # --- building blocks for patterns ----------------------------------------------------------
 
-BANNER = r"^mica: Mica \S+ \(.*\): \d+ CPUs, \d+ MiB free, backend <vendor>$"
+BANNER = r"^mica: Mica \S+ \(.*\): \d+ CPUs, \d+ MiB free, backend <vendor>(, .*)?$"
 NO_PARTITION_OUTPUT = [r"^\[[^\]]+\] ", r"^mica: partition '.*' started"]
 
 
@@ -62,12 +66,12 @@ RIP = r"\(RIP 0x[0-9a-f]+\)"
 
 def cfg_error(line, message):
     """The core refused the config at `line` (message is a regex)."""
-    return r"^mica: config error: " + lit(f"\\mica\\mica.cfg:{line}: ") + message + "$"
+    return r"^mica: config error: <cfgpath>" + lit(f":{line}: ") + message + "$"
 
 
 def loader_error(line, message):
-    """The loader refused the config at `line` (message is a regex)."""
-    return r"^mica-loader: " + lit(f"\\mica\\mica.cfg:{line}: ") + message + "$"
+    """The boot path (UEFI loader or Multiboot2 entry) refused the config at `line`."""
+    return r"^<loader>: <cfgpath>" + lit(f":{line}: ") + message + "$"
 
 
 COUNTER = """
@@ -270,7 +274,7 @@ SCENARIOS = [
     ),
     Scenario(
         "config-missing-image",
-        "an image that is not on the ESP is named with the path looked for",
+        "an image that is not on the boot medium is named with what was looked for",
         """
             [partition hello]
             cpus = 1
@@ -279,8 +283,8 @@ SCENARIOS = [
         """,
         ["hello.elf"],
         lambda cfg: Expect(
-            steps=[loader_error(config_line(cfg, "nope.elf"), lit(
-                "image 'nope.elf' not found on the ESP (looked for \\mica\\nope.elf)"))],
+            steps=[loader_error(config_line(cfg, "nope.elf"),
+                                lit("image 'nope.elf' ") + "<missing-image>")],
             forbidden=NO_PARTITION_OUTPUT, settle=3),
     ),
 

@@ -32,7 +32,13 @@ static void tsc_init(void)
 {
 	uint32_t r[4];
 
-	/* No timers yet: CPUID 0x16 EAX (base MHz) when the CPU reports it, else 2 GHz. */
+	/* Mica measures the TSC and says so in its features leaf; else CPUID 0x16 EAX (base MHz)
+	 * when the CPU reports it; else a guess of 2 GHz. */
+	cpuid(MICA_CPUID_FEATURES, 0, r);
+	if (r[2] >= 1000) {
+		guest_tsc_mhz = r[2] / 1000;
+		return;
+	}
 	cpuid(0, 0, r);
 	guest_tsc_mhz = 2000;
 	if (r[0] >= 0x16) {
