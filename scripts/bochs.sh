@@ -1,8 +1,10 @@
 #!/bin/sh
 # Boots a GRUB ISO (scripts/mkiso.sh) in Bochs 2.7 as an Intel CPU with VT-x: the Intel
-# counterpart of scripts/qemu.sh. Mica's serial console goes to SERIAL_FILE (Bochs cannot
-# put it on stdout); follow it with `tail -f`. Usage:
-#   scripts/bochs.sh ISO SERIAL_FILE [TIMEOUT_S]
+# counterpart of scripts/qemu.sh. Given an ESP image (*.img, scripts/mkesp.sh) instead, it
+# boots OVMF and the UEFI loader (about 10x slower to reach Mica; OVMF under Bochs offers
+# no ACPI tables, so Mica sees one CPU). Mica's serial console goes to SERIAL_FILE (Bochs
+# cannot put it on stdout); follow it with `tail -f`. Usage:
+#   scripts/bochs.sh ISO|ESP.img SERIAL_FILE [TIMEOUT_S]
 # Writes SERIAL_FILE.bochsrc, SERIAL_FILE.dbgrc and Bochs' own log SERIAL_FILE.bochs.log
 # (every failed VM-entry check is named there). Runs until the guest machine shuts down,
 # Bochs panics, or TIMEOUT_S seconds (default 300) pass. Bochs' exit status means nothing:
@@ -24,7 +26,22 @@ vgabios=/usr/share/bochs/VGABIOS-lgpl-latest
 command -v bochs >/dev/null 2>&1 || die "bochs not found: install bochs, bochsbios and vgabios (scripts/deps.sh test)"
 [ -f "$bios" ] || die "no BIOS at $bios: install bochsbios"
 [ -e "$vgabios" ] || die "no VGA BIOS at $vgabios: install vgabios"
-[ -f "$iso" ] || die "ISO '$iso' not found (build one with scripts/mkiso.sh)"
+[ -f "$iso" ] || die "image '$iso' not found (build one with scripts/mkiso.sh or scripts/mkesp.sh)"
+case "$iso" in
+*.img)
+	ovmf=/usr/share/ovmf/OVMF.fd
+	[ -f "$ovmf" ] || die "no OVMF at $ovmf: install ovmf"
+	bios=$ovmf
+	# Bochs locks a disk image while it runs; a stale lock from a killed run is harmless.
+	rm -f "$iso.lock"
+	media="ata0-master: type=disk, mode=flat, path=$iso"
+	bootdev=disk
+	;;
+*)
+	media="ata0-master: type=cdrom, path=$iso, status=inserted"
+	bootdev=cdrom
+	;;
+esac
 
 mkdir -p "$(dirname "$serial")"
 : >"$serial"
@@ -37,8 +54,8 @@ romimage: file=$bios
 vgaromimage: file=$vgabios
 pci: enabled=1, chipset=i440fx
 display_library: rfb, options="timeout=0"
-ata0-master: type=cdrom, path=$iso, status=inserted
-boot: cdrom
+$media
+boot: $bootdev
 clock: sync=none
 com1: enabled=1, mode=file, dev=$serial
 port_e9_hack: enabled=1

@@ -11,5 +11,6 @@ test-svm: core loader guests $(BUILD)/mica-mb2.elf
 	$(PYTHON) tests/e2e/run.py --vendor svm $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-mb2 $(E2E_ARGS)
 
-test-vmx: core guests $(BUILD)/mica-mb2.elf
+test-vmx: core loader guests $(BUILD)/mica-mb2.elf
 	$(PYTHON) tests/e2e/run.py --vendor vmx $(E2E_ARGS)
+	$(PYTHON) tests/e2e/run.py --vendor vmx-uefi $(E2E_ARGS)

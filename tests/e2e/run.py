@@ -62,7 +62,9 @@ def run_one(scn, backend, timeout_scale, verbose):
 
 def select(names, backend):
     vendor = backend.name
-    chosen = [s for s in SCENARIOS if backend.vendor in s.vendors]
+    # A backend runs the scenarios listed for it by name, else those for its vendor.
+    chosen = [s for s in SCENARIOS if backend.name in s.vendors
+              or (backend.vendor in s.vendors and not backend.named_only)]
     if not names:
         return chosen
     picked = []

@@ -338,4 +338,24 @@ SCENARIOS = [
             ],
             forbidden=NO_PARTITION_OUTPUT, settle=3),
     ),
+    Scenario(
+        "uefi-smoke",
+        "the UEFI loader under OVMF on Intel VT-x: hello runs on the boot CPU and powers off",
+        """
+            [partition hello]
+            cpus = 0
+            memory = 16M
+            image = hello.elf
+        """,
+        ["hello.elf"],
+        Expect(
+            steps=[
+                r"^mica-loader: Mica UEFI loader",
+                BANNER,
+                started("hello", "0", "16 MiB", "hello.elf"),
+                out("hello", lit("PASS: hello") + "$"),
+                stopped("hello", POWERED_OFF),
+            ],
+        ),
+        timeout=60, vendors=("vmx-uefi",)),
 ]
