@@ -1,7 +1,7 @@
 /* BOOTX64.EFI: reads \mica\mica.cfg from the volume it was started from, loads the core and
- * every image the config names, records what the core needs in one struct boot_info, leaves
- * the firmware and jumps to the core. The steps below run in this order; any failure ends
- * with a message saying what to do and a return to the firmware. */
+ * every image and initrd the config names, records what the core needs in one struct
+ * boot_info, leaves the firmware and jumps to the core. The steps below run in this order;
+ * any failure ends with a message saying what to do and a return to the firmware. */
 #include <stdio.h>
 #include <string.h>
 
@@ -132,52 +132,87 @@ static void esp_path(const char *image, char *out, size_t len)
 			*p = '\\';
 }
 
+/* Loads one file the config names ("image" or "initrd", named on config line `line`) into
+ * MICA memory and records it in bi->files; a path already loaded is not loaded again. */
+static EFI_STATUS load_file(EFI_FILE_HANDLE root, struct boot_info *bi, const char *what,
+			    const char *name, unsigned line)
+{
+	char path[BOOT_PATH_MAX + 16];
+	struct boot_file *f;
+	void *data;
+	uint64_t size;
+	unsigned k;
+	EFI_STATUS st;
+
+	for (k = 0; k < bi->nfiles && strcmp(bi->files[k].path, name) != 0; k++)
+		;
+	if (k < bi->nfiles)
+		return EFI_SUCCESS; /* partitions share the file: one copy is enough */
+	if (bi->nfiles == BOOT_MAX_FILES) {
+		con_say("%s:%u: more than %u different files (images and initrds)", CONFIG_PATH,
+			line, BOOT_MAX_FILES);
+		con_say("let partitions share images and initrds, or boot fewer partitions");
+		return EFI_LOAD_ERROR;
+	}
+	esp_path(name, path, sizeof(path));
+	st = file_load(root, path, 1, &data, &size);
+	if (st == EFI_NOT_FOUND) {
+		con_say("%s:%u: %s '%s' not found on the ESP (looked for %s)", CONFIG_PATH, line,
+			what, name, path);
+		con_say("copy the %s there or fix the path in the config, then boot again", what);
+		return st;
+	}
+	if (st != EFI_SUCCESS) {
+		con_say("%s:%u: cannot read %s %s: %s", CONFIG_PATH, line, what, path,
+			efi_error(st));
+		return st;
+	}
+	if (size == 0) {
+		con_say("%s:%u: %s %s is empty (0 bytes)", CONFIG_PATH, line, what, path);
+		con_say("copy the real %s there and boot again", what);
+		return EFI_LOAD_ERROR;
+	}
+	f = &bi->files[bi->nfiles++];
+	memcpy(f->path, name, sizeof(f->path));
+	f->path[sizeof(f->path) - 1] = 0;
+	f->addr = (uintptr_t)data;
+	f->size = size;
+	return EFI_SUCCESS;
+}
+
+/* Every partition's image, then its initrd if it has one. */
 static EFI_STATUS load_images(EFI_FILE_HANDLE root, struct boot_info *bi)
 {
 	for (unsigned i = 0; i < g_cfg.nparts; i++) {
 		const struct cfg_partition *p = &g_cfg.part[i];
-		char path[BOOT_PATH_MAX + 16];
-		struct boot_file *f;
-		void *data;
-		uint64_t size;
-		unsigned k;
-		EFI_STATUS st;
+		EFI_STATUS st = load_file(root, bi, "image", p->image, p->image_line);
 
-		for (k = 0; k < bi->nfiles && strcmp(bi->files[k].path, p->image) != 0; k++)
-			;
-		if (k < bi->nfiles)
-			continue; /* two partitions run the same image: one copy is enough */
-		if (bi->nfiles == BOOT_MAX_FILES) {
-			con_say("%s:%u: more than %u different images", CONFIG_PATH, p->image_line,
-				BOOT_MAX_FILES);
-			con_say("let partitions share images, or boot fewer partitions");
-			return EFI_LOAD_ERROR;
-		}
-		esp_path(p->image, path, sizeof(path));
-		st = file_load(root, path, 1, &data, &size);
-		if (st == EFI_NOT_FOUND) {
-			con_say("%s:%u: image '%s' not found on the ESP (looked for %s)", CONFIG_PATH,
-				p->image_line, p->image, path);
-			con_say("copy the image there or fix the path in the config, then boot again");
+		if (st == EFI_SUCCESS && p->initrd[0])
+			st = load_file(root, bi, "initrd", p->initrd, p->initrd_line);
+		if (st != EFI_SUCCESS)
 			return st;
-		}
-		if (st != EFI_SUCCESS) {
-			con_say("%s:%u: cannot read image %s: %s", CONFIG_PATH, p->image_line, path,
-				efi_error(st));
-			return st;
-		}
-		if (size == 0) {
-			con_say("%s:%u: image %s is empty (0 bytes)", CONFIG_PATH, p->image_line, path);
-			con_say("copy the real image there and boot again");
-			return EFI_LOAD_ERROR;
-		}
-		f = &bi->files[bi->nfiles++];
-		memcpy(f->path, p->image, sizeof(f->path));
-		f->path[sizeof(f->path) - 1] = 0;
-		f->addr = (uintptr_t)data;
-		f->size = size;
 	}
 	return EFI_SUCCESS;
+}
+
+/* For the summary line: how many different images (initrd = 0) or initrds (1) the config
+ * names. */
+static unsigned count_distinct(int initrd)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < g_cfg.nparts; i++) {
+		const char *path = initrd ? g_cfg.part[i].initrd : g_cfg.part[i].image;
+		unsigned k;
+
+		if (!path[0])
+			continue;
+		for (k = 0; k < i; k++)
+			if (!strcmp(path, initrd ? g_cfg.part[k].initrd : g_cfg.part[k].image))
+				break;
+		n += k == i;
+	}
+	return n;
 }
 
 static EFI_STATUS find_trampoline(struct boot_info *bi)
@@ -252,9 +287,9 @@ static EFI_STATUS leave_firmware(EFI_HANDLE image, struct boot_info *bi)
 			(unsigned long long)buf_size, efi_error(st));
 		return st;
 	}
-	con_say("core %llu KiB at 0x%llx, %u images, starting Mica",
+	con_say("core %llu KiB at 0x%llx, %u images, %u initrds, starting Mica",
 		(unsigned long long)bi->core_size / 1024, (unsigned long long)bi->core_base,
-		bi->nfiles);
+		count_distinct(0), count_distinct(1));
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		map_size = buf_size;

@@ -14,6 +14,7 @@
 #define GIB (1ULL << 30)
 
 #define LINE_MAX_CHARS 255
+#define CMDLINE_LINE_MAX_CHARS 2047 /* a cmdline line: room for a 1023-character value */
 #define MEM_LIMIT (1ULL << 52) /* the x86-64 physical address width limit */
 #define EXCERPT_MAX 40         /* longest piece of user text quoted back in a message */
 
@@ -308,13 +309,28 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 		return parse_cpus(ps, v);
 	if (span_is(key, "memory"))
 		return parse_memory(ps, v);
-	if (span_is(key, "image")) {
+	if (span_is(key, "image") || span_is(key, "initrd")) {
+		int is_image = span_is(key, "image");
 		if (v.n > BOOT_PATH_MAX - 1)
 			return fail(ps->err, ps->line,
-				    "image path is %u characters long; at most %u are allowed",
-				    (unsigned)v.n, BOOT_PATH_MAX - 1);
-		span_copy(cur->image, v);
-		cur->image_line = ps->line;
+				    "%s path is %u characters long; at most %u are allowed",
+				    is_image ? "image" : "initrd", (unsigned)v.n, BOOT_PATH_MAX - 1);
+		if (is_image) {
+			span_copy(cur->image, v);
+			cur->image_line = ps->line;
+		} else {
+			span_copy(cur->initrd, v);
+			cur->initrd_line = ps->line;
+		}
+		return 0;
+	}
+	if (span_is(key, "cmdline")) {
+		if (v.n > CFG_CMDLINE_MAX - 1)
+			return fail(ps->err, ps->line,
+				    "cmdline is %u characters long; at most %u are allowed",
+				    (unsigned)v.n, CFG_CMDLINE_MAX - 1);
+		span_copy(cur->cmdline, v);
+		cur->cmdline_line = ps->line;
 		return 0;
 	}
 	/* on_crash */
@@ -337,6 +353,10 @@ static int key_line(const struct parser *ps, struct span key)
 		return (int)ps->cur->memory_line;
 	if (span_is(key, "image"))
 		return (int)ps->cur->image_line;
+	if (span_is(key, "initrd"))
+		return (int)ps->cur->initrd_line;
+	if (span_is(key, "cmdline"))
+		return (int)ps->cur->cmdline_line;
 	if (span_is(key, "on_crash"))
 		return (int)ps->on_crash_line;
 	return -1; /* not a key */
@@ -359,7 +379,8 @@ static int parse_assignment(struct parser *ps, struct span l)
 	int first = key_line(ps, key);
 	if (first < 0)
 		return fail(ps->err, ps->line,
-			    "unknown key '%s' (expected cpus, memory, image or on_crash)",
+			    "unknown key '%s' (expected cpus, memory, image, initrd, "
+			    "cmdline or on_crash)",
 			    excerpt(ex, key, EXCERPT_MAX));
 	if (first > 0)
 		return fail(ps->err, ps->line,
@@ -462,6 +483,19 @@ static int parse_section(struct parser *ps, struct span l)
 	return 0;
 }
 
+/* The longest a line may be: a 'cmdline = ...' line has room for a full command line. */
+static size_t line_limit(const char *p, const char *e)
+{
+	static const char key[] = "cmdline";
+	size_t n = sizeof(key) - 1;
+
+	while (p < e && is_space(*p))
+		p++;
+	if ((size_t)(e - p) > n && memcmp(p, key, n) == 0 && (is_space(p[n]) || p[n] == '='))
+		return CMDLINE_LINE_MAX_CHARS;
+	return LINE_MAX_CHARS;
+}
+
 static int parse_line(struct parser *ps, const char *p, const char *e)
 {
 	int quoted = 0;
@@ -514,9 +548,12 @@ int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error 
 		const char *e = q;
 		if (e > p && e[-1] == '\r')
 			e--;
-		if (e - p > LINE_MAX_CHARS)
-			return fail(err, ps.line, "line is %u characters long; at most %u are allowed",
-				    (unsigned)(e - p), LINE_MAX_CHARS);
+		size_t limit = line_limit(p, e);
+		if ((size_t)(e - p) > limit)
+			return fail(err, ps.line,
+				    "line is %u characters long; at most %u are allowed%s",
+				    (unsigned)(e - p), (unsigned)limit,
+				    limit == LINE_MAX_CHARS ? "" : " for a cmdline line");
 		int rc = parse_line(&ps, p, e);
 		if (rc)
 			return rc;

@@ -11,6 +11,7 @@
 #define CFG_MAX_CPUS  64
 #define CFG_MEM_ALIGN (2ULL << 20) /* partition RAM comes in 2 MiB pages */
 #define CFG_MSG_MAX   160
+#define CFG_CMDLINE_MAX 1024       /* a partition's kernel command line, incl. its NUL */
 
 enum cfg_on_crash {
 	CFG_CRASH_STOP = 0,
@@ -25,6 +26,9 @@ struct cfg_partition {
 	enum cfg_on_crash on_crash; /* default stop */
 	unsigned line;              /* line of the [partition NAME] header */
 	unsigned cpus_line, memory_line, image_line;
+	char initrd[BOOT_PATH_MAX];    /* optional; "" when not given; path rules as image */
+	char cmdline[CFG_CMDLINE_MAX]; /* optional kernel command line; "" when not given */
+	unsigned initrd_line, cmdline_line; /* 0 when the key is not given */
 };
 
 struct cfg {

@@ -10,6 +10,40 @@
 #define LEAF1_ECX_MONITOR    (1u << 3)
 #define LEAF1_ECX_HYPERVISOR (1u << 31)
 #define EXT1_ECX_SVM         (1u << 2)
+#define LEAF1_ECX_X2APIC     (1u << 21)
+#define LEAF1_ECX_TSC_DEADLINE (1u << 24)
+#define LEAF6_EAX_ARAT       (1u << 2)
+
+/* A KVM-compatible identification one hypervisor range up (0x40000100), as hypervisors
+ * offering a second ABI do: Linux keeps x2APIC mode without an IOMMU only under a
+ * hypervisor it knows. No KVM paravirtual feature is offered except NOP_IO_DELAY (port
+ * 0x80 delays are pointless in a VM and each would be an exit). */
+#define KVM_COMPAT_BASE      0x40000100u
+#define KVM_SIG_EBX          0x4b4d564bu /* "KVMK" */
+#define KVM_SIG_ECX          0x564b4d56u /* "VMKV" */
+#define KVM_SIG_EDX          0x0000004du /* "M\0\0\0" */
+#define KVM_FEATURE_NOP_IO_DELAY (1u << 1)
+
+/* Topology leaf 0xB for a partition of n vCPUs, one thread per core. */
+static void topology(const struct vcpu *v, uint32_t sub, uint32_t r[4])
+{
+	unsigned n = v->part->nvcpus, shift = 0;
+	while ((1u << shift) < n)
+		shift++;
+	r[3] = v->id;
+	if (sub == 0) {
+		r[0] = 0;
+		r[1] = 1;
+		r[2] = (1u << 8) | sub; /* SMT level */
+	} else if (sub == 1) {
+		r[0] = shift;
+		r[1] = n;
+		r[2] = (2u << 8) | sub; /* core level */
+	} else {
+		r[0] = r[1] = 0;
+		r[2] = sub;
+	}
+}
 
 static inline void cpuid_emulate(struct vcpu *v)
 {
@@ -17,8 +51,18 @@ static inline void cpuid_emulate(struct vcpu *v)
 	uint32_t sub = (uint32_t)v->regs.gpr[REG_RCX];
 	uint32_t r[4];
 
+	int platform = v->irq.on;
+
 	if ((leaf & 0xf0000000u) == 0x40000000u) {
 		r[0] = r[1] = r[2] = r[3] = 0;
+		if (platform && leaf == KVM_COMPAT_BASE) {
+			r[0] = KVM_COMPAT_BASE + 1;
+			r[1] = KVM_SIG_EBX;
+			r[2] = KVM_SIG_ECX;
+			r[3] = KVM_SIG_EDX;
+		} else if (platform && leaf == KVM_COMPAT_BASE + 1) {
+			r[0] = KVM_FEATURE_NOP_IO_DELAY;
+		}
 		if (leaf == MICA_CPUID_SIGNATURE) {
 			r[0] = MICA_CPUID_FEATURES;
 			r[1] = r[2] = r[3] = MICA_SIG_EBX;
@@ -34,6 +78,22 @@ static inline void cpuid_emulate(struct vcpu *v)
 			r[2] &= ~(LEAF1_ECX_VMX | LEAF1_ECX_MONITOR);
 			r[2] |= LEAF1_ECX_HYPERVISOR;
 			r[1] = (r[1] & 0x00ffffffu) | (v->id << 24); /* initial APIC ID = vCPU number */
+			if (platform) {
+				r[2] |= LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
+				r[1] = (r[1] & 0xff00ffffu) | (v->part->nvcpus << 16);
+			}
+			break;
+		case 6:
+			if (platform)
+				r[0] |= LEAF6_EAX_ARAT; /* the APIC timer never stops in C-states */
+			break;
+		case 0xa: /* no performance counters: their MSRs are not offered */
+			if (platform)
+				r[0] = r[1] = r[2] = r[3] = 0;
+			break;
+		case 0xb:
+			if (platform)
+				topology(v, sub, r);
 			break;
 		case 0x80000001:
 			r[2] &= ~EXT1_ECX_SVM;

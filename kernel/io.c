@@ -1,9 +1,29 @@
+/* Port I/O from guests. Every partition has a 16550A at 0x3F8; a partition with a PC
+ * platform (Linux) also has the 8254 PIT and port 0x61, the ACPI PM registers and PM timer,
+ * and the reset port 0xCF9. Everything else reads as all ones and ignores writes, like an
+ * empty ISA bus (so an absent 8259 PIC reads 0xFF, as Linux checks). */
 #include <stdint.h>
+#include "arch/x86/cpu.h"
+#include "kernel/acpi_build.h"
+#include "kernel/arch.h"
 #include "kernel/io.h"
+#include "kernel/irq.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"
-#include "kernel/uart.h"
 #include "kernel/vcpu.h"
+
+void io_reset(struct partition *p)
+{
+	uint64_t f = spin_lock(&p->dev_lock);
+	vuart_reset(&p->uart);
+	if (p->platform) {
+		vpit_reset(&p->pit, arch_tsc_hz());
+		vpm_reset(&p->pm, ACPI_PM1A_EVT_PORT, ACPI_PM1A_CNT_PORT, ACPI_PM_TMR_PORT,
+			  arch_tsc_hz(), rdtsc());
+	}
+	p->uart_irq = 0;
+	spin_unlock(&p->dev_lock, f);
+}
 
 static void set_in_value(struct vcpu *v, unsigned size, uint32_t val)
 {
@@ -16,27 +36,99 @@ static void set_in_value(struct vcpu *v, unsigned size, uint32_t val)
 		*rax = (*rax & ~0xffULL) | (val & 0xff);
 }
 
+/* The UART's interrupt line follows its state after every access (IOAPIC pin 4). */
+static void uart_line(struct partition *p)
+{
+	int level = vuart_irq_level(&p->uart);
+	if (p->platform && level != p->uart_irq) {
+		p->uart_irq = level;
+		irq_line(p, VUART_COM1_IRQ, level);
+	}
+}
+
+static uint32_t uart_io(struct partition *p, uint16_t port, unsigned size, int in, uint32_t val)
+{
+	uint32_t out = 0;
+	uint8_t tx;
+
+	uint64_t f = spin_lock(&p->dev_lock);
+	for (unsigned i = 0; i < size && port + i < VUART_COM1_PORT + VUART_NREGS; i++) {
+		unsigned reg = port + i - VUART_COM1_PORT;
+		if (in) {
+			out |= (uint32_t)vuart_read(&p->uart, reg) << (8 * i);
+		} else if (vuart_write(&p->uart, reg, (uint8_t)(val >> (8 * i)), &tx)) {
+			spin_unlock(&p->dev_lock, f);
+			console_put(p, (const char *)&tx, 1);
+			f = spin_lock(&p->dev_lock);
+		}
+	}
+	spin_unlock(&p->dev_lock, f);
+	uart_line(p);
+	return out;
+}
+
+/* 1 when a platform device took the access; *result for reads. */
+static int platform_io(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_t val,
+		       uint32_t *result)
+{
+	struct partition *p = v->part;
+	uint64_t now = rdtsc();
+	int action = VPM_NONE;
+
+	uint64_t f = spin_lock(&p->dev_lock);
+	if (vpit_claims(port)) {
+		/* byte-wide device: split wider accesses */
+		uint32_t out = 0;
+		for (unsigned i = 0; i < size; i++) {
+			if (in)
+				out |= (uint32_t)vpit_read(&p->pit, (uint16_t)(port + i), now) << (8 * i);
+			else
+				vpit_write(&p->pit, (uint16_t)(port + i), (uint8_t)(val >> (8 * i)), now);
+		}
+		*result = out;
+	} else if (vpm_claims(&p->pm, port, size)) {
+		if (in)
+			*result = vpm_read(&p->pm, port, size, now);
+		else
+			action = vpm_write(&p->pm, port, size, val, now);
+	} else {
+		spin_unlock(&p->dev_lock, f);
+		return 0;
+	}
+	int sleep_type = p->pm.sleep_type;
+	spin_unlock(&p->dev_lock, f);
+
+	if (action == VPM_POWEROFF)
+		partition_end(v, 0, "powered off (ACPI S5)");
+	else if (action == VPM_RESET)
+		partition_end(v, 1, "reset by the guest (port 0xCF9)");
+	else if (action == VPM_SLEEP_UNSUPPORTED)
+		log_info("partition '%s' asked for ACPI sleep state %d, which Mica does not offer",
+			 p->name, sleep_type);
+	return 1;
+}
+
 void io_emulate(struct vcpu *v, const struct vm_exit *e)
 {
+	struct partition *p = v->part;
 	uint16_t port = e->io.port;
 	unsigned size = e->io.size;
+	uint32_t val = (uint32_t)v->regs.gpr[REG_RAX], result = 0xffffffffu;
 
 	if (e->io.string) {
 		/* INS/OUTS need the guest's segments and paging walked; no device here needs
 		 * them yet. Skip the instruction, as an empty bus would, and say so once. */
 		if (!v->exits[EXIT_UNHANDLED]++)
 			log_info("partition '%s': string I/O to port 0x%x is not emulated; skipped",
-				 v->part->name, port);
+				 p->name, port);
 		v->regs.rip += e->insn_len;
 		return;
 	}
-	if (port >= UART_BASE && port < UART_BASE + 8) {
-		if (e->io.in)
-			set_in_value(v, size, uart_read(v->part, port - UART_BASE));
-		else
-			uart_write(v->part, port - UART_BASE, (uint8_t)v->regs.gpr[REG_RAX]);
-	} else if (e->io.in) {
-		set_in_value(v, size, 0xffffffffu); /* nothing answers: all ones */
-	}
-	v->regs.rip += e->insn_len;
+	v->regs.rip += e->insn_len; /* first: a power-off or reset below may reset the vCPU */
+	if (port >= VUART_COM1_PORT && port < VUART_COM1_PORT + VUART_NREGS)
+		result = uart_io(p, port, size, e->io.in, val);
+	else if (p->platform)
+		platform_io(v, port, size, e->io.in, val, &result);
+	if (e->io.in)
+		set_in_value(v, size, result);
 }

@@ -4,6 +4,9 @@
 
 struct vcpu;
 struct vm_exit;
+struct partition;
 void io_emulate(struct vcpu *v, const struct vm_exit *e);
+/* Power-on state of the partition's devices (at load and at every restart). */
+void io_reset(struct partition *p);
 
 #endif

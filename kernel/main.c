@@ -6,6 +6,7 @@
 #include "kernel/acpi.h"
 #include "kernel/arch.h"
 #include "kernel/config.h"
+#include "kernel/bzimage.h"
 #include "kernel/elf.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
@@ -85,10 +86,19 @@ static void check_config(const struct boot_info *bi, uint64_t present)
 			snprintf(e.msg, sizeof(e.msg), "image '%s' was not loaded by the boot path", c->image);
 			refuse(bi, &e);
 		}
-		if (elf_load((const void *)f->addr, f->size, NULL, c->memory, 0x100000, &info, why,
-			     sizeof(why))) {
+		struct bzimage_info bz;
+		int bad = partition_image_is_elf(f)
+			  ? elf_load((const void *)f->addr, f->size, NULL, c->memory, 0x100000, &info,
+				     why, sizeof(why))
+			  : bzimage_parse((const void *)f->addr, f->size, &bz, why, sizeof(why));
+		if (bad) {
 			e.line = c->image_line;
 			snprintf(e.msg, sizeof(e.msg), "image '%s': %s", c->image, why);
+			refuse(bi, &e);
+		}
+		if (c->initrd[0] && !find_file(bi, c->initrd)) {
+			e.line = c->initrd_line;
+			snprintf(e.msg, sizeof(e.msg), "initrd '%s' was not loaded by the boot path", c->initrd);
 			refuse(bi, &e);
 		}
 	}
@@ -153,7 +163,9 @@ void kernel_main(const struct boot_info *bi)
 
 	check_config(bi, present);
 	for (unsigned i = 0; i < config.nparts; i++) {
-		if (partition_create(i, &config.part[i], find_file(bi, config.part[i].image)))
+		const struct cfg_partition *c = &config.part[i];
+		if (partition_create(i, c, find_file(bi, c->image),
+				     c->initrd[0] ? find_file(bi, c->initrd) : NULL))
 			panic("partition '%s' could not be created (see above)", config.part[i].name);
 		npartitions = i + 1;
 	}

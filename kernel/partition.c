@@ -10,7 +10,10 @@
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
 #include "kernel/arch.h"
+#include "kernel/acpi_build.h"
 #include "kernel/boot_elf.h"
+#include "kernel/boot_linux.h"
+#include "kernel/io.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"
@@ -28,6 +31,34 @@ void *partition_guest_ptr(struct partition *p, uint64_t gpa, uint64_t len)
 	return phys_to_virt(p->ram_hpa + gpa);
 }
 
+int partition_image_is_elf(const struct boot_file *f)
+{
+	return f->size >= 4 && !memcmp(phys_to_virt(f->addr), "\x7f" "ELF", 4);
+}
+
+/* A Linux bzImage on a PC platform: ACPI tables, local APICs, an IOAPIC; vCPU 0 starts at
+ * the 64-bit entry, the others wait for the guest's INIT/SIPI. */
+static int load_linux(struct partition *p, void *ram, char *err, size_t errlen)
+{
+	struct boot_linux_platform plat;
+	struct vcpu_boot_state st;
+
+	memset(&plat, 0, sizeof(plat));
+	acpi_guest_defaults(&plat.acpi, p->nvcpus);
+	int rc = boot_linux_load(phys_to_virt(p->image->addr), p->image->size,
+				 p->initrd ? phys_to_virt(p->initrd->addr) : NULL,
+				 p->initrd ? p->initrd->size : 0, p->cfg->cmdline, ram, p->ram_size,
+				 &plat, &st, err, errlen);
+	if (rc)
+		return rc;
+	p->platform = 1;
+	vioapic_reset(&p->ioapic, plat.acpi.ioapic_id);
+	for (unsigned i = 0; i < p->nvcpus; i++)
+		irq_vcpu_reset(&p->vcpus[i], 1, i > 0);
+	virt->vcpu_reset(&p->vcpus[0], &st);
+	return 0;
+}
+
 /* (Re)loads the image into zeroed RAM and resets every vCPU. vCPUs must not be running. */
 static int partition_load(struct partition *p, char *err, size_t errlen)
 {
@@ -35,12 +66,20 @@ static int partition_load(struct partition *p, char *err, size_t errlen)
 	void *ram = phys_to_virt(p->ram_hpa);
 
 	memset(ram, 0, p->ram_size);
+	p->platform = 0;
+	if (!partition_image_is_elf(p->image)) {
+		int rc = load_linux(p, ram, err, errlen);
+		io_reset(p);
+		return rc;
+	}
+	io_reset(p);
 	int rc = boot_elf_load(phys_to_virt(p->image->addr), p->image->size, ram, p->ram_size,
 			       &st, err, errlen);
 	if (rc)
 		return rc;
 	for (unsigned i = 0; i < p->nvcpus; i++) {
 		boot_elf_vcpu_state(&st, p->ram_size, i);
+		irq_vcpu_reset(&p->vcpus[i], 0, 0);
 		virt->vcpu_reset(&p->vcpus[i], &st);
 	}
 	return 0;
@@ -55,7 +94,8 @@ static void cpu_list(uint64_t mask, char *buf, size_t len)
 			n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%u", n ? "," : "", c);
 }
 
-int partition_create(unsigned i, const struct cfg_partition *cfg, const struct boot_file *image)
+int partition_create(unsigned i, const struct cfg_partition *cfg, const struct boot_file *image,
+		     const struct boot_file *initrd)
 {
 	struct partition *p = &partitions[i];
 	char err[CFG_MSG_MAX], cpus_s[64], size_s[24];
@@ -65,6 +105,7 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct b
 	p->cfg = cfg;
 	p->name = cfg->name;
 	p->image = image;
+	p->initrd = initrd;
 	p->ram_size = cfg->memory;
 	p->ram_hpa = mem_alloc(cfg->memory, 2ULL << 20);
 	if (!p->ram_hpa) {

@@ -6,6 +6,10 @@
 #include "kernel/config.h"
 #include "kernel/spinlock.h"
 #include "kernel/vcpu.h"
+#include "kernel/vioapic.h"
+#include "kernel/vpit.h"
+#include "kernel/vpm.h"
+#include "kernel/vuart.h"
 #include "kernel/virt.h"
 
 #define PART_MAX_VCPUS 16
@@ -22,6 +26,7 @@ struct partition {
 	const struct cfg_partition *cfg;
 	const char *name;
 	const struct boot_file *image;
+	const struct boot_file *initrd; /* or NULL */
 	uint64_t ram_hpa;          /* guest-physical 0 is here; RAM is one contiguous block */
 	uint64_t ram_size;
 	struct stage2 s2;
@@ -37,7 +42,16 @@ struct partition {
 	struct spinlock con_lock;  /* the console line buffer, shared by this partition's vCPUs */
 	unsigned con_len;
 	char con_line[CONSOLE_LINE];
-	uint8_t uart_lcr;          /* the virtual UART's line control register */
+	struct spinlock dev_lock;  /* the port devices below, shared by the partition's vCPUs */
+	struct vuart uart;
+	int uart_irq;              /* the level last driven onto IOAPIC pin 4 */
+	struct vpit pit;
+	struct vpm pm;
+
+	int platform;              /* a PC platform (Linux): APICs, ACPI, timers */
+	unsigned msr_gp_logged;    /* unknown-MSR reports so far (a few, then quiet) */
+	struct spinlock ioapic_lock;
+	struct vioapic ioapic;
 };
 
 extern struct partition partitions[CFG_MAX_PARTS];
@@ -45,7 +59,11 @@ extern unsigned npartitions;
 
 /* Creates partition i from its config (RAM, stage-2, vCPUs pinned to CPUs, image loaded).
  * Returns 0 or a negative code after logging what went wrong. */
-int partition_create(unsigned i, const struct cfg_partition *cfg, const struct boot_file *image);
+int partition_create(unsigned i, const struct cfg_partition *cfg, const struct boot_file *image,
+		     const struct boot_file *initrd);
+
+/* An ELF image (the ELF boot protocol) rather than a Linux bzImage. */
+int partition_image_is_elf(const struct boot_file *f);
 
 /* Host pointer to guest-physical [gpa, gpa+len) if the partition owns all of it, else NULL. */
 void *partition_guest_ptr(struct partition *p, uint64_t gpa, uint64_t len);

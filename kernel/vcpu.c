@@ -3,6 +3,8 @@
 #include "kernel/hypercall.h"
 #include "kernel/io.h"
 #include "kernel/log.h"
+#include "kernel/mmio.h"
+#include "kernel/msr.h"
 #include "kernel/partition.h"
 #include "kernel/percpu.h"
 #include "kernel/vcpu.h"
@@ -13,6 +15,11 @@
 void vcpu_loop(struct vcpu *v)
 {
 	irq_enable();
+	/* An application processor of a Linux partition waits for its SIPI first. */
+	while (v->irq.on && (v->irq.wait_sipi || v->irq.init)) {
+		irq_wait_sipi(v);
+		partition_check(v);
+	}
 	virt->vcpu_run(v);
 }
 
@@ -25,15 +32,30 @@ static void handle_msr(struct vcpu *v, const struct vm_exit *e)
 	if (e->msr.write) {
 		val = (v->regs.gpr[REG_RDX] << 32) | (uint32_t)v->regs.gpr[REG_RAX];
 		rc = virt->msr_write(v, idx, val);
+		if (rc == MICA_ENOSYS)
+			rc = irq_msr_write(v, idx, val);
+		if (rc == MICA_ENOSYS)
+			rc = msr_platform_write(v, idx, val);
 	} else {
 		rc = virt->msr_read(v, idx, &val);
+		if (rc == MICA_ENOSYS)
+			rc = irq_msr_read(v, idx, &val);
+		if (rc == MICA_ENOSYS)
+			rc = msr_platform_read(v, idx, &val);
 		if (!rc) {
 			v->regs.gpr[REG_RAX] = (uint32_t)val;
 			v->regs.gpr[REG_RDX] = val >> 32;
 		}
 	}
 	if (rc) {
-		/* Unknown MSR or a value the MSR does not take: #GP, as on real hardware. */
+		/* Unknown MSR or a value the MSR does not take: #GP, as on real hardware. Say so
+		 * the first few times: a guest that trips on it shows why in the log. */
+		if (v->irq.on && v->exits[EXIT_MSR] < 4000 && v->part->msr_gp_logged < 16) {
+			v->part->msr_gp_logged++;
+			log_info("partition '%s': %s of MSR 0x%x (value 0x%lx) gets #GP (RIP 0x%lx)",
+				 v->part->name, e->msr.write ? "write" : "read", idx,
+				 e->msr.write ? val : 0, v->regs.rip);
+		}
 		virt->inject_exception(v, VEC_GP, 1, 0);
 		return;
 	}
@@ -42,6 +64,11 @@ static void handle_msr(struct vcpu *v, const struct vm_exit *e)
 
 static void handle_hlt(struct vcpu *v)
 {
+	if (v->irq.on) {
+		v->regs.rip += 1;
+		irq_halt(v, !!(v->regs.rflags & RFLAGS_IF));
+		return;
+	}
 	/* No interrupt sources for guests yet: a halted vCPU sleeps until its partition
 	 * is stopped or restarted (partition_check parks it). */
 	v->regs.rip += 1;
@@ -82,12 +109,23 @@ void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 	case EXIT_INTR:
 	case EXIT_IRQ_WINDOW:
 		break;
-	case EXIT_STAGE2_FAULT:
+	case EXIT_STAGE2_FAULT: {
+		char why[CFG_MSG_MAX];
+		int rc = mmio_emulate(v, e, why, sizeof(why));
+		if (rc > 0)
+			break;
+		if (rc < 0) {
+			partition_end(v, p->cfg->on_crash == CFG_CRASH_RESTART,
+				      "device access at guest-physical 0x%lx could not be emulated "
+				      "(RIP 0x%lx): %s", e->fault.gpa, v->regs.rip, why);
+			break;
+		}
 		partition_end(v, p->cfg->on_crash == CFG_CRASH_RESTART,
 			      "%s guest-physical 0x%lx outside its RAM (RIP 0x%lx)",
 			      e->fault.exec ? "instruction fetch from" : e->fault.write ? "write to" : "read from",
 			      e->fault.gpa, v->regs.rip);
 		break;
+	}
 	case EXIT_TRIPLE_FAULT:
 		partition_end(v, p->cfg->on_crash == CFG_CRASH_RESTART, "triple fault (RIP 0x%lx)",
 			      v->regs.rip);

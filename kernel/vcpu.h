@@ -3,6 +3,7 @@
 #define MICA_VCPU_H
 
 #include <stdint.h>
+#include "kernel/irq.h"
 #include "kernel/virt.h"
 
 struct partition;
@@ -19,6 +20,7 @@ struct vcpu {
 	unsigned id;             /* within the partition */
 	unsigned generation;     /* the partition generation this vCPU runs */
 	uint64_t exits[EXIT_REASONS];
+	struct vcpu_irq irq;     /* local APIC, INIT/SIPI (guests with a platform) */
 };
 
 #define VCPU_OFF_HW_STATE   (8 * 18)

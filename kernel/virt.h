@@ -63,6 +63,7 @@ struct vm_exit {
 enum vcpu_mode {
 	VCPU_MODE_LONG64, /* flat 64-bit long mode, paging on (the ELF boot protocol) */
 	VCPU_MODE_WAIT_SIPI, /* an AP after INIT: waits for a SIPI from the guest (Linux) */
+	VCPU_MODE_REAL16,    /* real mode at code_sel:rip, CS base cs_base (an AP after SIPI) */
 };
 
 struct vcpu_boot_state {
@@ -72,6 +73,7 @@ struct vcpu_boot_state {
 	uint64_t gdt_base;
 	uint16_t gdt_limit;
 	uint16_t code_sel, data_sel;
+	uint64_t cs_base;    /* VCPU_MODE_REAL16 only */
 };
 
 /* A partition's stage-2 (guest-physical to host-physical) tables. */
@@ -100,6 +102,10 @@ struct virt_ops {
 	/* External interrupts. irq_ready: the guest can take one on the next entry (IF set, no
 	 * interrupt shadow, no event already queued). irq_window: exit with EXIT_IRQ_WINDOW as
 	 * soon as it can (on = 0 cancels). Called on the vCPU's own CPU, between exit and entry. */
+	/* The guest's paging registers and code size (16, 32, 64) for walking its page tables
+	 * and decoding the instruction at RIP (MMIO emulation). */
+	void (*get_paging)(struct vcpu *v, uint64_t *cr0, uint64_t *cr3, uint64_t *cr4,
+			   uint64_t *efer, unsigned *code_bits);
 	int (*irq_ready)(struct vcpu *v);
 	void (*inject_irq)(struct vcpu *v, uint8_t vector);
 	void (*irq_window)(struct vcpu *v, int on);

@@ -1,8 +1,9 @@
-/* mica-mb2.elf, the Multiboot2 entry: GRUB loads it with the core, the config and the
- * images as modules, each module's string naming it ("core.elf", "mica.cfg", or the path
- * exactly as the config writes it). It builds the same struct boot_info as the UEFI loader
- * (boot/efi_main.c) and jumps to the core. Runs in long mode on entry.S's identity map of
- * the low 4 GiB, on the boot CPU only; any failure is named on COM1, then the CPU stops. */
+/* mica-mb2.elf, the Multiboot2 entry: GRUB loads it with the core, the config, the images
+ * and the initrds as modules, each module's string naming it ("core.elf", "mica.cfg", or
+ * the path exactly as the config writes it). It builds the same struct boot_info as the
+ * UEFI loader (boot/efi_main.c) and jumps to the core. Runs in long mode on entry.S's
+ * identity map of the low 4 GiB, on the boot CPU only; any failure is named on COM1, then
+ * the CPU stops. */
 #include <stdio.h>
 #include <string.h>
 
@@ -166,42 +167,72 @@ static void load_config(struct boot_info *bi)
 	}
 }
 
+/* Finds the module for one file the config names ("image" or "initrd", named on config
+ * line `line`) and records it in bi->files; a path already recorded is not added again. */
+static void find_file(struct boot_info *bi, const char *what, const char *name, unsigned line)
+{
+	const struct mb2_module *m;
+	struct boot_file *f;
+	unsigned k;
+
+	for (k = 0; k < bi->nfiles && strcmp(bi->files[k].path, name) != 0; k++)
+		;
+	if (k < bi->nfiles)
+		return; /* partitions share the file: one copy is enough */
+	m = module(name);
+	if (!m) {
+		con_say(CONFIG_NAME ":%u: %s '%s' has no GRUB module (expected a module with the "
+			"string '%s')", line, what, name, name);
+		con_halt("add 'module2 /mica/<file> <name as in the config>' to grub.cfg, or fix "
+			 "the config");
+	}
+	if (bi->nfiles == BOOT_MAX_FILES) {
+		con_say(CONFIG_NAME ":%u: more than %u different files (images and initrds)", line,
+			BOOT_MAX_FILES);
+		con_halt("let partitions share images and initrds, or boot fewer partitions");
+	}
+	if (m->end == m->start) {
+		con_say(CONFIG_NAME ":%u: %s module '%s' is empty (0 bytes)", line, what, name);
+		con_halt("put the real file on the boot medium and boot again");
+	}
+	f = &bi->files[bi->nfiles++];
+	memcpy(f->path, name, sizeof(f->path));
+	f->path[sizeof(f->path) - 1] = 0;
+	f->addr = m->start;
+	f->size = m->end - m->start;
+	keep(m->start, m->end);
+}
+
+/* Every partition's image, then its initrd if it has one. */
 static void find_images(struct boot_info *bi)
 {
 	for (unsigned i = 0; i < g_cfg.nparts; i++) {
 		const struct cfg_partition *p = &g_cfg.part[i];
-		const struct mb2_module *m;
-		struct boot_file *f;
+
+		find_file(bi, "image", p->image, p->image_line);
+		if (p->initrd[0])
+			find_file(bi, "initrd", p->initrd, p->initrd_line);
+	}
+}
+
+/* For the summary line: how many different images (initrd = 0) or initrds (1) the config
+ * names. */
+static unsigned count_distinct(int initrd)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < g_cfg.nparts; i++) {
+		const char *path = initrd ? g_cfg.part[i].initrd : g_cfg.part[i].image;
 		unsigned k;
 
-		for (k = 0; k < bi->nfiles && strcmp(bi->files[k].path, p->image) != 0; k++)
-			;
-		if (k < bi->nfiles)
-			continue; /* two partitions run the same image: one copy is enough */
-		m = module(p->image);
-		if (!m) {
-			con_say(CONFIG_NAME ":%u: image '%s' has no GRUB module (expected a module with "
-				"the string '%s')", p->image_line, p->image, p->image);
-			con_halt("add 'module2 /mica/<file> <name as in the config>' to grub.cfg, or fix "
-				 "the config");
-		}
-		if (bi->nfiles == BOOT_MAX_FILES) {
-			con_say(CONFIG_NAME ":%u: more than %u different images", p->image_line,
-				BOOT_MAX_FILES);
-			con_halt("let partitions share images, or boot fewer partitions");
-		}
-		if (m->end == m->start) {
-			con_say(CONFIG_NAME ":%u: image module '%s' is empty (0 bytes)", p->image_line,
-				p->image);
-			con_halt("put the real image on the boot medium and boot again");
-		}
-		f = &bi->files[bi->nfiles++];
-		memcpy(f->path, p->image, sizeof(f->path));
-		f->path[sizeof(f->path) - 1] = 0;
-		f->addr = m->start;
-		f->size = m->end - m->start;
-		keep(m->start, m->end);
+		if (!path[0])
+			continue;
+		for (k = 0; k < i; k++)
+			if (!strcmp(path, initrd ? g_cfg.part[k].initrd : g_cfg.part[k].image))
+				break;
+		n += k == i;
 	}
+	return n;
 }
 
 static core_entry_fn load_core(struct boot_info *bi)
@@ -321,9 +352,9 @@ void mb2_main(uint32_t magic, uint32_t mbi)
 		con_halt("check the firmware's memory settings");
 	}
 	bi->nmmap = (unsigned)n;
-	con_say("core %llu KiB at 0x%llx, %u images, starting Mica",
+	con_say("core %llu KiB at 0x%llx, %u images, %u initrds, starting Mica",
 		(unsigned long long)bi->core_size / 1024, (unsigned long long)bi->core_base,
-		bi->nfiles);
+		count_distinct(0), count_distinct(1));
 	quiet_legacy_pic();
 	entry(bi);
 }

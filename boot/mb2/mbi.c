@@ -125,7 +125,8 @@ int mbi_parse(const void *mbi, uint64_t addr, struct mb2_info *out, char *err, s
 			}
 			if (out->nmodules == MB2_MAX_MODULES) {
 				snprintf(err, errlen, "more than %u modules; expected the core, the "
-					 "config and at most %u images", MB2_MAX_MODULES, BOOT_MAX_FILES);
+					 "config and at most %u images and initrds", MB2_MAX_MODULES,
+					 BOOT_MAX_FILES);
 				return -1;
 			}
 			mod->start = rd32(t + 8);

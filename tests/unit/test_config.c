@@ -66,14 +66,19 @@ Test(config, documented_example)
 		  "[partition linux-2_b]\n"
 		  "cpus = 0,2-3\n"
 		  "memory = 1G\n"
-		  "image = \"guests/linux.elf\"\n"
+		  "image = \"guests/bzImage\"\n"
+		  "initrd   = guests/initrd.img              # optional: its initial RAM disk\n"
+		  "cmdline  = console=ttyS0 root=/dev/ram0   # optional: its command line\n"
 		  "on_crash = restart\n");
 	cr_assert_eq(cfg.nparts, 2);
 	cr_expect_eq(cfg.part[0].line, 3);
 	cr_expect_str_eq(cfg.part[1].name, "linux-2_b");
 	cr_expect_eq(cfg.part[1].cpus, 0xdULL);
 	cr_expect_eq(cfg.part[1].memory, GIB);
-	cr_expect_str_eq(cfg.part[1].image, "guests/linux.elf");
+	cr_expect_str_eq(cfg.part[1].image, "guests/bzImage");
+	cr_expect_str_eq(cfg.part[1].initrd, "guests/initrd.img");
+	cr_expect_str_eq(cfg.part[1].cmdline, "console=ttyS0 root=/dev/ram0");
+	cr_expect_eq(cfg.part[1].cmdline_line, 14);
 	cr_expect_eq(cfg.part[1].on_crash, CFG_CRASH_RESTART);
 }
 
@@ -218,9 +223,17 @@ Test(config, on_crash)
 Test(config, unknown_key_and_section)
 {
 	expect_error("[partition a]\nmemroy = 16M\n", 2,
-		     "unknown key 'memroy' (expected cpus, memory, image or on_crash)");
+		     "unknown key 'memroy' (expected cpus, memory, image, initrd, cmdline or "
+		     "on_crash)");
 	expect_error("[partition a]\nCPUS = 1\n", 2,
-		     "unknown key 'CPUS' (expected cpus, memory, image or on_crash)");
+		     "unknown key 'CPUS' (expected cpus, memory, image, initrd, cmdline or "
+		     "on_crash)");
+	expect_error("[partition a]\ninitramfs = x\n", 2,
+		     "unknown key 'initramfs' (expected cpus, memory, image, initrd, cmdline or "
+		     "on_crash)");
+	expect_error("[partition a]\nCmdline = x\n", 2,
+		     "unknown key 'Cmdline' (expected cpus, memory, image, initrd, cmdline or "
+		     "on_crash)");
 	expect_error("# hi\n[foo]\n", 2, "unknown section '[foo]' (expected [partition NAME])");
 	expect_error("[]\n", 1, "unknown section '[]' (expected [partition NAME])");
 	expect_error("[partitions a]\n", 1,
@@ -332,6 +345,131 @@ Test(config, limits)
 	expect_error(text, 4, "image path is 128 characters long; at most 127 are allowed");
 }
 
+/* initrd and cmdline: optional, each at most once, recorded with their lines. */
+Test(config, initrd_and_cmdline)
+{
+	expect_ok(PART("a", "0"));
+	cr_expect_str_eq(cfg.part[0].initrd, "");
+	cr_expect_str_eq(cfg.part[0].cmdline, "");
+	cr_expect_eq(cfg.part[0].initrd_line, 0);
+	cr_expect_eq(cfg.part[0].cmdline_line, 0);
+
+	expect_ok("[partition linux]\n"
+		  "cpus = 1\n"
+		  "memory = 256M\n"
+		  "image = bzImage\n"
+		  "initrd = initrd.img\n"
+		  "cmdline = console=ttyS0 earlyprintk=serial  quiet   \n"
+		  "[partition b]\n"
+		  "cpus = 2\n"
+		  "memory = 2M\n"
+		  "image = b.elf\n");
+	const struct cfg_partition *p = &cfg.part[0];
+	cr_expect_str_eq(p->image, "bzImage");
+	cr_expect_str_eq(p->initrd, "initrd.img");
+	cr_expect_eq(p->initrd_line, 5);
+	cr_expect_str_eq(p->cmdline, "console=ttyS0 earlyprintk=serial  quiet");
+	cr_expect_eq(p->cmdline_line, 6);
+	/* ... and only for the partition that has them. */
+	cr_expect_str_eq(cfg.part[1].initrd, "");
+	cr_expect_str_eq(cfg.part[1].cmdline, "");
+	cr_expect_eq(cfg.part[1].initrd_line, 0);
+	cr_expect_eq(cfg.part[1].cmdline_line, 0);
+
+	/* Any order; an ELF image may have them too (the ELF protocol ignores them). */
+	expect_ok("[partition a]\ncmdline=x\ninitrd = \"dir/my initrd.gz\"\ncpus=0\nmemory=2M\n"
+		  "image=a.elf\n");
+	cr_expect_str_eq(cfg.part[0].cmdline, "x");
+	cr_expect_eq(cfg.part[0].cmdline_line, 2);
+	cr_expect_str_eq(cfg.part[0].initrd, "dir/my initrd.gz");
+	cr_expect_eq(cfg.part[0].initrd_line, 3);
+}
+
+Test(config, cmdline_quotes_and_comments)
+{
+	/* Unquoted: '#' starts a comment, surrounding space is trimmed. */
+	expect_ok(PART("a", "0") "cmdline =\t root=/dev/vda  ro # the rest is a comment\n");
+	cr_expect_str_eq(cfg.part[0].cmdline, "root=/dev/vda  ro");
+	/* Quoted: the quotes go, '#' and inner spaces stay. */
+	expect_ok(PART("a", "0") "cmdline = \" console=ttyS0 #not a comment \"  # comment\r\n");
+	cr_expect_str_eq(cfg.part[0].cmdline, " console=ttyS0 #not a comment ");
+	/* Quotes inside an unquoted value are kept; a '#' between them is not a comment. */
+	expect_ok(PART("a", "0") "cmdline = init=/bin/sh dyndbg=\"file a.c #x\" quiet\n");
+	cr_expect_str_eq(cfg.part[0].cmdline, "init=/bin/sh dyndbg=\"file a.c #x\" quiet");
+	/* '=' in the value is fine: only the first one separates the key. */
+	expect_ok(PART("a", "0") "cmdline=a=b=c\n");
+	cr_expect_str_eq(cfg.part[0].cmdline, "a=b=c");
+
+	expect_error(PART("a", "0") "cmdline =   # nothing\n", 5, "key 'cmdline' has an empty value");
+	expect_error(PART("a", "0") "cmdline = \"\"\n", 5, "key 'cmdline' has an empty value");
+	expect_error(PART("a", "0") "cmdline = \"quiet\n", 5,
+		     "value of 'cmdline' opens a '\"' quote but does not end with one");
+	expect_error(PART("a", "0") "cmdline = \"a=\"b\" c\"\n", 5,
+		     "value of 'cmdline' has a '\"' inside its quotes");
+	expect_error(PART("a", "0") "initrd =\n", 5, "key 'initrd' has an empty value");
+}
+
+Test(config, initrd_and_cmdline_duplicates)
+{
+	expect_error(PART("a", "0") "initrd = i1\ncmdline = x\ninitrd = i2\n", 7,
+		     "key 'initrd' given twice in partition 'a' (first on line 5)");
+	expect_error(PART("a", "0") "cmdline = x\n\ncmdline = y\n", 7,
+		     "key 'cmdline' given twice in partition 'a' (first on line 5)");
+	/* Each partition may have its own. */
+	expect_ok(PART("a", "0") "initrd=i\ncmdline=c\n" PART("b", "1") "initrd=i\ncmdline=d\n");
+	cr_expect_str_eq(cfg.part[1].cmdline, "d");
+	cr_expect_eq(cfg.part[1].initrd_line, 11);
+}
+
+Test(config, initrd_and_cmdline_limits)
+{
+	static char text[4096], val[1200], line[2100];
+
+	/* initrd paths: 127 characters are fine, 128 are not (as image). */
+	memset(val, 'i', sizeof(val));
+	val[127] = '\0';
+	snprintf(text, sizeof(text), PART("a", "0") "initrd = %s\n", val);
+	expect_ok(text);
+	cr_expect_eq(strlen(cfg.part[0].initrd), 127);
+	val[127] = 'i';
+	val[128] = '\0';
+	snprintf(text, sizeof(text), PART("a", "0") "initrd = \"%s\"\n", val);
+	expect_error(text, 5, "initrd path is 128 characters long; at most 127 are allowed");
+
+	/* cmdline: 1023 characters are fine (its line may pass 255), 1024 are not. */
+	memset(val, 'c', sizeof(val));
+	val[1023] = '\0';
+	snprintf(text, sizeof(text), PART("a", "0") "cmdline = \"%s\"  # full\r\n", val);
+	expect_ok(text);
+	cr_expect_eq(strlen(cfg.part[0].cmdline), 1023);
+	cr_expect_eq(cfg.part[0].cmdline[1022], 'c');
+	val[1023] = 'c';
+	val[1024] = '\0';
+	snprintf(text, sizeof(text), PART("a", "0") "  cmdline\t= %s\n", val);
+	expect_error(text, 5, "cmdline is 1024 characters long; at most 1023 are allowed");
+
+	/* A cmdline line may be 2047 characters long (a long comment after it, say)... */
+	memset(line, ' ', sizeof(line));
+	memcpy(line, "cmdline=x #", 11);
+	line[2047] = '\0';
+	snprintf(text, sizeof(text), PART("a", "0") "%s\n", line);
+	expect_ok(text);
+	cr_expect_str_eq(cfg.part[0].cmdline, "x");
+	line[2047] = ' ';
+	line[2048] = '\0';
+	snprintf(text, sizeof(text), PART("a", "0") "%s\n", line);
+	expect_error(text, 5,
+		     "line is 2048 characters long; at most 2047 are allowed for a cmdline line");
+	/* ... other lines, even ones that start like it, stay at 255. */
+	memcpy(line, "cmdlines=x #", 12);
+	line[256] = '\0';
+	snprintf(text, sizeof(text), PART("a", "0") "%s\n", line);
+	expect_error(text, 5, "line is 256 characters long; at most 255 are allowed");
+	memcpy(line, "image=x #", 9);
+	snprintf(text, sizeof(text), PART("a", "0") "%s\n", line);
+	expect_error(text, 5, "line is 256 characters long; at most 255 are allowed");
+}
+
 Test(config, nul_byte)
 {
 	const char text[] = "[partition a]\ncpus=0\nmem\0ory=2M\nimage=a\n";
@@ -348,7 +486,8 @@ Test(config, long_user_text_is_cut_in_messages)
 	snprintf(text, sizeof(text), "[partition a]\n%s = 1\n", key);
 	cr_assert_eq(parse(text), MICA_EINVAL);
 	cr_expect(strlen(err.msg) < CFG_MSG_MAX);
-	cr_expect(strstr(err.msg, "...' (expected cpus, memory, image or on_crash)") != NULL,
+	cr_expect(strstr(err.msg, "...' (expected cpus, memory, image, initrd, cmdline or "
+				  "on_crash)") != NULL,
 		  "%s", err.msg);
 }
 
@@ -449,7 +588,8 @@ Test(config, fuzz)
 {
 	static const char base[] = "# cfg\n[partition hello]\ncpus = 0,2-3\nmemory = 16M\n"
 				   "image = \"hello.elf\"\non_crash = restart\n\n[partition b]\n"
-				   "cpus=1\r\nmemory=2G\r\nimage=b\r\n";
+				   "cpus=1\r\nmemory=2G\r\nimage=b\r\ninitrd = i.gz\r\n"
+				   "cmdline = \"console=ttyS0 #x\" \r\n";
 	static const char alphabet[] = "[]=#\"-,\r\n \t0123456789KMGiBabcprtion\0\xff";
 	uint64_t s = 0x9e3779b97f4a7c15ULL;
 	int accepted = 0;
@@ -484,6 +624,10 @@ Test(config, fuzz)
 				cr_assert(cfg.part[i].memory >= CFG_MEM_ALIGN &&
 					  cfg.part[i].memory % CFG_MEM_ALIGN == 0);
 				cr_assert(strlen(cfg.part[i].name) >= 1 && cfg.part[i].image[0]);
+				cr_assert(strlen(cfg.part[i].initrd) < BOOT_PATH_MAX);
+				cr_assert(strlen(cfg.part[i].cmdline) < CFG_CMDLINE_MAX);
+				cr_assert(!cfg.part[i].initrd[0] == !cfg.part[i].initrd_line);
+				cr_assert(!cfg.part[i].cmdline[0] == !cfg.part[i].cmdline_line);
 				for (unsigned j = 0; j < i; j++)
 					cr_assert((cfg.part[i].cpus & cfg.part[j].cpus) == 0);
 			}

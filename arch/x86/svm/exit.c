@@ -108,4 +108,6 @@ void svm_handle_exit(struct vcpu *v)
 	vm->save.rsp = v->regs.gpr[REG_RSP];
 	vm->save.rip = v->regs.rip;
 	vm->save.rflags = v->regs.rflags;
+	if (v->irq.on)
+		irq_before_entry(v);
 }

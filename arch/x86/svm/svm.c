@@ -81,11 +81,18 @@ static void svm_vcpu_reset(struct vcpu *v, const struct vcpu_boot_state *st)
 	vm->ctl.ncr3 = p->s2.root;
 
 	/* VMCB segment attributes are the packed 12-bit form (APM 15.5.1). */
-	seg(&vm->save.cs, st->code_sel, 0x0a9b, 0xffffffff, 0);
-	seg(&vm->save.ds, st->data_sel, 0x0c93, 0xffffffff, 0);
+	if (st->mode == VCPU_MODE_REAL16) {
+		seg(&vm->save.cs, st->code_sel, 0x009b, 0xffff, st->cs_base);
+		seg(&vm->save.ds, 0, 0x0093, 0xffff, 0);
+		seg(&vm->save.gdtr, 0, 0, 0xffff, 0);
+		seg(&vm->save.idtr, 0, 0, 0xffff, 0);
+	} else {
+		seg(&vm->save.cs, st->code_sel, 0x0a9b, 0xffffffff, 0);
+		seg(&vm->save.ds, st->data_sel, 0x0c93, 0xffffffff, 0);
+		seg(&vm->save.gdtr, 0, 0, st->gdt_limit, st->gdt_base);
+		seg(&vm->save.idtr, 0, 0, 0, 0);
+	}
 	vm->save.es = vm->save.ss = vm->save.fs = vm->save.gs = vm->save.ds;
-	seg(&vm->save.gdtr, 0, 0, st->gdt_limit, st->gdt_base);
-	seg(&vm->save.idtr, 0, 0, 0, 0);
 	seg(&vm->save.ldtr, 0, 0x0082, 0, 0);
 	seg(&vm->save.tr, 0, 0x008b, 0x67, 0);
 	vm->save.cpl = 0;
@@ -105,6 +112,7 @@ static void svm_vcpu_reset(struct vcpu *v, const struct vcpu_boot_state *st)
 	v->regs.rflags = 0x2;
 	v->regs.gpr[REG_RSP] = st->rsp;
 	v->regs.gpr[REG_RDI] = st->rdi;
+	v->regs.gpr[REG_RSI] = st->rsi;
 	v->host_state_pa = ((struct svm_cpu *)v->cpu->virt)->host_pa;
 }
 
@@ -118,6 +126,19 @@ void svm_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_
 	struct vmcb *vm = vmcb_of(v);
 	vm->ctl.eventinj = vector | EVENTINJ_TYPE_EXCEPTION | EVENTINJ_VALID |
 			   (has_error ? EVENTINJ_EV | ((uint64_t)error << 32) : 0);
+}
+
+static void svm_get_paging(struct vcpu *v, uint64_t *cr0, uint64_t *cr3, uint64_t *cr4,
+			   uint64_t *efer, unsigned *code_bits)
+{
+	struct vmcb *vm = vmcb_of(v);
+	*cr0 = vm->save.cr0;
+	*cr3 = vm->save.cr3;
+	*cr4 = vm->save.cr4;
+	*efer = vm->save.efer;
+	/* packed attributes: L is bit 9, D/B bit 10 */
+	*code_bits = (vm->save.efer & EFER_LMA) && (vm->save.cs.attrib & 0x200) ? 64 :
+		     (vm->save.cs.attrib & 0x400) ? 32 : 16;
 }
 
 static int svm_irq_ready(struct vcpu *v)
@@ -179,9 +200,11 @@ static int svm_msr_read(struct vcpu *v, uint32_t index, uint64_t *value)
 	return 0;
 }
 
-static int canonical(uint64_t a)
+/* Canonical for the guest's paging: 48-bit, or 57-bit with CR4.LA57. */
+static int canonical(const struct vmcb *vm, uint64_t a)
 {
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+	unsigned shift = (vm->save.cr4 & (1ULL << 12)) ? 7 : 16;
+	return (uint64_t)((int64_t)(a << shift) >> shift) == a;
 }
 
 static int svm_msr_write(struct vcpu *v, uint32_t index, uint64_t value)
@@ -204,7 +227,7 @@ static int svm_msr_write(struct vcpu *v, uint32_t index, uint64_t value)
 				return MICA_EINVAL;
 		}
 	} else if (index != MSR_SYSENTER_CS && index != MSR_STAR && index != MSR_SFMASK &&
-		   !canonical(value)) {
+		   !canonical(vm, value)) {
 		return MICA_EINVAL;
 	}
 	*m = value;
@@ -221,6 +244,7 @@ static const struct virt_ops svm_ops = {
 	.vcpu_reset = svm_vcpu_reset,
 	.vcpu_run = svm_vcpu_run,
 	.inject_exception = svm_inject_exception,
+	.get_paging = svm_get_paging,
 	.irq_ready = svm_irq_ready,
 	.inject_irq = svm_inject_irq,
 	.irq_window = svm_irq_window,

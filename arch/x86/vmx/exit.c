@@ -64,6 +64,59 @@ void vmx_entry_failed(struct vcpu *v, uint64_t rflags)
 		vmx_apply_reset(v);
 }
 
+static uint64_t gpr(struct vcpu *v, unsigned n)
+{
+	return n == REG_RSP ? v->regs.gpr[REG_RSP] : v->regs.gpr[n];
+}
+
+/* MOV to CR0/CR4, CLTS and LMSW that touch a bit Mica keeps set (SDM 27.1.3, table 28-3).
+ * The guest sees its value in the read shadow; the real register keeps the VMX bits. When
+ * the write turns paging on or off, the IA-32e transition the CPU would have made is
+ * done here (SDM 9.8.5): EFER.LMA and the "IA-32e mode guest" entry control follow. */
+static int cr_access(struct vcpu *v, uint64_t qual)
+{
+	unsigned cr = qual & 15, type = (qual >> 4) & 3;
+	uint64_t val;
+
+	if (cr == 0) {
+		uint64_t old = vmread(VMCS_CR0_SHADOW);
+		if (type == 0)
+			val = gpr(v, (qual >> 8) & 15);
+		else if (type == 2)
+			val = old & ~0x8ULL; /* CLTS */
+		else if (type == 3)
+			val = (old & ~0xeULL) | ((qual >> 16) & 0xf) | (old & 1); /* LMSW: cannot clear PE */
+		else
+			return -1;
+		val &= 0xffffffffULL;
+		if (((val & CR0_PG) && !(val & CR0_PE)) || ((val >> 29) & 3) == 1) /* PG w/o PE; NW w/o CD */
+			return -1;
+		uint64_t efer = vmread(GUEST_EFER);
+		uint32_t entry = (uint32_t)vmread(VMCS_ENTRY_CTLS);
+		if ((val & CR0_PG) && !(old & CR0_PG) && (efer & EFER_LME)) {
+			if (!(vmread(GUEST_CR4) & CR4_PAE))
+				return -1;
+			vmwrite(GUEST_EFER, efer | EFER_LMA);
+			vmwrite(VMCS_ENTRY_CTLS, entry | ENTRY_IA32E);
+		} else if (!(val & CR0_PG) && (old & CR0_PG) && (efer & EFER_LMA)) {
+			vmwrite(GUEST_EFER, efer & ~EFER_LMA);
+			vmwrite(VMCS_ENTRY_CTLS, entry & ~ENTRY_IA32E);
+		}
+		vmwrite(VMCS_CR0_SHADOW, val);
+		vmwrite(GUEST_CR0, val | cr0_must1());
+		return 0;
+	}
+	if (cr == 4 && type == 0) {
+		val = gpr(v, (qual >> 8) & 15);
+		if (val & CR4_VMXE)
+			return -1; /* the guest was told there is no VMX */
+		vmwrite(VMCS_CR4_SHADOW, val);
+		vmwrite(GUEST_CR4, val | CR4_VMXE);
+		return 0;
+	}
+	return -1;
+}
+
 static void slow_exit(struct vcpu *v, uint32_t reason)
 {
 	struct vm_exit e;
@@ -122,6 +175,13 @@ static void slow_exit(struct vcpu *v, uint32_t reason)
 		e.msr.index = (uint32_t)v->regs.gpr[REG_RCX];
 		e.msr.write = reason == EXIT_REASON_WRMSR;
 		break;
+	case EXIT_REASON_CR_ACCESS:
+		e.reason = EXIT_NONE;
+		if (cr_access(v, qual))
+			vmx_inject_exception(v, 13, 1, 0);
+		else
+			v->regs.rip += vmread(VMCS_EXIT_INSN_LEN);
+		break;
 	case EXIT_REASON_HLT:
 		e.reason = EXIT_HLT;
 		e.insn_len = 1;
@@ -175,8 +235,10 @@ void vmx_handle_exit(struct vcpu *v)
 	else
 		slow_exit(v, reason);
 
+	if (v->irq.on)
+		irq_before_entry(v);
 	if (__builtin_expect(((struct vmx_vcpu *)v->hw)->reset_pending, 0))
-		vmx_apply_reset(v); /* the partition restarted while this vCPU was parked */
+		vmx_apply_reset(v); /* restarted while parked, or a SIPI arrived */
 	else
 		vmwrite(GUEST_RIP, v->regs.rip);
 }

@@ -165,6 +165,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define EXIT_REASON_VMCALL        18
 #define EXIT_REASON_VMCLEAR       19
 #define EXIT_REASON_VMXON         27
+#define EXIT_REASON_CR_ACCESS     28
 #define EXIT_REASON_IO            30
 #define EXIT_REASON_RDMSR         31
 #define EXIT_REASON_WRMSR         32

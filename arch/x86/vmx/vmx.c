@@ -99,6 +99,7 @@ static void vmx_vcpu_reset(struct vcpu *v, const struct vcpu_boot_state *st)
 	v->regs.rflags = 0x2;
 	v->regs.gpr[REG_RSP] = st->rsp;
 	v->regs.gpr[REG_RDI] = st->rdi;
+	v->regs.gpr[REG_RSI] = st->rsi;
 	vx->star = vx->lstar = vx->cstar = vx->sfmask = vx->kernel_gs_base = 0;
 	__atomic_store_n(&vx->reset_pending, 1, __ATOMIC_RELEASE);
 }
@@ -176,6 +177,20 @@ static void invalidate_tlbs(struct vcpu *v)
 	}
 }
 
+/* CR0 bits that must be 1 in VMX operation for this guest (SDM A.7). */
+uint64_t cr0_must1(void)
+{
+	uint64_t m = cr0_fixed0;
+	if (proc2_ctls & PROC2_UNRESTRICTED)
+		m &= ~(CR0_PE | CR0_PG);
+	return m;
+}
+
+uint32_t vmx_entry_ctls(void)
+{
+	return entry_ctls;
+}
+
 static void guest_seg(unsigned seg, uint16_t sel, uint32_t ar, uint32_t limit, uint64_t base)
 {
 	vmwrite(GUEST_ES_SEL + 2 * seg, sel);
@@ -192,22 +207,32 @@ void vmx_apply_reset(struct vcpu *v)
 
 	__atomic_store_n(&vx->reset_pending, 0, __ATOMIC_RELAXED);
 	/* VMX access rights: type, S, DPL, P in 7:0, AVL/L/DB/G in 15:12 (SDM 24.4.1). */
-	guest_seg(SEG_CS, st->code_sel, 0xa09b, 0xffffffff, 0);
-	for (unsigned s = SEG_ES; s <= SEG_GS; s++)
-		if (s != SEG_CS)
-			guest_seg(s, st->data_sel, 0xc093, 0xffffffff, 0);
+	if (st->mode == VCPU_MODE_REAL16) {
+		/* Real mode needs unrestricted guest (vmx_probe insists on it for Linux). */
+		guest_seg(SEG_CS, st->code_sel, 0x9b, 0xffff, st->cs_base);
+		for (unsigned s = SEG_ES; s <= SEG_GS; s++)
+			if (s != SEG_CS)
+				guest_seg(s, 0, 0x93, 0xffff, 0);
+		vmwrite(GUEST_GDTR_LIMIT, 0xffff);
+		vmwrite(GUEST_IDTR_LIMIT, 0xffff);
+	} else {
+		guest_seg(SEG_CS, st->code_sel, 0xa09b, 0xffffffff, 0);
+		for (unsigned s = SEG_ES; s <= SEG_GS; s++)
+			if (s != SEG_CS)
+				guest_seg(s, st->data_sel, 0xc093, 0xffffffff, 0);
+		vmwrite(GUEST_GDTR_LIMIT, st->gdt_limit);
+		vmwrite(GUEST_IDTR_LIMIT, 0);
+	}
 	guest_seg(SEG_LDTR, 0, AR_UNUSABLE, 0, 0);
-	guest_seg(SEG_TR, 0, 0x008b, 0x67, 0);
-	vmwrite(GUEST_GDTR_BASE, st->gdt_base);
-	vmwrite(GUEST_GDTR_LIMIT, st->gdt_limit);
+	guest_seg(SEG_TR, 0, 0x008b, 0xffff, 0);
+	vmwrite(GUEST_GDTR_BASE, st->mode == VCPU_MODE_REAL16 ? 0 : st->gdt_base);
 	vmwrite(GUEST_IDTR_BASE, 0);
-	vmwrite(GUEST_IDTR_LIMIT, 0);
 
-	uint64_t cr0_keep = cr0_fixed0;
-	if (proc2_ctls & PROC2_UNRESTRICTED)
-		cr0_keep &= ~(CR0_PE | CR0_PG);
-	vmwrite(GUEST_CR0, (st->cr0 | cr0_keep) & cr0_fixed1);
-	vmwrite(VMCS_CR0_MASK, 0);
+	/* CR0 bits VMX insists on (NE; PE and PG too without unrestricted guest) stay set in
+	 * the real CR0; the guest sees its own value through the shadow, and a write that
+	 * changes one of them exits (vmx_cr_access). */
+	vmwrite(GUEST_CR0, (st->cr0 | cr0_must1()) & cr0_fixed1);
+	vmwrite(VMCS_CR0_MASK, cr0_must1());
 	vmwrite(VMCS_CR0_SHADOW, st->cr0);
 	/* CR4.VMXE must stay set under VMX; the guest reads its own value through the shadow. */
 	vmwrite(GUEST_CR4, (st->cr4 | cr4_fixed0) & cr4_fixed1);
@@ -264,6 +289,19 @@ void vmx_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_
 					      (has_error ? INTR_INFO_HAS_ERROR : 0));
 	if (has_error)
 		vmwrite(VMCS_ENTRY_EXC_ERROR, error);
+}
+
+static void vmx_get_paging(struct vcpu *v, uint64_t *cr0, uint64_t *cr3, uint64_t *cr4,
+			   uint64_t *efer, unsigned *code_bits)
+{
+	/* The guest's own view of CR0/CR4 for the walk: the real registers, which only add
+	 * NE and VMXE, are what the CPU walks with. */
+	*cr0 = vmread(GUEST_CR0);
+	*cr3 = vmread(GUEST_CR3);
+	*cr4 = vmread(GUEST_CR4);
+	*efer = vmread(GUEST_EFER);
+	uint32_t ar = (uint32_t)vmread(GUEST_ES_AR + 2 * SEG_CS);
+	*code_bits = (*efer & EFER_LMA) && (ar & (1u << 13)) ? 64 : (ar & (1u << 14)) ? 32 : 16;
 }
 
 static int vmx_irq_ready(struct vcpu *v)
@@ -324,9 +362,11 @@ static int vmx_msr_read(struct vcpu *v, uint32_t index, uint64_t *value)
 	return 0;
 }
 
+/* Canonical for the guest's paging: 48-bit, or 57-bit with CR4.LA57. */
 static int canonical(uint64_t a)
 {
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+	unsigned shift = (vmread(GUEST_CR4) & (1ULL << 12)) ? 7 : 16;
+	return (uint64_t)((int64_t)(a << shift) >> shift) == a;
 }
 
 static int vmx_msr_write(struct vcpu *v, uint32_t index, uint64_t value)
@@ -373,6 +413,7 @@ static const struct virt_ops vmx_ops = {
 	.vcpu_reset = vmx_vcpu_reset,
 	.vcpu_run = vmx_vcpu_run,
 	.inject_exception = vmx_inject_exception,
+	.get_paging = vmx_get_paging,
 	.irq_ready = vmx_irq_ready,
 	.inject_irq = vmx_inject_irq,
 	.irq_window = vmx_irq_window,

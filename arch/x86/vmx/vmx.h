@@ -42,6 +42,8 @@ void vmx_entry_failed(struct vcpu *v, uint64_t rflags);
 void vmx_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_t error);
 void vmx_apply_reset(struct vcpu *v);
 void vmx_irq_window(struct vcpu *v, int on);
+uint64_t cr0_must1(void);
+uint32_t vmx_entry_ctls(void);
 const char *vmx_insn_error_text(uint32_t err);
 /* entry.S: enters the guest, calls vmx_handle_exit on each exit; never returns. */
 void vmx_loop(struct vcpu *v) __attribute__((noreturn));

@@ -1,0 +1,234 @@
+#include <string.h>
+#include <mica/hypercall.h>
+#include "arch/x86/cpu.h"
+#include "kernel/arch.h"
+#include "kernel/irq.h"
+#include "kernel/log.h"
+#include "kernel/partition.h"
+#include "kernel/percpu.h"
+#include "kernel/vcpu.h"
+
+/* The local APIC timer's input clock as guests see it. Linux prefers the TSC-deadline
+ * mode (advertised in CPUID) and calibrates this one only as a fallback. */
+#define APIC_BUS_HZ 1000000000ULL
+
+void irq_vcpu_reset(struct vcpu *v, int on, int ap)
+{
+	struct vcpu_irq *q = &v->irq;
+	uint64_t f = spin_lock(&q->lock);
+	q->on = on;
+	vlapic_reset(&q->lapic, v->id, v->id == 0, arch_tsc_hz(), APIC_BUS_HZ);
+	q->wait_sipi = on && ap;
+	q->sipi_vector = -1;
+	q->init = 0;
+	spin_unlock(&q->lock, f);
+}
+
+static void kick(struct vcpu *t)
+{
+	if (t->cpu != this_cpu())
+		arch_kick_cpu(t->cpu);
+}
+
+static void post(struct vcpu *t, uint8_t vector, int level)
+{
+	uint64_t f = spin_lock(&t->irq.lock);
+	vlapic_set_irq(&t->irq.lapic, vector, level);
+	spin_unlock(&t->irq.lock, f);
+	kick(t);
+}
+
+static void deliver_ipi(struct vcpu *src, const struct vlapic_ipi *ipi)
+{
+	struct partition *p = src->part;
+
+	for (unsigned i = 0; i < p->nvcpus; i++) {
+		struct vcpu *t = &p->vcpus[i];
+		int hit;
+		switch (ipi->shorthand) {
+		case VLAPIC_SH_SELF: hit = t == src; break;
+		case VLAPIC_SH_ALL: hit = 1; break;
+		case VLAPIC_SH_OTHERS: hit = t != src; break;
+		default: hit = vlapic_accepts(&t->irq.lapic, ipi->dest, ipi->logical); break;
+		}
+		if (!hit)
+			continue;
+		switch (ipi->mode) {
+		case VLAPIC_DM_FIXED:
+		case VLAPIC_DM_LOWEST:
+			post(t, ipi->vector, 0);
+			if (ipi->mode == VLAPIC_DM_LOWEST)
+				return; /* one target is enough */
+			break;
+		case VLAPIC_DM_INIT:
+			if (t != src && !t->irq.wait_sipi) {
+				t->irq.init = 1;
+				kick(t);
+			}
+			break;
+		case VLAPIC_DM_STARTUP:
+			if (t->irq.wait_sipi && t->irq.sipi_vector < 0) {
+				__atomic_store_n(&t->irq.sipi_vector, ipi->vector, __ATOMIC_RELEASE);
+				kick(t);
+			}
+			break;
+		default:
+			break; /* NMI/SMI to a guest: not modelled */
+		}
+	}
+}
+
+static void ioapic_deliver(struct partition *p, const struct vioapic_msg *m, int n)
+{
+	for (int k = 0; k < n; k++)
+		for (unsigned i = 0; i < p->nvcpus; i++) {
+			struct vcpu *t = &p->vcpus[i];
+			if (!vlapic_accepts(&t->irq.lapic, m[k].dest, m[k].logical))
+				continue;
+			post(t, m[k].vector, m[k].level);
+			if (m[k].mode == VLAPIC_DM_LOWEST)
+				break;
+		}
+}
+
+int irq_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	if (!v->irq.on)
+		return MICA_ENOSYS;
+	uint64_t f = spin_lock(&v->irq.lock);
+	int rc = vlapic_rdmsr(&v->irq.lapic, msr, rdtsc(), val);
+	spin_unlock(&v->irq.lock, f);
+	return rc;
+}
+
+int irq_msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	struct vlapic_ipi ipi;
+
+	if (!v->irq.on)
+		return MICA_ENOSYS;
+	uint64_t f = spin_lock(&v->irq.lock);
+	int rc = vlapic_wrmsr(&v->irq.lapic, msr, val, rdtsc(), &ipi);
+	spin_unlock(&v->irq.lock, f);
+	if (rc == VLAPIC_WR_IPI) {
+		deliver_ipi(v, &ipi);
+	} else if (rc == VLAPIC_WR_EOI) {
+		struct vioapic_msg m[VIOAPIC_PINS];
+		struct partition *p = v->part;
+		uint64_t g = spin_lock(&p->ioapic_lock);
+		int n = vioapic_eoi(&p->ioapic, ipi.vector, m);
+		spin_unlock(&p->ioapic_lock, g);
+		ioapic_deliver(p, m, n);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+void irq_wait_sipi(struct vcpu *v)
+{
+	struct partition *p = v->part;
+	unsigned g = v->generation;
+
+	uint64_t f = spin_lock(&v->irq.lock);
+	vlapic_reset(&v->irq.lapic, v->id, v->id == 0, arch_tsc_hz(), APIC_BUS_HZ);
+	v->irq.init = 0;
+	v->irq.wait_sipi = 1;
+	spin_unlock(&v->irq.lock, f);
+
+	irq_disable();
+	while (__atomic_load_n(&v->irq.sipi_vector, __ATOMIC_ACQUIRE) < 0 &&
+	       p->state == PART_RUNNING && p->generation == g)
+		cpu_idle();
+	irq_enable();
+	if (p->state != PART_RUNNING || p->generation != g)
+		return; /* stopping or restarting: partition_check() takes over */
+
+	struct vcpu_boot_state st;
+	memset(&st, 0, sizeof(st));
+	st.mode = VCPU_MODE_REAL16;
+	st.code_sel = (uint16_t)(v->irq.sipi_vector << 8);
+	st.cs_base = (uint64_t)v->irq.sipi_vector << 12;
+	st.cr0 = CR0_ET;
+	virt->vcpu_reset(v, &st);
+	v->irq.sipi_vector = -1;
+	v->irq.wait_sipi = 0;
+}
+
+void irq_before_entry(struct vcpu *v)
+{
+	struct vcpu_irq *q = &v->irq;
+
+	while (q->init || q->wait_sipi) {
+		irq_wait_sipi(v);
+		partition_check(v); /* parks while the partition stops or restarts */
+	}
+	uint64_t f = spin_lock(&q->lock);
+	vlapic_timer_update(&q->lapic, rdtsc());
+	int vec = vlapic_highest_pending(&q->lapic);
+	if (vec >= 0) {
+		if (virt->irq_ready(v)) {
+			virt->inject_irq(v, (uint8_t)vec);
+			vlapic_accept(&q->lapic, (uint8_t)vec);
+		} else {
+			virt->irq_window(v, 1);
+		}
+	}
+	uint64_t next = vlapic_timer_next(&q->lapic);
+	spin_unlock(&q->lock, f);
+	if (next != q->armed) {
+		arch_timer_arm(next);
+		q->armed = next;
+	}
+}
+
+void irq_halt(struct vcpu *v, int guest_if)
+{
+	struct vcpu_irq *q = &v->irq;
+	struct partition *p = v->part;
+	unsigned g = v->generation;
+
+	irq_disable();
+	for (;;) {
+		if (p->state != PART_RUNNING || p->generation != g || q->init)
+			break;
+		uint64_t f = spin_lock(&q->lock);
+		vlapic_timer_update(&q->lapic, rdtsc());
+		int pending = vlapic_highest_pending(&q->lapic) >= 0;
+		uint64_t next = vlapic_timer_next(&q->lapic);
+		spin_unlock(&q->lock, f);
+		if (pending && guest_if)
+			break;
+		if (next != q->armed) {
+			arch_timer_arm(next);
+			q->armed = next;
+		}
+		cpu_idle(); /* the host timer, a kick or any interrupt ends it */
+	}
+	irq_enable();
+}
+
+void irq_line(struct partition *p, unsigned pin, int level)
+{
+	struct vioapic_msg m;
+	uint64_t f = spin_lock(&p->ioapic_lock);
+	int n = vioapic_set_irq(&p->ioapic, pin, level, &m);
+	spin_unlock(&p->ioapic_lock, f);
+	if (n > 0)
+		ioapic_deliver(p, &m, 1);
+}
+
+uint32_t irq_ioapic_read(struct partition *p, uint64_t offset, unsigned size)
+{
+	uint64_t f = spin_lock(&p->ioapic_lock);
+	uint32_t v = vioapic_read(&p->ioapic, offset, size);
+	spin_unlock(&p->ioapic_lock, f);
+	return v;
+}
+
+void irq_ioapic_write(struct partition *p, uint64_t offset, unsigned size, uint32_t val)
+{
+	struct vioapic_msg m[VIOAPIC_PINS];
+	uint64_t f = spin_lock(&p->ioapic_lock);
+	int n = vioapic_write(&p->ioapic, offset, size, val, m);
+	spin_unlock(&p->ioapic_lock, f);
+	ioapic_deliver(p, m, n);
+}

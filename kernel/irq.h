@@ -1,0 +1,47 @@
+/* Interrupts for guests that have a platform (Linux): each vCPU's virtual x2APIC
+ * (kernel/vlapic.c), the partition's IOAPIC (kernel/vioapic.c), IPIs between the partition's
+ * vCPUs, INIT/SIPI, and the host timer that stands in for the guests' timers. */
+#ifndef MICA_IRQ_H
+#define MICA_IRQ_H
+
+#include <stdint.h>
+#include "kernel/spinlock.h"
+#include "kernel/vlapic.h"
+
+struct vcpu;
+struct partition;
+
+struct vcpu_irq {
+	int on;                   /* this vCPU has a local APIC (set at partition load) */
+	struct spinlock lock;     /* lapic: the owner and any sibling sending an IPI */
+	struct vlapic lapic;
+	volatile int wait_sipi;   /* after INIT (or as an AP at boot): waits for a SIPI */
+	volatile int sipi_vector; /* the SIPI's start page, or -1 */
+	volatile int init;        /* an INIT arrived while running */
+	uint64_t armed;           /* the host timer deadline set for this vCPU */
+};
+
+/* (Re)sets v's interrupt state. ap: starts in wait-for-SIPI. */
+void irq_vcpu_reset(struct vcpu *v, int on, int ap);
+
+/* The APIC MSRs (0x1B, 0x6E0, 0x800-0x8FF): 0, MICA_ENOSYS (not ours) or MICA_EINVAL (#GP). */
+int irq_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);
+int irq_msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
+
+/* Before each entry into the guest, on v's own CPU: INIT/SIPI, timers, injection. */
+void irq_before_entry(struct vcpu *v);
+
+/* HLT: sleeps until v has an interrupt to take (or INIT, or its partition stops). */
+void irq_halt(struct vcpu *v, int guest_if);
+
+/* Waits in wait-for-SIPI state, then resets v into real mode at the SIPI's page. */
+void irq_wait_sipi(struct vcpu *v);
+
+/* A device line of partition p (IOAPIC pin) goes to level. */
+void irq_line(struct partition *p, unsigned pin, int level);
+
+/* The IOAPIC's MMIO page: 32-bit accesses at offset. */
+uint32_t irq_ioapic_read(struct partition *p, uint64_t offset, unsigned size);
+void irq_ioapic_write(struct partition *p, uint64_t offset, unsigned size, uint32_t val);
+
+#endif

@@ -1,0 +1,71 @@
+#include <mica/hypercall.h>
+#include "arch/x86/cpu.h"
+#include "kernel/msr.h"
+#include "kernel/vcpu.h"
+
+#define MSR_TSC               0x010
+#define MSR_PLATFORM_ID       0x017
+#define MSR_BIOS_SIGN_ID      0x08b
+#define MSR_MTRRCAP           0x0fe
+#define MSR_ARCH_CAPABILITIES 0x10a
+#define MSR_MCG_CAP           0x179
+#define MSR_MCG_STATUS        0x17a
+#define MSR_MISC_ENABLE       0x1a0
+#define MSR_MTRR_DEF_TYPE     0x2ff
+#define MSR_AMD_HWCR          0xc0010015
+#define MSR_TSC_AUX           0xc0000103
+
+#define MISC_ENABLE_FAST_STRINGS (1ULL << 0)
+
+/* What a guest reads is what a simple, honest machine would say: no MTRRs (all memory
+ * write-back via PAT), no machine-check banks, no microcode; writes to them are dropped
+ * where real hardware would accept them. The TSC is the host's (no offset). */
+int msr_platform_read(struct vcpu *v, uint32_t index, uint64_t *value)
+{
+	if (!v->irq.on)
+		return MICA_ENOSYS; /* tiny ELF guests get #GP for everything unknown */
+	switch (index) {
+	case MSR_TSC:
+		*value = rdtsc();
+		return 0;
+	case MSR_PLATFORM_ID:
+	case MSR_BIOS_SIGN_ID:
+	case MSR_MTRRCAP:
+	case MSR_MCG_CAP:
+	case MSR_MCG_STATUS:
+	case MSR_MTRR_DEF_TYPE:
+	case MSR_AMD_HWCR:
+		*value = 0;
+		return 0;
+	case MSR_MISC_ENABLE:
+		*value = MISC_ENABLE_FAST_STRINGS;
+		return 0;
+	case MSR_TSC_AUX: /* not switched by SVM or VMX: the CPU is this vCPU's alone */
+		*value = rdmsr(MSR_TSC_AUX);
+		return 0;
+	default:
+		return MICA_ENOSYS;
+	}
+}
+
+int msr_platform_write(struct vcpu *v, uint32_t index, uint64_t value)
+{
+	if (!v->irq.on)
+		return MICA_ENOSYS;
+	switch (index) {
+	case MSR_BIOS_SIGN_ID:
+	case MSR_MCG_STATUS:
+	case MSR_MISC_ENABLE:
+	case MSR_AMD_HWCR:
+		return 0;
+	case MSR_MTRR_DEF_TYPE:
+		return value ? MICA_EINVAL : 0;
+	case MSR_TSC_AUX:
+		if (value >> 32)
+			return MICA_EINVAL;
+		wrmsr(MSR_TSC_AUX, value);
+		return 0;
+	default:
+		return MICA_ENOSYS;
+	}
+}
