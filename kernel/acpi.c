@@ -119,3 +119,28 @@ int acpi_madt_cpus(uint64_t rsdp, struct acpi_cpus *out, char *err, size_t errle
 	}
 	return 0;
 }
+
+int acpi_madt_ioapic(uint64_t rsdp, unsigned isa_irq, uint64_t *addr, uint32_t *gsi_base,
+		     uint32_t *gsi, uint16_t *flags)
+{
+	const struct sdt_header *m = acpi_find_table(rsdp, "APIC");
+	if (!m)
+		return MICA_EINVAL;
+	const uint8_t *p = (const uint8_t *)m + MADT_ENTRIES;
+	const uint8_t *end = (const uint8_t *)m + m->length;
+	int found = 0;
+	*gsi = isa_irq;
+	*flags = 0;
+	while (p + 2 <= end && p[1] >= 2 && p + p[1] <= end) {
+		if (p[0] == 1 && p[1] >= 12 && !found) { /* I/O APIC */
+			*addr = rd32(p + 4);
+			*gsi_base = rd32(p + 8);
+			found = 1;
+		} else if (p[0] == 2 && p[1] >= 10 && p[3] == isa_irq) { /* interrupt source override */
+			*gsi = rd32(p + 4);
+			*flags = (uint16_t)(p[8] | (p[9] << 8));
+		}
+		p += p[1];
+	}
+	return found ? 0 : MICA_EINVAL;
+}

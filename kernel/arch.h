@@ -11,6 +11,9 @@ struct pcpu;
 
 void arch_console_init(void);
 void arch_console_write(const char *s, size_t n);
+/* Routes the host serial port's receive interrupt to this CPU; each byte that arrives is
+ * handed to console_rx() in interrupt context. Returns 0, or -1 (no I/O APIC found). */
+int arch_console_rx_enable(const struct boot_info *bi);
 
 /* Boot CPU: GDT/TSS/IDT for CPU 0, own page tables over all of physical memory. */
 int arch_init_boot_cpu(const struct boot_info *bi, struct pcpu *cpu);

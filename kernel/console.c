@@ -1,6 +1,8 @@
 /* Partition consoles: whatever a guest writes reaches the host serial a whole line at a time,
  * prefixed with the partition's name, so two partitions never mix inside one line. */
 #include <string.h>
+#include "kernel/console.h"
+#include "kernel/io.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"
 
@@ -46,4 +48,61 @@ void console_flush(struct partition *p)
 	if (p->con_len)
 		emit(p);
 	spin_unlock(&p->con_lock, f);
+}
+
+/* The partition keyboard input goes to, and whether the escape key was just pressed. Only
+ * the CPU that takes the serial interrupt changes them. */
+static int input_target = -1;
+static int input_escape;
+
+static void select_input(int i)
+{
+	if (i < 0 || (unsigned)i >= npartitions) {
+		log_info("console: no partition %d (there are %u)", i + 1, npartitions);
+		return;
+	}
+	input_target = i;
+	log_info("console input goes to partition %d '%s' (Ctrl-] then 1-%u or n switches)", i + 1,
+		 partitions[i].name, npartitions < 9 ? npartitions : 9);
+}
+
+void console_input_start(void)
+{
+	int first = npartitions ? 0 : -1;
+	for (unsigned i = 0; i < npartitions; i++)
+		if (partitions[i].platform) {
+			first = (int)i;
+			break;
+		}
+	if (first >= 0)
+		select_input(first);
+}
+
+void console_rx(const char *s, size_t n)
+{
+	char out[64];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (input_escape) {
+			input_escape = 0;
+			if (c >= '1' && c <= '9') {
+				select_input(c - '1');
+				continue;
+			}
+			if (c == 'n') {
+				select_input(npartitions ? (input_target + 1) % (int)npartitions : -1);
+				continue;
+			}
+			/* anything else (a second Ctrl-] included) goes to the guest as typed */
+		} else if (c == CONSOLE_ESCAPE) {
+			input_escape = 1;
+			continue;
+		}
+		if (k < sizeof(out))
+			out[k++] = c;
+	}
+	if (k && input_target >= 0)
+		io_uart_input(&partitions[input_target], (const uint8_t *)out, k);
 }

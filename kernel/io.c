@@ -39,11 +39,25 @@ static void set_in_value(struct vcpu *v, unsigned size, uint32_t val)
 /* The UART's interrupt line follows its state after every access (IOAPIC pin 4). */
 static void uart_line(struct partition *p)
 {
+	if (!p->platform)
+		return;
+	uint64_t f = spin_lock(&p->dev_lock);
 	int level = vuart_irq_level(&p->uart);
-	if (p->platform && level != p->uart_irq) {
-		p->uart_irq = level;
+	int changed = level != p->uart_irq;
+	p->uart_irq = level;
+	spin_unlock(&p->dev_lock, f);
+	if (changed)
 		irq_line(p, VUART_COM1_IRQ, level);
-	}
+}
+
+void io_uart_input(struct partition *p, const uint8_t *bytes, size_t n)
+{
+	if (p->state != PART_RUNNING)
+		return;
+	uint64_t f = spin_lock(&p->dev_lock);
+	vuart_receive(&p->uart, bytes, n);
+	spin_unlock(&p->dev_lock, f);
+	uart_line(p);
 }
 
 static uint32_t uart_io(struct partition *p, uint16_t port, unsigned size, int in, uint32_t val)

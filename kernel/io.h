@@ -2,10 +2,15 @@
 #ifndef MICA_IO_H
 #define MICA_IO_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct vcpu;
 struct vm_exit;
 struct partition;
 void io_emulate(struct vcpu *v, const struct vm_exit *e);
+/* Keyboard input for the partition's UART (what does not fit its FIFO is dropped). */
+void io_uart_input(struct partition *p, const uint8_t *bytes, size_t n);
 /* Power-on state of the partition's devices (at load and at every restart). */
 void io_reset(struct partition *p);
 

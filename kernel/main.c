@@ -6,6 +6,7 @@
 #include "kernel/acpi.h"
 #include "kernel/arch.h"
 #include "kernel/config.h"
+#include "kernel/console.h"
 #include "kernel/bzimage.h"
 #include "kernel/elf.h"
 #include "kernel/log.h"
@@ -169,6 +170,9 @@ void kernel_main(const struct boot_info *bi)
 			panic("partition '%s' could not be created (see above)", config.part[i].name);
 		npartitions = i + 1;
 	}
+	console_input_start();
+	if (arch_console_rx_enable(bi))
+		log_info("no I/O APIC found: keyboard input to partitions is off");
 	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
 	cpu_run(&cpus[0]);
 }

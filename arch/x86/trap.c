@@ -7,6 +7,8 @@
 #include "kernel/log.h"
 #include "kernel/percpu.h"
 
+void serial_rx_interrupt(void);
+
 struct idt_entry {
 	uint16_t off_lo, sel;
 	uint8_t ist, type;
@@ -80,6 +82,11 @@ void trap_handler(struct trap_frame *f)
 	}
 	if (f->vector == VEC_SPURIOUS)
 		return;
+	if (f->vector == VEC_SERIAL) {
+		serial_rx_interrupt();
+		apic_eoi();
+		return;
+	}
 	/* VEC_KICK and anything else: the interesting part is that we left the guest or
 	 * idle loop; the loop looks at its state next. */
 	apic_eoi();

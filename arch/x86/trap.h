@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#define VEC_SERIAL   0xee /* the host serial port received something */
 #define VEC_TIMER    0xef /* this CPU's LAPIC timer: a guest timer is due */
 #define VEC_KICK     0xf0 /* IPI: look at your state (stop, restart, work) */
 #define VEC_SPURIOUS 0xff

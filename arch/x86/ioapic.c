@@ -1,0 +1,23 @@
+/* The host's I/O APIC: Mica routes one line through it, the serial port's receive
+ * interrupt, so that keyboard input reaches the console whatever the CPUs are running. */
+#include <stdint.h>
+#include "arch/x86/ioapic.h"
+
+#define IOREGSEL 0x00
+#define IOWIN    0x10
+#define REG_RTE  0x10
+
+static void wr(uint64_t base, uint32_t reg, uint32_t val)
+{
+	volatile uint32_t *io = (volatile uint32_t *)base;
+	io[IOREGSEL / 4] = reg;
+	io[IOWIN / 4] = val;
+}
+
+void ioapic_route(uint64_t base, unsigned pin, uint8_t vector, uint32_t apic_id, int level,
+		  int active_low)
+{
+	uint32_t lo = vector | (active_low ? (1u << 13) : 0) | (level ? (1u << 15) : 0);
+	wr(base, REG_RTE + 2 * pin + 1, apic_id << 24); /* physical destination */
+	wr(base, REG_RTE + 2 * pin, lo);                /* fixed delivery, unmasked */
+}

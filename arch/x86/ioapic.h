@@ -1,0 +1,10 @@
+#ifndef MICA_ARCH_X86_IOAPIC_H
+#define MICA_ARCH_X86_IOAPIC_H
+
+#include <stdint.h>
+
+/* Sends the I/O APIC's pin (GSI minus its base) to vector on one CPU. */
+void ioapic_route(uint64_t base, unsigned pin, uint8_t vector, uint32_t apic_id, int level,
+		  int active_low);
+
+#endif

@@ -1,0 +1,16 @@
+/* Partition consoles on the host serial port: output is line-buffered and prefixed with the
+ * partition's name (console_put); input goes to one partition at a time (console_rx). */
+#ifndef MICA_CONSOLE_H
+#define MICA_CONSOLE_H
+
+#include <stddef.h>
+
+#define CONSOLE_ESCAPE 0x1d /* Ctrl-]: the next key picks the input partition */
+
+/* Picks the first partition with a PC platform (else the first one) for input and says so. */
+void console_input_start(void);
+
+/* Bytes typed on the host serial port (called in interrupt context). */
+void console_rx(const char *s, size_t n);
+
+#endif
