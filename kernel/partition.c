@@ -146,6 +146,34 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct b
 	return 0;
 }
 
+/* One line of VM-exit counts by reason, summed over the partition's vCPUs (like kvm_stat),
+ * so anyone can see where a guest's exits go. Counts restart with every (re)start. */
+static void report_exits(struct partition *p)
+{
+	static const char *const names[EXIT_REASONS] = {
+		[EXIT_NONE] = "other", [EXIT_INTR] = "interrupt", [EXIT_CPUID] = "cpuid",
+		[EXIT_HYPERCALL] = "hypercall", [EXIT_IO] = "io", [EXIT_MSR] = "msr",
+		[EXIT_HLT] = "hlt", [EXIT_IRQ_WINDOW] = "irq-window",
+		[EXIT_STAGE2_FAULT] = "stage2-fault", [EXIT_TRIPLE_FAULT] = "triple-fault",
+		[EXIT_ENTRY_FAILED] = "entry-failed", [EXIT_UNHANDLED] = "unhandled",
+	};
+	uint64_t sum[EXIT_REASONS] = { 0 }, total = 0;
+	char line[300];
+	int n;
+
+	for (unsigned k = 0; k < p->nvcpus; k++)
+		for (unsigned r = 0; r < EXIT_REASONS; r++) {
+			sum[r] += p->vcpus[k].exits[r];
+			total += p->vcpus[k].exits[r];
+			p->vcpus[k].exits[r] = 0;
+		}
+	n = snprintf(line, sizeof(line), "partition '%s' exits: total %lu", p->name, total);
+	for (unsigned r = 0; r < EXIT_REASONS && n < (int)sizeof(line); r++)
+		if (sum[r])
+			n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s %lu", names[r], sum[r]);
+	log_info("%s", line);
+}
+
 static void wait_others_parked(struct partition *p)
 {
 	for (unsigned k = 0; k < p->nvcpus; k++)
@@ -177,6 +205,7 @@ void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
 	console_flush(p);
 	if (!restart) {
 		log_info("partition '%s' stopped: %s", p->name, reason);
+		report_exits(p);
 		p->state = PART_STOPPED;
 		__atomic_add_fetch(&p->parked, 1, __ATOMIC_ACQ_REL);
 		irq_disable();
@@ -186,6 +215,7 @@ void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
 
 	p->restarts++;
 	log_info("partition '%s' restarting (restart %u): %s", p->name, p->restarts, reason);
+	report_exits(p);
 	char err[CFG_MSG_MAX];
 	if (partition_load(p, err, sizeof(err))) {
 		log_info("partition '%s' stopped: reloading its image failed: %s", p->name, err);

@@ -94,8 +94,11 @@ class Console:
             out = open(serial_path + ".out", "wb")
         else:
             out = subprocess.PIPE
+        # The emulator's stdin is the serial console's input when the console is its stdout
+        # (QEMU -serial stdio): send() types into it. A file console is output only.
+        stdin = subprocess.DEVNULL if serial_path else subprocess.PIPE
         try:
-            self.proc = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdin=stdin,
                                          stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
         finally:
@@ -109,8 +112,36 @@ class Console:
         self._buf = b""
         self._log = open(log_path, "wb") if log_path else None
         self.started = time.monotonic()
+        # Typing pace: a partition's virtual UART has a 16-byte receive FIFO and drops what
+        # does not fit, and Mica only passes bytes on, so input goes in small bursts.
+        self.type_chunk = int(full_env.get("MICA_TYPE_CHUNK", "8"))
+        self.type_delay = float(full_env.get("MICA_TYPE_DELAY", "0.05"))
+
+    @property
+    def can_send(self):
+        return self.proc.stdin is not None
+
+    def send(self, text):
+        """Types text into the serial console (the emulator's stdin), a few bytes at a time.
+        Raises Failure for an output-only console or once the emulator is gone."""
+        if not self.can_send:
+            raise Failure("this console is output only (no input to type into)")
+        data = text.encode() if isinstance(text, str) else text
+        try:
+            for i in range(0, len(data), self.type_chunk):
+                if i:
+                    time.sleep(self.type_delay)
+                self.proc.stdin.write(data[i:i + self.type_chunk])
+                self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as e:
+            raise Failure(f"could not type into the console: {e}") from None
 
     def close(self):
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
         _kill_group(self.proc)
         with _live_lock:
             _live.discard(self.proc)
@@ -241,8 +272,9 @@ class Backend:
     def build_image(self, image, config_path, files):
         raise NotImplementedError
 
-    def boot(self, image, log_path, env=None):
-        """Returns a Console for the booted image."""
+    def boot(self, image, log_path, env=None, limit=None):
+        """Returns a Console for the booted image. limit: seconds after which the emulator
+        may stop by itself (only Bochs needs to be told)."""
         raise NotImplementedError
 
     def substitutions(self):
@@ -290,7 +322,7 @@ class QemuSvm(Backend):
         os.makedirs(os.path.dirname(image), exist_ok=True)
         _run_script("mkesp.sh", [image, config_path] + list(files))
 
-    def boot(self, image, log_path, env=None):
+    def boot(self, image, log_path, env=None, limit=None):
         script = os.path.join(ROOT, "scripts", "qemu.sh")
         if not os.path.exists(script):
             raise Failure("scripts/qemu.sh does not exist yet")
@@ -328,7 +360,7 @@ class QemuSvmMb2(Backend):
     def build_image(self, image, config_path, files):
         build_iso(image, config_path, files)
 
-    def boot(self, image, log_path, env=None):
+    def boot(self, image, log_path, env=None, limit=None):
         env = dict(os.environ, **(env or {}))
         argv = (["qemu-system-x86_64", "-machine", "q35"] + qemu_accel()
                 + ["-m", env.get("MICA_MEM", "1024"), "-smp", env.get("MICA_SMP", "4"),
@@ -354,7 +386,8 @@ class BochsVmx(Backend):
     def build_image(self, image, config_path, files):
         build_iso(image, config_path, files)
 
-    def boot(self, image, log_path, env=None, limit=900):
+    def boot(self, image, log_path, env=None, limit=None):
+        limit = max(900, int(limit or 0))
         script = os.path.join(ROOT, "scripts", "bochs.sh")
         if not os.path.exists(script):
             raise Failure("scripts/bochs.sh does not exist yet")
@@ -479,3 +512,208 @@ def config_line(config, text, nth=1):
             if nth == 0:
                 return n
     raise ValueError(f"{text!r} is not in the config {nth} more time(s)")
+
+
+# --------------------------------------------------------------------------------------
+# Interactive runs: a script of steps that wait for console lines, type into the console
+# and check what shell commands answer. Used by the Linux scenarios (tests/e2e/linux.py).
+
+class Step:
+    """One step of a script. begin() runs when the step becomes current (it may type);
+    feed() sees each console line after that and returns True once the step is complete;
+    end() checks what was gathered and raises Failure if it is wrong. timeout: seconds
+    for this step alone (None: only the scenario's overall timeout applies)."""
+    timeout = None
+    what = "?"
+
+    def begin(self, console, ctx):
+        pass
+
+    def feed(self, line, ctx):
+        return True
+
+    def end(self, ctx):
+        pass
+
+
+class Wait(Step):
+    """Lines matching every one of the patterns (any order), after the previous step."""
+
+    def __init__(self, *patterns, timeout=None, what=None):
+        self.patterns = list(patterns)
+        self.timeout = timeout
+        self.what = what or " and ".join(f"/{p}/" for p in self.patterns)
+
+    def begin(self, console, ctx):
+        self._pending = [re.compile(p) for p in self.patterns]
+
+    def feed(self, line, ctx):
+        for r in self._pending:
+            m = r.search(line)
+            if m:
+                ctx["match"] = m
+                self._pending.remove(r)
+                break
+        return not self._pending
+
+
+class Type(Step):
+    """Types text into the console (add "\\n" to end a line); complete at once."""
+
+    def __init__(self, text, what=None):
+        self.text = text
+        self.what = what or f"typing {text!r}"
+
+    def begin(self, console, ctx):
+        console.send(self.text)
+
+
+class Forbid(Step):
+    """From here on, lines matching these patterns fail the run (until Allow)."""
+
+    def __init__(self, *patterns):
+        self.patterns = list(patterns)
+        self.what = "forbid " + ", ".join(self.patterns)
+
+    def begin(self, console, ctx):
+        for p in self.patterns:
+            ctx["forbidden"][p] = re.compile(p)
+
+
+class Allow(Step):
+    """Lifts an earlier Forbid (the run may now show these lines)."""
+
+    def __init__(self, *patterns):
+        self.patterns = list(patterns)
+        self.what = "allow " + ", ".join(self.patterns)
+
+    def begin(self, console, ctx):
+        for p in self.patterns:
+            ctx["forbidden"].pop(p, None)
+
+
+class Run(Step):
+    """Types one shell command into partition `part`'s shell and checks its answer.
+
+    The typed line is  echo @MB<n>""@; CMD; echo @ME<n>""@ $?  : the command's output is
+    the partition's lines between the two markers (the quotes split the markers in the
+    tty's echo of the typed line, so the echo never matches), "[part] " removed; then
+    its exit status. check is a regex the whole output must match (status 0 required),
+    or a function (output, status) -> None if good, else a message saying what is wrong.
+    The command must be one line and must not read stdin."""
+
+    _seq = 0
+    _seq_lock = threading.Lock()
+
+    def __init__(self, command, check, part="linux", timeout=60, what=None):
+        if "\n" in command:
+            raise ValueError("Run takes a one-line command")
+        self.command = command.strip().rstrip(";")
+        self.check = check
+        self.part = part
+        self.timeout = timeout
+        self.what = what or f"the answer to `{self.command}` in '{part}'"
+
+    def begin(self, console, ctx):
+        with Run._seq_lock:
+            Run._seq += 1
+            n = Run._seq
+        prefix = r"^\[" + re.escape(self.part) + r"\] "
+        self._prefix = re.compile(prefix)
+        self._begin = re.compile(prefix + f"@MB{n}@$")
+        self._end = re.compile(prefix + f"@ME{n}@ (\\d+)$")
+        self._out, self._inside, self._status = [], False, None
+        console.send(f'echo @MB{n}""@; {self.command}; echo @ME{n}""@ $?\n')
+
+    def feed(self, line, ctx):
+        if not self._inside:
+            self._inside = bool(self._begin.search(line))
+            return False
+        m = self._end.search(line)
+        if m:
+            self._status = int(m.group(1))
+            return True
+        if self._prefix.search(line):
+            self._out.append(self._prefix.sub("", line, count=1))
+        return False
+
+    def end(self, ctx):
+        output = "\n".join(self._out)
+        ctx.setdefault("answers", []).append((self.command, output, self._status))
+        if callable(self.check):
+            problem = self.check(output, self._status)
+        elif self._status != 0:
+            problem = f"exit status {self._status}"
+        elif not re.fullmatch(self.check, output):
+            problem = f"expected /{self.check}/"
+        else:
+            problem = None
+        if problem:
+            shown = "\n".join(f"      > {l}" for l in self._out[-30:]) or "      > (no output)"
+            raise Failure(f"`{self.command}` in '{self.part}': {problem}; "
+                          f"it answered (status {self._status}):\n{shown}")
+
+
+class Script:
+    """An interactive scenario's steps (Step objects; a plain regex is a Wait) and the
+    patterns that must never appear (ALWAYS_FORBIDDEN is added)."""
+
+    def __init__(self, steps, forbidden=()):
+        self.steps = [Wait(s) if isinstance(s, str) else s for s in steps]
+        self.forbidden = ALWAYS_FORBIDDEN + list(forbidden)
+
+    def substitute(self, **names):
+        """Copy with <key> in every pattern replaced (as Expect.substitute)."""
+        def sub(p):
+            for k, v in names.items():
+                p = p.replace(f"<{k}>", v)
+            return p
+        import copy
+        steps = []
+        for st in self.steps:
+            st = copy.copy(st)
+            if isinstance(st, (Wait, Forbid, Allow)):
+                st.patterns = [sub(p) for p in st.patterns]
+                if isinstance(st, Wait):
+                    st.what = sub(st.what)
+            steps.append(st)
+        s = Script([])
+        s.steps = steps
+        s.forbidden = [sub(p) for p in self.forbidden]
+        return s
+
+
+def play(console, script, timeout, on_line=None):
+    """Runs a Script against a console. Raises Failure naming the step that was not met
+    (with its number) or the forbidden line that appeared."""
+    ctx = {"forbidden": {p: re.compile(p) for p in script.forbidden}}
+    deadline = console.started + timeout
+    total = len(script.steps)
+    for i, step in enumerate(script.steps, 1):
+        begun = time.monotonic()
+        try:
+            step.begin(console, ctx)
+        except Failure as e:
+            raise Failure(f"{e} (step {i} of {total}: {step.what})") from None
+        if isinstance(step, (Type, Forbid, Allow)):
+            continue
+        step_deadline = deadline
+        if step.timeout:
+            step_deadline = min(deadline, begun + step.timeout)
+        while True:
+            line = console.read_line(step_deadline)
+            if line is None:
+                limit = (f"{step.timeout:.0f}s for this step" if step_deadline < deadline
+                         else f"{timeout:.0f}s in all")
+                raise Failure(f"timed out ({limit}) waiting for {step.what} "
+                              f"(step {i} of {total})")
+            if on_line:
+                on_line(line)
+            for f in ctx["forbidden"].values():
+                if f.search(line):
+                    raise Failure(f"forbidden /{f.pattern}/ appeared: {line!r} "
+                                  f"(during step {i} of {total}: {step.what})")
+            if step.feed(line, ctx):
+                break
+        step.end(ctx)
+    return ctx

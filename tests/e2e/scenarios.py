@@ -16,7 +16,14 @@ from harness import Expect, config_line
 
 
 class Scenario:
-    def __init__(self, name, about, config, guests, expect, timeout=60, vendors=("svm", "vmx")):
+    """expect: an Expect (output only), or a harness.Script (interactive: waits, typed
+    commands and their checked answers), or a function of the config returning one.
+    guests: file names in build/guests, or paths (the Linux image: tests/e2e/linux.py).
+    env: extra environment for the emulator (e.g. MICA_SMP). explicit: run only when
+    named exactly (slow ones), never as part of `all` or a glob."""
+
+    def __init__(self, name, about, config, guests, expect, timeout=60, vendors=("svm", "vmx"),
+                 env=None, explicit=False):
         self.name = name
         self.about = about
         self.config = textwrap.dedent(config).lstrip("\n")
@@ -24,6 +31,8 @@ class Scenario:
         self.expect = expect(self.config) if callable(expect) else expect
         self.timeout = timeout
         self.vendors = vendors
+        self.env = dict(env or {})
+        self.explicit = explicit
 
 
 # --- building blocks for patterns ----------------------------------------------------------
