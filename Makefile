@@ -26,7 +26,7 @@ CORE_SRCS := $(wildcard kernel/*.c arch/x86/*.c arch/x86/svm/*.c arch/x86/vmx/*.
 CORE_ASMS := $(wildcard arch/x86/*.S arch/x86/svm/*.S arch/x86/vmx/*.S)
 CORE_OBJS := $(patsubst %,$(BUILD)/core/%.o,$(CORE_SRCS) $(CORE_ASMS))
 
-.PHONY: all core run test bench clean deps-build deps-run deps-test
+.PHONY: all core run run-linux test bench clean deps-build deps-run deps-test
 all: core loader mb2 guests
 
 core: $(BUILD)/core.elf
@@ -68,6 +68,14 @@ run: deps-run
 	$(MAKE) all
 	scripts/mkesp.sh $(BUILD)/esp-default.img configs/default.cfg $(GUEST_ELFS)
 	scripts/qemu.sh $(BUILD)/esp-default.img
+
+# Debian's cloud kernel as a 2-vCPU partition next to the counter (configs/linux.cfg).
+run-linux: deps-run
+	$(MAKE) all
+	scripts/linux-image.sh
+	scripts/mkesp.sh $(BUILD)/esp-linux.img configs/linux.cfg $(BUILD)/linux/vmlinuz \
+		$(BUILD)/linux/initrd.img $(BUILD)/guests/counter.elf
+	scripts/qemu.sh $(BUILD)/esp-linux.img
 
 test: deps-test
 	$(MAKE) all

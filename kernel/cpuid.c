@@ -11,8 +11,10 @@
 #define LEAF1_ECX_HYPERVISOR (1u << 31)
 #define EXT1_ECX_SVM         (1u << 2)
 #define LEAF1_ECX_X2APIC     (1u << 21)
+#define LEAF1_ECX_OSXSAVE    (1u << 27)
 #define LEAF1_ECX_TSC_DEADLINE (1u << 24)
 #define LEAF6_EAX_ARAT       (1u << 2)
+#define LEAF7_EBX_TSC_ADJUST (1u << 1)
 
 /* A KVM-compatible identification one hypervisor range up (0x40000100), as hypervisors
  * offering a second ABI do: Linux keeps x2APIC mode without an IOMMU only under a
@@ -79,13 +81,26 @@ static inline void cpuid_emulate(struct vcpu *v)
 			r[2] |= LEAF1_ECX_HYPERVISOR;
 			r[1] = (r[1] & 0x00ffffffu) | (v->id << 24); /* initial APIC ID = vCPU number */
 			if (platform) {
+				uint64_t cr0, cr3, cr4, efer;
+				unsigned bits;
+				virt->get_paging(v, &cr0, &cr3, &cr4, &efer, &bits);
+				/* OSXSAVE mirrors the guest's CR4, not Mica's */
+				r[2] = (r[2] & ~LEAF1_ECX_OSXSAVE) |
+				       ((cr4 & (1ULL << 18)) ? LEAF1_ECX_OSXSAVE : 0);
 				r[2] |= LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
 				r[1] = (r[1] & 0xff00ffffu) | (v->part->nvcpus << 16);
 			}
 			break;
 		case 6:
-			if (platform)
-				r[0] |= LEAF6_EAX_ARAT; /* the APIC timer never stops in C-states */
+			/* No thermal or power MSRs: only "the APIC timer never stops in C-states". */
+			if (platform) {
+				r[0] = LEAF6_EAX_ARAT;
+				r[1] = r[2] = r[3] = 0;
+			}
+			break;
+		case 7:
+			if (platform && sub == 0)
+				r[1] &= ~LEAF7_EBX_TSC_ADJUST; /* the guest's TSC is the host's */
 			break;
 		case 0xa: /* no performance counters: their MSRs are not offered */
 			if (platform)

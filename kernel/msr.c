@@ -14,6 +14,8 @@
 #define MSR_MTRR_DEF_TYPE     0x2ff
 #define MSR_AMD_HWCR          0xc0010015
 #define MSR_TSC_AUX           0xc0000103
+#define MSR_AMD_INT_PENDING   0xc0010055 /* read unchecked by Linux on AMD: no message pending */
+#define MSR_AMD_DE_CFG        0xc0011029
 
 #define MISC_ENABLE_FAST_STRINGS (1ULL << 0)
 
@@ -35,6 +37,8 @@ int msr_platform_read(struct vcpu *v, uint32_t index, uint64_t *value)
 	case MSR_MCG_STATUS:
 	case MSR_MTRR_DEF_TYPE:
 	case MSR_AMD_HWCR:
+	case MSR_AMD_INT_PENDING:
+	case MSR_AMD_DE_CFG:
 		*value = 0;
 		return 0;
 	case MSR_MISC_ENABLE:
@@ -57,6 +61,7 @@ int msr_platform_write(struct vcpu *v, uint32_t index, uint64_t value)
 	case MSR_MCG_STATUS:
 	case MSR_MISC_ENABLE:
 	case MSR_AMD_HWCR:
+	case MSR_AMD_DE_CFG:
 		return 0;
 	case MSR_MTRR_DEF_TYPE:
 		return value ? MICA_EINVAL : 0;

@@ -10,14 +10,21 @@ raw minimum deltas; this script boots it and turns them into figures:
     bench: svm_cpuid_exit <N> instructions
     bench: svm_null_hypercall <N> instructions
 
-Each Bench below is one boot producing one or more figures; add VMX (Bochs) or a Linux boot
-ratio as further entries. Usage: scripts/bench.py [--list] [NAME...]
+plus the same on VT-x (Bochs), and the Linux guest's boot (LinuxBoot, below):
+
+    bench: linux_boot_ratio <R> (Mica <s> / bare QEMU <s> ...)
+    bench: linux_boot_exits <N> exits (...)
+
+Each entry in BENCHES yields one or more figures. Usage: scripts/bench.py [--list] [NAME...]
+(--linux-runs N: boots of each kind for the Linux ratio, default 3)
 """
 
 import argparse
 import os
 import re
+import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # keep the source tree clean
@@ -115,8 +122,120 @@ BENCHES = [
           env={"MICA_ICOUNT": "8"}),
     Bench("vmx-exits", "vmx", BENCH_CONFIG_CPU0, ["bench.elf"], RAW, vmx_exit_figures,
           env={"MICA_SMP": "1"}, timeout=300),
-    # Later: a Linux boot-time ratio (under Mica / bare QEMU).
 ]
+
+
+# --- Linux boot time: under Mica vs. bare QEMU ----------------------------------------------
+
+LINUX_DIR = os.path.join(BUILD, "linux")
+LINUX_MEM_MB = 256
+LINUX_READY = re.compile(r"mica-linux: shell ready \(cpus (\d+), mem (\d+) kB\)$")
+LINUX_CONFIG = f"""\
+[partition linux]
+cpus = 0
+memory = {LINUX_MEM_MB}M
+image = vmlinuz
+initrd = initrd.img
+cmdline = "console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1 rdinit=/init"
+"""
+EXITS = re.compile(r"^mica: partition 'linux' exits: total (\d+)")
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+class LinuxBoot:
+    """Wall time from the emulator's start to /init's shell-ready marker, Linux under Mica
+    (QEMU, SeaBIOS + GRUB + the Multiboot2 entry, the kernel alone in a 1-vCPU partition on
+    the boot CPU: -smp 1) against the same kernel, initrd and command line booted directly
+    by QEMU (scripts/linux-bare.sh -smp 1 -m 256). Both are TCG with -cpu max; the guest
+    has 256 MiB in both (Mica's QEMU has 512 MiB: Mica and its tables need room beside
+    the partition). Runs alternate, Mica first; the ratio is of the medians.
+
+    Under Mica the guest then types `poweroff -f`, and Mica's per-partition exit counts
+    give linux_boot_exits: the VM exits of the whole boot and the power-off (median)."""
+
+    name = "linux-boot"
+
+    def __init__(self, runs=3, timeout=300):
+        self.runs = runs
+        self.timeout = timeout
+
+    def _read_until(self, console, rx, deadline, what):
+        while True:
+            line = console.read_line(deadline)
+            if line is None:
+                tail = "".join(f"\n    | {l}" for l in console.lines[-20:])
+                raise Failure(f"timed out waiting for {what}; last console lines:{tail}")
+            m = rx.search(line)
+            if m:
+                return m, time.monotonic()
+
+    def _mica(self, image, log):
+        env = {"MICA_SMP": "1", "MICA_MEM": "512"}
+        with BACKENDS["svm-mb2"].boot(image, log, env=env) as c:
+            deadline = c.started + self.timeout
+            m, t = self._read_until(c, LINUX_READY, deadline, "the shell-ready marker under Mica")
+            boot = t - c.started
+            self._read_until(c, re.compile(r"Enter 'help' for a list"), deadline, "the shell")
+            c.send("poweroff -f\n")
+            try:
+                e, _ = self._read_until(c, EXITS, time.monotonic() + 60,
+                                        "Mica's exit counts after poweroff -f")
+                exits = int(e.group(1))
+            except Failure as err:
+                print(f"bench: linux_boot_exits left out: {err}", file=sys.stderr)
+                exits = None
+            return boot, exits
+
+    def _bare(self, log):
+        argv = [os.path.join(ROOT, "scripts", "linux-bare.sh"), LINUX_DIR,
+                "-smp", "1", "-m", str(LINUX_MEM_MB)]
+        with harness.Console(argv, log_path=log) as c:
+            deadline = c.started + self.timeout
+            _, t0 = self._read_until(c, re.compile(r"^linux-bare: starting qemu"), deadline,
+                                     "scripts/linux-bare.sh to start QEMU")
+            _, t = self._read_until(c, LINUX_READY, deadline, "the shell-ready marker (bare)")
+            return t - t0
+
+    def run(self):
+        res = subprocess.run([os.path.join(ROOT, "scripts", "linux-image.sh"), LINUX_DIR],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        if res.returncode != 0:
+            raise Failure("scripts/linux-image.sh failed:\n" + res.stdout.decode(errors="replace"))
+        out_dir = os.path.join(BUILD, "bench")
+        os.makedirs(out_dir, exist_ok=True)
+        base = os.path.join(out_dir, self.name)
+        with open(base + ".cfg", "w") as f:
+            f.write(LINUX_CONFIG)
+        image = base + ".iso"
+        harness.build_iso(image, base + ".cfg",
+                          [os.path.join(LINUX_DIR, "vmlinuz"), os.path.join(LINUX_DIR, "initrd.img")])
+        mica, bare, exits = [], [], []
+        for i in range(1, self.runs + 1):
+            t, e = self._mica(image, f"{base}-mica-{i}.log")
+            mica.append(t)
+            if e is not None:
+                exits.append(e)
+            bare.append(self._bare(f"{base}-bare-{i}.log"))
+            print(f"bench: linux-boot run {i}: Mica {mica[-1]:.2f}s"
+                  f"{f' ({e} exits)' if e is not None else ''}, bare {bare[-1]:.2f}s",
+                  file=sys.stderr, flush=True)
+        mm, mb = median(mica), median(bare)
+        figures = [("linux_boot_ratio", f"{mm / mb:.2f}",
+                    f"(Mica {mm:.2f}s / bare QEMU {mb:.2f}s to the shell, medians of "
+                    f"{self.runs})")]
+        if exits:
+            figures.append(("linux_boot_exits", int(median(exits)),
+                            f"exits (boot and poweroff -f, median of {len(exits)})"))
+        return figures
+
+
+BENCHES.append(LinuxBoot())
 
 
 def main():
@@ -124,7 +243,12 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="*", help="benches to run (default: all)")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--linux-runs", type=int, default=3,
+                    help="boots under Mica and bare for linux-boot, each (default 3)")
     args = ap.parse_args()
+    for b in BENCHES:
+        if isinstance(b, LinuxBoot):
+            b.runs = max(1, args.linux_runs)
     benches = [b for b in BENCHES if not args.names or b.name in args.names]
     if args.list or not benches:
         for b in BENCHES:
@@ -137,7 +261,7 @@ def main():
         for b in benches:
             try:
                 for name, value, unit in b.run():
-                    print(f"bench: {name} {value} {unit}", flush=True)
+                    print(f"bench: {name} {value} {unit}".rstrip(), flush=True)
             except Failure as e:
                 failed += 1
                 print(f"bench: {b.name} failed: {e} "

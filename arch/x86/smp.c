@@ -28,6 +28,12 @@ static void io_delay_us(unsigned us)
 
 void arch_cpu_setup(struct pcpu *c)
 {
+	uint32_t r[4];
+
+	/* XSETBV on a guest's behalf (VT-x always exits on it) needs CR4.OSXSAVE here. */
+	cpuid_count(1, 0, r);
+	if (r[2] & (1u << 26))
+		write_cr4(read_cr4() | (1ULL << 18));
 	gdt_load(c->id);
 	idt_load();
 	wrmsr(MSR_GS_BASE, (uint64_t)c);

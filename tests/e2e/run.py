@@ -16,6 +16,7 @@ import argparse
 import concurrent.futures
 import fnmatch
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -24,8 +25,11 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import BACKENDS, BUILD, Failure, guest_path, watch  # noqa: E402
-from scenarios import SCENARIOS  # noqa: E402
+from harness import BACKENDS, BUILD, Failure, Script, guest_path, play, watch  # noqa: E402
+from scenarios import SCENARIOS as BASIC_SCENARIOS  # noqa: E402
+from linux import LINUX_SCENARIOS, needs_linux  # noqa: E402
+
+SCENARIOS = BASIC_SCENARIOS + LINUX_SCENARIOS
 
 TAIL = 40
 _print_lock = threading.Lock()
@@ -51,26 +55,41 @@ def run_one(scn, backend, timeout_scale, verbose):
             def on_line(line):
                 with _print_lock:
                     print(f"  {label}| {line}", flush=True)
-        with backend.boot(img, log) as console:
+        timeout = scn.timeout * timeout_scale * backend.timeout_scale
+        with backend.boot(img, log, env=scn.env, limit=timeout + 60) as console:
             lines = console.lines
-            watch(console, expect, scn.timeout * timeout_scale * backend.timeout_scale,
-                  on_line)
+            if isinstance(expect, Script):
+                play(console, expect, timeout, on_line)
+            else:
+                watch(console, expect, timeout, on_line)
         return True, time.monotonic() - start, "", lines
     except Failure as e:
         return False, time.monotonic() - start, str(e), lines
 
 
-def select(names, backend):
+def prepare_linux():
+    """Builds the Linux test image (scripts/linux-image.sh; ~20 ms when it is cached)."""
+    res = subprocess.run([os.path.join(harness.ROOT, "scripts", "linux-image.sh"),
+                          os.path.join(BUILD, "linux")], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if res.returncode != 0:
+        sys.stdout.write(res.stdout.decode("utf-8", "replace"))
+        sys.exit("e2e: scripts/linux-image.sh failed: the Linux scenarios cannot run")
+
+
+def select(names, backend, listing=False):
     vendor = backend.name
     # A backend runs the scenarios listed for it by name, else those for its vendor.
     chosen = [s for s in SCENARIOS if backend.name in s.vendors
               or (backend.vendor in s.vendors and not backend.named_only)]
     if not names:
-        return chosen
+        return [s for s in chosen if listing or not s.explicit]
     picked = []
     for pat in names:
         pat = pat.split("/", 1)[1] if pat.startswith(vendor + "/") else pat
-        hits = [s for s in chosen if fnmatch.fnmatchcase(s.name, pat)]
+        # Slow scenarios (explicit) run only when named exactly, never through a glob.
+        hits = [s for s in chosen if s.name == pat
+                or (not s.explicit and fnmatch.fnmatchcase(s.name, pat))]
         if not hits:
             sys.exit(f"e2e: no scenario matches '{pat}' (see --list)")
         picked += [s for s in hits if s not in picked]
@@ -92,13 +111,16 @@ def main():
     args = ap.parse_args()
 
     backend = BACKENDS[args.vendor]
-    scenarios = select(args.names, backend)
+    scenarios = select(args.names, backend, listing=args.list)
     if args.list:
         for s in scenarios:
-            print(f"{backend.name}/{s.name:24} {s.about}")
+            print(f"{backend.name}/{s.name:24} {s.about}"
+                  + (" (only when named)" if s.explicit else ""))
         return 0
 
     harness.install_signal_handlers()
+    if any(needs_linux(s) for s in scenarios):
+        prepare_linux()
     passed = failed = 0
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
     try:

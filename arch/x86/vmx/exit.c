@@ -117,6 +117,23 @@ static int cr_access(struct vcpu *v, uint64_t qual)
 	return -1;
 }
 
+/* XSETBV always exits under VMX (SDM 25.1.2). The CPU runs only this vCPU, so the guest's
+ * XCR0 is simply loaded, once checked against what the CPU supports (SDM 13.3). */
+static int xsetbv(struct vcpu *v)
+{
+	uint32_t r[4];
+	uint64_t val = (v->regs.gpr[REG_RDX] << 32) | (uint32_t)v->regs.gpr[REG_RAX];
+
+	if ((uint32_t)v->regs.gpr[REG_RCX] != 0)
+		return -1;
+	cpuid_count(0xd, 0, r);
+	uint64_t supported = ((uint64_t)r[3] << 32) | r[0];
+	if (!(val & 1) || (val & ~supported) || ((val & 4) && !(val & 2)))
+		return -1;
+	__asm__ volatile("xsetbv" : : "a"((uint32_t)val), "d"((uint32_t)(val >> 32)), "c"(0));
+	return 0;
+}
+
 static void slow_exit(struct vcpu *v, uint32_t reason)
 {
 	struct vm_exit e;
@@ -178,6 +195,13 @@ static void slow_exit(struct vcpu *v, uint32_t reason)
 	case EXIT_REASON_CR_ACCESS:
 		e.reason = EXIT_NONE;
 		if (cr_access(v, qual))
+			vmx_inject_exception(v, 13, 1, 0);
+		else
+			v->regs.rip += vmread(VMCS_EXIT_INSN_LEN);
+		break;
+	case EXIT_REASON_XSETBV:
+		e.reason = EXIT_NONE;
+		if (xsetbv(v))
 			vmx_inject_exception(v, 13, 1, 0);
 		else
 			v->regs.rip += vmread(VMCS_EXIT_INSN_LEN);
