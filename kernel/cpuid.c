@@ -47,24 +47,12 @@ static void topology(const struct vcpu *v, uint32_t sub, uint32_t r[4])
 	}
 }
 
-static inline void cpuid_emulate(struct vcpu *v)
+/* What every guest sees: the host's CPUID without virtualization and MONITOR, with the
+ * hypervisor bit, Mica's leaves, and the vCPU's number as its APIC ID. */
+static inline void cpuid_common(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-	uint32_t leaf = (uint32_t)v->regs.gpr[REG_RAX];
-	uint32_t sub = (uint32_t)v->regs.gpr[REG_RCX];
-	uint32_t r[4];
-
-	int platform = v->irq.on;
-
 	if ((leaf & 0xf0000000u) == 0x40000000u) {
 		r[0] = r[1] = r[2] = r[3] = 0;
-		if (platform && leaf == KVM_COMPAT_BASE) {
-			r[0] = KVM_COMPAT_BASE + 1;
-			r[1] = KVM_SIG_EBX;
-			r[2] = KVM_SIG_ECX;
-			r[3] = KVM_SIG_EDX;
-		} else if (platform && leaf == KVM_COMPAT_BASE + 1) {
-			r[0] = KVM_FEATURE_NOP_IO_DELAY;
-		}
 		if (leaf == MICA_CPUID_SIGNATURE) {
 			r[0] = MICA_CPUID_FEATURES;
 			r[1] = r[2] = r[3] = MICA_SIG_EBX;
@@ -73,61 +61,96 @@ static inline void cpuid_emulate(struct vcpu *v)
 			r[1] = virt->hcall_insn;
 			r[2] = (uint32_t)(arch_tsc_hz() / 1000);
 		}
-	} else {
-		cpuid_count(leaf, sub, r);
-		switch (leaf) {
-		case 1:
-			r[2] &= ~(LEAF1_ECX_VMX | LEAF1_ECX_MONITOR);
-			r[2] |= LEAF1_ECX_HYPERVISOR;
-			r[1] = (r[1] & 0x00ffffffu) | (v->id << 24); /* initial APIC ID = vCPU number */
-			if (platform) {
-				uint64_t cr0, cr3, cr4, efer;
-				unsigned bits;
-				virt->get_paging(v, &cr0, &cr3, &cr4, &efer, &bits);
-				/* OSXSAVE mirrors the guest's CR4, not Mica's */
-				r[2] = (r[2] & ~LEAF1_ECX_OSXSAVE) |
-				       ((cr4 & (1ULL << 18)) ? LEAF1_ECX_OSXSAVE : 0);
-				r[2] |= LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
-				r[1] = (r[1] & 0xff00ffffu) | (v->part->nvcpus << 16);
-			}
-			break;
-		case 6:
-			/* No thermal or power MSRs: only "the APIC timer never stops in C-states". */
-			if (platform) {
-				r[0] = LEAF6_EAX_ARAT;
-				r[1] = r[2] = r[3] = 0;
-			}
-			break;
-		case 7:
-			if (platform && sub == 0)
-				r[1] &= ~LEAF7_EBX_TSC_ADJUST; /* the guest's TSC is the host's */
-			break;
-		case 0xa: /* no performance counters: their MSRs are not offered */
-			if (platform)
-				r[0] = r[1] = r[2] = r[3] = 0;
-			break;
-		case 0xb:
-			if (platform)
-				topology(v, sub, r);
-			break;
-		case 0x80000001:
-			r[2] &= ~EXT1_ECX_SVM;
-			break;
-		case 0x8000000a: /* SVM features: none */
-			r[0] = r[1] = r[2] = r[3] = 0;
-			break;
-		}
+		return;
 	}
+	cpuid_count(leaf, sub, r);
+	switch (leaf) {
+	case 1:
+		r[2] &= ~(LEAF1_ECX_VMX | LEAF1_ECX_MONITOR);
+		r[2] |= LEAF1_ECX_HYPERVISOR;
+		r[1] = (r[1] & 0x00ffffffu) | (v->id << 24); /* initial APIC ID = vCPU number */
+		break;
+	case 0x80000001:
+		r[2] &= ~EXT1_ECX_SVM;
+		break;
+	case 0x8000000a: /* SVM features: none */
+		r[0] = r[1] = r[2] = r[3] = 0;
+		break;
+	}
+}
+
+/* A guest with a PC platform (Linux) also learns about its x2APIC and TSC-deadline timer,
+ * its topology, the KVM-compatible leaves, and loses what the platform does not offer. */
+static void cpuid_platform(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	uint64_t cr0, cr3, cr4, efer;
+	unsigned bits;
+
+	switch (leaf) {
+	case KVM_COMPAT_BASE:
+		r[0] = KVM_COMPAT_BASE + 1;
+		r[1] = KVM_SIG_EBX;
+		r[2] = KVM_SIG_ECX;
+		r[3] = KVM_SIG_EDX;
+		break;
+	case KVM_COMPAT_BASE + 1:
+		r[0] = KVM_FEATURE_NOP_IO_DELAY;
+		break;
+	case 1:
+		virt->get_paging(v, &cr0, &cr3, &cr4, &efer, &bits);
+		/* OSXSAVE mirrors the guest's CR4, not Mica's */
+		r[2] = (r[2] & ~LEAF1_ECX_OSXSAVE) | ((cr4 & (1ULL << 18)) ? LEAF1_ECX_OSXSAVE : 0);
+		r[2] |= LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
+		r[1] = (r[1] & 0xff00ffffu) | (v->part->nvcpus << 16);
+		break;
+	case 6: /* no thermal or power MSRs: only "the APIC timer never stops in C-states" */
+		r[0] = LEAF6_EAX_ARAT;
+		r[1] = r[2] = r[3] = 0;
+		break;
+	case 7:
+		if (sub == 0)
+			r[1] &= ~LEAF7_EBX_TSC_ADJUST; /* the guest's TSC is the host's */
+		break;
+	case 0xa: /* no performance counters: their MSRs are not offered */
+		r[0] = r[1] = r[2] = r[3] = 0;
+		break;
+	case 0xb:
+		topology(v, sub, r);
+		break;
+	}
+}
+
+static void set_result(struct vcpu *v, const uint32_t r[4], unsigned insn_len)
+{
 	v->regs.gpr[REG_RAX] = r[0];
 	v->regs.gpr[REG_RBX] = r[1];
 	v->regs.gpr[REG_RCX] = r[2];
 	v->regs.gpr[REG_RDX] = r[3];
+	v->regs.rip += insn_len;
 }
 
+static void __attribute__((noinline)) exit_cpuid_platform(struct vcpu *v, unsigned insn_len)
+{
+	uint32_t leaf = (uint32_t)v->regs.gpr[REG_RAX], sub = (uint32_t)v->regs.gpr[REG_RCX];
+	uint32_t r[4];
+
+	cpuid_common(v, leaf, sub, r);
+	cpuid_platform(v, leaf, sub, r);
+	set_result(v, r, insn_len);
+	partition_check(v);
+}
+
+/* The hot path (a tiny guest's CPUID is the benchmark) stays free of the platform's work. */
 void vcpu_exit_cpuid(struct vcpu *v, unsigned insn_len)
 {
+	uint32_t r[4];
+
 	v->exits[EXIT_CPUID]++;
-	cpuid_emulate(v);
-	v->regs.rip += insn_len;
+	if (v->irq.on) {
+		exit_cpuid_platform(v, insn_len);
+		return;
+	}
+	cpuid_common(v, (uint32_t)v->regs.gpr[REG_RAX], (uint32_t)v->regs.gpr[REG_RCX], r);
+	set_result(v, r, insn_len);
 	partition_check(v);
 }

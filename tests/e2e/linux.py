@@ -68,6 +68,11 @@ class Ready(Wait):
                           f"{m.group(0)!r}")
 
 
+def kernel_line(text, part="linux"):
+    """A kernel message on the partition's console (after its "[    1.234567] " stamp)."""
+    return out(part, r"\[ *\d+\.\d+\] " + text)
+
+
 def shell_prompt(part="linux"):
     """ash's greeting: the interactive shell reads the console from here on."""
     return Wait(out(part, lit("Enter 'help' for a list of built-in commands.")), timeout=60)
@@ -169,8 +174,8 @@ def vmx_script(cfg):
             BANNER,
             Wait(started("linux", "1", "256 MiB", "vmlinuz")),
             Forbid(LINUX_ENDS),
-            Wait(out("linux", lit("Linux version ")), timeout=600),
-            Wait(out("linux", lit("Run /init as init process"))),
+            Wait(kernel_line(lit("Linux version ")), timeout=600),
+            Wait(kernel_line(lit("Run /init as init process"))),
             Ready(cpus=1),
             shell_prompt(),
         ],

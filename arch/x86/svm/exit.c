@@ -16,7 +16,7 @@ static const char *unhandled_name(uint32_t code)
 	}
 }
 
-static void slow_exit(struct vcpu *v, struct vmcb *vm, uint32_t code)
+static void __attribute__((noinline)) slow_exit(struct vcpu *v, struct vmcb *vm, uint32_t code)
 {
 	struct vm_exit e;
 

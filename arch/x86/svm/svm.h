@@ -11,9 +11,10 @@ struct svm_vcpu {
 	struct vcpu *v;
 };
 
+/* The VMCB's physical address is also its address in the core (identity map). */
 static inline struct vmcb *vmcb_of(struct vcpu *v)
 {
-	return ((struct svm_vcpu *)v->hw)->vmcb;
+	return (struct vmcb *)v->hw_state_pa;
 }
 
 int svm_stage2_init(struct stage2 *s2);

@@ -134,7 +134,7 @@ static int xsetbv(struct vcpu *v)
 	return 0;
 }
 
-static void slow_exit(struct vcpu *v, uint32_t reason)
+static void __attribute__((noinline)) slow_exit(struct vcpu *v, uint32_t reason)
 {
 	struct vm_exit e;
 	uint64_t qual = vmread(VMCS_EXIT_QUAL);
