@@ -3,6 +3,7 @@
 #include "kernel/arch.h"
 #include "kernel/cpuid.h"
 #include "kernel/partition.h"
+#include "kernel/pvclock.h"
 #include "kernel/vcpu.h"
 #include "kernel/virt.h"
 
@@ -18,8 +19,8 @@
 
 /* A KVM-compatible identification one hypervisor range up (0x40000100), as hypervisors
  * offering a second ABI do: Linux keeps x2APIC mode without an IOMMU only under a
- * hypervisor it knows. No KVM paravirtual feature is offered except NOP_IO_DELAY (port
- * 0x80 delays are pointless in a VM and each would be an exit). */
+ * hypervisor it knows. Offered: NOP_IO_DELAY (port 0x80 delays are pointless in a VM and
+ * each would be an exit) and the paravirtual clock (kernel/pvclock.h), nothing else. */
 #define KVM_COMPAT_BASE      0x40000100u
 #define KVM_SIG_EBX          0x4b4d564bu /* "KVMK" */
 #define KVM_SIG_ECX          0x564b4d56u /* "VMKV" */
@@ -94,7 +95,8 @@ static void cpuid_platform(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t
 		r[3] = KVM_SIG_EDX;
 		break;
 	case KVM_COMPAT_BASE + 1:
-		r[0] = KVM_FEATURE_NOP_IO_DELAY;
+		r[0] = KVM_FEATURE_NOP_IO_DELAY | KVM_FEATURE_CLOCKSOURCE2 |
+		       KVM_FEATURE_CLOCKSOURCE_STABLE;
 		break;
 	case 1:
 		virt->get_paging(v, &cr0, &cr3, &cr4, &efer, &bits);

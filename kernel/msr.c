@@ -1,6 +1,9 @@
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
+#include "kernel/arch.h"
 #include "kernel/msr.h"
+#include "kernel/partition.h"
+#include "kernel/pvclock.h"
 #include "kernel/vcpu.h"
 
 #define MSR_TSC               0x010
@@ -52,11 +55,41 @@ int msr_platform_read(struct vcpu *v, uint32_t index, uint64_t *value)
 	}
 }
 
+/* The guest names where its clock data goes (bit 0: enable); the TSC is stable and Mica
+ * never changes its rate, so one write is all the guest ever needs. */
+static int system_time(struct vcpu *v, uint64_t value)
+{
+	if (!(value & 1))
+		return 0;
+	uint64_t gpa = value & ~1ULL;
+	struct pvclock_time *t = partition_guest_ptr(v->part, gpa, sizeof(*t));
+	if (!t || (gpa & 3))
+		return MICA_EINVAL;
+	pvclock_fill(t, arch_tsc_hz(), v->part->clock_epoch, rdtsc());
+	return 0;
+}
+
+/* Wall-clock time at boot: Mica has no battery clock to read, so the epoch (1970). */
+static int wall_clock(struct vcpu *v, uint64_t gpa)
+{
+	uint32_t *w = partition_guest_ptr(v->part, gpa, 12);
+	if (!w)
+		return MICA_EINVAL;
+	w[0] = 2; /* version */
+	w[1] = 0; /* seconds */
+	w[2] = 0; /* nanoseconds */
+	return 0;
+}
+
 int msr_platform_write(struct vcpu *v, uint32_t index, uint64_t value)
 {
 	if (!v->irq.on)
 		return MICA_ENOSYS;
 	switch (index) {
+	case MSR_KVM_SYSTEM_TIME_NEW:
+		return system_time(v, value);
+	case MSR_KVM_WALL_CLOCK_NEW:
+		return wall_clock(v, value);
 	case MSR_BIOS_SIGN_ID:
 	case MSR_MCG_STATUS:
 	case MSR_MISC_ENABLE:

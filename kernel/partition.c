@@ -52,6 +52,7 @@ static int load_linux(struct partition *p, void *ram, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	p->platform = 1;
+	p->clock_epoch = rdtsc();
 	vioapic_reset(&p->ioapic, plat.acpi.ioapic_id);
 	for (unsigned i = 0; i < p->nvcpus; i++)
 		irq_vcpu_reset(&p->vcpus[i], 1, i > 0);

@@ -49,7 +49,8 @@ struct partition {
 	struct vpm pm;
 
 	int platform;              /* a PC platform (Linux): APICs, ACPI, timers */
-	unsigned msr_gp_logged;    /* unknown-MSR reports so far (a few, then quiet) */
+	unsigned msr_gp_logged;
+	uint64_t clock_epoch;      /* TSC at the last (re)start: the guest's paravirtual clock 0 */    /* unknown-MSR reports so far (a few, then quiet) */
 	struct spinlock ioapic_lock;
 	struct vioapic ioapic;
 };
