@@ -91,9 +91,9 @@ def memtotal_check(output, status):
 
 # What the kernel log is searched for (case-insensitive), and which of the lines found
 # are platform errors. Lines that only name Mica (the ACPI tables' OEM id "MICA") are fine.
-DMESG = "dmesg | grep -iE 'mica|acpi.*(error|excep[t]ion)|bug:|warning:|unchecked msr|call trace|oops|kernel panic|firmware bug'"
+DMESG = "dmesg | grep -iE 'mica|acpi.*(error|excep[t]ion)|bug:|warning:|unchecked msr|call trace|oops:|kernel panic|firmware bug'"
 DMESG_BAD = re.compile(
-    r"unchecked msr|\bbug:|warning:|acpi.*(error|exception)|call trace|oops|kernel panic"
+    r"unchecked msr|\bbug:|warning:|acpi.*(error|exception)|call trace|\boops:|kernel panic"
     r"|firmware bug|mica.*(error|fail|unsupported|unknown)", re.IGNORECASE)
 
 
