@@ -19,11 +19,17 @@ void mem_init(const struct boot_info *bi)
 	frame_reserve(&pool, bi->core_base, bi->core_size);
 }
 
-uint64_t mem_alloc(uint64_t size, uint64_t align)
+uint64_t mem_alloc_raw(uint64_t size, uint64_t align)
 {
 	uint64_t f = spin_lock(&pool_lock);
 	uint64_t pa = frame_alloc(&pool, size, align < FRAME_SIZE ? FRAME_SIZE : align);
 	spin_unlock(&pool_lock, f);
+	return pa;
+}
+
+uint64_t mem_alloc(uint64_t size, uint64_t align)
+{
+	uint64_t pa = mem_alloc_raw(size, align);
 	if (pa)
 		memset(phys_to_virt(pa), 0, size);
 	return pa;

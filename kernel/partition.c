@@ -108,7 +108,7 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct b
 	p->image = image;
 	p->initrd = initrd;
 	p->ram_size = cfg->memory;
-	p->ram_hpa = mem_alloc(cfg->memory, 2ULL << 20);
+	p->ram_hpa = mem_alloc_raw(cfg->memory, 2ULL << 20); /* partition_load() zeroes it */
 	if (!p->ram_hpa) {
 		log_info("partition '%s': no contiguous block of %lu MiB left", p->name, cfg->memory >> 20);
 		return MICA_EINVAL;

@@ -29,6 +29,15 @@ void *memmove(void *dst, const void *src, size_t n)
 void *memset(void *dst, int c, size_t n)
 {
 	void *d = dst;
+
+	/* Large blocks (a partition's RAM) in 8-byte stores: several times faster under
+	 * emulators, which run rep stosb one byte at a time. */
+	if (n >= 64 && !((uintptr_t)d & 7)) {
+		size_t q = n / 8;
+		uint64_t v = 0x0101010101010101ULL * (uint8_t)c;
+		__asm__ volatile("rep stosq" : "+D"(d), "+c"(q) : "a"(v) : "memory");
+		n &= 7;
+	}
 	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
 	return dst;
 }
