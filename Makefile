@@ -82,6 +82,7 @@ test: deps-test
 	$(MAKE) unit-test
 	$(MAKE) test-svm
 	$(MAKE) test-vmx
+	$(MAKE) test-linux-vmx
 
 bench: deps-run
 	$(MAKE) all

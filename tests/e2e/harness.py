@@ -269,7 +269,7 @@ class Backend:
     subst = {}
     named_only = False  # runs only the scenarios that name this backend in their vendors
 
-    def build_image(self, image, config_path, files):
+    def build_image(self, image, config_path, files, build=None):
         raise NotImplementedError
 
     def boot(self, image, log_path, env=None, limit=None):
@@ -281,12 +281,14 @@ class Backend:
         return dict(self.subst, vendor=self.vendor)
 
 
-def _run_script(name, args):
+def _run_script(name, args, build=None):
+    """build: another build folder to take the core and boot stubs from (a test build)."""
     script = os.path.join(ROOT, "scripts", name)
     if not os.path.exists(script):
         raise Failure(f"scripts/{name} does not exist yet")
+    env = dict(os.environ, BUILD=build) if build else None
     res = subprocess.run([script] + list(args), cwd=ROOT, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     if res.returncode != 0:
         out = res.stdout.decode("utf-8", "replace").strip().splitlines()[-10:]
         raise Failure(f"scripts/{name} failed:\n    " + "\n    ".join(out))
@@ -317,10 +319,10 @@ class QemuSvm(Backend):
     vendor = "svm"
     subst = UEFI_SUBST
 
-    def build_image(self, image, config_path, files):
+    def build_image(self, image, config_path, files, build=None):
         _check_files(files)
         os.makedirs(os.path.dirname(image), exist_ok=True)
-        _run_script("mkesp.sh", [image, config_path] + list(files))
+        _run_script("mkesp.sh", [image, config_path] + list(files), build)
 
     def boot(self, image, log_path, env=None, limit=None):
         script = os.path.join(ROOT, "scripts", "qemu.sh")
@@ -329,11 +331,11 @@ class QemuSvm(Backend):
         return Console([script, image], env=env, log_path=log_path)
 
 
-def build_iso(image, config_path, files):
+def build_iso(image, config_path, files, build=None):
     """A GRUB ISO booting Mica through the Multiboot2 entry (scripts/mkiso.sh)."""
     _check_files(files)
     os.makedirs(os.path.dirname(image), exist_ok=True)
-    _run_script("mkiso.sh", [image, config_path] + list(files))
+    _run_script("mkiso.sh", [image, config_path] + list(files), build)
 
 
 def qemu_accel():
@@ -357,8 +359,8 @@ class QemuSvmMb2(Backend):
     image_ext = ".iso"
     subst = MB2_SUBST
 
-    def build_image(self, image, config_path, files):
-        build_iso(image, config_path, files)
+    def build_image(self, image, config_path, files, build=None):
+        build_iso(image, config_path, files, build)
 
     def boot(self, image, log_path, env=None, limit=None):
         env = dict(os.environ, **(env or {}))
@@ -383,8 +385,8 @@ class BochsVmx(Backend):
     subst = MB2_SUBST
     timeout_scale = 2.0  # Bochs runs ~60 MIPS shared by all 4 CPUs
 
-    def build_image(self, image, config_path, files):
-        build_iso(image, config_path, files)
+    def build_image(self, image, config_path, files, build=None):
+        build_iso(image, config_path, files, build)
 
     def boot(self, image, log_path, env=None, limit=None):
         limit = max(900, int(limit or 0))
@@ -406,8 +408,8 @@ class BochsVmxUefi(BochsVmx):
     subst = UEFI_SUBST
     timeout_scale = 4.0
 
-    def build_image(self, image, config_path, files):
-        QemuSvm.build_image(self, image, config_path, files)
+    def build_image(self, image, config_path, files, build=None):
+        QemuSvm.build_image(self, image, config_path, files, build)
 
 
 def boot_lines(backend, image, log_path, until, timeout, env=None):

@@ -48,7 +48,8 @@ def run_one(scn, backend, timeout_scale, verbose):
     lines = []
     start = time.monotonic()
     try:
-        backend.build_image(img, cfg_path, [guest_path(g) for g in scn.guests])
+        backend.build_image(img, cfg_path, [guest_path(g) for g in scn.guests],
+                            build=scn.core_build)
         start = time.monotonic()
         on_line = None
         if verbose:

@@ -23,7 +23,8 @@ class Scenario:
     named exactly (slow ones), never as part of `all` or a glob."""
 
     def __init__(self, name, about, config, guests, expect, timeout=60, vendors=("svm", "vmx"),
-                 env=None, explicit=False):
+                 env=None, explicit=False, core_build=None):
+        self.core_build = core_build  # a test build of the core to boot (e2e.mk makes it)
         self.name = name
         self.about = about
         self.config = textwrap.dedent(config).lstrip("\n")
@@ -367,4 +368,23 @@ SCENARIOS = [
             ],
         ),
         timeout=60, vendors=("vmx-uefi",)),
+    Scenario(
+        "vmx-broken-vmcs",
+        "a test build writes a bad VMCS link pointer: VM entry fails, Mica says why in words "
+        "and stops the partition instead of crashing",
+        """
+            [partition hello]
+            cpus = 1
+            memory = 16M
+            image = hello.elf
+        """,
+        ["hello.elf"],
+        Expect(
+            steps=[
+                BANNER,
+                stopped("hello", lit("VM entry failed: invalid guest state (VMCS link pointer)")),
+            ],
+            anywhere=[started("hello", "1", "16 MiB", "hello.elf")],
+        ),
+        vendors=("vmx",), core_build="build/vmxbreak"),
 ]
