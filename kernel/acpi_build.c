@@ -11,6 +11,7 @@
 #include <mica/hypercall.h>
 
 #include "acpi_build.h"
+#include "kernel/errmsg.h"
 
 typedef unsigned long long ull;
 
@@ -80,20 +81,6 @@ struct layout {
 	uint32_t dsdt_len, madt_len, n_lapic, n_x2apic, n_tables;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return MICA_EINVAL;
-}
-
 static uint64_t align(uint64_t v, uint64_t a)
 {
 	return (v + a - 1) & ~(a - 1);
@@ -102,23 +89,23 @@ static uint64_t align(uint64_t v, uint64_t a)
 static int check(const struct acpi_guest *g, char *err, size_t errlen)
 {
 	if (!g)
-		return fail(err, errlen, "no platform description");
+		return errmsg(MICA_EINVAL, err, errlen, "no platform description");
 	if (!g->ncpus || g->ncpus > ACPI_GUEST_MAX_CPUS)
-		return fail(err, errlen, "%u vCPUs: the ACPI tables describe 1 to %u",
+		return errmsg(MICA_EINVAL, err, errlen, "%u vCPUs: the ACPI tables describe 1 to %u",
 				g->ncpus, ACPI_GUEST_MAX_CPUS);
 	if (!g->ioapic_addr || (g->ioapic_addr & 0xfff))
-		return fail(err, errlen, "I/O APIC address 0x%x is not a non-zero multiple of "
+		return errmsg(MICA_EINVAL, err, errlen, "I/O APIC address 0x%x is not a non-zero multiple of "
 				"4 KiB", g->ioapic_addr);
 	if (!g->pm1a_evt_port || !g->pm1a_cnt_port || !g->pm_tmr_port)
-		return fail(err, errlen, "ACPI PM ports must be non-zero (PM1a_EVT 0x%x, "
+		return errmsg(MICA_EINVAL, err, errlen, "ACPI PM ports must be non-zero (PM1a_EVT 0x%x, "
 				"PM1a_CNT 0x%x, PM_TMR 0x%x)", g->pm1a_evt_port,
 				g->pm1a_cnt_port, g->pm_tmr_port);
 	if (g->ecam_base) {
 		if (g->ecam_base & 0xfffff)
-			return fail(err, errlen, "PCI ECAM base 0x%llx is not 1 MiB aligned",
+			return errmsg(MICA_EINVAL, err, errlen, "PCI ECAM base 0x%llx is not 1 MiB aligned",
 					(ull)g->ecam_base);
 		if (g->ecam_bus_start > g->ecam_bus_end)
-			return fail(err, errlen, "PCI bus range %u-%u is empty",
+			return errmsg(MICA_EINVAL, err, errlen, "PCI bus range %u-%u is empty",
 					g->ecam_bus_start, g->ecam_bus_end);
 	}
 	return 0;
@@ -327,16 +314,16 @@ int acpi_build(void *buf, uint64_t buf_gpa, uint64_t buf_size, const struct acpi
 		return rc;
 	plan(g, &l);
 	if (buf_gpa & 63)
-		return fail(err, errlen, "ACPI tables at 0x%llx: need a 64-byte aligned address",
+		return errmsg(MICA_EINVAL, err, errlen, "ACPI tables at 0x%llx: need a 64-byte aligned address",
 				(ull)buf_gpa);
 	if (buf_size < l.end)
-		return fail(err, errlen, "ACPI tables for %u vCPUs need %llu bytes, the buffer "
+		return errmsg(MICA_EINVAL, err, errlen, "ACPI tables for %u vCPUs need %llu bytes, the buffer "
 				"has %llu", g->ncpus, (ull)l.end, (ull)buf_size);
 	if (buf_gpa > 0xffffffffULL || l.end > 0x100000000ULL - buf_gpa)
-		return fail(err, errlen, "ACPI tables at 0x%llx (%llu bytes) must lie below 4 GiB "
+		return errmsg(MICA_EINVAL, err, errlen, "ACPI tables at 0x%llx (%llu bytes) must lie below 4 GiB "
 				"(RSDT and FADT hold 32-bit addresses)", (ull)buf_gpa, (ull)l.end);
 	if (!b)
-		return fail(err, errlen, "no buffer for the ACPI tables");
+		return errmsg(MICA_EINVAL, err, errlen, "no buffer for the ACPI tables");
 
 	memset(b, 0, l.end);
 	build_facs(b + l.facs);

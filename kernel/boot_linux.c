@@ -12,6 +12,7 @@
 #include "kernel/acpi_build.h"
 #include "kernel/boot_linux.h"
 #include "kernel/bzimage.h"
+#include "kernel/errmsg.h"
 
 typedef unsigned long long ull;
 
@@ -37,20 +38,6 @@ struct placement {
 	uint64_t initrd;      /* 0 when there is none */
 	uint64_t cmdline_len;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return MICA_EINVAL;
-}
 
 static void put8(uint8_t *p, uint8_t v)
 {
@@ -103,7 +90,7 @@ static int check_ram(uint64_t ram_size, const struct acpi_guest *g, char *err, s
 		}
 	}
 	if (ram_size > floor)
-		return fail(err, errlen, "%llu MiB of RAM would cover the %s at 0x%llx: a Linux "
+		return errmsg(MICA_EINVAL, err, errlen, "%llu MiB of RAM would cover the %s at 0x%llx: a Linux "
 			    "guest can have at most %llu MiB", (ull)(ram_size / MiB), what,
 			    (ull)floor, (ull)(floor / MiB));
 	return 0;
@@ -114,10 +101,10 @@ static int place(const struct bzimage_info *bz, uint64_t isize, const char *cmdl
 {
 	pl->cmdline_len = cmdline ? strnlen(cmdline, BOOT_LINUX_CMDLINE_MAX) : 0;
 	if (pl->cmdline_len >= BOOT_LINUX_CMDLINE_MAX)
-		return fail(err, errlen, "the command line is longer than Mica's %llu-byte area",
+		return errmsg(MICA_EINVAL, err, errlen, "the command line is longer than Mica's %llu-byte area",
 			    (ull)BOOT_LINUX_CMDLINE_MAX - 1);
 	if (pl->cmdline_len > bz->cmdline_size)
-		return fail(err, errlen, "the command line is %llu bytes, the kernel takes at most %u",
+		return errmsg(MICA_EINVAL, err, errlen, "the command line is %llu bytes, the kernel takes at most %u",
 			    (ull)pl->cmdline_len, bz->cmdline_size);
 
 	/* The kernel needs init_size bytes from its load address, not just its file size. */
@@ -125,7 +112,7 @@ static int place(const struct bzimage_info *bz, uint64_t isize, const char *cmdl
 	if (pl->load + bz->init_size > ram_size) {
 		uint64_t alt = align_up(BOOT_LINUX_KERNEL_ALT, bz->kernel_alignment);
 		if (alt + bz->init_size > ram_size)
-			return fail(err, errlen, "the kernel needs %llu MiB (init_size 0x%x) from 0x%llx, "
+			return errmsg(MICA_EINVAL, err, errlen, "the kernel needs %llu MiB (init_size 0x%x) from 0x%llx, "
 				    "RAM ends at %llu MiB", (ull)((bz->init_size + MiB - 1) / MiB),
 				    bz->init_size, (ull)(pl->load < alt ? pl->load : alt),
 				    (ull)(ram_size / MiB));
@@ -149,7 +136,7 @@ static int place(const struct bzimage_info *bz, uint64_t isize, const char *cmdl
 		pl->initrd = (top - isize) & ~0xfffULL;
 		return 0;
 	}
-	return fail(err, errlen, "the initrd (%llu bytes) does not fit: the kernel takes "
+	return errmsg(MICA_EINVAL, err, errlen, "the initrd (%llu bytes) does not fit: the kernel takes "
 		    "[0x%llx, 0x%llx) and the initrd must end below 0x%llx (%s)", (ull)isize,
 		    (ull)pl->load, (ull)kend, (ull)limit,
 		    limit == ram_size ? "end of RAM" : "initrd_addr_max");
@@ -230,9 +217,9 @@ int boot_linux_load(const void *kernel, uint64_t ksize, const void *initrd, uint
 	if (err && errlen)
 		err[0] = '\0';
 	if (!ram || !plat || !st)
-		return fail(err, errlen, "no RAM, platform or vCPU state to load Linux into");
+		return errmsg(MICA_EINVAL, err, errlen, "no RAM, platform or vCPU state to load Linux into");
 	if (ram_size < BOOT_LINUX_MIN_RAM)
-		return fail(err, errlen, "a Linux guest needs at least %llu MiB of RAM, the partition "
+		return errmsg(MICA_EINVAL, err, errlen, "a Linux guest needs at least %llu MiB of RAM, the partition "
 			    "has %llu KiB", (ull)(BOOT_LINUX_MIN_RAM / MiB), (ull)(ram_size >> 10));
 	rc = check_ram(ram_size, &plat->acpi, err, errlen);
 	if (rc)
@@ -242,11 +229,11 @@ int boot_linux_load(const void *kernel, uint64_t ksize, const void *initrd, uint
 		return acpi_build(NULL, BOOT_LINUX_ACPI, BOOT_LINUX_ACPI_SIZE, &plat->acpi, NULL,
 				  err, errlen);
 	if (acpi_size > BOOT_LINUX_ACPI_SIZE)
-		return fail(err, errlen, "ACPI tables for %u vCPUs need %llu bytes, more than the "
+		return errmsg(MICA_EINVAL, err, errlen, "ACPI tables for %u vCPUs need %llu bytes, more than the "
 			    "%llu at 0x%llx", plat->acpi.ncpus, (ull)acpi_size,
 			    (ull)BOOT_LINUX_ACPI_SIZE, (ull)BOOT_LINUX_ACPI);
 	if (isize && !initrd)
-		return fail(err, errlen, "an initrd of %llu bytes but no data", (ull)isize);
+		return errmsg(MICA_EINVAL, err, errlen, "an initrd of %llu bytes but no data", (ull)isize);
 	rc = bzimage_parse(kernel, ksize, &bz, err, errlen);
 	if (rc)
 		return rc;

@@ -10,6 +10,7 @@
 #include <mica/hypercall.h>
 
 #include "elf.h"
+#include "kernel/errmsg.h"
 
 #define EI_CLASS   4
 #define EI_DATA    5
@@ -58,20 +59,6 @@ _Static_assert(sizeof(struct elf64_phdr) == 56, "ELF64 program header is 56 byte
 
 typedef unsigned long long ull; /* what %llx prints, in every build */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return MICA_EINVAL;
-}
-
 static const char *machine_name(unsigned m)
 {
 	switch (m) {
@@ -110,38 +97,38 @@ static int check_header(const uint8_t *img, uint64_t size, struct elf64_ehdr *eh
 			char *err, size_t errlen)
 {
 	if (size < sizeof(*eh))
-		return fail(err, errlen, "image is %llu bytes, too small for an ELF header (64 bytes)",
+		return errmsg(MICA_EINVAL, err, errlen, "image is %llu bytes, too small for an ELF header (64 bytes)",
 			    (ull)size);
 	memcpy(eh, img, sizeof(*eh));
 	if (memcmp(eh->e_ident, "\x7f" "ELF", 4) != 0)
-		return fail(err, errlen, "not an ELF file (first bytes are %02x %02x %02x %02x)",
+		return errmsg(MICA_EINVAL, err, errlen, "not an ELF file (first bytes are %02x %02x %02x %02x)",
 			    img[0], img[1], img[2], img[3]);
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-		return fail(err, errlen, "ELF class %u (%s), expected 2 (64-bit)",
+		return errmsg(MICA_EINVAL, err, errlen, "ELF class %u (%s), expected 2 (64-bit)",
 			    eh->e_ident[EI_CLASS], eh->e_ident[EI_CLASS] == 1 ? "32-bit" : "unknown");
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
-		return fail(err, errlen, "ELF data encoding %u (%s), expected 1 (little-endian)",
+		return errmsg(MICA_EINVAL, err, errlen, "ELF data encoding %u (%s), expected 1 (little-endian)",
 			    eh->e_ident[EI_DATA], eh->e_ident[EI_DATA] == 2 ? "big-endian" : "unknown");
 	if (eh->e_ident[EI_VERSION] != EV_CURRENT || eh->e_version != EV_CURRENT)
-		return fail(err, errlen, "ELF version %u, expected 1 (current)",
+		return errmsg(MICA_EINVAL, err, errlen, "ELF version %u, expected 1 (current)",
 			    eh->e_ident[EI_VERSION] != EV_CURRENT ? eh->e_ident[EI_VERSION]
 								   : (unsigned)eh->e_version);
 	if (eh->e_machine != EM_X86_64)
-		return fail(err, errlen, "ELF machine %u (%s), expected 62 (x86-64)",
+		return errmsg(MICA_EINVAL, err, errlen, "ELF machine %u (%s), expected 62 (x86-64)",
 			    eh->e_machine, machine_name(eh->e_machine));
 	if (eh->e_type != ET_EXEC)
-		return fail(err, errlen, "ELF type %u (%s), expected 2 (executable)", eh->e_type,
+		return errmsg(MICA_EINVAL, err, errlen, "ELF type %u (%s), expected 2 (executable)", eh->e_type,
 			    type_name(eh->e_type));
 	if (eh->e_phentsize != sizeof(struct elf64_phdr))
-		return fail(err, errlen, "program header size %u, expected 56", eh->e_phentsize);
+		return errmsg(MICA_EINVAL, err, errlen, "program header size %u, expected 56", eh->e_phentsize);
 	if (eh->e_phnum == 0)
-		return fail(err, errlen, "no program headers: nothing to load");
+		return errmsg(MICA_EINVAL, err, errlen, "no program headers: nothing to load");
 	if (eh->e_phnum > ELF_MAX_PHDRS)
-		return fail(err, errlen, "%u program headers, at most %u are supported",
+		return errmsg(MICA_EINVAL, err, errlen, "%u program headers, at most %u are supported",
 			    eh->e_phnum, ELF_MAX_PHDRS);
 	uint64_t table = (uint64_t)eh->e_phnum * sizeof(struct elf64_phdr);
 	if (eh->e_phoff > size || table > size - eh->e_phoff)
-		return fail(err, errlen,
+		return errmsg(MICA_EINVAL, err, errlen,
 			    "program header table at 0x%llx (0x%llx bytes) lies outside the image "
 			    "(0x%llx bytes)", (ull)eh->e_phoff, (ull)table, (ull)size);
 	return 0;
@@ -151,29 +138,29 @@ static int check_load(const struct elf64_phdr *ph, unsigned i, uint64_t size,
 		      uint64_t ram_size, uint64_t min_gpa, char *err, size_t errlen)
 {
 	if (ph->p_filesz > ph->p_memsz)
-		return fail(err, errlen,
+		return errmsg(MICA_EINVAL, err, errlen,
 			    "segment %u: file size 0x%llx is larger than its memory size 0x%llx", i,
 			    (ull)ph->p_filesz, (ull)ph->p_memsz);
 	/* With nothing to read from the file, p_offset is never used. */
 	if (ph->p_filesz && (ph->p_offset > size || ph->p_filesz > size - ph->p_offset)) {
 		if (ph->p_offset + ph->p_filesz < ph->p_offset)
-			return fail(err, errlen,
+			return errmsg(MICA_EINVAL, err, errlen,
 				    "segment %u: file offset 0x%llx plus size 0x%llx overflows", i,
 				    (ull)ph->p_offset, (ull)ph->p_filesz);
-		return fail(err, errlen,
+		return errmsg(MICA_EINVAL, err, errlen,
 			    "image is truncated: segment %u needs bytes up to 0x%llx, file has 0x%llx",
 			    i, (ull)(ph->p_offset + ph->p_filesz), (ull)size);
 	}
 	if (ph->p_paddr + ph->p_memsz < ph->p_paddr)
-		return fail(err, errlen,
+		return errmsg(MICA_EINVAL, err, errlen,
 			    "segment %u at 0x%llx with size 0x%llx wraps around the address space",
 			    i, (ull)ph->p_paddr, (ull)ph->p_memsz);
 	if (ph->p_vaddr + ph->p_memsz < ph->p_vaddr)
-		return fail(err, errlen,
+		return errmsg(MICA_EINVAL, err, errlen,
 			    "segment %u at virtual 0x%llx with size 0x%llx wraps around the address "
 			    "space", i, (ull)ph->p_vaddr, (ull)ph->p_memsz);
 	if (ph->p_paddr < min_gpa || ph->p_paddr + ph->p_memsz > ram_size)
-		return fail(err, errlen,
+		return errmsg(MICA_EINVAL, err, errlen,
 			    "segment %u [0x%llx, 0x%llx) lies outside guest RAM [0x%llx, 0x%llx)", i,
 			    (ull)ph->p_paddr, (ull)(ph->p_paddr + ph->p_memsz), (ull)min_gpa,
 			    (ull)ram_size);
@@ -193,7 +180,7 @@ int elf_load(const void *img, uint64_t img_size, void *ram, uint64_t ram_size,
 	if (err && errlen)
 		err[0] = '\0';
 	if (!img)
-		return fail(err, errlen, "no image");
+		return errmsg(MICA_EINVAL, err, errlen, "no image");
 	rc = check_header(im, img_size, &eh, err, errlen);
 	if (rc)
 		return rc;
@@ -201,7 +188,7 @@ int elf_load(const void *img, uint64_t img_size, void *ram, uint64_t ram_size,
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		read_phdr(im, &eh, i, &ph);
 		if (ph.p_type == PT_INTERP || ph.p_type == PT_DYNAMIC)
-			return fail(err, errlen,
+			return errmsg(MICA_EINVAL, err, errlen,
 				    "segment %u is %s: the image is dynamically linked; link it "
 				    "statically", i, ph.p_type == PT_INTERP ? "PT_INTERP" : "PT_DYNAMIC");
 		if (ph.p_type != PT_LOAD)
@@ -219,7 +206,7 @@ int elf_load(const void *img, uint64_t img_size, void *ram, uint64_t ram_size,
 			uint64_t e1 = ph.p_paddr + ph.p_memsz, e2 = other.p_paddr + other.p_memsz;
 			uint64_t hi = e1 < e2 ? e1 : e2;
 			if (lo < hi)
-				return fail(err, errlen, "segments %u and %u overlap at [0x%llx, 0x%llx)",
+				return errmsg(MICA_EINVAL, err, errlen, "segments %u and %u overlap at [0x%llx, 0x%llx)",
 					    j, i, (ull)lo, (ull)hi);
 		}
 		nload++;
@@ -234,9 +221,9 @@ int elf_load(const void *img, uint64_t img_size, void *ram, uint64_t ram_size,
 		}
 	}
 	if (!nload)
-		return fail(err, errlen, "no PT_LOAD segment: nothing to load");
+		return errmsg(MICA_EINVAL, err, errlen, "no PT_LOAD segment: nothing to load");
 	if (!entry_found)
-		return fail(err, errlen, "entry point 0x%llx is not inside any loaded segment",
+		return errmsg(MICA_EINVAL, err, errlen, "entry point 0x%llx is not inside any loaded segment",
 			    (ull)eh.e_entry);
 
 	if (ram) {

@@ -12,6 +12,7 @@
 #include <mica/hypercall.h>
 
 #include "gwalk.h"
+#include "kernel/errmsg.h"
 
 #define CR0_WP    (1ULL << 16)
 #define CR0_PG    (1ULL << 31)
@@ -46,20 +47,6 @@ struct walk {
 	int nxe;
 	int writable, user, nx; /* AND of R/W, AND of U/S, OR of XD over the levels seen */
 };
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static uint64_t bits(unsigned hi, unsigned lo)
 {
@@ -120,7 +107,7 @@ static int read_entry(struct walk *w, uint64_t at, uint64_t *e, gwalk_read_fn re
 	if (rc) {
 		if (rc > 0)
 			rc = MICA_EFAULT;
-		return fail(err, errlen, rc,
+		return errmsg(rc, err, errlen,
 			    "guest page walk for 0x%llx: cannot read the %s at guest-physical 0x%llx",
 			    (ull)gva, level_name(w->mode, shift), (ull)at);
 	}
@@ -155,7 +142,7 @@ static int check_rights(const struct walk *w, uint64_t gva, unsigned access, cha
 			why = "supervisor write to a read-only page with CR0.WP set";
 	}
 	if (why)
-		return fail(err, errlen, GWALK_EPROT, "guest page walk for 0x%llx: %s", (ull)gva,
+		return errmsg(GWALK_EPROT, err, errlen, "guest page walk for 0x%llx: %s", (ull)gva,
 			    why);
 	return 0;
 }
@@ -166,7 +153,7 @@ static int check_address(struct walk *w, uint64_t gva, char *err, size_t errlen)
 
 	if (w->mode == MODE_32 || w->mode == MODE_PAE) {
 		if (gva >> 32)
-			return fail(err, errlen, GWALK_EADDR,
+			return errmsg(GWALK_EADDR, err, errlen,
 				    "guest linear address 0x%llx is above 4 GiB outside long mode",
 				    (ull)gva);
 		return 0;
@@ -175,7 +162,7 @@ static int check_address(struct walk *w, uint64_t gva, char *err, size_t errlen)
 	/* Canonical: bits 63:vbits-1 all equal (SDM vol1 3.3.7.1). */
 	uint64_t top = gva >> (vbits - 1);
 	if (top != 0 && top != (~0ULL >> (vbits - 1)))
-		return fail(err, errlen, GWALK_EADDR,
+		return errmsg(GWALK_EADDR, err, errlen,
 			    "guest address 0x%llx is not canonical for %u-level paging", (ull)gva,
 			    w->mode == MODE_L5 ? 5 : 4);
 	return 0;
@@ -187,14 +174,14 @@ static int set_mode(struct walk *w, const struct gwalk_regs *r, char *err, size_
 	w->r = r;
 	w->maxphy = r->maxphyaddr ? r->maxphyaddr : 52;
 	if (w->maxphy < 32 || w->maxphy > 52)
-		return fail(err, errlen, GWALK_ESTATE, "MAXPHYADDR %u is outside [32, 52]",
+		return errmsg(GWALK_ESTATE, err, errlen, "MAXPHYADDR %u is outside [32, 52]",
 			    w->maxphy);
 	w->addr_mask = bits(w->maxphy - 1, 0);
 	w->nxe = !!(r->efer & EFER_NXE);
 	w->writable = w->user = 1;
 	if (r->efer & EFER_LMA) {
 		if (!(r->cr4 & CR4_PAE))
-			return fail(err, errlen, GWALK_ESTATE,
+			return errmsg(GWALK_ESTATE, err, errlen,
 				    "EFER.LMA is set but CR4.PAE is clear: no valid paging mode");
 		w->mode = (r->cr4 & CR4_LA57) ? MODE_L5 : MODE_L4;
 	} else {
@@ -216,10 +203,10 @@ int gwalk(const struct gwalk_regs *r, uint64_t gva, unsigned access, gwalk_read_
 		err[0] = '\0';
 	if (!(r->cr0 & CR0_PG)) {
 		if (r->efer & EFER_LMA)
-			return fail(err, errlen, GWALK_ESTATE,
+			return errmsg(GWALK_ESTATE, err, errlen,
 				    "EFER.LMA is set but CR0.PG is clear: no valid paging mode");
 		if (gva >> 32)
-			return fail(err, errlen, GWALK_EADDR,
+			return errmsg(GWALK_EADDR, err, errlen,
 				    "guest linear address 0x%llx is above 4 GiB with paging off",
 				    (ull)gva);
 		*gpa = gva;
@@ -265,7 +252,7 @@ int gwalk(const struct gwalk_regs *r, uint64_t gva, unsigned access, gwalk_read_
 		if (rc)
 			return rc;
 		if (!(e & PTE_P))
-			return fail(err, errlen, GWALK_ENOTPRESENT,
+			return errmsg(GWALK_ENOTPRESENT, err, errlen,
 				    "guest page walk for 0x%llx: %s 0x%llx at guest-physical 0x%llx is "
 				    "not present", (ull)gva, name, (ull)e, (ull)at);
 		if (shift == 12)
@@ -279,7 +266,7 @@ int gwalk(const struct gwalk_regs *r, uint64_t gva, unsigned access, gwalk_read_
 
 		uint64_t rs = reserved(&w, shift, leaf) & e;
 		if (rs)
-			return fail(err, errlen, GWALK_ERSVD,
+			return errmsg(GWALK_ERSVD, err, errlen,
 				    "guest page walk for 0x%llx: %s 0x%llx at guest-physical 0x%llx has "
 				    "reserved bits 0x%llx set", (ull)gva, name, (ull)e, (ull)at,
 				    (ull)rs);
@@ -339,7 +326,7 @@ int gwalk_read(const struct gwalk_regs *r, uint64_t gva, unsigned access, gwalk_
 			return rc;
 		rc = read(ctx, gpa, out + done, chunk);
 		if (rc)
-			return fail(err, errlen, rc > 0 ? MICA_EFAULT : rc,
+			return errmsg(rc > 0 ? MICA_EFAULT : rc, err, errlen,
 				    "cannot read %u bytes at guest-virtual 0x%llx (guest-physical "
 				    "0x%llx)", chunk, (ull)va, (ull)gpa);
 		done += chunk;
