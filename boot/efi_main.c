@@ -195,26 +195,6 @@ static EFI_STATUS load_images(EFI_FILE_HANDLE root, struct boot_info *bi)
 	return EFI_SUCCESS;
 }
 
-/* For the summary line: how many different images (initrd = 0) or initrds (1) the config
- * names. */
-static unsigned count_distinct(int initrd)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < g_cfg.nparts; i++) {
-		const char *path = initrd ? g_cfg.part[i].initrd : g_cfg.part[i].image;
-		unsigned k;
-
-		if (!path[0])
-			continue;
-		for (k = 0; k < i; k++)
-			if (!strcmp(path, initrd ? g_cfg.part[k].initrd : g_cfg.part[k].image))
-				break;
-		n += k == i;
-	}
-	return n;
-}
-
 static EFI_STATUS find_trampoline(struct boot_info *bi)
 {
 	EFI_STATUS st = mica_alloc(AllocateMaxAddress, BELOW_640K, PAGE_SIZE, &bi->trampoline);
@@ -289,7 +269,7 @@ static EFI_STATUS leave_firmware(EFI_HANDLE image, struct boot_info *bi)
 	}
 	con_say("core %llu KiB at 0x%llx, %u images, %u initrds, starting Mica",
 		(unsigned long long)bi->core_size / 1024, (unsigned long long)bi->core_base,
-		count_distinct(0), count_distinct(1));
+		cfg_count_files(&g_cfg, 0), cfg_count_files(&g_cfg, 1));
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		map_size = buf_size;

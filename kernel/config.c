@@ -618,3 +618,21 @@ int cfg_check_machine(const struct cfg *c, uint64_t cpu_present, unsigned ncpus,
 	}
 	return 0;
 }
+
+unsigned cfg_count_files(const struct cfg *c, int initrd)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->nparts; i++) {
+		const char *path = initrd ? c->part[i].initrd : c->part[i].image;
+		unsigned k;
+
+		if (!path[0])
+			continue;
+		for (k = 0; k < i; k++)
+			if (!strcmp(path, initrd ? c->part[k].initrd : c->part[k].image))
+				break;
+		n += k == i;
+	}
+	return n;
+}

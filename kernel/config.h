@@ -54,6 +54,9 @@ int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error 
 int cfg_check_machine(const struct cfg *c, uint64_t cpu_present, unsigned ncpus,
 		      uint64_t mem_free, struct cfg_error *err);
 
+/* How many different images (initrd = 0) or initrds (initrd = 1) the config names. */
+unsigned cfg_count_files(const struct cfg *c, int initrd);
+
 /* Formats a size for people in the largest of GiB, MiB, KiB that divides it exactly:
  * "16 MiB", "1 GiB", "1536 MiB", "4 KiB", else in bytes: "123 bytes", "1 byte". A size of
  * 1 MiB or more that is not a whole number of MiB is shown in MiB rounded down

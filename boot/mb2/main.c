@@ -215,26 +215,6 @@ static void find_images(struct boot_info *bi)
 	}
 }
 
-/* For the summary line: how many different images (initrd = 0) or initrds (1) the config
- * names. */
-static unsigned count_distinct(int initrd)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < g_cfg.nparts; i++) {
-		const char *path = initrd ? g_cfg.part[i].initrd : g_cfg.part[i].image;
-		unsigned k;
-
-		if (!path[0])
-			continue;
-		for (k = 0; k < i; k++)
-			if (!strcmp(path, initrd ? g_cfg.part[k].initrd : g_cfg.part[k].image))
-				break;
-		n += k == i;
-	}
-	return n;
-}
-
 static core_entry_fn load_core(struct boot_info *bi)
 {
 	const struct mb2_module *m = module(CORE_NAME);
@@ -354,7 +334,7 @@ void mb2_main(uint32_t magic, uint32_t mbi)
 	bi->nmmap = (unsigned)n;
 	con_say("core %llu KiB at 0x%llx, %u images, %u initrds, starting Mica",
 		(unsigned long long)bi->core_size / 1024, (unsigned long long)bi->core_base,
-		count_distinct(0), count_distinct(1));
+		cfg_count_files(&g_cfg, 0), cfg_count_files(&g_cfg, 1));
 	quiet_legacy_pic();
 	entry(bi);
 }

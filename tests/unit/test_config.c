@@ -640,3 +640,16 @@ Test(config, fuzz)
 	}
 	cr_expect(accepted > 0, "no mutation parsed at all: the fuzz base is broken");
 }
+
+Test(config, count_files_counts_each_path_once)
+{
+	struct cfg c;
+	struct cfg_error e;
+	const char *text =
+		"[partition a]\ncpus = 1\nmemory = 2M\nimage = k.elf\ninitrd = rd\n"
+		"[partition b]\ncpus = 2\nmemory = 2M\nimage = k.elf\n"
+		"[partition c]\ncpus = 3\nmemory = 2M\nimage = other.elf\ninitrd = rd\n";
+	cr_assert_eq(cfg_parse(text, strlen(text), &c, &e), 0, "%s", e.msg);
+	cr_expect_eq(cfg_count_files(&c, 0), 2);
+	cr_expect_eq(cfg_count_files(&c, 1), 1);
+}
