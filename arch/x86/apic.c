@@ -87,10 +87,16 @@ static void send(uint32_t dest, uint32_t low)
 		wrmsr(MSR_X2APIC_BASE + (APIC_ICRL >> 4), ((uint64_t)dest << 32) | low);
 		return;
 	}
+	/* xAPIC: ICRH then ICRL. An interrupt handler that sends an IPI (the serial port's
+	 * input kicks a vCPU) between the two would change the destination under us. */
+	uint64_t flags = read_rflags();
+	irq_disable();
 	wr(APIC_ICRH, dest << 24);
 	wr(APIC_ICRL, low);
 	for (unsigned spin = 0; spin < 1000000 && (rd(APIC_ICRL) & ICR_PENDING); spin++)
 		cpu_relax();
+	if (flags & RFLAGS_IF)
+		irq_enable();
 }
 
 void apic_send_ipi(uint32_t dest, uint8_t vector)
