@@ -227,7 +227,7 @@ class LinuxBoot:
             if e is not None:
                 exits.append(e)
             bare.append(self._bare(f"{base}-bare-{i}.log"))
-            print(f"bench: linux-boot run {i}: Mica {mica[-1]:.2f}s"
+            print(f"bench-run: linux-boot {i}: Mica {mica[-1]:.2f}s"
                   f"{f' ({e} exits)' if e is not None else ''}, bare {bare[-1]:.2f}s",
                   file=sys.stderr, flush=True)
         mm, mb = median(mica), median(bare)

@@ -1,0 +1,152 @@
+/* Virtual PCI host bridge with virtio 1.x ("modern only") PCI functions: the configuration
+ * space side, seen through ECAM, and the map of each function's memory BAR. Pure logic (host
+ * unit tested); not wired to guests yet. The caller serialises calls on one struct vpci.
+ * The virtio registers themselves (common config, notify, ISR, device config) are served by
+ * another module: this one only says which region a guest-physical address hits.
+ *
+ * Bus 0 is the only bus; 00:00.0 is the host bridge, virtio functions sit at 00:slot.0,
+ * slot 1 .. VPCI_SLOTS-1. Every other function reads as all ones (no device).
+ * The ECAM window's base (MCFG, acpi_build.h ecam_base) is bus 0's: ECAM offset =
+ * bus << 20 | device << 15 | function << 12 | register.
+ *
+ * Accesses: sizes 1, 2 and 4, anywhere inside one dword (a config transaction carries one
+ * dword address plus byte enables, PCI Local Bus 3.0 3.2.2.3). An access of another size, or
+ * one that crosses a dword boundary, which ECAM does not support (PCIe Base 4.0 7.2.2), reads
+ * as all ones and is ignored on write. Registers 0x100-0xFFF of a present function read 0
+ * (no extended capabilities). Read-only and reserved bits ignore writes; no status bit is
+ * ever set, so none needs clearing.
+ *
+ * A virtio function (see docs/guests.md, "Virtual PCI"):
+ *   vendor 0x1AF4, device 0x1040 + virtio ID, revision 1, subsystem 0x1AF4 / 0x0040 + ID,
+ *   class by type, header type 0, interrupt pin INTA, status "capabilities list";
+ *   command: memory space, bus master, parity/SERR response and INTx disable writable (no
+ *   I/O BAR, so I/O space is hardwired to 0);
+ *   BAR0+BAR1: one 64-bit non-prefetchable memory BAR of VPCI_BAR_SIZE; BAR2-5, ROM: none;
+ *   capabilities from 0x40: virtio COMMON, NOTIFY, ISR, DEVICE (when it has a device
+ *   config), PCI_CFG, then MSI-X. */
+#ifndef MICA_VPCI_H
+#define MICA_VPCI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VPCI_SLOTS      16   /* device numbers 0 (host bridge) .. 15 on bus 0 */
+#define VPCI_MSIX_MAX   64   /* MSI-X vectors per function */
+
+/* Host bridge 00:00.0: Red Hat's ID for a generic PCIe host bridge (pci.ids "QEMU PCIe
+ * Host bridge"), which no Linux driver or quirk claims; class 06 00 00. */
+#define VPCI_HB_VENDOR  0x1B36
+#define VPCI_HB_DEVICE  0x0008
+
+#define VPCI_VIRTIO_VENDOR     0x1AF4
+#define VPCI_VIRTIO_DEVICE(id) (0x1040u + (id)) /* virtio 1.x 4.1.2: modern device IDs */
+#define VPCI_VIRTIO_SUBSYS(id) (0x0040u + (id)) /* 4.1.2.1: 0x40 or higher when modern only */
+#define VPCI_VIRTIO_NET        1
+#define VPCI_VIRTIO_BLOCK      2
+#define VPCI_VIRTIO_CONSOLE    3
+#define VPCI_VIRTIO_ID_MAX     0x3F /* device IDs 0x1040 .. 0x107F */
+
+/* BAR0 layout of every virtio function: one 4 KiB page per region, so each can be trapped
+ * or mapped alone, and the MSI-X structures apart from other registers (PCIe Base 4.0
+ * 7.7.2: recommended). Offsets inside the BAR: */
+#define VPCI_BAR_SIZE     0x8000u
+#define VPCI_COMMON_OFF   0x0000u
+#define VPCI_COMMON_LEN   0x38u   /* struct virtio_pci_common_cfg of virtio 1.0/1.1 */
+#define VPCI_ISR_OFF      0x1000u
+#define VPCI_ISR_LEN      1u
+#define VPCI_DEVICE_OFF   0x2000u
+#define VPCI_DEVICE_MAX   0x1000u /* longest device config */
+#define VPCI_NOTIFY_OFF   0x3000u
+#define VPCI_NOTIFY_LEN   0x1000u
+#define VPCI_NOTIFY_MULT  4u      /* notify_off_multiplier: queue q notifies at 4 * q when
+				   * its queue_notify_off reads q, so 1024 queues fit */
+#define VPCI_MSIX_TABLE_OFF 0x4000u /* 16 bytes per vector */
+#define VPCI_MSIX_PBA_OFF   0x4800u /* 8 bytes per 64 vectors; same page, no overlap */
+
+/* What an address inside a BAR hits (vpci_bar_lookup). */
+enum vpci_region {
+	VPCI_REGION_NONE = 0, /* no BAR decodes the address */
+	VPCI_REGION_COMMON,
+	VPCI_REGION_NOTIFY,
+	VPCI_REGION_ISR,
+	VPCI_REGION_DEVICE,
+	VPCI_REGION_MSIX_TABLE,
+	VPCI_REGION_MSIX_PBA,
+	VPCI_REGION_UNUSED,   /* inside a decoded BAR but no register there: read 0, ignore */
+};
+
+/* vpci_msix_message() results besides 0 (send the message). */
+#define VPCI_MSIX_MASKED    1 /* the vector's mask bit is set: now pending */
+#define VPCI_MSIX_FMASKED   2 /* Function Mask is set: now pending */
+#define VPCI_MSIX_DISABLED  3 /* MSI-X Enable is clear: the device uses INTx instead */
+#define VPCI_MSIX_NO_MASTER 4 /* Bus Master Enable is clear: a function may not send */
+
+/* Serves a PCI_CFG capability access (virtio 1.x 4.1.4.9) to a region this module does not
+ * model (common, notify, ISR, device config): size 1, 2 or 4 bytes at off inside the
+ * region, *val in (write) or out (read). */
+typedef void vpci_region_fn(void *ctx, unsigned slot, enum vpci_region r, uint32_t off,
+			    unsigned size, uint32_t *val, int write);
+
+struct vpci_fn {
+	uint8_t present, virtio;
+	uint8_t cfg[256];      /* the configuration header and capabilities, as read */
+	uint8_t wmask[256];    /* bits a guest write may change */
+	uint16_t nvec;         /* MSI-X table size */
+	uint32_t devcfg_len;   /* device config region length (0: no DEVICE capability) */
+	uint32_t msix[VPCI_MSIX_MAX][4]; /* address low, address high, data, vector control */
+	uint64_t pba[VPCI_MSIX_MAX / 64];
+};
+
+struct vpci {
+	struct vpci_fn fn[VPCI_SLOTS];
+	vpci_region_fn *region_fn; /* optional, for PCI_CFG accesses; NULL: read 0, ignore */
+	void *region_ctx;
+};
+
+/* An empty bus: just the host bridge. */
+void vpci_init(struct vpci *b);
+
+/* Puts a virtio function at 00:slot.0 (slot 1 .. VPCI_SLOTS-1) with virtio device ID id
+ * (1 .. VPCI_VIRTIO_ID_MAX), nvec MSI-X vectors (1 .. VPCI_MSIX_MAX), a device config of
+ * devcfg_len bytes (0 .. VPCI_DEVICE_MAX), interrupt line irq (0xFF: not connected). Its
+ * BAR is unassigned and decoding off, as after reset. Returns 0, or MICA_EINVAL with a
+ * sentence in err. */
+int vpci_add_virtio(struct vpci *b, unsigned slot, unsigned id, unsigned nvec,
+		    uint32_t devcfg_len, uint8_t irq, char *err, size_t errlen);
+
+/* What firmware would do before the OS: program BAR0 with base (VPCI_BAR_SIZE aligned,
+ * non-zero) and turn memory decoding on. MICA_EINVAL for an absent slot or a bad base. */
+int vpci_assign_bar(struct vpci *b, unsigned slot, uint64_t base);
+
+/* ECAM accesses (see above). Reads return the value in the low size bytes. */
+uint32_t vpci_cfg_read(struct vpci *b, uint64_t ecam_off, unsigned size);
+void vpci_cfg_write(struct vpci *b, uint64_t ecam_off, unsigned size, uint32_t val);
+
+/* Which region a guest-physical address hits: a virtio function whose memory decoding is
+ * on and whose BAR holds a non-zero base. Fills *slot, *bar (the BAR index, 0) and *offset
+ * (inside the region) on a hit, and returns the region (VPCI_REGION_NONE: none, outputs
+ * untouched). Decided by the first byte: the region's handler checks that the access fits.
+ * If guests make BARs overlap, the lowest slot wins. */
+enum vpci_region vpci_bar_lookup(const struct vpci *b, uint64_t gpa, unsigned *slot,
+				 unsigned *bar, uint64_t *offset);
+
+/* MSI-X table / PBA accesses, r and offset as vpci_bar_lookup() gave them. Aligned 4- and
+ * 8-byte accesses only (PCIe Base 4.0 6.1.4.2); others, and offsets past the table, read 0
+ * and are ignored. The PBA is read-only. */
+uint64_t vpci_msix_read(struct vpci *b, unsigned slot, enum vpci_region r, uint64_t offset,
+			unsigned size);
+void vpci_msix_write(struct vpci *b, unsigned slot, enum vpci_region r, uint64_t offset,
+		     unsigned size, uint64_t val);
+
+/* The device wants to signal vector: 0 with *addr and *data to send, or a VPCI_MSIX_* reason
+ * not to (masked and function masked also set the vector's pending bit). MICA_EINVAL for an
+ * absent function or a vector past the table. */
+int vpci_msix_message(struct vpci *b, unsigned slot, unsigned vector, uint64_t *addr,
+		      uint32_t *data);
+
+/* After a guest write that may unmask (an MSI-X table write, a config write to the
+ * function): the lowest pending vector that may be sent now, its pending bit cleared, or -1.
+ * Call until -1, passing each to vpci_msix_message(). */
+int vpci_msix_pop_pending(struct vpci *b, unsigned slot);
+
+#endif
