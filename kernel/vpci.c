@@ -63,7 +63,7 @@
 #define VIRTIO_CAP_PCI_CFG 5
 
 /* Where the capabilities sit in every virtio function (the DEVICE one may be left out,
- * which moves the rest up: pcicfg_pos() and msix_pos() follow the chain). */
+ * which moves the rest up: find_cap() follows the chain). */
 #define CAP_FIRST        0x40
 
 static uint32_t get32(const uint8_t *p)
@@ -507,7 +507,7 @@ uint32_t vpci_cfg_read(struct vpci *b, uint64_t ecam_off, unsigned size)
 		return size >= 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
 	if (reg >= sizeof(f->cfg))
 		return 0;
-	if (pcicfg_data_dword(f) == (reg & ~3u))
+	if (reg >= CAP_FIRST && pcicfg_data_dword(f) == (reg & ~3u))
 		pci_cfg_access(b, slot, (reg & ~3u) - VCAP_EXTRA, 0);
 	v = get32(f->cfg + (reg & ~3u)) >> (8 * (reg & 3));
 	return size == 4 ? v : v & ((1u << (8 * size)) - 1);
@@ -525,6 +525,6 @@ void vpci_cfg_write(struct vpci *b, uint64_t ecam_off, unsigned size, uint32_t v
 
 		f->cfg[reg + i] = (uint8_t)((f->cfg[reg + i] & ~m) | (byte & m));
 	}
-	if (pcicfg_data_dword(f) == (reg & ~3u))
+	if (reg >= CAP_FIRST && pcicfg_data_dword(f) == (reg & ~3u))
 		pci_cfg_access(b, slot, (reg & ~3u) - VCAP_EXTRA, 1);
 }

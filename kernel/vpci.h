@@ -83,7 +83,9 @@ enum vpci_region {
 
 /* Serves a PCI_CFG capability access (virtio 1.x 4.1.4.9) to a region this module does not
  * model (common, notify, ISR, device config): size 1, 2 or 4 bytes at off inside the
- * region, *val in (write) or out (read). */
+ * region, *val in (write) or out (read). Called from vpci_cfg_read/write() on every access
+ * to pci_cfg_data, so a config-space dump has the same side effects as the BAR read (an ISR
+ * read clears it), as on a real device. */
 typedef void vpci_region_fn(void *ctx, unsigned slot, enum vpci_region r, uint32_t off,
 			    unsigned size, uint32_t *val, int write);
 

@@ -177,8 +177,6 @@ static int walk(const struct vq *q, const struct vq_mem *m, uint16_t head, struc
 	char name[64];
 
 	c->head = head;
-	c->nsegs = c->nread = 0;
-	c->read_bytes = c->write_bytes = 0;
 	if (head >= q->size)
 		return errmsg(MICA_EINVAL, err, errlen,
 			      "available ring entry %u names descriptor %u, beyond the queue size %u",
@@ -278,6 +276,8 @@ int vq_next(struct vq *q, const struct vq_mem *m, struct vq_chain *c, char *err,
 {
 	if (err && errlen)
 		err[0] = '\0';
+	c->nsegs = c->nread = 0;
+	c->read_bytes = c->write_bytes = 0;
 	if (q->broken)
 		return errmsg(MICA_EINVAL, err, errlen, "queue is broken or not set up");
 	if (!m || !m->base || m->size < q->ring_end) {

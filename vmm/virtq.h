@@ -75,8 +75,8 @@ int vq_setup(struct vq *q, const struct vq_mem *m, const struct vq_config *cfg, 
 	     size_t errlen);
 
 /* Takes the next available chain and checks all of it. Returns 1 with the chain in c, 0
- * if the driver has made nothing new available, or a negative MICA_E* code with a
- * sentence in err: the driver broke the rules, nothing is returned, and the queue stays
+ * (c empty) if the driver has made nothing new available, or a negative MICA_E* code with a
+ * sentence in err: the driver broke the rules, c is empty, and the queue stays
  * broken (every later call fails) until vq_setup(). With event_idx, an empty queue also
  * asks the driver to notify at the next entry (avail_event). */
 int vq_next(struct vq *q, const struct vq_mem *m, struct vq_chain *c, char *err,

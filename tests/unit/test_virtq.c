@@ -67,6 +67,8 @@ static int setup_q(uint32_t size, int event_idx, uint64_t max_bytes)
 	cfg = (struct vq_config){ .size = size, .desc = DESC, .avail = AVAIL, .used = USED,
 				  .event_idx = event_idx, .max_bytes = max_bytes };
 	drv_idx = 0;
+	memset(ram + AVAIL, 0, 0x1000); /* a fresh driver: rings zeroed */
+	memset(ram + USED, 0, 0x1000);
 	return vq_setup(&q, &mem, &cfg, err, sizeof(err));
 }
 

@@ -547,7 +547,8 @@ Test(vpci, odd_sizes_and_offsets)
 	cr_expect_eq(rd(CON, 0x01, 2), 0x431A);
 	cr_expect_eq(rd(CON, 0x01, 1), 0x1A);
 	cr_expect_eq(rd(CON, 0x03, 1), 0x10);
-	cr_expect_eq(rd(CON, 0x09, 2), 0x0780);
+	cr_expect_eq(rd(CON, 0x09, 2), 0x8000);
+	cr_expect_eq(rd(CON, 0x0A, 2), 0x0780);
 	cr_expect_eq(rd(CON, 0x0B, 1), 0x07);
 	/* Crossing a dword, or sizes ECAM does not carry: all ones, writes ignored. */
 	cr_expect_eq(rd(CON, 0x03, 2), 0xFFFF);
@@ -705,7 +706,7 @@ Test(vpci, fuzz)
 	static const unsigned sizes[] = { 0, 1, 2, 3, 4, 8, 16, 0xFFFFFFFFu };
 	uint8_t before[VPCI_SLOTS][0x40];
 	struct vcap vc[6];
-	unsigned msix;
+	unsigned msix, hits = 0;
 
 	bus.region_fn = region_fn;
 	bus.region_ctx = &seen;
@@ -738,14 +739,20 @@ Test(vpci, fuzz)
 			vpci_cfg_write(&bus, off, size, val);
 			break;
 		case 4:
+			if (((x >> 40) & 0x3F) == 0) /* put the BARs back now and then */
+				for (unsigned s = 1; s < VPCI_SLOTS; s++)
+					if (vpci_assign_bar(&bus, s, 0xE0000000u + 0x8000u * s) == 0)
+						wr(s, 0x04, 2, 0x0006);
 			if ((x >> 29) & 1)
 				addr = next();
-			else if ((x >> 31) & 1)
-				addr = 0xE0000000u + (next() & 0x7FFFF);
+			else if ((x >> 31) & 1) /* some BAR's MSI-X page, or anywhere in it */
+				addr = 0xE0000000u + (next() & ((x >> 32) & 1 ? 0x7FFFF : 0x7887F)) +
+				       ((x >> 32) & 1 ? 0 : 0x4000);
 			else
 				addr = (next() & 0xF) << 28 | (next() & 0xFFFF);
 			r = vpci_bar_lookup(&bus, addr, &slot, &bar, &off);
 			if (r == VPCI_REGION_MSIX_TABLE || r == VPCI_REGION_MSIX_PBA) {
+				hits++;
 				if ((x >> 30) & 1)
 					vpci_msix_write(&bus, slot, r, off, size, next());
 				else
@@ -768,6 +775,7 @@ Test(vpci, fuzz)
 			break;
 		}
 	}
+	cr_expect_gt(hits, 100, "MSI-X reached through the lookup %u times", hits);
 	for (unsigned s = 0; s < VPCI_SLOTS; s++)
 		for (unsigned r = 0; r < 0x40; r++) {
 			if (r == 0x04 || r == 0x05 || r == 0x0C || (r >= 0x10 && r < 0x18) ||
@@ -780,5 +788,7 @@ Test(vpci, fuzz)
 	cr_expect_eq(vc[2].mult, 4);
 	walk(BLK, vc, &msix);
 	cr_expect_eq(vc[4].length, 0x3C);
-	cr_expect_eq(rd(NET, msix + 4, 4), 0x4000);
+	cr_expect_eq(rd(BLK, msix + 4, 4), 0x4000);
+	walk(NET, vc, &msix);
+	cr_expect_eq(rd(NET, msix + 8, 4), 0x4800);
 }
