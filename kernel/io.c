@@ -22,6 +22,7 @@ void io_reset(struct partition *p)
 			  arch_tsc_hz(), rdtsc());
 	}
 	p->uart_irq = 0;
+	p->input_head = p->input_len = 0;
 	spin_unlock(&p->dev_lock, f);
 }
 
@@ -50,12 +51,37 @@ static void uart_line(struct partition *p)
 		irq_line(p, VUART_COM1_IRQ, level);
 }
 
+/* Moves queued input into the UART's FIFO as far as it has room. Under dev_lock. */
+static void input_feed(struct partition *p)
+{
+	while (p->input_len) {
+		size_t room = vuart_rx_room(&p->uart);
+		size_t run = sizeof(p->input) - p->input_head;
+		size_t k = p->input_len < run ? p->input_len : run;
+		if (k > room)
+			k = room;
+		if (!k)
+			break;
+		k = vuart_receive(&p->uart, p->input + p->input_head, k);
+		if (!k)
+			break;
+		p->input_head = (unsigned)((p->input_head + k) % sizeof(p->input));
+		p->input_len -= (unsigned)k;
+	}
+}
+
 void io_uart_input(struct partition *p, const uint8_t *bytes, size_t n)
 {
 	if (p->state != PART_RUNNING)
 		return;
 	uint64_t f = spin_lock(&p->dev_lock);
-	vuart_receive(&p->uart, bytes, n);
+	/* Queue first, so typing (or pasting) faster than the guest reads loses nothing as
+	 * long as the queue has room; what does not fit there is dropped. */
+	for (size_t i = 0; i < n && p->input_len < sizeof(p->input); i++) {
+		p->input[(p->input_head + p->input_len) % sizeof(p->input)] = bytes[i];
+		p->input_len++;
+	}
+	input_feed(p);
 	spin_unlock(&p->dev_lock, f);
 	uart_line(p);
 }
@@ -70,6 +96,8 @@ static uint32_t uart_io(struct partition *p, uint16_t port, unsigned size, int i
 		unsigned reg = port + i - VUART_COM1_PORT;
 		if (in) {
 			out |= (uint32_t)vuart_read(&p->uart, reg) << (8 * i);
+			if (p->input_len)
+				input_feed(p); /* the guest made room: hand it more of what was typed */
 		} else if (vuart_write(&p->uart, reg, (uint8_t)(val >> (8 * i)), &tx)) {
 			spin_unlock(&p->dev_lock, f);
 			console_put(p, (const char *)&tx, 1);

@@ -45,6 +45,8 @@ struct partition {
 	struct spinlock dev_lock;  /* the port devices below, shared by the partition's vCPUs */
 	struct vuart uart;
 	int uart_irq;              /* the level last driven onto IOAPIC pin 4 */
+	uint8_t input[1024];       /* typed bytes the UART's FIFO had no room for yet */
+	unsigned input_head, input_len;
 	struct vpit pit;
 	struct vpm pm;
 
