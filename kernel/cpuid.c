@@ -13,6 +13,12 @@
 #define EXT1_ECX_SVM         (1u << 2)
 #define LEAF1_ECX_X2APIC     (1u << 21)
 #define LEAF1_ECX_OSXSAVE    (1u << 27)
+#define LEAF1_ECX_EST        (1u << 7)
+#define LEAF1_ECX_TM2        (1u << 8)
+#define LEAF1_EDX_ACPI       (1u << 22)
+#define LEAF1_EDX_TM         (1u << 29)
+#define LEAF1_EDX_PBE        (1u << 31)
+#define LEAFD1_EAX_XSAVES    (1u << 3)
 #define LEAF1_ECX_TSC_DEADLINE (1u << 24)
 #define LEAF6_EAX_ARAT       (1u << 2)
 #define LEAF7_EBX_TSC_ADJUST (1u << 1)
@@ -103,7 +109,13 @@ static void cpuid_platform(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t
 		/* OSXSAVE mirrors the guest's CR4, not Mica's */
 		r[2] = (r[2] & ~LEAF1_ECX_OSXSAVE) | ((cr4 & (1ULL << 18)) ? LEAF1_ECX_OSXSAVE : 0);
 		r[2] |= LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
+		r[2] &= ~(LEAF1_ECX_EST | LEAF1_ECX_TM2);
+		r[3] &= ~(LEAF1_EDX_ACPI | LEAF1_EDX_TM | LEAF1_EDX_PBE); /* no thermal MSRs */
 		r[1] = (r[1] & 0xff00ffffu) | (v->part->nvcpus << 16);
+		break;
+	case 0xd:
+		if (sub == 1)
+			r[0] &= ~LEAFD1_EAX_XSAVES; /* IA32_XSS is not offered */
 		break;
 	case 6: /* no thermal or power MSRs: only "the APIC timer never stops in C-states" */
 		r[0] = LEAF6_EAX_ARAT;
