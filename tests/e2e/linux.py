@@ -169,6 +169,7 @@ def smp_script(cfg):
 # No typing into Bochs (its console is a file): /init reboots by itself after the marker
 # (mica.then=reboot), so the restart of a Linux partition on VT-x is tested too.
 VMX_CONFIG = linux_partition(cpus="1-2").replace(CMDLINE, CMDLINE + " mica.then=reboot")
+VMX_POWEROFF_CONFIG = linux_partition(cpus="1").replace(CMDLINE, CMDLINE + " mica.then=poweroff")
 
 
 def vmx_script(cfg):
@@ -214,6 +215,29 @@ LINUX_SCENARIOS = [
         timeout=1500,  # doubled for Bochs
         vendors=("vmx",),
         env={"MICA_SMP": "3"},
+        explicit=True,
+    ),
+    Scenario(
+        "linux-poweroff",
+        "Linux on 1 vCPU on Intel VT-x under Bochs powers itself off through ACPI S5 "
+        "(mica.then=poweroff): the partition stops alone, with its exit counts",
+        VMX_POWEROFF_CONFIG,
+        LINUX_FILES,
+        lambda cfg: Script(
+            [
+                BANNER,
+                Wait(started("linux", "1", "256 MiB", "vmlinuz")),
+                Forbid(LINUX_ENDS),
+                Wait(kernel_line(lit("Run /init as init process")), timeout=600),
+                Ready(cpus=1),
+                Allow(LINUX_ENDS),
+                Wait(stopped("linux", lit("powered off (ACPI S5)")), EXITS, timeout=120),
+            ],
+            forbidden=LINUX_FORBIDDEN,
+        ),
+        timeout=1500,
+        vendors=("vmx",),
+        env={"MICA_SMP": "2"},
         explicit=True,
     ),
 ]
