@@ -2,6 +2,7 @@
 #include <string.h>
 #include <mica/hypercall.h>
 #include "kernel/acpi.h"
+#include "kernel/bytes.h"
 
 struct sdt_header {
 	char sig[4];
@@ -28,20 +29,6 @@ static int sum_ok(const uint8_t *p, uint32_t len)
 	while (len--)
 		s += *p++;
 	return s == 0;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
 }
 
 static const struct sdt_header *table_at(uint64_t pa)

@@ -12,6 +12,7 @@
 
 #include "acpi_build.h"
 #include "kernel/errmsg.h"
+#include "kernel/bytes.h"
 
 typedef unsigned long long ull;
 
@@ -150,26 +151,6 @@ void acpi_guest_defaults(struct acpi_guest *g, uint32_t ncpus)
 	g->pm1a_evt_port = ACPI_PM1A_EVT_PORT;
 	g->pm1a_cnt_port = ACPI_PM1A_CNT_PORT;
 	g->pm_tmr_port = ACPI_PM_TMR_PORT;
-}
-
-static void put8(uint8_t *p, uint8_t v)
-{
-	*p = v;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
 }
 
 static uint8_t checksum(const uint8_t *p, uint64_t len)

@@ -13,6 +13,7 @@
 #include "kernel/boot_linux.h"
 #include "kernel/bzimage.h"
 #include "kernel/errmsg.h"
+#include "kernel/bytes.h"
 
 typedef unsigned long long ull;
 
@@ -38,26 +39,6 @@ struct placement {
 	uint64_t initrd;      /* 0 when there is none */
 	uint64_t cmdline_len;
 };
-
-static void put8(uint8_t *p, uint8_t v)
-{
-	*p = v;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
 
 static uint64_t align_up(uint64_t v, uint64_t a)
 {

@@ -11,29 +11,9 @@
 
 #include "bzimage.h"
 #include "kernel/errmsg.h"
+#include "kernel/bytes.h"
 
 typedef unsigned long long ull; /* what %llx prints, in every build */
-
-static uint16_t rd16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return v;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
 
 /* The version string is only for logs: take its printable prefix, inside the setup. */
 static void copy_version(const uint8_t *im, uint32_t setup_size, struct bzimage_info *out)

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
+#include "arch/x86/msr_check.h"
 #include "arch/x86/svm/svm.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
@@ -200,18 +201,11 @@ static int svm_msr_read(struct vcpu *v, uint32_t index, uint64_t *value)
 	return 0;
 }
 
-/* Canonical for the guest's paging: 48-bit, or 57-bit with CR4.LA57. */
-static int canonical(const struct vmcb *vm, uint64_t a)
-{
-	unsigned shift = (vm->save.cr4 & (1ULL << 12)) ? 7 : 16;
-	return (uint64_t)((int64_t)(a << shift) >> shift) == a;
-}
-
 static int svm_msr_write(struct vcpu *v, uint32_t index, uint64_t value)
 {
 	struct vmcb *vm = vmcb_of(v);
 	if (index == MSR_EFER) {
-		if (value & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+		if (value & ~EFER_GUEST_BITS)
 			return MICA_EINVAL;
 		/* LMA is the CPU's to set; keep what the guest runs with. */
 		vm->save.efer = (value & ~EFER_LMA) | (vm->save.efer & EFER_LMA) | EFER_SVME;
@@ -220,16 +214,8 @@ static int svm_msr_write(struct vcpu *v, uint32_t index, uint64_t value)
 	uint64_t *m = vmcb_msr(vm, index);
 	if (!m)
 		return MICA_ENOSYS;
-	if (index == MSR_PAT) {
-		for (int i = 0; i < 8; i++) {
-			uint8_t t = (uint8_t)(value >> (8 * i));
-			if (t == 2 || t == 3 || t > 7)
-				return MICA_EINVAL;
-		}
-	} else if (index != MSR_SYSENTER_CS && index != MSR_STAR && index != MSR_SFMASK &&
-		   !canonical(vm, value)) {
+	if (!msr_value_ok(index, value, vm->save.cr4))
 		return MICA_EINVAL;
-	}
 	*m = value;
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
+#include "arch/x86/msr_check.h"
 #include "arch/x86/vmx/ept.h"
 #include "arch/x86/vmx/vmx.h"
 #include "kernel/log.h"
@@ -362,35 +363,20 @@ static int vmx_msr_read(struct vcpu *v, uint32_t index, uint64_t *value)
 	return 0;
 }
 
-/* Canonical for the guest's paging: 48-bit, or 57-bit with CR4.LA57. */
-static int canonical(uint64_t a)
-{
-	unsigned shift = (vmread(GUEST_CR4) & (1ULL << 12)) ? 7 : 16;
-	return (uint64_t)((int64_t)(a << shift) >> shift) == a;
-}
-
 static int vmx_msr_write(struct vcpu *v, uint32_t index, uint64_t value)
 {
 	uint64_t *m = soft_msr(v->hw, index);
 	uint32_t f;
 
 	if (index == MSR_EFER) {
-		if (value & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+		if (value & ~EFER_GUEST_BITS)
 			return MICA_EINVAL;
 		uint64_t lma = vmread(GUEST_EFER) & EFER_LMA; /* the CPU's to change */
 		vmwrite(GUEST_EFER, (value & ~EFER_LMA) | lma);
 		return 0;
 	}
-	if (index == MSR_PAT) {
-		for (int i = 0; i < 8; i++) {
-			uint8_t t = (uint8_t)(value >> (8 * i));
-			if (t == 2 || t == 3 || t > 7)
-				return MICA_EINVAL;
-		}
-	} else if (index != MSR_SYSENTER_CS && index != MSR_STAR && index != MSR_SFMASK &&
-		   !canonical(value)) {
+	if ((m || vmcs_msr_field(index)) && !msr_value_ok(index, value, vmread(GUEST_CR4)))
 		return MICA_EINVAL;
-	}
 	if (m) {
 		*m = value;
 		wrmsr(index, value); /* this CPU runs only this vCPU: the real MSR is the guest's */
