@@ -27,7 +27,7 @@ CORE_ASMS := $(wildcard arch/x86/*.S arch/x86/svm/*.S arch/x86/vmx/*.S)
 CORE_OBJS := $(patsubst %,$(BUILD)/core/%.o,$(CORE_SRCS) $(CORE_ASMS))
 
 .PHONY: all core run run-linux test bench clean deps-build deps-run deps-test
-all: core loader mb2 guests
+all: core loader mb2 guests vmm
 
 core: $(BUILD)/core.elf
 
@@ -60,6 +60,7 @@ deps-test:
 include boot/boot.mk
 include boot/mb2/mb2.mk
 include tests/guests/guests.mk
+include vmm/vmm.mk
 include tests/unit/unit.mk
 include tests/e2e/e2e.mk
 

@@ -149,7 +149,7 @@ static EFI_STATUS load_file(EFI_FILE_HANDLE root, struct boot_info *bi, const ch
 	if (k < bi->nfiles)
 		return EFI_SUCCESS; /* partitions share the file: one copy is enough */
 	if (bi->nfiles == BOOT_MAX_FILES) {
-		con_say("%s:%u: more than %u different files (images and initrds)", CONFIG_PATH,
+		con_say("%s:%u: more than %u different files (images, initrds and disks)", CONFIG_PATH,
 			line, BOOT_MAX_FILES);
 		con_say("let partitions share images and initrds, or boot fewer partitions");
 		return EFI_LOAD_ERROR;
@@ -180,7 +180,7 @@ static EFI_STATUS load_file(EFI_FILE_HANDLE root, struct boot_info *bi, const ch
 	return EFI_SUCCESS;
 }
 
-/* Every partition's image, then its initrd if it has one. */
+/* Every partition's image, then its initrd and its disk if it has them. */
 static EFI_STATUS load_images(EFI_FILE_HANDLE root, struct boot_info *bi)
 {
 	for (unsigned i = 0; i < g_cfg.nparts; i++) {
@@ -189,6 +189,8 @@ static EFI_STATUS load_images(EFI_FILE_HANDLE root, struct boot_info *bi)
 
 		if (st == EFI_SUCCESS && p->initrd[0])
 			st = load_file(root, bi, "initrd", p->initrd, p->initrd_line);
+		if (st == EFI_SUCCESS && p->disk[0])
+			st = load_file(root, bi, "disk", p->disk, p->disk_line);
 		if (st != EFI_SUCCESS)
 			return st;
 	}
@@ -267,9 +269,10 @@ static EFI_STATUS leave_firmware(EFI_HANDLE image, struct boot_info *bi)
 			(unsigned long long)buf_size, efi_error(st));
 		return st;
 	}
-	con_say("core %llu KiB at 0x%llx, %u images, %u initrds, starting Mica",
+	con_say("core %llu KiB at 0x%llx, %u images, %u initrds, %u disks, starting Mica",
 		(unsigned long long)bi->core_size / 1024, (unsigned long long)bi->core_base,
-		cfg_count_files(&g_cfg, 0), cfg_count_files(&g_cfg, 1));
+		cfg_count_files(&g_cfg, CFG_FILE_IMAGE), cfg_count_files(&g_cfg, CFG_FILE_INITRD),
+		cfg_count_files(&g_cfg, CFG_FILE_DISK));
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		map_size = buf_size;

@@ -1,7 +1,8 @@
 /* Builds a guest's ACPI tables. Layout and field offsets: ACPI 6.4 section 5.2 (RSDP 5.2.5,
- * RSDT/XSDT 5.2.7-8, FADT 5.2.9, FACS 5.2.10, DSDT 5.2.11.1, MADT 5.2.12), AML grammar 20.2;
- * MCFG: PCI Firmware Specification 3.2, 4.1.2. Everything is written with byte offsets into
- * a zeroed buffer, so the layout is visible here and checked by tests/unit/test_acpi_build.c. */
+ * RSDT/XSDT 5.2.7-8, FADT 5.2.9, FACS 5.2.10, DSDT 5.2.11.1, MADT 5.2.12), AML grammar 20.2,
+ * resource descriptors 6.4; MCFG and the ECAM reservation: PCI Firmware Specification 3.2,
+ * 4.1.2. Everything is written with byte offsets into a zeroed buffer, so the layout is
+ * visible here and checked by tests/unit/test_acpi_build.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,7 +50,9 @@ typedef unsigned long long ull;
 #define FADT_RESET_REG_SUP (1u << 10)
 #define FADT_HEADLESS      (1u << 12)
 /* IA-PC boot architecture flags (5.2.9.3). LEGACY_DEVICES and 8042 stay clear: no ISA
- * devices to enumerate and no keyboard controller. */
+ * devices to enumerate and no keyboard controller. So do MSI_NOT_SUPPORTED (bit 3: Linux
+ * would turn MSI and MSI-X off, and the virtio functions only interrupt through MSI-X) and
+ * PCIE_ASPM_CONTROLS (bit 4: the OS may manage ASPM; without an _OSC Linux leaves it off). */
 #define BOOT_ARCH_NO_VGA      (1u << 2)
 #define BOOT_ARCH_NO_CMOS_RTC (1u << 5)
 
@@ -75,6 +78,265 @@ static const uint8_t dsdt_aml[] = {
 	0x0a, ACPI_SLP_TYP_S5,    /* BytePrefix 5: SLP_TYPb */
 	0x00, 0x00,               /* ZeroOp x 2: reserved */
 };
+
+/* With a PCI host bridge the DSDT goes on, after the sleep-state packages, with
+ *
+ *   Scope (\_SB) {
+ *       Device (PCI0) {                      the host bridge (PCI Firmware 3.2, 4.1.1)
+ *           Name (_HID, EisaId ("PNP0A08"))  PCI Express root bridge
+ *           Name (_CID, EisaId ("PNP0A03"))  PCI root bridge
+ *           Name (_UID, 0)
+ *           Name (_SEG, 0)
+ *           Name (_BBN, ecam_bus_start)
+ *           Name (_CRS, ResourceTemplate () {
+ *               WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,
+ *                              0, ecam_bus_start, ecam_bus_end, 0, buses)
+ *               DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed,
+ *                            NonCacheable, ReadWrite, 0, base, base + size - 1, 0, size)
+ *           })                                (the DWordMemory only with a memory window)
+ *       }
+ *       Device (ECAM) {                      the ECAM range as a motherboard resource
+ *           Name (_HID, EisaId ("PNP0C02"))
+ *           Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, lo, hi - lo) })
+ *       }
+ *   }
+ *
+ * No _OSC (Linux keeps native PCIe hot-plug, AER, PME and ASPM off), no _PRT (the devices
+ * use MSI-X), no I/O window (no I/O BARs, no port 0xCF8 config mechanism). The ECAM device
+ * is what lets Linux use the MCFG at all: without the 0xCF8 mechanism it accepts an MCFG
+ * range only once it finds it in a PNP0C01/PNP0C02 _CRS (arch/x86/pci/mmconfig-shared.c,
+ * pci_mmcfg_check_reserved(); the e820 entry only counts when 0xCF8 works). */
+#define AML_ZERO        0x00
+#define AML_ONE         0x01
+#define AML_NAME        0x08
+#define AML_BYTE        0x0a
+#define AML_WORD        0x0b
+#define AML_DWORD       0x0c
+#define AML_QWORD       0x0e
+#define AML_SCOPE       0x10
+#define AML_BUFFER      0x11
+#define AML_EXT         0x5b /* ExtOpPrefix: DeviceOp is 0x5b 0x82 */
+#define AML_DEVICE      0x82
+#define AML_ROOT        0x5c /* '\' */
+
+/* Resource descriptors (6.4): large items are tag, 16-bit length of what follows, data;
+ * the _LEN values are whole descriptors. */
+#define RES_MEM32_FIXED     0x86
+#define RES_DWORD_ADDR      0x87
+#define RES_WORD_ADDR       0x88
+#define RES_MEM32_FIXED_LEN 12
+#define RES_DWORD_ADDR_LEN  26
+#define RES_WORD_ADDR_LEN   16
+#define RES_END             0x79 /* small item, 1 byte of checksum (0: none) */
+#define RES_ADDR_MEMORY     0    /* address space descriptor: resource type */
+#define RES_ADDR_BUS        2
+#define RES_ADDR_FIXED      0x0c /* _MAF | _MIF; _DEC = 0 (positive), bit 0 = 0 (producer) */
+#define RES_MEM_RW          0x01 /* type-specific: _RW; _MEM = 0 (non-cacheable), static */
+
+#define GiB4 0x100000000ULL
+
+/* AML being written: to p when p is non-NULL, always counted in n. */
+struct aml {
+	uint8_t *p;
+	uint32_t n;
+};
+
+static void aml_bytes(struct aml *a, const void *src, uint32_t len)
+{
+	if (a->p)
+		memcpy(a->p + a->n, src, len);
+	a->n += len;
+}
+
+static void aml_byte(struct aml *a, uint8_t v)
+{
+	aml_bytes(a, &v, 1);
+}
+
+static void aml_u16(struct aml *a, uint16_t v)
+{
+	uint8_t b[2];
+	put16(b, v);
+	aml_bytes(a, b, 2);
+}
+
+static void aml_u32(struct aml *a, uint32_t v)
+{
+	uint8_t b[4];
+	put32(b, v);
+	aml_bytes(a, b, 4);
+}
+
+/* An Integer in its shortest encoding (20.2.3). */
+static void aml_int(struct aml *a, uint64_t v)
+{
+	if (v <= 1) {
+		aml_byte(a, v ? AML_ONE : AML_ZERO);
+	} else if (v <= 0xff) {
+		aml_byte(a, AML_BYTE);
+		aml_byte(a, (uint8_t)v);
+	} else if (v <= 0xffff) {
+		aml_byte(a, AML_WORD);
+		aml_u16(a, (uint16_t)v);
+	} else if (v <= 0xffffffff) {
+		aml_byte(a, AML_DWORD);
+		aml_u32(a, (uint32_t)v);
+	} else {
+		uint8_t b[8];
+		put64(b, v);
+		aml_byte(a, AML_QWORD);
+		aml_bytes(a, b, 8);
+	}
+}
+
+/* EisaId ("PNP0A08"): three letters in 5 bits each, then four hex digits, stored big-endian
+ * as a DWord (so PNP0A08 is the bytes 41 d0 0a 08). Always a DWordPrefix, as iasl writes. */
+static void aml_eisa_id(struct aml *a, const char id[8])
+{
+	uint32_t v = (uint32_t)(id[0] - 0x40) << 26 | (uint32_t)(id[1] - 0x40) << 21 |
+		     (uint32_t)(id[2] - 0x40) << 16;
+	for (unsigned i = 3; i < 7; i++)
+		v |= (uint32_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'A' + 10) << (4 * (6 - i));
+	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	aml_byte(a, AML_DWORD);
+	aml_bytes(a, b, 4);
+}
+
+/* Name (seg, Integer): a NameOp with a 4-character NameSeg. */
+static void aml_name_int(struct aml *a, const char seg[5], uint64_t v)
+{
+	aml_byte(a, AML_NAME);
+	aml_bytes(a, seg, 4);
+	aml_int(a, v);
+}
+
+static void aml_name_eisa_id(struct aml *a, const char seg[5], const char id[8])
+{
+	aml_byte(a, AML_NAME);
+	aml_bytes(a, seg, 4);
+	aml_eisa_id(a, id);
+}
+
+/* Opens something with a PkgLength (Scope, Device, Buffer): a byte is held for the length,
+ * and close() writes it once the contents are known. Returns where it goes. */
+static uint32_t aml_open(struct aml *a)
+{
+	return a->n++;
+}
+
+/* PkgLength (20.2.4) counts itself and what follows it: one byte up to 63, else a lead byte
+ * (count of following bytes in bits 7:6, the length's low nibble in bits 3:0) and 1-3 bytes
+ * with the rest of the length. A longer one moves the contents up. */
+static void aml_close(struct aml *a, uint32_t at)
+{
+	uint32_t body = a->n - at - 1;
+	uint32_t bytes = body + 1 <= 0x3f ? 1 : body + 2 <= 0xfff ? 2 : body + 3 <= 0xfffff ? 3 : 4;
+	uint32_t len = body + bytes;
+
+	if (a->p) {
+		memmove(a->p + at + bytes, a->p + at + 1, body);
+		if (bytes == 1) {
+			a->p[at] = (uint8_t)len;
+		} else {
+			a->p[at] = (uint8_t)((bytes - 1) << 6 | (len & 0xf));
+			for (uint32_t i = 1; i < bytes; i++)
+				a->p[at + i] = (uint8_t)(len >> (4 + 8 * (i - 1)));
+		}
+	}
+	a->n += bytes - 1;
+}
+
+/* Name (_CRS, ResourceTemplate () { ... }) with size bytes of descriptors before the end tag:
+ * a Buffer (20.2.5.4: BufferOp PkgLength BufferSize bytes). Returns what aml_crs_end() needs. */
+static uint32_t aml_crs_begin(struct aml *a, uint32_t size)
+{
+	aml_byte(a, AML_NAME);
+	aml_bytes(a, "_CRS", 4);
+	aml_byte(a, AML_BUFFER);
+	uint32_t at = aml_open(a);
+	aml_int(a, size + 2);
+	return at;
+}
+
+static void aml_crs_end(struct aml *a, uint32_t at)
+{
+	aml_byte(a, RES_END);
+	aml_byte(a, 0);
+	aml_close(a, at);
+}
+
+/* The ECAM range Linux uses: buses start..end, from a base that stands for bus 0. */
+static void ecam_range(const struct acpi_guest *g, uint64_t *lo, uint64_t *hi)
+{
+	*lo = g->ecam_base + ((uint64_t)g->ecam_bus_start << 20);
+	*hi = g->ecam_base + (((uint64_t)g->ecam_bus_end + 1) << 20);
+}
+
+/* Appends the PCI part of the DSDT (the comment above) when there is a host bridge. */
+static void aml_pci(struct aml *a, const struct acpi_guest *g)
+{
+	uint32_t scope, dev, crs;
+	uint64_t lo, hi;
+
+	if (!g->ecam_base)
+		return;
+	aml_byte(a, AML_SCOPE);
+	scope = aml_open(a);
+	aml_byte(a, AML_ROOT);
+	aml_bytes(a, "_SB_", 4);
+
+	aml_byte(a, AML_EXT);
+	aml_byte(a, AML_DEVICE);
+	dev = aml_open(a);
+	aml_bytes(a, "PCI0", 4);
+	aml_name_eisa_id(a, "_HID", "PNP0A08");
+	aml_name_eisa_id(a, "_CID", "PNP0A03");
+	aml_name_int(a, "_UID", 0);
+	aml_name_int(a, "_SEG", 0);
+	aml_name_int(a, "_BBN", g->ecam_bus_start);
+	crs = aml_crs_begin(a, RES_WORD_ADDR_LEN + (g->pci_mem_size ? RES_DWORD_ADDR_LEN : 0));
+	aml_byte(a, RES_WORD_ADDR);
+	aml_u16(a, RES_WORD_ADDR_LEN - 3);
+	aml_byte(a, RES_ADDR_BUS);
+	aml_byte(a, RES_ADDR_FIXED);
+	aml_byte(a, 0);                                  /* type-specific flags: none */
+	aml_u16(a, 0);                                   /* granularity */
+	aml_u16(a, g->ecam_bus_start);                   /* minimum */
+	aml_u16(a, g->ecam_bus_end);                     /* maximum */
+	aml_u16(a, 0);                                   /* translation offset */
+	aml_u16(a, (uint16_t)(g->ecam_bus_end - g->ecam_bus_start + 1)); /* length */
+	if (g->pci_mem_size) {
+		aml_byte(a, RES_DWORD_ADDR);
+		aml_u16(a, RES_DWORD_ADDR_LEN - 3);
+		aml_byte(a, RES_ADDR_MEMORY);
+		aml_byte(a, RES_ADDR_FIXED);
+		aml_byte(a, RES_MEM_RW);
+		aml_u32(a, 0);                           /* granularity */
+		aml_u32(a, (uint32_t)g->pci_mem_base);   /* minimum */
+		aml_u32(a, (uint32_t)(g->pci_mem_base + g->pci_mem_size - 1)); /* maximum */
+		aml_u32(a, 0);                           /* translation offset */
+		aml_u32(a, (uint32_t)g->pci_mem_size);   /* length (check(): < 4 GiB) */
+	}
+	aml_crs_end(a, crs);
+	aml_close(a, dev);
+
+	ecam_range(g, &lo, &hi);
+	aml_byte(a, AML_EXT);
+	aml_byte(a, AML_DEVICE);
+	dev = aml_open(a);
+	aml_bytes(a, "ECAM", 4);
+	aml_name_eisa_id(a, "_HID", "PNP0C02");
+	crs = aml_crs_begin(a, RES_MEM32_FIXED_LEN);
+	aml_byte(a, RES_MEM32_FIXED);
+	aml_u16(a, RES_MEM32_FIXED_LEN - 3);
+	aml_byte(a, RES_MEM_RW);
+	aml_u32(a, (uint32_t)lo);
+	aml_u32(a, (uint32_t)(hi - lo));
+	aml_crs_end(a, crs);
+	aml_close(a, dev);
+
+	aml_close(a, scope);
+}
 
 /* Where each table goes, as offsets from the start of the buffer. */
 struct layout {
@@ -108,6 +370,37 @@ static int check(const struct acpi_guest *g, char *err, size_t errlen)
 		if (g->ecam_bus_start > g->ecam_bus_end)
 			return errmsg(MICA_EINVAL, err, errlen, "PCI bus range %u-%u is empty",
 					g->ecam_bus_start, g->ecam_bus_end);
+		/* The ECAM reservation is a Memory32Fixed; and Linux ignores an MCFG entry above
+		 * 4 GiB from firmware without an SMBIOS BIOS date (acpi_mcfg_check_entry()). */
+		uint64_t lo, hi;
+		ecam_range(g, &lo, &hi);
+		if (g->ecam_base >= GiB4 || hi > GiB4)
+			return errmsg(MICA_EINVAL, err, errlen, "PCI ECAM base 0x%llx: the ECAM range of "
+					"buses %u-%u must end at or below 4 GiB", (ull)g->ecam_base,
+					g->ecam_bus_start, g->ecam_bus_end);
+	}
+	if (g->pci_mem_base || g->pci_mem_size) {
+		uint64_t base = g->pci_mem_base, size = g->pci_mem_size, lo, hi;
+		if (!g->ecam_base)
+			return errmsg(MICA_EINVAL, err, errlen, "a PCI memory window at 0x%llx but no PCI "
+					"host bridge (ECAM base 0)", (ull)base);
+		if (!size)
+			return errmsg(MICA_EINVAL, err, errlen, "the PCI memory window at 0x%llx is empty",
+					(ull)base);
+		if (base >= GiB4 || size > GiB4 - base)
+			return errmsg(MICA_EINVAL, err, errlen, "the PCI memory window of 0x%llx bytes at "
+					"0x%llx must lie below 4 GiB (a DWordMemory descriptor)",
+					(ull)size, (ull)base);
+		ecam_range(g, &lo, &hi);
+		static const char *const what[] = { "PCI ECAM range", "I/O APIC", "local APIC" };
+		uint64_t from[] = { lo, g->ioapic_addr, ACPI_LAPIC_BASE };
+		uint64_t to[] = { hi, g->ioapic_addr + 0x1000ULL, ACPI_LAPIC_BASE + 0x1000ULL };
+		for (unsigned i = 0; i < 3; i++)
+			if (base < to[i] && from[i] < base + size)
+				return errmsg(MICA_EINVAL, err, errlen, "the PCI memory window [0x%llx, "
+						"0x%llx) overlaps the %s at [0x%llx, 0x%llx)",
+						(ull)base, (ull)(base + size), what[i],
+						(ull)from[i], (ull)to[i]);
 	}
 	return 0;
 }
@@ -116,7 +409,9 @@ static void plan(const struct acpi_guest *g, struct layout *l)
 {
 	l->n_lapic = g->ncpus <= XAPIC_MAX_ID + 1 ? g->ncpus : XAPIC_MAX_ID + 1;
 	l->n_x2apic = g->ncpus - l->n_lapic;
-	l->dsdt_len = SDT_HEADER + sizeof(dsdt_aml);
+	struct aml pci = { NULL, 0 };
+	aml_pci(&pci, g);
+	l->dsdt_len = SDT_HEADER + sizeof(dsdt_aml) + pci.n;
 	l->madt_len = MADT_FIXED + l->n_lapic * MADT_LAPIC_LEN + l->n_x2apic * MADT_X2APIC_LEN +
 		      MADT_IOAPIC_LEN + 2 * MADT_ISO_LEN;
 	l->n_tables = g->ecam_base ? 3 : 2; /* FADT, MADT (, MCFG) */
@@ -311,6 +606,8 @@ int acpi_build(void *buf, uint64_t buf_gpa, uint64_t buf_size, const struct acpi
 	build_fadt(b + l.fadt, buf_gpa + l.facs, buf_gpa + l.dsdt, g);
 	header(b + l.dsdt, "DSDT", l.dsdt_len, 2); /* revision 2: 64-bit AML integers */
 	memcpy(b + l.dsdt + SDT_HEADER, dsdt_aml, sizeof(dsdt_aml));
+	struct aml pci = { b + l.dsdt + SDT_HEADER + sizeof(dsdt_aml), 0 };
+	aml_pci(&pci, g);
 	seal(b + l.dsdt);
 	build_madt(b + l.madt, &l, g);
 	if (g->ecam_base)

@@ -1,5 +1,6 @@
 /* ACPI tables Mica builds for a guest (docs/guests.md, "Guest platform"): RSDP, RSDT, XSDT,
- * FADT, FACS, DSDT, MADT and, with a PCI host bridge, MCFG. Pure logic.
+ * FADT, FACS, DSDT, MADT and, with a PCI host bridge, MCFG (and the bridge in the DSDT).
+ * Pure logic.
  * The constants below describe the platform: the device models must agree with them. */
 #ifndef MICA_ACPI_BUILD_H
 #define MICA_ACPI_BUILD_H
@@ -31,6 +32,13 @@
 #define ACPI_PM1_CNT_SLP_EN    0x2000
 #define ACPI_SLP_TYP_S5        5 /* the _S5 package in the DSDT */
 
+/* PCI (when a caller enables it, see struct acpi_guest): one host bridge, segment 0, bus 0
+ * only, configured through ECAM; the virtio functions' 64-bit memory BARs go in a window
+ * below 4 GiB. Guest RAM must end below both (kernel/boot_linux.c checks). */
+#define ACPI_PCI_ECAM_BASE     0xB0000000u /* bus 0's 1 MiB of ECAM */
+#define ACPI_PCI_MEM_BASE      0xC0000000u /* the host bridge's memory window */
+#define ACPI_PCI_MEM_SIZE      0x10000000u
+
 #define ACPI_GUEST_MAX_CPUS    1024u
 
 struct acpi_guest {
@@ -41,12 +49,22 @@ struct acpi_guest {
 	uint16_t pm1a_evt_port;
 	uint16_t pm1a_cnt_port;
 	uint16_t pm_tmr_port;
-	uint64_t ecam_base;      /* PCI ECAM (MCFG, segment 0); 0: no PCI host bridge, no MCFG */
+	/* PCI host bridge, off when ecam_base is 0. ecam_base is bus 0's ECAM address (MCFG,
+	 * segment 0, 1 MiB aligned), the bridge decodes buses ecam_bus_start..ecam_bus_end, and
+	 * the ECAM range of those buses must end at or below 4 GiB. With it the DSDT describes
+	 * \_SB.PCI0 (PNP0A08, _CRS: the bus range and the memory window) and \_SB.ECAM, a
+	 * PNP0C02 device reserving that ECAM range, and the XSDT lists an MCFG. */
+	uint64_t ecam_base;
 	uint8_t ecam_bus_start, ecam_bus_end;
+	/* The bridge's memory window [pci_mem_base, pci_mem_base + pci_mem_size), below 4 GiB,
+	 * clear of the ECAM range and the APICs; pci_mem_size 0: none (then pci_mem_base 0). */
+	uint64_t pci_mem_base, pci_mem_size;
 };
 
 /* The defaults above for ncpus vCPUs; the I/O APIC's ID follows the CPUs' (ncpus, or 0xfe
- * when that does not fit the 8-bit field: I/O APIC IDs are their own name space). */
+ * when that does not fit the 8-bit field: I/O APIC IDs are their own name space). PCI is
+ * off; a caller enables it by setting ecam_base (ACPI_PCI_ECAM_BASE), the bus range
+ * (0..0) and the memory window (ACPI_PCI_MEM_BASE, ACPI_PCI_MEM_SIZE). */
 void acpi_guest_defaults(struct acpi_guest *g, uint32_t ncpus);
 
 /* Bytes acpi_build() needs for g (0 if g is invalid). */

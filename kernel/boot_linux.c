@@ -70,6 +70,10 @@ static int check_ram(uint64_t ram_size, const struct acpi_guest *g, char *err, s
 			what = "PCI ECAM window";
 		}
 	}
+	if (g->pci_mem_size && g->pci_mem_base < floor) {
+		floor = g->pci_mem_base;
+		what = "PCI memory window";
+	}
 	if (ram_size > floor)
 		return errmsg(MICA_EINVAL, err, errlen, "%llu MiB of RAM would cover the %s at 0x%llx: a Linux "
 			    "guest can have at most %llu MiB", (ull)(ram_size / MiB), what,

@@ -333,6 +333,57 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 		cur->cmdline_line = ps->line;
 		return 0;
 	}
+	if (span_is(key, "service")) {
+		if (span_is(v, "yes"))
+			cur->service = 1;
+		else if (!span_is(v, "no"))
+			return fail(ps->err, ps->line, "service '%s': expected yes or no",
+				    excerpt(ex, v, EXCERPT_MAX));
+		cur->service_line = ps->line;
+		return 0;
+	}
+	if (span_is(key, "console")) {
+		if (span_is(v, "virtio"))
+			cur->virtio_console = 1;
+		else if (!span_is(v, "uart"))
+			return fail(ps->err, ps->line, "console '%s': expected uart or virtio",
+				    excerpt(ex, v, EXCERPT_MAX));
+		cur->console_line = ps->line;
+		return 0;
+	}
+	if (span_is(key, "disk")) {
+		if (v.n > BOOT_PATH_MAX - 1)
+			return fail(ps->err, ps->line,
+				    "disk path is %u characters long; at most %u are allowed",
+				    (unsigned)v.n, BOOT_PATH_MAX - 1);
+		for (unsigned k = 0; k + 1 < ps->out->nparts; k++)
+			if (span_is(v, ps->out->part[k].disk))
+				return fail(ps->err, ps->line,
+					    "disk '%s' already belongs to partition '%s' (line %u); "
+					    "a disk belongs to one partition",
+					    ps->out->part[k].disk, ps->out->part[k].name,
+					    ps->out->part[k].disk_line);
+		span_copy(cur->disk, v);
+		cur->disk_line = ps->line;
+		return 0;
+	}
+	if (span_is(key, "net")) {
+		if (v.n > MICA_NAME_MAX - 1)
+			return fail(ps->err, ps->line,
+				    "switch name '%s' is %u characters long; at most %u are allowed",
+				    excerpt(ex, v, EXCERPT_MAX), (unsigned)v.n, MICA_NAME_MAX - 1);
+		for (size_t i = 0; i < v.n; i++) {
+			char c = v.p[i];
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+			      c == '_' || c == '-'))
+				return fail(ps->err, ps->line,
+					    "switch name '%s' may use only letters, digits, '_' and '-'",
+					    excerpt(ex, v, EXCERPT_MAX));
+		}
+		span_copy(cur->net, v);
+		cur->net_line = ps->line;
+		return 0;
+	}
 	/* on_crash */
 	if (span_is(v, "stop"))
 		cur->on_crash = CFG_CRASH_STOP;
@@ -359,6 +410,14 @@ static int key_line(const struct parser *ps, struct span key)
 		return (int)ps->cur->cmdline_line;
 	if (span_is(key, "on_crash"))
 		return (int)ps->on_crash_line;
+	if (span_is(key, "service"))
+		return (int)ps->cur->service_line;
+	if (span_is(key, "console"))
+		return (int)ps->cur->console_line;
+	if (span_is(key, "disk"))
+		return (int)ps->cur->disk_line;
+	if (span_is(key, "net"))
+		return (int)ps->cur->net_line;
 	return -1; /* not a key */
 }
 
@@ -380,7 +439,7 @@ static int parse_assignment(struct parser *ps, struct span l)
 	if (first < 0)
 		return fail(ps->err, ps->line,
 			    "unknown key '%s' (expected cpus, memory, image, initrd, "
-			    "cmdline or on_crash)",
+			    "cmdline, on_crash, service, console, disk or net)",
 			    excerpt(ex, key, EXCERPT_MAX));
 	if (first > 0)
 		return fail(ps->err, ps->line,
@@ -517,6 +576,44 @@ static int parse_line(struct parser *ps, const char *p, const char *e)
 	return parse_assignment(ps, l);
 }
 
+/* The service partition and the partitions it serves, once the whole text is read. */
+static int check_devices(const struct cfg *c, struct cfg_error *err)
+{
+	const struct cfg_partition *svc = NULL;
+
+	for (unsigned i = 0; i < c->nparts; i++) {
+		const struct cfg_partition *p = &c->part[i];
+		if (!p->service)
+			continue;
+		if (svc)
+			return fail(err, p->service_line,
+				    "partition '%s' is a second service partition ('%s' is one, line "
+				    "%u); there can be only one", p->name, svc->name,
+				    svc->service_line);
+		if (cfg_has_virtio(p))
+			return fail(err, p->line,
+				    "the service partition '%s' cannot have virtio devices itself "
+				    "(console = virtio, disk or net)", p->name);
+		if (p->initrd[0] || p->cmdline[0])
+			return fail(err, p->initrd[0] ? p->initrd_line : p->cmdline_line,
+				    "the service partition '%s' runs Mica's service program "
+				    "(an ELF image): initrd and cmdline do not apply", p->name);
+		svc = p;
+	}
+	for (unsigned i = 0; i < c->nparts; i++) {
+		const struct cfg_partition *p = &c->part[i];
+		if (!svc && cfg_has_virtio(p)) {
+			unsigned line = p->virtio_console ? p->console_line : p->disk[0] ? p->disk_line
+											: p->net_line;
+			return fail(err, line,
+				    "partition '%s' has a virtio device, but no partition is marked "
+				    "'service = yes' to serve it (add the service partition, see "
+				    "docs/config.md)", p->name);
+		}
+	}
+	return 0;
+}
+
 int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error *err)
 {
 	struct parser ps = { .out = out, .err = err };
@@ -565,7 +662,7 @@ int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error 
 		return rc;
 	if (out->nparts == 0)
 		return fail(err, 0, "no [partition NAME] section: nothing to run");
-	return 0;
+	return check_devices(out, err);
 }
 
 int cfg_check_machine(const struct cfg *c, uint64_t cpu_present, unsigned ncpus,
@@ -619,18 +716,23 @@ int cfg_check_machine(const struct cfg *c, uint64_t cpu_present, unsigned ncpus,
 	return 0;
 }
 
-unsigned cfg_count_files(const struct cfg *c, int initrd)
+const char *cfg_file(const struct cfg_partition *p, int kind)
+{
+	return kind == CFG_FILE_DISK ? p->disk : kind == CFG_FILE_INITRD ? p->initrd : p->image;
+}
+
+unsigned cfg_count_files(const struct cfg *c, int kind)
 {
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < c->nparts; i++) {
-		const char *path = initrd ? c->part[i].initrd : c->part[i].image;
+		const char *path = cfg_file(&c->part[i], kind);
 		unsigned k;
 
 		if (!path[0])
 			continue;
 		for (k = 0; k < i; k++)
-			if (!strcmp(path, initrd ? c->part[k].initrd : c->part[k].image))
+			if (!strcmp(path, cfg_file(&c->part[k], kind)))
 				break;
 		n += k == i;
 	}

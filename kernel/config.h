@@ -29,7 +29,19 @@ struct cfg_partition {
 	char initrd[BOOT_PATH_MAX];    /* optional; "" when not given; path rules as image */
 	char cmdline[CFG_CMDLINE_MAX]; /* optional kernel command line; "" when not given */
 	unsigned initrd_line, cmdline_line; /* 0 when the key is not given */
+	/* The service partition and virtio devices (docs/config.md, "Devices"). */
+	int service;                   /* service = yes: serves the others' virtio devices */
+	int virtio_console;            /* console = virtio (default: uart) */
+	char disk[BOOT_PATH_MAX];      /* disk = PATH: a virtio-blk disk image; "" when none */
+	char net[MICA_NAME_MAX];       /* net = SWITCH: a virtio-net port on that switch; "" */
+	unsigned service_line, console_line, disk_line, net_line;
 };
+
+/* Does the partition have any virtio device? */
+static inline int cfg_has_virtio(const struct cfg_partition *p)
+{
+	return p->virtio_console || p->disk[0] || p->net[0];
+}
 
 struct cfg {
 	unsigned nparts;
@@ -54,8 +66,13 @@ int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error 
 int cfg_check_machine(const struct cfg *c, uint64_t cpu_present, unsigned ncpus,
 		      uint64_t mem_free, struct cfg_error *err);
 
-/* How many different images (initrd = 0) or initrds (initrd = 1) the config names. */
-unsigned cfg_count_files(const struct cfg *c, int initrd);
+/* How many different images (kind 0), initrds (kind 1) or disks (kind 2) the config names. */
+#define CFG_FILE_IMAGE  0
+#define CFG_FILE_INITRD 1
+#define CFG_FILE_DISK   2
+unsigned cfg_count_files(const struct cfg *c, int kind);
+/* The path of that kind of file of partition p ("" when it has none). */
+const char *cfg_file(const struct cfg_partition *p, int kind);
 
 /* Formats a size for people in the largest of GiB, MiB, KiB that divides it exactly:
  * "16 MiB", "1 GiB", "1536 MiB", "4 KiB", else in bytes: "123 bytes", "1 byte". A size of

@@ -5,6 +5,7 @@
 #include "kernel/io.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"
+#include "kernel/vdev.h"
 
 static void emit(struct partition *p)
 {
@@ -68,12 +69,16 @@ static void select_input(int i)
 
 void console_input_start(void)
 {
-	int first = npartitions ? 0 : -1;
-	for (unsigned i = 0; i < npartitions; i++)
-		if (partitions[i].platform) {
+	/* The first Linux partition, else the first that is not the service. */
+	int first = -1;
+	for (unsigned i = 0; i < npartitions && first < 0; i++)
+		if (partitions[i].platform)
 			first = (int)i;
-			break;
-		}
+	for (unsigned i = 0; i < npartitions && first < 0; i++)
+		if (!partitions[i].cfg->service)
+			first = (int)i;
+	if (first < 0 && npartitions)
+		first = 0;
 	if (first >= 0)
 		select_input(first);
 }
@@ -103,6 +108,7 @@ void console_rx(const char *s, size_t n)
 		if (k < sizeof(out))
 			out[k++] = c;
 	}
-	if (k && input_target >= 0)
+	if (k && input_target >= 0 &&
+	    !vdev_console_input(&partitions[input_target], (const uint8_t *)out, k))
 		io_uart_input(&partitions[input_target], (const uint8_t *)out, k);
 }

@@ -5,6 +5,7 @@
 #include "arch/x86/cpu.h"
 #include "kernel/hypercall.h"
 #include "kernel/partition.h"
+#include "kernel/service.h"
 #include "kernel/vcpu.h"
 
 static int64_t hc_console_write(struct partition *p, uint64_t gpa, uint64_t len)
@@ -85,7 +86,8 @@ void hypercall(struct vcpu *v)
 		ret = MICA_EINVAL;
 		break;
 	default:
-		ret = MICA_ENOSYS;
+		if (!service_hypercall(v, nr, &ret))
+			ret = MICA_ENOSYS;
 		break;
 	}
 	r[REG_RAX] = (uint64_t)ret;

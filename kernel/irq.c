@@ -78,6 +78,34 @@ static void deliver_ipi(struct vcpu *src, const struct vlapic_ipi *ipi)
 	}
 }
 
+void irq_raise(struct vcpu *t, uint8_t vector)
+{
+	if (t->irq.on)
+		post(t, vector, 0);
+}
+
+void irq_msi(struct partition *p, uint64_t addr, uint32_t data)
+{
+	/* An MSI is a write of data to 0xFEExxxxx: destination ID in address bits 19:12,
+	 * destination mode (logical) in bit 2; vector and delivery mode in data bits 7:0 and
+	 * 10:8 (Intel SDM vol. 3, 11.11). Anything else is not an interrupt: dropped. */
+	if ((addr >> 20) != 0xfee)
+		return;
+	uint32_t dest = (uint32_t)(addr >> 12) & 0xff;
+	int logical = (int)(addr >> 2) & 1;
+	unsigned mode = (data >> 8) & 7;
+	if (mode != VLAPIC_DM_FIXED && mode != VLAPIC_DM_LOWEST)
+		return;
+	for (unsigned i = 0; i < p->nvcpus; i++) {
+		struct vcpu *t = &p->vcpus[i];
+		if (!t->irq.on || !vlapic_accepts(&t->irq.lapic, dest, logical))
+			continue;
+		post(t, (uint8_t)data, 0);
+		if (mode == VLAPIC_DM_LOWEST)
+			break;
+	}
+}
+
 static void ioapic_deliver(struct partition *p, const struct vioapic_msg *m, int n)
 {
 	for (int k = 0; k < n; k++)

@@ -40,6 +40,12 @@ void irq_wait_sipi(struct vcpu *v);
 /* A device line of partition p (IOAPIC pin) goes to level. */
 void irq_line(struct partition *p, unsigned pin, int level);
 
+/* Raises vector on t's local APIC (if it has one) and kicks t. */
+void irq_raise(struct vcpu *t, uint8_t vector);
+
+/* A message-signalled interrupt (MSI / MSI-X) into partition p. */
+void irq_msi(struct partition *p, uint64_t addr, uint32_t data);
+
 /* The IOAPIC's MMIO page: 32-bit accesses at offset. */
 uint32_t irq_ioapic_read(struct partition *p, uint64_t offset, unsigned size);
 void irq_ioapic_write(struct partition *p, uint64_t offset, unsigned size, uint32_t val);

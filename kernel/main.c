@@ -25,11 +25,20 @@ const struct virt_ops *virt;
 static struct cfg config;
 static volatile int go;
 
-static void __attribute__((noreturn)) cpu_run(struct pcpu *c)
+/* APs that have turned virtualization on; the boot CPU waits for them before it creates
+ * partitions, because a vCPU's state names its CPU's save areas (SVM: the host save area
+ * that VMLOAD restores after every exit). */
+static volatile unsigned virt_ready;
+
+static void cpu_virt_on(struct pcpu *c)
 {
 	int rc = virt->cpu_init(c);
 	if (rc)
 		panic("CPU %u: cannot turn on %s (error %d)", c->id, virt->name, rc);
+}
+
+static void __attribute__((noreturn)) cpu_run(struct pcpu *c)
+{
 	while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
 		cpu_relax();
 	if (c->vcpu)
@@ -44,6 +53,8 @@ void kernel_ap_main(struct pcpu *c)
 	/* Wait until the boot CPU has chosen the backend. */
 	while (!__atomic_load_n(&virt, __ATOMIC_ACQUIRE))
 		cpu_relax();
+	cpu_virt_on(c);
+	__atomic_add_fetch(&virt_ready, 1, __ATOMIC_RELEASE);
 	cpu_run(c);
 }
 
@@ -100,6 +111,17 @@ static void check_config(const struct boot_info *bi, uint64_t present)
 		if (c->initrd[0] && !find_file(bi, c->initrd)) {
 			e.line = c->initrd_line;
 			snprintf(e.msg, sizeof(e.msg), "initrd '%s' was not loaded by the boot path", c->initrd);
+			refuse(bi, &e);
+		}
+		if (c->disk[0] && !find_file(bi, c->disk)) {
+			e.line = c->disk_line;
+			snprintf(e.msg, sizeof(e.msg), "disk '%s' was not loaded by the boot path", c->disk);
+			refuse(bi, &e);
+		}
+		if (c->service && !partition_image_is_elf(f)) {
+			e.line = c->image_line;
+			snprintf(e.msg, sizeof(e.msg), "the service partition's image '%s' is not an ELF "
+				 "program (expected Mica's service, build/vmm/vmm.elf)", c->image);
 			refuse(bi, &e);
 		}
 	}
@@ -159,6 +181,9 @@ void kernel_main(const struct boot_info *bi)
 		if (cpus[i].online)
 			present |= 1ULL << i;
 
+	cpu_virt_on(&cpus[0]);
+	while (__atomic_load_n(&virt_ready, __ATOMIC_ACQUIRE) < up)
+		cpu_relax();
 	log_info("Mica %s (%s): %u CPUs, %lu MiB free, backend %s, TSC %lu MHz", MICA_VERSION,
 		 bi->loader, up + 1, mem_free_bytes() >> 20, virt->name, arch_tsc_hz() / 1000000);
 
@@ -166,7 +191,8 @@ void kernel_main(const struct boot_info *bi)
 	for (unsigned i = 0; i < config.nparts; i++) {
 		const struct cfg_partition *c = &config.part[i];
 		if (partition_create(i, c, find_file(bi, c->image),
-				     c->initrd[0] ? find_file(bi, c->initrd) : NULL))
+				     c->initrd[0] ? find_file(bi, c->initrd) : NULL,
+				     c->disk[0] ? find_file(bi, c->disk) : NULL))
 			panic("partition '%s' could not be created (see above)", config.part[i].name);
 		npartitions = i + 1;
 	}

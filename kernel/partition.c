@@ -18,6 +18,8 @@
 #include "kernel/mem.h"
 #include "kernel/partition.h"
 #include "kernel/percpu.h"
+#include "kernel/service.h"
+#include "kernel/vdev.h"
 
 /* Filled by the boot CPU before any vCPU runs; afterwards each partition is changed only
  * under its own lock, by its own vCPUs. */
@@ -45,6 +47,15 @@ static int load_linux(struct partition *p, void *ram, char *err, size_t errlen)
 
 	memset(&plat, 0, sizeof(plat));
 	acpi_guest_defaults(&plat.acpi, p->nvcpus);
+	if (p->pci) {
+		/* A PCI host bridge for the virtio devices: bus 0 through ECAM, BARs in the
+		 * window the DSDT gives it. */
+		plat.acpi.ecam_base = ACPI_PCI_ECAM_BASE;
+		plat.acpi.ecam_bus_start = 0;
+		plat.acpi.ecam_bus_end = 0;
+		plat.acpi.pci_mem_base = ACPI_PCI_MEM_BASE;
+		plat.acpi.pci_mem_size = ACPI_PCI_MEM_SIZE;
+	}
 	int rc = boot_linux_load(phys_to_virt(p->image->addr), p->image->size,
 				 p->initrd ? phys_to_virt(p->initrd->addr) : NULL,
 				 p->initrd ? p->initrd->size : 0, p->cfg->cmdline, ram, p->ram_size,
@@ -68,6 +79,9 @@ static int partition_load(struct partition *p, char *err, size_t errlen)
 
 	memset(ram, 0, p->ram_size);
 	p->platform = 0;
+	if (p == service_part)
+		service_reset(); /* its ring was in the RAM just cleared */
+	vdev_partition_reset(p);
 	if (!partition_image_is_elf(p->image)) {
 		int rc = load_linux(p, ram, err, errlen);
 		io_reset(p);
@@ -80,7 +94,8 @@ static int partition_load(struct partition *p, char *err, size_t errlen)
 		return rc;
 	for (unsigned i = 0; i < p->nvcpus; i++) {
 		boot_elf_vcpu_state(&st, p->ram_size, i);
-		irq_vcpu_reset(&p->vcpus[i], 0, 0);
+		/* The service partition takes its notification interrupt on a local APIC. */
+		irq_vcpu_reset(&p->vcpus[i], p == service_part, 0);
 		virt->vcpu_reset(&p->vcpus[i], &st);
 	}
 	return 0;
@@ -96,7 +111,7 @@ static void cpu_list(uint64_t mask, char *buf, size_t len)
 }
 
 int partition_create(unsigned i, const struct cfg_partition *cfg, const struct boot_file *image,
-		     const struct boot_file *initrd)
+		     const struct boot_file *initrd, const struct boot_file *disk)
 {
 	struct partition *p = &partitions[i];
 	char err[CFG_MSG_MAX], cpus_s[64], size_s[24];
@@ -133,6 +148,11 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct b
 			return rc;
 		}
 	}
+	if (cfg->service)
+		service_part = p;
+	rc = vdev_create(p, disk);
+	if (rc)
+		return rc;
 	rc = partition_load(p, err, sizeof(err));
 	if (rc) {
 		log_info("partition '%s': image %s: %s", p->name, cfg->image, err);
@@ -207,6 +227,12 @@ void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
 	if (!restart) {
 		log_info("partition '%s' stopped: %s", p->name, reason);
 		report_exits(p);
+		if (p == service_part) {
+			service_reset();
+			log_info("partition '%s' stopped: its virtio devices are without a backend "
+				 "until Mica restarts", p->name);
+		}
+		vdev_partition_reset(p); /* the service forgets its devices */
 		p->state = PART_STOPPED;
 		__atomic_add_fetch(&p->parked, 1, __ATOMIC_ACQ_REL);
 		irq_disable();

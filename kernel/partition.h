@@ -7,6 +7,7 @@
 #include "kernel/spinlock.h"
 #include "kernel/vcpu.h"
 #include "kernel/vioapic.h"
+#include "kernel/vpci.h"
 #include "kernel/vpit.h"
 #include "kernel/vpm.h"
 #include "kernel/vuart.h"
@@ -51,19 +52,24 @@ struct partition {
 	struct vpm pm;
 
 	int platform;              /* a PC platform (Linux): APICs, ACPI, timers */
-	unsigned msr_gp_logged;
-	uint64_t clock_epoch;      /* TSC at the last (re)start: the guest's paravirtual clock 0 */    /* unknown-MSR reports so far (a few, then quiet) */
+	unsigned msr_gp_logged;    /* unknown-MSR reports so far (a few, then quiet) */
+	uint64_t clock_epoch;      /* TSC at the last (re)start: the guest's paravirtual clock 0 */
 	struct spinlock ioapic_lock;
 	struct vioapic ioapic;
+
+	struct spinlock pci_lock;  /* the PCI bus and its virtio transports (kernel/vdev.c) */
+	struct vpci *pci;          /* NULL: no virtio devices */
+	struct vdev *pci_dev[VPCI_SLOTS];
 };
 
 extern struct partition partitions[CFG_MAX_PARTS];
 extern unsigned npartitions;
 
-/* Creates partition i from its config (RAM, stage-2, vCPUs pinned to CPUs, image loaded).
+/* Creates partition i from its config (RAM, stage-2, vCPUs pinned to CPUs, virtio devices,
+ * image loaded).
  * Returns 0 or a negative code after logging what went wrong. */
 int partition_create(unsigned i, const struct cfg_partition *cfg, const struct boot_file *image,
-		     const struct boot_file *initrd);
+		     const struct boot_file *initrd, const struct boot_file *disk);
 
 /* An ELF image (the ELF boot protocol) rather than a Linux bzImage. */
 int partition_image_is_elf(const struct boot_file *f);

@@ -185,7 +185,9 @@ int vpci_add_virtio(struct vpci *b, unsigned slot, unsigned id, unsigned nvec,
 	put16(f->cfg + CFG_SUBSYSTEM, (uint16_t)VPCI_VIRTIO_SUBSYS(id));
 	f->cfg[CFG_INT_LINE] = irq;
 	set_mask(f, CFG_INT_LINE, 1, 0xFF);
-	f->cfg[CFG_INT_PIN] = 1; /* INTA# */
+	/* No interrupt line connected: no pin either, so an OS never looks for INTx routing
+	 * (the function signals through MSI-X only). */
+	f->cfg[CFG_INT_PIN] = irq == 0xFF ? 0 : 1; /* INTA# */
 
 	caps[n++] = pos;
 	pos = vcap(f, pos, VCAP_LEN, VIRTIO_CAP_COMMON, VPCI_COMMON_OFF, VPCI_COMMON_LEN);

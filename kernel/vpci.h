@@ -18,7 +18,8 @@
  *
  * A virtio function (see docs/guests.md, "Virtual PCI"):
  *   vendor 0x1AF4, device 0x1040 + virtio ID, revision 1, subsystem 0x1AF4 / 0x0040 + ID,
- *   class by type, header type 0, interrupt pin INTA, status "capabilities list";
+ *   class by type, header type 0, interrupt pin INTA (none when irq is 0xFF), status
+ *   "capabilities list";
  *   command: memory space, bus master, parity/SERR response and INTx disable writable (no
  *   I/O BAR, so I/O space is hardwired to 0);
  *   BAR0+BAR1: one 64-bit non-prefetchable memory BAR of VPCI_BAR_SIZE; BAR2-5, ROM: none;

@@ -243,6 +243,65 @@ class LinuxBoot:
 BENCHES.append(LinuxBoot())
 
 
+# --- Block reads: virtio-blk in bare QEMU (the reference for Mica's virtio-blk) ------------
+
+BLKREAD = re.compile(r"mica-linux: blkread bytes=(\d+) usec=(\d+) MBps=([0-9.]+)")
+BLKREAD_FAILED = re.compile(r"mica-linux: blkread failed: .*")
+BLKREAD_DISK_MIB = 96
+
+
+def bare_blkread_mbps(runs=3, cpus=1, mem_mb=LINUX_MEM_MB, timeout=180, verbose=True):
+    """Sequential read speed of QEMU's own virtio-blk-pci (TCG), in MB/s (10^6 B/s): the
+    median of `runs` boots. Each boot gets a fresh 96 MiB zero-filled raw image in a temp
+    dir as /dev/vda (scripts/linux-bare.sh with MICA_LINUX_DISK, cache=unsafe; `-smp cpus
+    -m mem_mb`, as LinuxBoot's bare side) and `quiet mica.then=blkbench`: /init runs
+    /bin/mica-blkbench (tests/linux/bin), which makes ext2 on the disk, writes a 64 MiB
+    file, drops the caches and times reading it back, prints
+        mica-linux: blkread bytes=67108864 usec=<N> MBps=<x.y>
+    and powers off. The figure is recomputed from bytes/usec. Logs: build/bench/
+    blkread-bare-<i>.log. Raises Failure with the log's tail if the line never comes."""
+    import shutil
+    import tempfile
+    out_dir = os.path.join(BUILD, "bench")
+    os.makedirs(out_dir, exist_ok=True)
+    argv = [os.path.join(ROOT, "scripts", "linux-bare.sh"), LINUX_DIR,
+            "-smp", str(cpus), "-m", str(mem_mb)]
+    results = []
+    for i in range(1, max(1, runs) + 1):
+        tmp = tempfile.mkdtemp(prefix="mica-blkread-")
+        try:
+            disk = os.path.join(tmp, "disk.img")
+            with open(disk, "wb") as f:  # zero-filled (sparse) raw image
+                f.truncate(BLKREAD_DISK_MIB << 20)
+            env = {"MICA_LINUX_DISK": disk, "MICA_LINUX_APPEND": "quiet mica.then=blkbench"}
+            log = os.path.join(out_dir, f"blkread-bare-{i}.log")
+            with harness.Console(argv, env=env, log_path=log) as c:
+                deadline = c.started + timeout
+                m = None
+                try:
+                    while m is None:
+                        line = c.read_line(deadline)
+                        if line is None:
+                            raise Failure(f"no blkread line within {timeout}s")
+                        if BLKREAD_FAILED.search(line):
+                            raise Failure(line.strip())
+                        m = BLKREAD.search(line)
+                except Failure as e:
+                    tail = "".join(f"\n    | {l}" for l in c.lines[-20:])
+                    raise Failure(f"bare blkread run {i}: {e} (log {os.path.relpath(log)}); "
+                                  f"last console lines:{tail}") from None
+                took = c.elapsed()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        nbytes, usec = int(m.group(1)), int(m.group(2))
+        results.append(nbytes / usec)
+        if verbose:
+            print(f"bench-run: blkread bare {i}: {results[-1]:.1f} MB/s "
+                  f"({nbytes} B in {usec / 1e6:.3f}s; boot to blkread {took:.1f}s)",
+                  file=sys.stderr, flush=True)
+    return median(results)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

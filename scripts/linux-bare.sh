@@ -3,7 +3,17 @@
 # reference for comparing boot times. The serial console is on stdin/stdout.
 # Usage: scripts/linux-bare.sh [OUTDIR] [extra QEMU args...]     (OUTDIR default build/linux)
 # Later -m/-smp/... in the extra args override the defaults below. Ctrl-C ends QEMU.
-# MICA_LINUX_APPEND="quiet ..." is added to OUTDIR/cmdline.
+# Environment (all optional):
+#   MICA_LINUX_APPEND="quiet ..."  words added to OUTDIR/cmdline (e.g. mica.then=blkbench,
+#                                  mica.ip=10.0.2.15/24, mica.shell=hvc0: docs/linux.md)
+#   MICA_LINUX_DISK=FILE           FILE, a raw image, as a virtio-blk-pci disk (/dev/vda):
+#                                  -drive if=none,id=micadisk,format=raw,cache=unsafe,file=FILE
+#                                  -device virtio-blk-pci,drive=micadisk
+#   MICA_LINUX_NET=BACKEND         a virtio-net-pci NIC (eth0) on -netdev BACKEND,id=micanet,
+#                                  e.g. MICA_LINUX_NET=user (QEMU's NAT: guest 10.0.2.15/24)
+#   MICA_LINUX_HVC=CHARDEV         a virtio console (hvc0) on -chardev CHARDEV,id=micahvc
+#                                  (-device virtio-serial-pci -device virtconsole), e.g.
+#                                  MICA_LINUX_HVC=socket,path=/tmp/hvc.sock,server=on,wait=off
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT="$ROOT/build/linux"
@@ -11,6 +21,21 @@ case "${1:-}" in
 ""|-*) ;;
 *) OUT=$1; shift ;;
 esac
+# Devices go before the caller's QEMU args.
+if [ -n "${MICA_LINUX_HVC:-}" ]; then
+	set -- -chardev "$MICA_LINUX_HVC,id=micahvc" -device virtio-serial-pci \
+		-device virtconsole,chardev=micahvc "$@"
+fi
+if [ -n "${MICA_LINUX_NET:-}" ]; then
+	set -- -netdev "$MICA_LINUX_NET,id=micanet" -device virtio-net-pci,netdev=micanet "$@"
+fi
+if [ -n "${MICA_LINUX_DISK:-}" ]; then
+	[ -f "$MICA_LINUX_DISK" ] || [ -b "$MICA_LINUX_DISK" ] ||
+		{ echo "linux-bare: error: MICA_LINUX_DISK=$MICA_LINUX_DISK: no such file" >&2; exit 1; }
+	disk=$(printf '%s' "$MICA_LINUX_DISK" | sed 's/,/,,/g')   # QEMU option syntax
+	set -- -drive "if=none,id=micadisk,format=raw,cache=unsafe,file=$disk" \
+		-device virtio-blk-pci,drive=micadisk "$@"
+fi
 "$ROOT/scripts/deps.sh" linux >&2
 "$ROOT/scripts/linux-image.sh" "$OUT" >&2
 echo "linux-bare: starting qemu ($OUT)" >&2

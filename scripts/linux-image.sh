@@ -150,11 +150,15 @@ for a in $("$BB" --list-full); do
 	case "$a" in bin/busybox|linuxrc) continue ;; esac
 	[ -e "$R/$a" ] || ln -s /bin/busybox "$R/$a"
 done
-# Everything in tests/linux except the host-side Python helpers; init becomes /init.
+# Everything in tests/linux except the host-side Python helpers; init becomes /init, and
+# files under bin/ and sbin/ are executable (e.g. bin/mica-blkbench); a file named like a
+# busybox applet replaces the applet's symlink.
 (cd "$SRC" && find . -type f ! -name '*.py' ! -name '*.pyc' ! -name '*.md' ! -path '*/__pycache__/*') |
 while read -r f; do
 	case "$f" in
 	./init) install -m 0755 "$SRC/init" "$R/init" ;;
+	./bin/* | ./sbin/* | ./usr/bin/* | ./usr/sbin/*)
+		mkdir -p "$R/$(dirname "$f")"; rm -f "$R/$f"; install -m 0755 "$SRC/$f" "$R/$f" ;;
 	*) mkdir -p "$R/$(dirname "$f")"; cp "$SRC/$f" "$R/$f" ;;
 	esac
 done

@@ -187,7 +187,7 @@ static void find_file(struct boot_info *bi, const char *what, const char *name, 
 			 "the config");
 	}
 	if (bi->nfiles == BOOT_MAX_FILES) {
-		con_say(CONFIG_NAME ":%u: more than %u different files (images and initrds)", line,
+		con_say(CONFIG_NAME ":%u: more than %u different files (images, initrds and disks)", line,
 			BOOT_MAX_FILES);
 		con_halt("let partitions share images and initrds, or boot fewer partitions");
 	}
@@ -203,7 +203,7 @@ static void find_file(struct boot_info *bi, const char *what, const char *name, 
 	keep(m->start, m->end);
 }
 
-/* Every partition's image, then its initrd if it has one. */
+/* Every partition's image, then its initrd and its disk if it has them. */
 static void find_images(struct boot_info *bi)
 {
 	for (unsigned i = 0; i < g_cfg.nparts; i++) {
@@ -212,6 +212,8 @@ static void find_images(struct boot_info *bi)
 		find_file(bi, "image", p->image, p->image_line);
 		if (p->initrd[0])
 			find_file(bi, "initrd", p->initrd, p->initrd_line);
+		if (p->disk[0])
+			find_file(bi, "disk", p->disk, p->disk_line);
 	}
 }
 
@@ -332,9 +334,10 @@ void mb2_main(uint32_t magic, uint32_t mbi)
 		con_halt("check the firmware's memory settings");
 	}
 	bi->nmmap = (unsigned)n;
-	con_say("core %llu KiB at 0x%llx, %u images, %u initrds, starting Mica",
+	con_say("core %llu KiB at 0x%llx, %u images, %u initrds, %u disks, starting Mica",
 		(unsigned long long)bi->core_size / 1024, (unsigned long long)bi->core_base,
-		cfg_count_files(&g_cfg, 0), cfg_count_files(&g_cfg, 1));
+		cfg_count_files(&g_cfg, CFG_FILE_IMAGE), cfg_count_files(&g_cfg, CFG_FILE_INITRD),
+		cfg_count_files(&g_cfg, CFG_FILE_DISK));
 	quiet_legacy_pic();
 	entry(bi);
 }

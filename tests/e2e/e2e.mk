@@ -8,7 +8,7 @@
 E2E_ARGS ?=
 
 .PHONY: test-svm test-vmx test-linux-vmx linux-image
-test-svm: core loader guests $(BUILD)/mica-mb2.elf linux-image
+test-svm: core loader guests vmm $(BUILD)/mica-mb2.elf linux-image
 	$(PYTHON) tests/e2e/run.py --vendor svm $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-mb2 $(E2E_ARGS)
 
@@ -18,7 +18,7 @@ vmxbreak-core: $(BUILD)/mica-mb2.elf
 	$(MAKE) core BUILD=$(BUILD)/vmxbreak CORE_DEFINES=-DMICA_VMX_BREAK_VMCS
 	cp $(BUILD)/mica-mb2.elf $(BUILD)/vmxbreak/
 
-test-vmx: core loader guests $(BUILD)/mica-mb2.elf vmxbreak-core
+test-vmx: core loader guests vmm $(BUILD)/mica-mb2.elf vmxbreak-core
 	$(PYTHON) tests/e2e/run.py --vendor vmx $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor vmx-uefi $(E2E_ARGS)
 

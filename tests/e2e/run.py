@@ -28,8 +28,9 @@ import harness  # noqa: E402
 from harness import BACKENDS, BUILD, Failure, Script, guest_path, play, watch  # noqa: E402
 from scenarios import SCENARIOS as BASIC_SCENARIOS  # noqa: E402
 from linux import LINUX_SCENARIOS, needs_linux  # noqa: E402
+from virtio import DISK, VIRTIO_SCENARIOS, make_disk  # noqa: E402
 
-SCENARIOS = BASIC_SCENARIOS + LINUX_SCENARIOS
+SCENARIOS = BASIC_SCENARIOS + LINUX_SCENARIOS + VIRTIO_SCENARIOS
 
 TAIL = 40
 _print_lock = threading.Lock()
@@ -145,6 +146,8 @@ def main():
     harness.install_signal_handlers()
     if any(needs_linux(s) for s in scenarios):
         prepare_linux()
+    if any(DISK in s.guests for s in scenarios):
+        make_disk()  # a blank disk: the scenario formats it
     passed = failed = 0
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
     try:

@@ -258,7 +258,8 @@ SCENARIOS = [
         ["hello.elf"],
         lambda cfg: Expect(
             steps=[loader_error(config_line(cfg, "memroy"), lit(
-                "unknown key 'memroy' (expected cpus, memory, image, initrd, cmdline or on_crash)"))],
+                "unknown key 'memroy' (expected cpus, memory, image, initrd, cmdline, on_crash, "
+                "service, console, disk or net)"))],
             forbidden=NO_PARTITION_OUTPUT, settle=3),
     ),
     Scenario(

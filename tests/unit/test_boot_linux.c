@@ -278,6 +278,29 @@ Test(boot_linux, pci_ecam_is_reserved_in_e820)
 	cr_expect_eq(r32(xsdt + 4), 36 + 3 * 8, "XSDT lists the MCFG too");
 }
 
+/* The platform's PCI: ECAM reserved in e820, the BAR window left out of it (a hole, like
+ * every MMIO range but the ECAM one), the host bridge in the DSDT. */
+Test(boot_linux, pci_platform_window_is_not_in_e820)
+{
+	plat.acpi.ecam_base = ACPI_PCI_ECAM_BASE;
+	plat.acpi.pci_mem_base = ACPI_PCI_MEM_BASE;
+	plat.acpi.pci_mem_size = ACPI_PCI_MEM_SIZE;
+	cr_assert_eq(load(), 0, "%s", err);
+	struct e820 m[128];
+	cr_assert_eq(e820(m), 4);
+	cr_expect_eq(m[3].addr, 0xB0000000);
+	cr_expect_eq(m[3].size, MiB);
+	cr_expect_eq(m[3].type, 2);
+	for (unsigned i = 0; i < 4; i++)
+		cr_expect(m[i].addr + m[i].size <= 0xC0000000 || m[i].addr >= 0xD0000000,
+			  "e820 entry %u covers the PCI memory window", i);
+	uint64_t fadt = r32(r64(0xe0000 + 24) + 36), dsdt = r32(fadt + 40);
+	int pci0 = 0;
+	for (uint64_t a = dsdt; a + 4 <= dsdt + r32(dsdt + 4); a++)
+		pci0 |= !memcmp(ram + a, "PCI0", 4);
+	cr_expect(pci0, "no PCI0 in the DSDT");
+}
+
 Test(boot_linux, errors)
 {
 	ram_size = 64 * MiB - 1;
@@ -330,6 +353,24 @@ Test(boot_linux, errors)
 	plat.acpi.ecam_bus_end = 0;
 	expect_error("128 MiB of RAM would cover the PCI ECAM window at 0x6000000: a Linux guest "
 		     "can have at most 96 MiB");
+	acpi_guest_defaults(&plat.acpi, 2);
+
+	/* The PCI memory window (BARs) is MMIO too, even when it lies below the ECAM window. */
+	plat.acpi.ecam_base = ACPI_PCI_ECAM_BASE;
+	plat.acpi.pci_mem_base = 0x5000000;
+	plat.acpi.pci_mem_size = 0x1000000;
+	expect_error("128 MiB of RAM would cover the PCI memory window at 0x5000000: a Linux guest "
+		     "can have at most 80 MiB");
+	plat.acpi.pci_mem_base = ACPI_PCI_MEM_BASE;
+	plat.acpi.pci_mem_size = ACPI_PCI_MEM_SIZE;
+	ram_size = 0xB0000000ULL + MiB;
+	expect_error("2817 MiB of RAM would cover the PCI ECAM window at 0xb0000000: a Linux guest "
+		     "can have at most 2816 MiB");
+	plat.acpi.ecam_base = 0xd0000000; /* now the window comes first */
+	ram_size = 0xC0000000ULL + MiB;
+	expect_error("3073 MiB of RAM would cover the PCI memory window at 0xc0000000: a Linux "
+		     "guest can have at most 3072 MiB");
+	ram_size = RAM_SIZE;
 	acpi_guest_defaults(&plat.acpi, 2);
 
 	/* RAM larger than the MMIO hole: refused before anything is touched. */

@@ -223,17 +223,17 @@ Test(config, on_crash)
 Test(config, unknown_key_and_section)
 {
 	expect_error("[partition a]\nmemroy = 16M\n", 2,
-		     "unknown key 'memroy' (expected cpus, memory, image, initrd, cmdline or "
-		     "on_crash)");
+		     "unknown key 'memroy' (expected cpus, memory, image, initrd, "
+		     "cmdline, on_crash, service, console, disk or net)");
 	expect_error("[partition a]\nCPUS = 1\n", 2,
-		     "unknown key 'CPUS' (expected cpus, memory, image, initrd, cmdline or "
-		     "on_crash)");
+		     "unknown key 'CPUS' (expected cpus, memory, image, initrd, "
+		     "cmdline, on_crash, service, console, disk or net)");
 	expect_error("[partition a]\ninitramfs = x\n", 2,
-		     "unknown key 'initramfs' (expected cpus, memory, image, initrd, cmdline or "
-		     "on_crash)");
+		     "unknown key 'initramfs' (expected cpus, memory, image, initrd, "
+		     "cmdline, on_crash, service, console, disk or net)");
 	expect_error("[partition a]\nCmdline = x\n", 2,
-		     "unknown key 'Cmdline' (expected cpus, memory, image, initrd, cmdline or "
-		     "on_crash)");
+		     "unknown key 'Cmdline' (expected cpus, memory, image, initrd, "
+		     "cmdline, on_crash, service, console, disk or net)");
 	expect_error("# hi\n[foo]\n", 2, "unknown section '[foo]' (expected [partition NAME])");
 	expect_error("[]\n", 1, "unknown section '[]' (expected [partition NAME])");
 	expect_error("[partitions a]\n", 1,
@@ -486,8 +486,8 @@ Test(config, long_user_text_is_cut_in_messages)
 	snprintf(text, sizeof(text), "[partition a]\n%s = 1\n", key);
 	cr_assert_eq(parse(text), MICA_EINVAL);
 	cr_expect(strlen(err.msg) < CFG_MSG_MAX);
-	cr_expect(strstr(err.msg, "...' (expected cpus, memory, image, initrd, cmdline or "
-				  "on_crash)") != NULL,
+	cr_expect(strstr(err.msg, "...' (expected cpus, memory, image, initrd, cmdline, "
+				  "on_crash, service, console, disk or net)") != NULL,
 		  "%s", err.msg);
 }
 
@@ -650,6 +650,55 @@ Test(config, count_files_counts_each_path_once)
 		"[partition b]\ncpus = 2\nmemory = 2M\nimage = k.elf\n"
 		"[partition c]\ncpus = 3\nmemory = 2M\nimage = other.elf\ninitrd = rd\n";
 	cr_assert_eq(cfg_parse(text, strlen(text), &c, &e), 0, "%s", e.msg);
-	cr_expect_eq(cfg_count_files(&c, 0), 2);
-	cr_expect_eq(cfg_count_files(&c, 1), 1);
+	cr_expect_eq(cfg_count_files(&c, CFG_FILE_IMAGE), 2);
+	cr_expect_eq(cfg_count_files(&c, CFG_FILE_INITRD), 1);
+	cr_expect_eq(cfg_count_files(&c, CFG_FILE_DISK), 0);
+}
+
+/* --- the service partition and virtio devices ----------------------------------------- */
+
+#define SVC "[partition svc]\ncpus = 0\nmemory = 16M\nimage = vmm.elf\nservice = yes\n"
+
+Test(config, devices_parse)
+{
+	cr_assert_eq(parse(SVC "[partition a]\ncpus = 1\nmemory = 64M\nimage = k\n"
+			   "console = virtio\ndisk = a.img\nnet = lan\n"
+			   "[partition b]\ncpus = 2\nmemory = 64M\nimage = k\nnet = lan\n"
+			   "console = uart\nservice = no\n"),
+		     0, "%s", err.msg);
+	cr_expect(cfg.part[0].service);
+	cr_expect(!cfg_has_virtio(&cfg.part[0]));
+	cr_expect(cfg.part[1].virtio_console);
+	cr_expect_str_eq(cfg.part[1].disk, "a.img");
+	cr_expect_str_eq(cfg.part[1].net, "lan");
+	cr_expect(cfg_has_virtio(&cfg.part[1]));
+	cr_expect(!cfg.part[2].virtio_console && !cfg.part[2].service);
+	cr_expect_str_eq(cfg_file(&cfg.part[1], CFG_FILE_DISK), "a.img");
+	cr_expect_eq(cfg_count_files(&cfg, CFG_FILE_DISK), 1);
+}
+
+Test(config, device_errors)
+{
+	expect_error("[partition a]\ncpus = 1\nmemory = 16M\nimage = k\ndisk = a.img\n", 5,
+		     "partition 'a' has a virtio device, but no partition is marked 'service = "
+		     "yes' to serve it (add the service partition, see docs/config.md)");
+	expect_error(SVC "[partition b]\ncpus = 1\nmemory = 16M\nimage = k\nservice = yes\n",
+		     10, "partition 'b' is a second service partition ('svc' is one, line 5); "
+		     "there can be only one");
+	expect_error("[partition svc]\ncpus = 0\nmemory = 16M\nimage = v\nservice = yes\n"
+		     "net = lan\n", 1, "the service partition 'svc' cannot have virtio devices "
+		     "itself (console = virtio, disk or net)");
+	expect_error(SVC "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\ndisk = d\n"
+		     "[partition b]\ncpus = 2\nmemory = 16M\nimage = k\ndisk = d\n", 15,
+		     "disk 'd' already belongs to partition 'a' (line 10); a disk belongs to "
+		     "one partition");
+	expect_error(SVC "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\nnet = l a n\n",
+		     10, "switch name 'l a n' may use only letters, digits, '_' and '-'");
+	expect_error(SVC "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\nconsole = hvc\n",
+		     10, "console 'hvc': expected uart or virtio");
+	expect_error(SVC "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\nservice = maybe\n",
+		     10, "service 'maybe': expected yes or no");
+	expect_error("[partition svc]\ncpus = 0\nmemory = 16M\nimage = v\nservice = yes\n"
+		     "initrd = i\n", 6, "the service partition 'svc' runs Mica's service program "
+		     "(an ELF image): initrd and cmdline do not apply");
 }

@@ -1,0 +1,28 @@
+/* The service partition's side of Mica (include/mica/service.h, docs/hypercalls.md): its
+ * hypercalls, the request ring in its RAM, and the windows onto the memory it serves. */
+#ifndef MICA_SERVICE_KERNEL_H
+#define MICA_SERVICE_KERNEL_H
+
+#include <stdint.h>
+#include <mica/service.h>
+
+struct vcpu;
+struct partition;
+
+/* The config's service partition, or NULL (set by partition_create). */
+extern struct partition *service_part;
+
+/* Hypercalls MICA_HC_SVC_*: 1 if nr is one (the result is in *ret), else 0. */
+int service_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret);
+
+/* Posts rq (its id is filled in) and raises the service's notification vector.
+ * 0, or MICA_EINVAL when there is no running service or its ring is full or broken. */
+int service_post(struct mica_ioreq *rq);
+
+/* Has the service taken request id off the ring yet? */
+int service_consumed(uint32_t id);
+
+/* The service partition (re)loads or stops: its ring and its devices are gone. */
+void service_reset(void);
+
+#endif

@@ -1,0 +1,220 @@
+"""Virtio scenarios: the service partition (build/vmm/vmm.elf, docs/vmm.md) serving virtio
+devices of other partitions.
+
+- virtio-hostile (every backend): the vhostile test guest drives its virtio console by
+  hand, sends a good line, then six kinds of broken descriptor chains; each must put only
+  its device into NEEDS_RESET, and after a reset the device must serve again. A counter
+  without virtio devices runs beside it.
+- virtio-linux (QEMU only: two Linux guests are too slow for Bochs): Linux A has a virtio
+  console (its shell is on hvc0), a disk and a port on switch `lan`; Linux B a port on
+  `lan`. A makes a file system on /dev/vda and a file, reboots, and finds the file with the
+  same checksum; A and B ping each other and copy a file over TCP (httpd and wget); vhostile attacks its
+  own device meanwhile.
+"""
+
+import os
+import re
+import textwrap
+
+from harness import BUILD, Allow, Failure, Forbid, Run, Script, Type, Wait  # noqa: F401
+from linux import (DMESG, INITRD, LINUX_FILES, VMLINUZ, Ready, dmesg_check,  # noqa: F401
+                   kernel_line, ready)
+from scenarios import BANNER, Expect, Scenario, lit, out, restarting, started, stopped
+
+VMM = os.path.join(BUILD, "vmm", "vmm.elf")
+E2E_DIR = os.path.join(BUILD, "e2e")
+DISK = os.path.join(E2E_DIR, "vda.img")
+DISK_MIB = 24
+
+
+def make_disk(path=DISK, mib=DISK_MIB):
+    """A zero-filled raw disk image (made fresh for every run: the test formats it)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(mib << 20)
+    return path
+
+
+SERVICE = """
+    [partition svc]
+    cpus = 0
+    memory = 16M
+    image = vmm.elf
+    service = yes
+"""
+
+HOSTILE_CASES = ["loop", "outside RAM", "absurd length", "zero length", "indirect",
+                 "avail index jump"]
+
+
+def needs_reset(part, kind):
+    return (r"^mica: partition " + lit(f"'{part}': virtio {kind} at 00:") + r"[0-9a-f]{2}\.0 "
+            + lit("needs reset: "))
+
+
+def hostile_steps(part="vhostile"):
+    return [
+        out(part, lit("vhostile: hello through virtio")),
+        out(part, lit("vhostile: done, 6 of 6 hostile cases detected")),
+        stopped(part, lit("powered off (code 0)")),
+    ]
+
+
+HOSTILE_CONFIG = textwrap.dedent(SERVICE).lstrip("\n") + textwrap.dedent("""
+    [partition vhostile]
+    cpus = 1
+    memory = 16M
+    image = vhostile.elf
+    console = virtio
+
+    [partition counter]
+    cpus = 2
+    memory = 16M
+    image = counter.elf
+""")
+
+HOSTILE = Scenario(
+    "virtio-hostile",
+    "vhostile sends six kinds of broken virtio chains to the service: each puts only its "
+    "console into NEEDS_RESET, a reset brings it back; the service and a counter go on",
+    HOSTILE_CONFIG,
+    [VMM, "vhostile.elf", "counter.elf"],
+    Expect(
+        steps=[BANNER, *hostile_steps(), out("counter", r"count \d+$")],
+        anywhere=[started("svc", "0", "16 MiB", "vmm.elf"),
+                  out("svc", lit("serving 1 of 1 devices"))]
+        + [needs_reset("vhostile", "console")] * 1,
+        forbidden=[r"^mica: partition 'svc' (stopped|restarting)",
+                   r"^mica: partition 'counter' (stopped|restarting)"],
+    ),
+    timeout=120,
+    vendors=("svm", "vmx"),
+)
+
+
+# --- Linux ------------------------------------------------------------------------------
+
+BASE_CMDLINE = "console=ttyS0,115200 panic=-1 rdinit=/init"
+
+
+def linux(name, cpus, extra, devices):
+    return textwrap.dedent(f"""
+        [partition {name}]
+        cpus = {cpus}
+        memory = 256M
+        image = vmlinuz
+        initrd = initrd.img
+        cmdline = "{BASE_CMDLINE} {extra}"
+    """).lstrip("\n") + "".join(f"{d}\n" for d in devices)
+
+
+LINUX_CONFIG = (textwrap.dedent(SERVICE).lstrip("\n") + "\n"
+                + linux("linux-a", 1, "mica.shell=hvc0 mica.ip=10.0.0.1/24",
+                        ["console = virtio", "disk = vda.img", "net = lan"]) + "\n"
+                + linux("linux-b", 2, "mica.ip=10.0.0.2/24", ["net = lan"]) + "\n"
+                + textwrap.dedent("""
+                    [partition vhostile]
+                    cpus = 3
+                    memory = 16M
+                    image = vhostile.elf
+                    console = virtio
+                """).lstrip("\n"))
+
+SHA = re.compile(r"^([0-9a-f]{64})\b")
+
+
+class Checksum:
+    """A Run check that keeps the first SHA-256 it sees under `key`, or compares with it."""
+
+    def __init__(self, store, key, compare=False):
+        self.store, self.key, self.compare = store, key, compare
+
+    def __call__(self, output, status):
+        if status != 0:
+            return f"exit status {status}: {output!r}"
+        sums = [m.group(1) for m in (SHA.match(l.strip()) for l in output.splitlines()) if m]
+        if not sums:
+            return f"no SHA-256 in {output!r}"
+        if not self.compare:
+            self.store[self.key] = sums[-1]
+            return None
+        if sums[-1] != self.store.get(self.key):
+            return f"checksum {sums[-1]} differs from {self.store.get(self.key)}"
+        return None
+
+
+def ping_check(output, status):
+    m = re.search(r"(\d+) packets transmitted, (\d+) (packets )?received", output)
+    if status != 0 or not m or m.group(2) == "0":
+        return f"ping failed (status {status}): {output!r}"
+    return None
+
+
+A, B = "linux-a", "linux-b"
+TO_A, TO_B = "\x1d2", "\x1d3"  # Ctrl-] then the partition's number (svc is 1)
+def HELLO(part):
+    """ash's greeting: its shell reads input from here on."""
+    return out(part, lit("Enter 'help' for a list of built-in commands."))
+
+
+A_ENDS = r"^mica: partition 'linux-a' (stopped|restarting)"
+
+
+def linux_script(cfg):
+    sums = {}
+    mkfs = ("mke2fs -q /dev/vda && mkdir -p /mnt && mount /dev/vda /mnt && "
+            "dd if=/dev/urandom of=/mnt/data bs=4k count=256 2>/dev/null && "
+            "sha256sum /mnt/data && sync")
+    return Script(
+        [
+            BANNER,
+            Wait(started("svc", "0", "16 MiB", "vmm.elf"),
+                 started(A, "1", "256 MiB", "vmlinuz"), started(B, "2", "256 MiB", "vmlinuz")),
+            Forbid(A_ENDS),
+            # in any order: both shells, and vhostile's attack (which runs meanwhile)
+            Wait(ready(A), ready(B), HELLO(A), HELLO(B), *hostile_steps(), timeout=400),
+            Run("echo $(cat /sys/bus/virtio/devices/*/device | sort)",
+                r"0x0001 0x0002 0x0003", part=A),
+            Run(DMESG, dmesg_check, part=A, timeout=90),
+            Run(mkfs, Checksum(sums, "disk"), part=A, timeout=120),
+            Run("ping -c 3 -W 5 10.0.0.2", ping_check, part=A, timeout=60),
+            Run("dd if=/dev/urandom of=/tmp/f bs=4k count=64 2>/dev/null && sha256sum /tmp/f",
+                Checksum(sums, "net"), part=A),
+            Type(TO_B),
+            Run("ping -c 3 -W 5 10.0.0.1", ping_check, part=B, timeout=60),
+            # B fetches A's file over TCP: busybox httpd on A, wget on B
+            Type(TO_A),
+            Run("mkdir -p /tmp/www && cp /tmp/f /tmp/www/f && httpd -p 8080 -h /tmp/www", r"",
+                part=A),
+            Type(TO_B),
+            Run("wget -q -O /tmp/r http://10.0.0.1:8080/f && wc -c < /tmp/r && sha256sum /tmp/r",
+                Checksum(sums, "net", compare=True), part=B, timeout=120),
+            Type(TO_A),
+            Allow(A_ENDS),
+            Run("umount /mnt && sync", r"", part=A),
+            Type("reboot -f\n"),
+            Wait(restarting(A, 1, lit("reset by the guest (port 0xCF9)")), timeout=60),
+            Forbid(A_ENDS),
+            Wait(ready(A), HELLO(A), timeout=400),
+            Run("mkdir -p /mnt && mount /dev/vda /mnt && sha256sum /mnt/data", Checksum(sums, "disk", compare=True),
+                part=A, timeout=60),
+        ],
+        forbidden=[r"^mica: partition '(svc|linux-b)' (stopped|restarting)",
+                   r"^\[linux-.\] .*Kernel panic", r"^mica: partition 'linux-.': virtio"],
+    )
+
+
+LINUX = Scenario(
+    "virtio-linux",
+    "two Linux partitions and the service: A's hvc0 shell, mkfs + file on /dev/vda that "
+    "survives A's reboot, ping both ways and a TCP copy through switch lan; vhostile "
+    "attacks its own device meanwhile",
+    LINUX_CONFIG,
+    LINUX_FILES + [VMM, DISK, "vhostile.elf"],
+    linux_script,
+    timeout=1200,
+    vendors=("svm",),
+    env={"MICA_SMP": "4", "MICA_MEM": "1024"},
+)
+
+VIRTIO_SCENARIOS = [HOSTILE, LINUX]

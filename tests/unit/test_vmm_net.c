@@ -1,0 +1,380 @@
+/* vmm/net.c: three guests on one switch, each with its own RAM and real rings. Frames are
+ * flooded, then forwarded once learned; receivers without buffers, with buffers too small,
+ * down, or with hostile chains lose only their own frames; the sender never suffers for
+ * them. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mica/hypercall.h>
+
+#include "vmm/net.h"
+
+#define NPORTS   3u
+#define RAM_SIZE 0x40000ull
+#define RING(q)  (0x1000ull + 0x4000ull * (q)) /* desc, avail at +0x1000, used at +0x2000 */
+#define BUF      0x10000ull
+#define QSIZE    16u
+
+struct guest {
+	uint8_t *ram;
+	struct vdev d;
+	uint16_t idx[2], free[2];
+	uint64_t next_buf; /* receive buffers are handed out from here */
+};
+
+static struct guest g[NPORTS];
+static struct vdev *ports[NPORTS];
+static struct sw s;
+static uint8_t frame[2048];
+
+static const uint8_t mac[NPORTS][6] = {
+	{ 0x52, 0x54, 0x00, 0x00, 0x00, 0x0a },
+	{ 0x52, 0x54, 0x00, 0x00, 0x00, 0x0b },
+	{ 0x52, 0x54, 0x00, 0x00, 0x00, 0x0c },
+};
+static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+static void live(unsigned p)
+{
+	struct vdev *d = &g[p].d;
+	vdev_set_features(d, VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_RING_F_EVENT_IDX);
+	for (unsigned q = 0; q < 2; q++)
+		cr_assert_eq(vdev_setup_queue(d, q, QSIZE, RING(q), RING(q) + 0x1000,
+					      RING(q) + 0x2000), 0, "%s", d->why);
+	d->live = 1;
+}
+
+static void init(void)
+{
+	char err[128];
+	for (unsigned p = 0; p < NPORTS; p++) {
+		memset(&g[p], 0, sizeof(g[p]));
+		g[p].ram = aligned_alloc(4096, RAM_SIZE);
+		cr_assert(g[p].ram);
+		memset(g[p].ram, 0, RAM_SIZE);
+		g[p].next_buf = BUF + 0x10000;
+		net_device(&g[p].d, g[p].ram, RAM_SIZE);
+		ports[p] = &g[p].d;
+		live(p);
+	}
+	cr_assert_eq(sw_init(&s, NPORTS, 0, err, sizeof(err)), 0, "%s", err);
+}
+
+static void fini(void)
+{
+	for (unsigned p = 0; p < NPORTS; p++)
+		free(g[p].ram);
+}
+
+TestSuite(net, .init = init, .fini = fini);
+
+struct gbuf {
+	uint64_t gpa;
+	uint32_t len;
+	int writable;
+};
+
+/* Publishes a chain of n buffers on queue q of guest p; returns its head. */
+static uint16_t publish(unsigned p, unsigned q, unsigned n, const struct gbuf *b)
+{
+	struct guest *x = &g[p];
+	uint16_t head = x->free[q];
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *e = x->ram + RING(q) + 16ull * ((head + i) % QSIZE);
+		uint16_t flags = (b[i].writable ? VQ_DESC_F_WRITE : 0) |
+				 (i + 1 < n ? VQ_DESC_F_NEXT : 0);
+		uint16_t next = (uint16_t)((head + i + 1) % QSIZE);
+		memcpy(e, &b[i].gpa, 8);
+		memcpy(e + 8, &b[i].len, 4);
+		memcpy(e + 12, &flags, 2);
+		memcpy(e + 14, &next, 2);
+	}
+	x->free[q] = (uint16_t)((head + n) % QSIZE);
+	memcpy(x->ram + RING(q) + 0x1000 + 4 + 2 * (x->idx[q] % QSIZE), &head, 2);
+	x->idx[q]++;
+	memcpy(x->ram + RING(q) + 0x1000 + 2, &x->idx[q], 2);
+	return head;
+}
+
+static uint16_t used_idx(unsigned p, unsigned q)
+{
+	uint16_t v;
+	memcpy(&v, g[p].ram + RING(q) + 0x2000 + 2, 2);
+	return v;
+}
+
+static uint32_t used_len(unsigned p, unsigned q, unsigned n)
+{
+	uint32_t v;
+	memcpy(&v, g[p].ram + RING(q) + 0x2000 + 8 + 8 * (n % QSIZE), 4);
+	return v;
+}
+
+/* Gives guest p a receive buffer of len bytes; returns its address. */
+static uint64_t rx_buffer(unsigned p, uint32_t len)
+{
+	uint64_t gpa = g[p].next_buf;
+	g[p].next_buf += 0x1000;
+	memset(g[p].ram + gpa, 0xee, len);
+	publish(p, NET_RX, 1, (struct gbuf[]){ { gpa, len, 1 } });
+	return gpa;
+}
+
+/* Builds a frame dst <- src of len bytes (payload: a pattern from seed). */
+static void make_frame(const uint8_t *dst, const uint8_t *src, size_t len, uint8_t seed)
+{
+	memcpy(frame, dst, 6);
+	memcpy(frame + 6, src, 6);
+	frame[12] = 0x08;
+	frame[13] = 0x00;
+	for (size_t i = 14; i < len; i++)
+		frame[i] = (uint8_t)(seed + i);
+}
+
+/* Guest p sends frame[0..len) with a zero header in one segment, and the switch runs. */
+static void send(unsigned p, size_t len)
+{
+	uint64_t gpa = BUF;
+	memset(g[p].ram + gpa, 0, NET_HDR_LEN);
+	memcpy(g[p].ram + gpa + NET_HDR_LEN, frame, len);
+	publish(p, NET_TX, 1, (struct gbuf[]){ { gpa, (uint32_t)(NET_HDR_LEN + len), 0 } });
+	net_serve_tx(&s, ports, NPORTS, p);
+}
+
+/* Guest p's receive buffer at gpa holds a one-buffer header and frame[0..len). */
+static void expect_received(unsigned p, uint64_t gpa, size_t len)
+{
+	const uint8_t *b = g[p].ram + gpa;
+	static const uint8_t hdr[NET_HDR_LEN] = { [10] = 1 };
+	cr_expect_eq(memcmp(b, hdr, NET_HDR_LEN), 0, "guest %u: header", p);
+	cr_expect_eq(memcmp(b + NET_HDR_LEN, frame, len), 0, "guest %u: frame", p);
+}
+
+Test(net, offer)
+{
+	struct mica_svc_attach a;
+	memset(&a, 0xa5, sizeof(a));
+	net_offer(mac[1], &a);
+	cr_expect_eq(a.features, (1ull << 32) | (1ull << 5) | (1ull << 16) | (1ull << 29));
+	cr_expect_eq(a.num_queues, 2);
+	cr_expect_eq(a.queue_max, 256);
+	cr_expect_eq(a.config_len, 8);
+	cr_expect_eq(memcmp(a.config, mac[1], 6), 0);
+	cr_expect_eq(a.config[6], 1, "status: link up");
+	cr_expect_eq(a.config[7], 0);
+	for (unsigned i = 8; i < MICA_SVC_CONFIG_MAX; i++)
+		cr_assert_eq(a.config[i], 0);
+	cr_expect_str_eq(g[0].d.qname[NET_RX], "receiveq");
+	cr_expect_str_eq(g[0].d.qname[NET_TX], "transmitq");
+	cr_expect_eq(g[0].d.max_bytes, 64 * 1024);
+}
+
+Test(net, rx_fill)
+{
+	uint8_t a[5], b[200];
+	struct vq_chain c = { .nsegs = 2 };
+	c.seg[0] = (struct vq_seg){ .ptr = a, .len = sizeof(a), .writable = 1 };
+	c.seg[1] = (struct vq_seg){ .ptr = b, .len = sizeof(b), .writable = 1 };
+	c.write_bytes = sizeof(a) + sizeof(b);
+	make_frame(bcast, mac[0], 60, 1);
+	cr_expect_eq(net_rx_fill(&c, frame, 60), 72);
+	cr_expect_eq(memcmp(a, "\0\0\0\0\0", 5), 0);
+	cr_expect_eq(memcmp(b, "\0\0\0\0\0\1\0", 7), 0, "num_buffers = 1 at offset 10");
+	cr_expect_eq(memcmp(b + 7, frame, 60), 0);
+	cr_expect_eq(net_rx_fill(&c, frame, 194), 0, "12 + 194 > 205");
+	cr_expect_eq(net_rx_fill(&c, frame, 193), 205);
+}
+
+Test(net, broadcast_floods_then_unicast_is_forwarded)
+{
+	uint64_t b1 = rx_buffer(1, 1526), b2 = rx_buffer(2, 1526);
+	make_frame(bcast, mac[0], 60, 3);
+	send(0, 60);
+	cr_expect_eq(used_idx(0, NET_TX), 1);
+	cr_expect_eq(used_len(0, NET_TX, 0), 0);
+	cr_expect_eq(used_idx(1, NET_RX), 1);
+	cr_expect_eq(used_len(1, NET_RX, 0), 72);
+	expect_received(1, b1, 60);
+	cr_expect_eq(used_idx(2, NET_RX), 1);
+	expect_received(2, b2, 60);
+	cr_expect_eq(used_idx(0, NET_RX), 0, "never back to the sender");
+	cr_expect_eq(g[0].d.pushed, 1u << NET_TX);
+	cr_expect_eq(g[1].d.pushed, 1u << NET_RX);
+
+	/* guest 1 answers guest 0, whose MAC is now known: guest 2 sees nothing */
+	uint64_t b0 = rx_buffer(0, 1526);
+	rx_buffer(2, 1526);
+	make_frame(mac[0], mac[1], 1514, 9);
+	send(1, 1514);
+	cr_expect_eq(used_idx(0, NET_RX), 1);
+	cr_expect_eq(used_len(0, NET_RX, 0), 1526);
+	expect_received(0, b0, 1514);
+	cr_expect_eq(used_idx(2, NET_RX), 1);
+
+	cr_expect_eq(g[0].d.stats.requests, 2); /* one sent, one received */
+	cr_expect_eq(g[0].d.stats.bytes, 60 + 1514);
+	cr_expect_eq(g[2].d.stats.requests, 1);
+	cr_expect_eq(s.stats.flooded, 1);
+	cr_expect_eq(s.stats.forwarded, 1);
+}
+
+Test(net, frame_split_over_segments)
+{
+	uint64_t b1 = rx_buffer(1, 1526);
+	make_frame(bcast, mac[0], 300, 5);
+	/* the header in two pieces, the frame in two more */
+	uint8_t *r = g[0].ram;
+	memset(r + BUF, 0, NET_HDR_LEN);
+	memcpy(r + BUF + 0x100, frame, 100);
+	memcpy(r + BUF + 0x300, frame + 100, 200);
+	publish(0, NET_TX, 4, (struct gbuf[]){ { BUF, 8, 0 }, { BUF + 8, 4, 0 },
+					       { BUF + 0x100, 100, 0 }, { BUF + 0x300, 200, 0 } });
+	net_serve_tx(&s, ports, NPORTS, 0);
+	cr_expect_eq(used_len(1, NET_RX, 0), 312);
+	expect_received(1, b1, 300);
+	cr_expect_eq(g[0].d.stats.bytes, 300);
+}
+
+Test(net, receive_buffer_split_over_segments)
+{
+	uint64_t a = g[1].next_buf, b = a + 0x800;
+	publish(1, NET_RX, 2, (struct gbuf[]){ { a, 10, 1 }, { b, 1516, 1 } });
+	make_frame(bcast, mac[0], 64, 7);
+	send(0, 64);
+	cr_expect_eq(used_len(1, NET_RX, 0), 76);
+	uint8_t got[76];
+	memcpy(got, g[1].ram + a, 10);
+	memcpy(got + 10, g[1].ram + b, 66);
+	cr_expect_eq(got[10], 1);
+	cr_expect_eq(memcmp(got + 12, frame, 64), 0);
+}
+
+Test(net, no_receive_buffer_drops)
+{
+	rx_buffer(2, 1526);
+	make_frame(bcast, mac[0], 60, 1);
+	send(0, 60);
+	cr_expect_eq(g[1].d.stats.drops, 1);
+	cr_expect_eq(g[2].d.stats.drops, 0);
+	cr_expect_eq(used_idx(2, NET_RX), 1);
+	cr_expect_eq(used_idx(0, NET_TX), 1, "the sender gets its buffer back anyway");
+}
+
+Test(net, receive_buffer_too_small)
+{
+	uint64_t b1 = rx_buffer(1, 71);
+	make_frame(bcast, mac[0], 60, 1);
+	send(0, 60);
+	cr_expect_eq(used_idx(1, NET_RX), 1, "the buffer goes back...");
+	cr_expect_eq(used_len(1, NET_RX, 0), 0, "...with nothing in it");
+	cr_expect_eq(g[1].ram[b1], 0xee);
+	cr_expect_eq(g[1].d.stats.drops, 1);
+	cr_expect_eq(g[1].d.pushed, 1u << NET_RX);
+}
+
+Test(net, oversized_and_headerless_frames_are_dropped)
+{
+	rx_buffer(1, 4096);
+	make_frame(bcast, mac[0], SW_FRAME_MAX + 1, 1);
+	send(0, SW_FRAME_MAX + 1);
+	cr_expect_eq(used_idx(0, NET_TX), 1);
+	cr_expect_eq(g[0].d.stats.drops, 1);
+	cr_expect_eq(used_idx(1, NET_RX), 0);
+
+	publish(0, NET_TX, 1, (struct gbuf[]){ { BUF, NET_HDR_LEN - 1, 0 } });
+	net_serve_tx(&s, ports, NPORTS, 0);
+	cr_expect_eq(used_idx(0, NET_TX), 2);
+	cr_expect_eq(g[0].d.stats.drops, 2);
+	cr_expect_eq(used_idx(1, NET_RX), 0);
+
+	make_frame(bcast, mac[0], SW_FRAME_MAX, 1);
+	send(0, SW_FRAME_MAX);
+	cr_expect_eq(used_idx(1, NET_RX), 1, "1518 bytes is fine");
+	cr_expect_eq(used_len(1, NET_RX, 0), SW_FRAME_MAX + NET_HDR_LEN);
+}
+
+Test(net, runts_stop_at_the_switch)
+{
+	rx_buffer(1, 1526);
+	make_frame(bcast, mac[0], 13, 1);
+	send(0, 13);
+	cr_expect_eq(used_idx(1, NET_RX), 0);
+	cr_expect_eq(s.stats.runts, 1);
+	cr_expect_eq(used_idx(0, NET_TX), 1);
+}
+
+Test(net, down_ports_are_skipped)
+{
+	rx_buffer(2, 1526);
+	g[1].d.live = 0;     /* no DRIVER_OK yet */
+	ports[0] = NULL;     /* not attached */
+	make_frame(bcast, mac[2], 60, 1);
+	send(2, 60);
+	cr_expect_eq(used_idx(2, NET_TX), 1);
+	cr_expect_eq(g[1].d.stats.drops, 0, "a port that is down drops nothing");
+	cr_expect_eq(g[0].d.stats.drops, 0);
+	ports[0] = &g[0].d;
+
+	vdev_reset(&g[1].d); /* reset: no queues at all */
+	rx_buffer(1, 1526);
+	make_frame(bcast, mac[0], 60, 1);
+	send(0, 60);
+	cr_expect_eq(used_idx(1, NET_RX), 0);
+	cr_expect_eq(used_idx(2, NET_RX), 1);
+}
+
+Test(net, hostile_receiver_fails_alone)
+{
+	publish(1, NET_RX, 1, (struct gbuf[]){ { RAM_SIZE - 4, 1526, 1 } });
+	uint64_t b2 = rx_buffer(2, 1526);
+	make_frame(bcast, mac[0], 60, 1);
+	send(0, 60);
+	cr_expect_eq(g[1].d.broken, 1);
+	cr_expect_str_eq(g[1].d.why, "receiveq: descriptor 0 points outside guest RAM: "
+				     "[0x3fffc, +0x5f6) beyond 0x40000");
+	cr_expect_eq(g[0].d.broken, 0);
+	cr_expect_eq(g[2].d.broken, 0);
+	expect_received(2, b2, 60);
+	cr_expect_eq(used_idx(0, NET_TX), 1);
+
+	/* the broken port is skipped from now on */
+	rx_buffer(2, 1526);
+	send(0, 60);
+	cr_expect_eq(used_idx(2, NET_RX), 2);
+	cr_expect_eq(used_idx(0, NET_TX), 2);
+}
+
+Test(net, hostile_sender_fails)
+{
+	publish(0, NET_TX, 2, (struct gbuf[]){ { BUF, 100, 1 }, { BUF + 0x100, 100, 0 } });
+	net_serve_tx(&s, ports, NPORTS, 0);
+	cr_expect_eq(g[0].d.broken, 1);
+	cr_expect_str_eq(g[0].d.why, "transmitq: descriptor 1 is readable but follows a "
+				     "writable descriptor");
+	cr_expect_eq(used_idx(0, NET_TX), 0);
+}
+
+Test(net, many_frames_in_one_pass)
+{
+	make_frame(bcast, mac[1], 60, 1); /* the switch learns where guest 1 is */
+	send(1, 60);
+	for (unsigned i = 0; i < 8; i++)
+		rx_buffer(1, 1526);
+	make_frame(mac[1], mac[0], 100, 1);
+	for (unsigned i = 0; i < 8; i++) {
+		uint64_t gpa = BUF + 0x1000ull * i;
+		memset(g[0].ram + gpa, 0, NET_HDR_LEN);
+		frame[20] = (uint8_t)i;
+		memcpy(g[0].ram + gpa + NET_HDR_LEN, frame, 100);
+		publish(0, NET_TX, 1, (struct gbuf[]){ { gpa, NET_HDR_LEN + 100, 0 } });
+	}
+	net_serve_tx(&s, ports, NPORTS, 0);
+	cr_expect_eq(used_idx(0, NET_TX), 8);
+	cr_expect_eq(used_idx(1, NET_RX), 8);
+	cr_expect_eq(used_idx(2, NET_RX), 0);
+	for (unsigned i = 0; i < 8; i++)
+		cr_expect_eq(g[1].ram[BUF + 0x10000 + 0x1000 * i + NET_HDR_LEN + 20], i);
+	cr_expect_eq(s.stats.forwarded, 8);
+}

@@ -1,0 +1,210 @@
+/* What each request from Mica means for a device (vmm/serve.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <mica/service.h>
+
+#include "vmm/dev.h"
+#include "vmm/rt/cpu.h"
+#include "vmm/rt/rt.h"
+#include "vmm/serve.h"
+
+#define BAD_REQUESTS_SAID 8u /* requests Mica should never send: the first few are logged */
+
+/* Console output goes to Mica from here: the service's own RAM, as the call needs. */
+static uint8_t console_out[MICA_CONSOLE_MAX];
+static unsigned bad_requests;
+
+static void bad_request(const struct mica_ioreq *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void bad_request(const struct mica_ioreq *r, const char *fmt, ...)
+{
+	char why[128];
+	va_list ap;
+
+	if (bad_requests++ >= BAD_REQUESTS_SAID)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	say("request %u (type %u, device %u, queue %u) skipped: %s%s", r->id, r->type,
+	    r->device, r->queue, why,
+	    bad_requests == BAD_REQUESTS_SAID ? " (no more such lines)" : "");
+}
+
+static unsigned index_of(const struct svc_dev *d)
+{
+	return (unsigned)(d - devs);
+}
+
+/* Carries out what the backend left on d: the failure first, then the signals. */
+static void flush(struct svc_dev *d)
+{
+	struct vdev *v = &d->v;
+	unsigned i = index_of(d);
+
+	if (v->fail_pending) {
+		v->fail_pending = 0;
+		long rc = hcall(MICA_HC_SVC_FAIL, i, (long)(uintptr_t)v->why,
+				(long)strnlen(v->why, sizeof(v->why)));
+		if (rc < 0)
+			say("device %u: MICA_HC_SVC_FAIL refused (%ld): %s", i, rc, v->why);
+	}
+	for (unsigned q = 0; q < v->nqueues; q++) {
+		if (!(v->pushed & (1u << q)))
+			continue;
+		v->pushed &= (uint8_t)~(1u << q);
+		if (vq_needs_notify(&v->q[q], &v->mem) == 1)
+			hcall(MICA_HC_SVC_SIGNAL, i, q, 0);
+	}
+}
+
+static void emit_console(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct svc_dev *d = ctx;
+	long rc = hcall(MICA_HC_SVC_CONSOLE, d->info.partition, (long)(uintptr_t)buf, (long)len);
+
+	if (rc < 0 && !d->said_console) {
+		d->said_console = 1;
+		say("device %u: MICA_HC_SVC_CONSOLE refused (%ld); output of '%s' is lost",
+		    index_of(d), rc, d->info.partition_name);
+	}
+}
+
+static void serve_net_tx(struct svc_dev *d)
+{
+	struct svc_switch *s = &switches[d->be.net.sw];
+
+	sw_set_time(&s->sw, rdtsc() / rt_tsc_khz()); /* milliseconds */
+	net_serve_tx(&s->sw, s->port, s->nports, d->be.net.port);
+	/* The frames went to other ports: their receive queues may need a signal, and a
+	 * driver that gave a bad receive chain gets its device failed. */
+	for (unsigned p = 0; p < s->nports; p++)
+		if (s->dev[p] && s->dev[p] != d)
+			flush(s->dev[p]);
+}
+
+/* Whatever queue q of d has to do, if d is serving it. */
+static void serve_queue(struct svc_dev *d, unsigned q)
+{
+	if (!vdev_serving(&d->v, q))
+		return;
+	switch (d->info.type) {
+	case MICA_VIRTIO_BLOCK:
+		blk_serve(&d->be.blk, &d->v);
+		break;
+	case MICA_VIRTIO_CONSOLE:
+		if (q == CON_RX)
+			con_serve_rx(&d->be.con, &d->v);
+		else
+			con_serve_tx(&d->v, console_out, sizeof(console_out), emit_console, d);
+		break;
+	case MICA_VIRTIO_NET:
+		/* Receive buffers wait for frames: only the transmit queue has work. */
+		if (q == NET_TX)
+			serve_net_tx(d);
+		break;
+	}
+	flush(d);
+}
+
+static void serve_device(struct svc_dev *d)
+{
+	for (unsigned q = 0; q < d->v.nqueues; q++)
+		serve_queue(d, q);
+}
+
+void serve_all(void)
+{
+	for (unsigned i = 0; i < ndevs; i++)
+		if (devs[i].attached)
+			serve_device(&devs[i]);
+}
+
+static void reset(struct svc_dev *d, const struct mica_ioreq *r)
+{
+	vdev_reset(&d->v);
+	if (d->info.type == MICA_VIRTIO_CONSOLE)
+		con_reset(&d->be.con);
+	if (d->info.type == MICA_VIRTIO_NET)
+		sw_flush_port(&switches[d->be.net.sw].sw, d->be.net.port);
+	if (r->arg[0] == 1)
+		return; /* the guest partition restarted or stopped: nobody waits */
+	long rc = hcall(MICA_HC_SVC_DONE, r->id, 0, 0);
+	if (rc < 0)
+		say("device %u: MICA_HC_SVC_DONE(%u) refused (%ld)", index_of(d), r->id, rc);
+}
+
+/* The driver's features, as Mica passed them: only what we offered counts. */
+static uint64_t features(struct svc_dev *d, const struct mica_ioreq *r)
+{
+	if (r->arg[0] & ~d->offer)
+		bad_request(r, "features 0x%llx include some not offered (0x%llx)",
+			    (unsigned long long)r->arg[0], (unsigned long long)d->offer);
+	return r->arg[0] & d->offer;
+}
+
+void serve_request(const struct mica_ioreq *r)
+{
+	if (r->device >= ndevs) {
+		bad_request(r, "there are %u devices", ndevs);
+		return;
+	}
+	struct svc_dev *d = &devs[r->device];
+	if (!d->attached) {
+		if (r->type == MICA_IOREQ_RESET)
+			hcall(MICA_HC_SVC_DONE, r->id, 0, 0); /* never leave a driver waiting */
+		bad_request(r, "the device has no backend");
+		return;
+	}
+	if ((r->type == MICA_IOREQ_QUEUE || r->type == MICA_IOREQ_NOTIFY) &&
+	    r->queue >= d->v.nqueues) {
+		bad_request(r, "the device has %u queues", d->v.nqueues);
+		return;
+	}
+
+	switch (r->type) {
+	case MICA_IOREQ_FEATURES:
+		vdev_set_features(&d->v, features(d, r));
+		flush(d);
+		break;
+	case MICA_IOREQ_QUEUE:
+		vdev_setup_queue(&d->v, r->queue, r->size, r->arg[0], r->arg[1], r->arg[2]);
+		serve_queue(d, r->queue); /* a queue enabled after DRIVER_OK may have buffers */
+		flush(d);
+		break;
+	case MICA_IOREQ_DRIVER_OK:
+		vdev_set_features(&d->v, features(d, r));
+		d->v.live = 1;
+		serve_device(d); /* buffers posted before DRIVER_OK */
+		flush(d);
+		break;
+	case MICA_IOREQ_NOTIFY:
+		serve_queue(d, r->queue);
+		break;
+	case MICA_IOREQ_RESET:
+		reset(d, r);
+		break;
+	case MICA_IOREQ_CONFIG:
+		/* No backend has writable config fields; Mica has stored the bytes anyway. */
+		if (!d->said_config) {
+			d->said_config = 1;
+			say("device %u: the driver wrote config offset %llu (ignored)", r->device,
+			    (unsigned long long)r->arg[0]);
+		}
+		break;
+	case MICA_IOREQ_INPUT:
+		if (d->info.type != MICA_VIRTIO_CONSOLE || r->len > sizeof(r->data)) {
+			bad_request(r, "input of %u bytes for a %s device", r->len,
+				    dev_type_name(d->info.type));
+			break;
+		}
+		con_input(&d->be.con, &d->v, r->data, r->len);
+		flush(d);
+		break;
+	default:
+		bad_request(r, "unknown request type");
+		break;
+	}
+}

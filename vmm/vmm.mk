@@ -1,0 +1,38 @@
+# The service partition (docs/vmm.md): a freestanding ELF64 linked at 1 MiB and booted by
+# Mica's ELF protocol, with its own runtime in vmm/rt/. Included by the top Makefile;
+# `make vmm` builds $(BUILD)/vmm/vmm.elf. The pure modules (VMM_PURE_SRCS) are also host
+# unit tested (tests/unit/unit.mk).
+
+VMM_OUT := $(BUILD)/vmm
+VMM_ELF := $(VMM_OUT)/vmm.elf
+
+# As the test guests (tests/guests/guests.mk), plus -I. for "vmm/..." and "kernel/..." headers.
+VMM_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-ffreestanding -fno-builtin -nostdlib -static -fno-stack-protector -fno-strict-aliasing \
+	-fno-common -fno-pie -mno-red-zone -mgeneral-regs-only -mcmodel=small \
+	-fno-asynchronous-unwind-tables -Ilib/include -Iinclude -I.
+VMM_LDFLAGS := -nostdlib -static -no-pie --build-id=none -z max-page-size=4096 \
+	-z noexecstack -T vmm/rt/vmm.ld
+
+VMM_RT_SRCS   := vmm/rt/crt0.S vmm/rt/vectors.S vmm/rt/init.c vmm/rt/hcall.c vmm/rt/idt.c \
+	vmm/rt/apic.c vmm/rt/paging.c
+VMM_PURE_SRCS := vmm/virtq.c vmm/switch.c vmm/device.c vmm/blk.c vmm/console.c vmm/net.c
+VMM_SRCS := $(VMM_RT_SRCS) vmm/main.c vmm/dev.c vmm/serve.c $(VMM_PURE_SRCS) \
+	kernel/errmsg.c lib/string.c lib/format.c
+VMM_OBJS := $(patsubst %,$(VMM_OUT)/obj/%.o,$(VMM_SRCS))
+
+.PHONY: vmm
+vmm: $(VMM_ELF)
+
+$(VMM_OUT)/obj/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(VMM_CFLAGS) -MMD -MP -c $< -o $@
+
+$(VMM_OUT)/obj/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(VMM_CFLAGS) -D__ASSEMBLY__ -MMD -MP -c $< -o $@
+
+$(VMM_ELF): $(VMM_OBJS) vmm/rt/vmm.ld
+	$(LD) $(VMM_LDFLAGS) -o $@ $(VMM_OBJS)
+
+-include $(VMM_OBJS:.o=.d)
