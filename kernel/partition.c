@@ -94,8 +94,9 @@ static int partition_load(struct partition *p, char *err, size_t errlen)
 		return rc;
 	for (unsigned i = 0; i < p->nvcpus; i++) {
 		boot_elf_vcpu_state(&st, p->ram_size, i);
-		/* The service partition takes its notification interrupt on a local APIC. */
-		irq_vcpu_reset(&p->vcpus[i], p == service_part, 0);
+		/* The service partition takes its notification interrupt on a local APIC, and
+		 * a partition with virtio devices its MSI-X interrupts. */
+		irq_vcpu_reset(&p->vcpus[i], p == service_part || p->pci, 0);
 		virt->vcpu_reset(&p->vcpus[i], &st);
 	}
 	return 0;

@@ -84,10 +84,15 @@ int service_consumed(uint32_t id)
 void service_reset(void)
 {
 	uint64_t f = spin_lock(&svc.lock);
+	int was_up = svc.ring_gpa != 0;
 	svc.ring_gpa = 0;
 	svc.vcpu = NULL;
 	spin_unlock(&svc.lock, f);
-	vdev_service_gone();
+	unsigned broken = vdev_service_gone();
+	if (was_up)
+		log_info("service '%s' is gone: %u virtio device%s in use now need%s a reset by "
+			 "their drivers", service_part->name, broken, broken == 1 ? "" : "s",
+			 broken == 1 ? "s" : "");
 }
 
 /* --- the calls -------------------------------------------------------------------------- */

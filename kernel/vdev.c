@@ -226,17 +226,22 @@ void vdev_partition_reset(struct partition *p)
 	spin_unlock(&p->pci_lock, f);
 }
 
-void vdev_service_gone(void)
+unsigned vdev_service_gone(void)
 {
+	unsigned broken = 0;
+
 	for (unsigned i = 0; i < nvdevs; i++) {
 		struct vdev *d = &vdevs[i];
 		struct partition *p = d->part;
 		uint64_t f = spin_lock(&p->pci_lock);
 		memset(d->notify_posted, 0, sizeof(d->notify_posted));
-		if (vio_detach(&d->vio))
+		if (vio_detach(&d->vio)) {
 			signal_config_locked(d);
+			broken++;
+		}
 		spin_unlock(&p->pci_lock, f);
 	}
+	return broken;
 }
 
 int vdev_console_input(struct partition *p, const uint8_t *bytes, size_t n)

@@ -55,8 +55,9 @@ void vdev_mmio_write(struct vcpu *v, uint64_t gpa, unsigned size, uint64_t val);
 /* Typed input for p's virtio console; 0 if p has none (use the UART). */
 int vdev_console_input(struct partition *p, const uint8_t *bytes, size_t n);
 
-/* The service partition is gone (stopped or restarting): every device detaches. */
-void vdev_service_gone(void);
+/* The service partition is gone (stopped or restarting): every device detaches. Returns
+ * how many a driver was using (they now need a reset). */
+unsigned vdev_service_gone(void);
 
 /* Service side (kernel/service.c): signal queue / the config vector of d. 0: sent, 1: not
  * (no vector, masked: pending). */

@@ -5,6 +5,7 @@
 
 #include <mica/service.h>
 
+#include "vmm/crashtest.h"
 #include "vmm/dev.h"
 #include "vmm/rt/cpu.h"
 #include "vmm/rt/rt.h"
@@ -63,6 +64,7 @@ static void flush(struct svc_dev *d)
 static void emit_console(void *ctx, const uint8_t *buf, size_t len)
 {
 	struct svc_dev *d = ctx;
+	crashtest_check(buf, len);
 	long rc = hcall(MICA_HC_SVC_CONSOLE, d->info.partition, (long)(uintptr_t)buf, (long)len);
 
 	if (rc < 0 && !d->said_console) {

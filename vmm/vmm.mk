@@ -22,7 +22,7 @@ VMM_SRCS := $(VMM_RT_SRCS) vmm/main.c vmm/dev.c vmm/serve.c $(VMM_PURE_SRCS) \
 VMM_OBJS := $(patsubst %,$(VMM_OUT)/obj/%.o,$(VMM_SRCS))
 
 .PHONY: vmm
-vmm: $(VMM_ELF)
+vmm: $(VMM_ELF) $(VMM_OUT)/vmm-crashtest.elf
 
 $(VMM_OUT)/obj/%.c.o: %.c
 	@mkdir -p $(dir $@)
@@ -35,4 +35,22 @@ $(VMM_OUT)/obj/%.S.o: %.S
 $(VMM_ELF): $(VMM_OBJS) vmm/rt/vmm.ld
 	$(LD) $(VMM_LDFLAGS) -o $@ $(VMM_OBJS)
 
--include $(VMM_OBJS:.o=.d)
+# The crash-test build (vmm/crashtest.h): the same program, faulting on a trigger line.
+VMM_CT_OUT := $(BUILD)/vmm/crashtest
+VMM_CT_OBJS := $(patsubst %,$(VMM_CT_OUT)/obj/%.o,$(VMM_SRCS) vmm/crashtest.c)
+
+.PHONY: vmm-crashtest
+vmm-crashtest: $(VMM_OUT)/vmm-crashtest.elf
+
+$(VMM_CT_OUT)/obj/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(VMM_CFLAGS) -DVMM_CRASHTEST -MMD -MP -c $< -o $@
+
+$(VMM_CT_OUT)/obj/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(VMM_CFLAGS) -DVMM_CRASHTEST -D__ASSEMBLY__ -MMD -MP -c $< -o $@
+
+$(VMM_OUT)/vmm-crashtest.elf: $(VMM_CT_OBJS) vmm/rt/vmm.ld
+	$(LD) $(VMM_LDFLAGS) -o $@ $(VMM_CT_OBJS)
+
+-include $(VMM_OBJS:.o=.d) $(VMM_CT_OBJS:.o=.d)

@@ -22,6 +22,7 @@ from linux import (DMESG, INITRD, LINUX_FILES, VMLINUZ, Ready, dmesg_check,  # n
 from scenarios import BANNER, Expect, Scenario, lit, out, restarting, started, stopped
 
 VMM = os.path.join(BUILD, "vmm", "vmm.elf")
+VMM_CRASHTEST = os.path.join(BUILD, "vmm", "vmm-crashtest.elf")
 E2E_DIR = os.path.join(BUILD, "e2e")
 DISK = os.path.join(E2E_DIR, "vda.img")
 DISK_MIB = 24
@@ -86,6 +87,46 @@ HOSTILE = Scenario(
         + [needs_reset("vhostile", "console")] * 1,
         forbidden=[r"^mica: partition 'svc' (stopped|restarting)",
                    r"^mica: partition 'counter' (stopped|restarting)"],
+    ),
+    timeout=120,
+    vendors=("svm", "vmx"),
+)
+
+
+RESTART_CONFIG = textwrap.dedent(SERVICE).lstrip("\n").replace(
+    "image = vmm.elf", "image = vmm-crashtest.elf") + "on_crash = restart\n" + textwrap.dedent("""
+    [partition vrestart]
+    cpus = 1
+    memory = 16M
+    image = vrestart.elf
+    console = virtio
+
+    [partition counter]
+    cpus = 2
+    memory = 16M
+    image = counter.elf
+""")
+
+RESTART = Scenario(
+    "virtio-service-restart",
+    "the service partition crashes (its crash-test build, on a trigger line): Mica reports "
+    "it and restarts it (on_crash = restart), the guest's device says needs reset, and "
+    "after a reset it is served again; the counter without devices never notices",
+    RESTART_CONFIG,
+    [VMM_CRASHTEST, "vrestart.elf", "counter.elf"],
+    Expect(
+        steps=[
+            BANNER,
+            out("vrestart", lit("vhostile: hello through virtio")),
+            out("svc", lit("crash test: faulting on purpose")),
+            restarting("svc", 1, lit("triple fault")),
+            out("vrestart", lit("vrestart: served again after the service restarted")),
+            out("vrestart", lit("vrestart: done")),
+            stopped("vrestart", lit("powered off (code 0)")),
+            out("counter", r"count \d+$"),
+        ],
+        anywhere=[out("vrestart", lit("vrestart: the service is gone: device needs reset (ok)"))],
+        forbidden=[r"^mica: partition 'counter' (stopped|restarting)", r"restart 2\)"],
     ),
     timeout=120,
     vendors=("svm", "vmx"),
@@ -217,4 +258,4 @@ LINUX = Scenario(
     env={"MICA_SMP": "4", "MICA_MEM": "1024"},
 )
 
-VIRTIO_SCENARIOS = [HOSTILE, LINUX]
+VIRTIO_SCENARIOS = [HOSTILE, RESTART, LINUX]

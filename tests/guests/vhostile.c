@@ -700,6 +700,40 @@ static int run_case(struct dev *d, const struct hostile *c, int *served, int *al
 	return detected;
 }
 
+#ifdef VHOSTILE_RESTART
+/* vrestart (tests/guests/vrestart.c): after the hello line, the crash-test service
+ * (vmm/crashtest.h) is made to fault. The device must then say DEVICE_NEEDS_RESET; once
+ * the service has been restarted (on_crash = restart) and has attached the device again,
+ * a fresh initialisation must work and a line must come back used. */
+#define SERVICE_BACK_MS 20000 /* the service's restart: reload and attach */
+
+static int restart_test(struct dev *d)
+{
+	struct queue *q = &d->q[TXQ];
+	static const char crash[] = "vmm-crashtest: crash the service now\n";
+	uint8_t s;
+
+	memcpy(txbuf, crash, sizeof(crash) - 1);
+	set_desc(q, 0, (uintptr_t)txbuf, sizeof(crash) - 1, 0, 0);
+	publish(q, 0);
+	notify(d, TXQ); /* no answer to wait for: the service dies on it */
+	if (!wait_status(d, S_NEEDS_RESET, S_NEEDS_RESET, SERVICE_BACK_MS, &s)) {
+		printf("vrestart: FAILED: status 0x%02x, no NEEDS_RESET after the service's crash\n",
+		       s);
+		return 1;
+	}
+	printf("vrestart: the service is gone: device needs reset (ok)\n");
+	if (dev_init(d, SERVICE_BACK_MS)) {
+		printf("vrestart: FAILED: the device did not come back with the service\n");
+		return 1;
+	}
+	if (!send(d, "vrestart: served again after the service restarted\n", "the line after"))
+		return 1;
+	printf("vrestart: done\n");
+	return 0;
+}
+#endif
+
 int main(unsigned vcpu)
 {
 	struct mica_self_info info;
@@ -739,6 +773,9 @@ int main(unsigned vcpu)
 	printf("vhostile: device ready: %u queues, transmitq size %u, notify_off %u\n",
 	       d->num_queues, d->q[TXQ].size, d->q[TXQ].notify_off);
 	int ok = send(d, "vhostile: hello through virtio\n", "the hello line");
+#ifdef VHOSTILE_RESTART
+	return ok ? restart_test(d) : 1;
+#endif
 
 	unsigned detected = 0;
 	int alive = 1;

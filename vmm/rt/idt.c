@@ -73,11 +73,11 @@ void rt_crash(void)
 __attribute__((noreturn)) static void exception(const struct rt_frame *f)
 {
 	if (f->vector == 14)
-		say("exception %s, error code 0x%llx, rip 0x%llx, cr2 0x%llx: crashing",
+		say("crashing on %s, error code 0x%llx, rip 0x%llx, cr2 0x%llx",
 		    names[f->vector], (unsigned long long)f->error, (unsigned long long)f->rip,
 		    (unsigned long long)read_cr2());
 	else
-		say("exception %s, error code 0x%llx, rip 0x%llx: crashing", names[f->vector],
+		say("crashing on %s, error code 0x%llx, rip 0x%llx", names[f->vector],
 		    (unsigned long long)f->error, (unsigned long long)f->rip);
 	rt_crash();
 }
