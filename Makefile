@@ -70,12 +70,16 @@ run: deps-run
 	scripts/mkesp.sh $(BUILD)/esp-default.img configs/default.cfg $(GUEST_ELFS)
 	scripts/qemu.sh $(BUILD)/esp-default.img
 
-# Debian's cloud kernel as a 2-vCPU partition next to the counter (configs/linux.cfg).
+# Debian's cloud kernel as a 2-vCPU partition with a 64 MiB virtio disk, served by the
+# service partition, next to the counter (configs/linux.cfg). The disk image is made once
+# (blank) and kept; Mica does not write it back, so each boot starts from what it holds.
 run-linux: deps-run
 	$(MAKE) all
 	scripts/linux-image.sh
+	test -f $(BUILD)/linux-disk.img || truncate -s 64M $(BUILD)/linux-disk.img
 	scripts/mkesp.sh $(BUILD)/esp-linux.img configs/linux.cfg $(BUILD)/linux/vmlinuz \
-		$(BUILD)/linux/initrd.img $(BUILD)/guests/counter.elf
+		$(BUILD)/linux/initrd.img $(BUILD)/guests/counter.elf $(BUILD)/vmm/vmm.elf \
+		$(BUILD)/linux-disk.img
 	scripts/qemu.sh $(BUILD)/esp-linux.img
 
 test: deps-test

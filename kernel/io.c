@@ -10,6 +10,7 @@
 #include "kernel/irq.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"
+#include "kernel/vdev.h"
 #include "kernel/vcpu.h"
 
 void io_reset(struct partition *p)
@@ -169,6 +170,8 @@ void io_emulate(struct vcpu *v, const struct vm_exit *e)
 	v->regs.rip += e->insn_len; /* first: a power-off or reset below may reset the vCPU */
 	if (port >= VUART_COM1_PORT && port < VUART_COM1_PORT + VUART_NREGS)
 		result = uart_io(p, port, size, e->io.in, val);
+	else if (vdev_pio(p, port, size, e->io.in, val, &result))
+		; /* PCI configuration mechanism #1 */
 	else if (p->platform)
 		platform_io(v, port, size, e->io.in, val, &result);
 	if (e->io.in)

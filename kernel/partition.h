@@ -60,6 +60,7 @@ struct partition {
 	struct spinlock pci_lock;  /* the PCI bus and its virtio transports (kernel/vdev.c) */
 	struct vpci *pci;          /* NULL: no virtio devices */
 	struct vdev *pci_dev[VPCI_SLOTS];
+	uint32_t pci_cf8;          /* the legacy config address register (port 0xCF8) */
 };
 
 extern struct partition partitions[CFG_MAX_PARTS];

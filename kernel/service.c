@@ -144,11 +144,11 @@ static int64_t svc_device(struct vcpu *v, uint64_t index, uint64_t gpa, uint64_t
 	if (d->type == MICA_VIRTIO_BLOCK) {
 		info.disk = d->disk_index;
 		info.disk_bytes = d->disk->size & ~511ULL;
-		snprintf(info.what, sizeof(info.what), "disk %.26s", p->cfg->disk);
+		snprintf(info.what, sizeof(info.what), "disk %s", p->cfg->disk);
 	} else if (d->type == MICA_VIRTIO_NET) {
 		info.net_switch = d->net_switch;
 		memcpy(info.mac, d->mac, sizeof(info.mac));
-		snprintf(info.what, sizeof(info.what), "switch %.24s", p->cfg->net);
+		snprintf(info.what, sizeof(info.what), "switch %s", p->cfg->net);
 	} else {
 		snprintf(info.what, sizeof(info.what), "console");
 	}

@@ -203,6 +203,7 @@ void vdev_partition_reset(struct partition *p)
 		return;
 	uint64_t f = spin_lock(&p->pci_lock);
 	vpci_init(p->pci);
+	p->pci_cf8 = 0;
 	for (unsigned s = 1; s < VPCI_SLOTS; s++) {
 		struct vdev *d = p->pci_dev[s];
 		if (!d)
@@ -366,6 +367,42 @@ static uint64_t access(struct vcpu *v, uint64_t gpa, unsigned size, uint64_t val
 	}
 	spin_unlock(&p->pci_lock, f);
 	return out;
+}
+
+#define CF8_ENABLE 0x80000000u
+
+int vdev_pio(struct partition *p, uint16_t port, unsigned size, int in, uint32_t val,
+	     uint32_t *result)
+{
+	if (!p->pci)
+		return 0;
+	if (port == 0xcf8 && size == 4) { /* byte accesses at 0xcf9 are the reset register */
+		uint64_t f = spin_lock(&p->pci_lock);
+		if (in)
+			*result = p->pci_cf8;
+		else
+			p->pci_cf8 = val & (CF8_ENABLE | 0x00fffffcu);
+		spin_unlock(&p->pci_lock, f);
+		return 1;
+	}
+	if (port < 0xcfc || port + size > 0xd00)
+		return 0;
+	uint64_t f = spin_lock(&p->pci_lock);
+	uint64_t off;
+	if (!vpci_cf8_offset(p->pci_cf8, port - 0xcfcu, &off)) {
+		unsigned slot = (unsigned)(off >> 15) & 31;
+		if (in) {
+			*result = vpci_cfg_read(p->pci, off, size);
+		} else {
+			vpci_cfg_write(p->pci, off, size, val);
+			if (slot < VPCI_SLOTS && p->pci_dev[slot])
+				msix_flush(p, slot);
+		}
+	} else if (in) {
+		*result = (uint32_t)ones(size); /* disabled, or no such bus: master abort */
+	}
+	spin_unlock(&p->pci_lock, f);
+	return 1;
 }
 
 uint64_t vdev_mmio_read(struct vcpu *v, uint64_t gpa, unsigned size)

@@ -52,6 +52,12 @@ int vdev_mmio_claims(struct partition *p, uint64_t gpa);
 uint64_t vdev_mmio_read(struct vcpu *v, uint64_t gpa, unsigned size);
 void vdev_mmio_write(struct vcpu *v, uint64_t gpa, unsigned size, uint64_t val);
 
+/* PCI configuration mechanism #1 (ports 0xCF8 address, 0xCFC-0xCFF data), the other
+ * door to the same configuration space as ECAM: 1 if the access was one (*result for
+ * reads), else 0. Only partitions with a PCI bus have it. */
+int vdev_pio(struct partition *p, uint16_t port, unsigned size, int in, uint32_t val,
+	     uint32_t *result);
+
 /* Typed input for p's virtio console; 0 if p has none (use the UART). */
 int vdev_console_input(struct partition *p, const uint8_t *bytes, size_t n);
 

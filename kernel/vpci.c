@@ -530,3 +530,12 @@ void vpci_cfg_write(struct vpci *b, uint64_t ecam_off, unsigned size, uint32_t v
 	if (reg >= CAP_FIRST && pcicfg_data_dword(f) == (reg & ~3u))
 		pci_cfg_access(b, slot, (reg & ~3u) - VCAP_EXTRA, 1);
 }
+
+int vpci_cf8_offset(uint32_t cf8, unsigned k, uint64_t *ecam_off)
+{
+	if (!(cf8 & 0x80000000u) || ((cf8 >> 16) & 0xff) || k > 3)
+		return -1;
+	*ecam_off = (uint64_t)((cf8 >> 11) & 31) << 15 | (uint64_t)((cf8 >> 8) & 7) << 12 |
+		    (cf8 & 0xfc) | k;
+	return 0;
+}

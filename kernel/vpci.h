@@ -125,6 +125,12 @@ int vpci_assign_bar(struct vpci *b, unsigned slot, uint64_t base);
 uint32_t vpci_cfg_read(struct vpci *b, uint64_t ecam_off, unsigned size);
 void vpci_cfg_write(struct vpci *b, uint64_t ecam_off, unsigned size, uint32_t val);
 
+/* PCI configuration mechanism #1 (PCI Local Bus 3.0, 3.2.2.3.2): the ECAM offset that the
+ * address register value cf8 (enable bit 31, bus 23:16, device 15:11, function 10:8,
+ * register 7:2) and data port 0xCFC + k (k = 0..3) name. Returns 0 with *ecam_off, or -1 if
+ * the enable bit is clear or the bus is not bus 0 (the access goes nowhere). */
+int vpci_cf8_offset(uint32_t cf8, unsigned k, uint64_t *ecam_off);
+
 /* Which region a guest-physical address hits: a virtio function whose memory decoding is
  * on and whose BAR holds a non-zero base. Fills *slot, *bar (the BAR index, 0) and *offset
  * (inside the region) on a hit, and returns the region (VPCI_REGION_NONE: none, outputs

@@ -144,6 +144,15 @@ LINUX_APPEND = "quiet"
 EXITS = re.compile(r"^mica: partition 'linux' exits: total (\d+)")
 
 
+def build_linux_image():
+    """scripts/linux-image.sh build/linux (cached: ~20 ms when nothing changed)."""
+    res = subprocess.run([os.path.join(ROOT, "scripts", "linux-image.sh"), LINUX_DIR],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    if res.returncode != 0:
+        raise Failure("scripts/linux-image.sh failed:\n" + res.stdout.decode(errors="replace"))
+
+
 def median(xs):
     xs = sorted(xs)
     n = len(xs)
@@ -164,6 +173,7 @@ class LinuxBoot:
     give linux_boot_exits: the VM exits of the whole boot and the power-off (median)."""
 
     name = "linux-boot"
+    log_hint = "linux-boot-{mica,bare}-<n>.log"
 
     def __init__(self, runs=3, timeout=300):
         self.runs = runs
@@ -207,11 +217,7 @@ class LinuxBoot:
             return t - t0
 
     def run(self):
-        res = subprocess.run([os.path.join(ROOT, "scripts", "linux-image.sh"), LINUX_DIR],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT)
-        if res.returncode != 0:
-            raise Failure("scripts/linux-image.sh failed:\n" + res.stdout.decode(errors="replace"))
+        build_linux_image()
         out_dir = os.path.join(BUILD, "bench")
         os.makedirs(out_dir, exist_ok=True)
         base = os.path.join(out_dir, self.name)
@@ -250,7 +256,7 @@ BLKREAD_FAILED = re.compile(r"mica-linux: blkread failed: .*")
 BLKREAD_DISK_MIB = 96
 
 
-def bare_blkread_mbps(runs=3, cpus=1, mem_mb=LINUX_MEM_MB, timeout=180, verbose=True):
+def bare_blkread_mbps(runs=3, cpus=1, mem_mb=LINUX_MEM_MB, timeout=180, verbose=True, first=1):
     """Sequential read speed of QEMU's own virtio-blk-pci (TCG), in MB/s (10^6 B/s): the
     median of `runs` boots. Each boot gets a fresh 96 MiB zero-filled raw image in a temp
     dir as /dev/vda (scripts/linux-bare.sh with MICA_LINUX_DISK, cache=unsafe; `-smp cpus
@@ -259,7 +265,8 @@ def bare_blkread_mbps(runs=3, cpus=1, mem_mb=LINUX_MEM_MB, timeout=180, verbose=
     file, drops the caches and times reading it back, prints
         mica-linux: blkread bytes=67108864 usec=<N> MBps=<x.y>
     and powers off. The figure is recomputed from bytes/usec. Logs: build/bench/
-    blkread-bare-<i>.log. Raises Failure with the log's tail if the line never comes."""
+    blkread-bare-<i>.log, i counting from `first`. Raises Failure with the log's tail if
+    the line never comes."""
     import shutil
     import tempfile
     out_dir = os.path.join(BUILD, "bench")
@@ -267,7 +274,7 @@ def bare_blkread_mbps(runs=3, cpus=1, mem_mb=LINUX_MEM_MB, timeout=180, verbose=
     argv = [os.path.join(ROOT, "scripts", "linux-bare.sh"), LINUX_DIR,
             "-smp", str(cpus), "-m", str(mem_mb)]
     results = []
-    for i in range(1, max(1, runs) + 1):
+    for i in range(first, first + max(1, runs)):
         tmp = tempfile.mkdtemp(prefix="mica-blkread-")
         try:
             disk = os.path.join(tmp, "disk.img")
@@ -302,6 +309,220 @@ def bare_blkread_mbps(runs=3, cpus=1, mem_mb=LINUX_MEM_MB, timeout=180, verbose=
     return median(results)
 
 
+# --- Virtio through the service partition: block reads and guest-to-guest TCP -----------
+
+VMM_ELF = os.path.join(BUILD, "vmm", "vmm.elf")
+SERVICE_CONFIG = """\
+[partition svc]
+cpus = 0
+memory = 16M
+image = vmm.elf
+service = yes
+"""
+NETFETCH = re.compile(r"mica-linux: netfetch bytes=(\d+) usec=(\d+) Mbps=([0-9.]+)")
+NET_FAILED = re.compile(r"mica-linux: net(serve|fetch) failed: .*")
+# Console lines worth repeating on stderr when they show up in a virtio bench (a partition
+# that stops as the bench expects is left out by the caller).
+NOTABLE = re.compile(r"needs reset|overflow|lost|drop|skipped|refused|not served|"
+                     r"^mica: partition '[^']*' (stopped|restarting)|Kernel panic|"
+                     r"mica-linux: (error|.* failed)|\b(BUG|WARNING|Call Trace|Oops)\b")
+
+
+def linux_partition(name, cpus, extra, devices=()):
+    """A 1-vCPU, 256M Linux partition with build/linux's kernel, initrd and command line
+    (read from build/linux/cmdline, as scripts/linux-bare.sh does), plus LINUX_APPEND
+    (`quiet`) and `extra`: the same guest as the bare QEMU side."""
+    with open(os.path.join(LINUX_DIR, "cmdline")) as f:
+        cmdline = " ".join([f.read().strip(), LINUX_APPEND, extra])
+    return (f"[partition {name}]\ncpus = {cpus}\nmemory = {LINUX_MEM_MB}M\nimage = vmlinuz\n"
+            f"initrd = initrd.img\ncmdline = \"{cmdline}\"\n"
+            + "".join(f"{d}\n" for d in devices))
+
+
+def _tail(console, n=20):
+    return "".join(f"\n    | {l}" for l in console.lines[-n:])
+
+
+def mica_linux_run(image, log, smp, part, result, failed, timeout, mem_mb=1024, after=None,
+                   after_wait=60):
+    """Boots `image` (a GRUB ISO: SeaBIOS + GRUB + the Multiboot2 entry, TCG -cpu max, as
+    LinuxBoot) with `-smp smp -m mem_mb` and reads Mica's console until partition `part`
+    prints a line matching `result` (`[part] ...`). Fails at once, with the last console
+    lines, on a line matching `failed` (any partition), on `part` or the service stopping
+    or restarting first, or after `timeout` s. Then keeps reading for up to `after_wait`
+    s, until `after` (a regex) matches or, without one, Mica prints `part`'s exit counts
+    (it powers off after its result). Returns (match, seconds from QEMU's start to the
+    result, the exit-count line or None, the lines after the result, notable lines)."""
+    env = {"MICA_SMP": str(smp), "MICA_MEM": str(mem_mb)}
+    mine = re.compile(r"^\[" + re.escape(part) + r"\] ")
+    ends = re.compile(r"^mica: partition '(" + re.escape(part) + r"|svc)' (stopped|restarting)")
+    exits_rx = re.compile(r"^mica: partition '" + re.escape(part) + r"' exits: (.*)")
+    expected_end = re.compile(r"^mica: partition '" + re.escape(part) + r"' stopped: powered off")
+    notable = []
+    with BACKENDS["svm-mb2"].boot(image, log, env=env) as c:
+        deadline = c.started + timeout
+        m = None
+        try:
+            while m is None:
+                line = c.read_line(deadline)
+                if line is None:
+                    raise Failure(f"no result line from '{part}' within {timeout}s")
+                if NOTABLE.search(line):
+                    notable.append(line)
+                if failed.search(line):
+                    raise Failure(line.strip())
+                if ends.search(line):
+                    raise Failure(f"'{line.strip()}' before the result line")
+                if mine.search(line):
+                    m = result.search(line)
+        except Failure as e:
+            raise Failure(f"{e} (log {os.path.relpath(log, ROOT)}); last console lines:"
+                          f"{_tail(c)}") from None
+        took = c.elapsed()
+        exits, rest = None, []
+        stop = time.monotonic() + after_wait
+        try:
+            while True:
+                line = c.read_line(stop)
+                if line is None:
+                    break
+                rest.append(line)
+                if NOTABLE.search(line) and not expected_end.search(line):
+                    notable.append(line)
+                e = exits_rx.search(line)
+                if e:
+                    exits = line
+                if (after.search(line) if after else e):
+                    break
+        except Failure:
+            pass  # QEMU exited: the result is in
+        return m, took, exits, rest, notable
+
+
+def _check_built(*paths):
+    for p in paths:
+        if not os.path.exists(p):
+            raise Failure(f"{os.path.relpath(p, ROOT)} is missing (run `make all`)")
+
+
+class VirtioBlkRead:
+    """mica-blkbench's sequential read (docs/linux.md) on /dev/vda served by the service
+    partition (vmm/blk.c), against the same in bare QEMU (bare_blkread_mbps: QEMU's own
+    virtio-blk-pci). Under Mica: the service on CPU 0 (16M, vmm.elf), Linux on CPU 1 with
+    the same kernel, initrd and command line as the bare side (`quiet mica.then=blkbench`)
+    and `disk = virtio-blk-disk.img`, a fresh 96 MiB zero-filled raw image (on the ISO;
+    Mica loads it into RAM at every boot, so each boot starts from zeros). QEMU -smp 2
+    (TCG -cpu max, as the bare side), -m 1024. Runs alternate, Mica first; the ratio is of
+    the median MB/s. Each run's figures and Mica's exit counts for the partition (printed
+    at its power-off) go to stderr."""
+
+    name = "virtio-blk"
+    log_hint = "virtio-blk-mica-<n>.log"
+
+    def __init__(self, runs=3, timeout=420, bare_timeout=300):
+        self.runs = runs
+        self.timeout = timeout
+        self.bare_timeout = bare_timeout
+
+    def run(self):
+        build_linux_image()
+        _check_built(VMM_ELF)
+        out_dir = os.path.join(BUILD, "bench")
+        os.makedirs(out_dir, exist_ok=True)
+        base = os.path.join(out_dir, self.name)
+        disk = base + "-disk.img"
+        with open(disk, "wb") as f:  # fresh and zero-filled (sparse)
+            f.truncate(BLKREAD_DISK_MIB << 20)
+        with open(base + ".cfg", "w") as f:
+            f.write(SERVICE_CONFIG + "\n" + linux_partition(
+                "linux", 1, "mica.then=blkbench", [f"disk = {os.path.basename(disk)}"]))
+        image = base + ".iso"
+        harness.build_iso(image, base + ".cfg",
+                          [os.path.join(LINUX_DIR, "vmlinuz"), os.path.join(LINUX_DIR, "initrd.img"),
+                           VMM_ELF, disk])
+        mica, bare = [], []
+        for i in range(1, self.runs + 1):
+            m, took, exits, _, notable = mica_linux_run(
+                image, f"{base}-mica-{i}.log", 2, "linux", BLKREAD, BLKREAD_FAILED,
+                self.timeout)
+            nbytes, usec = int(m.group(1)), int(m.group(2))
+            mica.append(nbytes / usec)
+            print(f"bench-run: virtio-blk {i}: Mica {mica[-1]:.1f} MB/s ({nbytes} B in "
+                  f"{usec / 1e6:.3f}s; QEMU start to blkread {took:.1f}s)", file=sys.stderr,
+                  flush=True)
+            print(f"bench-run: virtio-blk {i}: {exits or 'no exit counts from Mica'}",
+                  file=sys.stderr, flush=True)
+            for line in notable:
+                print(f"bench-run: virtio-blk {i}: noted: {line}", file=sys.stderr, flush=True)
+            bare.append(bare_blkread_mbps(runs=1, first=i, timeout=self.bare_timeout))
+        mm, mb = median(mica), median(bare)
+        return [("virtio_blk_read_ratio", f"{mm / mb:.2f}",
+                 f"(Mica {mm:.1f} MB/s / bare QEMU {mb:.1f} MB/s, medians of {self.runs})")]
+
+
+class VirtioNet:
+    """Guest-to-guest TCP through the service partition's switch (vmm/net.c, switch.c):
+    the service on CPU 0, Linux `linux-a` (CPU 1, 10.0.0.1, `mica.then=netfetch:10.0.0.2`)
+    and `linux-b` (CPU 2, 10.0.0.2, `mica.then=netserve`), both `net = lan`, same guest as
+    the other Linux benches (1 vCPU, 256M, `quiet`); QEMU -smp 3 -m 1024, TCG. B serves a
+    32 MiB file with busybox httpd, A waits for B, times `wget -O /dev/null` of it
+    (tests/linux/bin/mica-netbench) and powers off. With several runs (--net-runs) the
+    figure is the median run's. A's and B's eth0/TCP counters go to stderr."""
+
+    name = "virtio-net"
+    log_hint = "virtio-net-<n>.log"
+    COUNTERS = re.compile(r"^\[linux-a\] mica-linux: netfetch (here|peer): (.*)")
+
+    def __init__(self, runs=1, timeout=600):
+        self.runs = runs
+        self.timeout = timeout
+
+    def run(self):
+        build_linux_image()
+        _check_built(VMM_ELF)
+        out_dir = os.path.join(BUILD, "bench")
+        os.makedirs(out_dir, exist_ok=True)
+        base = os.path.join(out_dir, self.name)
+        with open(base + ".cfg", "w") as f:
+            f.write(SERVICE_CONFIG + "\n"
+                    + linux_partition("linux-a", 1, "mica.ip=10.0.0.1/24 mica.then=netfetch:10.0.0.2",
+                                      ["net = lan"]) + "\n"
+                    + linux_partition("linux-b", 2, "mica.ip=10.0.0.2/24 mica.then=netserve",
+                                      ["net = lan"]))
+        image = base + ".iso"
+        harness.build_iso(image, base + ".cfg",
+                          [os.path.join(LINUX_DIR, "vmlinuz"), os.path.join(LINUX_DIR, "initrd.img"),
+                           VMM_ELF])
+        results = []
+        for i in range(1, self.runs + 1):
+            m, took, exits, rest, notable = mica_linux_run(
+                image, f"{base}-{i}.log", 3, "linux-a", NETFETCH, NET_FAILED, self.timeout)
+            nbytes, usec = int(m.group(1)), int(m.group(2))
+            results.append((nbytes * 8 / usec, nbytes, usec))
+            print(f"bench-run: virtio-net {i}: {results[-1][0]:.1f} Mb/s ({nbytes} B in "
+                  f"{usec / 1e6:.3f}s; QEMU start to netfetch {took:.1f}s)", file=sys.stderr,
+                  flush=True)
+            for line in rest:
+                p = self.COUNTERS.search(line)
+                if p:
+                    side = "B (server)" if p.group(1) == "peer" else "A (client)"
+                    print(f"bench-run: virtio-net {i}: {side}: {p.group(2).strip()}",
+                          file=sys.stderr, flush=True)
+            print(f"bench-run: virtio-net {i}: {exits or 'no exit counts from Mica'}",
+                  file=sys.stderr, flush=True)
+            for line in notable:
+                print(f"bench-run: virtio-net {i}: noted: {line}", file=sys.stderr, flush=True)
+        results.sort()
+        mbps, nbytes, usec = results[len(results) // 2]
+        runs = f", median of {self.runs}" if self.runs > 1 else ""
+        return [("virtio_net_mbps", f"{mbps:.1f}",
+                 f"(guest-to-guest TCP through the switch, {nbytes} bytes in "
+                 f"{usec / 1e6:.3f} s{runs})")]
+
+
+BENCHES += [VirtioBlkRead(), VirtioNet()]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -309,10 +530,18 @@ def main():
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--linux-runs", type=int, default=3,
                     help="boots under Mica and bare for linux-boot, each (default 3)")
+    ap.add_argument("--blk-runs", type=int, default=3,
+                    help="boots under Mica and bare for virtio-blk, each (default 3)")
+    ap.add_argument("--net-runs", type=int, default=1,
+                    help="boots under Mica for virtio-net (default 1)")
     args = ap.parse_args()
     for b in BENCHES:
         if isinstance(b, LinuxBoot):
             b.runs = max(1, args.linux_runs)
+        elif isinstance(b, VirtioBlkRead):
+            b.runs = max(1, args.blk_runs)
+        elif isinstance(b, VirtioNet):
+            b.runs = max(1, args.net_runs)
     benches = [b for b in BENCHES if not args.names or b.name in args.names]
     if args.list or not benches:
         for b in BENCHES:
@@ -328,8 +557,9 @@ def main():
                     print(f"bench: {name} {value} {unit}".rstrip(), flush=True)
             except Failure as e:
                 failed += 1
+                log = getattr(b, "log_hint", b.name + ".log")
                 print(f"bench: {b.name} failed: {e} "
-                      f"(log: {os.path.relpath(os.path.join(BUILD, 'bench', b.name + '.log'))})",
+                      f"(log: {os.path.relpath(os.path.join(BUILD, 'bench', log))})",
                       file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)

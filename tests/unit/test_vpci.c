@@ -792,3 +792,19 @@ Test(vpci, fuzz)
 	walk(NET, vc, &msix);
 	cr_expect_eq(rd(NET, msix + 8, 4), 0x4800);
 }
+
+Test(vpci, cf8_mechanism_one)
+{
+	uint64_t off = 0;
+
+	/* enable | bus 0 | device 3 | function 0 | register 0x10 */
+	cr_assert_eq(vpci_cf8_offset(0x80000000u | 3u << 11 | 0x10, 0, &off), 0);
+	cr_expect_eq(off, (3ull << 15) | 0x10);
+	cr_assert_eq(vpci_cf8_offset(0x80000000u | 1u << 11 | 2u << 8 | 0x3c, 2, &off), 0);
+	cr_expect_eq(off, (1ull << 15) | (2ull << 12) | 0x3e, "data port 0xCFE: byte 2");
+	cr_expect_eq(vpci_cf8_offset(0x80000000u | 0x13, 0, &off), 0, "the low bits are ignored");
+	cr_expect_eq(off, 0x10);
+	cr_expect_eq(vpci_cf8_offset(3u << 11, 0, &off), -1, "enable bit clear");
+	cr_expect_eq(vpci_cf8_offset(0x80000000u | 1u << 16, 0, &off), -1, "bus 1 does not exist");
+	cr_expect_eq(vpci_cf8_offset(0x80000000u, 4, &off), -1, "only four data ports");
+}
