@@ -323,7 +323,7 @@ NETFETCH = re.compile(r"mica-linux: netfetch bytes=(\d+) usec=(\d+) Mbps=([0-9.]
 NET_FAILED = re.compile(r"mica-linux: net(serve|fetch) failed: .*")
 # Console lines worth repeating on stderr when they show up in a virtio bench (a partition
 # that stops as the bench expects is left out by the caller).
-NOTABLE = re.compile(r"needs reset|overflow|lost|drop|skipped|refused|not served|"
+NOTABLE = re.compile(r"needs reset|overflow|dropped|skipped|refused|not served|"
                      r"^mica: partition '[^']*' (stopped|restarting)|Kernel panic|"
                      r"mica-linux: (error|.* failed)|\b(BUG|WARNING|Call Trace|Oops)\b")
 

@@ -1,7 +1,7 @@
 # Test guests: tiny freestanding ELF64 programs, one behaviour each (docs/testing.md).
 # Included by the top Makefile; builds $(BUILD)/guests/<name>.elf.
 
-GUEST_NAMES := hello cpuid probe triple hcfuzz counter crasher bench vhostile vrestart
+GUEST_NAMES := hello cpuid probe triple hcfuzz counter crasher bench vhostile vrestart vbench
 GUEST_ELFS  := $(patsubst %,$(BUILD)/guests/%.elf,$(GUEST_NAMES))
 
 GUEST_DIR := tests/guests
