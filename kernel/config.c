@@ -300,6 +300,26 @@ syntax:
 		    excerpt(ex, v, EXCERPT_MAX));
 }
 
+/* A name people give (a partition, a switch): 1..31 of [A-Za-z0-9_-]. */
+static int check_name(struct parser *ps, const char *what, struct span name)
+{
+	char ex[EXCERPT_MAX + 4];
+
+	if (name.n > MICA_NAME_MAX - 1)
+		return fail(ps->err, ps->line,
+			    "%s name '%s' is %u characters long; at most %u are allowed", what,
+			    excerpt(ex, name, EXCERPT_MAX), (unsigned)name.n, MICA_NAME_MAX - 1);
+	for (size_t i = 0; i < name.n; i++) {
+		char c = name.p[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+		      c == '_' || c == '-'))
+			return fail(ps->err, ps->line,
+				    "%s name '%s' may use only letters, digits, '_' and '-'", what,
+				    excerpt(ex, name, EXCERPT_MAX));
+	}
+	return 0;
+}
+
 static int parse_value(struct parser *ps, struct span key, struct span v)
 {
 	char ex[EXCERPT_MAX + 4];
@@ -368,18 +388,9 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 		return 0;
 	}
 	if (span_is(key, "net")) {
-		if (v.n > MICA_NAME_MAX - 1)
-			return fail(ps->err, ps->line,
-				    "switch name '%s' is %u characters long; at most %u are allowed",
-				    excerpt(ex, v, EXCERPT_MAX), (unsigned)v.n, MICA_NAME_MAX - 1);
-		for (size_t i = 0; i < v.n; i++) {
-			char c = v.p[i];
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
-			      c == '_' || c == '-'))
-				return fail(ps->err, ps->line,
-					    "switch name '%s' may use only letters, digits, '_' and '-'",
-					    excerpt(ex, v, EXCERPT_MAX));
-		}
+		int rc = check_name(ps, "switch", v);
+		if (rc)
+			return rc;
 		span_copy(cur->net, v);
 		cur->net_line = ps->line;
 		return 0;
@@ -487,7 +498,7 @@ static int close_section(struct parser *ps)
 
 static int parse_section(struct parser *ps, struct span l)
 {
-	char ex[EXCERPT_MAX + 4], ex2[64];
+	char ex2[64];
 	struct cfg *out = ps->out;
 
 	/* The section before this one ends here; its errors come first (earlier lines). */
@@ -510,18 +521,9 @@ static int parse_section(struct parser *ps, struct span l)
 		return fail(ps->err, ps->line,
 			    "section '%s' has no name (expected [partition NAME])",
 			    excerpt(ex2, l, 60));
-	if (name.n > MICA_NAME_MAX - 1)
-		return fail(ps->err, ps->line,
-			    "partition name '%s' is %u characters long; at most %u are allowed",
-			    excerpt(ex, name, EXCERPT_MAX), (unsigned)name.n, MICA_NAME_MAX - 1);
-	for (size_t i = 0; i < name.n; i++) {
-		char c = name.p[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
-		      c == '_' || c == '-'))
-			return fail(ps->err, ps->line,
-				    "partition name '%s' may use only letters, digits, '_' and '-'",
-				    excerpt(ex, name, EXCERPT_MAX));
-	}
+	rc = check_name(ps, "partition", name);
+	if (rc)
+		return rc;
 
 	for (unsigned k = 0; k < out->nparts; k++)
 		if (span_is(name, out->part[k].name))

@@ -125,6 +125,104 @@ BENCHES = [
 ]
 
 
+# --- Virtio notify path: a guest's queue notify until the service takes the request ------
+
+VNOTIFY_CONFIG = """\
+[partition svc]
+cpus = 0
+memory = 16M
+image = vmm.elf
+service = yes
+
+[partition vbench]
+cpus = 1
+memory = 16M
+image = vbench.elf
+console = virtio
+"""
+VNOTIFY_RAW = re.compile(r"^\[vbench\] vbench-raw: base=(\d+) nops64=(\d+) warmup=(\d+) runs=(\d+) "
+                         r"irqs=(\d+)")
+VNOTIFY_LINE = re.compile(r"^\[svc\] bench-notify: device \d+ t0=(\d+) t1=(\d+)$")
+
+
+def virtio_notify_figures(lines, base, nops, warmup, runs):
+    """From the service's `bench-notify` lines and vbench's calibration: the notify path in
+    instructions as (min, median, max) over the runs after the first `warmup`, and the
+    first run's. Raises Failure when a line is
+    missing or the clock does not count 256 ticks per instruction on both CPUs."""
+    ticks = ticks_per_insn(base, nops)
+    if ticks != ICOUNT_TICKS:
+        raise Failure(f"the TSC ran {ticks} ticks per instruction, expected {ICOUNT_TICKS} "
+                      "under -icount shift=8: the figures would be wrong")
+    pairs = [(int(m.group(1)), int(m.group(2))) for m in map(VNOTIFY_LINE.search, lines) if m]
+    if len(pairs) != warmup + runs or any(t1 == 0 for _, t1 in pairs):
+        raise Failure(f"{len(pairs)} bench-notify lines from the service for {warmup + runs} notifies "
+                      f"({sum(t1 == 0 for _, t1 in pairs)} without a NOTIFY time)")
+    back = [(t0, t1) for t0, t1 in pairs if t1 <= t0]
+    if back:
+        raise Failure(f"the service's TSC read before the guest's ({back[0]}): the clock is "
+                      "not shared between the CPUs")
+    every = [instructions(t1 - t0, base) for t0, t1 in pairs]
+    insns = sorted(every[warmup:])
+    return insns[0], median(insns), insns[-1], every[0]
+
+
+class VirtioNotify:
+    """The instructions from a guest's virtio queue-notify write until the service partition
+    has taken the NOTIFY request off its ring, on both CPUs, under -icount shift=8 where the
+    TSC is one clock for every vCPU (256 ticks per instruction executed by any of them).
+    The service (vmm.elf, CPU 0) and vbench (tests/guests/vbench.c, CPU 1, console =
+    virtio), nothing else; QEMU -smp 2, OVMF. vbench sends RUNS transmit buffers, each
+    holding its TSC t0 read just before the notify, sleeping in between (HLT, woken by
+    the used-ring MSI-X interrupt and then an x2APIC timer, so that the service is asleep
+    when the notify comes); the service's benchmark hook (vmm/serve.c) reads t1 when it
+    takes the NOTIFY and prints `bench-notify: ... t0= t1=`. Figure: min over the runs of
+    (t1 - t0 - base) / 256, base being vbench's own measuring instructions; min, median
+    and max go to stderr. The first run (warmup) is left out: a queue's first notify
+    skips Mica's check that its previous NOTIFY left the ring, so it is shorter."""
+
+    name = "virtio-notify"
+
+    def __init__(self, timeout=180):
+        self.timeout = timeout
+
+    def run(self):
+        vmm = os.path.join(BUILD, "vmm", "vmm.elf")
+        for p in (vmm, guest_path("vbench.elf")):
+            if not os.path.exists(p):
+                raise Failure(f"{os.path.relpath(p, ROOT)} is missing (run `make all`)")
+        backend = BACKENDS["svm"]
+        out_dir = os.path.join(BUILD, "bench")
+        os.makedirs(out_dir, exist_ok=True)
+        base = os.path.join(out_dir, self.name)
+        with open(base + ".cfg", "w") as f:
+            f.write(VNOTIFY_CONFIG)
+        image = base + backend.image_ext
+        backend.build_image(image, base + ".cfg", [vmm, guest_path("vbench.elf")])
+        env = {"MICA_ICOUNT": "8", "MICA_SMP": "2"}
+        with backend.boot(image, base + ".log", env=env) as console:
+            try:
+                watch(console, Expect([VNOTIFY_RAW.pattern],
+                                      forbidden=[r"^mica: partition '(svc|vbench)' (stopped|restarting)"]),
+                      self.timeout)
+            except Failure as e:
+                tail = "".join(f"\n    | {line}" for line in console.lines[-20:])
+                raise Failure(f"{e}; last console lines:{tail}") from None
+            lines = list(console.lines)
+        m = next(filter(None, map(VNOTIFY_RAW.search, reversed(lines))))
+        raw_base, nops, warmup, runs, irqs = (int(x) for x in m.groups())
+        lo, mid, hi, first = virtio_notify_figures(lines, raw_base, nops, warmup, runs)
+        print(f"bench-run: virtio-notify: min {lo}, median {mid}, max {hi} instructions over "
+              f"{runs} notifies after {warmup} left out (the first: {first}); {irqs} used-ring "
+              f"interrupts; guest base {raw_base} ticks",
+              file=sys.stderr, flush=True)
+        return [("virtio_notify_path", lo,
+                 "instructions (guest queue notify to backend seeing it, icount)")]
+
+
+BENCHES.append(VirtioNotify())
+
+
 # --- Linux boot time: under Mica vs. bare QEMU ----------------------------------------------
 
 LINUX_DIR = os.path.join(BUILD, "linux")
