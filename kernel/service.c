@@ -12,6 +12,7 @@
 #include "kernel/log.h"
 #include "kernel/partition.h"
 #include "kernel/service.h"
+#include "kernel/svcring.h"
 #include "kernel/vcpu.h"
 #include "kernel/vdev.h"
 
@@ -43,22 +44,14 @@ int service_post(struct mica_ioreq *rq)
 
 	uint64_t f = spin_lock(&svc.lock);
 	if (svc.ring_gpa) {
-		struct mica_svc_ring *r = ring();
-		uint32_t tail = r->tail;
-		uint32_t used = svc.head - tail;
-		if (used > svc.size) {
-			if (!svc.bad_tail_logged++)
-				log_info("service '%s': its ring's tail %u is not within %u of head %u; "
-					 "no more requests until it restarts", service_part->name, tail,
-					 svc.size, svc.head);
-		} else if (used == svc.size) {
-			r->lost++;
-		} else {
-			rq->id = svc.head;
-			r->req[svc.head % svc.size] = *rq;
-			__atomic_store_n(&r->head, ++svc.head, __ATOMIC_RELEASE);
+		enum svcring_post r = svcring_post(ring(), svc.size, &svc.head, rq);
+		if (r == SVCRING_POSTED) {
 			t = svc.vcpu;
 			rc = 0;
+		} else if (r == SVCRING_BAD_TAIL && !svc.bad_tail_logged++) {
+			log_info("service '%s': its ring's tail is not within %u requests of head %u; "
+				 "no more requests until it sets up a new ring", service_part->name,
+				 svc.size, svc.head);
 		}
 	}
 	uint8_t vec = svc.vector;
@@ -72,11 +65,8 @@ int service_consumed(uint32_t id)
 {
 	int done = 1;
 	uint64_t f = spin_lock(&svc.lock);
-	if (svc.ring_gpa) {
-		uint32_t tail = ring()->tail;
-		/* taken when tail has passed id (and tail is sane: not ahead of head) */
-		done = (int32_t)(tail - id) > 0 || (int32_t)(svc.head - tail) < 0;
-	}
+	if (svc.ring_gpa)
+		done = svcring_consumed(ring(), svc.size, svc.head, id);
 	spin_unlock(&svc.lock, f);
 	return done;
 }

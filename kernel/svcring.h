@@ -1,0 +1,28 @@
+/* The service request ring seen from Mica's side (include/mica/service.h): posting into a
+ * ring that lives in the service partition's RAM. Pure logic (host unit tested). The
+ * service may scribble on the ring at any time, so Mica keeps its own head and reads only
+ * the tail, once per call, and checks it. */
+#ifndef MICA_SVCRING_H
+#define MICA_SVCRING_H
+
+#include <stdint.h>
+#include <mica/service.h>
+
+enum svcring_post {
+	SVCRING_POSTED = 0,
+	SVCRING_FULL,     /* size requests wait: dropped, ring->lost counts it */
+	SVCRING_BAD_TAIL, /* the tail is not within size of our head: nothing is posted */
+};
+
+/* Posts rq at *head (its id becomes *head), then publishes the new head. size: the ring's
+ * entries, a power of two, as Mica set it up (never ring->size, which the service can
+ * change). */
+enum svcring_post svcring_post(struct mica_svc_ring *ring, uint32_t size, uint32_t *head,
+			       struct mica_ioreq *rq);
+
+/* Has the service taken request id off the ring? (It has when the tail is past it; a tail
+ * that is not sane counts as taken, so nothing waits on a broken ring.) */
+int svcring_consumed(const struct mica_svc_ring *ring, uint32_t size, uint32_t head,
+		     uint32_t id);
+
+#endif
