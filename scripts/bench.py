@@ -15,8 +15,14 @@ plus the same on VT-x (Bochs), and the Linux guest's boot (LinuxBoot, below):
     bench: linux_boot_ratio <R> (Mica <s> / bare QEMU <s> ...)
     bench: linux_boot_exits <N> exits (...)
 
+and virtio through the service partition (VirtioBlkRead, VirtioNet, below):
+
+    bench: virtio_blk_read_ratio <R> (Mica <x> MB/s / bare QEMU <y> MB/s, medians of N)
+    bench: virtio_net_mbps <N> (guest-to-guest TCP through the switch, <B> bytes in <s> s)
+
 Each entry in BENCHES yields one or more figures. Usage: scripts/bench.py [--list] [NAME...]
-(--linux-runs N: boots of each kind for the Linux ratio, default 3)
+(--linux-runs N: boots of each kind for the Linux ratio, default 3; --blk-runs N: the same
+for virtio-blk, default 3; --net-runs N: boots for virtio-net, default 1)
 """
 
 import argparse
@@ -148,16 +154,17 @@ VNOTIFY_LINE = re.compile(r"^\[svc\] bench-notify: device \d+ t0=(\d+) t1=(\d+)$
 def virtio_notify_figures(lines, base, nops, warmup, runs):
     """From the service's `bench-notify` lines and vbench's calibration: the notify path in
     instructions as (min, median, max) over the runs after the first `warmup`, and the
-    first run's. Raises Failure when a line is
-    missing or the clock does not count 256 ticks per instruction on both CPUs."""
+    first run's. Raises Failure when a line is missing or the clock does not count 256
+    ticks per instruction on both CPUs."""
     ticks = ticks_per_insn(base, nops)
     if ticks != ICOUNT_TICKS:
         raise Failure(f"the TSC ran {ticks} ticks per instruction, expected {ICOUNT_TICKS} "
                       "under -icount shift=8: the figures would be wrong")
     pairs = [(int(m.group(1)), int(m.group(2))) for m in map(VNOTIFY_LINE.search, lines) if m]
     if len(pairs) != warmup + runs or any(t1 == 0 for _, t1 in pairs):
-        raise Failure(f"{len(pairs)} bench-notify lines from the service for {warmup + runs} notifies "
-                      f"({sum(t1 == 0 for _, t1 in pairs)} without a NOTIFY time)")
+        raise Failure(f"{len(pairs)} bench-notify lines from the service for "
+                      f"{warmup + runs} notifies ({sum(t1 == 0 for _, t1 in pairs)} without "
+                      "a NOTIFY time)")
     back = [(t0, t1) for t0, t1 in pairs if t1 <= t0]
     if back:
         raise Failure(f"the service's TSC read before the guest's ({back[0]}): the clock is "
@@ -176,10 +183,16 @@ class VirtioNotify:
     holding its TSC t0 read just before the notify, sleeping in between (HLT, woken by
     the used-ring MSI-X interrupt and then an x2APIC timer, so that the service is asleep
     when the notify comes); the service's benchmark hook (vmm/serve.c) reads t1 when it
-    takes the NOTIFY and prints `bench-notify: ... t0= t1=`. Figure: min over the runs of
-    (t1 - t0 - base) / 256, base being vbench's own measuring instructions; min, median
-    and max go to stderr. The first run (warmup) is left out: a queue's first notify
-    skips Mica's check that its previous NOTIFY left the ring, so it is shorter."""
+    takes the NOTIFY and prints `bench-notify: ... t0= t1=`. Per run: (t1 - t0 - base) /
+    256, base being vbench's own measuring instructions. The figure is the median (min and
+    max go to stderr), not the minimum: QEMU runs all vCPUs on one thread, round robin, and
+    an IPI does not switch it to the target CPU, so the guest's CPU goes on after its
+    notify exit (back into the guest, its `sti; hlt`, Mica's HLT path) until it halts, and
+    only then does the service's CPU run; those instructions are in every run. Now and
+    then QEMU switches CPUs early (probably its 100 ms round-robin kick timer or an icount
+    budget running out; not pinned down) and part of them falls outside: a few runs in a
+    thousand come out 70-460 lower. The first run (warmup) is left out: a queue's first
+    notify skips Mica's check that its previous NOTIFY left the ring, 50 instructions."""
 
     name = "virtio-notify"
 
@@ -212,11 +225,15 @@ class VirtioNotify:
         m = next(filter(None, map(VNOTIFY_RAW.search, reversed(lines))))
         raw_base, nops, warmup, runs, irqs = (int(x) for x in m.groups())
         lo, mid, hi, first = virtio_notify_figures(lines, raw_base, nops, warmup, runs)
-        print(f"bench-run: virtio-notify: min {lo}, median {mid}, max {hi} instructions over "
+        print(f"bench-run: virtio-notify: min {lo}, median {mid:g}, max {hi} instructions over "
               f"{runs} notifies after {warmup} left out (the first: {first}); {irqs} used-ring "
               f"interrupts; guest base {raw_base} ticks",
               file=sys.stderr, flush=True)
-        return [("virtio_notify_path", lo,
+        if irqs != warmup + runs:
+            print(f"bench-run: virtio-notify: note: {irqs} used-ring interrupts for "
+                  f"{warmup + runs} notifies (vbench's `note:` lines in "
+                  f"{os.path.relpath(base + '.log')} say where)", file=sys.stderr, flush=True)
+        return [("virtio_notify_path", f"{mid:g}",
                  "instructions (guest queue notify to backend seeing it, icount)")]
 
 
@@ -347,6 +364,60 @@ class LinuxBoot:
 BENCHES.append(LinuxBoot())
 
 
+class HostLoad:
+    """What the rest of the host did while one emulator measured something: a thread reads,
+    every 50 ms, the host's busy CPU time (/proc/stat) and the emulator process's own
+    (/proc/PID/stat, all its threads). others(t0, t1) is the CPU time that other processes
+    used between two monotonic times, in cores (None without samples). Under TCG a guest
+    served by the service partition keeps two of the emulator's vCPU threads busy at once,
+    so on a 2-core host one busy core elsewhere can halve a virtio figure."""
+
+    PERIOD = 0.05
+
+    def __init__(self, pid):
+        import threading
+        self.pid = pid
+        self.samples = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self):
+        try:
+            with open("/proc/stat") as f:
+                v = [int(x) for x in f.readline().split()[1:]]
+            with open(f"/proc/{self.pid}/stat") as f:
+                x = f.read().rsplit(")", 1)[1].split()
+            return (time.monotonic(), sum(v) - v[3] - v[4], int(x[11]) + int(x[12]))
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _run(self):
+        while not self._stop.is_set():
+            s = self._sample()
+            if s:
+                self.samples.append(s)
+            self._stop.wait(self.PERIOD)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+    def others(self, t0, t1):
+        before = [s for s in self.samples if s[0] <= t0]
+        after = [s for s in self.samples if s[0] >= t1]
+        a = before[-1] if before else (self.samples[0] if self.samples else None)
+        b = after[0] if after else (self.samples[-1] if self.samples else None)
+        if not a or not b or b[0] - a[0] < self.PERIOD:
+            return None
+        hz = os.sysconf("SC_CLK_TCK")
+        return max(0.0, ((b[1] - a[1]) - (b[2] - a[2])) / hz / (b[0] - a[0]))
+
+
+def load_note(cores):
+    return "" if cores is None else f"; other processes used {cores:.1f} host cores meanwhile"
+
+
 # --- Block reads: virtio-blk in bare QEMU (the reference for Mica's virtio-blk) ------------
 
 BLKREAD = re.compile(r"mica-linux: blkread bytes=(\d+) usec=(\d+) MBps=([0-9.]+)")
@@ -381,6 +452,7 @@ def bare_blkread_mbps(runs=3, cpus=1, mem_mb=LINUX_MEM_MB, timeout=180, verbose=
             env = {"MICA_LINUX_DISK": disk, "MICA_LINUX_APPEND": "quiet mica.then=blkbench"}
             log = os.path.join(out_dir, f"blkread-bare-{i}.log")
             with harness.Console(argv, env=env, log_path=log) as c:
+                load = HostLoad(c.proc.pid)  # linux-bare.sh execs QEMU: the same process
                 deadline = c.started + timeout
                 m = None
                 try:
@@ -391,19 +463,23 @@ def bare_blkread_mbps(runs=3, cpus=1, mem_mb=LINUX_MEM_MB, timeout=180, verbose=
                         if BLKREAD_FAILED.search(line):
                             raise Failure(line.strip())
                         m = BLKREAD.search(line)
+                    now = time.monotonic()
                 except Failure as e:
                     tail = "".join(f"\n    | {l}" for l in c.lines[-20:])
                     raise Failure(f"bare blkread run {i}: {e} (log {os.path.relpath(log)}); "
                                   f"last console lines:{tail}") from None
-                took = c.elapsed()
+                finally:
+                    load.stop()
+                took = now - c.started
+                others = load.others(now - int(m.group(2)) / 1e6, now)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         nbytes, usec = int(m.group(1)), int(m.group(2))
         results.append(nbytes / usec)
         if verbose:
             print(f"bench-run: blkread bare {i}: {results[-1]:.1f} MB/s "
-                  f"({nbytes} B in {usec / 1e6:.3f}s; boot to blkread {took:.1f}s)",
-                  file=sys.stderr, flush=True)
+                  f"({nbytes} B in {usec / 1e6:.3f}s; boot to blkread {took:.1f}s"
+                  f"{load_note(others)})", file=sys.stderr, flush=True)
     return median(results)
 
 
@@ -450,7 +526,9 @@ def mica_linux_run(image, log, smp, part, result, failed, timeout, mem_mb=1024, 
     or restarting first, or after `timeout` s. Then keeps reading for up to `after_wait`
     s, until `after` (a regex) matches or, without one, Mica prints `part`'s exit counts
     (it powers off after its result). Returns (match, seconds from QEMU's start to the
-    result, the exit-count line or None, the lines after the result, notable lines)."""
+    result, the exit-count line or None, the lines after the result, notable lines, and
+    the host cores other processes used over the measured interval (HostLoad; the
+    interval is group 2 of the match, in microseconds, up to the result line) or None)."""
     env = {"MICA_SMP": str(smp), "MICA_MEM": str(mem_mb)}
     mine = re.compile(r"^\[" + re.escape(part) + r"\] ")
     ends = re.compile(r"^mica: partition '(" + re.escape(part) + r"|svc)' (stopped|restarting)")
@@ -458,6 +536,7 @@ def mica_linux_run(image, log, smp, part, result, failed, timeout, mem_mb=1024, 
     expected_end = re.compile(r"^mica: partition '" + re.escape(part) + r"' stopped: powered off")
     notable = []
     with BACKENDS["svm-mb2"].boot(image, log, env=env) as c:
+        load = HostLoad(c.proc.pid)
         deadline = c.started + timeout
         m = None
         try:
@@ -473,10 +552,14 @@ def mica_linux_run(image, log, smp, part, result, failed, timeout, mem_mb=1024, 
                     raise Failure(f"'{line.strip()}' before the result line")
                 if mine.search(line):
                     m = result.search(line)
+            now = time.monotonic()
         except Failure as e:
             raise Failure(f"{e} (log {os.path.relpath(log, ROOT)}); last console lines:"
                           f"{_tail(c)}") from None
-        took = c.elapsed()
+        finally:
+            load.stop()
+        took = now - c.started
+        others = load.others(now - int(m.group(2)) / 1e6, now)
         exits, rest = None, []
         stop = time.monotonic() + after_wait
         try:
@@ -494,7 +577,7 @@ def mica_linux_run(image, log, smp, part, result, failed, timeout, mem_mb=1024, 
                     break
         except Failure:
             pass  # QEMU exited: the result is in
-        return m, took, exits, rest, notable
+        return m, took, exits, rest, notable, others
 
 
 def _check_built(*paths):
@@ -540,14 +623,14 @@ class VirtioBlkRead:
                            VMM_ELF, disk])
         mica, bare = [], []
         for i in range(1, self.runs + 1):
-            m, took, exits, _, notable = mica_linux_run(
+            m, took, exits, _, notable, others = mica_linux_run(
                 image, f"{base}-mica-{i}.log", 2, "linux", BLKREAD, BLKREAD_FAILED,
                 self.timeout)
             nbytes, usec = int(m.group(1)), int(m.group(2))
             mica.append(nbytes / usec)
             print(f"bench-run: virtio-blk {i}: Mica {mica[-1]:.1f} MB/s ({nbytes} B in "
-                  f"{usec / 1e6:.3f}s; QEMU start to blkread {took:.1f}s)", file=sys.stderr,
-                  flush=True)
+                  f"{usec / 1e6:.3f}s; QEMU start to blkread {took:.1f}s{load_note(others)})",
+                  file=sys.stderr, flush=True)
             print(f"bench-run: virtio-blk {i}: {exits or 'no exit counts from Mica'}",
                   file=sys.stderr, flush=True)
             for line in notable:
@@ -593,13 +676,13 @@ class VirtioNet:
                            VMM_ELF])
         results = []
         for i in range(1, self.runs + 1):
-            m, took, exits, rest, notable = mica_linux_run(
+            m, took, exits, rest, notable, others = mica_linux_run(
                 image, f"{base}-{i}.log", 3, "linux-a", NETFETCH, NET_FAILED, self.timeout)
             nbytes, usec = int(m.group(1)), int(m.group(2))
             results.append((nbytes * 8 / usec, nbytes, usec))
             print(f"bench-run: virtio-net {i}: {results[-1][0]:.1f} Mb/s ({nbytes} B in "
-                  f"{usec / 1e6:.3f}s; QEMU start to netfetch {took:.1f}s)", file=sys.stderr,
-                  flush=True)
+                  f"{usec / 1e6:.3f}s; QEMU start to netfetch {took:.1f}s{load_note(others)})",
+                  file=sys.stderr, flush=True)
             for line in rest:
                 p = self.COUNTERS.search(line)
                 if p:
