@@ -133,6 +133,48 @@ RESTART = Scenario(
 )
 
 
+ISOLATION = Scenario(
+    "virtio-service-isolation",
+    "a hostile service (svcprobe): the service calls refuse other partitions' RAM, its own, "
+    "made-up partitions and disks and bad buffers; the served partition's window is exactly "
+    "its RAM, and a write past it stops the service alone",
+    """
+        [partition svcprobe]
+        cpus = 0
+        memory = 16M
+        image = svcprobe.elf
+        service = yes
+
+        [partition served]
+        cpus = 1
+        memory = 16M
+        image = counter.elf
+        console = virtio
+
+        [partition other]
+        cpus = 2
+        memory = 16M
+        image = counter.elf
+    """,
+    ["svcprobe.elf", "counter.elf"],
+    Expect(
+        steps=[
+            BANNER,
+            out("svcprobe", lit("svcprobe: MAP the RAM of a partition without devices: -1 (ok)")),
+            out("svcprobe", lit("svcprobe: MAP the served partition's RAM: ")),
+            out("svcprobe", lit("svcprobe: the served partition's image is there")),
+            out("svcprobe", lit("svcprobe: 0 failure(s) before the last step")),
+            stopped("svcprobe", lit("write to guest-physical 0x") + r"[0-9a-f]+"
+                    + lit(" outside its RAM")),
+            out("served", r"count \d+$"), out("other", r"count \d+$"),
+        ],
+        forbidden=[r"^mica: partition '(served|other)' (stopped|restarting)"],
+    ),
+    timeout=120,
+    vendors=("svm", "vmx"),
+)
+
+
 # --- Linux ------------------------------------------------------------------------------
 
 BASE_CMDLINE = "console=ttyS0,115200 panic=-1 rdinit=/init"
@@ -295,4 +337,4 @@ VMX_LINUX = Scenario(
     explicit=True,
 )
 
-VIRTIO_SCENARIOS = [HOSTILE, RESTART, LINUX, VMX_LINUX]
+VIRTIO_SCENARIOS = [HOSTILE, RESTART, ISOLATION, LINUX, VMX_LINUX]

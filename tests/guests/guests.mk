@@ -1,7 +1,7 @@
 # Test guests: tiny freestanding ELF64 programs, one behaviour each (docs/testing.md).
 # Included by the top Makefile; builds $(BUILD)/guests/<name>.elf.
 
-GUEST_NAMES := hello cpuid probe triple hcfuzz counter crasher bench vhostile vrestart vbench
+GUEST_NAMES := hello cpuid probe triple hcfuzz counter crasher bench vhostile vrestart vbench svcprobe
 GUEST_ELFS  := $(patsubst %,$(BUILD)/guests/%.elf,$(GUEST_NAMES))
 
 GUEST_DIR := tests/guests
@@ -19,7 +19,13 @@ GUEST_RT_SRCS := $(GUEST_DIR)/lib/crt0.S $(GUEST_DIR)/lib/hcall.S $(GUEST_DIR)/l
 	lib/string.c lib/format.c
 GUEST_RT_OBJS := $(patsubst %,$(GUEST_OUT)/obj/%.o,$(GUEST_RT_SRCS))
 
-GUEST_OBJS := $(GUEST_RT_OBJS) $(GUEST_NAMES:%=$(GUEST_OUT)/obj/$(GUEST_DIR)/%.c.o)
+# The guests that drive their virtio console by hand share its driver, lib/vdrv.c.
+GUEST_VDRV_NAMES := vhostile vrestart vbench
+GUEST_VDRV_OBJ   := $(GUEST_OUT)/obj/$(GUEST_DIR)/lib/vdrv.c.o
+$(GUEST_VDRV_NAMES:%=$(GUEST_OUT)/%.elf): $(GUEST_VDRV_OBJ)
+
+GUEST_OBJS := $(GUEST_RT_OBJS) $(GUEST_VDRV_OBJ) \
+	$(GUEST_NAMES:%=$(GUEST_OUT)/obj/$(GUEST_DIR)/%.c.o)
 .SECONDARY: $(GUEST_OBJS)
 
 .PHONY: guests
@@ -34,6 +40,7 @@ $(GUEST_OUT)/obj/%.S.o: %.S
 	$(CC) $(GUEST_CFLAGS) -D__ASSEMBLY__ -MMD -MP -c $< -o $@
 
 $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/$(GUEST_DIR)/%.c.o $(GUEST_RT_OBJS) $(GUEST_DIR)/lib/guest.ld
-	$(LD) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_RT_OBJS)
+	$(LD) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^)
 
--include $(patsubst %,$(GUEST_OUT)/obj/%.d,$(GUEST_RT_SRCS) $(GUEST_NAMES:%=$(GUEST_DIR)/%.c))
+-include $(patsubst %,$(GUEST_OUT)/obj/%.d,$(GUEST_RT_SRCS) $(GUEST_DIR)/lib/vdrv.c \
+	$(GUEST_NAMES:%=$(GUEST_DIR)/%.c))

@@ -81,6 +81,8 @@ static inline uint8_t inb(uint16_t port)
 
 /* Busy-waits about ms milliseconds by the TSC (guest_tsc_mhz: CPUID 0x16, else a guess). */
 void delay_ms(unsigned ms);
-extern uint32_t guest_tsc_mhz;
+/* TSC ticks per microsecond and per millisecond: Mica's CPUID 0x40000001 ECX (kHz) when it
+ * says, else CPUID 0x16, else a guess of 2 GHz. */
+extern uint32_t guest_tsc_mhz, guest_tsc_khz;
 
 #endif

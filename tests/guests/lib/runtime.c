@@ -9,8 +9,9 @@
 
 /* Written once by hcall_init() before main runs; read by hcall.S. */
 uint8_t hcall_vmmcall;
-/* Written once in guest_start(); TSC ticks per microsecond. */
+/* Written once in guest_start(); TSC ticks per microsecond and per millisecond. */
 uint32_t guest_tsc_mhz;
+uint32_t guest_tsc_khz;
 
 static void hcall_init(void)
 {
@@ -36,6 +37,7 @@ static void tsc_init(void)
 	 * when the CPU reports it; else a guess of 2 GHz. */
 	cpuid(MICA_CPUID_FEATURES, 0, r);
 	if (r[2] >= 1000) {
+		guest_tsc_khz = r[2];
 		guest_tsc_mhz = r[2] / 1000;
 		return;
 	}
@@ -46,6 +48,7 @@ static void tsc_init(void)
 		if (r[0] >= 100 && r[0] <= 10000)
 			guest_tsc_mhz = r[0];
 	}
+	guest_tsc_khz = guest_tsc_mhz * 1000;
 }
 
 int guest_start(unsigned vcpu)

@@ -1,0 +1,116 @@
+/* svcprobe: a hostile service partition. Configured with `service = yes` in place of Mica's
+ * service program, it checks that the service role's calls refuse what a service may not
+ * have: another partition's RAM when that partition has no virtio device, its own RAM, a
+ * partition or disk that does not exist, rings and buffers outside its RAM. Then it maps the
+ * one partition it does serve, reads that partition's RAM through the window, and writes
+ * just past the window's end, where Mica must stop it (docs/hypercalls.md, "The service
+ * role"; tests/e2e/virtio.py, virtio-service-isolation).
+ *
+ * Expected config: partition 0 svcprobe (the service), partition 1 with `console = virtio`
+ * (any test guest: they all start with lib/crt0.S at 1 MiB), partition 2 without devices. */
+#include <string.h>
+#include <mica/service.h>
+#include "lib/guest.h"
+
+#define SERVED 1   /* partition numbers in the expected config */
+#define UNSERVED 2
+
+#define PDPT_GPA 0x2000ull /* the ELF boot protocol's tables (kernel/boot_elf.c) */
+
+static uint64_t pds[16][512] __attribute__((aligned(4096)));
+static uint8_t ring[sizeof(struct mica_svc_ring) + 16 * sizeof(struct mica_ioreq)]
+	__attribute__((aligned(4096)));
+static int failures;
+
+static void expect(const char *what, long got, long want)
+{
+	if (got == want) {
+		printf("svcprobe: %s: %ld (ok)\n", what, got);
+	} else {
+		printf("svcprobe: FAILED: %s: got %ld, expected %ld\n", what, got, want);
+		failures++;
+	}
+}
+
+/* Identity-maps [gpa, gpa + size) with 2 MiB pages (window addresses are below 512 GiB, so
+ * under PML4 entry 0). */
+static int map_window(uint64_t gpa, uint64_t size)
+{
+	volatile uint64_t *pdpt = (volatile uint64_t *)(uintptr_t)PDPT_GPA;
+	static unsigned used;
+
+	for (uint64_t a = gpa; a < gpa + size; a += 1ull << 30) {
+		if (used == sizeof(pds) / sizeof(pds[0]))
+			return -1;
+		uint64_t *pd = pds[used++];
+		for (unsigned i = 0; i < 512; i++)
+			pd[i] = (a + ((uint64_t)i << 21)) | 0x83; /* P | W | PS */
+		pdpt[a >> 30] = (uintptr_t)pd | 0x3;
+	}
+	uint64_t cr3;
+	__asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
+	return 0;
+}
+
+int main(unsigned vcpu)
+{
+	struct mica_svc_device dev;
+
+	if (vcpu)
+		for (;;)
+			hcall(MICA_HC_HALT, 0, 0);
+
+	/* The calls' own argument checks. */
+	expect("SETUP with a ring outside RAM", hcall6(MICA_HC_SVC_SETUP, 1l << 40, sizeof(ring), 0x40, 0, 0),
+	       MICA_EFAULT);
+	expect("SETUP with a ring of 3 entries",
+	       hcall6(MICA_HC_SVC_SETUP, (long)(uintptr_t)ring, sizeof(struct mica_svc_ring) + 3 * 64,
+		      0x40, 0, 0), MICA_EINVAL);
+	expect("SETUP with vector 7", hcall6(MICA_HC_SVC_SETUP, (long)(uintptr_t)ring, sizeof(ring), 7, 0, 0),
+	       MICA_EINVAL);
+	expect("SETUP done right", hcall6(MICA_HC_SVC_SETUP, (long)(uintptr_t)ring, sizeof(ring), 0x40, 0, 0), 0);
+	expect("DEVICE 0", hcall6(MICA_HC_SVC_DEVICE, 0, (long)(uintptr_t)&dev, sizeof(dev), 0, 0),
+	       sizeof(dev));
+	expect("DEVICE 0 belongs to partition 1", dev.partition, SERVED);
+	expect("DEVICE 1 (there is one device)",
+	       hcall6(MICA_HC_SVC_DEVICE, 1, (long)(uintptr_t)&dev, sizeof(dev), 0, 0), MICA_EINVAL);
+	expect("DEVICE into a buffer outside RAM", hcall6(MICA_HC_SVC_DEVICE, 0, 1l << 40, sizeof(dev), 0, 0),
+	       MICA_EFAULT);
+
+	/* What a service may not map. */
+	expect("MAP the RAM of a partition without devices",
+	       hcall(MICA_HC_SVC_MAP, MICA_SVC_MAP_RAM, UNSERVED), MICA_EPERM);
+	expect("MAP its own RAM", hcall(MICA_HC_SVC_MAP, MICA_SVC_MAP_RAM, 0), MICA_EPERM);
+	expect("MAP partition 99", hcall(MICA_HC_SVC_MAP, MICA_SVC_MAP_RAM, 99), MICA_EINVAL);
+	expect("MAP partition -1", hcall(MICA_HC_SVC_MAP, MICA_SVC_MAP_RAM, -1), MICA_EINVAL);
+	expect("MAP disk 0 (there is none)", hcall(MICA_HC_SVC_MAP, MICA_SVC_MAP_DISK, 0), MICA_EINVAL);
+	expect("MAP kind 7", hcall(MICA_HC_SVC_MAP, 7, 0), MICA_EINVAL);
+	expect("CONSOLE for a partition without a virtio console",
+	       hcall6(MICA_HC_SVC_CONSOLE, UNSERVED, (long)(uintptr_t)"x", 1, 0, 0), MICA_EPERM);
+	expect("SIGNAL device 5", hcall(MICA_HC_SVC_SIGNAL, 5, 0), MICA_EINVAL);
+	expect("needs-reset call (22) with a 4000-byte reason", hcall6(MICA_HC_SVC_FAIL, 0, (long)(uintptr_t)ring, 4000, 0, 0),
+	       MICA_EINVAL);
+	expect("DONE for a request never posted", hcall(MICA_HC_SVC_DONE, 12345, 0), MICA_EINVAL);
+
+	/* What it may: the served partition's RAM, exactly that much. */
+	long win = hcall(MICA_HC_SVC_MAP, MICA_SVC_MAP_RAM, SERVED);
+	expect("MAP the served partition's RAM", win, (long)MICA_SVC_RAM_WINDOW(SERVED));
+	expect("MAP it again: the same window", hcall(MICA_HC_SVC_MAP, MICA_SVC_MAP_RAM, SERVED), win);
+	if (win <= 0 || map_window((uint64_t)win, dev.ram_bytes)) {
+		printf("svcprobe: FAILED: no window to look through\n");
+		return 1;
+	}
+	/* Every test guest starts with the same entry code (lib/crt0.S) at 1 MiB. */
+	const uint8_t *theirs = (const uint8_t *)(uintptr_t)(win + 0x100000);
+	const uint8_t *ours = (const uint8_t *)(uintptr_t)0x100000;
+	expect("the served partition's image is there (its entry code at 1 MiB is ours)",
+	       !memcmp(theirs, ours, 11), 1); /* up to its first RIP-relative address */
+	printf("svcprobe: %d failure(s) before the last step\n", failures);
+
+	/* The window ends with the partition's RAM: one byte further is nobody's. */
+	uint64_t past = (uint64_t)win + dev.ram_bytes;
+	printf("svcprobe: writing guest-physical 0x%lx, just past the window\n", (unsigned long)past);
+	*(volatile uint8_t *)(uintptr_t)past = 1;
+	printf("svcprobe: FAILED: the write past the window was not stopped\n");
+	return 1;
+}
