@@ -252,9 +252,12 @@ static int64_t svc_fail(struct vcpu *v, uint64_t dev, uint64_t gpa, uint64_t len
 	uint64_t f = spin_lock(&p->pci_lock);
 	int changed = vio_fail(&d->vio);
 	spin_unlock(&p->pci_lock, f);
-	log_info("partition '%s': virtio %s at 00:%02x.0 needs reset: %s", p->name,
-		 d->type == MICA_VIRTIO_NET ? "net" : d->type == MICA_VIRTIO_BLOCK ? "block" : "console",
-		 d->slot, why);
+	/* A guest that keeps breaking and resetting its device must not flood the log. */
+	if (d->fails_logged < 16)
+		log_info("partition '%s': virtio %s at 00:%02x.0 needs reset: %s%s", p->name,
+			 d->type == MICA_VIRTIO_NET ? "net"
+			 : d->type == MICA_VIRTIO_BLOCK ? "block" : "console",
+			 d->slot, why, ++d->fails_logged == 16 ? " (no more such lines for it)" : "");
 	if (changed)
 		vdev_signal_config(d);
 	return 0;

@@ -33,6 +33,7 @@ struct vdev {
 	unsigned disk_index;
 	unsigned net_switch;
 	uint8_t mac[6];
+	unsigned fails_logged; /* needs-reset reports logged (a few, then quiet) */
 };
 
 extern struct vdev vdevs[VDEV_MAX];
