@@ -37,33 +37,159 @@ uint32_t net_rx_fill(const struct vq_chain *c, const uint8_t *frame, size_t len)
 	return (uint32_t)(NET_HDR_LEN + len);
 }
 
-/* One frame to one receiving port. */
-static void deliver(struct vdev *r, const uint8_t *frame, size_t len)
-{
-	struct vq_chain c;
+/* --- The pool of backlog slots ------------------------------------------------------- */
 
-	if (!vdev_serving(r, NET_RX))
-		return; /* the port is down: like a cable that is not plugged in */
-	int rc = vdev_next(r, NET_RX, &c);
-	if (rc < 0)
-		return; /* its driver broke the rules: r is broken now */
-	if (rc == 0) {
-		r->stats.drops++; /* no receive buffer */
-		return;
+static uint32_t pool_limit(const struct net_pool *pool)
+{
+	return pool->limit && pool->limit < NET_POOL_FRAMES ? pool->limit : NET_POOL_FRAMES;
+}
+
+static uint32_t pool_free(const struct net_pool *pool)
+{
+	uint32_t limit = pool_limit(pool);
+
+	return pool->nfree + (pool->fresh < limit ? limit - pool->fresh : 0);
+}
+
+/* A free slot, or -1 if every slot holds a waiting frame. */
+static int slot_get(struct net_pool *pool)
+{
+	if (pool->nfree)
+		return pool->free[--pool->nfree];
+	if (pool->fresh < pool_limit(pool))
+		return (int)pool->fresh++;
+	return -1;
+}
+
+static void slot_put(struct net_pool *pool, uint16_t slot)
+{
+	pool->free[pool->nfree++] = slot; /* at most every slot once: fits */
+}
+
+/* --- One port's backlog --------------------------------------------------------------- */
+
+/* Takes the oldest waiting frame off p's backlog: its slot, now the caller's. */
+static uint16_t backlog_pop(struct net_port *p)
+{
+	uint16_t slot = p->slot[p->first];
+
+	p->first = (uint16_t)((p->first + 1) % NET_BACKLOG_MAX);
+	p->count--;
+	return slot;
+}
+
+/* Every waiting frame of p is dropped. */
+static void backlog_flush(struct net_pool *pool, struct net_port *p)
+{
+	while (p->count) {
+		slot_put(pool, backlog_pop(p));
+		p->stats.rx_flushed++;
+		if (p->d)
+			p->d->stats.drops++;
 	}
+	p->first = 0;
+}
+
+/* frame waits at the end of p's backlog: in a new slot if p may take one, else in the
+ * slot of p's oldest frame, which is dropped. */
+static void backlog_add(struct net_pool *pool, struct net_port *p, const uint8_t *frame,
+			size_t len)
+{
+	int grow = p->count < NET_BACKLOG_MAX && p->count < pool_free(pool);
+	int slot = grow ? slot_get(pool) : -1;
+
+	if (slot < 0) {
+		p->stats.rx_overflow++;
+		p->d->stats.drops++;
+		if (!p->count)
+			return; /* the pool is empty and p holds none of it: this frame goes */
+		slot = backlog_pop(p);
+	}
+	memcpy(pool->frame[slot], frame, len);
+	pool->len[slot] = (uint16_t)len;
+	p->slot[(p->first + p->count) % NET_BACKLOG_MAX] = (uint16_t)slot;
+	p->count++;
+	p->stats.waited++;
+	if (p->count > p->stats.backlog_max)
+		p->stats.backlog_max = p->count;
+}
+
+/* One frame into p's next receive buffer: 1 if a buffer took it (a buffer too small
+ * takes it too, comes back empty and counts a drop), 0 if there is no buffer, < 0 if the
+ * driver broke the rules (p's device is broken now). */
+static int put(struct net_port *p, const uint8_t *frame, size_t len)
+{
+	struct vdev *r = p->d;
+	struct vq_chain c;
+	int rc = vdev_next(r, NET_RX, &c);
+
+	if (rc <= 0)
+		return rc;
 	uint32_t written = net_rx_fill(&c, frame, len);
 	if (written) {
 		r->stats.requests++;
 		r->stats.bytes += len;
+		p->stats.rx_frames++;
+		p->stats.rx_bytes += len;
 	} else {
 		r->stats.drops++;
+		p->stats.rx_small++;
 	}
 	vdev_push(r, NET_RX, c.head, written);
+	return 1;
 }
 
-void net_serve_tx(struct sw *s, struct vdev *const port[], unsigned nports, unsigned in)
+/* p's waiting frames, oldest first, while it has receive buffers: 1 if none is left
+ * waiting and p can take more, 0 if not (no buffer, or p broke: its backlog is gone). */
+static int drain(struct net_pool *pool, struct net_port *p)
 {
-	struct vdev *d = in < nports ? port[in] : NULL;
+	while (p->count) {
+		uint16_t slot = p->slot[p->first];
+		int rc = put(p, pool->frame[slot], pool->len[slot]);
+		if (rc == 0)
+			return 0;
+		if (rc < 0) {
+			backlog_flush(pool, p);
+			return 0;
+		}
+		slot_put(pool, backlog_pop(p));
+	}
+	return 1;
+}
+
+void net_serve_rx(struct net_pool *pool, struct net_port *p)
+{
+	if (p->d && vdev_serving(p->d, NET_RX))
+		drain(pool, p);
+}
+
+void net_port_reset(struct net_pool *pool, struct net_port *p)
+{
+	backlog_flush(pool, p);
+}
+
+/* One frame to one receiving port: after what waits there, into a receive buffer if it
+ * has one, else into its backlog. */
+static void deliver(struct net_pool *pool, struct net_port *p, const uint8_t *frame,
+		    size_t len)
+{
+	if (!vdev_serving(p->d, NET_RX)) {
+		/* The port is down: like a cable that is not plugged in. A port broken by
+		 * its transmit queue has its waiting frames dropped here (a reset would
+		 * drop them anyway), giving the slots back. */
+		backlog_flush(pool, p);
+		return;
+	}
+	if (drain(pool, p) && put(p, frame, len) != 0)
+		return; /* delivered, or the driver broke the rules: p is broken now */
+	if (vdev_serving(p->d, NET_RX))
+		backlog_add(pool, p, frame, len);
+}
+
+void net_serve_tx(struct sw *s, struct net_pool *pool, struct net_port port[], unsigned nports,
+		  unsigned in)
+{
+	struct vdev *d = in < nports ? port[in].d : NULL;
 	uint8_t frame[SW_FRAME_MAX];
 	struct vq_chain c;
 
@@ -76,10 +202,13 @@ void net_serve_tx(struct sw *s, struct vdev *const port[], unsigned nports, unsi
 		d->stats.requests++;
 		if (c.read_bytes < NET_HDR_LEN || len > SW_FRAME_MAX) {
 			d->stats.drops++;
+			port[in].stats.tx_bad++;
 		} else {
 			/* The header asks for nothing we offered (no checksum, no GSO): skip it. */
 			chain_gather(&c, NET_HDR_LEN, frame, len);
 			d->stats.bytes += len;
+			port[in].stats.tx_frames++;
+			port[in].stats.tx_bytes += len;
 			/* What the switch drops (runts, forged sources, hairpins) it counts. */
 			sw_input(s, in, frame, len, &mask);
 		}
@@ -87,8 +216,8 @@ void net_serve_tx(struct sw *s, struct vdev *const port[], unsigned nports, unsi
 			if (!(mask & (1u << p)))
 				continue;
 			mask &= ~(1u << p);
-			if (port[p])
-				deliver(port[p], frame, len);
+			if (port[p].d)
+				deliver(pool, &port[p], frame, len);
 		}
 		vdev_push(d, NET_TX, c.head, 0);
 	}

@@ -33,13 +33,66 @@ void net_offer(const uint8_t mac[6], struct mica_svc_attach *a);
  * written, or 0 if the chain has no room for both. */
 uint32_t net_rx_fill(const struct vq_chain *c, const uint8_t *frame, size_t len);
 
-/* Serves the transmit queue of port `in` of switch s. port[p] is the device of port p
- * (NULL if none). Each frame goes through the switch to the receive queue of every port
- * it is for whose device is serving that queue; stats: the sender counts its frames and
- * bytes, and drops frames without a header or over SW_FRAME_MAX; a receiver counts frames
- * and bytes received, and drops when it has no receive buffer or one too small (which it
- * gets back with nothing written). A receiver whose driver broke the rules is broken, the
- * sender goes on. */
-void net_serve_tx(struct sw *s, struct vdev *const port[], unsigned nports, unsigned in);
+/* A frame for a port whose driver has no receive buffer at that moment waits in the
+ * port's backlog, and goes out, oldest first and before any newer frame, as soon as the
+ * driver adds receive buffers. Every port takes the slots from one pool in the service's
+ * RAM (NET_POOL_FRAMES), shared as shared-memory switches share their buffer: a port may
+ * take a slot while it holds fewer than NET_BACKLOG_MAX and fewer than the pool has free
+ * (a dynamic threshold: one busy port gets up to half the pool, several share it, and a
+ * port that never takes its frames cannot starve the others). A frame the port may not
+ * keep pushes its oldest waiting frame out (dropped and counted); with nothing waiting
+ * and nothing free, the frame itself is dropped. The sender is never held back
+ * (docs/vmm.md, "Net"). */
+#define NET_POOL_FRAMES 512u
+#define NET_BACKLOG_MAX 256u /* a whole transmit ring (NET_QUEUE_MAX) of one sender */
+#define NET_SLOT_BYTES  ((SW_FRAME_MAX + 7u) & ~7u)
+
+struct net_pool {
+	uint32_t limit;  /* slots the pool may use; 0: NET_POOL_FRAMES (tests use fewer) */
+	uint32_t fresh;  /* slots [fresh, limit) were never used */
+	uint32_t nfree;  /* free[0 .. nfree) were used and given back */
+	uint16_t free[NET_POOL_FRAMES];
+	uint16_t len[NET_POOL_FRAMES];
+	uint8_t frame[NET_POOL_FRAMES][NET_SLOT_BYTES];
+};
+
+/* Per port, for people; kept across resets. Sent: frames the port's driver transmitted;
+ * received: frames written into its receive buffers. */
+struct net_stats {
+	uint64_t tx_frames, tx_bytes; /* taken by the switch (frames it drops included) */
+	uint64_t tx_bad;              /* no header, or over SW_FRAME_MAX: dropped */
+	uint64_t rx_frames, rx_bytes;
+	uint64_t rx_small;            /* dropped: the receive buffer was too small */
+	uint64_t rx_overflow;         /* dropped: the backlog could not grow (see above) */
+	uint64_t rx_flushed;          /* dropped: waiting when the port was reset or broke */
+	uint64_t waited;              /* frames that went into the backlog */
+	uint32_t backlog_max;         /* most frames ever waiting at once */
+};
+
+/* One port of a switch as the backend sees it. Zero is a port with nothing attached. */
+struct net_port {
+	struct vdev *d;                 /* the port's device; NULL: nothing attached */
+	uint16_t slot[NET_BACKLOG_MAX]; /* pool slots of the waiting frames, a ring */
+	uint16_t first, count;          /* the oldest waiting frame, how many wait */
+	struct net_stats stats;
+};
+
+/* Serves the transmit queue of port `in` of switch s, whose ports are port[0 .. nports).
+ * Each frame goes through the switch to every port it is for whose device is serving its
+ * receive queue: into a receive buffer, or into that port's backlog. Stats (the port's
+ * and its device's): the sender counts its frames and bytes, and drops frames without a
+ * header or over SW_FRAME_MAX; a receiver counts frames and bytes received, and drops
+ * what its backlog pushes out, and frames for a receive buffer too small (which it gets
+ * back with nothing written). A receiver whose driver broke the rules is broken (its
+ * backlog is dropped), the sender goes on. */
+void net_serve_tx(struct sw *s, struct net_pool *pool, struct net_port port[], unsigned nports,
+		  unsigned in);
+
+/* The driver of p may have added receive buffers: its waiting frames go out, in order,
+ * while there are buffers (if p's device is serving its receive queue). */
+void net_serve_rx(struct net_pool *pool, struct net_port *p);
+
+/* p's device was reset: its waiting frames are dropped (counted in rx_flushed). */
+void net_port_reset(struct net_pool *pool, struct net_port *p);
 
 #endif

@@ -105,17 +105,92 @@ static void emit_console(void *ctx, const uint8_t *buf, size_t len)
 	}
 }
 
+/* The net backend's side of each switch's ports (backlogs, counters), and the pool the
+ * backlogs take their slots from: all in our own RAM. */
+static struct net_pool net_pool;
+static struct net_port net_ports[SWITCH_MAX][SW_MAX_PORTS];
+
+/* The ports of net device d's switch, each with its device (if attached). */
+static struct net_port *net_ports_of(const struct svc_dev *d)
+{
+	struct svc_switch *s = &switches[d->be.net.sw];
+	struct net_port *ports = net_ports[d->be.net.sw];
+
+	for (unsigned p = 0; p < s->nports; p++)
+		ports[p].d = s->port[p];
+	return ports;
+}
+
 static void serve_net_tx(struct svc_dev *d)
 {
 	struct svc_switch *s = &switches[d->be.net.sw];
+	struct net_port *ports = net_ports_of(d);
 
 	sw_set_time(&s->sw, rdtsc() / rt_tsc_khz()); /* milliseconds */
-	net_serve_tx(&s->sw, s->port, s->nports, d->be.net.port);
+	net_serve_tx(&s->sw, &net_pool, ports, s->nports, d->be.net.port);
 	/* The frames went to other ports: their receive queues may need a signal, and a
 	 * driver that gave a bad receive chain gets its device failed. */
 	for (unsigned p = 0; p < s->nports; p++)
 		if (s->dev[p] && s->dev[p] != d)
 			flush(s->dev[p]);
+}
+
+/* The driver of net device d may have added receive buffers: frames waiting for them. */
+static void serve_net_rx(struct svc_dev *d)
+{
+	net_serve_rx(&net_pool, &net_ports_of(d)[d->be.net.port]);
+}
+
+/* "1.5 KiB": bytes for people, in one short field. */
+static void size_str(char *buf, size_t len, uint64_t bytes)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	uint64_t rem = 0;
+	unsigned u = 0;
+
+	while (bytes >= 1024 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
+		rem = bytes % 1024;
+		bytes /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, len, "%llu.%u %s", (unsigned long long)bytes,
+			 (unsigned)(rem * 10 / 1024), unit[u]);
+}
+
+/* How much a net port has done: what its last line said, per port. */
+static uint64_t net_said[SWITCH_MAX][SW_MAX_PORTS];
+
+static uint64_t net_activity(const struct net_stats *n)
+{
+	return n->tx_frames + n->tx_bad + n->rx_frames + n->waited + n->rx_small +
+	       n->rx_overflow + n->rx_flushed;
+}
+
+/* One line with a net device's counters (kept across resets, so since the service
+ * began), if it moved anything since its last line: so one line per run of its guest
+ * whether the driver resets the device as the guest shuts down (Linux does) or the
+ * partition restarts or stops under a live driver (MICA_IOREQ_RESET with arg[0] = 1). */
+static void say_net_stats(struct svc_dev *d)
+{
+	const struct net_stats *n = &net_ports_of(d)[d->be.net.port].stats;
+	uint64_t *said = &net_said[d->be.net.sw][d->be.net.port];
+	char sent[24], received[24];
+	typedef unsigned long long ull;
+
+	if (net_activity(n) == *said)
+		return;
+	*said = net_activity(n);
+	size_str(sent, sizeof(sent), n->tx_bytes);
+	size_str(received, sizeof(received), n->rx_bytes);
+	/* Short enough for one console line (160 characters) with the usual numbers. */
+	say("device %u: net '%s' sent %llu (%s), received %llu (%s), backlog max %u (%llu "
+	    "waited), drops: %llu bad, %llu full, %llu small, %llu reset",
+	    index_of(d), d->info.partition_name, (ull)n->tx_frames, sent, (ull)n->rx_frames,
+	    received, n->backlog_max, (ull)n->waited, (ull)n->tx_bad, (ull)n->rx_overflow,
+	    (ull)n->rx_small, (ull)n->rx_flushed);
 }
 
 /* Whatever queue q of d has to do, if d is serving it. */
@@ -134,9 +209,10 @@ static void serve_queue(struct svc_dev *d, unsigned q)
 			con_serve_tx(&d->v, console_out, sizeof(console_out), emit_console, d);
 		break;
 	case MICA_VIRTIO_NET:
-		/* Receive buffers wait for frames: only the transmit queue has work. */
 		if (q == NET_TX)
 			serve_net_tx(d);
+		else
+			serve_net_rx(d);
 		break;
 	}
 	flush(d);
@@ -160,8 +236,11 @@ static void reset(struct svc_dev *d, const struct mica_ioreq *r)
 	vdev_reset(&d->v);
 	if (d->info.type == MICA_VIRTIO_CONSOLE)
 		con_reset(&d->be.con);
-	if (d->info.type == MICA_VIRTIO_NET)
+	if (d->info.type == MICA_VIRTIO_NET) {
 		sw_flush_port(&switches[d->be.net.sw].sw, d->be.net.port);
+		net_port_reset(&net_pool, &net_ports_of(d)[d->be.net.port]);
+		say_net_stats(d);
+	}
 	if (r->arg[0] == 1)
 		return; /* the guest partition restarted or stopped: nobody waits */
 	long rc = hcall(MICA_HC_SVC_DONE, r->id, 0, 0);
