@@ -280,8 +280,8 @@ class LinuxBoot:
     against the same kernel, initrd and command line booted directly by QEMU
     (scripts/linux-bare.sh -smp 1 -m 256). Both are TCG with -cpu max, and the guest has
     one vCPU and 256 MiB in both. Mica's QEMU has -smp 2 -m 512: the partition runs on
-    CPU 1 while Mica's boot CPU only idles (a partition on CPU 0 does not run yet), and
-    Mica and its tables need room beside the partition. Runs alternate, Mica first; the
+    CPU 1 while Mica's boot CPU only idles (it takes the serial input), and Mica and its
+    tables need room beside the partition. Runs alternate, Mica first; the
     ratio is of the medians.
 
     Under Mica the guest then types `poweroff -f`, and Mica's per-partition exit counts
