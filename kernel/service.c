@@ -109,6 +109,9 @@ static int64_t svc_setup(struct vcpu *v, uint64_t gpa, uint64_t bytes, uint64_t 
 	svc.bad_tail_logged = 0;
 	svc.vcpu = v;
 	spin_unlock(&svc.lock, f);
+	/* A new ring is a new session: nothing the service knew of the devices (queues,
+	 * pending resets, notifies on the old ring) carries over; it attaches them again. */
+	vdev_service_gone();
 	return 0;
 }
 

@@ -93,10 +93,13 @@ int vio_attach(struct vio *d, const struct mica_svc_attach *a, char *err, size_t
 
 int vio_detach(struct vio *d)
 {
+	int was_attached = d->attached;
+
 	d->attached = 0;
 	d->reset_pending = 0; /* status is 0 already: the driver sees its reset done */
 	d->reset_status = 0;
-	if (d->status == 0 || (d->status & VIO_S_NEEDS_RESET))
+	/* A driver that began before any backend came lost nothing: it still waits for one. */
+	if (!was_attached || d->status == 0 || (d->status & VIO_S_NEEDS_RESET))
 		return 0;
 	d->status |= VIO_S_NEEDS_RESET;
 	d->isr |= VIO_ISR_CONFIG;

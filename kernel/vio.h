@@ -99,8 +99,8 @@ void vio_init(struct vio *d, unsigned nvec, unsigned max_queues);
 int vio_attach(struct vio *d, const struct mica_svc_attach *a, char *err, size_t errlen);
 
 /* The backend went away (the service partition stopped or restarted): d is no longer
- * attached, a pending reset counts as done, and a device the driver was using (status not
- * 0) gets DEVICE_NEEDS_RESET. Returns 1 if the driver should get a config-change interrupt
+ * attached, a pending reset counts as done, and a device the driver was using with this
+ * backend (attached, status not 0) gets DEVICE_NEEDS_RESET. Returns 1 if the driver should get a config-change interrupt
  * (msix_config is a vector, or ISR: the caller sends it), else 0. */
 int vio_detach(struct vio *d);
 

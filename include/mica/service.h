@@ -28,7 +28,8 @@ enum mica_svc_hypercall {
 	 * service's RAM, bytes = sizeof(struct mica_svc_ring) + n * sizeof(struct mica_ioreq)
 	 * with n a power of two, 16 .. MICA_SVC_RING_MAX. Mica sets ring->size = n and posts
 	 * from head 0; it raises x2APIC vector (32 .. 255) on the calling vCPU whenever it
-	 * adds requests. Calling it again (the service restarted) starts a new ring. */
+	 * adds requests. Calling it again starts a new ring and a new session: every device
+	 * detaches (as when the service restarts) until the service attaches it again. */
 	MICA_HC_SVC_SETUP = 16,
 	/* (index, gpa struct mica_svc_device *, size) -> bytes written; MICA_EINVAL past the
 	 * last device. Devices are numbered 0 .. n-1 in config order. */

@@ -882,3 +882,17 @@ Test(vio, linux_probe_sequence)
 	for (unsigned i = 0; i < 3; i++)
 		cr_expect_eq(vio_notify_ok(&d, i), 1);
 }
+
+Test(vio, detach_before_any_backend_leaves_a_waiting_driver_alone)
+{
+	struct vio d;
+	struct vio_event ev;
+
+	vio_init(&d, 3, 2);
+	/* The driver starts before the service: ACKNOWLEDGE | DRIVER, features read 0. */
+	vio_common_write(&d, VIO_C_STATUS, 1, VIO_S_ACKNOWLEDGE | VIO_S_DRIVER, &ev);
+	cr_expect_eq(vio_detach(&d), 0, "no backend was lost");
+	cr_expect_eq(vio_common_read(&d, VIO_C_STATUS, 1), VIO_S_ACKNOWLEDGE | VIO_S_DRIVER,
+		     "no NEEDS_RESET");
+	cr_expect_eq(vio_isr_read(&d), 0);
+}
