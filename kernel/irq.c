@@ -96,6 +96,8 @@ void irq_msi(struct partition *p, uint64_t addr, uint32_t data)
 	unsigned mode = (data >> 8) & 7;
 	if (mode != VLAPIC_DM_FIXED && mode != VLAPIC_DM_LOWEST)
 		return;
+	if ((data & 0xff) < 16)
+		return; /* vectors 0-15 are illegal for interrupts (a local APIC drops them) */
 	for (unsigned i = 0; i < p->nvcpus; i++) {
 		struct vcpu *t = &p->vcpus[i];
 		if (!t->irq.on || !vlapic_accepts(&t->irq.lapic, dest, logical))
