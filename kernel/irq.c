@@ -183,6 +183,18 @@ void irq_wait_sipi(struct vcpu *v)
 	v->irq.wait_sipi = 0;
 }
 
+/* This CPU's timer to fire at next (0: not at all), unless it already will. Called with
+ * interrupts off (under a vCPU's lock), so the timer's interrupt cannot slip in between. */
+static void timer_sync(uint64_t next)
+{
+	struct pcpu *c = this_cpu();
+
+	if (next != c->timer_armed) {
+		arch_timer_arm(next);
+		c->timer_armed = next;
+	}
+}
+
 void irq_before_entry(struct vcpu *v)
 {
 	struct vcpu_irq *q = &v->irq;
@@ -202,12 +214,8 @@ void irq_before_entry(struct vcpu *v)
 			virt->irq_window(v, 1);
 		}
 	}
-	uint64_t next = vlapic_timer_next(&q->lapic);
+	timer_sync(vlapic_timer_next(&q->lapic));
 	spin_unlock(&q->lock, f);
-	if (next != q->armed) {
-		arch_timer_arm(next);
-		q->armed = next;
-	}
 }
 
 void irq_halt(struct vcpu *v, int guest_if)
@@ -223,14 +231,11 @@ void irq_halt(struct vcpu *v, int guest_if)
 		uint64_t f = spin_lock(&q->lock);
 		vlapic_timer_update(&q->lapic, rdtsc());
 		int pending = vlapic_highest_pending(&q->lapic) >= 0;
-		uint64_t next = vlapic_timer_next(&q->lapic);
+		if (!(pending && guest_if))
+			timer_sync(vlapic_timer_next(&q->lapic));
 		spin_unlock(&q->lock, f);
 		if (pending && guest_if)
 			break;
-		if (next != q->armed) {
-			arch_timer_arm(next);
-			q->armed = next;
-		}
 		cpu_idle(); /* the host timer, a kick or any interrupt ends it */
 	}
 	irq_enable();

@@ -18,7 +18,6 @@ struct vcpu_irq {
 	volatile int wait_sipi;   /* after INIT (or as an AP at boot): waits for a SIPI */
 	volatile int sipi_vector; /* the SIPI's start page, or -1 */
 	volatile int init;        /* an INIT arrived while running */
-	uint64_t armed;           /* the host timer deadline set for this vCPU */
 };
 
 /* (Re)sets v's interrupt state. ap: starts in wait-for-SIPI. */

@@ -17,6 +17,11 @@ struct pcpu {
 	struct vcpu *vcpu;      /* the vCPU pinned here, or NULL; set before the CPU is released */
 	void *virt;             /* the virtualization backend's per-CPU state */
 	uint64_t stack_top;
+	/* The TSC deadline this CPU's timer holds, 0 when none: set when armed, cleared by
+	 * the timer's interrupt (a TSC-deadline timer fires once and disarms itself). A
+	 * deadline remembered past its interrupt would never be armed again: an emulator may
+	 * fire a tick early, and the vCPU would sleep on with its timer still due. */
+	volatile uint64_t timer_armed;
 };
 
 /* Owned by the boot CPU until the APs start; after that each CPU writes only its own. */

@@ -84,6 +84,10 @@ void apic_eoi(void)
 static void send(uint32_t dest, uint32_t low)
 {
 	if (x2) {
+		/* An x2APIC ICR write is not serializing (SDM vol. 3, 11.12.3): without the fence
+		 * the target could take the IPI before it sees what we stored for it (a vCPU's
+		 * pending vector), look, find nothing and sleep on. */
+		__asm__ volatile("mfence; lfence" ::: "memory");
 		wrmsr(MSR_X2APIC_BASE + (APIC_ICRL >> 4), ((uint64_t)dest << 32) | low);
 		return;
 	}

@@ -87,7 +87,12 @@ void trap_handler(struct trap_frame *f)
 		apic_eoi();
 		return;
 	}
-	/* VEC_KICK and anything else: the interesting part is that we left the guest or
-	 * idle loop; the loop looks at its state next. */
+	if (f->vector == VEC_TIMER) {
+		struct pcpu *c = this_cpu();
+		if (c)
+			c->timer_armed = 0; /* it fired: the hardware holds no deadline now */
+	}
+	/* VEC_KICK, VEC_TIMER and anything else: the interesting part is that we left the
+	 * guest or idle loop; the loop looks at its state next. */
 	apic_eoi();
 }
