@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
 import harness  # noqa: E402
 from harness import BACKENDS, BUILD, Expect, Failure, guest_path, watch  # noqa: E402
+from virtio import SERVICE_PART  # noqa: E402
 
 ICOUNT_TICKS = 256  # TSC ticks per instruction at -icount shift=8
 
@@ -133,13 +134,7 @@ BENCHES = [
 
 # --- Virtio notify path: a guest's queue notify until the service takes the request ------
 
-VNOTIFY_CONFIG = """\
-[partition svc]
-cpus = 0
-memory = 16M
-image = vmm.elf
-service = yes
-
+VNOTIFY_CONFIG = SERVICE_PART + """
 [partition vbench]
 cpus = 1
 memory = 16M
@@ -486,13 +481,7 @@ def bare_blkread_mbps(runs=3, cpus=1, mem_mb=LINUX_MEM_MB, timeout=180, verbose=
 # --- Virtio through the service partition: block reads and guest-to-guest TCP -----------
 
 VMM_ELF = os.path.join(BUILD, "vmm", "vmm.elf")
-SERVICE_CONFIG = """\
-[partition svc]
-cpus = 0
-memory = 16M
-image = vmm.elf
-service = yes
-"""
+SERVICE_CONFIG = SERVICE_PART  # the service partition on CPU 0, as the e2e scenarios have it
 NETFETCH = re.compile(r"mica-linux: netfetch bytes=(\d+) usec=(\d+) Mbps=([0-9.]+)")
 NET_FAILED = re.compile(r"mica-linux: net(serve|fetch) failed: .*")
 # Console lines worth repeating on stderr when they show up in a virtio bench (a partition
@@ -580,6 +569,16 @@ def mica_linux_run(image, log, smp, part, result, failed, timeout, mem_mb=1024, 
         return m, took, exits, rest, notable, others
 
 
+def virtio_bench_base(name):
+    """Builds what a virtio bench boots (the Linux image; the service must be built) and
+    returns build/bench/<name>, the stem of its config, image and logs."""
+    build_linux_image()
+    _check_built(VMM_ELF)
+    out_dir = os.path.join(BUILD, "bench")
+    os.makedirs(out_dir, exist_ok=True)
+    return os.path.join(out_dir, name)
+
+
 def _check_built(*paths):
     for p in paths:
         if not os.path.exists(p):
@@ -606,11 +605,7 @@ class VirtioBlkRead:
         self.bare_timeout = bare_timeout
 
     def run(self):
-        build_linux_image()
-        _check_built(VMM_ELF)
-        out_dir = os.path.join(BUILD, "bench")
-        os.makedirs(out_dir, exist_ok=True)
-        base = os.path.join(out_dir, self.name)
+        base = virtio_bench_base(self.name)
         disk = base + "-disk.img"
         with open(disk, "wb") as f:  # fresh and zero-filled (sparse)
             f.truncate(BLKREAD_DISK_MIB << 20)
@@ -659,11 +654,7 @@ class VirtioNet:
         self.timeout = timeout
 
     def run(self):
-        build_linux_image()
-        _check_built(VMM_ELF)
-        out_dir = os.path.join(BUILD, "bench")
-        os.makedirs(out_dir, exist_ok=True)
-        base = os.path.join(out_dir, self.name)
+        base = virtio_bench_base(self.name)
         with open(base + ".cfg", "w") as f:
             f.write(SERVICE_CONFIG + "\n"
                     + linux_partition("linux-a", 1, "mica.ip=10.0.0.1/24 mica.then=netfetch:10.0.0.2",

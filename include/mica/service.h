@@ -51,7 +51,7 @@ enum mica_svc_hypercall {
 	 * used ring of `queue` and vq_needs_notify() said the driver wants to know. */
 	MICA_HC_SVC_SIGNAL = 21,
 	/* (device, gpa reason, len) -> 0. The guest broke the virtio rules on this device:
-	 * Mica logs the reason (<= 160 bytes) under the guest's name, sets DEVICE_NEEDS_RESET
+	 * Mica logs the reason (<= 159 bytes) under the guest's name, sets DEVICE_NEEDS_RESET
 	 * in its status and sends the config-change interrupt. Only that device is affected;
 	 * the driver recovers by resetting it. */
 	MICA_HC_SVC_FAIL = 22,

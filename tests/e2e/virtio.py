@@ -43,6 +43,8 @@ SERVICE = """
     image = vmm.elf
     service = yes
 """
+# The same, ready to paste at the start of a config (also scripts/bench.py's).
+SERVICE_PART = textwrap.dedent(SERVICE).lstrip("\n")
 
 HOSTILE_CASES = ["loop", "outside RAM", "absurd length", "zero length", "indirect",
                  "avail index jump"]
@@ -61,7 +63,7 @@ def hostile_steps(part="vhostile"):
     ]
 
 
-HOSTILE_CONFIG = textwrap.dedent(SERVICE).lstrip("\n") + textwrap.dedent("""
+HOSTILE_CONFIG = SERVICE_PART + textwrap.dedent("""
     [partition vhostile]
     cpus = 1
     memory = 16M
@@ -93,7 +95,7 @@ HOSTILE = Scenario(
 )
 
 
-RESTART_CONFIG = textwrap.dedent(SERVICE).lstrip("\n").replace(
+RESTART_CONFIG = SERVICE_PART.replace(
     "image = vmm.elf", "image = vmm-crashtest.elf") + "on_crash = restart\n" + textwrap.dedent("""
     [partition vrestart]
     cpus = 1
@@ -191,7 +193,7 @@ def linux(name, cpus, extra, devices):
     """).lstrip("\n") + "".join(f"{d}\n" for d in devices)
 
 
-LINUX_CONFIG = (textwrap.dedent(SERVICE).lstrip("\n") + "\n"
+LINUX_CONFIG = (SERVICE_PART + "\n"
                 + linux("linux-a", 1, "mica.shell=hvc0 mica.ip=10.0.0.1/24",
                         ["console = virtio", "disk = vda.img", "net = lan"]) + "\n"
                 + linux("linux-b", 2, "mica.ip=10.0.0.2/24", ["net = lan"]) + "\n"
@@ -303,7 +305,7 @@ LINUX = Scenario(
 # VT-x under Bochs: one Linux partition checks its devices by itself (Bochs' console is a
 # file, so nothing can be typed), beside the service. Two Linux guests for the network
 # would double Bochs' ~45 s boot; the switch is covered on QEMU (virtio-linux).
-VMX_CONFIG = (textwrap.dedent(SERVICE).lstrip("\n") + "\n"
+VMX_CONFIG = (SERVICE_PART + "\n"
               + linux("linux", 1, "mica.then=vselftest", ["console = virtio", "disk = vda.img"]))
 
 
