@@ -21,8 +21,12 @@ int arch_init_boot_cpu(const struct boot_info *bi, struct pcpu *cpu);
 /* Starts every other CPU in cpus[1..n); each calls kernel_ap_main(cpu). Returns how many came up. */
 unsigned arch_start_aps(const struct boot_info *bi, struct pcpu *cpus, unsigned n);
 
-/* Sends the "look at your state" interrupt to a CPU (wakes it from idle, makes it leave a guest). */
-void arch_kick_cpu(const struct pcpu *cpu);
+/* Sends the "look at your state" interrupt to a CPU (wakes it from idle, makes it leave a
+ * guest), after setting its kick_pending flag. */
+void arch_kick_cpu(struct pcpu *cpu);
+/* The same as an NMI, which nothing in a guest can hold off: for a kick that must get
+ * through (a stop), re-sent while unanswered. The host takes NMIs as kicks. */
+void arch_kick_cpu_nmi(struct pcpu *cpu);
 
 /* Time: the TSC is the one clock (measured at boot); each CPU has one timer that fires
  * VEC_TIMER at a TSC deadline (0 disarms). */

@@ -2,6 +2,7 @@
 #include "arch/x86/cpu.h"
 #include "kernel/arch.h"
 #include "kernel/cpuid.h"
+#include "kernel/fetch.h"
 #include "kernel/partition.h"
 #include "kernel/pvclock.h"
 #include "kernel/vcpu.h"
@@ -18,6 +19,8 @@
 #define LEAF1_EDX_ACPI       (1u << 22)
 #define LEAF1_EDX_TM         (1u << 29)
 #define LEAF1_EDX_PBE        (1u << 31)
+#define LEAF1_EDX_HTT        (1u << 28)
+#define EXT1_ECX_TOPOEXT     (1u << 22)
 #define LEAFD1_EAX_XSAVES    (1u << 3)
 #define LEAF1_ECX_TSC_DEADLINE (1u << 24)
 #define LEAF6_EAX_ARAT       (1u << 2)
@@ -33,19 +36,29 @@
 #define KVM_SIG_EDX          0x0000004du /* "M\0\0\0" */
 #define KVM_FEATURE_NOP_IO_DELAY (1u << 1)
 
-/* Topology leaf 0xB for a partition of n vCPUs, one thread per core. */
-static void topology(const struct vcpu *v, uint32_t sub, uint32_t r[4])
+/* The partition's own topology, the same in every leaf that describes one: one package of
+ * n cores (n = its vCPUs), one thread each, x2APIC ID = vCPU number; ID width
+ * shift = ceil(log2 n). Nothing of the host's CPU count or APIC IDs shows through. */
+static unsigned id_shift(unsigned n)
 {
-	unsigned n = v->part->nvcpus, shift = 0;
+	unsigned shift = 0;
 	while ((1u << shift) < n)
 		shift++;
+	return shift;
+}
+
+/* Leaves 0xB and 0x1F (SDM vol. 2 CPUID): level 0 SMT, level 1 core, then invalid. */
+static void topology_levels(const struct vcpu *v, uint32_t sub, uint32_t r[4])
+{
+	unsigned n = v->part->nvcpus;
+
 	r[3] = v->id;
 	if (sub == 0) {
 		r[0] = 0;
 		r[1] = 1;
 		r[2] = (1u << 8) | sub; /* SMT level */
 	} else if (sub == 1) {
-		r[0] = shift;
+		r[0] = id_shift(n);
 		r[1] = n;
 		r[2] = (2u << 8) | sub; /* core level */
 	} else {
@@ -54,8 +67,55 @@ static void topology(const struct vcpu *v, uint32_t sub, uint32_t r[4])
 	}
 }
 
+/* Threads sharing a cache of this level, minus one: the per-core caches (L1, L2) are
+ * the vCPU's own; the last level is shared by the partition. */
+static uint32_t cache_sharing(uint32_t level, unsigned n)
+{
+	return level >= 3 ? n - 1 : 0;
+}
+
+static void topology(const struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	unsigned n = v->part->nvcpus, shift = id_shift(n);
+	uint32_t m[4];
+
+	switch (leaf) {
+	case 1:
+		r[1] = (r[1] & 0x0000ffffu) | (v->id << 24) | ((n & 0xff) << 16);
+		r[3] = n > 1 ? r[3] | LEAF1_EDX_HTT : r[3] & ~LEAF1_EDX_HTT;
+		break;
+	case 4: /* Intel deterministic caches: cores per package, threads per cache */
+		if (r[0] & 0x1f)
+			r[0] = (r[0] & 0x3fffu) | (((1u << shift) - 1) << 26) |
+			       (cache_sharing((r[0] >> 5) & 7, n) << 14);
+		break;
+	case 0xb:
+	case 0x1f:
+		cpuid_count(0, 0, m);
+		if (m[0] >= leaf)
+			topology_levels(v, sub, r);
+		break;
+	case 0x80000008: /* AMD: cores minus one, and the APIC ID bits that number them */
+		r[2] = (r[2] & ~0xf0ffu) | (n - 1) | (shift << 12);
+		break;
+	case 0x8000001d: /* AMD cache topology */
+		if (r[0] & 0x1f)
+			r[0] = (r[0] & ~(0xfffu << 14)) | (cache_sharing((r[0] >> 5) & 7, n) << 14);
+		break;
+	case 0x8000001e: /* AMD: extended APIC ID, core ID (one thread), node 0 */
+		cpuid_count(0x80000001, 0, m);
+		if (m[2] & EXT1_ECX_TOPOEXT) {
+			r[0] = v->id;
+			r[1] = v->id & 0xff;
+			r[2] = 0;
+			r[3] = 0;
+		}
+		break;
+	}
+}
+
 /* What every guest sees: the host's CPUID without virtualization and MONITOR, with the
- * hypervisor bit, Mica's leaves, and the vCPU's number as its APIC ID. */
+ * hypervisor bit, Mica's leaves, and the partition's own topology. */
 static inline void cpuid_common(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
 	if ((leaf & 0xf0000000u) == 0x40000000u) {
@@ -71,11 +131,11 @@ static inline void cpuid_common(struct vcpu *v, uint32_t leaf, uint32_t sub, uin
 		return;
 	}
 	cpuid_count(leaf, sub, r);
+	topology(v, leaf, sub, r);
 	switch (leaf) {
 	case 1:
 		r[2] &= ~(LEAF1_ECX_VMX | LEAF1_ECX_MONITOR);
 		r[2] |= LEAF1_ECX_HYPERVISOR;
-		r[1] = (r[1] & 0x00ffffffu) | (v->id << 24); /* initial APIC ID = vCPU number */
 		break;
 	case 0x80000001:
 		r[2] &= ~EXT1_ECX_SVM;
@@ -111,7 +171,6 @@ static void cpuid_platform(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t
 		r[2] |= LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
 		r[2] &= ~(LEAF1_ECX_EST | LEAF1_ECX_TM2);
 		r[3] &= ~(LEAF1_EDX_ACPI | LEAF1_EDX_TM | LEAF1_EDX_PBE); /* no thermal MSRs */
-		r[1] = (r[1] & 0xff00ffffu) | (v->part->nvcpus << 16);
 		break;
 	case 0xd:
 		if (sub == 1)
@@ -127,9 +186,6 @@ static void cpuid_platform(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t
 		break;
 	case 0xa: /* no performance counters: their MSRs are not offered */
 		r[0] = r[1] = r[2] = r[3] = 0;
-		break;
-	case 0xb:
-		topology(v, sub, r);
 		break;
 	}
 }
@@ -160,6 +216,10 @@ void vcpu_exit_cpuid(struct vcpu *v, unsigned insn_len)
 	uint32_t r[4];
 
 	v->exits[EXIT_CPUID]++;
+	if (__builtin_expect(!insn_len, 0) && !(insn_len = vcpu_insn_len(v, INSN_CPUID, 2))) {
+		partition_check(v);
+		return; /* no longer at RIP: the guest runs it again */
+	}
 	if (v->irq.on) {
 		exit_cpuid_platform(v, insn_len);
 		return;

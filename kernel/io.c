@@ -151,29 +151,29 @@ static int platform_io(struct vcpu *v, uint16_t port, unsigned size, int in, uin
 	return 1;
 }
 
-void io_emulate(struct vcpu *v, const struct vm_exit *e)
+uint32_t io_port(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_t val)
 {
 	struct partition *p = v->part;
-	uint16_t port = e->io.port;
-	unsigned size = e->io.size;
-	uint32_t val = (uint32_t)v->regs.gpr[REG_RAX], result = 0xffffffffu;
+	uint32_t result = 0xffffffffu;
 
+	if (port >= VUART_COM1_PORT && port < VUART_COM1_PORT + VUART_NREGS)
+		result = uart_io(p, port, size, in, val);
+	else if (vdev_pio(p, port, size, in, val, &result))
+		; /* PCI configuration mechanism #1 */
+	else if (p->platform)
+		platform_io(v, port, size, in, val, &result);
+	return result;
+}
+
+void io_emulate(struct vcpu *v, const struct vm_exit *e)
+{
 	if (e->io.string) {
-		/* INS/OUTS need the guest's segments and paging walked; no device here needs
-		 * them yet. Skip the instruction, as an empty bus would, and say so once. */
-		if (!v->exits[EXIT_UNHANDLED]++)
-			log_info("partition '%s': string I/O to port 0x%x is not emulated; skipped",
-				 p->name, port);
-		v->regs.rip += e->insn_len;
+		io_string(v, e);
 		return;
 	}
 	v->regs.rip += e->insn_len; /* first: a power-off or reset below may reset the vCPU */
-	if (port >= VUART_COM1_PORT && port < VUART_COM1_PORT + VUART_NREGS)
-		result = uart_io(p, port, size, e->io.in, val);
-	else if (vdev_pio(p, port, size, e->io.in, val, &result))
-		; /* PCI configuration mechanism #1 */
-	else if (p->platform)
-		platform_io(v, port, size, e->io.in, val, &result);
+	uint32_t result = io_port(v, e->io.port, e->io.size, e->io.in,
+				  (uint32_t)v->regs.gpr[REG_RAX]);
 	if (e->io.in)
-		set_in_value(v, size, result);
+		set_in_value(v, e->io.size, result);
 }

@@ -2,40 +2,13 @@
 #include <string.h>
 #include <mica/hypercall.h>
 #include "kernel/decode.h"
+#include "kernel/fetch.h"
 #include "kernel/gwalk.h"
 #include "kernel/irq.h"
 #include "kernel/mmio.h"
 #include "kernel/partition.h"
 #include "kernel/vcpu.h"
 #include "kernel/vdev.h"
-
-static int read_gpa(void *ctx, uint64_t gpa, void *buf, size_t len)
-{
-	const void *src = partition_guest_ptr(ctx, gpa, len);
-	if (!src)
-		return MICA_EFAULT;
-	memcpy(buf, src, len);
-	return 0;
-}
-
-static int fetch(struct vcpu *v, const struct gwalk_regs *r, uint8_t *buf, unsigned *n,
-		 char *err, unsigned errlen)
-{
-	uint64_t rip = v->regs.rip;
-	unsigned first = 4096 - (unsigned)(rip & 4095);
-
-	if (first > MMIO_INSN_MAX)
-		first = MMIO_INSN_MAX;
-	int rc = gwalk_read(r, rip, GWALK_FETCH, read_gpa, v->part, buf, first, err, errlen);
-	if (rc)
-		return rc;
-	*n = first;
-	/* The rest may lie on the next page, which need not be mapped if not needed. */
-	if (first < MMIO_INSN_MAX && !gwalk_read(r, rip + first, GWALK_FETCH, read_gpa, v->part,
-						 buf + first, MMIO_INSN_MAX - first, err, errlen))
-		*n = MMIO_INSN_MAX;
-	return 0;
-}
 
 /* The device a guest-physical address belongs to, for partition p. */
 enum mmio_dev { MMIO_NONE, MMIO_IOAPIC, MMIO_PCI };
@@ -73,18 +46,17 @@ int mmio_emulate(struct vcpu *v, const struct vm_exit *e, char *err, unsigned er
 	if (d == MMIO_NONE)
 		return 0;
 
-	struct gwalk_regs r = { 0 };
+	struct gwalk_regs r;
 	unsigned bits, n = 0;
-	uint8_t insn[MMIO_INSN_MAX];
+	uint8_t insn[INSN_MAX];
 	struct mmio_insn m;
-	virt->get_paging(v, &r.cr0, &r.cr3, &r.cr4, &r.efer, &bits);
-	r.rflags = v->regs.rflags;
+	vcpu_walk_regs(v, &r, &bits);
 	if (bits != 64) {
 		snprintf(err, errlen, "%s access from %u-bit code is not emulated",
 			 d == MMIO_IOAPIC ? "IOAPIC" : "PCI", bits);
 		return MICA_EINVAL;
 	}
-	if (fetch(v, &r, insn, &n, err, errlen) ||
+	if (vcpu_fetch(v, &r, insn, &n, err, errlen) ||
 	    decode_mmio(insn, n, MMIO_MODE_64, &m, err, errlen))
 		return MICA_EINVAL;
 

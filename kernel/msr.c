@@ -1,5 +1,6 @@
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
+#include "arch/x86/extable.h"
 #include "kernel/arch.h"
 #include "kernel/msr.h"
 #include "kernel/partition.h"
@@ -101,8 +102,7 @@ int msr_platform_write(struct vcpu *v, uint32_t index, uint64_t value)
 	case MSR_TSC_AUX:
 		if (value >> 32)
 			return MICA_EINVAL;
-		wrmsr(MSR_TSC_AUX, value);
-		return 0;
+		return wrmsr_safe(MSR_TSC_AUX, value) ? MICA_EINVAL : 0;
 	default:
 		return MICA_ENOSYS;
 	}

@@ -196,13 +196,29 @@ static void report_exits(struct partition *p)
 	log_info("%s", line);
 }
 
+/* Kicks the siblings out of the guest until every one has parked. A kick cannot be lost
+ * (vcpu_may_enter), but one is re-sent every 10 ms anyway, also as an NMI, which no guest
+ * state holds off: a stop must get through whatever an emulator or a CPU erratum does with
+ * a guest that keeps interrupts off (docs/testing.md, Bochs). */
 static void wait_others_parked(struct partition *p)
 {
-	for (unsigned k = 0; k < p->nvcpus; k++)
-		if (p->vcpus[k].cpu != this_cpu())
-			arch_kick_cpu(p->vcpus[k].cpu);
-	while (__atomic_load_n(&p->parked, __ATOMIC_ACQUIRE) < p->nvcpus - 1)
+	uint64_t next = 0, round = 0;
+
+	while (__atomic_load_n(&p->parked, __ATOMIC_ACQUIRE) < p->nvcpus - 1) {
+		uint64_t now = rdtsc();
+		if (now >= next) {
+			for (unsigned k = 0; k < p->nvcpus; k++) {
+				if (p->vcpus[k].cpu == this_cpu())
+					continue;
+				arch_kick_cpu(p->vcpus[k].cpu);
+				if (round)
+					arch_kick_cpu_nmi(p->vcpus[k].cpu);
+			}
+			round++;
+			next = now + arch_tsc_hz() / 100;
+		}
 		cpu_relax();
+	}
 }
 
 void partition_end(struct vcpu *v, int restart, const char *fmt, ...)

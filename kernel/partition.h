@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include "kernel/config.h"
+#include "kernel/percpu.h"
 #include "kernel/spinlock.h"
 #include "kernel/vcpu.h"
 #include "kernel/vioapic.h"
@@ -52,7 +53,7 @@ struct partition {
 	struct vpm pm;
 
 	int platform;              /* a PC platform (Linux): APICs, ACPI, timers */
-	unsigned msr_gp_logged;    /* unknown-MSR reports so far (a few, then quiet) */
+	unsigned gp_logged;        /* #GP reports so far (unknown MSRs, string I/O): a few, then quiet */
 	uint64_t clock_epoch;      /* TSC at the last (re)start: the guest's paravirtual clock 0 */
 	struct spinlock ioapic_lock;
 	struct vioapic ioapic;
@@ -78,6 +79,12 @@ int partition_image_is_elf(const struct boot_file *f);
 /* Host pointer to guest-physical [gpa, gpa+len) if the partition owns all of it, else NULL. */
 void *partition_guest_ptr(struct partition *p, uint64_t gpa, uint64_t len);
 
+/* A crash of p restarts it (on_crash = restart) rather than stopping it. */
+static inline int partition_on_crash_restarts(const struct partition *p)
+{
+	return p->cfg->on_crash == CFG_CRASH_RESTART;
+}
+
 /* The partition ends: crash, power-off or reboot. restart says whether it comes back
  * (reboot, or a crash with on_crash = restart). Called by one of its vCPUs. */
 void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
@@ -91,6 +98,27 @@ static inline void partition_check(struct vcpu *v)
 	if (__builtin_expect(p->state != PART_RUNNING || v->generation != p->generation, 0))
 		partition_check_slow(v);
 }
+
+/* For the backend, right before entering the guest with host interrupts held off (CLGI on
+ * SVM, CLI on VT-x; a kick from then on makes the entry exit at once): 1 when v may
+ * enter; 0 when a kick came (an interrupt to inject, a SIPI) or its partition stops or
+ * restarts. Then the backend lets interrupts in again, calls vcpu_kicked(v) (vcpu.c) and
+ * asks again. This closes the window in which a kick taken by the host was lost and a
+ * guest that never exits kept running. */
+static inline int vcpu_may_enter(const struct vcpu *v)
+{
+	const struct partition *p = v->part;
+	return !v->cpu->kick_pending && p->state == PART_RUNNING && v->generation == p->generation;
+}
+void vcpu_kicked(struct vcpu *v);
+
+#ifdef MICA_TEST_KICK_WINDOW
+/* Test build only (docs/testing.md): a pause just before interrupts are held off for the
+ * entry, the stretch where a kick used to be lost, wide enough to hit every time. */
+void vcpu_test_window(void);
+#else
+static inline void vcpu_test_window(void) {}
+#endif
 
 /* The partition's console: bytes from the UART or the console hypercall. */
 void console_put(struct partition *p, const char *s, uint64_t n);

@@ -22,6 +22,10 @@ struct pcpu {
 	 * deadline remembered past its interrupt would never be armed again: an emulator may
 	 * fire a tick early, and the vCPU would sleep on with its timer still due. */
 	volatile uint64_t timer_armed;
+	/* Set by arch_kick_cpu() before its interrupt; cleared by this CPU when it looks at
+	 * its state (vcpu_kicked). Checked with interrupts held off right before a guest
+	 * entry, so a kick is never lost between that look and the entry. */
+	volatile uint32_t kick_pending;
 };
 
 /* Owned by the boot CPU until the APs start; after that each CPU writes only its own. */

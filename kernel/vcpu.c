@@ -1,5 +1,7 @@
 /* The vCPU loop and exit dispatch: vendor neutral. */
 #include "arch/x86/cpu.h"
+#include "kernel/arch.h"
+#include "kernel/fetch.h"
 #include "kernel/hypercall.h"
 #include "kernel/io.h"
 #include "kernel/log.h"
@@ -28,6 +30,10 @@ static void handle_msr(struct vcpu *v, const struct vm_exit *e)
 	uint32_t idx = e->msr.index;
 	uint64_t val;
 	int rc;
+	unsigned len = e->insn_len;
+
+	if (!len && !(len = vcpu_insn_len(v, e->msr.write ? INSN_WRMSR : INSN_RDMSR, 2)))
+		return; /* no longer at RIP: the guest runs it again */
 
 	if (e->msr.write) {
 		val = (v->regs.gpr[REG_RDX] << 32) | (uint32_t)v->regs.gpr[REG_RAX];
@@ -50,8 +56,8 @@ static void handle_msr(struct vcpu *v, const struct vm_exit *e)
 	if (rc) {
 		/* Unknown MSR or a value the MSR does not take: #GP, as on real hardware. Say so
 		 * the first few times: a guest that trips on it shows why in the log. */
-		if (v->irq.on && v->exits[EXIT_MSR] < 4000 && v->part->msr_gp_logged < 16) {
-			v->part->msr_gp_logged++;
+		if (v->irq.on && v->exits[EXIT_MSR] < 4000 && v->part->gp_logged < 16) {
+			v->part->gp_logged++;
 			log_info("partition '%s': %s of MSR 0x%x (value 0x%lx) gets #GP (RIP 0x%lx)",
 				 v->part->name, e->msr.write ? "write" : "read", idx,
 				 e->msr.write ? val : 0, v->regs.rip);
@@ -59,28 +65,57 @@ static void handle_msr(struct vcpu *v, const struct vm_exit *e)
 		virt->inject_exception(v, VEC_GP, 1, 0);
 		return;
 	}
-	v->regs.rip += e->insn_len;
+	v->regs.rip += len;
 }
 
-static void handle_hlt(struct vcpu *v)
+static void handle_hlt(struct vcpu *v, const struct vm_exit *e)
 {
+	unsigned len = e->insn_len;
+
+	if (!len && !(len = vcpu_insn_len(v, INSN_HLT, 1)))
+		return;
 	if (v->irq.on) {
-		v->regs.rip += 1;
+		v->regs.rip += len;
 		irq_halt(v, !!(v->regs.rflags & RFLAGS_IF));
 		return;
 	}
 	/* No interrupt sources for guests yet: a halted vCPU sleeps until its partition
 	 * is stopped or restarted (partition_check parks it). */
-	v->regs.rip += 1;
+	v->regs.rip += len;
 	irq_disable();
 	while (v->part->state == PART_RUNNING && v->generation == v->part->generation)
 		cpu_idle();
 	irq_enable();
 }
 
+#ifdef MICA_TEST_KICK_WINDOW
+void vcpu_test_window(void)
+{
+	uint64_t end = rdtsc() + arch_tsc_hz() / 1000;
+	while (rdtsc() < end)
+		cpu_relax();
+}
+#endif
+
+void vcpu_kicked(struct vcpu *v)
+{
+	__atomic_store_n(&v->cpu->kick_pending, 0, __ATOMIC_SEQ_CST);
+	partition_check(v);
+	if (v->irq.on)
+		irq_before_entry(v);
+}
+
 void vcpu_exit_hypercall(struct vcpu *v, unsigned insn_len)
 {
 	v->exits[EXIT_HYPERCALL]++;
+	if (!insn_len) {
+		insn_len = vcpu_insn_len(v, virt->hcall_insn == MICA_HCALL_INSN_VMMCALL ?
+					 INSN_VMMCALL : INSN_VMCALL, 3);
+		if (!insn_len) {
+			partition_check(v);
+			return; /* no longer at RIP: the guest runs it again */
+		}
+	}
 	v->regs.rip += insn_len;
 	hypercall(v);
 	partition_check(v);
@@ -103,7 +138,7 @@ void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 		handle_msr(v, e);
 		break;
 	case EXIT_HLT:
-		handle_hlt(v);
+		handle_hlt(v, e);
 		break;
 	case EXIT_NONE:
 	case EXIT_INTR:
@@ -115,28 +150,30 @@ void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 		if (rc > 0)
 			break;
 		if (rc < 0) {
-			partition_end(v, p->cfg->on_crash == CFG_CRASH_RESTART,
+			partition_end(v, partition_on_crash_restarts(p),
 				      "device access at guest-physical 0x%lx could not be emulated "
 				      "(RIP 0x%lx): %s", e->fault.gpa, v->regs.rip, why);
 			break;
 		}
-		partition_end(v, p->cfg->on_crash == CFG_CRASH_RESTART,
+		partition_end(v, partition_on_crash_restarts(p),
 			      "%s guest-physical 0x%lx outside its RAM (RIP 0x%lx)",
 			      e->fault.exec ? "instruction fetch from" : e->fault.write ? "write to" : "read from",
 			      e->fault.gpa, v->regs.rip);
 		break;
 	}
 	case EXIT_TRIPLE_FAULT:
-		partition_end(v, p->cfg->on_crash == CFG_CRASH_RESTART, "triple fault (RIP 0x%lx)",
+		partition_end(v, partition_on_crash_restarts(p), "triple fault (RIP 0x%lx)",
 			      v->regs.rip);
 		break;
 	case EXIT_ENTRY_FAILED:
-		partition_end(v, 0, "%s (exit code 0x%lx, info 0x%lx 0x%lx)", e->what, e->raw[0],
+		/* The guest state the CPU refused is the guest's own doing (Mica checks what it
+		 * writes there): a crash like any other, so on_crash decides. */
+		partition_end(v, partition_on_crash_restarts(p), "%s (exit code 0x%lx, info 0x%lx 0x%lx)", e->what, e->raw[0],
 			      e->raw[1], e->raw[2]);
 		break;
 	case EXIT_UNHANDLED:
 	default:
-		partition_end(v, p->cfg->on_crash == CFG_CRASH_RESTART,
+		partition_end(v, partition_on_crash_restarts(p),
 			      "%s that Mica does not handle (exit code 0x%lx, info 0x%lx 0x%lx, RIP 0x%lx)",
 			      e->what, e->raw[0], e->raw[1], e->raw[2], v->regs.rip);
 		break;

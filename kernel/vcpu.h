@@ -9,6 +9,15 @@
 struct partition;
 struct pcpu;
 
+/* The last instruction whose length was decoded (kernel/fetch.c), to skip the walk when
+ * the same one exits again. len 0: nothing remembered. */
+struct insn_memo {
+	uint64_t rip, cr3;
+	const uint8_t *host;     /* where its bytes were, in Mica's map of the guest's RAM */
+	uint8_t len, kind, bits;
+	uint8_t bytes[15];
+};
+
 struct vcpu {
 	struct guest_regs regs;  /* first: the entry stubs address it from the vcpu pointer */
 	uint64_t hw_state_pa;    /* backend: physical address of the VMCB / VMCS */
@@ -21,6 +30,7 @@ struct vcpu {
 	unsigned generation;     /* the partition generation this vCPU runs */
 	uint64_t exits[EXIT_REASONS];
 	struct vcpu_irq irq;     /* local APIC, INIT/SIPI (guests with a platform) */
+	struct insn_memo insn_memo;
 };
 
 #define VCPU_OFF_HW_STATE   (8 * 18)

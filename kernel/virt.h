@@ -37,7 +37,8 @@ enum exit_reason {
 
 struct vm_exit {
 	enum exit_reason reason;
-	uint32_t insn_len; /* bytes of the exiting instruction, when known (else 0) */
+	uint32_t insn_len; /* bytes of the exiting instruction, when the CPU says (else 0: the
+			    * kernel decodes it, kernel/fetch.h) */
 	union {
 		struct {
 			uint16_t port;
@@ -106,6 +107,7 @@ struct virt_ops {
 	 * and decoding the instruction at RIP (MMIO emulation). */
 	void (*get_paging)(struct vcpu *v, uint64_t *cr0, uint64_t *cr3, uint64_t *cr4,
 			   uint64_t *efer, unsigned *code_bits);
+	unsigned (*guest_cpl)(struct vcpu *v); /* the guest's current privilege level, 0-3 */
 	int (*irq_ready)(struct vcpu *v);
 	void (*inject_irq)(struct vcpu *v, uint8_t vector);
 	void (*irq_window)(struct vcpu *v, int on);
@@ -124,7 +126,8 @@ const struct virt_ops *vmx_probe(const char **why);
 
 /* Kernel side: called by the backend on every exit; returns when the guest may resume.
  * The two most frequent exits have their own entry points, so that the backend need not
- * build a struct vm_exit for them (both advance RIP by insn_len themselves). */
+ * build a struct vm_exit for them (both advance RIP by insn_len themselves; 0: the CPU
+ * did not say, the kernel decodes it). */
 void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e);
 void vcpu_exit_cpuid(struct vcpu *v, unsigned insn_len);
 void vcpu_exit_hypercall(struct vcpu *v, unsigned insn_len);

@@ -137,7 +137,10 @@ static void timer_stop(struct vlapic *a)
 	a->t_next = 0;
 }
 
-/* Loads the count from TMICT at now: a new one-shot or periodic run, or a stop for 0. */
+/* Loads the count from TMICT at now: a new one-shot or periodic run, or a stop for 0.
+ * A periodic run is never shorter than VLAPIC_MIN_PERIOD_US (as KVM does): an initial count
+ * of 1 would otherwise ask for an interrupt every bus tick, and the vCPU would do nothing
+ * but exit for it. The count still reads as counting down from TMICT. */
 static void timer_load(struct vlapic *a, uint64_t now)
 {
 	if (!a->tmict) {
@@ -148,6 +151,9 @@ static void timer_load(struct vlapic *a, uint64_t now)
 	a->t_origin = now;
 	a->t_frac = 0;
 	a->t_period = (uint64_t)a->tmict * a->t_div;
+	uint64_t min = a->bus_hz / (1000000 / VLAPIC_MIN_PERIOD_US);
+	if (timer_mode(a) == VLAPIC_TIMER_PERIODIC && a->t_period < min)
+		a->t_period = min;
 	a->t_running = 1;
 	a->t_next = tsc_at(a, a->t_period);
 }
@@ -158,9 +164,12 @@ static uint32_t current_count(const struct vlapic *a, uint64_t now)
 
 	if (!a->t_running)
 		return 0;
+	if (timer_mode(a) == VLAPIC_TIMER_PERIODIC) {
+		/* where in the period, scaled to the count (the period may be stretched) */
+		uint64_t in = bus_elapsed(a, now) % a->t_period;
+		return a->tmict - (uint32_t)div128((u128)in * a->tmict, a->t_period, NULL);
+	}
 	c = bus_elapsed(a, now) / a->t_div;
-	if (timer_mode(a) == VLAPIC_TIMER_PERIODIC)
-		return a->tmict - (uint32_t)(c % a->tmict);
 	return c >= a->tmict ? 0 : a->tmict - (uint32_t)c;
 }
 
@@ -200,8 +209,15 @@ void vlapic_timer_update(struct vlapic *a, uint64_t now_tsc)
 
 uint64_t vlapic_timer_next(const struct vlapic *a)
 {
+	uint32_t lvt = a->lvt[VLAPIC_LVT_TIMER];
+
 	if (timer_mode(a) == VLAPIC_TIMER_DEADLINE)
 		return a->tsc_deadline;
+	/* A periodic expiry that would raise nothing new needs no host timer: the vector is
+	 * still pending (IRR), or masked. The next update catches up on the periods missed. */
+	if (timer_mode(a) == VLAPIC_TIMER_PERIODIC &&
+	    ((lvt & VLAPIC_LVT_MASKED) || test_vec(a->irr, lvt & 0xFF)))
+		return 0;
 	return a->t_running ? a->t_next : 0;
 }
 

@@ -106,6 +106,9 @@ struct vlapic_ipi {
 #define VLAPIC_WR_IPI 1 /* *ipi is filled: deliver it */
 #define VLAPIC_WR_EOI 2 /* EOI of a level-triggered vector, in ipi->vector: tell the IOAPIC */
 
+/* The shortest period a periodic timer runs with, whatever TMICT says. */
+#define VLAPIC_MIN_PERIOD_US 200
+
 struct vlapic {
 	uint32_t id;                       /* x2APIC ID = vCPU number */
 	uint64_t apic_base;                /* IA32_APIC_BASE, fixed after reset */
@@ -125,7 +128,8 @@ struct vlapic {
 	 * whole periods only, so periodic expiries never drift. */
 	uint64_t tsc_hz, bus_hz;
 	uint64_t t_origin, t_frac;
-	uint64_t t_period;                 /* bus ticks per period: tmict * t_div */
+	uint64_t t_period;                 /* bus ticks per period: tmict * t_div, or the
+					    * minimum (VLAPIC_MIN_PERIOD_US) */
 	uint32_t t_div;                    /* divisor latched when the count was loaded */
 	int t_running;                     /* one-shot or periodic count running */
 	uint64_t t_next;                   /* TSC of the next one-shot/periodic expiry */
@@ -174,7 +178,9 @@ int vlapic_eoi(struct vlapic *a);
  * However late it is called, at most one interrupt is raised. */
 void vlapic_timer_update(struct vlapic *a, uint64_t now_tsc);
 
-/* TSC value of the next timer expiry, 0 if none is armed. */
+/* TSC value at which the host timer must next look at this timer, 0 if never: none armed,
+ * or a periodic one whose expiry would raise nothing new (masked, or its vector still in
+ * IRR: re-arming for it is what livelocks a vCPU that keeps interrupts off). */
 uint64_t vlapic_timer_next(const struct vlapic *a);
 
 /* Processor priority (PPR), derived from TPR and the highest in-service vector. */

@@ -21,6 +21,7 @@
 #define LVT_TSC_DEADLINE (2u << 17)
 #define MSR_TSC_DEADLINE 0x6e0
 
+#define ICR_NMI       (4u << 8)
 #define ICR_INIT      (5u << 8)
 #define ICR_STARTUP   (6u << 8)
 #define ICR_PENDING   (1u << 12)
@@ -106,6 +107,11 @@ static void send(uint32_t dest, uint32_t low)
 void apic_send_ipi(uint32_t dest, uint8_t vector)
 {
 	send(dest, ICR_ASSERT | vector);
+}
+
+void apic_send_nmi(uint32_t dest)
+{
+	send(dest, ICR_NMI | ICR_ASSERT);
 }
 
 void apic_send_init(uint32_t dest)

@@ -8,6 +8,7 @@ void apic_init(void);             /* enable this CPU's APIC (first call picks th
 uint32_t apic_id(void);
 void apic_eoi(void);
 void apic_send_ipi(uint32_t apic_id, uint8_t vector);
+void apic_send_nmi(uint32_t apic_id);
 void apic_send_init(uint32_t apic_id);
 void apic_send_sipi(uint32_t apic_id, uint8_t page);
 int apic_x2(void);

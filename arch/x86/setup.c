@@ -33,7 +33,16 @@ uint32_t arch_boot_apic_id(void)
 	return apic_id();
 }
 
-void arch_kick_cpu(const struct pcpu *cpu)
+void arch_kick_cpu(struct pcpu *cpu)
 {
+	/* The flag first: whoever sees the interrupt, or holds interrupts off and looks
+	 * before entering a guest, finds it set (kernel/vcpu.h, vcpu_may_enter). */
+	__atomic_store_n(&cpu->kick_pending, 1, __ATOMIC_SEQ_CST);
 	apic_send_ipi(cpu->apic_id, VEC_KICK);
+}
+
+void arch_kick_cpu_nmi(struct pcpu *cpu)
+{
+	__atomic_store_n(&cpu->kick_pending, 1, __ATOMIC_SEQ_CST);
+	apic_send_nmi(cpu->apic_id);
 }

@@ -1,8 +1,11 @@
-/* The IDT and what happens on a host interrupt or exception: interrupts are acknowledged,
- * any exception in the hypervisor is a bug, reported in full before the CPU halts. */
+/* The IDT and what happens on a host interrupt or exception: interrupts are acknowledged;
+ * an exception at an instruction of the exception table (arch/x86/extable.h) resumes at its
+ * fixup; an NMI is a kick (arch_kick_cpu_nmi); any other exception in the hypervisor is a
+ * bug, reported in full before the CPU halts. */
 #include <stdint.h>
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
+#include "arch/x86/extable.h"
 #include "arch/x86/trap.h"
 #include "kernel/log.h"
 #include "kernel/percpu.h"
@@ -21,6 +24,15 @@ static struct idt_entry idt[256] __attribute__((aligned(16)));
 static int idt_ready;
 
 extern const char isr_stubs[], __image_start[];
+extern const struct extable_entry __extable_start[], __extable_end[];
+
+uint64_t extable_fixup(uint64_t rip)
+{
+	for (const struct extable_entry *e = __extable_start; e < __extable_end; e++)
+		if ((uint64_t)&e->insn + (int64_t)e->insn == rip)
+			return (uint64_t)&e->fixup + (int64_t)e->fixup;
+	return 0;
+}
 
 static const char *const exc_names[32] = {
 	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
@@ -76,7 +88,14 @@ static void crash_report(const struct trap_frame *f)
 
 void trap_handler(struct trap_frame *f)
 {
+	if (f->vector == 2)
+		return; /* NMIs are only sent as kicks: the loop looks at its state next */
 	if (f->vector < 32) {
+		uint64_t fixup = extable_fixup(f->rip);
+		if (fixup) {
+			f->rip = fixup; /* an instruction run for a guest faulted: its caller says so */
+			return;
+		}
 		crash_report(f);
 		return;
 	}

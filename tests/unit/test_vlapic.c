@@ -529,6 +529,9 @@ Test(vlapic, timer_periodic_no_drift)
 
 Test(vlapic, timer_periodic_late_and_current_count)
 {
+	/* 30 TSC ticks per bus tick as elsewhere, but a bus slow enough that a period of 100
+	 * ticks (1 ms) is above the 200 us minimum. */
+	vlapic_reset(&a, 0, 1, 3000000, 100000);
 	enable();
 	cr_expect_eq(wr(VLAPIC_REG_TDCR, 0xB), 0);
 	cr_expect_eq(wr(VLAPIC_REG_LVT_TIMER, VLAPIC_TIMER_PERIODIC | 0xEC), 0);
@@ -552,7 +555,7 @@ Test(vlapic, timer_periodic_late_and_current_count)
 	vlapic_eoi(&a);
 	now = origin + 33000;
 	vlapic_timer_update(&a, now);
-	cr_expect_eq(vlapic_highest_pending(&a), 0xEC);
+	take(0xEC);
 	cr_expect_eq(vlapic_timer_next(&a), origin + 36000);
 
 	/* Current count never increases within a period. */
@@ -658,7 +661,7 @@ Test(vlapic, timer_large_values)
 	cr_expect_eq(rd(VLAPIC_REG_TMCCT), 0xFFFFFFFFull - (period / 2) / 5 / 128);
 	now = origin + 1000 * period + 7;
 	vlapic_timer_update(&a, now);
-	cr_expect_eq(vlapic_highest_pending(&a), 0xEC);
+	take(0xEC);
 	cr_expect_eq(vlapic_timer_next(&a), origin + 1001 * period);
 
 	/* A bus clock faster than the TSC, and a ratio that leaves a remainder. */
@@ -674,8 +677,61 @@ Test(vlapic, timer_large_values)
 		cr_assert_eq(vlapic_timer_next(&a), want, "period %llu", (unsigned long long)n);
 		now = want;
 		vlapic_timer_update(&a, now);
+		vlapic_accept(&a, 0xEC);
+		vlapic_eoi(&a);
 	}
 	now = 0xFFFFFFFFFFFFFF00ull;
 	cr_expect_eq(wr(VLAPIC_REG_TMICT, 0xFFFFFFFF), 0);
 	cr_expect_eq(vlapic_timer_next(&a), UINT64_MAX, "saturates instead of wrapping");
+}
+
+Test(vlapic, timer_periodic_has_a_minimum_period)
+{
+	const uint64_t min_tsc = TSC_HZ / 1000000 * VLAPIC_MIN_PERIOD_US;
+
+	enable();
+	cr_expect_eq(wr(VLAPIC_REG_TDCR, 0xB), 0); /* divide by 1 */
+	cr_expect_eq(wr(VLAPIC_REG_LVT_TIMER, VLAPIC_TIMER_PERIODIC | 0xEC), 0);
+	uint64_t origin = now;
+	cr_expect_eq(wr(VLAPIC_REG_TMICT, 1), 0); /* the review's livelock: one tick */
+	cr_expect_eq(vlapic_timer_next(&a), origin + min_tsc, "stretched to 200 us");
+	now = origin + min_tsc / 2;
+	cr_expect_eq(rd(VLAPIC_REG_TMCCT), 1, "reads as counting from TMICT");
+	vlapic_timer_update(&a, now);
+	cr_expect_eq(vlapic_highest_pending(&a), -1);
+	now = origin + min_tsc;
+	vlapic_timer_update(&a, now);
+	cr_expect_eq(vlapic_highest_pending(&a), 0xEC);
+
+	/* A count long enough keeps its own period. */
+	cr_expect_eq(wr(VLAPIC_REG_TMICT, 40000), 0); /* 400 us at 100 MHz */
+	cr_expect_eq(vlapic_timer_next(&a), 0, "vector still pending: nothing to arm");
+	take(0xEC);
+	vlapic_eoi(&a);
+	cr_expect_eq(vlapic_timer_next(&a), now + 40000 * 30);
+	now += 20000 * 30;
+	cr_expect_eq(rd(VLAPIC_REG_TMCCT), 20000);
+}
+
+Test(vlapic, timer_periodic_not_rearmed_while_pending)
+{
+	enable();
+	cr_expect_eq(wr(VLAPIC_REG_LVT_TIMER, VLAPIC_TIMER_PERIODIC | 0xEC), 0);
+	cr_expect_eq(wr(VLAPIC_REG_TMICT, 100000), 0); /* divide by 2: 2 ms */
+	uint64_t first = vlapic_timer_next(&a);
+	now = first;
+	vlapic_timer_update(&a, now);
+	cr_expect_eq(vlapic_highest_pending(&a), 0xEC);
+	cr_expect_eq(vlapic_timer_next(&a), 0, "the guest has interrupts off: no re-arming");
+	now += 10 * (first - 1000000); /* ten periods later, still not taken */
+	vlapic_timer_update(&a, now);
+	cr_expect_eq(vlapic_timer_next(&a), 0);
+	take(0xEC);
+	cr_expect_gt(vlapic_timer_next(&a), now, "taken: the next period is armed again");
+
+	cr_expect_eq(wr(VLAPIC_REG_LVT_TIMER, VLAPIC_LVT_MASKED | VLAPIC_TIMER_PERIODIC | 0xEC), 0);
+	cr_expect_eq(wr(VLAPIC_REG_TMICT, 100000), 0);
+	cr_expect_eq(vlapic_timer_next(&a), 0, "masked periodic: nothing to arm");
+	now += 1000000000;
+	cr_expect_eq(rd(VLAPIC_REG_TMCCT) <= 100000, 1, "but it counts");
 }

@@ -1,19 +1,26 @@
-/* Turns an SVM #VMEXIT into the kernel's terms. QEMU's SVM has no NRIPS, so instruction
- * lengths are known constants here, except for IOIO whose EXITINFO2 is the next RIP
- * (APM 15.10.2). */
+/* Turns an SVM #VMEXIT into the kernel's terms. Instruction lengths: with NRIPS the VMCB
+ * holds the next RIP (APM 15.7.1); QEMU's SVM has no NRIPS, and then the length is 0 ("not
+ * known") and the kernel decodes the instruction (kernel/fetch.h), except for IOIO, whose
+ * EXITINFO2 is always the next RIP (APM 15.10.2). */
 #include <stddef.h>
 #include "arch/x86/svm/svm.h"
+#include "kernel/fetch.h"
+#include "kernel/partition.h"
 
 static const char *unhandled_name(uint32_t code)
 {
 	switch (code) {
-	case VMEXIT_NMI: return "NMI";
 	case VMEXIT_SMI: return "SMI";
 	case VMEXIT_INIT: return "INIT";
 	case VMEXIT_TASKSW: return "task switch";
-	case VMEXIT_INVD: return "INVD";
 	default: return "unexpected exit";
 	}
+}
+
+/* Bytes of the intercepted instruction, or 0 when the CPU does not say. */
+static inline unsigned next_len(const struct vmcb *vm)
+{
+	return svm_has_nrips ? (unsigned)(vm->ctl.next_rip - vm->save.rip) : 0;
 }
 
 static void __attribute__((noinline)) slow_exit(struct vcpu *v, struct vmcb *vm, uint32_t code)
@@ -26,6 +33,7 @@ static void __attribute__((noinline)) slow_exit(struct vcpu *v, struct vmcb *vm,
 		vm->ctl.eventinj = vm->ctl.exitintinfo;
 	switch (code) {
 	case VMEXIT_INTR:
+	case VMEXIT_NMI: /* a kick (arch_kick_cpu_nmi); taken by the host after STGI */
 		e.reason = EXIT_INTR;
 		break;
 	case VMEXIT_VINTR:
@@ -45,14 +53,22 @@ static void __attribute__((noinline)) slow_exit(struct vcpu *v, struct vmcb *vm,
 	}
 	case VMEXIT_MSR:
 		e.reason = EXIT_MSR;
-		e.insn_len = 2;
+		e.insn_len = next_len(vm);
 		e.msr.index = (uint32_t)v->regs.gpr[REG_RCX];
 		e.msr.write = vm->ctl.exitinfo1 == 1;
 		break;
 	case VMEXIT_HLT:
 		e.reason = EXIT_HLT;
-		e.insn_len = 1;
+		e.insn_len = next_len(vm);
 		break;
+	case VMEXIT_INVD: {
+		/* Dropping cached writes would lose other partitions' data: as WBINVD, a no-op
+		 * here (no cache state a guest could see). */
+		unsigned len = next_len(vm);
+		v->regs.rip += len ? len : vcpu_insn_len(v, INSN_INVD, 2);
+		e.reason = EXIT_NONE;
+		break;
+	}
 	case VMEXIT_NPF:
 		e.reason = EXIT_STAGE2_FAULT;
 		e.fault.gpa = vm->ctl.exitinfo2;
@@ -64,7 +80,7 @@ static void __attribute__((noinline)) slow_exit(struct vcpu *v, struct vmcb *vm,
 		e.reason = EXIT_TRIPLE_FAULT;
 		break;
 	case VMEXIT_VMRUN: case VMEXIT_VMLOAD: case VMEXIT_VMSAVE: case VMEXIT_STGI:
-	case VMEXIT_CLGI: case VMEXIT_SKINIT: case VMEXIT_INVLPGA: case VMEXIT_ICEBP:
+	case VMEXIT_CLGI: case VMEXIT_SKINIT: case VMEXIT_INVLPGA:
 	case VMEXIT_MONITOR: case VMEXIT_MWAIT: case VMEXIT_MWAIT_C:
 		/* Instructions of features the guest was not offered: #UD, as on a CPU without them. */
 		svm_inject_exception(v, 6, 0, 0);
@@ -98,16 +114,31 @@ void svm_handle_exit(struct vcpu *v)
 
 	/* The hot exits first, without building a struct vm_exit. */
 	if (code == VMEXIT_CPUID)
-		vcpu_exit_cpuid(v, 2);
+		vcpu_exit_cpuid(v, next_len(vm));
 	else if (code == VMEXIT_VMMCALL)
-		vcpu_exit_hypercall(v, 3);
+		vcpu_exit_hypercall(v, next_len(vm));
 	else
 		slow_exit(v, vm, code);
+	if (v->irq.on)
+		irq_before_entry(v);
+}
 
+void svm_before_entry(struct vcpu *v)
+{
+	struct vmcb *vm = vmcb_of(v);
+
+	for (;;) {
+		vcpu_test_window();
+		/* GIF = 0 holds every interrupt and NMI until VMRUN, where an intercepted one
+		 * exits at once (APM 15.17): a kick after this look is never lost. */
+		__asm__ volatile("clgi" ::: "memory");
+		if (vcpu_may_enter(v))
+			break;
+		__asm__ volatile("stgi" ::: "memory");
+		vcpu_kicked(v);
+	}
 	vm->save.rax = v->regs.gpr[REG_RAX];
 	vm->save.rsp = v->regs.gpr[REG_RSP];
 	vm->save.rip = v->regs.rip;
 	vm->save.rflags = v->regs.rflags;
-	if (v->irq.on)
-		irq_before_entry(v);
 }

@@ -11,6 +11,10 @@
 
 #define CPUID_SVM_BIT (1u << 2)  /* CPUID 8000_0001h ECX */
 #define CPUID_NP_BIT  (1u << 0)  /* CPUID 8000_000Ah EDX */
+#define CPUID_NRIPS_BIT (1u << 3) /* CPUID 8000_000Ah EDX: the VMCB has the next RIP */
+
+/* Set once in svm_probe(); read-only afterwards. */
+int svm_has_nrips;
 
 /* Shared by every vCPU, written once at probe time: intercept every port and every MSR. */
 static uint64_t iopm_pa, msrpm_pa;
@@ -68,10 +72,11 @@ static void svm_vcpu_reset(struct vcpu *v, const struct vcpu_boot_state *st)
 				  INTERCEPT_CPUID | INTERCEPT_INVD | INTERCEPT_HLT |
 				  INTERCEPT_INVLPGA | INTERCEPT_IOIO | INTERCEPT_MSR |
 				  INTERCEPT_TASKSW | INTERCEPT_SHUTDOWN;
-	/* Guests never see SVM: every SVM instruction is intercepted and answered with #UD. */
+	/* Guests never see SVM: every SVM instruction is intercepted and answered with #UD.
+	 * ICEBP is not intercepted: the guest takes its #DB as on a CPU. */
 	vm->ctl.intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL | INTERCEPT_VMLOAD |
 				  INTERCEPT_VMSAVE | INTERCEPT_STGI | INTERCEPT_CLGI |
-				  INTERCEPT_SKINIT | INTERCEPT_ICEBP | INTERCEPT_MONITOR |
+				  INTERCEPT_SKINIT | INTERCEPT_MONITOR |
 				  INTERCEPT_MWAIT | INTERCEPT_MWAIT_C;
 	vm->ctl.iopm_pa = iopm_pa;
 	vm->ctl.msrpm_pa = msrpm_pa;
@@ -125,6 +130,8 @@ static void __attribute__((noreturn)) svm_vcpu_run(struct vcpu *v)
 void svm_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_t error)
 {
 	struct vmcb *vm = vmcb_of(v);
+	if (!(vm->save.cr0 & CR0_PE))
+		has_error = 0; /* real mode pushes no error codes (APM vol. 2 15.20) */
 	vm->ctl.eventinj = vector | EVENTINJ_TYPE_EXCEPTION | EVENTINJ_VALID |
 			   (has_error ? EVENTINJ_EV | ((uint64_t)error << 32) : 0);
 }
@@ -140,6 +147,11 @@ static void svm_get_paging(struct vcpu *v, uint64_t *cr0, uint64_t *cr3, uint64_
 	/* packed attributes: L is bit 9, D/B bit 10 */
 	*code_bits = (vm->save.efer & EFER_LMA) && (vm->save.cs.attrib & 0x200) ? 64 :
 		     (vm->save.cs.attrib & 0x400) ? 32 : 16;
+}
+
+static unsigned svm_guest_cpl(struct vcpu *v)
+{
+	return vmcb_of(v)->save.cpl & 3;
 }
 
 static int svm_irq_ready(struct vcpu *v)
@@ -205,7 +217,7 @@ static int svm_msr_write(struct vcpu *v, uint32_t index, uint64_t value)
 {
 	struct vmcb *vm = vmcb_of(v);
 	if (index == MSR_EFER) {
-		if (value & ~EFER_GUEST_BITS)
+		if (!efer_write_ok(vm->save.efer, value, vm->save.cr0))
 			return MICA_EINVAL;
 		/* LMA is the CPU's to set; keep what the guest runs with. */
 		vm->save.efer = (value & ~EFER_LMA) | (vm->save.efer & EFER_LMA) | EFER_SVME;
@@ -231,6 +243,7 @@ static const struct virt_ops svm_ops = {
 	.vcpu_run = svm_vcpu_run,
 	.inject_exception = svm_inject_exception,
 	.get_paging = svm_get_paging,
+	.guest_cpl = svm_guest_cpl,
 	.irq_ready = svm_irq_ready,
 	.inject_irq = svm_inject_irq,
 	.irq_window = svm_irq_window,
@@ -262,6 +275,7 @@ const struct virt_ops *svm_probe(const char **why)
 		return NULL;
 	}
 	nr_asids = r[1];
+	svm_has_nrips = !!(r[3] & CPUID_NRIPS_BIT);
 	iopm_pa = mem_alloc(3 * 4096, 4096);
 	msrpm_pa = mem_alloc(2 * 4096, 4096);
 	if (!iopm_pa || !msrpm_pa) {

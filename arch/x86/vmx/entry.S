@@ -18,6 +18,8 @@ vmx_loop:
 	mov	$HOST_RIP, %edx
 	vmwrite	%rax, %rdx
 .Lenter:
+	call	vmx_before_entry		/* returns with IF = 0, nothing pending */
+	mov	(%rsp), %rdi
 	cmpq	$0, LAUNCHED(%rdi)
 	mov	GPR(0)(%rdi), %rax
 	mov	GPR(1)(%rdi), %rcx

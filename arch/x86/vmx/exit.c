@@ -1,6 +1,8 @@
 /* Turns a VT-x exit into the kernel's terms, and VM-entry failures into words. */
 #include <stddef.h>
 #include "arch/x86/cpu.h"
+#include "arch/x86/extable.h"
+#include "arch/x86/msr_check.h"
 #include "arch/x86/vmx/vmx.h"
 #include "kernel/partition.h"
 #include "kernel/percpu.h"
@@ -56,7 +58,7 @@ void vmx_entry_failed(struct vcpu *v, uint64_t rflags)
 			      v->cpu->id);
 	} else {
 		uint32_t err = (uint32_t)vmread(VMCS_INSN_ERROR);
-		partition_end(v, 0, "VM entry failed: VM-instruction error %u: %s", err,
+		partition_end(v, partition_on_crash_restarts(v->part), "VM entry failed: VM-instruction error %u: %s", err,
 			      vmx_insn_error_text(err));
 	}
 	partition_check(v);
@@ -72,14 +74,21 @@ static uint64_t gpr(struct vcpu *v, unsigned n)
 /* MOV to CR0/CR4, CLTS and LMSW that touch a bit Mica keeps set (SDM 27.1.3, table 28-3).
  * The guest sees its value in the read shadow; the real register keeps the VMX bits. When
  * the write turns paging on or off, the IA-32e transition the CPU would have made is
- * done here (SDM 9.8.5): EFER.LMA and the "IA-32e mode guest" entry control follow. */
+ * done here (SDM 9.8.5): EFER.LMA and the "IA-32e mode guest" entry control follow. What
+ * MOV to CR0 refuses with #GP on a CPU (SDM vol. 2 "MOV—Move to/from Control Registers")
+ * is refused here too: reserved bits 63:32 in 64-bit code, PG without PE, NW without CD,
+ * paging off in 64-bit code, long-mode paging without PAE. Clearing NE is allowed and
+ * stays in the shadow (x87 errors then still raise #MF: VMX keeps NE set). */
 static int cr_access(struct vcpu *v, uint64_t qual)
 {
 	unsigned cr = qual & 15, type = (qual >> 4) & 3;
 	uint64_t val;
 
 	if (cr == 0) {
-		uint64_t old = vmread(VMCS_CR0_SHADOW);
+		uint64_t old = vmx_guest_cr0(); /* the shadow alone is stale for unmasked bits */
+		uint64_t efer = vmread(GUEST_EFER);
+		uint32_t cs_ar = (uint32_t)vmread(GUEST_ES_AR + 2 * SEG_CS);
+		int code64 = (efer & EFER_LMA) && (cs_ar & (1u << 13));
 		if (type == 0)
 			val = gpr(v, (qual >> 8) & 15);
 		else if (type == 2)
@@ -88,10 +97,13 @@ static int cr_access(struct vcpu *v, uint64_t qual)
 			val = (old & ~0xeULL) | ((qual >> 16) & 0xf) | (old & 1); /* LMSW: cannot clear PE */
 		else
 			return -1;
+		if (code64 && (val >> 32))
+			return -1;
 		val &= 0xffffffffULL;
 		if (((val & CR0_PG) && !(val & CR0_PE)) || ((val >> 29) & 3) == 1) /* PG w/o PE; NW w/o CD */
 			return -1;
-		uint64_t efer = vmread(GUEST_EFER);
+		if (code64 && !(val & CR0_PG))
+			return -1;
 		uint32_t entry = (uint32_t)vmread(VMCS_ENTRY_CTLS);
 		if ((val & CR0_PG) && !(old & CR0_PG) && (efer & EFER_LME)) {
 			if (!(vmread(GUEST_CR4) & CR4_PAE))
@@ -118,20 +130,21 @@ static int cr_access(struct vcpu *v, uint64_t qual)
 }
 
 /* XSETBV always exits under VMX (SDM 25.1.2). The CPU runs only this vCPU, so the guest's
- * XCR0 is simply loaded, once checked against what the CPU supports (SDM 13.3). */
+ * XCR0 is simply loaded, once checked against every rule of SDM vol. 1 13.3; should the
+ * CPU still refuse it, the fault is the guest's #GP, never a hypervisor exception. */
 static int xsetbv(struct vcpu *v)
 {
 	uint32_t r[4];
 	uint64_t val = (v->regs.gpr[REG_RDX] << 32) | (uint32_t)v->regs.gpr[REG_RAX];
 
 	if ((uint32_t)v->regs.gpr[REG_RCX] != 0)
-		return -1;
+		return -1; /* XCR0 is the only XCR XSETBV writes */
+	if ((vmread(GUEST_ES_AR + 2 * SEG_SS) >> 5) & 3)
+		return -1; /* CPL > 0 */
 	cpuid_count(0xd, 0, r);
-	uint64_t supported = ((uint64_t)r[3] << 32) | r[0];
-	if (!(val & 1) || (val & ~supported) || ((val & 4) && !(val & 2)))
+	if (!xcr0_valid(val, ((uint64_t)r[3] << 32) | r[0]))
 		return -1;
-	__asm__ volatile("xsetbv" : : "a"((uint32_t)val), "d"((uint32_t)(val >> 32)), "c"(0));
-	return 0;
+	return xsetbv_safe(0, val);
 }
 
 static void __attribute__((noinline)) slow_exit(struct vcpu *v, uint32_t reason)
@@ -174,7 +187,8 @@ static void __attribute__((noinline)) slow_exit(struct vcpu *v, uint32_t reason)
 		e.reason = EXIT_INTR;
 		break;
 	case EXIT_REASON_EXCEPTION:
-		e.reason = EXIT_NONE; /* only NMIs arrive here (exception bitmap is 0) */
+		/* Only NMIs arrive here (the exception bitmap is 0): a kick (arch_kick_cpu_nmi). */
+		e.reason = EXIT_INTR;
 		break;
 	case EXIT_REASON_IO:
 		e.reason = EXIT_IO;
@@ -208,7 +222,13 @@ static void __attribute__((noinline)) slow_exit(struct vcpu *v, uint32_t reason)
 		break;
 	case EXIT_REASON_HLT:
 		e.reason = EXIT_HLT;
-		e.insn_len = 1;
+		e.insn_len = (uint32_t)vmread(VMCS_EXIT_INSN_LEN);
+		break;
+	case EXIT_REASON_INVD:
+		/* Dropping cached writes would lose other partitions' data: as WBINVD, a no-op
+		 * here (no cache state a guest could see). */
+		v->regs.rip += vmread(VMCS_EXIT_INSN_LEN);
+		e.reason = EXIT_NONE;
 		break;
 	case EXIT_REASON_EPT_VIOLATION:
 		e.reason = EXIT_STAGE2_FAULT;
@@ -253,14 +273,29 @@ void vmx_handle_exit(struct vcpu *v)
 	v->regs.rip = vmread(GUEST_RIP);
 	/* The hot exits first: they touch only RIP and the saved GPRs. */
 	if (reason == EXIT_REASON_CPUID)
-		vcpu_exit_cpuid(v, 2);
+		vcpu_exit_cpuid(v, (unsigned)vmread(VMCS_EXIT_INSN_LEN));
 	else if (reason == EXIT_REASON_VMCALL)
-		vcpu_exit_hypercall(v, 3);
+		vcpu_exit_hypercall(v, (unsigned)vmread(VMCS_EXIT_INSN_LEN));
 	else
 		slow_exit(v, reason);
 
 	if (v->irq.on)
 		irq_before_entry(v);
+}
+
+void vmx_before_entry(struct vcpu *v)
+{
+	for (;;) {
+		vcpu_test_window();
+		/* With IF = 0 a kick's interrupt waits, and with external-interrupt exiting it
+		 * makes the guest exit before its first instruction: a kick after this look is
+		 * never lost. NMIs are not held by IF: arch_kick_cpu_nmi() callers re-send. */
+		irq_disable();
+		if (vcpu_may_enter(v))
+			break;
+		irq_enable();
+		vcpu_kicked(v);
+	}
 	if (__builtin_expect(((struct vmx_vcpu *)v->hw)->reset_pending, 0))
 		vmx_apply_reset(v); /* restarted while parked, or a SIPI arrived */
 	else

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
+#include "arch/x86/extable.h"
 #include "arch/x86/msr_check.h"
 #include "arch/x86/vmx/ept.h"
 #include "arch/x86/vmx/vmx.h"
@@ -187,6 +188,13 @@ uint64_t cr0_must1(void)
 	return m;
 }
 
+/* CR0 as the guest sees it: the bits Mica keeps set come from the read shadow. */
+uint64_t vmx_guest_cr0(void)
+{
+	uint64_t mask = cr0_must1();
+	return (vmread(GUEST_CR0) & ~mask) | (vmread(VMCS_CR0_SHADOW) & mask);
+}
+
 uint32_t vmx_entry_ctls(void)
 {
 	return entry_ctls;
@@ -286,6 +294,9 @@ static void __attribute__((noreturn)) vmx_vcpu_run(struct vcpu *v)
 
 void vmx_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_t error)
 {
+	/* Real mode pushes no error codes, and VM entry refuses one there (SDM 26.2.1.3). */
+	if (!(vmread(GUEST_CR0) & CR0_PE))
+		has_error = 0;
 	vmwrite(VMCS_ENTRY_INTR_INFO, vector | INTR_TYPE_HW_EXCEPTION | INTR_INFO_VALID |
 					      (has_error ? INTR_INFO_HAS_ERROR : 0));
 	if (has_error)
@@ -303,6 +314,11 @@ static void vmx_get_paging(struct vcpu *v, uint64_t *cr0, uint64_t *cr3, uint64_
 	*efer = vmread(GUEST_EFER);
 	uint32_t ar = (uint32_t)vmread(GUEST_ES_AR + 2 * SEG_CS);
 	*code_bits = (*efer & EFER_LMA) && (ar & (1u << 13)) ? 64 : (ar & (1u << 14)) ? 32 : 16;
+}
+
+static unsigned vmx_guest_cpl(struct vcpu *v)
+{
+	return (vmread(GUEST_ES_AR + 2 * SEG_SS) >> 5) & 3; /* SS.DPL is the CPL (SDM 24.4.1) */
 }
 
 static int vmx_irq_ready(struct vcpu *v)
@@ -369,7 +385,7 @@ static int vmx_msr_write(struct vcpu *v, uint32_t index, uint64_t value)
 	uint32_t f;
 
 	if (index == MSR_EFER) {
-		if (value & ~EFER_GUEST_BITS)
+		if (!efer_write_ok(vmread(GUEST_EFER), value, vmx_guest_cr0()))
 			return MICA_EINVAL;
 		uint64_t lma = vmread(GUEST_EFER) & EFER_LMA; /* the CPU's to change */
 		vmwrite(GUEST_EFER, (value & ~EFER_LMA) | lma);
@@ -378,8 +394,11 @@ static int vmx_msr_write(struct vcpu *v, uint32_t index, uint64_t value)
 	if ((m || vmcs_msr_field(index)) && !msr_value_ok(index, value, vmread(GUEST_CR4)))
 		return MICA_EINVAL;
 	if (m) {
+		/* This CPU runs only this vCPU: the real MSR is the guest's. A value the CPU
+		 * refuses after all is the guest's #GP, not a hypervisor exception. */
+		if (wrmsr_safe(index, value))
+			return MICA_EINVAL;
 		*m = value;
-		wrmsr(index, value); /* this CPU runs only this vCPU: the real MSR is the guest's */
 		return 0;
 	}
 	if ((f = vmcs_msr_field(index))) {
@@ -400,6 +419,7 @@ static const struct virt_ops vmx_ops = {
 	.vcpu_run = vmx_vcpu_run,
 	.inject_exception = vmx_inject_exception,
 	.get_paging = vmx_get_paging,
+	.guest_cpl = vmx_guest_cpl,
 	.irq_ready = vmx_irq_ready,
 	.inject_irq = vmx_inject_irq,
 	.irq_window = vmx_irq_window,
