@@ -8,7 +8,7 @@
 E2E_ARGS ?=
 
 .PHONY: test-svm test-vmx test-linux-vmx linux-image
-test-svm: core loader guests vmm $(BUILD)/mica-mb2.elf linux-image
+test-svm: core loader guests vmm $(BUILD)/mica-mb2.elf linux-image kickwindow-core
 	$(PYTHON) tests/e2e/run.py --vendor svm $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-mb2 $(E2E_ARGS)
 
@@ -18,7 +18,14 @@ vmxbreak-core: $(BUILD)/mica-mb2.elf
 	$(MAKE) core BUILD=$(BUILD)/vmxbreak CORE_DEFINES=-DMICA_VMX_BREAK_VMCS
 	cp $(BUILD)/mica-mb2.elf $(BUILD)/vmxbreak/
 
-test-vmx: core loader guests vmm $(BUILD)/mica-mb2.elf vmxbreak-core
+# A test build of the core that pauses vCPUs other than 0 for 100 ms just before each
+# guest entry (scenario kick-window).
+.PHONY: kickwindow-core
+kickwindow-core: $(BUILD)/mica-mb2.elf loader
+	$(MAKE) core BUILD=$(BUILD)/kickwindow CORE_DEFINES=-DMICA_TEST_KICK_WINDOW
+	cp $(BUILD)/mica-mb2.elf $(BUILD)/BOOTX64.EFI $(BUILD)/kickwindow/
+
+test-vmx: core loader guests vmm $(BUILD)/mica-mb2.elf vmxbreak-core kickwindow-core
 	$(PYTHON) tests/e2e/run.py --vendor vmx $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor vmx-uefi $(E2E_ARGS)
 

@@ -29,8 +29,9 @@ from harness import BACKENDS, BUILD, Failure, Script, guest_path, play, watch  #
 from scenarios import SCENARIOS as BASIC_SCENARIOS  # noqa: E402
 from linux import LINUX_SCENARIOS, needs_linux  # noqa: E402
 from virtio import DISK, VIRTIO_SCENARIOS, make_disk  # noqa: E402
+from defects import DEFECT_SCENARIOS  # noqa: E402
 
-SCENARIOS = BASIC_SCENARIOS + LINUX_SCENARIOS + VIRTIO_SCENARIOS
+SCENARIOS = BASIC_SCENARIOS + LINUX_SCENARIOS + VIRTIO_SCENARIOS + DEFECT_SCENARIOS
 
 TAIL = 40
 _print_lock = threading.Lock()

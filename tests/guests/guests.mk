@@ -1,7 +1,8 @@
 # Test guests: tiny freestanding ELF64 programs, one behaviour each (docs/testing.md).
 # Included by the top Makefile; builds $(BUILD)/guests/<name>.elf.
 
-GUEST_NAMES := hello cpuid probe triple hcfuzz counter crasher bench vhostile vrestart vbench svcprobe
+GUEST_NAMES := hello cpuid probe triple hcfuzz counter crasher bench vhostile vrestart vbench svcprobe \
+	defects spinner
 GUEST_ELFS  := $(patsubst %,$(BUILD)/guests/%.elf,$(GUEST_NAMES))
 
 GUEST_DIR := tests/guests
@@ -24,7 +25,12 @@ GUEST_VDRV_NAMES := vhostile vrestart vbench
 GUEST_VDRV_OBJ   := $(GUEST_OUT)/obj/$(GUEST_DIR)/lib/vdrv.c.o
 $(GUEST_VDRV_NAMES:%=$(GUEST_OUT)/%.elf): $(GUEST_VDRV_OBJ)
 
-GUEST_OBJS := $(GUEST_RT_OBJS) $(GUEST_VDRV_OBJ) \
+# The guests that provoke exceptions on purpose catch them with lib/trap.c.
+GUEST_TRAP_NAMES := defects
+GUEST_TRAP_OBJS  := $(GUEST_OUT)/obj/$(GUEST_DIR)/lib/trap.c.o $(GUEST_OUT)/obj/$(GUEST_DIR)/lib/trap.S.o
+$(GUEST_TRAP_NAMES:%=$(GUEST_OUT)/%.elf): $(GUEST_TRAP_OBJS)
+
+GUEST_OBJS := $(GUEST_RT_OBJS) $(GUEST_VDRV_OBJ) $(GUEST_TRAP_OBJS) \
 	$(GUEST_NAMES:%=$(GUEST_OUT)/obj/$(GUEST_DIR)/%.c.o)
 .SECONDARY: $(GUEST_OBJS)
 

@@ -128,7 +128,7 @@ void svm_before_entry(struct vcpu *v)
 	struct vmcb *vm = vmcb_of(v);
 
 	for (;;) {
-		vcpu_test_window();
+		vcpu_test_window(v);
 		/* GIF = 0 holds every interrupt and NMI until VMRUN, where an intercepted one
 		 * exits at once (APM 15.17): a kick after this look is never lost. */
 		__asm__ volatile("clgi" ::: "memory");

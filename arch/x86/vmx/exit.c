@@ -286,7 +286,7 @@ void vmx_handle_exit(struct vcpu *v)
 void vmx_before_entry(struct vcpu *v)
 {
 	for (;;) {
-		vcpu_test_window();
+		vcpu_test_window(v);
 		/* With IF = 0 a kick's interrupt waits, and with external-interrupt exiting it
 		 * makes the guest exit before its first instruction: a kick after this look is
 		 * never lost. NMIs are not held by IF: arch_kick_cpu_nmi() callers re-send. */

@@ -85,4 +85,14 @@ void delay_ms(unsigned ms);
  * says, else CPUID 0x16, else a guess of 2 GHz. */
 extern uint32_t guest_tsc_mhz, guest_tsc_khz;
 
+/* --- provoked exceptions (lib/trap.c; only guests that list it in guests.mk) --- */
+
+/* Loads an IDT that catches vectors 0-31. */
+void trap_install(void);
+/* Arms one catch: the next exception resumes skip bytes after the faulting instruction. */
+void trap_expect(uint64_t skip);
+/* The vector caught since trap_expect(), or -1; disarms. trap_error: its error code. */
+int trap_taken(void);
+extern volatile uint64_t trap_error;
+
 #endif

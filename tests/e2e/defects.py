@@ -1,0 +1,90 @@
+"""The defects of the hostile-guest review (issue #20), each shown by a guest: `defects`
+re-checks what one vCPU can provoke (plain, and with a local APIC), `spinner` makes a
+partition stop and restart past a vCPU that never leaves the guest. See docs/testing.md."""
+
+import textwrap
+
+from scenarios import BANNER, Expect, Scenario, counting, lit, out, restarting, stopped
+from virtio import SERVICE_PART, VMM
+
+DEFECTS_CONFIG = SERVICE_PART + textwrap.dedent("""
+    [partition plain]
+    cpus = 1
+    memory = 16M
+    image = defects.elf
+
+    [partition apic]
+    cpus = 3
+    memory = 16M
+    image = defects.elf
+    console = virtio
+
+    [partition counter]
+    cpus = 2
+    memory = 16M
+    image = counter.elf
+""")
+
+
+PARTS = ("plain", "apic")
+
+
+SPINNER_CONFIG = """
+    [partition spinner]
+    cpus = 1,3
+    memory = 16M
+    image = spinner.elf
+    on_crash = restart
+
+    [partition counter]
+    cpus = 2
+    memory = 16M
+    image = counter.elf
+"""
+
+
+def spinner(name, about, core_build=None):
+    return Scenario(
+        name, about, SPINNER_CONFIG, ["spinner.elf", "counter.elf"],
+        Expect(
+            steps=[BANNER,
+                   restarting("spinner", 1, lit("triple fault")),
+                   restarting("spinner", 20, lit("triple fault")),
+                   out("spinner", lit("PASS: spinner restarted 20 times past a vCPU that "
+                                      "never exits")),
+                   stopped("spinner", lit("powered off (code 0)")),
+                   *counting()],
+            forbidden=[r"^mica: partition 'counter' (stopped|restarting)"]),
+        timeout=120, core_build=core_build)
+
+
+DEFECT_SCENARIOS = [
+    Scenario(
+        "defects",
+        "a guest provokes each defect of the hostile-guest review, as a plain partition and "
+        "with a local APIC: every one gets what a CPU would give (#GP, #DB, the right "
+        "registers); no hypervisor CPU stops, the counter goes on",
+        DEFECTS_CONFIG,
+        [VMM, "defects.elf", "counter.elf"],
+        Expect(
+            steps=[BANNER,
+                   # the two partitions interleave: one unordered step
+                   [pat for p in PARTS for pat in (out(p, lit(f"defects: start in '{p}'")),
+                                                   out(p, lit("PASS: defects") + "$"),
+                                                   stopped(p, lit("powered off (code 0)")))],
+                   *counting()],
+            anywhere=[out("plain", lit("defects: this line came by REP OUTSB") + "$"),
+                      out("plain", lit("defects: no local APIC in this partition: timer "
+                                       "check skipped")),
+                      out("apic", r"PASS: a periodic APIC timer of count 1 with IF = 0")],
+            forbidden=[r"^mica: partition '(svc|counter)' (stopped|restarting)",
+                       r"^mica: partition '(plain|apic)' restarting"]),
+        timeout=150),
+    spinner("kick-spinner",
+            "vCPU 1 spins with interrupts off and never exits; vCPU 0 crashes 20 times: "
+            "each stop gets vCPU 1 out of the guest and the partition restarts"),
+    spinner("kick-window",
+            "the same with a test build that pauses vCPU 1 for 100 ms just before it holds "
+            "interrupts off to enter the guest, where a kick used to be lost: none is",
+            core_build="build/kickwindow"),
+]

@@ -1,0 +1,71 @@
+/* Catching the exceptions a test guest provokes on purpose (lib/trap.S): trap_expect(skip)
+ * arms one catch; the exception's vector and error code are recorded and the guest resumes
+ * skip bytes after the faulting instruction (0 for traps such as #DB, which already point
+ * past it). An exception nobody expected is a FAIL line and power-off with code 1. */
+#include "guest.h"
+
+volatile int trap_vector = -1;
+volatile uint64_t trap_error;
+static volatile uint64_t trap_skip;
+static volatile int trap_armed;
+
+struct trap_frame {
+	uint64_t rax, rcx, rdx, rsi, rdi, r8, r9, r10, r11;
+	uint64_t vector, error, rip, cs, rflags, rsp, ss;
+};
+
+struct gate {
+	uint16_t off_lo, sel;
+	uint8_t ist, type;
+	uint16_t off_mid;
+	uint32_t off_hi, zero;
+} __attribute__((packed));
+
+static struct gate idt[32] __attribute__((aligned(16)));
+extern const char trap_stubs[];
+
+void trap_c(struct trap_frame *f);
+void trap_c(struct trap_frame *f)
+{
+	if (!trap_armed) {
+		printf("FAIL: unexpected exception %lu (error 0x%lx) at RIP 0x%lx\n", f->vector,
+		       f->error, f->rip);
+		guest_exit(1);
+	}
+	trap_armed = 0;
+	trap_vector = (int)f->vector;
+	trap_error = f->error;
+	f->rip += trap_skip;
+}
+
+void trap_install(void)
+{
+	uint16_t cs;
+	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+	for (int v = 0; v < 32; v++) {
+		uint64_t a = (uint64_t)(trap_stubs + 16 * v);
+		idt[v] = (struct gate){ .off_lo = (uint16_t)a, .sel = cs, .type = 0x8e,
+					.off_mid = (uint16_t)(a >> 16), .off_hi = (uint32_t)(a >> 32) };
+	}
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) idtr = { sizeof(idt) - 1, (uint64_t)idt };
+	__asm__ volatile("lidt %0" : : "m"(idtr));
+}
+
+void trap_expect(uint64_t skip)
+{
+	trap_vector = -1;
+	trap_error = 0;
+	trap_skip = skip;
+	trap_armed = 1;
+	__asm__ volatile("" ::: "memory");
+}
+
+int trap_taken(void)
+{
+	int v = trap_vector;
+	trap_armed = 0;
+	return v;
+}
