@@ -216,10 +216,8 @@ void vcpu_exit_cpuid(struct vcpu *v, unsigned insn_len)
 	uint32_t r[4];
 
 	v->exits[EXIT_CPUID]++;
-	if (__builtin_expect(!insn_len, 0) && !(insn_len = vcpu_insn_len(v, INSN_CPUID, 2))) {
-		partition_check(v);
-		return; /* no longer at RIP: the guest runs it again */
-	}
+	if (__builtin_expect(!insn_len, 0))
+		insn_len = vcpu_insn_len(v, INSN_CPUID, 2);
 	if (v->irq.on) {
 		exit_cpuid_platform(v, insn_len);
 		return;

@@ -238,6 +238,7 @@ void irq_halt(struct vcpu *v, int guest_if)
 			break;
 		cpu_idle(); /* the host timer, a kick or any interrupt ends it */
 	}
+	kick_clear(v->cpu); /* the exit path looks at everything a kick can announce next */
 	irq_enable();
 }
 

@@ -56,7 +56,7 @@ int mmio_emulate(struct vcpu *v, const struct vm_exit *e, char *err, unsigned er
 			 d == MMIO_IOAPIC ? "IOAPIC" : "PCI", bits);
 		return MICA_EINVAL;
 	}
-	if (vcpu_fetch(v, &r, insn, &n, err, errlen) ||
+	if (vcpu_fetch(v, &r, bits, insn, &n, err, errlen) ||
 	    decode_mmio(insn, n, MMIO_MODE_64, &m, err, errlen))
 		return MICA_EINVAL;
 

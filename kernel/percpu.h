@@ -28,6 +28,15 @@ struct pcpu {
 	volatile uint32_t kick_pending;
 };
 
+/* This CPU is about to look at its state (partition, interrupts): kicks sent so far are
+ * answered by that look. An exchange, so that the state read after it cannot be one from
+ * before a kick whose flag the clear would then wipe out. */
+static inline void kick_clear(struct pcpu *c)
+{
+	if (c->kick_pending)
+		__atomic_exchange_n(&c->kick_pending, 0, __ATOMIC_SEQ_CST);
+}
+
 /* Owned by the boot CPU until the APs start; after that each CPU writes only its own. */
 extern struct pcpu cpus[MAX_CPUS];
 extern unsigned ncpus;

@@ -81,7 +81,7 @@ void io_string(struct vcpu *v, const struct vm_exit *e)
 		refuse(v, e->io.port, "only 64-bit code is emulated");
 		return;
 	}
-	if (vcpu_fetch(v, &r, insn, &n, err, sizeof(err)))
+	if (vcpu_fetch(v, &r, bits, insn, &n, err, sizeof(err)))
 		return; /* the code page went away under us: let the guest run it again */
 	for (; k < n; k++) {
 		uint8_t b = insn[k];

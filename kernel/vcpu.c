@@ -30,10 +30,8 @@ static void handle_msr(struct vcpu *v, const struct vm_exit *e)
 	uint32_t idx = e->msr.index;
 	uint64_t val;
 	int rc;
-	unsigned len = e->insn_len;
-
-	if (!len && !(len = vcpu_insn_len(v, e->msr.write ? INSN_WRMSR : INSN_RDMSR, 2)))
-		return; /* no longer at RIP: the guest runs it again */
+	unsigned len = e->insn_len ? e->insn_len :
+		       vcpu_insn_len(v, e->msr.write ? INSN_WRMSR : INSN_RDMSR, 2);
 
 	if (e->msr.write) {
 		val = (v->regs.gpr[REG_RDX] << 32) | (uint32_t)v->regs.gpr[REG_RAX];
@@ -70,10 +68,7 @@ static void handle_msr(struct vcpu *v, const struct vm_exit *e)
 
 static void handle_hlt(struct vcpu *v, const struct vm_exit *e)
 {
-	unsigned len = e->insn_len;
-
-	if (!len && !(len = vcpu_insn_len(v, INSN_HLT, 1)))
-		return;
+	unsigned len = e->insn_len ? e->insn_len : vcpu_insn_len(v, INSN_HLT, 1);
 	if (v->irq.on) {
 		v->regs.rip += len;
 		irq_halt(v, !!(v->regs.rflags & RFLAGS_IF));
@@ -101,7 +96,7 @@ void vcpu_test_window(const struct vcpu *v)
 
 void vcpu_kicked(struct vcpu *v)
 {
-	__atomic_store_n(&v->cpu->kick_pending, 0, __ATOMIC_SEQ_CST);
+	kick_clear(v->cpu);
 	partition_check(v);
 	if (v->irq.on)
 		irq_before_entry(v);
@@ -110,14 +105,9 @@ void vcpu_kicked(struct vcpu *v)
 void vcpu_exit_hypercall(struct vcpu *v, unsigned insn_len)
 {
 	v->exits[EXIT_HYPERCALL]++;
-	if (!insn_len) {
+	if (!insn_len)
 		insn_len = vcpu_insn_len(v, virt->hcall_insn == MICA_HCALL_INSN_VMMCALL ?
 					 INSN_VMMCALL : INSN_VMCALL, 3);
-		if (!insn_len) {
-			partition_check(v);
-			return; /* no longer at RIP: the guest runs it again */
-		}
-	}
 	v->regs.rip += insn_len;
 	hypercall(v);
 	partition_check(v);

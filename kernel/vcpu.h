@@ -9,10 +9,11 @@
 struct partition;
 struct pcpu;
 
-/* The last instruction whose length was decoded (kernel/fetch.c), to skip the walk when
- * the same one exits again. len 0: nothing remembered. */
+/* Instructions whose length was decoded (kernel/fetch.c), to skip the walk when the same
+ * one exits again: a small table indexed by RIP. len 0: nothing remembered. */
+#define INSN_MEMOS 8
 struct insn_memo {
-	uint64_t rip, cr3;
+	uint64_t la, cr3;        /* the instruction's linear address, the CR3 it ran under */
 	const uint8_t *host;     /* where its bytes were, in Mica's map of the guest's RAM */
 	uint8_t len, kind, bits;
 	uint8_t bytes[15];
@@ -30,7 +31,7 @@ struct vcpu {
 	unsigned generation;     /* the partition generation this vCPU runs */
 	uint64_t exits[EXIT_REASONS];
 	struct vcpu_irq irq;     /* local APIC, INIT/SIPI (guests with a platform) */
-	struct insn_memo insn_memo;
+	struct insn_memo insn_memo[INSN_MEMOS];
 };
 
 #define VCPU_OFF_HW_STATE   (8 * 18)

@@ -108,6 +108,7 @@ struct virt_ops {
 	void (*get_paging)(struct vcpu *v, uint64_t *cr0, uint64_t *cr3, uint64_t *cr4,
 			   uint64_t *efer, unsigned *code_bits);
 	unsigned (*guest_cpl)(struct vcpu *v); /* the guest's current privilege level, 0-3 */
+	uint64_t (*cs_base)(struct vcpu *v);   /* CS base: RIP is an offset from it */
 	int (*irq_ready)(struct vcpu *v);
 	void (*inject_irq)(struct vcpu *v, uint8_t vector);
 	void (*irq_window)(struct vcpu *v, int on);

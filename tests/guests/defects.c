@@ -229,6 +229,22 @@ static void string_io(void)
 	check(rsi == msg + 1, "OUTSB without REP moves RSI by one");
 }
 
+/* 4. An exception raised in real mode pushes no error code (realmode.S). */
+int realmode_gp_probe(void);
+
+static void real_mode_exception(void)
+{
+	uint64_t cr3;
+	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+	if (cr3 >= 0x90000) {
+		printf("FAIL: page tables at 0x%lx, where the real-mode probe goes\n", cr3);
+		failures++;
+		return;
+	}
+	check(realmode_gp_probe() == 1,
+	      "RDMSR of an unknown MSR in real mode: #GP without an error code, IRET returns");
+}
+
 /* 6. A periodic timer of one tick with interrupts off must not starve the vCPU. */
 static uint64_t spin_count(uint64_t ticks)
 {
@@ -291,6 +307,7 @@ int main(unsigned vcpu)
 		check(vec == VEC_DB, "ICEBP raises #DB");
 
 	string_io();
+	real_mode_exception();
 	periodic_timer();
 	if (failures) {
 		printf("FAIL: defects (%d checks failed)\n", failures);

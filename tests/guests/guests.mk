@@ -29,8 +29,11 @@ $(GUEST_VDRV_NAMES:%=$(GUEST_OUT)/%.elf): $(GUEST_VDRV_OBJ)
 GUEST_TRAP_NAMES := defects
 GUEST_TRAP_OBJS  := $(GUEST_OUT)/obj/$(GUEST_DIR)/lib/trap.c.o $(GUEST_OUT)/obj/$(GUEST_DIR)/lib/trap.S.o
 $(GUEST_TRAP_NAMES:%=$(GUEST_OUT)/%.elf): $(GUEST_TRAP_OBJS)
+# defects also goes down to real mode and back (realmode.S).
+$(GUEST_OUT)/defects.elf: $(GUEST_OUT)/obj/$(GUEST_DIR)/realmode.S.o
 
 GUEST_OBJS := $(GUEST_RT_OBJS) $(GUEST_VDRV_OBJ) $(GUEST_TRAP_OBJS) \
+	$(GUEST_OUT)/obj/$(GUEST_DIR)/realmode.S.o \
 	$(GUEST_NAMES:%=$(GUEST_OUT)/obj/$(GUEST_DIR)/%.c.o)
 .SECONDARY: $(GUEST_OBJS)
 

@@ -34,6 +34,7 @@ static void __attribute__((noinline)) slow_exit(struct vcpu *v, struct vmcb *vm,
 	switch (code) {
 	case VMEXIT_INTR:
 	case VMEXIT_NMI: /* a kick (arch_kick_cpu_nmi); taken by the host after STGI */
+		kick_clear(v->cpu); /* answered by the look at our state below */
 		e.reason = EXIT_INTR;
 		break;
 	case VMEXIT_VINTR:

@@ -154,6 +154,11 @@ static unsigned svm_guest_cpl(struct vcpu *v)
 	return vmcb_of(v)->save.cpl & 3;
 }
 
+static uint64_t svm_cs_base(struct vcpu *v)
+{
+	return vmcb_of(v)->save.cs.base;
+}
+
 static int svm_irq_ready(struct vcpu *v)
 {
 	struct vmcb *vm = vmcb_of(v);
@@ -244,6 +249,7 @@ static const struct virt_ops svm_ops = {
 	.inject_exception = svm_inject_exception,
 	.get_paging = svm_get_paging,
 	.guest_cpl = svm_guest_cpl,
+	.cs_base = svm_cs_base,
 	.irq_ready = svm_irq_ready,
 	.inject_irq = svm_inject_irq,
 	.irq_window = svm_irq_window,

@@ -184,10 +184,12 @@ static void __attribute__((noinline)) slow_exit(struct vcpu *v, uint32_t reason)
 	case EXIT_REASON_EXT_INTR:
 		/* Not acknowledged on exit: let the host IDT take it now (sti shadow: one nop). */
 		__asm__ volatile("sti; nop; cli" ::: "memory");
+		kick_clear(v->cpu); /* answered by the look at our state below */
 		e.reason = EXIT_INTR;
 		break;
 	case EXIT_REASON_EXCEPTION:
 		/* Only NMIs arrive here (the exception bitmap is 0): a kick (arch_kick_cpu_nmi). */
+		kick_clear(v->cpu);
 		e.reason = EXIT_INTR;
 		break;
 	case EXIT_REASON_IO:

@@ -321,6 +321,11 @@ static unsigned vmx_guest_cpl(struct vcpu *v)
 	return (vmread(GUEST_ES_AR + 2 * SEG_SS) >> 5) & 3; /* SS.DPL is the CPL (SDM 24.4.1) */
 }
 
+static uint64_t vmx_cs_base(struct vcpu *v)
+{
+	return vmread(GUEST_ES_BASE + 2 * SEG_CS);
+}
+
 static int vmx_irq_ready(struct vcpu *v)
 {
 	return (vmread(GUEST_RFLAGS) & RFLAGS_IF) && !(vmread(GUEST_INTERRUPTIBILITY) & 3) &&
@@ -420,6 +425,7 @@ static const struct virt_ops vmx_ops = {
 	.inject_exception = vmx_inject_exception,
 	.get_paging = vmx_get_paging,
 	.guest_cpl = vmx_guest_cpl,
+	.cs_base = vmx_cs_base,
 	.irq_ready = vmx_irq_ready,
 	.inject_irq = vmx_inject_irq,
 	.irq_window = vmx_irq_window,
