@@ -160,8 +160,8 @@ void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 	case EXIT_ENTRY_FAILED:
 		/* The guest state the CPU refused is the guest's own doing (Mica checks what it
 		 * writes there): a crash like any other, so on_crash decides. */
-		partition_end(v, partition_on_crash_restarts(p), "%s (exit code 0x%lx, info 0x%lx 0x%lx)", e->what, e->raw[0],
-			      e->raw[1], e->raw[2]);
+		partition_end(v, partition_on_crash_restarts(p), "%s (exit code 0x%lx, info 0x%lx 0x%lx)",
+			      e->what, e->raw[0], e->raw[1], e->raw[2]);
 		break;
 	case EXIT_UNHANDLED:
 	default:

@@ -58,7 +58,8 @@ void vmx_entry_failed(struct vcpu *v, uint64_t rflags)
 			      v->cpu->id);
 	} else {
 		uint32_t err = (uint32_t)vmread(VMCS_INSN_ERROR);
-		partition_end(v, partition_on_crash_restarts(v->part), "VM entry failed: VM-instruction error %u: %s", err,
+		partition_end(v, partition_on_crash_restarts(v->part),
+			      "VM entry failed: VM-instruction error %u: %s", err,
 			      vmx_insn_error_text(err));
 	}
 	partition_check(v);
