@@ -113,8 +113,8 @@ static inline int vcpu_may_enter(const struct vcpu *v)
 void vcpu_kicked(struct vcpu *v);
 
 #ifdef MICA_TEST_KICK_WINDOW
-/* Test build only (docs/testing.md): vCPUs other than 0 pause 100 ms just before
- * interrupts are held off for the entry, the stretch where a kick used to be lost. */
+/* Test build only (make testcore, docs/testing.md): vCPUs other than 0 pause 100 ms just
+ * before interrupts are held off for the entry, the stretch where a kick used to be lost. */
 void vcpu_test_window(const struct vcpu *v);
 #else
 static inline void vcpu_test_window(const struct vcpu *v) { (void)v; }

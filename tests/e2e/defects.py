@@ -86,5 +86,20 @@ DEFECT_SCENARIOS = [
     spinner("kick-window",
             "the same with a test build that pauses vCPU 1 for 100 ms just before it holds "
             "interrupts off to enter the guest, where a kick used to be lost: none is",
-            core_build="build/kickwindow"),
+            core_build="build/testcore"),
+    Scenario(
+        "defects-fixup",
+        "defects on a test build that leaves XSETBV's rules to the CPU: the CPU's #GP in the "
+        "hypervisor is caught by the exception table and becomes the guest's, every check "
+        "still passes",
+        DEFECTS_CONFIG,
+        [VMM, "defects.elf", "counter.elf"],
+        Expect(
+            steps=[BANNER,
+                   [pat for p in PARTS for pat in (out(p, lit("PASS: defects") + "$"),
+                                                   stopped(p, lit("powered off (code 0)")))],
+                   *counting()],
+            anywhere=[out("plain", lit("PASS: XSETBV 0x27 (AVX-512 opmask without ZMM_Hi256, "
+                                       "Hi16_ZMM) gets #GP"))]),
+        timeout=150, vendors=("vmx",), core_build="build/testcore"),
 ]

@@ -143,8 +143,10 @@ static int xsetbv(struct vcpu *v)
 	if ((vmread(GUEST_ES_AR + 2 * SEG_SS) >> 5) & 3)
 		return -1; /* CPL > 0 */
 	cpuid_count(0xd, 0, r);
+#ifndef MICA_TEST_TRUST_CPU /* test build only: the CPU checks, the exception table catches */
 	if (!xcr0_valid(val, ((uint64_t)r[3] << 32) | r[0]))
 		return -1;
+#endif
 	return xsetbv_safe(0, val);
 }
 
