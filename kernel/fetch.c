@@ -5,7 +5,7 @@
 #include "kernel/partition.h"
 #include "kernel/vcpu.h"
 
-static int read_gpa(void *ctx, uint64_t gpa, void *buf, size_t len)
+int guest_read_gpa(void *ctx, uint64_t gpa, void *buf, size_t len)
 {
 	const void *src = partition_guest_ptr(ctx, gpa, len);
 	if (!src)
@@ -40,12 +40,12 @@ int vcpu_fetch(struct vcpu *v, const struct gwalk_regs *r, unsigned code_bits, u
 
 	if (first > INSN_MAX)
 		first = INSN_MAX;
-	int rc = gwalk_read(r, la, access, read_gpa, v->part, buf, first, err, errlen);
+	int rc = gwalk_read(r, la, access, guest_read_gpa, v->part, buf, first, err, errlen);
 	if (rc)
 		return rc;
 	*n = first;
 	/* The rest may lie on the next page, which need not be mapped if not needed. */
-	if (first < INSN_MAX && !gwalk_read(r, la + first, access, read_gpa, v->part,
+	if (first < INSN_MAX && !gwalk_read(r, la + first, access, guest_read_gpa, v->part,
 					    buf + first, INSN_MAX - first, err, errlen))
 		*n = INSN_MAX;
 	return 0;
@@ -77,7 +77,7 @@ static unsigned __attribute__((noinline)) decode_len(struct vcpu *v, struct insn
 		return fallback; /* not that instruction (any more): as before decoding existed */
 	m->len = 0;
 	if ((la & 4095) + len <= 4096 &&
-	    !gwalk(&r, la, fetch_access(v), read_gpa, v->part, &gpa, err, sizeof(err)) &&
+	    !gwalk(&r, la, fetch_access(v), guest_read_gpa, v->part, &gpa, err, sizeof(err)) &&
 	    (m->host = partition_guest_ptr(v->part, gpa, len))) {
 		m->la = la;
 		m->cr3 = r.cr3;

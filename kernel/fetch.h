@@ -4,11 +4,15 @@
 #ifndef MICA_FETCH_H
 #define MICA_FETCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "kernel/insn_len.h"
 
 struct vcpu;
 struct gwalk_regs;
+
+/* A gwalk_read_fn over partition ctx's RAM (MICA_EFAULT outside it). */
+int guest_read_gpa(void *ctx, uint64_t gpa, void *buf, size_t len);
 
 /* The guest's paging state for a walk at its current privilege (virt->get_paging, CPL). */
 void vcpu_walk_regs(struct vcpu *v, struct gwalk_regs *r, unsigned *code_bits);

@@ -18,15 +18,6 @@
 #define VEC_GP 13
 #define RFLAGS_DF (1ULL << 10)
 
-static int read_gpa(void *ctx, uint64_t gpa, void *buf, size_t len)
-{
-	const void *src = partition_guest_ptr(ctx, gpa, len);
-	if (!src)
-		return -1;
-	memcpy(buf, src, len);
-	return 0;
-}
-
 /* Copies len bytes between buf and guest-virtual gva, one byte's walk per page touched. */
 static int copy_virt(struct vcpu *v, const struct gwalk_regs *r, uint64_t gva, uint8_t *buf,
 		     unsigned len, int to_guest)
@@ -39,7 +30,7 @@ static int copy_virt(struct vcpu *v, const struct gwalk_regs *r, uint64_t gva, u
 		uint64_t gpa;
 		if (chunk > len)
 			chunk = len;
-		if (gwalk(r, gva, access, read_gpa, v->part, &gpa, err, sizeof(err)))
+		if (gwalk(r, gva, access, guest_read_gpa, v->part, &gpa, err, sizeof(err)))
 			return -1;
 		uint8_t *host = partition_guest_ptr(v->part, gpa, chunk);
 		if (!host)

@@ -30,8 +30,6 @@ static void handle_msr(struct vcpu *v, const struct vm_exit *e)
 	uint32_t idx = e->msr.index;
 	uint64_t val;
 	int rc;
-	unsigned len = e->insn_len ? e->insn_len :
-		       vcpu_insn_len(v, e->msr.write ? INSN_WRMSR : INSN_RDMSR, 2);
 
 	if (e->msr.write) {
 		val = (v->regs.gpr[REG_RDX] << 32) | (uint32_t)v->regs.gpr[REG_RAX];
@@ -63,7 +61,8 @@ static void handle_msr(struct vcpu *v, const struct vm_exit *e)
 		virt->inject_exception(v, VEC_GP, 1, 0);
 		return;
 	}
-	v->regs.rip += len;
+	v->regs.rip += e->insn_len ? e->insn_len :
+		       vcpu_insn_len(v, e->msr.write ? INSN_WRMSR : INSN_RDMSR, 2);
 }
 
 static void handle_hlt(struct vcpu *v, const struct vm_exit *e)

@@ -36,7 +36,7 @@ uint32_t arch_boot_apic_id(void)
 void arch_kick_cpu(struct pcpu *cpu)
 {
 	/* The flag first: whoever sees the interrupt, or holds interrupts off and looks
-	 * before entering a guest, finds it set (kernel/vcpu.h, vcpu_may_enter). */
+	 * before entering a guest, finds it set (vcpu_may_enter, kernel/partition.h). */
 	__atomic_store_n(&cpu->kick_pending, 1, __ATOMIC_SEQ_CST);
 	apic_send_ipi(cpu->apic_id, VEC_KICK);
 }
