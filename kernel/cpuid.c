@@ -131,7 +131,11 @@ static inline void cpuid_common(struct vcpu *v, uint32_t leaf, uint32_t sub, uin
 		return;
 	}
 	cpuid_count(leaf, sub, r);
-	topology(v, leaf, sub, r);
+	/* only leaves 1, 4, 0xB, 0x1F and 0x80000008, 0x8000001D/1E describe a topology */
+	if ((leaf < 32 && ((1u << leaf) & 0x80000812u)) ||
+	    (leaf >= 0x80000008u && leaf <= 0x8000001eu &&
+	     ((1u << (leaf - 0x80000000u)) & 0x60000100u)))
+		topology(v, leaf, sub, r);
 	switch (leaf) {
 	case 1:
 		r[2] &= ~(LEAF1_ECX_VMX | LEAF1_ECX_MONITOR);
@@ -207,7 +211,6 @@ static void __attribute__((noinline)) exit_cpuid_platform(struct vcpu *v, unsign
 	cpuid_common(v, leaf, sub, r);
 	cpuid_platform(v, leaf, sub, r);
 	set_result(v, r, insn_len);
-	partition_check(v);
 }
 
 /* The hot path (a tiny guest's CPUID is the benchmark) stays free of the platform's work. */
@@ -224,5 +227,5 @@ void vcpu_exit_cpuid(struct vcpu *v, unsigned insn_len)
 	}
 	cpuid_common(v, (uint32_t)v->regs.gpr[REG_RAX], (uint32_t)v->regs.gpr[REG_RCX], r);
 	set_result(v, r, insn_len);
-	partition_check(v);
+	/* no partition_check(): the backend's vcpu_may_enter() looks before the entry */
 }

@@ -49,8 +49,7 @@ int msr_platform_read(struct vcpu *v, uint32_t index, uint64_t *value)
 		*value = MISC_ENABLE_FAST_STRINGS;
 		return 0;
 	case MSR_TSC_AUX: /* not switched by SVM or VMX: the CPU is this vCPU's alone */
-		*value = rdmsr(MSR_TSC_AUX);
-		return 0;
+		return rdmsr_safe(MSR_TSC_AUX, value) ? MICA_EINVAL : 0; /* no RDTSCP: #GP */
 	default:
 		return MICA_ENOSYS;
 	}

@@ -1,5 +1,5 @@
 /* Instructions Mica executes with an operand a guest chose (WRMSR of a guest's MSR value,
- * XSETBV of its XCR0) are checked against every architectural rule Mica knows first; a CPU
+ * XSETBV of its XCR0, RDMSR of an MSR the CPU may lack) are checked against every architectural rule Mica knows first; a CPU
  * may still know one more. Each such instruction is listed in the exception table (section
  * .extable: the instruction's and its fixup's offsets from the entry itself, so the table
  * needs no relocation), and an exception raised there resumes at the fixup, which makes
@@ -39,6 +39,19 @@ static inline int wrmsr_safe(uint32_t msr, uint64_t v)
 			 : [err] "+r"(err)
 			 : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
 			 : "memory");
+	return err;
+}
+
+/* RDMSR that returns -1 instead of faulting (an MSR this CPU does not have). */
+static inline int rdmsr_safe(uint32_t msr, uint64_t *v)
+{
+	int err = 0;
+	uint32_t lo = 0, hi = 0;
+	__asm__ volatile(EXTABLE_INSN("rdmsr")
+			 : [err] "+r"(err), "+a"(lo), "+d"(hi)
+			 : "c"(msr)
+			 : "memory");
+	*v = ((uint64_t)hi << 32) | lo;
 	return err;
 }
 
