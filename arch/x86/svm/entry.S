@@ -1,6 +1,7 @@
-/* The SVM world switch, as a loop: svm_before_entry(vcpu) (returns with GIF = 0), load
- * guest registers, VMLOAD/VMRUN/VMSAVE, save guest registers, restore the host's hidden
- * state with VMLOAD, STGI, then call svm_handle_exit(vcpu) and go round again. It never returns, so the host's callee-saved registers need no saving.
+/* The SVM world switch, as a loop: load guest registers, VMLOAD/VMRUN/VMSAVE, save guest
+ * registers, restore the host's hidden state with VMLOAD, STGI, then call
+ * svm_handle_exit(vcpu), which returns with GIF = 0 and the VMCB ready, and go round
+ * again; svm_before_entry(vcpu) prepares the first entry the same way. It never returns, so the host's callee-saved registers need no saving.
  * RAX and RSP of the guest live in the VMCB. Layout: struct vcpu (kernel/vcpu.h). */
 #define GPR(n)   (8 * (n))
 #define HW_STATE (8 * 18)
@@ -11,9 +12,9 @@
 	.global svm_loop
 svm_loop:
 	push	%rdi				/* [rsp] = vcpu; also aligns the stack for calls */
-1:	call	svm_before_entry
+	call	svm_before_entry
 	mov	(%rsp), %rdi
-	mov	HW_STATE(%rdi), %rax
+1:	mov	HW_STATE(%rdi), %rax
 	mov	GPR(1)(%rdi), %rcx
 	mov	GPR(2)(%rdi), %rdx
 	mov	GPR(3)(%rdi), %rbx

@@ -23,6 +23,31 @@ static inline unsigned next_len(const struct vmcb *vm)
 	return svm_has_nrips ? (unsigned)(vm->ctl.next_rip - vm->save.rip) : 0;
 }
 
+static void __attribute__((noinline)) entry_blocked(struct vcpu *v)
+{
+	do {
+		__asm__ volatile("stgi" ::: "memory");
+		vcpu_kicked(v);
+		vcpu_test_window(v);
+		__asm__ volatile("clgi" ::: "memory");
+	} while (!vcpu_may_enter(v));
+}
+
+/* The last step before every VMRUN. GIF = 0 holds every interrupt and NMI until VMRUN,
+ * where an intercepted one exits at once (APM 15.17): a kick after the look in
+ * vcpu_may_enter() is never lost. */
+static inline void before_entry(struct vcpu *v, struct vmcb *vm)
+{
+	vcpu_test_window(v);
+	__asm__ volatile("clgi" ::: "memory");
+	if (__builtin_expect(!vcpu_may_enter(v), 0))
+		entry_blocked(v);
+	vm->save.rax = v->regs.gpr[REG_RAX];
+	vm->save.rsp = v->regs.gpr[REG_RSP];
+	vm->save.rip = v->regs.rip;
+	vm->save.rflags = v->regs.rflags;
+}
+
 static void __attribute__((noinline)) slow_exit(struct vcpu *v, struct vmcb *vm, uint32_t code)
 {
 	struct vm_exit e;
@@ -122,24 +147,10 @@ void svm_handle_exit(struct vcpu *v)
 		slow_exit(v, vm, code);
 	if (v->irq.on)
 		irq_before_entry(v);
+	before_entry(v, vm);
 }
 
 void svm_before_entry(struct vcpu *v)
 {
-	struct vmcb *vm = vmcb_of(v);
-
-	for (;;) {
-		vcpu_test_window(v);
-		/* GIF = 0 holds every interrupt and NMI until VMRUN, where an intercepted one
-		 * exits at once (APM 15.17): a kick after this look is never lost. */
-		__asm__ volatile("clgi" ::: "memory");
-		if (vcpu_may_enter(v))
-			break;
-		__asm__ volatile("stgi" ::: "memory");
-		vcpu_kicked(v);
-	}
-	vm->save.rax = v->regs.gpr[REG_RAX];
-	vm->save.rsp = v->regs.gpr[REG_RSP];
-	vm->save.rip = v->regs.rip;
-	vm->save.rflags = v->regs.rflags;
+	before_entry(v, vmcb_of(v));
 }

@@ -22,8 +22,9 @@ extern int svm_has_nrips; /* the CPU reports the next RIP in the VMCB (NRIPS) */
 int svm_stage2_init(struct stage2 *s2);
 int svm_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
 void svm_handle_exit(struct vcpu *v);
-/* Called by svm_loop before each VMRUN: returns with GIF = 0, the VMCB up to date, and
- * nothing pending for the vCPU (kicks, stops, restarts: handled first). */
+/* Called by svm_loop before the first VMRUN (svm_handle_exit ends the same way): returns
+ * with GIF = 0, the VMCB up to date, and nothing pending for the vCPU (kicks, stops,
+ * restarts: handled first). */
 void svm_before_entry(struct vcpu *v);
 void svm_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_t error);
 void svm_irq_window(struct vcpu *v, int on);

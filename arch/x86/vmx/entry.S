@@ -17,9 +17,9 @@ vmx_loop:
 	lea	vmx_exit(%rip), %rax
 	mov	$HOST_RIP, %edx
 	vmwrite	%rax, %rdx
-.Lenter:
 	call	vmx_before_entry		/* returns with IF = 0, nothing pending */
 	mov	(%rsp), %rdi
+.Lenter:
 	cmpq	$0, LAUNCHED(%rdi)
 	mov	GPR(0)(%rdi), %rax
 	mov	GPR(1)(%rdi), %rcx
@@ -46,6 +46,8 @@ vmx_loop:
 	mov	(%rsp), %rdi
 	call	vmx_entry_failed
 	mov	(%rsp), %rdi
+	call	vmx_before_entry
+	mov	(%rsp), %rdi
 	jmp	.Lenter
 
 vmx_exit:
@@ -67,6 +69,6 @@ vmx_exit:
 	mov	%r15, GPR(15)(%rdi)
 	pop	GPR(7)(%rdi)
 	movq	$1, LAUNCHED(%rdi)
-	call	vmx_handle_exit
+	call	vmx_handle_exit			/* ends as vmx_before_entry does */
 	mov	(%rsp), %rdi
 	jmp	.Lenter

@@ -150,6 +150,32 @@ static int xsetbv(struct vcpu *v)
 	return xsetbv_safe(0, val);
 }
 
+static void __attribute__((noinline)) entry_blocked(struct vcpu *v)
+{
+	do {
+		irq_enable();
+		vcpu_kicked(v);
+		vcpu_test_window(v);
+		irq_disable();
+	} while (!vcpu_may_enter(v));
+}
+
+/* The last step before every VM entry. With IF = 0 a kick's interrupt waits, and with
+ * external-interrupt exiting it makes the guest exit before its first instruction: a kick
+ * after the look in vcpu_may_enter() is never lost. NMIs are not held by IF: the callers
+ * of arch_kick_cpu_nmi() re-send. */
+static inline void before_entry(struct vcpu *v)
+{
+	vcpu_test_window(v);
+	irq_disable(); /* already off after an exit, unless the exit path idled */
+	if (__builtin_expect(!vcpu_may_enter(v), 0))
+		entry_blocked(v);
+	if (__builtin_expect(((struct vmx_vcpu *)v->hw)->reset_pending, 0))
+		vmx_apply_reset(v); /* restarted while parked, or a SIPI arrived */
+	else
+		vmwrite(GUEST_RIP, v->regs.rip);
+}
+
 static void __attribute__((noinline)) slow_exit(struct vcpu *v, uint32_t reason)
 {
 	struct vm_exit e;
@@ -286,23 +312,10 @@ void vmx_handle_exit(struct vcpu *v)
 
 	if (v->irq.on)
 		irq_before_entry(v);
+	before_entry(v);
 }
 
 void vmx_before_entry(struct vcpu *v)
 {
-	for (;;) {
-		vcpu_test_window(v);
-		/* With IF = 0 a kick's interrupt waits, and with external-interrupt exiting it
-		 * makes the guest exit before its first instruction: a kick after this look is
-		 * never lost. NMIs are not held by IF: arch_kick_cpu_nmi() callers re-send. */
-		irq_disable();
-		if (vcpu_may_enter(v))
-			break;
-		irq_enable();
-		vcpu_kicked(v);
-	}
-	if (__builtin_expect(((struct vmx_vcpu *)v->hw)->reset_pending, 0))
-		vmx_apply_reset(v); /* restarted while parked, or a SIPI arrived */
-	else
-		vmwrite(GUEST_RIP, v->regs.rip);
+	before_entry(v);
 }

@@ -38,8 +38,9 @@ int vmx_stage2_init(struct stage2 *s2);
 int vmx_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
 uint64_t vmx_eptp(const struct stage2 *s2);
 void vmx_handle_exit(struct vcpu *v);
-/* Called by vmx_loop before each VM entry: returns with IF = 0, RIP (or a pending reset)
- * in the VMCS, and nothing pending for the vCPU (kicks, stops, restarts: handled first). */
+/* Called by vmx_loop before the first VM entry and after a failed one (vmx_handle_exit
+ * ends the same way): returns with IF = 0, RIP (or a pending reset) in the VMCS, and
+ * nothing pending for the vCPU (kicks, stops, restarts: handled first). */
 void vmx_before_entry(struct vcpu *v);
 void vmx_entry_failed(struct vcpu *v, uint64_t rflags);
 void vmx_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_t error);
