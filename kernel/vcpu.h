@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include "kernel/irq.h"
+#include "kernel/vcpu_layout.h"
 #include "kernel/virt.h"
 
 struct partition;
@@ -34,9 +35,6 @@ struct vcpu {
 	struct insn_memo insn_memo[INSN_MEMOS];
 };
 
-#define VCPU_OFF_HW_STATE   (8 * 18)
-#define VCPU_OFF_HOST_STATE (8 * 19)
-#define VCPU_OFF_LAUNCHED   (8 * 20)
 
 /* Runs the vCPU pinned to the calling CPU; never returns. */
 void vcpu_loop(struct vcpu *v) __attribute__((noreturn));

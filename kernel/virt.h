@@ -133,4 +133,12 @@ void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e);
 void vcpu_exit_cpuid(struct vcpu *v, unsigned insn_len);
 void vcpu_exit_hypercall(struct vcpu *v, unsigned insn_len);
 
+/* The other kernel calls a backend makes, declared with their subsystems:
+ *  - before each entry: irq_before_entry() (kernel/irq.h) for a vCPU with a local APIC,
+ *    then, with interrupts held off, vcpu_may_enter() and when it says no vcpu_kicked()
+ *    (kernel/partition.h), which also answer kicks (kick_clear(), kernel/percpu.h);
+ *  - on an entry failure: partition_end() and partition_check() (kernel/partition.h);
+ *  - for an instruction length the CPU does not report: vcpu_insn_len() (kernel/fetch.h);
+ *  - the offsets the entry stubs use: kernel/vcpu_layout.h. */
+
 #endif

@@ -3,9 +3,10 @@
  * svm_handle_exit(vcpu), which returns with GIF = 0 and the VMCB ready, and go round
  * again; svm_before_entry(vcpu) prepares the first entry the same way. It never returns, so the host's callee-saved registers need no saving.
  * RAX and RSP of the guest live in the VMCB. Layout: struct vcpu (kernel/vcpu.h). */
-#define GPR(n)   (8 * (n))
-#define HW_STATE (8 * 18)
-#define HOST_STATE (8 * 19)
+#include "kernel/vcpu_layout.h"
+#define GPR(n)     VCPU_OFF_GPR(n)
+#define HW_STATE   VCPU_OFF_HW_STATE
+#define HOST_STATE VCPU_OFF_HOST_STATE
 
 	.text
 	.code64

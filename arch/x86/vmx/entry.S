@@ -2,8 +2,9 @@
  * VMRESUME, and on each exit (HOST_RIP = vmx_exit below, HOST_RSP = our stack) store them,
  * call vmx_handle_exit(vcpu) and go round. The guest's RSP and RIP live in the VMCS.
  * Layout: struct vcpu (kernel/vcpu.h). */
-#define GPR(n)     (8 * (n))
-#define LAUNCHED   (8 * 20)
+#include "kernel/vcpu_layout.h"
+#define GPR(n)     VCPU_OFF_GPR(n)
+#define LAUNCHED   VCPU_OFF_LAUNCHED
 #define HOST_RSP   0x6c14
 #define HOST_RIP   0x6c16
 
