@@ -78,6 +78,8 @@ static int partition_load(struct partition *p, char *err, size_t errlen)
 	void *ram = phys_to_virt(p->ram_hpa);
 
 	memset(ram, 0, p->ram_size);
+	for (unsigned i = 0; i < p->nvcpus; i++) /* what they remembered of the old image */
+		memset(p->vcpus[i].insn_memo, 0, sizeof(p->vcpus[i].insn_memo));
 	p->platform = 0;
 	if (p == service_part)
 		service_reset(); /* its ring was in the RAM just cleared */

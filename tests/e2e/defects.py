@@ -78,7 +78,10 @@ DEFECT_SCENARIOS = [
                                        "check skipped")),
                       out("apic", r"PASS: a periodic APIC timer of count 1 with IF = 0")],
             forbidden=[r"^mica: partition '(svc|counter)' (stopped|restarting)",
-                       r"^mica: partition '(plain|apic)' restarting"]),
+                       r"^mica: partition '(plain|apic)' restarting",
+                       # the periodic timer of one tick with IF = 0 fires once; re-armed
+                       # while pending it kept interrupting (13 in 100 ms under QEMU)
+                       r"^mica: partition 'apic' exits: .*interrupt ([4-9]|[1-9]\d+)"]),
         timeout=150),
     spinner("kick-spinner",
             "vCPU 1 spins with interrupts off and never exits; vCPU 0 crashes 20 times: "
