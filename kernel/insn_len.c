@@ -15,7 +15,7 @@ static const struct {
 	[INSN_INVD] = { 2, { 0x0f, 0x08 } },
 };
 
-static int is_prefix(uint8_t b, unsigned bits)
+int insn_is_prefix(uint8_t b, unsigned bits)
 {
 	switch (b) {
 	case 0x26: case 0x2e: case 0x36: case 0x3e: case 0x64: case 0x65: /* segments */
@@ -35,7 +35,7 @@ unsigned insn_len(const uint8_t *insn, unsigned avail, unsigned bits, enum insn_
 		return 0;
 	if (avail > INSN_MAX)
 		avail = INSN_MAX;
-	while (n < avail && is_prefix(insn[n], bits))
+	while (n < avail && insn_is_prefix(insn[n], bits))
 		n++;
 	unsigned len = n + opcodes[kind].len;
 	if (len > avail || memcmp(insn + n, opcodes[kind].op, opcodes[kind].len))

@@ -20,6 +20,9 @@ enum insn_kind {
 	INSN_KINDS
 };
 
+/* Is b a prefix (legacy, or REX in 64-bit code) for code of mode bits? */
+int insn_is_prefix(uint8_t b, unsigned bits);
+
 /* Length of the instruction at insn (avail bytes readable) in code of mode bits (16, 32,
  * 64) if it is one of kind: prefixes plus opcode, at most 15. 0 when it is not (other
  * bytes, too long, or avail too short): the guest changed its code since the exit. */

@@ -3,8 +3,8 @@
  * the CPU leaves them. A long REP is done in batches: RIP stays on the instruction until
  * the count reaches 0, so the guest re-executes it and goes on, as after an interrupt in
  * the middle of a REP on a CPU. Emulated in 64-bit code (flat segments, FS/GS bases from
- * the MSRs); elsewhere, and for an element whose address does not translate, the guest
- * gets #GP, with a log line. */
+ * the MSRs); elsewhere, and for an element (or the instruction) that does not translate,
+ * the guest gets #GP, with a log line. */
 #include <string.h>
 #include "arch/x86/cpu.h"
 #include "kernel/fetch.h"
@@ -72,9 +72,11 @@ void io_string(struct vcpu *v, const struct vm_exit *e)
 		refuse(v, e->io.port, "only 64-bit code is emulated");
 		return;
 	}
-	if (vcpu_fetch(v, &r, bits, insn, &n, err, sizeof(err)))
-		return; /* the code page went away under us: let the guest run it again */
-	for (; k < n; k++) {
+	if (vcpu_fetch(v, &r, bits, insn, &n, err, sizeof(err))) {
+		refuse(v, e->io.port, "its code does not translate");
+		return;
+	}
+	for (; k < n && insn_is_prefix(insn[k], bits); k++) {
 		uint8_t b = insn[k];
 		if (b == 0x67)
 			addr32 = 1;
@@ -82,9 +84,6 @@ void io_string(struct vcpu *v, const struct vm_exit *e)
 			rep = 1;
 		else if (b == 0x64 || b == 0x65)
 			base_msr = b == 0x64 ? MSR_FS_BASE : MSR_GS_BASE;
-		else if (!(b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x66 ||
-			   b == 0xf0 || (b & 0xf0) == 0x40))
-			break;
 	}
 	uint8_t op = k < n ? insn[k] : 0;
 	if ((e->io.in && op != 0x6c && op != 0x6d) || (!e->io.in && op != 0x6e && op != 0x6f))

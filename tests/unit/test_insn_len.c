@@ -60,3 +60,16 @@ Test(insn_len, other_bytes_are_not_the_instruction)
 	cr_expect_eq(len_of("0f", 64, INSN_CPUID), 0, "truncated opcode");
 	cr_expect_eq(insn_len((const uint8_t *)"\x0f\xa2", 2, 64, INSN_KINDS), 0, "unknown kind");
 }
+
+Test(insn_len, prefixes_by_mode)
+{
+	static const uint8_t legacy[] = { 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3 };
+	for (unsigned i = 0; i < sizeof(legacy); i++) {
+		cr_expect(insn_is_prefix(legacy[i], 16), "%#x in 16-bit code", legacy[i]);
+		cr_expect(insn_is_prefix(legacy[i], 64), "%#x in 64-bit code", legacy[i]);
+	}
+	cr_expect(insn_is_prefix(0x48, 64), "REX.W in 64-bit code");
+	cr_expect(!insn_is_prefix(0x48, 32), "DEC EAX in 32-bit code");
+	cr_expect(!insn_is_prefix(0x6e, 64), "OUTSB is an opcode");
+	cr_expect(!insn_is_prefix(0x0f, 64), "the two-byte escape is an opcode");
+}
