@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "kernel/config.h"
 
 #define KIB (1ULL << 10)
 #define MIB (1ULL << 20)

@@ -2,10 +2,10 @@
  * prefixed with the partition's name, so two partitions never mix inside one line. */
 #include <string.h>
 #include "kernel/console.h"
-#include "kernel/io.h"
+#include "kernel/emul/pio.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"
-#include "kernel/vdev.h"
+#include "kernel/virtio/device.h"
 
 static void emit(struct partition *p)
 {

@@ -2,9 +2,9 @@
 #include "arch/x86/cpu.h"
 #include "kernel/arch.h"
 #include "kernel/cpuid.h"
-#include "kernel/fetch.h"
+#include "kernel/emul/fetch.h"
 #include "kernel/partition.h"
-#include "kernel/pvclock.h"
+#include "kernel/platform/pvclock.h"
 #include "kernel/vcpu.h"
 #include "kernel/virt.h"
 
@@ -29,7 +29,7 @@
 /* A KVM-compatible identification one hypervisor range up (0x40000100), as hypervisors
  * offering a second ABI do: Linux keeps x2APIC mode without an IOMMU only under a
  * hypervisor it knows. Offered: NOP_IO_DELAY (port 0x80 delays are pointless in a VM and
- * each would be an exit) and the paravirtual clock (kernel/pvclock.h), nothing else. */
+ * each would be an exit) and the paravirtual clock (kernel/platform/pvclock.h), nothing else. */
 #define KVM_COMPAT_BASE      0x40000100u
 #define KVM_SIG_EBX          0x4b4d564bu /* "KVMK" */
 #define KVM_SIG_ECX          0x564b4d56u /* "VMKV" */

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "frame.h"
+#include "kernel/frame.h"
 
 #define FRAME_MASK (FRAME_SIZE - 1)
 #define FRAME_TOP (~FRAME_MASK) /* highest representable end of a whole frame */

@@ -5,7 +5,7 @@
 #include "arch/x86/cpu.h"
 #include "kernel/hypercall.h"
 #include "kernel/partition.h"
-#include "kernel/service.h"
+#include "kernel/virtio/service.h"
 #include "kernel/vcpu.h"
 
 static int64_t hc_console_write(struct partition *p, uint64_t gpa, uint64_t len)

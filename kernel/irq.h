@@ -1,12 +1,12 @@
 /* Interrupts for guests that have a platform (Linux): each vCPU's virtual x2APIC
- * (kernel/vlapic.c), the partition's IOAPIC (kernel/vioapic.c), IPIs between the partition's
+ * (kernel/platform/vlapic.c), the partition's IOAPIC (kernel/platform/vioapic.c), IPIs between the partition's
  * vCPUs, INIT/SIPI, and the host timer that stands in for the guests' timers. */
 #ifndef MICA_IRQ_H
 #define MICA_IRQ_H
 
 #include <stdint.h>
 #include "kernel/spinlock.h"
-#include "kernel/vlapic.h"
+#include "kernel/platform/vlapic.h"
 
 struct vcpu;
 struct partition;

@@ -3,12 +3,12 @@
 #include <string.h>
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
-#include "kernel/acpi.h"
+#include "kernel/host/acpi.h"
 #include "kernel/arch.h"
 #include "kernel/config.h"
 #include "kernel/console.h"
-#include "kernel/bzimage.h"
-#include "kernel/elf.h"
+#include "kernel/loader/bzimage.h"
+#include "kernel/loader/elf.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"

@@ -10,16 +10,16 @@
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
 #include "kernel/arch.h"
-#include "kernel/acpi_build.h"
-#include "kernel/boot_elf.h"
-#include "kernel/boot_linux.h"
-#include "kernel/io.h"
+#include "kernel/platform/acpi_tables.h"
+#include "kernel/loader/boot_elf.h"
+#include "kernel/loader/boot_linux.h"
+#include "kernel/emul/pio.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"
 #include "kernel/percpu.h"
-#include "kernel/service.h"
-#include "kernel/vdev.h"
+#include "kernel/virtio/service.h"
+#include "kernel/virtio/device.h"
 
 /* Filled by the boot CPU before any vCPU runs; afterwards each partition is changed only
  * under its own lock, by its own vCPUs. */

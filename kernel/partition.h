@@ -7,11 +7,11 @@
 #include "kernel/percpu.h"
 #include "kernel/spinlock.h"
 #include "kernel/vcpu.h"
-#include "kernel/vioapic.h"
-#include "kernel/vpci.h"
-#include "kernel/vpit.h"
-#include "kernel/vpm.h"
-#include "kernel/vuart.h"
+#include "kernel/platform/vioapic.h"
+#include "kernel/vpci/bus.h"
+#include "kernel/platform/vpit.h"
+#include "kernel/platform/vpm.h"
+#include "kernel/platform/vuart.h"
 #include "kernel/virt.h"
 
 #define PART_MAX_VCPUS 16
@@ -58,7 +58,7 @@ struct partition {
 	struct spinlock ioapic_lock;
 	struct vioapic ioapic;
 
-	struct spinlock pci_lock;  /* the PCI bus and its virtio transports (kernel/vdev.c) */
+	struct spinlock pci_lock;  /* the PCI bus and its virtio transports (kernel/virtio/device.c) */
 	struct vpci *pci;          /* NULL: no virtio devices */
 	struct vdev *pci_dev[VPCI_SLOTS];
 	uint32_t pci_cf8;          /* the legacy config address register (port 0xCF8) */

@@ -10,7 +10,7 @@
 struct partition;
 struct pcpu;
 
-/* Instructions whose length was decoded (kernel/fetch.c), to skip the walk when the same
+/* Instructions whose length was decoded (kernel/emul/fetch.c), to skip the walk when the same
  * one exits again: a small table indexed by RIP. len 0: nothing remembered. */
 #define INSN_MEMOS 8
 struct insn_memo {

@@ -38,7 +38,7 @@ enum exit_reason {
 struct vm_exit {
 	enum exit_reason reason;
 	uint32_t insn_len; /* bytes of the exiting instruction, when the CPU says (else 0: the
-			    * kernel decodes it, kernel/fetch.h) */
+			    * kernel decodes it, kernel/emul/fetch.h) */
 	union {
 		struct {
 			uint16_t port;
@@ -138,7 +138,7 @@ void vcpu_exit_hypercall(struct vcpu *v, unsigned insn_len);
  *    then, with interrupts held off, vcpu_may_enter() and when it says no vcpu_kicked()
  *    (kernel/partition.h), which also answer kicks (kick_clear(), kernel/percpu.h);
  *  - on an entry failure: partition_end() and partition_check() (kernel/partition.h);
- *  - for an instruction length the CPU does not report: vcpu_insn_len() (kernel/fetch.h);
+ *  - for an instruction length the CPU does not report: vcpu_insn_len() (kernel/emul/fetch.h);
  *  - the offsets the entry stubs use: kernel/vcpu_layout.h. */
 
 #endif

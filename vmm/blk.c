@@ -7,8 +7,8 @@
 
 #include <mica/hypercall.h>
 
-#include "kernel/bytes.h"
-#include "kernel/errmsg.h"
+#include "lib/bytes.h"
+#include "lib/errmsg.h"
 #include "vmm/blk.h"
 
 typedef unsigned long long ull;

@@ -7,7 +7,7 @@
 
 #include <mica/service.h>
 
-#include "vmm/device.h"
+#include "vmm/backend.h"
 
 #define VIRTIO_BLK_F_SIZE_MAX (1ULL << 1)
 #define VIRTIO_BLK_F_SEG_MAX  (1ULL << 2)

@@ -9,7 +9,7 @@
 
 #include <mica/service.h>
 
-#include "vmm/device.h"
+#include "vmm/backend.h"
 
 #define CON_RX 0u /* receiveq0: device -> driver */
 #define CON_TX 1u /* transmitq0: driver -> device */

@@ -5,7 +5,7 @@
 
 #include <mica/service.h>
 
-#include "vmm/dev.h"
+#include "vmm/setup.h"
 #include "vmm/rt/cpu.h"
 #include "vmm/rt/rt.h"
 #include "vmm/serve.h"

@@ -1,7 +1,7 @@
 /* virtio-net (virtio 1.1, 5.1) through the L2 switch. */
 #include <string.h>
 
-#include "kernel/bytes.h"
+#include "lib/bytes.h"
 #include "vmm/net.h"
 
 void net_device(struct vdev *d, uint8_t *ram, uint64_t ram_bytes)

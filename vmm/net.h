@@ -9,7 +9,7 @@
 
 #include <mica/service.h>
 
-#include "vmm/device.h"
+#include "vmm/backend.h"
 #include "vmm/switch.h"
 
 #define VIRTIO_NET_F_MAC    (1ULL << 5)

@@ -8,7 +8,7 @@
 
 #include <mica/hypercall.h>
 
-#include "kernel/errmsg.h"
+#include "lib/errmsg.h"
 #include "vmm/switch.h"
 
 int sw_init(struct sw *s, unsigned nports, uint64_t max_age, char *err, size_t errlen)

@@ -9,7 +9,7 @@
 
 #include <mica/hypercall.h>
 
-#include "kernel/errmsg.h"
+#include "lib/errmsg.h"
 #include "vmm/virtq.h"
 
 typedef unsigned long long ull; /* what %llx prints, in every build */

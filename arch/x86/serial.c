@@ -4,7 +4,7 @@
 #include "arch/x86/apic.h"
 #include "arch/x86/ioapic.h"
 #include "arch/x86/trap.h"
-#include "kernel/acpi.h"
+#include "kernel/host/acpi.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
 

@@ -15,7 +15,7 @@
 #define SERVED 1   /* partition numbers in the expected config */
 #define UNSERVED 2
 
-#define PDPT_GPA 0x2000ull /* the ELF boot protocol's tables (kernel/boot_elf.c) */
+#define PDPT_GPA 0x2000ull /* the ELF boot protocol's tables (kernel/loader/boot_elf.c) */
 
 static uint64_t pds[16][512] __attribute__((aligned(4096)));
 static uint8_t ring[sizeof(struct mica_svc_ring) + 16 * sizeof(struct mica_ioreq)]

@@ -23,7 +23,7 @@
  * The service sees the marker and prints `bench-notify: device <d> t0=<n> t1=<n>` instead
  * of forwarding the bytes. The first WARMUP runs are left out of the figure: the very first
  * notify of a queue is cheaper than every later one (Mica skips its check that the queue's
- * previous NOTIFY has left the ring, kernel/vdev.c notify()). At the end this guest prints
+ * previous NOTIFY has left the ring, kernel/virtio/device.c notify()). At the end this guest prints
  * the calibration, measured the same way as tests/guests/bench.c:
  *     vbench-raw: base=<ticks> nops64=<ticks> warmup=<w> runs=<k> irqs=<n>
  * base: the minimum RDTSC delta of exactly the guest's own measuring instructions (t0 read,
@@ -50,7 +50,7 @@ static const char BENCH_MARK[16] = "\0MICA-BENCH-NTFY";
 
 #define TXQ_MSIX 1 /* the transmitq's MSI-X table entry (0 stays unused, as config's) */
 
-/* --- x2APIC (kernel/vlapic.h) --- */
+/* --- x2APIC (kernel/platform/vlapic.h) --- */
 #define MSR_X2APIC_ID   0x802
 #define MSR_X2APIC_EOI  0x80B
 #define MSR_X2APIC_SVR  0x80F

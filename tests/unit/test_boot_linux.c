@@ -1,4 +1,4 @@
-/* kernel/boot_linux.c: a small bzImage laid out in 128 MiB of "guest RAM"; the zero page,
+/* kernel/loader/boot_linux.c: a small bzImage laid out in 128 MiB of "guest RAM"; the zero page,
  * e820 map, page tables, GDT, ACPI pointer, kernel, initrd, command line and the entry state
  * are read back at the offsets the boot protocol documents (not through boot_linux.h). */
 #include <criterion/criterion.h>
@@ -8,8 +8,8 @@
 
 #include <mica/hypercall.h>
 
-#include "kernel/acpi_build.h"
-#include "kernel/boot_linux.h"
+#include "kernel/platform/acpi_tables.h"
+#include "kernel/loader/boot_linux.h"
 
 #define MiB (1ULL << 20)
 #define RAM_SIZE (128 * MiB)

@@ -1,4 +1,4 @@
-/* kernel/bzimage.c: a small bzImage built in memory, damaged one field at a time (each error
+/* kernel/loader/bzimage.c: a small bzImage built in memory, damaged one field at a time (each error
  * names what was expected and found), then cut short and randomly mutated: every image is
  * handed over in a buffer of exactly its size, so ASan catches any read past the end.
  * MICA_TEST_BZIMAGE=path additionally parses a real kernel (e.g. Debian's vmlinuz). */
@@ -10,7 +10,7 @@
 
 #include <mica/hypercall.h>
 
-#include "kernel/bzimage.h"
+#include "kernel/loader/bzimage.h"
 
 #define SETUP_SECTS 4
 #define SETUP_SIZE  ((SETUP_SECTS + 1) * 512)

@@ -1,4 +1,4 @@
-/* kernel/decode.c: a table of real encodings (written out by hand from the SDM opcode
+/* kernel/emul/decode.c: a table of real encodings (written out by hand from the SDM opcode
  * pages) in each code mode, every truncation of each, refusals with the bytes in the
  * message, the load/ALU helpers, and random bytes that must never crash (ASan). Inputs are
  * copied into buffers of exactly the given size so any read past `avail` is caught. */
@@ -8,7 +8,7 @@
 
 #include <mica/hypercall.h>
 
-#include "kernel/decode.h"
+#include "kernel/emul/decode.h"
 
 enum { R = MMIO_DIR_READ, W = MMIO_DIR_WRITE, RMW = MMIO_DIR_RMW };
 

@@ -1,4 +1,4 @@
-/* kernel/elf.c: builds small ELF64 images in memory, damages one field at a time, and
+/* kernel/loader/elf.c: builds small ELF64 images in memory, damages one field at a time, and
  * checks the loader names the problem; then random damage that must never crash (ASan).
  * The host's <elf.h> describes the images, which also cross-checks the loader's layout. */
 #include <criterion/criterion.h>
@@ -8,7 +8,7 @@
 
 #include <mica/hypercall.h>
 
-#include "kernel/elf.h"
+#include "kernel/loader/elf.h"
 
 #define RAM_SIZE 0x100000ULL /* 1 MiB of "guest RAM" */
 #define MIN_GPA  0x10000ULL

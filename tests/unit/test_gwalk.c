@@ -1,4 +1,4 @@
-/* kernel/gwalk.c: guest page tables built in a host buffer that stands for guest RAM, one
+/* kernel/emul/gwalk.c: guest page tables built in a host buffer that stands for guest RAM, one
  * test per paging mode, then large pages, reserved bits, access rights, page-crossing
  * reads and hostile tables (self-references, entries outside RAM, random garbage). */
 #include <criterion/criterion.h>
@@ -7,7 +7,7 @@
 
 #include <mica/hypercall.h>
 
-#include "kernel/gwalk.h"
+#include "kernel/emul/gwalk.h"
 
 #define RAM_SIZE (16ULL << 20)
 

@@ -1,7 +1,7 @@
-/* kernel/insn_len.c: lengths of intercepted instructions, prefixes included. */
+/* kernel/emul/insn_len.c: lengths of intercepted instructions, prefixes included. */
 #include <criterion/criterion.h>
 #include <string.h>
-#include "kernel/insn_len.h"
+#include "kernel/emul/insn_len.h"
 
 static unsigned len_of(const char *hex, unsigned bits, enum insn_kind k)
 {

@@ -1,7 +1,7 @@
-/* kernel/pvclock.c: the TSC-to-nanoseconds scale a guest applies must be right to within a
+/* kernel/platform/pvclock.c: the TSC-to-nanoseconds scale a guest applies must be right to within a
  * few parts per million for any TSC rate from an emulator's 50 MHz to a server's 5 GHz. */
 #include <criterion/criterion.h>
-#include "kernel/pvclock.h"
+#include "kernel/platform/pvclock.h"
 
 /* What the guest computes (the documented pvclock formula). */
 static uint64_t guest_ns(const struct pvclock_time *t, uint64_t tsc)

@@ -1,9 +1,9 @@
-/* The service request ring, Mica's side (kernel/svcring.c): posting, a full ring, and a
+/* The service request ring, Mica's side (kernel/virtio/svcring.c): posting, a full ring, and a
  * service that writes nonsense into its tail. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
-#include "kernel/svcring.h"
+#include "kernel/virtio/svcring.h"
 
 #define N 16u
 

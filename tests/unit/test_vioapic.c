@@ -1,8 +1,8 @@
-/* kernel/vioapic.c: indirect registers, redirection entries, edge and level pins. */
+/* kernel/platform/vioapic.c: indirect registers, redirection entries, edge and level pins. */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "kernel/vioapic.h"
+#include "kernel/platform/vioapic.h"
 
 static struct vioapic io;
 static struct vioapic_msg msg[VIOAPIC_PINS];

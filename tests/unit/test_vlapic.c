@@ -1,8 +1,8 @@
-/* kernel/vlapic.c: x2APIC registers, #GP rules, priorities, IPIs and the timer. */
+/* kernel/platform/vlapic.c: x2APIC registers, #GP rules, priorities, IPIs and the timer. */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "kernel/vlapic.h"
+#include "kernel/platform/vlapic.h"
 
 #define TSC_HZ 3000000000ull /* 30 TSC ticks per bus tick */
 #define BUS_HZ 100000000ull

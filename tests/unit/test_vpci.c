@@ -1,11 +1,11 @@
-/* kernel/vpci.c: ECAM config space, the virtio capability chain as Linux walks it, BAR
+/* kernel/vpci/bus.c: ECAM config space, the virtio capability chain as Linux walks it, BAR
  * sizing and decoding, MSI-X table and mask semantics, absent functions, odd accesses. */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <string.h>
 
 #include <mica/hypercall.h>
-#include "kernel/vpci.h"
+#include "kernel/vpci/bus.h"
 
 static struct vpci bus;
 static char err[160];

@@ -1,8 +1,8 @@
-/* kernel/vpit.c: Linux's two PIT calibrations, latch and read-back, gate, modes, IRQ0. */
+/* kernel/platform/vpit.c: Linux's two PIT calibrations, latch and read-back, gate, modes, IRQ0. */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "kernel/vpit.h"
+#include "kernel/platform/vpit.h"
 
 #define TSC_HZ 2494331007ull /* deliberately not a multiple of the PIT clock */
 

@@ -1,8 +1,8 @@
-/* kernel/vpm.c: PM timer from the TSC, PM1 status/enable/control, sleep and reset. */
+/* kernel/platform/vpm.c: PM timer from the TSC, PM1 status/enable/control, sleep and reset. */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "kernel/vpm.h"
+#include "kernel/platform/vpm.h"
 
 #define TSC_HZ 2494331007ull
 

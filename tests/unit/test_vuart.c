@@ -1,9 +1,9 @@
-/* kernel/vuart.c: Linux 8250 autoconfig, interrupt identification and priorities, the
+/* kernel/platform/vuart.c: Linux 8250 autoconfig, interrupt identification and priorities, the
  * receive FIFO, overrun, loopback, DLAB. */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "kernel/vuart.h"
+#include "kernel/platform/vuart.h"
 
 static struct vuart u;
 static uint8_t txb;

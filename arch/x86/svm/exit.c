@@ -1,10 +1,10 @@
 /* Turns an SVM #VMEXIT into the kernel's terms. Instruction lengths: with NRIPS the VMCB
  * holds the next RIP (APM 15.7.1); QEMU's SVM has no NRIPS, and then the length is 0 ("not
- * known") and the kernel decodes the instruction (kernel/fetch.h), except for IOIO, whose
+ * known") and the kernel decodes the instruction (kernel/emul/fetch.h), except for IOIO, whose
  * EXITINFO2 is always the next RIP (APM 15.10.2). */
 #include <stddef.h>
 #include "arch/x86/svm/svm.h"
-#include "kernel/fetch.h"
+#include "kernel/emul/fetch.h"
 #include "kernel/partition.h"
 
 static const char *unhandled_name(uint32_t code)

@@ -1,0 +1,74 @@
+/* Virtio devices of partitions (docs/config.md "Devices", docs/vmm.md): each partition with
+ * `console = virtio`, `disk = ...` or `net = ...` gets a virtual PCI bus (kernel/vpci/bus.c)
+ * whose functions carry Mica's virtio-pci transport (kernel/virtio/transport.c). Guest accesses to ECAM
+ * and to the BARs land here; what the backend must act on becomes a request to the service
+ * partition (kernel/virtio/service.c). */
+#ifndef MICA_VDEV_H
+#define MICA_VDEV_H
+
+#include <stdint.h>
+#include "kernel/virtio/transport.h"
+
+struct partition;
+struct vcpu;
+struct boot_file;
+
+#define VDEV_MAX 48 /* three per partition */
+
+/* PCI slots by device type: one device of each type per partition. */
+#define VDEV_SLOT_CONSOLE 1
+#define VDEV_SLOT_BLOCK   2
+#define VDEV_SLOT_NET     3
+
+struct vdev {
+	unsigned index;     /* the service's device number */
+	unsigned type;      /* MICA_VIRTIO_* */
+	unsigned slot;      /* 00:slot.0 */
+	struct partition *part;
+	struct vio vio;     /* under part->pci_lock */
+	uint32_t reset_id;  /* the request id of the pending reset */
+	uint32_t notify_id[VIO_QUEUES_MAX]; /* the last NOTIFY posted per queue ... */
+	uint8_t notify_posted[VIO_QUEUES_MAX]; /* ... and whether there was one */
+	const struct boot_file *disk;
+	unsigned disk_index;
+	unsigned net_switch;
+	uint8_t mac[6];
+	unsigned fails_logged; /* needs-reset reports logged (a few, then quiet) */
+};
+
+extern struct vdev vdevs[VDEV_MAX];
+extern unsigned nvdevs;
+
+/* At partition creation: the devices its config asks for (disk: the loaded image, or
+ * NULL). 0, or a negative code after logging why. */
+int vdev_create(struct partition *p, const struct boot_file *disk);
+
+/* At every (re)load of p: its PCI bus and devices back to power-on state; the backend is
+ * told to forget what it knew of them. */
+void vdev_partition_reset(struct partition *p);
+
+/* A stage-2 fault at gpa: 1 if it is p's ECAM window or PCI memory window (then
+ * vdev_mmio_read/write serve it), else 0. */
+int vdev_mmio_claims(struct partition *p, uint64_t gpa);
+uint64_t vdev_mmio_read(struct vcpu *v, uint64_t gpa, unsigned size);
+void vdev_mmio_write(struct vcpu *v, uint64_t gpa, unsigned size, uint64_t val);
+
+/* PCI configuration mechanism #1 (ports 0xCF8 address, 0xCFC-0xCFF data), the other
+ * door to the same configuration space as ECAM: 1 if the access was one (*result for
+ * reads), else 0. Only partitions with a PCI bus have it. */
+int vdev_pio(struct partition *p, uint16_t port, unsigned size, int in, uint32_t val,
+	     uint32_t *result);
+
+/* Typed input for p's virtio console; 0 if p has none (use the UART). */
+int vdev_console_input(struct partition *p, const uint8_t *bytes, size_t n);
+
+/* The service partition is gone (stopped or restarting): every device detaches. Returns
+ * how many a driver was using (they now need a reset). */
+unsigned vdev_service_gone(void);
+
+/* Service side (kernel/virtio/service.c): signal queue / the config vector of d. 0: sent, 1: not
+ * (no vector, masked: pending). */
+int vdev_signal(struct vdev *d, unsigned queue);
+void vdev_signal_config(struct vdev *d);
+
+#endif

@@ -1,0 +1,541 @@
+/* Virtual PCI host bridge and virtio-pci functions: configuration space through ECAM, BAR
+ * decoding, MSI-X table. Pure logic; vpci.h describes the caller's side and the layout. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <mica/hypercall.h>
+#include "lib/errmsg.h"
+#include "kernel/vpci/bus.h"
+
+/* Type 0 configuration header (PCI Local Bus 3.0 6.1). */
+#define CFG_VENDOR     0x00
+#define CFG_DEVICE     0x02
+#define CFG_COMMAND    0x04
+#define CFG_STATUS     0x06
+#define CFG_REVISION   0x08
+#define CFG_CLASS      0x09 /* programming interface, subclass, base class */
+#define CFG_CACHE_LINE 0x0C
+#define CFG_HEADER     0x0E
+#define CFG_BAR0       0x10
+#define CFG_SUBVENDOR  0x2C
+#define CFG_SUBSYSTEM  0x2E
+#define CFG_CAP_PTR    0x34
+#define CFG_INT_LINE   0x3C
+#define CFG_INT_PIN    0x3D
+
+#define CMD_MEMORY       0x0002
+#define CMD_MASTER       0x0004
+#define CMD_PARITY       0x0040
+#define CMD_SERR         0x0100
+#define CMD_INTX_DISABLE 0x0400
+#define STATUS_CAP_LIST  0x0010
+
+#define BAR_MEM_64       0x4 /* memory BAR, type 10b: 64-bit, not prefetchable */
+
+#define CAP_ID_VENDOR    0x09
+#define CAP_ID_MSIX      0x11
+
+/* MSI-X capability (PCIe Base 4.0 7.7.2): ID, next, message control, table, PBA. */
+#define MSIX_CTRL        2
+#define MSIX_TABLE       4
+#define MSIX_PBA         8
+#define MSIX_CAP_LEN     12
+#define MSIX_CTRL_ENABLE 0x8000
+#define MSIX_CTRL_FMASK  0x4000
+#define MSIX_ENTRY_MASK  1u /* vector control bit 0 */
+
+/* struct virtio_pci_cap (virtio 1.x 4.1.4): vndr, next, len, cfg_type, bar, id, pad[2],
+ * offset, length; the notify capability adds notify_off_multiplier, the PCI_CFG one
+ * pci_cfg_data[4]. */
+#define VCAP_TYPE        3
+#define VCAP_BAR         4
+#define VCAP_OFFSET      8
+#define VCAP_LENGTH      12
+#define VCAP_EXTRA       16
+#define VCAP_LEN         16
+#define VCAP_LEN_EXTRA   20
+
+#define VIRTIO_CAP_COMMON  1
+#define VIRTIO_CAP_NOTIFY  2
+#define VIRTIO_CAP_ISR     3
+#define VIRTIO_CAP_DEVICE  4
+#define VIRTIO_CAP_PCI_CFG 5
+
+/* Where the capabilities sit in every virtio function (the DEVICE one may be left out,
+ * which moves the rest up: find_cap() follows the chain). */
+#define CAP_FIRST        0x40
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void set_mask(struct vpci_fn *f, unsigned reg, unsigned len, uint32_t mask)
+{
+	for (unsigned i = 0; i < len; i++)
+		f->wmask[reg + i] = (uint8_t)(mask >> (8 * i));
+}
+
+static void header(struct vpci_fn *f, uint16_t vendor, uint16_t device, uint8_t rev,
+		   uint32_t class)
+{
+	memset(f, 0, sizeof(*f));
+	f->present = 1;
+	put16(f->cfg + CFG_VENDOR, vendor);
+	put16(f->cfg + CFG_DEVICE, device);
+	f->cfg[CFG_REVISION] = rev;
+	f->cfg[CFG_CLASS] = (uint8_t)class;
+	put16(f->cfg + CFG_CLASS + 1, (uint16_t)(class >> 8));
+	f->cfg[CFG_HEADER] = 0; /* type 0, single function */
+	set_mask(f, CFG_CACHE_LINE, 1, 0xFF); /* no effect, but read/write for software */
+}
+
+void vpci_init(struct vpci *b)
+{
+	struct vpci_fn *hb = &b->fn[0];
+
+	memset(b, 0, sizeof(*b));
+	header(hb, VPCI_HB_VENDOR, VPCI_HB_DEVICE, 0, 0x060000);
+	set_mask(hb, CFG_COMMAND, 2, CMD_MEMORY | CMD_MASTER | CMD_PARITY | CMD_SERR);
+}
+
+/* Appends a virtio capability at pos; returns the next free position. */
+static unsigned vcap(struct vpci_fn *f, unsigned pos, unsigned len, uint8_t type,
+		     uint32_t offset, uint32_t length)
+{
+	uint8_t *c = f->cfg + pos;
+
+	c[0] = CAP_ID_VENDOR;
+	c[2] = (uint8_t)len;
+	c[VCAP_TYPE] = type;
+	c[VCAP_BAR] = 0;
+	put32(c + VCAP_OFFSET, offset);
+	put32(c + VCAP_LENGTH, length);
+	return pos + len;
+}
+
+static uint32_t class_of(unsigned id)
+{
+	switch (id) {
+	case VPCI_VIRTIO_NET:
+		return 0x020000; /* network, Ethernet */
+	case VPCI_VIRTIO_BLOCK:
+		return 0x018000; /* mass storage, other */
+	case VPCI_VIRTIO_CONSOLE:
+		return 0x078000; /* simple communication, other */
+	default:
+		return 0xFF0000; /* does not fit a defined class */
+	}
+}
+
+int vpci_add_virtio(struct vpci *b, unsigned slot, unsigned id, unsigned nvec,
+		    uint32_t devcfg_len, uint8_t irq, char *err, size_t errlen)
+{
+	struct vpci_fn *f;
+	unsigned pos = CAP_FIRST, caps[6], n = 0;
+
+	if (slot == 0 || slot >= VPCI_SLOTS)
+		return errmsg(MICA_EINVAL, err, errlen,
+			      "virtual PCI: slot %u, expected 1 to %u", slot, VPCI_SLOTS - 1);
+	if (b->fn[slot].present)
+		return errmsg(MICA_EINVAL, err, errlen, "virtual PCI: slot %u is taken", slot);
+	if (id == 0 || id > VPCI_VIRTIO_ID_MAX)
+		return errmsg(MICA_EINVAL, err, errlen,
+			      "virtual PCI: virtio device ID %u, expected 1 to %u", id,
+			      VPCI_VIRTIO_ID_MAX);
+	if (nvec == 0 || nvec > VPCI_MSIX_MAX)
+		return errmsg(MICA_EINVAL, err, errlen,
+			      "virtual PCI: %u MSI-X vectors, expected 1 to %u", nvec,
+			      VPCI_MSIX_MAX);
+	if (devcfg_len > VPCI_DEVICE_MAX)
+		return errmsg(MICA_EINVAL, err, errlen,
+			      "virtual PCI: device config of %u bytes, at most %u", devcfg_len,
+			      VPCI_DEVICE_MAX);
+
+	f = &b->fn[slot];
+	header(f, VPCI_VIRTIO_VENDOR, (uint16_t)VPCI_VIRTIO_DEVICE(id), 1, class_of(id));
+	f->virtio = 1;
+	f->nvec = (uint16_t)nvec;
+	f->devcfg_len = devcfg_len;
+	set_mask(f, CFG_COMMAND, 2,
+		 CMD_MEMORY | CMD_MASTER | CMD_PARITY | CMD_SERR | CMD_INTX_DISABLE);
+	put16(f->cfg + CFG_STATUS, STATUS_CAP_LIST);
+	put32(f->cfg + CFG_BAR0, BAR_MEM_64);
+	set_mask(f, CFG_BAR0, 4, ~(VPCI_BAR_SIZE - 1)); /* sizing: size mask reads back */
+	set_mask(f, CFG_BAR0 + 4, 4, 0xFFFFFFFF);
+	put16(f->cfg + CFG_SUBVENDOR, VPCI_VIRTIO_VENDOR);
+	put16(f->cfg + CFG_SUBSYSTEM, (uint16_t)VPCI_VIRTIO_SUBSYS(id));
+	f->cfg[CFG_INT_LINE] = irq;
+	set_mask(f, CFG_INT_LINE, 1, 0xFF);
+	/* No interrupt line connected: no pin either, so an OS never looks for INTx routing
+	 * (the function signals through MSI-X only). */
+	f->cfg[CFG_INT_PIN] = irq == 0xFF ? 0 : 1; /* INTA# */
+
+	caps[n++] = pos;
+	pos = vcap(f, pos, VCAP_LEN, VIRTIO_CAP_COMMON, VPCI_COMMON_OFF, VPCI_COMMON_LEN);
+	caps[n++] = pos;
+	put32(f->cfg + pos + VCAP_EXTRA, VPCI_NOTIFY_MULT);
+	pos = vcap(f, pos, VCAP_LEN_EXTRA, VIRTIO_CAP_NOTIFY, VPCI_NOTIFY_OFF, VPCI_NOTIFY_LEN);
+	caps[n++] = pos;
+	pos = vcap(f, pos, VCAP_LEN, VIRTIO_CAP_ISR, VPCI_ISR_OFF, VPCI_ISR_LEN);
+	if (devcfg_len) {
+		caps[n++] = pos;
+		pos = vcap(f, pos, VCAP_LEN, VIRTIO_CAP_DEVICE, VPCI_DEVICE_OFF, devcfg_len);
+	}
+	/* PCI_CFG: the driver chooses bar, offset and length, then accesses the data. */
+	caps[n++] = pos;
+	set_mask(f, pos + VCAP_BAR, 1, 0xFF);
+	set_mask(f, pos + VCAP_OFFSET, 4, 0xFFFFFFFF);
+	set_mask(f, pos + VCAP_LENGTH, 4, 0xFFFFFFFF);
+	set_mask(f, pos + VCAP_EXTRA, 4, 0xFFFFFFFF);
+	pos = vcap(f, pos, VCAP_LEN_EXTRA, VIRTIO_CAP_PCI_CFG, 0, 0);
+
+	caps[n++] = pos;
+	f->cfg[pos] = CAP_ID_MSIX;
+	put16(f->cfg + pos + MSIX_CTRL, (uint16_t)(nvec - 1));
+	set_mask(f, pos + MSIX_CTRL, 2, MSIX_CTRL_ENABLE | MSIX_CTRL_FMASK);
+	put32(f->cfg + pos + MSIX_TABLE, VPCI_MSIX_TABLE_OFF | 0); /* BIR 0 */
+	put32(f->cfg + pos + MSIX_PBA, VPCI_MSIX_PBA_OFF | 0);
+
+	f->cfg[CFG_CAP_PTR] = (uint8_t)caps[0];
+	for (unsigned i = 0; i + 1 < n; i++)
+		f->cfg[caps[i] + 1] = (uint8_t)caps[i + 1];
+	for (unsigned v = 0; v < nvec; v++)
+		f->msix[v][3] = MSIX_ENTRY_MASK; /* every vector masked at reset */
+	return 0;
+}
+
+static struct vpci_fn *virtio_fn(struct vpci *b, unsigned slot)
+{
+	if (slot >= VPCI_SLOTS || !b->fn[slot].present || !b->fn[slot].virtio)
+		return NULL;
+	return &b->fn[slot];
+}
+
+int vpci_assign_bar(struct vpci *b, unsigned slot, uint64_t base)
+{
+	struct vpci_fn *f = virtio_fn(b, slot);
+
+	if (!f || !base || (base & (VPCI_BAR_SIZE - 1)))
+		return MICA_EINVAL;
+	put32(f->cfg + CFG_BAR0, (uint32_t)base | BAR_MEM_64);
+	put32(f->cfg + CFG_BAR0 + 4, (uint32_t)(base >> 32));
+	put16(f->cfg + CFG_COMMAND, get16(f->cfg + CFG_COMMAND) | CMD_MEMORY);
+	return 0;
+}
+
+/* Position of the capability with ID id (and virtio cfg_type type), 0 if none. The chain
+ * is built here and read-only, so the bounds only guard against a bug. */
+static unsigned find_cap(const struct vpci_fn *f, uint8_t id, uint8_t type)
+{
+	unsigned ttl = 48;
+
+	for (unsigned pos = f->cfg[CFG_CAP_PTR]; pos >= CAP_FIRST && pos < 0xFC && ttl--;
+	     pos = f->cfg[pos + 1])
+		if (f->cfg[pos] == id && (id != CAP_ID_VENDOR || f->cfg[pos + VCAP_TYPE] == type))
+			return pos;
+	return 0;
+}
+
+static uint16_t msix_ctrl(const struct vpci_fn *f)
+{
+	return get16(f->cfg + find_cap(f, CAP_ID_MSIX, 0) + MSIX_CTRL);
+}
+
+static uint64_t bar_base(const struct vpci_fn *f)
+{
+	return (uint64_t)get32(f->cfg + CFG_BAR0 + 4) << 32 |
+	       (get32(f->cfg + CFG_BAR0) & ~0xFu);
+}
+
+/* Region at offset off inside BAR0. */
+static enum vpci_region region_at(const struct vpci_fn *f, uint64_t off, uint64_t *roff)
+{
+	static const struct {
+		enum vpci_region r;
+		uint32_t start;
+	} map[] = {
+		{ VPCI_REGION_COMMON, VPCI_COMMON_OFF },
+		{ VPCI_REGION_ISR, VPCI_ISR_OFF },
+		{ VPCI_REGION_DEVICE, VPCI_DEVICE_OFF },
+		{ VPCI_REGION_NOTIFY, VPCI_NOTIFY_OFF },
+		{ VPCI_REGION_MSIX_TABLE, VPCI_MSIX_TABLE_OFF },
+		{ VPCI_REGION_MSIX_PBA, VPCI_MSIX_PBA_OFF },
+	};
+	for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		uint64_t len;
+
+		switch (map[i].r) {
+		case VPCI_REGION_COMMON: len = VPCI_COMMON_LEN; break;
+		case VPCI_REGION_ISR: len = VPCI_ISR_LEN; break;
+		case VPCI_REGION_DEVICE: len = f->devcfg_len; break;
+		case VPCI_REGION_NOTIFY: len = VPCI_NOTIFY_LEN; break;
+		case VPCI_REGION_MSIX_TABLE: len = 16u * f->nvec; break;
+		default: len = 8u * ((f->nvec + 63u) / 64u); break;
+		}
+		if (off >= map[i].start && off - map[i].start < len) {
+			*roff = off - map[i].start;
+			return map[i].r;
+		}
+	}
+	return off < VPCI_BAR_SIZE ? VPCI_REGION_UNUSED : VPCI_REGION_NONE;
+}
+
+enum vpci_region vpci_bar_lookup(const struct vpci *b, uint64_t gpa, unsigned *slot,
+				 unsigned *bar, uint64_t *offset)
+{
+	for (unsigned s = 1; s < VPCI_SLOTS; s++) {
+		const struct vpci_fn *f = &b->fn[s];
+		uint64_t base, roff = 0;
+		enum vpci_region r;
+
+		if (!f->present || !f->virtio || !(get16(f->cfg + CFG_COMMAND) & CMD_MEMORY))
+			continue;
+		base = bar_base(f);
+		if (!base || gpa < base || gpa - base >= VPCI_BAR_SIZE)
+			continue;
+		r = region_at(f, gpa - base, &roff);
+		*slot = s;
+		*bar = 0;
+		*offset = roff;
+		return r;
+	}
+	return VPCI_REGION_NONE;
+}
+
+/* MSI-X table and PBA: aligned dwords and qwords only. */
+static int msix_access_ok(const struct vpci_fn *f, enum vpci_region r, uint64_t off,
+			  unsigned size)
+{
+	uint64_t len;
+
+	if ((size != 4 && size != 8) || (off & (size - 1)))
+		return 0;
+	if (r == VPCI_REGION_MSIX_TABLE)
+		len = 16u * f->nvec;
+	else if (r == VPCI_REGION_MSIX_PBA)
+		len = 8u * ((f->nvec + 63u) / 64u);
+	else
+		return 0;
+	return off < len && len - off >= size;
+}
+
+static uint32_t msix_read32(const struct vpci_fn *f, enum vpci_region r, uint64_t off)
+{
+	if (r == VPCI_REGION_MSIX_PBA)
+		return (uint32_t)(f->pba[off / 8] >> (off & 4 ? 32 : 0));
+	return f->msix[off / 16][(off % 16) / 4];
+}
+
+static void msix_write32(struct vpci_fn *f, uint64_t off, uint32_t val)
+{
+	unsigned word = (unsigned)(off % 16) / 4;
+	uint32_t *e = f->msix[off / 16];
+
+	switch (word) {
+	case 0:
+		e[0] = val & ~3u; /* message address bits 1:0 are reserved, read 0 */
+		break;
+	case 1:
+	case 2:
+		e[word] = val;
+		break;
+	default:
+		e[3] = val & MSIX_ENTRY_MASK; /* the rest of vector control is reserved */
+		break;
+	}
+}
+
+uint64_t vpci_msix_read(struct vpci *b, unsigned slot, enum vpci_region r, uint64_t offset,
+			unsigned size)
+{
+	const struct vpci_fn *f = virtio_fn(b, slot);
+	uint64_t v;
+
+	if (!f || !msix_access_ok(f, r, offset, size))
+		return 0;
+	v = msix_read32(f, r, offset);
+	if (size == 8)
+		v |= (uint64_t)msix_read32(f, r, offset + 4) << 32;
+	return v;
+}
+
+void vpci_msix_write(struct vpci *b, unsigned slot, enum vpci_region r, uint64_t offset,
+		     unsigned size, uint64_t val)
+{
+	struct vpci_fn *f = virtio_fn(b, slot);
+
+	if (!f || r != VPCI_REGION_MSIX_TABLE || !msix_access_ok(f, r, offset, size))
+		return;
+	msix_write32(f, offset, (uint32_t)val);
+	if (size == 8)
+		msix_write32(f, offset + 4, (uint32_t)(val >> 32));
+}
+
+/* Why vector may not be sent now (0: it may). */
+static int msix_blocked(const struct vpci_fn *f, unsigned vector)
+{
+	uint16_t ctrl = msix_ctrl(f);
+
+	if (!(ctrl & MSIX_CTRL_ENABLE))
+		return VPCI_MSIX_DISABLED;
+	if (!(get16(f->cfg + CFG_COMMAND) & CMD_MASTER))
+		return VPCI_MSIX_NO_MASTER;
+	if (ctrl & MSIX_CTRL_FMASK)
+		return VPCI_MSIX_FMASKED;
+	if (f->msix[vector][3] & MSIX_ENTRY_MASK)
+		return VPCI_MSIX_MASKED;
+	return 0;
+}
+
+int vpci_msix_message(struct vpci *b, unsigned slot, unsigned vector, uint64_t *addr,
+		      uint32_t *data)
+{
+	struct vpci_fn *f = virtio_fn(b, slot);
+	int why;
+
+	if (!f || vector >= f->nvec)
+		return MICA_EINVAL;
+	why = msix_blocked(f, vector);
+	if (why == VPCI_MSIX_MASKED || why == VPCI_MSIX_FMASKED)
+		f->pba[vector / 64] |= 1ull << (vector % 64); /* PCIe Base 4.0 6.1.4.5 */
+	if (why)
+		return why;
+	*addr = (uint64_t)f->msix[vector][1] << 32 | f->msix[vector][0];
+	*data = f->msix[vector][2];
+	return 0;
+}
+
+int vpci_msix_pop_pending(struct vpci *b, unsigned slot)
+{
+	struct vpci_fn *f = virtio_fn(b, slot);
+
+	if (!f)
+		return -1;
+	for (unsigned v = 0; v < f->nvec; v++) {
+		uint64_t bit = 1ull << (v % 64);
+
+		if ((f->pba[v / 64] & bit) && !msix_blocked(f, v)) {
+			f->pba[v / 64] &= ~bit;
+			return (int)v;
+		}
+	}
+	return -1;
+}
+
+/* A PCI_CFG capability access (virtio 1.x 4.1.4.9): cap.length bytes at cap.offset of the
+ * BAR cap.bar, through cap.pci_cfg_data. Requests the spec does not allow (another BAR,
+ * length not 1/2/4, unaligned, past the BAR) do nothing; reads then leave the data as it
+ * was. Memory decoding does not matter: this is the way in without it. */
+static void pci_cfg_access(struct vpci *b, unsigned slot, unsigned cap, int write)
+{
+	struct vpci_fn *f = &b->fn[slot];
+	uint8_t *data = f->cfg + cap + VCAP_EXTRA;
+	uint32_t off = get32(f->cfg + cap + VCAP_OFFSET);
+	uint32_t len = get32(f->cfg + cap + VCAP_LENGTH);
+	uint32_t val = get32(data);
+	uint64_t roff;
+	enum vpci_region r;
+
+	if (f->cfg[cap + VCAP_BAR] != 0 || (len != 1 && len != 2 && len != 4) ||
+	    (off & (len - 1)) || off >= VPCI_BAR_SIZE)
+		return;
+	r = region_at(f, off, &roff);
+	if (r == VPCI_REGION_MSIX_TABLE || r == VPCI_REGION_MSIX_PBA) {
+		if (write)
+			vpci_msix_write(b, slot, r, roff, len, val);
+		else
+			val = (uint32_t)vpci_msix_read(b, slot, r, roff, len);
+	} else if (r != VPCI_REGION_UNUSED && b->region_fn) {
+		b->region_fn(b->region_ctx, slot, r, (uint32_t)roff, len, &val, write);
+	} else {
+		val = 0;
+	}
+	if (!write) {
+		if (len < 4)
+			val = (val & ((1u << (8 * len)) - 1)) | (get32(data) & ~((1u << (8 * len)) - 1));
+		put32(data, val);
+	}
+}
+
+/* The function an ECAM offset names and its register, or NULL (no device: all ones). Also
+ * NULL for accesses ECAM cannot carry (bad size, crossing a dword). */
+static struct vpci_fn *decode(struct vpci *b, uint64_t ecam_off, unsigned size,
+			      unsigned *slot, unsigned *reg)
+{
+	unsigned dev = (ecam_off >> 15) & 0x1F, func = (ecam_off >> 12) & 7;
+
+	*reg = ecam_off & 0xFFF;
+	if ((size != 1 && size != 2 && size != 4) || (*reg & 3) + size > 4)
+		return NULL;
+	if ((ecam_off >> 20) != 0 || func != 0 || dev >= VPCI_SLOTS || !b->fn[dev].present)
+		return NULL;
+	*slot = dev;
+	return &b->fn[dev];
+}
+
+static unsigned pcicfg_data_dword(const struct vpci_fn *f)
+{
+	unsigned cap = f->virtio ? find_cap(f, CAP_ID_VENDOR, VIRTIO_CAP_PCI_CFG) : 0;
+
+	return cap ? cap + VCAP_EXTRA : 0;
+}
+
+uint32_t vpci_cfg_read(struct vpci *b, uint64_t ecam_off, unsigned size)
+{
+	unsigned slot = 0, reg = 0;
+	struct vpci_fn *f = decode(b, ecam_off, size, &slot, &reg);
+	uint32_t v;
+
+	if (!f)
+		return size >= 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
+	if (reg >= sizeof(f->cfg))
+		return 0;
+	if (reg >= CAP_FIRST && pcicfg_data_dword(f) == (reg & ~3u))
+		pci_cfg_access(b, slot, (reg & ~3u) - VCAP_EXTRA, 0);
+	v = get32(f->cfg + (reg & ~3u)) >> (8 * (reg & 3));
+	return size == 4 ? v : v & ((1u << (8 * size)) - 1);
+}
+
+void vpci_cfg_write(struct vpci *b, uint64_t ecam_off, unsigned size, uint32_t val)
+{
+	unsigned slot = 0, reg = 0;
+	struct vpci_fn *f = decode(b, ecam_off, size, &slot, &reg);
+
+	if (!f || reg >= sizeof(f->cfg))
+		return;
+	for (unsigned i = 0; i < size; i++) {
+		uint8_t m = f->wmask[reg + i], byte = (uint8_t)(val >> (8 * i));
+
+		f->cfg[reg + i] = (uint8_t)((f->cfg[reg + i] & ~m) | (byte & m));
+	}
+	if (reg >= CAP_FIRST && pcicfg_data_dword(f) == (reg & ~3u))
+		pci_cfg_access(b, slot, (reg & ~3u) - VCAP_EXTRA, 1);
+}
+
+int vpci_cf8_offset(uint32_t cf8, unsigned k, uint64_t *ecam_off)
+{
+	if (!(cf8 & 0x80000000u) || ((cf8 >> 16) & 0xff) || k > 3)
+		return -1;
+	*ecam_off = (uint64_t)((cf8 >> 11) & 31) << 15 | (uint64_t)((cf8 >> 8) & 7) << 12 |
+		    (cf8 & 0xfc) | k;
+	return 0;
+}

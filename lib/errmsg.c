@@ -1,0 +1,14 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include "lib/errmsg.h"
+
+int errmsg(int rc, char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}

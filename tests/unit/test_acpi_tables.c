@@ -1,0 +1,835 @@
+/* kernel/platform/acpi_tables.c: the guest's ACPI tables, read back field by field at the offsets the
+ * ACPI spec gives, and cross-checked with the core's own MADT reader (kernel/host/acpi.c).
+ * Set MICA_ACPI_DUMP=dir to also write each table to dir/<sig>.dat (for `iasl -d`). */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <mica/hypercall.h>
+
+#include "kernel/host/acpi.h"
+#include "kernel/platform/acpi_tables.h"
+
+#define BUF_SIZE 0x20000
+
+static uint8_t *buf;    /* below 4 GiB (MAP_32BIT): gpa == host address, so acpi.c can read it */
+static uint64_t gpa;
+static uint64_t rsdp;
+static char err[200];
+static struct acpi_guest g;
+
+static void setup(void)
+{
+	buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+		   -1, 0);
+	cr_assert(buf != MAP_FAILED);
+	gpa = (uint64_t)(uintptr_t)buf;
+	memset(buf, 0xcc, BUF_SIZE);
+	acpi_guest_defaults(&g, 2);
+}
+
+static void teardown(void)
+{
+	munmap(buf, BUF_SIZE);
+}
+
+TestSuite(acpi_build, .init = setup, .fini = teardown);
+
+static uint16_t r16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static uint32_t r32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t r64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+static uint8_t sum(const uint8_t *p, uint64_t n)
+{
+	uint8_t s = 0;
+	while (n--)
+		s += *p++;
+	return s;
+}
+
+static uint8_t *at(uint64_t a)
+{
+	cr_assert(a >= gpa && a < gpa + BUF_SIZE, "address 0x%llx outside the buffer",
+		  (unsigned long long)a);
+	return buf + (a - gpa);
+}
+
+static void build(void)
+{
+	int rc = acpi_build(buf, gpa, BUF_SIZE, &g, &rsdp, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_eq(rsdp, gpa);
+}
+
+/* A table the RSDT/XSDT names: checks header, length bounds and checksum. */
+static uint8_t *table(uint64_t a, const char *sig)
+{
+	uint8_t *t = at(a);
+	cr_assert(memcmp(t, sig, 4) == 0, "expected %s at 0x%llx, found %.4s", sig,
+		  (unsigned long long)a, (const char *)t);
+	uint32_t len = r32(t + 4);
+	cr_assert(len >= 36 && a + len <= gpa + BUF_SIZE, "%s length %u", sig, len);
+	cr_assert_eq(sum(t, len), 0, "%s checksum", sig);
+	cr_assert(memcmp(t + 10, "MICA  ", 6) == 0, "%s OEMID", sig);
+	cr_assert_eq(a % 16, 0, "%s not 16-byte aligned", sig);
+	return t;
+}
+
+/* The XSDT's entries (and the RSDT's, which must match). */
+static unsigned roots(uint64_t *out)
+{
+	const uint8_t *r = at(rsdp);
+	cr_assert(memcmp(r, "RSD PTR ", 8) == 0);
+	cr_assert_eq(sum(r, 20), 0, "RSDP 1.0 checksum");
+	cr_assert_eq(r[15], 2, "RSDP revision");
+	cr_assert_eq(r32(r + 20), 36, "RSDP length");
+	cr_assert_eq(sum(r, 36), 0, "RSDP extended checksum");
+	uint8_t *x = table(r64(r + 24), "XSDT");
+	uint8_t *t = table(r32(r + 16), "RSDT");
+	unsigned n = (r32(x + 4) - 36) / 8;
+	cr_assert_eq(r32(x + 4), 36 + 8 * n);
+	cr_assert_eq(r32(t + 4), 36 + 4 * n, "RSDT and XSDT list different numbers of tables");
+	for (unsigned i = 0; i < n; i++) {
+		out[i] = r64(x + 36 + 8 * i);
+		cr_assert_eq(r32(t + 36 + 4 * i), out[i], "RSDT entry %u differs from the XSDT", i);
+	}
+	return n;
+}
+
+static uint8_t *find(const char *sig)
+{
+	uint64_t t[8];
+	unsigned n = roots(t);
+	for (unsigned i = 0; i < n; i++)
+		if (!memcmp(at(t[i]), sig, 4))
+			return table(t[i], sig);
+	return NULL;
+}
+
+Test(acpi_build, root_tables_and_checksums)
+{
+	build();
+	uint64_t t[8];
+	cr_assert_eq(roots(t), 2);
+	table(t[0], "FACP");
+	table(t[1], "APIC");
+	cr_expect_null(find("MCFG"));
+	cr_expect_eq(acpi_build_size(&g), (uint64_t)(r64(at(rsdp) + 24) - gpa) + 36 + 16,
+		     "the XSDT should end the tables");
+}
+
+Test(acpi_build, fadt_fields)
+{
+	build();
+	uint8_t *f = find("FACP");
+	cr_assert_not_null(f);
+	cr_expect_eq(r32(f + 4), 276, "FADT length (revision 6)");
+	cr_expect_eq(f[8], 6, "FADT revision");
+	cr_expect_eq(f[131], 0, "FADT minor version");
+	cr_expect_eq(r16(f + 46), 9, "SCI_INT");
+	cr_expect_eq(r32(f + 48), 0, "SMI_CMD");
+	cr_expect_eq(f[52] | f[53], 0, "ACPI_ENABLE/ACPI_DISABLE");
+	cr_expect_eq(r32(f + 56), 0x600, "PM1a_EVT_BLK");
+	cr_expect_eq(r32(f + 60), 0, "PM1b_EVT_BLK");
+	cr_expect_eq(r32(f + 64), 0x604, "PM1a_CNT_BLK");
+	cr_expect_eq(r32(f + 68), 0, "PM1b_CNT_BLK");
+	cr_expect_eq(r32(f + 76), 0x608, "PM_TMR_BLK");
+	cr_expect_eq(r32(f + 80), 0, "GPE0_BLK");
+	cr_expect_eq(f[88], 4, "PM1_EVT_LEN");
+	cr_expect_eq(f[89], 2, "PM1_CNT_LEN");
+	cr_expect_eq(f[91], 4, "PM_TMR_LEN");
+	cr_expect_gt(r16(f + 96), 100, "P_LVL2_LAT: C2 unsupported");
+	cr_expect_gt(r16(f + 98), 1000, "P_LVL3_LAT: C3 unsupported");
+	uint16_t boot = r16(f + 109);
+	cr_expect_eq(boot & 1, 0, "LEGACY_DEVICES");
+	cr_expect_eq(boot & 2, 0, "8042");
+	cr_expect(boot & 4, "VGA not present");
+	cr_expect(boot & 0x20, "CMOS RTC not present");
+	cr_expect_eq(boot & 0x08, 0, "MSI Not Supported must be clear: virtio-pci needs MSI-X");
+	cr_expect_eq(boot & 0x10, 0, "PCIe ASPM Controls: clear, the OS may manage ASPM");
+	uint32_t flags = r32(f + 112);
+	cr_expect(flags & (1u << 8), "TMR_VAL_EXT");
+	cr_expect(flags & (1u << 10), "RESET_REG_SUP");
+	cr_expect_eq(flags & (1u << 20), 0, "HW_REDUCED_ACPI must be clear");
+	/* RESET_REG: system I/O, 8 bits at 0xcf9, value 6 */
+	cr_expect_eq(f[116], 1);
+	cr_expect_eq(f[117], 8);
+	cr_expect_eq(f[118], 0);
+	cr_expect_eq(f[119], 1);
+	cr_expect_eq(r64(f + 120), 0xcf9);
+	cr_expect_eq(f[128], 6, "RESET_VALUE");
+	/* FACS and DSDT, both through the 32-bit and the X_ fields */
+	uint64_t facs = r32(f + 36), dsdt = r32(f + 40);
+	cr_expect_eq(r64(f + 132), facs, "X_FIRMWARE_CTRL");
+	cr_expect_eq(r64(f + 140), dsdt, "X_DSDT");
+	const uint8_t *fc = at(facs);
+	cr_expect(memcmp(fc, "FACS", 4) == 0);
+	cr_expect_eq(r32(fc + 4), 64, "FACS length");
+	cr_expect_eq(facs % 64, 0, "FACS must be 64-byte aligned");
+	cr_expect_eq(fc[32], 2, "FACS version");
+	table(dsdt, "DSDT");
+	/* X_ blocks: GAS { space 1 (I/O), width, offset 0, access, address } */
+	static const struct { unsigned off, width, access, port; } x[] = {
+		{ 148, 32, 2, 0x600 }, { 172, 16, 2, 0x604 }, { 208, 32, 3, 0x608 },
+	};
+	for (unsigned i = 0; i < 3; i++) {
+		const uint8_t *a = f + x[i].off;
+		cr_expect_eq(a[0], 1, "X_ block at %u: space", x[i].off);
+		cr_expect_eq(a[1], x[i].width, "X_ block at %u: width", x[i].off);
+		cr_expect_eq(a[2], 0);
+		cr_expect_eq(a[3], x[i].access, "X_ block at %u: access size", x[i].off);
+		cr_expect_eq(r64(a + 4), x[i].port, "X_ block at %u: address", x[i].off);
+	}
+	for (unsigned off = 160; off < 172; off++)
+		cr_expect_eq(f[off], 0, "X_PM1b_EVT_BLK must be empty");
+	for (unsigned off = 244; off < 276; off++)
+		cr_expect_eq(f[off], 0, "sleep registers / hypervisor ID must be 0 (byte %u)", off);
+}
+
+Test(acpi_build, ports_follow_the_platform)
+{
+	g.pm1a_evt_port = 0xb000;
+	g.pm1a_cnt_port = 0xb004;
+	g.pm_tmr_port = 0xb008;
+	build();
+	uint8_t *f = find("FACP");
+	cr_expect_eq(r32(f + 56), 0xb000);
+	cr_expect_eq(r32(f + 64), 0xb004);
+	cr_expect_eq(r32(f + 76), 0xb008);
+	cr_expect_eq(r64(f + 152), 0xb000);
+	cr_expect_eq(r64(f + 176), 0xb004);
+	cr_expect_eq(r64(f + 212), 0xb008);
+}
+
+/* AML PkgLength (20.2.4): returns the length, sets *n to the bytes it took. */
+static uint32_t pkglen(const uint8_t *p, unsigned *n)
+{
+	unsigned follow = p[0] >> 6;
+	*n = follow + 1;
+	if (!follow)
+		return p[0] & 0x3f;
+	uint32_t v = p[0] & 0x0f;
+	for (unsigned i = 0; i < follow; i++)
+		v |= (uint32_t)p[1 + i] << (4 + 8 * i);
+	return v;
+}
+
+/* One data object inside a package: ZeroOp, OneOp, BytePrefix, WordPrefix, DWordPrefix. */
+static unsigned data_object(const uint8_t *p, uint64_t *value)
+{
+	switch (p[0]) {
+	case 0x00: *value = 0; return 1;
+	case 0x01: *value = 1; return 1;
+	case 0x0a: *value = p[1]; return 2;
+	case 0x0b: *value = r16(p + 1); return 3;
+	case 0x0c: *value = r32(p + 1); return 5;
+	}
+	cr_assert_fail("unexpected AML opcode 0x%02x in a package", p[0]);
+	return 0;
+}
+
+Test(acpi_build, dsdt_is_a_well_formed_definition_block)
+{
+	build();
+	uint8_t *f = find("FACP");
+	uint8_t *d = table(r32(f + 40), "DSDT");
+	cr_expect_eq(d[8], 2, "DSDT revision 2: 64-bit integers");
+	uint32_t len = r32(d + 4);
+	const uint8_t *p = d + 36, *end = d + len;
+	int seen_s5 = 0, seen_s0 = 0;
+	while (p < end) {
+		cr_assert_eq(p[0], 0x08, "expected NameOp at DSDT offset %ld", (long)(p - d));
+		char name[5] = { 0 };
+		memcpy(name, p + 1, 4);
+		for (unsigned i = 0; i < 4; i++)
+			cr_assert((name[i] >= 'A' && name[i] <= 'Z') || name[i] == '_' ||
+				  (i && name[i] >= '0' && name[i] <= '9'), "bad NameSeg %s", name);
+		p += 5;
+		cr_assert_eq(p[0], 0x12, "expected PackageOp after %s", name);
+		unsigned n;
+		uint32_t plen = pkglen(p + 1, &n);
+		const uint8_t *pend = p + 1 + plen;
+		cr_assert(pend <= end, "package %s runs past the DSDT", name);
+		unsigned count = p[1 + n];
+		const uint8_t *e = p + 1 + n + 1;
+		uint64_t v[8];
+		cr_assert_leq(count, 8);
+		for (unsigned i = 0; i < count; i++)
+			e += data_object(e, &v[i]);
+		cr_assert_eq(e, pend, "package %s: PkgLength %u, elements end %ld bytes off", name,
+			     plen, (long)(e - pend));
+		if (!strcmp(name, "_S5_")) {
+			seen_s5 = 1;
+			cr_expect_eq(count, 4);
+			cr_expect_eq(v[0], ACPI_SLP_TYP_S5);
+			cr_expect_eq(v[1], ACPI_SLP_TYP_S5);
+		}
+		if (!strcmp(name, "_S0_")) {
+			seen_s0 = 1;
+			cr_expect_eq(v[0], 0);
+		}
+		p = pend;
+	}
+	cr_expect_eq(p, end, "AML runs past the table");
+	cr_expect(seen_s5, "no _S5");
+	cr_expect(seen_s0, "no _S0");
+}
+
+static void check_madt(uint32_t ncpus)
+{
+	acpi_guest_defaults(&g, ncpus);
+	build();
+	uint8_t *m = find("APIC");
+	cr_assert_not_null(m);
+	cr_expect_eq(r32(m + 36), 0xfee00000, "local APIC address");
+	cr_expect_eq(r32(m + 40) & 1, 0, "PCAT_COMPAT must be clear: no 8259");
+	uint32_t len = r32(m + 4), lapics = 0, x2apics = 0, ioapics = 0, isos = 0;
+	int pit = 0, sci = 0;
+	const uint8_t *e = m + 44;
+	while (e < m + len) {
+		cr_assert_geq(e[1], 2);
+		cr_assert_leq(e + e[1], m + len, "entry runs past the MADT");
+		switch (e[0]) {
+		case 0:
+			cr_assert_eq(e[1], 8);
+			cr_expect_eq(e[2], lapics, "processor UID");
+			cr_expect_eq(e[3], lapics, "APIC ID");
+			cr_expect_eq(r32(e + 4), 1, "enabled");
+			cr_expect_eq(x2apics, 0, "x2APIC entries come after the local APIC ones");
+			lapics++;
+			break;
+		case 9:
+			cr_assert_eq(e[1], 16);
+			cr_expect_eq(r32(e + 4), 255 + x2apics, "x2APIC ID");
+			cr_expect_eq(r32(e + 8), 1, "enabled");
+			cr_expect_eq(r32(e + 12), 255 + x2apics, "processor UID");
+			x2apics++;
+			break;
+		case 1:
+			cr_assert_eq(e[1], 12);
+			cr_expect_eq(e[2], ncpus < 255 ? ncpus : 0xfe, "I/O APIC ID");
+			cr_expect_eq(r32(e + 4), 0xfec00000);
+			cr_expect_eq(r32(e + 8), 0, "GSI base");
+			ioapics++;
+			break;
+		case 2:
+			cr_assert_eq(e[1], 10);
+			cr_expect_eq(e[2], 0, "bus ISA");
+			if (e[3] == 0) {
+				cr_expect_eq(r32(e + 4), 2);
+				cr_expect_eq(r16(e + 8), 0);
+				pit = 1;
+			} else if (e[3] == 9) {
+				cr_expect_eq(r32(e + 4), 9);
+				cr_expect_eq(r16(e + 8), 0xd, "SCI: level, active high");
+				sci = 1;
+			}
+			isos++;
+			break;
+		default:
+			cr_assert_fail("unexpected MADT entry type %u", e[0]);
+		}
+		e += e[1];
+	}
+	cr_expect_eq(e, m + len);
+	cr_expect_eq(lapics + x2apics, ncpus);
+	cr_expect_eq(lapics, ncpus < 255 ? ncpus : 255);
+	cr_expect_eq(ioapics, 1);
+	cr_expect_eq(isos, 2);
+	cr_expect(pit && sci);
+
+	/* The core's own MADT reader sees the same CPUs (it keeps at most ACPI_MAX_CPUS). */
+	struct acpi_cpus cpus;
+	cr_assert_eq(acpi_madt_cpus(rsdp, &cpus, err, sizeof(err)), 0, "%s", err);
+	uint32_t shown = ncpus < ACPI_MAX_CPUS ? ncpus : ACPI_MAX_CPUS;
+	cr_expect_eq(cpus.n, shown);
+	cr_expect_eq(cpus.skipped, ncpus - shown);
+	for (unsigned i = 0; i < cpus.n; i++)
+		cr_expect_eq(cpus.apic_id[i], i);
+}
+
+Test(acpi_build, madt_1_vcpu) { check_madt(1); }
+Test(acpi_build, madt_2_vcpus) { check_madt(2); }
+Test(acpi_build, madt_64_vcpus) { check_madt(64); }
+Test(acpi_build, madt_300_vcpus_uses_x2apic_entries) { check_madt(300); }
+Test(acpi_build, madt_max_vcpus) { check_madt(ACPI_GUEST_MAX_CPUS); }
+
+Test(acpi_build, mcfg_with_a_pci_host_bridge)
+{
+	g.ecam_base = 0xe0000000;
+	g.ecam_bus_start = 0;
+	g.ecam_bus_end = 15;
+	build();
+	uint64_t t[8];
+	cr_assert_eq(roots(t), 3);
+	uint8_t *m = find("MCFG");
+	cr_assert_not_null(m);
+	cr_expect_eq(r32(m + 4), 60);
+	cr_expect_eq(r64(m + 36), 0, "reserved");
+	cr_expect_eq(r64(m + 44), 0xe0000000);
+	cr_expect_eq(r16(m + 52), 0, "segment");
+	cr_expect_eq(m[54], 0);
+	cr_expect_eq(m[55], 15);
+	cr_expect_eq(acpi_find_table(rsdp, "MCFG"), m, "kernel/host/acpi.c finds it too");
+}
+
+Test(acpi_build, buffer_too_small)
+{
+	uint64_t need = acpi_build_size(&g);
+	cr_assert_gt(need, 0);
+	for (uint64_t size = 0; size < need; size++) {
+		memset(buf, 0xcc, BUF_SIZE);
+		cr_assert_eq(acpi_build(buf, gpa, size, &g, &rsdp, err, sizeof(err)), MICA_EINVAL);
+		for (unsigned i = 0; i < BUF_SIZE; i += 64)
+			cr_assert_eq(buf[i], 0xcc, "written although too small");
+	}
+	char want[200];
+	snprintf(want, sizeof(want), "ACPI tables for 2 vCPUs need %llu bytes, the buffer has 100",
+		 (unsigned long long)need);
+	acpi_build(buf, gpa, 100, &g, &rsdp, err, sizeof(err));
+	cr_expect_str_eq(err, want);
+	cr_expect_eq(acpi_build(buf, gpa, need, &g, &rsdp, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(buf[need], 0xcc, "wrote past the tables");
+}
+
+static void expect_error(const char *msg)
+{
+	memset(buf, 0xcc, BUF_SIZE);
+	cr_assert_eq(acpi_build(buf, gpa, BUF_SIZE, &g, &rsdp, err, sizeof(err)), MICA_EINVAL,
+		     "accepted; expected: %s", msg);
+	cr_expect_str_eq(err, msg);
+	cr_expect_eq(buf[0], 0xcc);
+	acpi_guest_defaults(&g, 2);
+}
+
+Test(acpi_build, errors)
+{
+	g.ncpus = 0;
+	expect_error("0 vCPUs: the ACPI tables describe 1 to 1024");
+	g.ncpus = 1025;
+	expect_error("1025 vCPUs: the ACPI tables describe 1 to 1024");
+	g.ioapic_addr = 0xfec00800;
+	expect_error("I/O APIC address 0xfec00800 is not a non-zero multiple of 4 KiB");
+	g.pm_tmr_port = 0;
+	expect_error("ACPI PM ports must be non-zero (PM1a_EVT 0x600, PM1a_CNT 0x604, PM_TMR 0x0)");
+	g.ecam_base = 0xe0080000;
+	expect_error("PCI ECAM base 0xe0080000 is not 1 MiB aligned");
+	g.ecam_base = 0xe0000000;
+	g.ecam_bus_start = 2;
+	g.ecam_bus_end = 1;
+	expect_error("PCI bus range 2-1 is empty");
+	g.ecam_base = 0x100000000ULL;
+	expect_error("PCI ECAM base 0x100000000: the ECAM range of buses 0-0 must end at or below "
+		     "4 GiB");
+	g.ecam_base = 0xf8000000;
+	g.ecam_bus_end = 255;
+	expect_error("PCI ECAM base 0xf8000000: the ECAM range of buses 0-255 must end at or below "
+		     "4 GiB");
+
+	cr_expect_eq(acpi_build(buf, gpa + 16, BUF_SIZE - 16, &g, &rsdp, err, sizeof(err)),
+		     MICA_EINVAL);
+	cr_expect(strstr(err, "64-byte aligned"), "%s", err);
+	cr_expect_eq(acpi_build(buf, 0xffffff00ULL, BUF_SIZE, &g, &rsdp, err, sizeof(err)),
+		     MICA_EINVAL);
+	cr_expect(strstr(err, "below 4 GiB"), "%s", err);
+	cr_expect_eq(acpi_build(buf, gpa, BUF_SIZE, NULL, &rsdp, err, sizeof(err)), MICA_EINVAL);
+	cr_expect_str_eq(err, "no platform description");
+	cr_expect_eq(acpi_build_size(NULL), 0);
+	/* No room for a message: still an error, nothing written */
+	g.ncpus = 0;
+	cr_expect_eq(acpi_build(buf, gpa, BUF_SIZE, &g, &rsdp, NULL, 0), MICA_EINVAL);
+}
+
+/* The PCI host bridge as the platform has it: bus 0, the virtio BAR window. */
+static void enable_pci(void)
+{
+	g.ecam_base = ACPI_PCI_ECAM_BASE;
+	g.ecam_bus_start = 0;
+	g.ecam_bus_end = 0;
+	g.pci_mem_base = ACPI_PCI_MEM_BASE;
+	g.pci_mem_size = ACPI_PCI_MEM_SIZE;
+}
+
+/* The named objects of a DSDT, by absolute path ("\_SB_.PCI0._HID"), each with a pointer
+ * to its value's encoding. The walker knows the subset Mica writes: Name, Scope, Device. */
+struct aml_obj {
+	char path[40];
+	const uint8_t *value;
+};
+static struct aml_obj objs[32];
+static unsigned nobjs;
+
+/* A NameString: a NameSeg, optionally after a root prefix. */
+static unsigned name_string(const uint8_t *p, const char *scope, char *path, size_t len)
+{
+	char seg[5] = { 0 };
+	unsigned n = 0;
+	if (p[0] == '\\') {
+		scope = "\\";
+		n = 1;
+	}
+	memcpy(seg, p + n, 4);
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert((seg[i] >= 'A' && seg[i] <= 'Z') || seg[i] == '_' ||
+			  (i && seg[i] >= '0' && seg[i] <= '9'), "bad NameSeg %s", seg);
+	snprintf(path, len, "%s%s%s", scope, strcmp(scope, "\\") ? "." : "", seg);
+	return n + 4;
+}
+
+/* Bytes a data object takes: an integer, or a Package or Buffer with its PkgLength. */
+static unsigned object_size(const uint8_t *p)
+{
+	unsigned n;
+	uint64_t v;
+	if (p[0] == 0x12 || p[0] == 0x11)
+		return 1 + pkglen(p + 1, &n);
+	return data_object(p, &v);
+}
+
+static void walk(const uint8_t *p, const uint8_t *end, const char *scope)
+{
+	while (p < end) {
+		char path[40];
+		unsigned n, op = p[0] == 0x5b ? 2 : 1;
+		if (p[0] == 0x08) {
+			p += 1 + name_string(p + 1, scope, path, sizeof(path));
+			cr_assert_lt(nobjs, 32);
+			strcpy(objs[nobjs].path, path);
+			objs[nobjs++].value = p;
+			p += object_size(p);
+			cr_assert_leq(p, end, "%s runs past its scope", path);
+			continue;
+		}
+		cr_assert(p[0] == 0x10 || (p[0] == 0x5b && p[1] == 0x82),
+			  "unexpected AML opcode 0x%02x in %s", p[0], scope);
+		const uint8_t *body = p + op, *pend = body + pkglen(body, &n);
+		cr_assert_leq(pend, end, "scope or device runs past %s", scope);
+		body += n;
+		body += name_string(body, scope, path, sizeof(path));
+		walk(body, pend, path);
+		p = pend;
+	}
+	cr_assert_eq(p, end, "AML of %s ends %ld bytes off", scope, (long)(p - end));
+}
+
+/* Builds, checks the DSDT's checksum and walks it. */
+static const uint8_t *walk_dsdt(uint32_t *len)
+{
+	build();
+	uint8_t *d = table(r32(find("FACP") + 40), "DSDT");
+	*len = r32(d + 4);
+	nobjs = 0;
+	walk(d + 36, d + *len, "\\");
+	return d;
+}
+
+static const uint8_t *obj(const char *path)
+{
+	for (unsigned i = 0; i < nobjs; i++)
+		if (!strcmp(objs[i].path, path))
+			return objs[i].value;
+	return NULL;
+}
+
+static uint64_t int_obj(const char *path)
+{
+	const uint8_t *v = obj(path);
+	uint64_t x;
+	cr_assert_not_null(v, "no %s", path);
+	data_object(v, &x);
+	return x;
+}
+
+/* EisaId values are DWordPrefix integers: "PNP0A08" is the bytes 41 d0 0a 08. */
+#define EISA_PNP0A08 0x080AD041u
+#define EISA_PNP0A03 0x030AD041u
+#define EISA_PNP0C02 0x020CD041u
+
+static void expect_eisa_id(const char *path, uint32_t id)
+{
+	const uint8_t *v = obj(path);
+	cr_assert_not_null(v, "no %s", path);
+	cr_expect_eq(v[0], 0x0c, "%s: an EisaId is a DWordPrefix integer", path);
+	cr_expect_eq(r32(v + 1), id, "%s: 0x%08x, expected 0x%08x", path, r32(v + 1), id);
+}
+
+/* A _CRS Buffer's resource descriptors: sets items[] to each descriptor, returns how many
+ * come before the end tag (which must end the buffer). */
+static unsigned crs(const char *path, const uint8_t **items, unsigned max)
+{
+	const uint8_t *v = obj(path);
+	cr_assert_not_null(v, "no %s", path);
+	cr_assert_eq(v[0], 0x11, "%s is not a Buffer", path);
+	unsigned n;
+	const uint8_t *end = v + 1 + pkglen(v + 1, &n);
+	uint64_t size;
+	const uint8_t *p = v + 1 + n;
+	p += data_object(p, &size);
+	cr_assert_eq(p + size, end, "%s: BufferSize %llu, PkgLength says %ld", path,
+		     (unsigned long long)size, (long)(end - p));
+	unsigned count = 0;
+	while (p < end) {
+		unsigned len = p[0] & 0x80 ? 3u + r16(p + 1) : 1u + (p[0] & 7);
+		cr_assert_leq(p + len, end, "%s: descriptor runs past the buffer", path);
+		if (p[0] == 0x79) {
+			cr_assert_eq(p + 2, end, "%s: the end tag is not last", path);
+			cr_expect_eq(p[1], 0, "%s: end tag checksum", path);
+			return count;
+		}
+		cr_assert_lt(count, max);
+		items[count++] = p;
+		p += len;
+	}
+	cr_assert_fail("%s: no end tag", path);
+	return 0;
+}
+
+static void expect_pci_device(uint8_t bus_start, uint8_t bus_end, uint64_t mem_base,
+			      uint64_t mem_size)
+{
+	uint32_t len;
+	const uint8_t *d = walk_dsdt(&len);
+	cr_assert_not_null(obj("\\_S0_"), "_S0 still there");
+	cr_assert_not_null(obj("\\_S5_"), "_S5 still there");
+	cr_expect_eq(obj("\\_S5_")[0], 0x12, "_S5 is a Package");
+	expect_eisa_id("\\_SB_.PCI0._HID", EISA_PNP0A08);
+	expect_eisa_id("\\_SB_.PCI0._CID", EISA_PNP0A03);
+	cr_expect_eq(int_obj("\\_SB_.PCI0._UID"), 0);
+	cr_expect_eq(int_obj("\\_SB_.PCI0._SEG"), 0);
+	cr_expect_eq(int_obj("\\_SB_.PCI0._BBN"), bus_start);
+	cr_expect_null(obj("\\_SB_.PCI0._OSC"));
+	cr_expect_null(obj("\\_SB_.PCI0._PRT"));
+
+	const uint8_t *r[4];
+	unsigned n = crs("\\_SB_.PCI0._CRS", r, 4);
+	cr_assert_eq(n, mem_size ? 2 : 1, "PCI0._CRS: %u descriptors", n);
+	/* WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, ...) */
+	const uint8_t *w = r[0];
+	cr_expect_eq(w[0], 0x88, "Word Address Space Descriptor");
+	cr_expect_eq(r16(w + 1), 13);
+	cr_expect_eq(w[3], 2, "bus number range");
+	cr_expect_eq(w[4], 0x0c, "MaxFixed, MinFixed, PosDecode, producer");
+	cr_expect_eq(w[5], 0);
+	cr_expect_eq(r16(w + 6), 0, "granularity");
+	cr_expect_eq(r16(w + 8), bus_start);
+	cr_expect_eq(r16(w + 10), bus_end);
+	cr_expect_eq(r16(w + 12), 0, "translation");
+	cr_expect_eq(r16(w + 14), bus_end - bus_start + 1, "length");
+	if (mem_size) {
+		/* DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable,
+		 * ReadWrite, ...) */
+		const uint8_t *m = r[1];
+		cr_expect_eq(m[0], 0x87, "DWord Address Space Descriptor");
+		cr_expect_eq(r16(m + 1), 23);
+		cr_expect_eq(m[3], 0, "memory range");
+		cr_expect_eq(m[4], 0x0c, "MaxFixed, MinFixed, PosDecode, producer");
+		cr_expect_eq(m[5], 0x01, "ReadWrite, NonCacheable, AddressRangeMemory, TypeStatic");
+		cr_expect_eq(r32(m + 6), 0, "granularity");
+		cr_expect_eq(r32(m + 10), mem_base);
+		cr_expect_eq(r32(m + 14), mem_base + mem_size - 1);
+		cr_expect_eq(r32(m + 18), 0, "translation");
+		cr_expect_eq(r32(m + 22), mem_size);
+	}
+
+	/* The ECAM range of the bridge's buses, reserved as a motherboard resource. */
+	expect_eisa_id("\\_SB_.ECAM._HID", EISA_PNP0C02);
+	n = crs("\\_SB_.ECAM._CRS", r, 4);
+	cr_assert_eq(n, 1);
+	cr_expect_eq(r[0][0], 0x86, "Memory32Fixed");
+	cr_expect_eq(r16(r[0] + 1), 9);
+	cr_expect_eq(r[0][3], 1, "ReadWrite");
+	cr_expect_eq(r32(r[0] + 4), g.ecam_base + ((uint64_t)bus_start << 20));
+	cr_expect_eq(r32(r[0] + 8), (uint64_t)(bus_end - bus_start + 1) << 20);
+
+	/* The MCFG covers the same buses. */
+	uint8_t *mc = find("MCFG");
+	cr_assert_not_null(mc);
+	cr_expect_eq(r64(mc + 44), g.ecam_base);
+	cr_expect_eq(mc[54], bus_start);
+	cr_expect_eq(mc[55], bus_end);
+	cr_expect_eq(nobjs, 10, "_S0, _S5, six names in PCI0, two in ECAM");
+	cr_expect(memcmp(d + 36, "\x08_S0_", 5) == 0, "the sleep states come first, as without PCI");
+}
+
+Test(acpi_build, pci_host_bridge_in_the_dsdt)
+{
+	enable_pci();
+	expect_pci_device(0, 0, ACPI_PCI_MEM_BASE, ACPI_PCI_MEM_SIZE);
+}
+
+Test(acpi_build, pci_host_bridge_other_buses_and_window)
+{
+	g.ecam_base = 0x80000000;
+	g.ecam_bus_start = 16;
+	g.ecam_bus_end = 255;
+	g.pci_mem_base = 0xe0000000;
+	g.pci_mem_size = 0x1ec00000; /* up to the I/O APIC */
+	expect_pci_device(16, 255, 0xe0000000, 0x1ec00000);
+}
+
+Test(acpi_build, pci_host_bridge_without_a_memory_window)
+{
+	enable_pci();
+	g.pci_mem_base = 0;
+	g.pci_mem_size = 0;
+	expect_pci_device(0, 0, 0, 0);
+}
+
+static int contains(const uint8_t *p, size_t n, const uint8_t *b, size_t bn)
+{
+	for (size_t i = 0; i + bn <= n; i++)
+		if (!memcmp(p + i, b, bn))
+			return 1;
+	return 0;
+}
+
+/* The encodings a reader of the raw bytes (and iasl -d) expects, for the platform's bridge. */
+Test(acpi_build, pci_aml_bytes)
+{
+	enable_pci();
+	uint32_t len;
+	const uint8_t *d = walk_dsdt(&len);
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08 };
+	static const uint8_t cid[] = { 0x08, '_', 'C', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03 };
+	static const uint8_t mb[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0c, 0x02 };
+	static const uint8_t bus[] = { 0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00,
+				       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00 };
+	static const uint8_t mem[] = { 0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, 0x00, 0x00, 0x00,
+				       0x00, 0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xff, 0xcf,
+				       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x79,
+				       0x00 };
+	static const uint8_t ecam[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xb0,
+					0x00, 0x00, 0x10, 0x00, 0x79, 0x00 };
+	static const struct { const uint8_t *b; size_t n; const char *what; } want[] = {
+		{ hid, sizeof(hid), "Name (_HID, EisaId (\"PNP0A08\"))" },
+		{ cid, sizeof(cid), "Name (_CID, EisaId (\"PNP0A03\"))" },
+		{ mb, sizeof(mb), "Name (_HID, EisaId (\"PNP0C02\"))" },
+		{ bus, sizeof(bus), "WordBusNumber 0-0" },
+		{ mem, sizeof(mem), "DWordMemory 0xC0000000-0xCFFFFFFF, EndTag" },
+		{ ecam, sizeof(ecam), "Memory32Fixed 0xB0000000, 1 MiB, EndTag" },
+	};
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_expect(contains(d + 36, len - 36, want[i].b, want[i].n), "no %s", want[i].what);
+	/* Scope (\_SB) after the 26 bytes of _S0/_S5, with a two-byte PkgLength (its
+	 * contents are over 63 bytes): lead byte 0x40 | low nibble, then the rest. */
+	const uint8_t *sc = d + 36 + 26;
+	cr_assert_eq(sc[0], 0x10, "ScopeOp");
+	cr_expect_eq(sc[1] >> 6, 1, "two-byte PkgLength");
+	cr_expect_eq(sc[1] & 0x30, 0, "reserved PkgLength bits");
+	cr_expect_eq(((uint32_t)sc[2] << 4 | (sc[1] & 0xf)), len - 36 - 26 - 1,
+		     "Scope's PkgLength reaches the end of the DSDT");
+	cr_expect(memcmp(sc + 3, "\\_SB_", 5) == 0);
+	cr_expect(memcmp(sc + 8, "\x5b\x82", 2) == 0, "DeviceOp");
+	cr_expect_eq(sc[10] >> 6, 1, "Device (PCI0) has a two-byte PkgLength too");
+	cr_expect(memcmp(sc + 12, "PCI0", 4) == 0);
+}
+
+Test(acpi_build, pci_tables_and_sizes)
+{
+	uint64_t no_pci = acpi_build_size(&g);
+	uint32_t base_len;
+	walk_dsdt(&base_len);
+	cr_expect_eq(base_len, 36 + 26, "header, _S0 and _S5 without PCI");
+
+	enable_pci();
+	uint64_t size = acpi_build_size(&g);
+	cr_assert_gt(size, no_pci);
+	uint32_t len;
+	walk_dsdt(&len);
+	cr_expect_gt(len, base_len);
+	uint64_t t[8];
+	cr_assert_eq(roots(t), 3);
+	table(t[0], "FACP");
+	table(t[1], "APIC");
+	table(t[2], "MCFG");
+	cr_expect_eq(size, (uint64_t)(r64(at(rsdp) + 24) - gpa) + 36 + 3 * 8,
+		     "the XSDT should end the tables");
+
+	/* The memory window is one 26-byte descriptor more. */
+	g.pci_mem_base = g.pci_mem_size = 0;
+	uint32_t no_window;
+	walk_dsdt(&no_window);
+	cr_expect_eq(len - no_window, 26);
+
+	/* acpi_build_size() is exact: one byte less is refused, nothing written past it. */
+	enable_pci();
+	memset(buf, 0xcc, BUF_SIZE);
+	cr_expect_eq(acpi_build(buf, gpa, size - 1, &g, &rsdp, err, sizeof(err)), MICA_EINVAL);
+	cr_expect_eq(buf[0], 0xcc);
+	cr_expect_eq(acpi_build(buf, gpa, size, &g, &rsdp, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(buf[size], 0xcc, "wrote past the tables");
+}
+
+Test(acpi_build, pci_window_errors)
+{
+	enable_pci();
+	g.pci_mem_base = 0x100000000ULL;
+	expect_error("the PCI memory window of 0x10000000 bytes at 0x100000000 must lie below "
+		     "4 GiB (a DWordMemory descriptor)");
+	enable_pci();
+	g.pci_mem_base = 0xf8000000;
+	g.pci_mem_size = 0x10000000;
+	expect_error("the PCI memory window of 0x10000000 bytes at 0xf8000000 must lie below "
+		     "4 GiB (a DWordMemory descriptor)");
+	enable_pci();
+	g.pci_mem_size = 0xffffffffffff0000ULL;
+	expect_error("the PCI memory window of 0xffffffffffff0000 bytes at 0xc0000000 must lie "
+		     "below 4 GiB (a DWordMemory descriptor)");
+	enable_pci();
+	g.ecam_base = 0;
+	expect_error("a PCI memory window at 0xc0000000 but no PCI host bridge (ECAM base 0)");
+	enable_pci();
+	g.pci_mem_size = 0;
+	expect_error("the PCI memory window at 0xc0000000 is empty");
+	enable_pci();
+	g.pci_mem_base = 0xa8000000;
+	expect_error("the PCI memory window [0xa8000000, 0xb8000000) overlaps the PCI ECAM range "
+		     "at [0xb0000000, 0xb0100000)");
+	enable_pci();
+	g.pci_mem_base = 0xf0000000;
+	g.pci_mem_size = 0x0f000000;
+	expect_error("the PCI memory window [0xf0000000, 0xff000000) overlaps the I/O APIC at "
+		     "[0xfec00000, 0xfec01000)");
+	enable_pci();
+	g.pci_mem_base = 0xfee00000;
+	g.pci_mem_size = 0x1000;
+	expect_error("the PCI memory window [0xfee00000, 0xfee01000) overlaps the local APIC at "
+		     "[0xfee00000, 0xfee01000)");
+
+	/* Touching is fine: right below the ECAM range, and up to 4 GiB exactly. */
+	enable_pci();
+	g.pci_mem_base = 0xa0000000;
+	build();
+	g.pci_mem_base = 0xfef00000;
+	g.pci_mem_size = 0x100000;
+	build();
+}
+
+/* MICA_ACPI_DUMP=dir: every table to dir/<sig>.dat, for `iasl -d` (scripts, not CI). */
+Test(acpi_build, dump_for_iasl)
+{
+	const char *dir = getenv("MICA_ACPI_DUMP");
+	if (!dir)
+		cr_skip_test("MICA_ACPI_DUMP not set");
+	enable_pci();
+	build();
+	uint64_t t[8];
+	unsigned n = roots(t);
+	const uint8_t *f = find("FACP");
+	t[n++] = r32(f + 40);
+	t[n++] = r32(f + 36);
+	t[n++] = r64(at(rsdp) + 24);
+	t[n++] = r32(at(rsdp) + 16);
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *p = at(t[i]);
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%.4s.dat", dir, (const char *)p);
+		FILE *fp = fopen(path, "wb");
+		cr_assert_not_null(fp, "%s", path);
+		fwrite(p, 1, r32(p + 4), fp);
+		fclose(fp);
+	}
+}
