@@ -6,17 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "boot/say.h"
+#include "lib/uart16550.h"
 #include "loader.h"
 
-#define COM1 0x3F8
-#define UART_THR 0 /* transmit holding (DLAB=0) / divisor low (DLAB=1) */
-#define UART_IER 1 /* interrupt enable / divisor high */
-#define UART_FCR 2
-#define UART_LCR 3
-#define UART_MCR 4
-#define UART_LSR 5
-#define UART_LSR_THRE 0x20 /* transmit holding register empty */
-#define UART_SPIN_MAX 100000 /* no UART answers: stop trying rather than hang */
 
 /* UEFI 2.10 10.3.4.11: messaging device path, UART subtype. */
 #define DP_TYPE_MESSAGING 3
@@ -28,42 +21,11 @@
 static int serial_direct; /* write COM1 ourselves */
 static int conout_alive;  /* boot services are still there */
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static void serial_putc(char c)
-{
-	for (int i = 0; !(inb(COM1 + UART_LSR) & UART_LSR_THRE); i++)
-		if (i == UART_SPIN_MAX) {
-			serial_direct = 0;
-			return;
-		}
-	outb(COM1 + UART_THR, (uint8_t)c);
-}
-
 /* 115200 8N1, FIFOs on; only when the firmware does not drive the port itself. */
 static void serial_setup(void)
 {
-	if (inb(COM1 + UART_LSR) == 0xFF) /* floating bus: no UART here */
-		return;
-	outb(COM1 + UART_IER, 0x00);
-	outb(COM1 + UART_LCR, 0x80); /* DLAB: divisor follows */
-	outb(COM1 + UART_THR, 1);    /* 115200 = 1.8432 MHz / 16 / 1 */
-	outb(COM1 + UART_IER, 0);
-	outb(COM1 + UART_LCR, 0x03); /* 8 bits, no parity, 1 stop */
-	outb(COM1 + UART_FCR, 0xC7);
-	outb(COM1 + UART_MCR, 0x03); /* DTR, RTS */
-	serial_direct = 1;
+	if (!uart_setup(UART_COM1_PORT))
+		serial_direct = 1;
 }
 
 /* Walks a (multi-instance) device path of at most len bytes looking for a UART node. */
@@ -143,23 +105,15 @@ static void conout_write(const char *s)
 	g_st->ConOut->OutputString(g_st->ConOut, wide);
 }
 
-void con_say(const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-	int n = snprintf(line, sizeof(line) - 2, "mica-loader: ");
+const char con_prefix[] = "mica-loader";
 
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - 2 - n, fmt, ap);
-	va_end(ap);
-	n = strlen(line);
-	line[n++] = '\r';
-	line[n++] = '\n';
-	line[n] = 0;
+void con_write(const char *line, size_t n)
+{
 	if (conout_alive)
 		conout_write(line);
-	for (int i = 0; i < n && serial_direct; i++)
-		serial_putc(line[i]);
+	for (size_t i = 0; i < n && serial_direct; i++)
+		if (uart_putc(UART_COM1_PORT, line[i]))
+			serial_direct = 0; /* no UART answers: stop trying rather than hang */
 }
 
 void con_pause(unsigned seconds)

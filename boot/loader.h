@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <mica/boot_info.h>
+#include "boot/say.h"
 
 /* Memory the loader hands to Mica: an OS-defined UEFI memory type (UEFI 2.10 7.2.1,
  * 0x80000000..0xFFFFFFFF). It survives ExitBootServices and becomes BOOT_MEM_MICA. */
@@ -25,7 +26,6 @@ void mica_free_all(void);
 
 /* console.c: every line goes to ConOut and, unless ConOut already drives a UART, to COM1. */
 void con_init(void);
-void con_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* After ExitBootServices only COM1 is left: later lines go there directly. */
 void con_boot_services_gone(void);
 /* After an error: gives a person at the screen time to read it (a key or a timeout). */

@@ -3,6 +3,7 @@
 #define MICA_ARCH_X86_CPU_H
 
 #include <stdint.h>
+#include "lib/portio.h"
 
 #define MSR_APIC_BASE      0x0000001b
 #define MSR_FEATURE_CONTROL 0x0000003a
@@ -54,13 +55,6 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
 }
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
 
 static inline uint64_t rdtsc(void)
 {

@@ -9,7 +9,7 @@
 
 #include <kernel/config.h>
 #include "boot/loader.h" /* core_check(), core_place(): boot/elf_core.c, shared with UEFI */
-#include "io.h"
+#include "lib/portio.h"
 #include "mb2.h"
 
 #define CORE_NAME   "core.elf"

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <mica/boot_info.h>
+#include "boot/say.h"
 
 /* Multiboot2 spec 3.2: what a Multiboot2 boot loader leaves in EAX. */
 #define MB2_BOOT_MAGIC 0x36d76289u
@@ -87,7 +88,6 @@ int64_t rsdp_scan(const void *mem, uint64_t len);
 
 /* console.c (stub only): COM1, 115200 8N1; every line starts "mica-mb2: ". */
 void con_init(void);
-void con_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Says a last line about what to do, then stops this CPU for good. */
 void __attribute__((noreturn)) con_halt(const char *todo);
 

@@ -49,7 +49,7 @@ static void uart_line(struct partition *p)
 	p->uart_irq = level;
 	spin_unlock(&p->dev_lock, f);
 	if (changed)
-		irq_line(p, VUART_COM1_IRQ, level);
+		irq_line(p, UART_COM1_IRQ, level);
 }
 
 /* Moves queued input into the UART's FIFO as far as it has room. Under dev_lock. */
@@ -93,8 +93,8 @@ static uint32_t uart_io(struct partition *p, uint16_t port, unsigned size, int i
 	uint8_t tx;
 
 	uint64_t f = spin_lock(&p->dev_lock);
-	for (unsigned i = 0; i < size && port + i < VUART_COM1_PORT + VUART_NREGS; i++) {
-		unsigned reg = port + i - VUART_COM1_PORT;
+	for (unsigned i = 0; i < size && port + i < UART_COM1_PORT + UART_NREGS; i++) {
+		unsigned reg = port + i - UART_COM1_PORT;
 		if (in) {
 			out |= (uint32_t)vuart_read(&p->uart, reg) << (8 * i);
 			if (p->input_len)
@@ -156,7 +156,7 @@ uint32_t io_port(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_t 
 	struct partition *p = v->part;
 	uint32_t result = 0xffffffffu;
 
-	if (port >= VUART_COM1_PORT && port < VUART_COM1_PORT + VUART_NREGS)
+	if (port >= UART_COM1_PORT && port < UART_COM1_PORT + UART_NREGS)
 		result = uart_io(p, port, size, in, val);
 	else if (vdev_pio(p, port, size, in, val, &result))
 		; /* PCI configuration mechanism #1 */

@@ -11,12 +11,12 @@ static const uint8_t rx_trigger[4] = { 1, 4, 8, 14 };
 
 static int fifo_on(const struct vuart *u)
 {
-	return u->fcr & VUART_FCR_ENABLE;
+	return u->fcr & UART_FCR_ENABLE;
 }
 
 static int loopback(const struct vuart *u)
 {
-	return u->mcr & VUART_MCR_LOOP;
+	return u->mcr & UART_MCR_LOOP;
 }
 
 static size_t rx_capacity(const struct vuart *u)
@@ -35,7 +35,7 @@ static void rx_clear(struct vuart *u)
 static int rx_push(struct vuart *u, uint8_t c)
 {
 	if (u->rx_count >= rx_capacity(u)) {
-		u->lsr_errs |= VUART_LSR_OE;
+		u->lsr_errs |= UART_LSR_OE;
 		return 0;
 	}
 	u->rx[(u->rx_head + u->rx_count) % VUART_FIFO_SIZE] = c;
@@ -50,11 +50,11 @@ static uint8_t modem_inputs(const struct vuart *u)
 	uint8_t m = u->mcr;
 
 	if (!loopback(u))
-		return VUART_MSR_CTS | VUART_MSR_DSR | VUART_MSR_DCD;
-	return (uint8_t)((m & VUART_MCR_DTR ? VUART_MSR_DSR : 0) |
-			 (m & VUART_MCR_RTS ? VUART_MSR_CTS : 0) |
-			 (m & VUART_MCR_OUT1 ? VUART_MSR_RI : 0) |
-			 (m & VUART_MCR_OUT2 ? VUART_MSR_DCD : 0));
+		return UART_MSR_CTS | UART_MSR_DSR | UART_MSR_DCD;
+	return (uint8_t)((m & UART_MCR_DTR ? UART_MSR_DSR : 0) |
+			 (m & UART_MCR_RTS ? UART_MSR_CTS : 0) |
+			 (m & UART_MCR_OUT1 ? UART_MSR_RI : 0) |
+			 (m & UART_MCR_OUT2 ? UART_MSR_DCD : 0));
 }
 
 /* Latches the inputs into MSR, setting the delta bits for what changed (RI: trailing edge
@@ -64,14 +64,14 @@ static void update_msr(struct vuart *u)
 	uint8_t now = modem_inputs(u), old = u->msr & 0xF0, chg = now ^ old;
 	uint8_t d = 0;
 
-	if (chg & VUART_MSR_CTS)
-		d |= VUART_MSR_DCTS;
-	if (chg & VUART_MSR_DSR)
-		d |= VUART_MSR_DDSR;
-	if (chg & VUART_MSR_DCD)
-		d |= VUART_MSR_DDCD;
-	if ((old & VUART_MSR_RI) && !(now & VUART_MSR_RI))
-		d |= VUART_MSR_TERI;
+	if (chg & UART_MSR_CTS)
+		d |= UART_MSR_DCTS;
+	if (chg & UART_MSR_DSR)
+		d |= UART_MSR_DDSR;
+	if (chg & UART_MSR_DCD)
+		d |= UART_MSR_DDCD;
+	if ((old & UART_MSR_RI) && !(now & UART_MSR_RI))
+		d |= UART_MSR_TERI;
 	u->msr = (uint8_t)(now | (u->msr & 0x0F) | d);
 }
 
@@ -79,27 +79,27 @@ static void update_msr(struct vuart *u)
  * THR empty, modem status (datasheet table "Interrupt Control Functions"). */
 uint8_t vuart_iir(const struct vuart *u)
 {
-	uint8_t id = VUART_IIR_NONE;
+	uint8_t id = UART_IIR_NONE;
 	unsigned trigger = fifo_on(u) ? rx_trigger[u->fcr >> 6] : 1;
 
-	if ((u->ier & VUART_IER_ELSI) && u->lsr_errs)
-		id = VUART_IIR_RLS;
-	else if ((u->ier & VUART_IER_ERBFI) && u->rx_count >= trigger)
-		id = VUART_IIR_RDA;
-	else if ((u->ier & VUART_IER_ERBFI) && u->rx_count)
-		id = VUART_IIR_CTI;
-	else if ((u->ier & VUART_IER_ETBEI) && u->thre_pending)
-		id = VUART_IIR_THRE;
-	else if ((u->ier & VUART_IER_EDSSI) && (u->msr & 0x0F))
-		id = VUART_IIR_MSR;
-	return (uint8_t)(id | (fifo_on(u) ? VUART_IIR_FIFO : 0));
+	if ((u->ier & UART_IER_ELSI) && u->lsr_errs)
+		id = UART_IIR_RLS;
+	else if ((u->ier & UART_IER_ERBFI) && u->rx_count >= trigger)
+		id = UART_IIR_RDA;
+	else if ((u->ier & UART_IER_ERBFI) && u->rx_count)
+		id = UART_IIR_CTI;
+	else if ((u->ier & UART_IER_ETBEI) && u->thre_pending)
+		id = UART_IIR_THRE;
+	else if ((u->ier & UART_IER_EDSSI) && (u->msr & 0x0F))
+		id = UART_IIR_MSR;
+	return (uint8_t)(id | (fifo_on(u) ? UART_IIR_FIFO : 0));
 }
 
 void vuart_reset(struct vuart *u)
 {
 	memset(u, 0, sizeof(*u));
 	u->dll = 12;
-	u->msr = VUART_MSR_CTS | VUART_MSR_DSR | VUART_MSR_DCD;
+	u->msr = UART_MSR_CTS | UART_MSR_DSR | UART_MSR_DCD;
 }
 
 uint8_t vuart_read(struct vuart *u, unsigned reg)
@@ -107,8 +107,8 @@ uint8_t vuart_read(struct vuart *u, unsigned reg)
 	uint8_t v;
 
 	switch (reg) {
-	case VUART_RBR:
-		if (u->lcr & VUART_LCR_DLAB)
+	case UART_RBR:
+		if (u->lcr & UART_LCR_DLAB)
 			return u->dll;
 		if (u->rx_count) {
 			u->last_rx = u->rx[u->rx_head];
@@ -116,28 +116,28 @@ uint8_t vuart_read(struct vuart *u, unsigned reg)
 			u->rx_count--;
 		}
 		return u->last_rx;
-	case VUART_IER:
-		return u->lcr & VUART_LCR_DLAB ? u->dlm : u->ier;
-	case VUART_IIR:
+	case UART_IER:
+		return u->lcr & UART_LCR_DLAB ? u->dlm : u->ier;
+	case UART_IIR:
 		v = vuart_iir(u);
-		if ((v & 0x0F) == VUART_IIR_THRE)
+		if ((v & 0x0F) == UART_IIR_THRE)
 			u->thre_pending = 0; /* reading IIR clears a reported THR-empty interrupt */
 		return v;
-	case VUART_LCR:
+	case UART_LCR:
 		return u->lcr;
-	case VUART_MCR:
+	case UART_MCR:
 		return u->mcr;
-	case VUART_LSR:
-		v = (uint8_t)((u->rx_count ? VUART_LSR_DR : 0) | u->lsr_errs |
-			      VUART_LSR_THRE | VUART_LSR_TEMT);
+	case UART_LSR:
+		v = (uint8_t)((u->rx_count ? UART_LSR_DR : 0) | u->lsr_errs |
+			      UART_LSR_THRE | UART_LSR_TEMT);
 		/* Bit 7 (an error in the FIFO) only ever means PE/FE/BI, which never happen. */
 		u->lsr_errs = 0;
 		return v;
-	case VUART_MSR:
+	case UART_MSR:
 		v = u->msr;
 		u->msr &= 0xF0; /* reading clears the deltas */
 		return v;
-	case VUART_SCR:
+	case UART_SCR:
 		return u->scr;
 	default:
 		return 0xFF;
@@ -149,8 +149,8 @@ int vuart_write(struct vuart *u, unsigned reg, uint8_t val, uint8_t *tx)
 	uint8_t old;
 
 	switch (reg) {
-	case VUART_THR:
-		if (u->lcr & VUART_LCR_DLAB) {
+	case UART_THR:
+		if (u->lcr & UART_LCR_DLAB) {
 			u->dll = val;
 			return 0;
 		}
@@ -162,8 +162,8 @@ int vuart_write(struct vuart *u, unsigned reg, uint8_t val, uint8_t *tx)
 		}
 		*tx = val;
 		return 1;
-	case VUART_IER:
-		if (u->lcr & VUART_LCR_DLAB) {
+	case UART_IER:
+		if (u->lcr & UART_LCR_DLAB) {
 			u->dlm = val;
 			return 0;
 		}
@@ -171,30 +171,30 @@ int vuart_write(struct vuart *u, unsigned reg, uint8_t val, uint8_t *tx)
 		u->ier = val & 0x0F;
 		/* Enabling the THR-empty interrupt while THR is empty (it always is) raises it:
 		 * Linux checks for this (UART_BUG_THRE). */
-		if (!(old & VUART_IER_ETBEI) && (u->ier & VUART_IER_ETBEI))
+		if (!(old & UART_IER_ETBEI) && (u->ier & UART_IER_ETBEI))
 			u->thre_pending = 1;
 		return 0;
-	case VUART_FCR:
+	case UART_FCR:
 		/* Changing the enable bit empties the FIFOs; the other bits are only written
 		 * while the enable bit is (being) set. */
-		if ((val ^ u->fcr) & VUART_FCR_ENABLE)
+		if ((val ^ u->fcr) & UART_FCR_ENABLE)
 			rx_clear(u);
-		if (!(val & VUART_FCR_ENABLE)) {
+		if (!(val & UART_FCR_ENABLE)) {
 			u->fcr = 0;
 			return 0;
 		}
 		u->fcr = val & VUART_FCR_KEPT;
-		if (val & VUART_FCR_CLEAR_RX)
+		if (val & UART_FCR_CLEAR_RX)
 			rx_clear(u);
 		return 0; /* clearing the transmit FIFO: it is always empty */
-	case VUART_LCR:
+	case UART_LCR:
 		u->lcr = val;
 		return 0;
-	case VUART_MCR:
+	case UART_MCR:
 		u->mcr = val & VUART_MCR_MASK;
 		update_msr(u);
 		return 0;
-	case VUART_SCR:
+	case UART_SCR:
 		u->scr = val;
 		return 0;
 	default: /* LSR and MSR are read only (factory test writes are ignored) */
@@ -222,7 +222,7 @@ size_t vuart_receive(struct vuart *u, const uint8_t *bytes, size_t n)
 
 int vuart_irq_level(const struct vuart *u)
 {
-	if ((u->mcr & (VUART_MCR_OUT2 | VUART_MCR_LOOP)) != VUART_MCR_OUT2)
+	if ((u->mcr & (UART_MCR_OUT2 | UART_MCR_LOOP)) != UART_MCR_OUT2)
 		return 0;
-	return !(vuart_iir(u) & VUART_IIR_NONE);
+	return !(vuart_iir(u) & UART_IIR_NONE);
 }

@@ -3,12 +3,12 @@
  * interrupt-driven ttyS0. Pure logic (host unit tested); the caller serialises calls.
  *
  * Caller:
- *  - IN/OUT at VUART_COM1_PORT + reg (reg 0..7, byte accesses) go to vuart_read() and
+ *  - IN/OUT at UART_COM1_PORT + reg (reg 0..7, byte accesses) go to vuart_read() and
  *    vuart_write(); when vuart_write() returns 1 it hands the transmitted byte in *tx.
  *  - Host input goes in through vuart_receive(); pass at most vuart_rx_room() bytes unless
  *    the guest should see an overrun (bytes beyond the room are lost and set LSR.OE).
  *    Retry held-back input after RBR reads (room grows) — vuart_rx_room() says when.
- *  - After every access and every receive, drive IOAPIC pin VUART_COM1_IRQ with
+ *  - After every access and every receive, drive IOAPIC pin UART_COM1_IRQ with
  *    vuart_irq_level() (the ISA line is edge-triggered: a rising level is an interrupt).
  *
  * Transmission takes no time: THR is empty again as soon as it is written, so LSR.THRE and
@@ -21,70 +21,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/uart16550.h" /* register names (UART_*), COM1's port and IRQ */
 
-#define VUART_COM1_PORT 0x3F8
-#define VUART_COM1_IRQ  4
-#define VUART_NREGS     8
 #define VUART_FIFO_SIZE 64 /* receive FIFO; the 16550A has 16: more only delays overruns */
-
-/* Register offsets. With LCR.DLAB set, 0 and 1 are the divisor latch (DLL, DLM). */
-#define VUART_RBR 0 /* read: receive buffer; write: THR */
-#define VUART_THR 0
-#define VUART_DLL 0
-#define VUART_IER 1
-#define VUART_DLM 1
-#define VUART_IIR 2 /* read: interrupt identification; write: FCR */
-#define VUART_FCR 2
-#define VUART_LCR 3
-#define VUART_MCR 4
-#define VUART_LSR 5
-#define VUART_MSR 6
-#define VUART_SCR 7
-
-#define VUART_IER_ERBFI 0x01 /* received data available (and timeout) */
-#define VUART_IER_ETBEI 0x02 /* THR empty */
-#define VUART_IER_ELSI  0x04 /* receiver line status */
-#define VUART_IER_EDSSI 0x08 /* modem status */
-
-#define VUART_IIR_NONE  0x01 /* no interrupt pending */
-#define VUART_IIR_MSR   0x00
-#define VUART_IIR_THRE  0x02
-#define VUART_IIR_RDA   0x04
-#define VUART_IIR_RLS   0x06
-#define VUART_IIR_CTI   0x0C /* character timeout */
-#define VUART_IIR_FIFO  0xC0 /* FIFOs enabled */
-
-#define VUART_FCR_ENABLE   0x01
-#define VUART_FCR_CLEAR_RX 0x02
-#define VUART_FCR_CLEAR_TX 0x04
-#define VUART_FCR_KEPT     0xC9 /* trigger level (7:6), DMA mode (3), enable (0) */
-
-#define VUART_LCR_DLAB 0x80
-
-#define VUART_MCR_DTR  0x01
-#define VUART_MCR_RTS  0x02
-#define VUART_MCR_OUT1 0x04
-#define VUART_MCR_OUT2 0x08 /* on a PC: gates the interrupt line onto the ISA bus */
-#define VUART_MCR_LOOP 0x10
-#define VUART_MCR_MASK 0x1F
-
-#define VUART_LSR_DR   0x01
-#define VUART_LSR_OE   0x02
-#define VUART_LSR_PE   0x04
-#define VUART_LSR_FE   0x08
-#define VUART_LSR_BI   0x10
-#define VUART_LSR_THRE 0x20
-#define VUART_LSR_TEMT 0x40
-#define VUART_LSR_ERRS (VUART_LSR_OE | VUART_LSR_PE | VUART_LSR_FE | VUART_LSR_BI)
-
-#define VUART_MSR_DCTS 0x01
-#define VUART_MSR_DDSR 0x02
-#define VUART_MSR_TERI 0x04
-#define VUART_MSR_DDCD 0x08
-#define VUART_MSR_CTS  0x10
-#define VUART_MSR_DSR  0x20
-#define VUART_MSR_RI   0x40
-#define VUART_MSR_DCD  0x80
+#define VUART_FCR_KEPT  0xC9 /* FCR bits the model keeps: trigger level (7:6), DMA mode (3), enable (0) */
+#define VUART_MCR_MASK  0x1F /* MCR bits that exist */
+#define VUART_LSR_ERRS  (UART_LSR_OE | UART_LSR_PE | UART_LSR_FE | UART_LSR_BI)
 
 struct vuart {
 	uint8_t ier, fcr, lcr, mcr, scr, dll, dlm;

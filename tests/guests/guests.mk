@@ -12,7 +12,7 @@ GUEST_OUT := $(BUILD)/guests
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-ffreestanding -fno-builtin -nostdlib -static -fno-stack-protector -fno-strict-aliasing \
 	-fno-common -fno-pie -mno-red-zone -mgeneral-regs-only -mcmodel=small \
-	-fno-asynchronous-unwind-tables -Ilib/include -Iinclude
+	-fno-asynchronous-unwind-tables -Ilib/include -Iinclude -I.
 GUEST_LDFLAGS := -nostdlib -static -no-pie --build-id=none -z max-page-size=4096 \
 	-z noexecstack -T $(GUEST_DIR)/lib/guest.ld
 

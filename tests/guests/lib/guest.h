@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/portio.h"
 #include <stdio.h>
 #include <mica/hypercall.h>
 
@@ -65,18 +66,6 @@ static inline uint64_t rdtsc(void)
 static inline void cpu_relax(void)
 {
 	__asm__ volatile("pause" ::: "memory");
-}
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
 }
 
 /* Busy-waits about ms milliseconds by the TSC (guest_tsc_mhz: CPUID 0x16, else a guess). */

@@ -2,10 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "guest.h"
+#include "lib/uart16550.h"
 
-#define UART_THR 0x3F8
-#define UART_LSR 0x3FD
-#define LSR_THRE 0x20 /* transmit holding register empty */
 
 /* Written once by hcall_init() before main runs; read by hcall.S. */
 uint8_t hcall_vmmcall;
@@ -93,9 +91,8 @@ long console_write(const char *s, size_t len)
 void uart_write(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
-		while (!(inb(UART_LSR) & LSR_THRE))
-			cpu_relax();
-		outb(UART_THR, (uint8_t)s[i]);
+		while (uart_putc(UART_COM1_PORT, s[i]))
+			; /* keep waiting: output is never dropped */
 	}
 }
 
