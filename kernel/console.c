@@ -2,7 +2,7 @@
  * prefixed with the partition's name, so two partitions never mix inside one line. */
 #include <string.h>
 #include "kernel/console.h"
-#include "kernel/emul/pio.h"
+#include "kernel/platform/com1.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"
 #include "kernel/virtio/device.h"
@@ -110,5 +110,5 @@ void console_rx(const char *s, size_t n)
 	}
 	if (k && input_target >= 0 &&
 	    !vdev_console_input(&partitions[input_target], (const uint8_t *)out, k))
-		io_uart_input(&partitions[input_target], (const uint8_t *)out, k);
+		com1_input(&partitions[input_target], (const uint8_t *)out, k);
 }

@@ -4,6 +4,9 @@
 #define MICA_CONSOLE_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+struct partition;
 
 #define CONSOLE_ESCAPE 0x1d /* Ctrl-]: the next key picks the input partition */
 
@@ -12,5 +15,10 @@ void console_input_start(void);
 
 /* Bytes typed on the host serial port (called in interrupt context). */
 void console_rx(const char *s, size_t n);
+
+/* A partition's console output: bytes from its UART or the console hypercall, written as
+ * whole "[name] text" lines. console_flush() writes out a partial line. */
+void console_put(struct partition *p, const char *s, uint64_t n);
+void console_flush(struct partition *p);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
+#include "kernel/console.h"
 #include "kernel/hypercall.h"
 #include "kernel/partition.h"
 #include "kernel/virtio/service.h"

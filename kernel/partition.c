@@ -10,14 +10,16 @@
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
 #include "kernel/arch.h"
+#include "kernel/console.h"
 #include "kernel/platform/acpi_tables.h"
 #include "kernel/loader/boot_elf.h"
 #include "kernel/loader/boot_linux.h"
-#include "kernel/emul/pio.h"
+#include "kernel/irq.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"
 #include "kernel/percpu.h"
+#include "kernel/platform/pc.h"
 #include "kernel/virtio/service.h"
 #include "kernel/virtio/device.h"
 
@@ -25,6 +27,7 @@
  * under its own lock, by its own vCPUs. */
 struct partition partitions[CFG_MAX_PARTS];
 unsigned npartitions;
+static struct vpci pci_buses[CFG_MAX_PARTS];
 
 void *partition_guest_ptr(struct partition *p, uint64_t gpa, uint64_t len)
 {
@@ -38,6 +41,36 @@ int partition_image_is_elf(const struct boot_file *f)
 	return f->size >= 4 && !memcmp(phys_to_virt(f->addr), "\x7f" "ELF", 4);
 }
 
+static void bus_msi(void *ctx, uint64_t addr, uint32_t data)
+{
+	irq_msi(ctx, addr, data);
+}
+
+/* A partition with devices gets a PCI bus: ECAM and the BAR window where the guest's
+ * ACPI tables say (platform/acpi_tables.h), MSIs to its local APICs. */
+static void pci_bus_create(struct partition *p)
+{
+	p->pci = &pci_buses[p->id];
+	p->pci_host = (struct vpci_host){
+		.ecam_base = ACPI_PCI_ECAM_BASE,
+		.mem_base = ACPI_PCI_MEM_BASE,
+		.mem_size = ACPI_PCI_MEM_SIZE,
+		.msi = bus_msi,
+		.ctx = p,
+	};
+}
+
+/* At every (re)load: the bus as at power-on, then its devices back on it. */
+static void pci_bus_reset(struct partition *p)
+{
+	if (!p->pci)
+		return;
+	uint64_t f = spin_lock(&p->pci_lock);
+	vpci_init(p->pci, &p->pci_host);
+	spin_unlock(&p->pci_lock, f);
+	vdev_partition_reset(p);
+}
+
 /* A Linux bzImage on a PC platform: ACPI tables, local APICs, an IOAPIC; vCPU 0 starts at
  * the 64-bit entry, the others wait for the guest's INIT/SIPI. */
 static int load_linux(struct partition *p, void *ram, char *err, size_t errlen)
@@ -48,13 +81,13 @@ static int load_linux(struct partition *p, void *ram, char *err, size_t errlen)
 	memset(&plat, 0, sizeof(plat));
 	acpi_guest_defaults(&plat.acpi, p->nvcpus);
 	if (p->pci) {
-		/* A PCI host bridge for the virtio devices: bus 0 through ECAM, BARs in the
-		 * window the DSDT gives it. */
-		plat.acpi.ecam_base = ACPI_PCI_ECAM_BASE;
+		/* A PCI host bridge for the devices: bus 0 through ECAM, BARs in the window the
+		 * DSDT gives it (pci_bus_create()). */
+		plat.acpi.ecam_base = p->pci_host.ecam_base;
 		plat.acpi.ecam_bus_start = 0;
 		plat.acpi.ecam_bus_end = 0;
-		plat.acpi.pci_mem_base = ACPI_PCI_MEM_BASE;
-		plat.acpi.pci_mem_size = ACPI_PCI_MEM_SIZE;
+		plat.acpi.pci_mem_base = p->pci_host.mem_base;
+		plat.acpi.pci_mem_size = p->pci_host.mem_size;
 	}
 	int rc = boot_linux_load(phys_to_virt(p->image->addr), p->image->size,
 				 p->initrd ? phys_to_virt(p->initrd->addr) : NULL,
@@ -83,13 +116,13 @@ static int partition_load(struct partition *p, char *err, size_t errlen)
 	p->platform = 0;
 	if (p == service_part)
 		service_reset(); /* its ring was in the RAM just cleared */
-	vdev_partition_reset(p);
+	pci_bus_reset(p);
 	if (!partition_image_is_elf(p->image)) {
 		int rc = load_linux(p, ram, err, errlen);
-		io_reset(p);
+		pc_reset(p, rdtsc());
 		return rc;
 	}
-	io_reset(p);
+	pc_reset(p, rdtsc());
 	int rc = boot_elf_load(phys_to_virt(p->image->addr), p->image->size, ram, p->ram_size,
 			       &st, err, errlen);
 	if (rc)
@@ -153,6 +186,8 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct b
 	}
 	if (cfg->service)
 		service_part = p;
+	if (cfg_has_virtio(cfg))
+		pci_bus_create(p);
 	rc = vdev_create(p, disk);
 	if (rc)
 		return rc;

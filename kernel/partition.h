@@ -7,12 +7,12 @@
 #include "kernel/percpu.h"
 #include "kernel/spinlock.h"
 #include "kernel/vcpu.h"
+#include "kernel/platform/com1.h"
 #include "kernel/platform/vioapic.h"
-#include "kernel/vpci/bus.h"
 #include "kernel/platform/vpit.h"
 #include "kernel/platform/vpm.h"
-#include "kernel/platform/vuart.h"
 #include "kernel/virt.h"
+#include "kernel/vpci/bus.h"
 
 #define PART_MAX_VCPUS 16
 #define CONSOLE_LINE 160
@@ -45,10 +45,7 @@ struct partition {
 	unsigned con_len;
 	char con_line[CONSOLE_LINE];
 	struct spinlock dev_lock;  /* the port devices below, shared by the partition's vCPUs */
-	struct vuart uart;
-	int uart_irq;              /* the level last driven onto IOAPIC pin 4 */
-	uint8_t input[1024];       /* typed bytes the UART's FIFO had no room for yet */
-	unsigned input_head, input_len;
+	struct com1 com1;
 	struct vpit pit;
 	struct vpm pm;
 
@@ -58,10 +55,10 @@ struct partition {
 	struct spinlock ioapic_lock;
 	struct vioapic ioapic;
 
-	struct spinlock pci_lock;  /* the PCI bus and its virtio transports (kernel/virtio/device.c) */
-	struct vpci *pci;          /* NULL: no virtio devices */
-	struct vdev *pci_dev[VPCI_SLOTS];
-	uint32_t pci_cf8;          /* the legacy config address register (port 0xCF8) */
+	struct spinlock pci_lock;  /* the PCI bus and the devices on it */
+	struct vpci *pci;          /* NULL: no PCI bus (no devices) */
+	struct vpci_host pci_host; /* where the bus sits: its windows, its MSI sink */
+	struct vdev *pci_dev[VPCI_SLOTS]; /* the virtio devices, by slot */
 };
 
 extern struct partition partitions[CFG_MAX_PARTS];
@@ -119,9 +116,5 @@ void vcpu_test_window(const struct vcpu *v);
 #else
 static inline void vcpu_test_window(const struct vcpu *v) { (void)v; }
 #endif
-
-/* The partition's console: bytes from the UART or the console hypercall. */
-void console_put(struct partition *p, const char *s, uint64_t n);
-void console_flush(struct partition *p);
 
 #endif

@@ -131,7 +131,7 @@ void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 		/* the backend calls vcpu_exit_cpuid/_hypercall for these */
 		break;
 	case EXIT_IO:
-		io_emulate(v, e);
+		pio_emulate(v, e);
 		break;
 	case EXIT_MSR:
 		handle_msr(v, e);

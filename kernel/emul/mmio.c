@@ -8,7 +8,7 @@
 #include "kernel/emul/mmio.h"
 #include "kernel/partition.h"
 #include "kernel/vcpu.h"
-#include "kernel/virtio/device.h"
+#include "kernel/vpci/bus.h"
 
 /* The device a guest-physical address belongs to, for partition p. */
 enum mmio_dev { MMIO_NONE, MMIO_IOAPIC, MMIO_PCI };
@@ -17,16 +17,25 @@ static enum mmio_dev claim(struct partition *p, uint64_t gpa)
 {
 	if (p->platform && gpa >= VIOAPIC_BASE && gpa < VIOAPIC_BASE + VIOAPIC_SIZE)
 		return MMIO_IOAPIC;
-	if (vdev_mmio_claims(p, gpa))
+	if (p->pci && vpci_mmio_claims(p->pci, gpa))
 		return MMIO_PCI;
 	return MMIO_NONE;
+}
+
+static uint64_t pci_access(struct partition *p, uint64_t gpa, unsigned size, uint64_t val,
+			   int write)
+{
+	uint64_t f = spin_lock(&p->pci_lock);
+	uint64_t out = vpci_mmio(p->pci, gpa, size, val, write);
+	spin_unlock(&p->pci_lock, f);
+	return out;
 }
 
 static uint64_t dev_read(struct vcpu *v, enum mmio_dev d, uint64_t gpa, unsigned size)
 {
 	if (d == MMIO_IOAPIC)
 		return irq_ioapic_read(v->part, gpa - VIOAPIC_BASE, size);
-	return vdev_mmio_read(v, gpa, size);
+	return pci_access(v->part, gpa, size, 0, 0);
 }
 
 static void dev_write(struct vcpu *v, enum mmio_dev d, uint64_t gpa, unsigned size, uint64_t val)
@@ -34,7 +43,7 @@ static void dev_write(struct vcpu *v, enum mmio_dev d, uint64_t gpa, unsigned si
 	if (d == MMIO_IOAPIC)
 		irq_ioapic_write(v->part, gpa - VIOAPIC_BASE, size, (uint32_t)val);
 	else
-		vdev_mmio_write(v, gpa, size, val);
+		pci_access(v->part, gpa, size, val, 1);
 }
 
 int mmio_emulate(struct vcpu *v, const struct vm_exit *e, char *err, unsigned errlen)

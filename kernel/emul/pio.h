@@ -1,22 +1,21 @@
-/* Port I/O from guests: the virtual 16550 at 0x3F8, and an empty bus everywhere else. */
-#ifndef MICA_IO_H
-#define MICA_IO_H
+/* Guest port I/O: an IN, OUT, INS or OUTS exit is completed on the device its port
+ * reaches (kernel/emul/pio.c); ports nothing answers read as all ones. */
+#ifndef MICA_EMUL_PIO_H
+#define MICA_EMUL_PIO_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 struct vcpu;
 struct vm_exit;
-struct partition;
-void io_emulate(struct vcpu *v, const struct vm_exit *e);
+
+/* An IN/OUT exit (INS/OUTS go to pio_string()); advances RIP. */
+void pio_emulate(struct vcpu *v, const struct vm_exit *e);
+
 /* One access of size bytes (1, 2, 4) to port: the result of an IN (all ones where nothing
  * answers). May end or restart the partition (the PM and reset ports). */
-uint32_t io_port(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_t val);
+uint32_t pio_access(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_t val);
+
 /* INS/OUTS, REP or not (kernel/emul/string_io.c). */
-void io_string(struct vcpu *v, const struct vm_exit *e);
-/* Keyboard input for the partition's UART (what does not fit its FIFO is dropped). */
-void io_uart_input(struct partition *p, const uint8_t *bytes, size_t n);
-/* Power-on state of the partition's devices (at load and at every restart). */
-void io_reset(struct partition *p);
+void pio_string(struct vcpu *v, const struct vm_exit *e);
 
 #endif

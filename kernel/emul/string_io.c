@@ -57,7 +57,7 @@ static void refuse(struct vcpu *v, uint16_t port, const char *why)
 	virt->inject_exception(v, VEC_GP, 1, 0);
 }
 
-void io_string(struct vcpu *v, const struct vm_exit *e)
+void pio_string(struct vcpu *v, const struct vm_exit *e)
 {
 	struct partition *p = v->part;
 	struct gwalk_regs r;
@@ -104,7 +104,7 @@ void io_string(struct vcpu *v, const struct vm_exit *e)
 		uint8_t data[4] = { 0 };
 		uint32_t val;
 		if (e->io.in) {
-			val = io_port(v, e->io.port, size, 1, 0);
+			val = pio_access(v, e->io.port, size, 1, 0);
 			if (p->generation != gen || p->restarts != restarts || p->state != PART_RUNNING)
 				return; /* the access ended or restarted the partition */
 			for (unsigned j = 0; j < size; j++)
@@ -120,7 +120,7 @@ void io_string(struct vcpu *v, const struct vm_exit *e)
 			}
 			val = data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
 			      (uint32_t)data[3] << 24;
-			io_port(v, e->io.port, size, 0, val);
+			pio_access(v, e->io.port, size, 0, val);
 			if (p->generation != gen || p->restarts != restarts || p->state != PART_RUNNING)
 				return;
 		}

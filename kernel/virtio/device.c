@@ -1,13 +1,12 @@
-/* Virtio devices of partitions: the virtual PCI bus behind ECAM, the BAR regions of each
- * virtio function, MSI-X delivery, and the hand-off of backend work to the service
- * partition. Lock order: a partition's pci_lock, then the service ring's lock, then a
- * vCPU's local APIC lock. */
+/* Virtio devices of partitions: each is a function on its partition's virtual PCI bus
+ * (vpci/bus.c), which hands it the accesses to its register regions; the device serves
+ * them from its transport (virtio/transport.c) and hands the backend's work to the service
+ * partition (virtio/service.c). Lock order: a partition's pci_lock (the bus and its
+ * devices), then the service ring's lock, then a vCPU's local APIC lock. */
 #include <stdio.h>
 #include <string.h>
 #include <mica/boot_info.h>
 #include <mica/service.h>
-#include "kernel/platform/acpi_tables.h"
-#include "kernel/irq.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"
 #include "kernel/virtio/service.h"
@@ -15,11 +14,8 @@
 #include "kernel/virtio/device.h"
 #include "kernel/vpci/bus.h"
 
-#define ECAM_SIZE (1ULL << 20) /* bus 0 only */
-
 struct vdev vdevs[VDEV_MAX];
 unsigned nvdevs;
-static struct vpci buses[CFG_MAX_PARTS];
 static unsigned ndisks;
 static char switches[CFG_MAX_PARTS][MICA_NAME_MAX];
 static unsigned nswitches;
@@ -63,9 +59,8 @@ int vdev_create(struct partition *p, const struct boot_file *disk)
 	const struct cfg_partition *c = p->cfg;
 	struct vdev *d;
 
-	if (!cfg_has_virtio(c))
+	if (!p->pci)
 		return 0;
-	p->pci = &buses[p->id];
 	if (c->virtio_console && !add(p, MICA_VIRTIO_CONSOLE, VDEV_SLOT_CONSOLE))
 		return MICA_EINVAL;
 	if (c->disk[0]) {
@@ -95,41 +90,23 @@ int vdev_create(struct partition *p, const struct boot_file *disk)
 	return 0;
 }
 
-/* --- MSI-X ---------------------------------------------------------------------------- */
+/* --- interrupts ------------------------------------------------------------------------ */
 
-/* Sends vector of d's function if the guest allows it now; 0 sent, 1 not (pending). */
-static int msix_send(struct vdev *d, uint16_t vector)
+/* Signals vector of d's function if the guest allows it now; 0 sent, 1 not (pending). */
+static int send_vector(struct vdev *d, uint16_t vector)
 {
-	uint64_t addr;
-	uint32_t data;
-
 	if (vector == VIO_NO_VECTOR) {
 		d->vio.isr |= VIO_ISR_QUEUE; /* no MSI-X vector: only the ISR shows it */
 		return 1;
 	}
-	if (vpci_msix_message(d->part->pci, d->slot, vector, &addr, &data))
-		return 1;
-	irq_msi(d->part, addr, data);
-	return 0;
-}
-
-/* After a guest write that may have unmasked vectors of slot: send what was pending. */
-static void msix_flush(struct partition *p, unsigned slot)
-{
-	uint64_t addr;
-	uint32_t data;
-	int vec;
-
-	while ((vec = vpci_msix_pop_pending(p->pci, slot)) >= 0)
-		if (!vpci_msix_message(p->pci, slot, (unsigned)vec, &addr, &data))
-			irq_msi(p, addr, data);
+	return vpci_signal(d->part->pci, d->slot, vector) ? 1 : 0;
 }
 
 int vdev_signal(struct vdev *d, unsigned queue)
 {
 	struct partition *p = d->part;
 	uint64_t f = spin_lock(&p->pci_lock);
-	int rc = msix_send(d, vio_queue_vector(&d->vio, queue));
+	int rc = send_vector(d, vio_queue_vector(&d->vio, queue));
 	spin_unlock(&p->pci_lock, f);
 	return rc;
 }
@@ -137,7 +114,7 @@ int vdev_signal(struct vdev *d, unsigned queue)
 static void signal_config_locked(struct vdev *d)
 {
 	d->vio.isr |= VIO_ISR_CONFIG;
-	msix_send(d, d->vio.msix_config);
+	send_vector(d, d->vio.msix_config);
 }
 
 void vdev_signal_config(struct vdev *d)
@@ -148,8 +125,7 @@ void vdev_signal_config(struct vdev *d)
 	spin_unlock(&p->pci_lock, f);
 }
 
-static void cfg_window(void *ctx, unsigned slot, enum vpci_region r, uint32_t off,
-		       unsigned size, uint32_t *val, int write);
+static const struct vpci_ops virtio_ops;
 
 /* --- requests to the service ------------------------------------------------------------ */
 
@@ -202,17 +178,16 @@ void vdev_partition_reset(struct partition *p)
 	if (!p->pci)
 		return;
 	uint64_t f = spin_lock(&p->pci_lock);
-	vpci_init(p->pci);
-	p->pci_cf8 = 0;
 	for (unsigned s = 1; s < VPCI_SLOTS; s++) {
 		struct vdev *d = p->pci_dev[s];
 		if (!d)
 			continue;
 		if (vpci_add_virtio(p->pci, s, d->type, d->vio.nvec, MICA_SVC_CONFIG_MAX, 0xff, err,
 				    sizeof(err)) ||
-		    vpci_assign_bar(p->pci, s, ACPI_PCI_MEM_BASE + (uint64_t)s * VPCI_BAR_SIZE))
+		    vpci_assign_bar(p->pci, s, p->pci->host->mem_base + (uint64_t)s * VPCI_BAR_SIZE))
 			log_info("partition '%s': virtio %s at 00:%02x.0: %s", p->name,
 				 type_name(d->type), s, err);
+		vpci_attach(p->pci, s, &virtio_ops, d);
 		memset(d->notify_posted, 0, sizeof(d->notify_posted));
 		if (vio_guest_reset(&d->vio)) {
 			memset(&ev, 0, sizeof(ev));
@@ -222,8 +197,6 @@ void vdev_partition_reset(struct partition *p)
 			vio_reset_done(&d->vio); /* the guest does not wait for it */
 		}
 	}
-	p->pci->region_fn = cfg_window;
-	p->pci->region_ctx = p;
 	spin_unlock(&p->pci_lock, f);
 }
 
@@ -269,17 +242,16 @@ int vdev_console_input(struct partition *p, const uint8_t *bytes, size_t n)
 
 /* --- guest accesses ------------------------------------------------------------------- */
 
-/* One access to a virtio register region of slot; under pci_lock. */
-static uint64_t region_io(struct partition *p, unsigned slot, enum vpci_region r, uint64_t off,
-			  unsigned size, uint64_t val, int write)
+/* One access to a virtio register region of d, from its BAR or the PCI_CFG window; the
+ * bus calls it under pci_lock. */
+static uint64_t region_access(void *dev, enum vpci_region r, uint64_t off, unsigned size,
+			      uint64_t val, int write)
 {
-	struct vdev *d = p->pci_dev[slot];
+	struct vdev *d = dev;
 	struct vio_event ev;
 	uint64_t out = 0;
 
 	memset(&ev, 0, sizeof(ev));
-	if (!d)
-		return 0;
 	switch (r) {
 	case VPCI_REGION_COMMON:
 		if (off >= VIO_C_LEN)
@@ -305,112 +277,10 @@ static uint64_t region_io(struct partition *p, unsigned slot, enum vpci_region r
 		else if (vio_config_write(&d->vio, (unsigned)off, size, (uint32_t)val, &ev))
 			post_event(d, &ev);
 		break;
-	case VPCI_REGION_MSIX_TABLE:
-	case VPCI_REGION_MSIX_PBA:
-		if (!write) {
-			out = vpci_msix_read(p->pci, slot, r, off, size);
-		} else {
-			vpci_msix_write(p->pci, slot, r, off, size, val);
-			msix_flush(p, slot);
-		}
-		break;
 	default:
-		break;
+		break; /* MSI-X is the bus's */
 	}
 	return out;
 }
 
-/* The PCI_CFG capability window (virtio 1.1 4.1.4.9) reaches the same registers. */
-static void cfg_window(void *ctx, unsigned slot, enum vpci_region r, uint32_t off,
-		       unsigned size, uint32_t *val, int write)
-{
-	uint64_t out = region_io(ctx, slot, r, off, size, *val, write);
-	if (!write)
-		*val = (uint32_t)out;
-}
-
-int vdev_mmio_claims(struct partition *p, uint64_t gpa)
-{
-	return p->pci && (gpa - ACPI_PCI_ECAM_BASE < ECAM_SIZE ||
-			  gpa - ACPI_PCI_MEM_BASE < ACPI_PCI_MEM_SIZE);
-}
-
-static uint64_t ones(unsigned size)
-{
-	return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
-}
-
-static uint64_t access(struct vcpu *v, uint64_t gpa, unsigned size, uint64_t val, int write)
-{
-	struct partition *p = v->part;
-	uint64_t out = ones(size);
-
-	uint64_t f = spin_lock(&p->pci_lock);
-	if (gpa - ACPI_PCI_ECAM_BASE < ECAM_SIZE) {
-		uint64_t off = gpa - ACPI_PCI_ECAM_BASE;
-		unsigned slot = (unsigned)(off >> 15) & 31;
-		if (size > 4) {
-			/* ECAM carries one dword at most: reads all ones, writes vanish */
-		} else if (!write) {
-			out = vpci_cfg_read(p->pci, off, size);
-		} else {
-			vpci_cfg_write(p->pci, off, size, (uint32_t)val);
-			if (slot < VPCI_SLOTS && p->pci_dev[slot])
-				msix_flush(p, slot); /* MSI-X enable or function mask may have changed */
-		}
-	} else {
-		unsigned slot, bar;
-		uint64_t off;
-		enum vpci_region r = vpci_bar_lookup(p->pci, gpa, &slot, &bar, &off);
-		if (r != VPCI_REGION_NONE)
-			out = region_io(p, slot, r, off, size, val, write);
-	}
-	spin_unlock(&p->pci_lock, f);
-	return out;
-}
-
-#define CF8_ENABLE 0x80000000u
-
-int vdev_pio(struct partition *p, uint16_t port, unsigned size, int in, uint32_t val,
-	     uint32_t *result)
-{
-	if (!p->pci)
-		return 0;
-	if (port == 0xcf8 && size == 4) { /* byte accesses at 0xcf9 are the reset register */
-		uint64_t f = spin_lock(&p->pci_lock);
-		if (in)
-			*result = p->pci_cf8;
-		else
-			p->pci_cf8 = val & (CF8_ENABLE | 0x00fffffcu);
-		spin_unlock(&p->pci_lock, f);
-		return 1;
-	}
-	if (port < 0xcfc || port + size > 0xd00)
-		return 0;
-	uint64_t f = spin_lock(&p->pci_lock);
-	uint64_t off;
-	if (!vpci_cf8_offset(p->pci_cf8, port - 0xcfcu, &off)) {
-		unsigned slot = (unsigned)(off >> 15) & 31;
-		if (in) {
-			*result = vpci_cfg_read(p->pci, off, size);
-		} else {
-			vpci_cfg_write(p->pci, off, size, val);
-			if (slot < VPCI_SLOTS && p->pci_dev[slot])
-				msix_flush(p, slot);
-		}
-	} else if (in) {
-		*result = (uint32_t)ones(size); /* disabled, or no such bus: master abort */
-	}
-	spin_unlock(&p->pci_lock, f);
-	return 1;
-}
-
-uint64_t vdev_mmio_read(struct vcpu *v, uint64_t gpa, unsigned size)
-{
-	return access(v, gpa, size, 0, 0);
-}
-
-void vdev_mmio_write(struct vcpu *v, uint64_t gpa, unsigned size, uint64_t val)
-{
-	access(v, gpa, size, val, 1);
-}
+static const struct vpci_ops virtio_ops = { .region = region_access };

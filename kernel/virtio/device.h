@@ -1,8 +1,9 @@
 /* Virtio devices of partitions (docs/config.md "Devices", docs/vmm.md): each partition with
- * `console = virtio`, `disk = ...` or `net = ...` gets a virtual PCI bus (kernel/vpci/bus.c)
- * whose functions carry Mica's virtio-pci transport (kernel/virtio/transport.c). Guest accesses to ECAM
- * and to the BARs land here; what the backend must act on becomes a request to the service
- * partition (kernel/virtio/service.c). */
+ * `console = virtio`, `disk = ...` or `net = ...` has them as functions on its virtual PCI
+ * bus (kernel/vpci/bus.c), each carrying Mica's virtio-pci transport
+ * (kernel/virtio/transport.c). The bus hands a device the accesses to its registers; what
+ * the backend must act on becomes a request to the service partition
+ * (kernel/virtio/service.c). */
 #ifndef MICA_VDEV_H
 #define MICA_VDEV_H
 
@@ -43,21 +44,9 @@ extern unsigned nvdevs;
  * NULL). 0, or a negative code after logging why. */
 int vdev_create(struct partition *p, const struct boot_file *disk);
 
-/* At every (re)load of p: its PCI bus and devices back to power-on state; the backend is
- * told to forget what it knew of them. */
+/* At every (re)load of p, on its freshly reset bus: its devices back on the bus in
+ * power-on state; the backend is told to forget what it knew of them. */
 void vdev_partition_reset(struct partition *p);
-
-/* A stage-2 fault at gpa: 1 if it is p's ECAM window or PCI memory window (then
- * vdev_mmio_read/write serve it), else 0. */
-int vdev_mmio_claims(struct partition *p, uint64_t gpa);
-uint64_t vdev_mmio_read(struct vcpu *v, uint64_t gpa, unsigned size);
-void vdev_mmio_write(struct vcpu *v, uint64_t gpa, unsigned size, uint64_t val);
-
-/* PCI configuration mechanism #1 (ports 0xCF8 address, 0xCFC-0xCFF data), the other
- * door to the same configuration space as ECAM: 1 if the access was one (*result for
- * reads), else 0. Only partitions with a PCI bus have it. */
-int vdev_pio(struct partition *p, uint16_t port, unsigned size, int in, uint32_t val,
-	     uint32_t *result);
 
 /* Typed input for p's virtio console; 0 if p has none (use the UART). */
 int vdev_console_input(struct partition *p, const uint8_t *bytes, size_t n);

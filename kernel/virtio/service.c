@@ -8,6 +8,7 @@
 #include <string.h>
 #include <mica/boot_info.h>
 #include <mica/service.h>
+#include "kernel/console.h"
 #include "kernel/irq.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"

@@ -108,11 +108,12 @@ static void header(struct vpci_fn *f, uint16_t vendor, uint16_t device, uint8_t 
 	set_mask(f, CFG_CACHE_LINE, 1, 0xFF); /* no effect, but read/write for software */
 }
 
-void vpci_init(struct vpci *b)
+void vpci_init(struct vpci *b, const struct vpci_host *host)
 {
 	struct vpci_fn *hb = &b->fn[0];
 
 	memset(b, 0, sizeof(*b));
+	b->host = host;
 	header(hb, VPCI_HB_VENDOR, VPCI_HB_DEVICE, 0, 0x060000);
 	set_mask(hb, CFG_COMMAND, 2, CMD_MEMORY | CMD_MASTER | CMD_PARITY | CMD_SERR);
 }
@@ -464,8 +465,10 @@ static void pci_cfg_access(struct vpci *b, unsigned slot, unsigned cap, int writ
 			vpci_msix_write(b, slot, r, roff, len, val);
 		else
 			val = (uint32_t)vpci_msix_read(b, slot, r, roff, len);
-	} else if (r != VPCI_REGION_UNUSED && b->region_fn) {
-		b->region_fn(b->region_ctx, slot, r, (uint32_t)roff, len, &val, write);
+	} else if (r != VPCI_REGION_UNUSED && f->ops) {
+		uint32_t out = (uint32_t)f->ops->region(f->dev, r, roff, len, val, write);
+		if (!write)
+			val = out;
 	} else {
 		val = 0;
 	}
@@ -538,4 +541,124 @@ int vpci_cf8_offset(uint32_t cf8, unsigned k, uint64_t *ecam_off)
 	*ecam_off = (uint64_t)((cf8 >> 11) & 31) << 15 | (uint64_t)((cf8 >> 8) & 7) << 12 |
 		    (cf8 & 0xfc) | k;
 	return 0;
+}
+
+/* --- The ways in ------------------------------------------------------------------------- */
+
+void vpci_attach(struct vpci *b, unsigned slot, const struct vpci_ops *ops, void *dev)
+{
+	if (slot == 0 || slot >= VPCI_SLOTS || !b->fn[slot].present)
+		return;
+	b->fn[slot].ops = ops;
+	b->fn[slot].dev = dev;
+}
+
+static void send(struct vpci *b, uint64_t addr, uint32_t data)
+{
+	if (b->host && b->host->msi)
+		b->host->msi(b->host->ctx, addr, data);
+}
+
+/* After a guest write that may have unmasked vectors of slot (a config write: MSI-X Enable,
+ * Function Mask, Bus Master; an MSI-X table write): send what was pending. */
+static void msix_flush(struct vpci *b, unsigned slot)
+{
+	uint64_t addr;
+	uint32_t data;
+	int vec;
+
+	if (slot == 0 || slot >= VPCI_SLOTS || !b->fn[slot].virtio)
+		return;
+	while ((vec = vpci_msix_pop_pending(b, slot)) >= 0)
+		if (!vpci_msix_message(b, slot, (unsigned)vec, &addr, &data))
+			send(b, addr, data);
+}
+
+int vpci_signal(struct vpci *b, unsigned slot, unsigned vector)
+{
+	uint64_t addr;
+	uint32_t data;
+	int why = vpci_msix_message(b, slot, vector, &addr, &data);
+
+	if (!why)
+		send(b, addr, data);
+	return why;
+}
+
+int vpci_mmio_claims(const struct vpci *b, uint64_t gpa)
+{
+	return b->host && (gpa - b->host->ecam_base < VPCI_ECAM_SIZE ||
+			   gpa - b->host->mem_base < b->host->mem_size);
+}
+
+static uint64_t ones(unsigned size)
+{
+	return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
+}
+
+static uint32_t cfg_access(struct vpci *b, uint64_t ecam_off, unsigned size, uint32_t val,
+			   int write)
+{
+	if (!write)
+		return vpci_cfg_read(b, ecam_off, size);
+	vpci_cfg_write(b, ecam_off, size, val);
+	msix_flush(b, (unsigned)(ecam_off >> 15) & 31);
+	return 0;
+}
+
+uint64_t vpci_mmio(struct vpci *b, uint64_t gpa, unsigned size, uint64_t val, int write)
+{
+	unsigned slot, bar;
+	uint64_t off;
+
+	if (!b->host)
+		return ones(size);
+	if (gpa - b->host->ecam_base < VPCI_ECAM_SIZE) {
+		if (size > 4)
+			return ones(size); /* ECAM carries one dword at most: writes vanish */
+		return cfg_access(b, gpa - b->host->ecam_base, size, (uint32_t)val, write);
+	}
+	enum vpci_region r = vpci_bar_lookup(b, gpa, &slot, &bar, &off);
+	struct vpci_fn *f = &b->fn[slot];
+	switch (r) {
+	case VPCI_REGION_NONE:
+		return ones(size);
+	case VPCI_REGION_UNUSED:
+		return 0;
+	case VPCI_REGION_MSIX_TABLE:
+	case VPCI_REGION_MSIX_PBA:
+		if (!write)
+			return vpci_msix_read(b, slot, r, off, size);
+		vpci_msix_write(b, slot, r, off, size, val);
+		msix_flush(b, slot);
+		return 0;
+	default:
+		return f->ops ? f->ops->region(f->dev, r, off, size, val, write) : 0;
+	}
+}
+
+#define CF8_ENABLE 0x80000000u
+
+int vpci_pio(struct vpci *b, uint16_t port, unsigned size, int in, uint32_t val,
+	     uint32_t *result)
+{
+	uint64_t off;
+
+	if (port == 0xcf8 && size == 4) {
+		if (in)
+			*result = b->cf8;
+		else
+			b->cf8 = val & (CF8_ENABLE | 0x00fffffcu);
+		return 1;
+	}
+	if (port < 0xcfc || port + size > 0xd00)
+		return 0;
+	if (!vpci_cf8_offset(b->cf8, port - 0xcfcu, &off)) {
+		uint32_t out = cfg_access(b, off, size, val, !in);
+		if (in)
+			*result = out;
+	} else if (in) {
+		*result = (uint32_t)ones(size); /* disabled, or no such bus: master abort */
+	}
+	return 1;
 }

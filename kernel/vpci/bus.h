@@ -82,13 +82,30 @@ enum vpci_region {
 #define VPCI_MSIX_DISABLED  3 /* MSI-X Enable is clear: the device uses INTx instead */
 #define VPCI_MSIX_NO_MASTER 4 /* Bus Master Enable is clear: a function may not send */
 
-/* Serves a PCI_CFG capability access (virtio 1.x 4.1.4.9) to a region this module does not
- * model (common, notify, ISR, device config): size 1, 2 or 4 bytes at off inside the
- * region, *val in (write) or out (read). Called from vpci_cfg_read/write() on every access
- * to pci_cfg_data, so a config-space dump has the same side effects as the BAR read (an ISR
- * read clears it), as on a real device. */
-typedef void vpci_region_fn(void *ctx, unsigned slot, enum vpci_region r, uint32_t off,
-			    unsigned size, uint32_t *val, int write);
+/* The owner of a function: the device behind it (virtio/device.c for virtio functions).
+ * The bus decodes every access once (ECAM, mechanism #1 or a BAR; which function, which
+ * region) and serves configuration space and MSI-X itself; an access to one of the
+ * function's own register regions (virtio common config, notify, ISR, device config) goes
+ * to region(): size 1, 2, 4 or 8 bytes at off inside region r, val for a write; returns
+ * the value read. It is reached through the BAR and through the virtio PCI_CFG window
+ * (virtio 1.x 4.1.4.9), so a config-space dump has the same side effects as the BAR read
+ * (an ISR read clears it), as on a real device. Called with the bus's lock held. */
+struct vpci_ops {
+	uint64_t (*region)(void *dev, enum vpci_region r, uint64_t off, unsigned size,
+			   uint64_t val, int write);
+};
+
+/* Where the bus sits in its partition: the guest-physical windows it decodes (they match
+ * the guest's MCFG and _CRS, platform/acpi_tables.h) and the sink for MSI messages (the
+ * partition's local APICs). */
+struct vpci_host {
+	uint64_t ecam_base;                 /* bus 0's ECAM window, VPCI_ECAM_SIZE bytes */
+	uint64_t mem_base, mem_size;        /* the window BARs are placed in */
+	void (*msi)(void *ctx, uint64_t addr, uint32_t data);
+	void *ctx;
+};
+
+#define VPCI_ECAM_SIZE (1ULL << 20) /* bus 0 only */
 
 struct vpci_fn {
 	uint8_t present, virtio;
@@ -98,16 +115,42 @@ struct vpci_fn {
 	uint32_t devcfg_len;   /* device config region length (0: no DEVICE capability) */
 	uint32_t msix[VPCI_MSIX_MAX][4]; /* address low, address high, data, vector control */
 	uint64_t pba[VPCI_MSIX_MAX / 64];
+	const struct vpci_ops *ops; /* the function's owner, or NULL: its regions read 0 */
+	void *dev;
 };
 
 struct vpci {
 	struct vpci_fn fn[VPCI_SLOTS];
-	vpci_region_fn *region_fn; /* optional, for PCI_CFG accesses; NULL: read 0, ignore */
-	void *region_ctx;
+	const struct vpci_host *host; /* NULL: no windows, no MSI sink (unit tests) */
+	uint32_t cf8;                 /* the mechanism #1 address register (port 0xCF8) */
 };
 
-/* An empty bus: just the host bridge. */
-void vpci_init(struct vpci *b);
+/* An empty bus (just the host bridge) at host (may be NULL), as at power-on. */
+void vpci_init(struct vpci *b, const struct vpci_host *host);
+
+/* Hands the function at slot to its owner (see struct vpci_ops). */
+void vpci_attach(struct vpci *b, unsigned slot, const struct vpci_ops *ops, void *dev);
+
+/* --- The ways in: what the partition's exits call, with the bus's lock held ---------- */
+
+/* A stage-2 fault at gpa: 1 if it is in the bus's ECAM or BAR window. */
+int vpci_mmio_claims(const struct vpci *b, uint64_t gpa);
+
+/* One guest access there (size 1, 2, 4 or 8): the value read (all ones where nothing
+ * decodes it). Config writes and MSI-X table writes send what they unmasked. */
+uint64_t vpci_mmio(struct vpci *b, uint64_t gpa, unsigned size, uint64_t val, int write);
+
+/* PCI configuration mechanism #1 (ports 0xCF8 address, 0xCFC-0xCFF data), the other door
+ * to the same configuration space: 1 if the access was one (*result for reads), else 0
+ * (byte accesses at 0xCF9 are the PC's reset register, not the bus's). */
+int vpci_pio(struct vpci *b, uint16_t port, unsigned size, int in, uint32_t val,
+	     uint32_t *result);
+
+/* The function at slot signals MSI-X vector: 0 sent, else the VPCI_MSIX_* reason it was
+ * not (masked: now pending, sent when unmasked) or MICA_EINVAL. */
+int vpci_signal(struct vpci *b, unsigned slot, unsigned vector);
+
+/* --- The parts, also used on their own (unit tests) --------------------------------- */
 
 /* Puts a virtio function at 00:slot.0 (slot 1 .. VPCI_SLOTS-1) with virtio device ID id
  * (1 .. VPCI_VIRTIO_ID_MAX), nvec MSI-X vectors (1 .. VPCI_MSIX_MAX), a device config of
