@@ -16,6 +16,8 @@ uint64_t mem_free_bytes(void);
 /* Highest physical address the memory map describes (for the core's page tables). */
 uint64_t mem_map_top(const struct boot_info *bi);
 
+/* The core maps physical memory 1:1. */
 static inline void *phys_to_virt(uint64_t pa) { return (void *)pa; }
+static inline uint64_t virt_to_phys(const void *va) { return (uint64_t)va; }
 
 #endif

@@ -18,9 +18,6 @@
 /* The entry stubs' view of struct vcpu (kernel/vcpu_layout.h) is the compiler's. */
 _Static_assert(offsetof(struct vcpu, regs.gpr[0]) == VCPU_OFF_GPR(0), "vcpu: gpr");
 _Static_assert(offsetof(struct vcpu, regs.gpr[15]) == VCPU_OFF_GPR(15), "vcpu: gpr");
-_Static_assert(offsetof(struct vcpu, hw_state_pa) == VCPU_OFF_HW_STATE, "vcpu: hw_state_pa");
-_Static_assert(offsetof(struct vcpu, host_state_pa) == VCPU_OFF_HOST_STATE, "vcpu: host_state_pa");
-_Static_assert(offsetof(struct vcpu, hw_launched) == VCPU_OFF_LAUNCHED, "vcpu: hw_launched");
 
 void vcpu_loop(struct vcpu *v)
 {

@@ -22,10 +22,9 @@ struct insn_memo {
 
 struct vcpu {
 	struct guest_regs regs;  /* first: the entry stubs address it from the vcpu pointer */
-	uint64_t hw_state_pa;    /* backend: physical address of the VMCB / VMCS */
-	uint64_t host_state_pa;  /* backend: physical address of the host save area */
-	uint64_t hw_launched;    /* backend: guest entered since the last reset (VMLAUNCH/VMRESUME) */
-	void *hw;                /* backend's own struct for this vCPU */
+	void *hw;                /* the backend's state for this vCPU, typed by the backend
+				  * (SVM: its VMCB; VT-x: struct vmx_vcpu); the kernel never
+				  * looks inside */
 	struct partition *part;
 	struct pcpu *cpu;
 	unsigned id;             /* within the partition */

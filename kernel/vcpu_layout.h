@@ -5,8 +5,5 @@
 #define MICA_VCPU_LAYOUT_H
 
 #define VCPU_OFF_GPR(n)     (8 * (n))  /* regs.gpr[n], RAX = 0 ... R15 = 15 */
-#define VCPU_OFF_HW_STATE   (8 * 18)   /* hw_state_pa */
-#define VCPU_OFF_HOST_STATE (8 * 19)   /* host_state_pa */
-#define VCPU_OFF_LAUNCHED   (8 * 20)   /* hw_launched */
 
 #endif

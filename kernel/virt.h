@@ -100,15 +100,15 @@ struct virt_ops {
 	/* Runs v on the calling CPU for good: each exit goes to vcpu_handle_exit(). */
 	void (*vcpu_run)(struct vcpu *v) __attribute__((noreturn));
 	void (*inject_exception)(struct vcpu *v, uint8_t vector, int has_error, uint32_t error);
-	/* External interrupts. irq_ready: the guest can take one on the next entry (IF set, no
-	 * interrupt shadow, no event already queued). irq_window: exit with EXIT_IRQ_WINDOW as
-	 * soon as it can (on = 0 cancels). Called on the vCPU's own CPU, between exit and entry. */
 	/* The guest's paging registers and code size (16, 32, 64) for walking its page tables
 	 * and decoding the instruction at RIP (MMIO emulation). */
 	void (*get_paging)(struct vcpu *v, uint64_t *cr0, uint64_t *cr3, uint64_t *cr4,
 			   uint64_t *efer, unsigned *code_bits);
 	unsigned (*guest_cpl)(struct vcpu *v); /* the guest's current privilege level, 0-3 */
 	uint64_t (*cs_base)(struct vcpu *v);   /* CS base: RIP is an offset from it */
+	/* External interrupts. irq_ready: the guest can take one on the next entry (IF set, no
+	 * interrupt shadow, no event already queued). irq_window: exit with EXIT_IRQ_WINDOW as
+	 * soon as it can (on = 0 cancels). Called on the vCPU's own CPU, between exit and entry. */
 	int (*irq_ready)(struct vcpu *v);
 	void (*inject_irq)(struct vcpu *v, uint8_t vector);
 	void (*irq_window)(struct vcpu *v, int on);
@@ -139,6 +139,8 @@ void vcpu_exit_hypercall(struct vcpu *v, unsigned insn_len);
  *    (kernel/partition.h), which also answer kicks (kick_clear(), kernel/percpu.h);
  *  - on an entry failure: partition_end() and partition_check() (kernel/partition.h);
  *  - for an instruction length the CPU does not report: vcpu_insn_len() (kernel/emul/fetch.h);
- *  - the offsets the entry stubs use: kernel/vcpu_layout.h. */
+ *  - the offsets the entry stubs use: kernel/vcpu_layout.h.
+ * A backend keeps its own state for a vCPU behind struct vcpu's hw pointer, typed in its
+ * own headers; the kernel never looks inside. */
 
 #endif

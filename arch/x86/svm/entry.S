@@ -1,21 +1,23 @@
 /* The SVM world switch, as a loop: load guest registers, VMLOAD/VMRUN/VMSAVE, save guest
  * registers, restore the host's hidden state with VMLOAD, STGI, then call
  * svm_handle_exit(vcpu), which returns with GIF = 0 and the VMCB ready, and go round
- * again; svm_before_entry(vcpu) prepares the first entry the same way. It never returns, so the host's callee-saved registers need no saving.
- * RAX and RSP of the guest live in the VMCB. Layout: struct vcpu (kernel/vcpu.h). */
+ * again; svm_before_entry(vcpu) prepares the first entry the same way. It never returns,
+ * so the host's callee-saved registers need no saving. RAX and RSP of the guest live in
+ * the VMCB. The loop keeps what it needs on its stack: the vcpu (GPRs at the offsets of
+ * kernel/vcpu_layout.h), the VMCB's and the host save area's physical addresses. */
 #include "kernel/vcpu_layout.h"
 #define GPR(n)     VCPU_OFF_GPR(n)
-#define HW_STATE   VCPU_OFF_HW_STATE
-#define HOST_STATE VCPU_OFF_HOST_STATE
 
 	.text
 	.code64
 	.global svm_loop
-svm_loop:
-	push	%rdi				/* [rsp] = vcpu; also aligns the stack for calls */
+svm_loop:					/* rdi = vcpu, rsi = VMCB, rdx = host save area */
+	push	%rdx				/* [rsp + 16] = host save area */
+	push	%rsi				/* [rsp + 8] = VMCB */
+	push	%rdi				/* [rsp] = vcpu; the stack is now aligned for calls */
 	call	svm_before_entry
 	mov	(%rsp), %rdi
-1:	mov	HW_STATE(%rdi), %rax
+1:	mov	8(%rsp), %rax
 	mov	GPR(1)(%rdi), %rcx
 	mov	GPR(2)(%rdi), %rdx
 	mov	GPR(3)(%rdi), %rbx
@@ -33,7 +35,7 @@ svm_loop:
 	vmload	%rax
 	vmrun	%rax
 	vmsave	%rax
-	push	%rdi
+	push	%rdi				/* the guest's RDI; the vcpu is at [rsp + 8] now */
 	mov	8(%rsp), %rdi
 	mov	%rcx, GPR(1)(%rdi)
 	mov	%rdx, GPR(2)(%rdi)
@@ -49,7 +51,7 @@ svm_loop:
 	mov	%r14, GPR(14)(%rdi)
 	mov	%r15, GPR(15)(%rdi)
 	pop	GPR(7)(%rdi)
-	mov	HOST_STATE(%rdi), %rax
+	mov	16(%rsp), %rax
 	vmload	%rax
 	stgi
 	call	svm_handle_exit

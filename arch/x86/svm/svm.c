@@ -43,14 +43,10 @@ static int svm_cpu_init(struct pcpu *cpu)
 
 static int svm_vcpu_init(struct vcpu *v)
 {
-	struct svm_vcpu *sv = phys_to_virt(mem_alloc(sizeof(*sv), 64));
 	uint64_t vmcb_pa = mem_alloc(4096, 4096);
-	if (!sv || !vmcb_pa)
+	if (!vmcb_pa)
 		return MICA_EINVAL;
-	sv->vmcb = phys_to_virt(vmcb_pa);
-	sv->v = v;
-	v->hw = sv;
-	v->hw_state_pa = vmcb_pa;
+	v->hw = phys_to_virt(vmcb_pa);
 	return 0;
 }
 
@@ -119,12 +115,11 @@ static void svm_vcpu_reset(struct vcpu *v, const struct vcpu_boot_state *st)
 	v->regs.gpr[REG_RSP] = st->rsp;
 	v->regs.gpr[REG_RDI] = st->rdi;
 	v->regs.gpr[REG_RSI] = st->rsi;
-	v->host_state_pa = ((struct svm_cpu *)v->cpu->virt)->host_pa;
 }
 
 static void __attribute__((noreturn)) svm_vcpu_run(struct vcpu *v)
 {
-	svm_loop(v);
+	svm_loop(v, virt_to_phys(vmcb_of(v)), ((struct svm_cpu *)v->cpu->virt)->host_pa);
 }
 
 void svm_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_t error)

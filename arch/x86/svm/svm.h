@@ -6,15 +6,11 @@
 #include "kernel/vcpu.h"
 #include "kernel/virt.h"
 
-struct svm_vcpu {
-	struct vmcb *vmcb;
-	struct vcpu *v;
-};
-
-/* The VMCB's physical address is also its address in the core (identity map). */
+/* A vCPU's SVM state is its VMCB: v->hw points to it. Its physical address is also its
+ * address in the core (identity map). */
 static inline struct vmcb *vmcb_of(struct vcpu *v)
 {
-	return (struct vmcb *)v->hw_state_pa;
+	return v->hw;
 }
 
 extern int svm_has_nrips; /* the CPU reports the next RIP in the VMCB (NRIPS) */
@@ -28,7 +24,9 @@ void svm_handle_exit(struct vcpu *v);
 void svm_before_entry(struct vcpu *v);
 void svm_inject_exception(struct vcpu *v, uint8_t vector, int has_error, uint32_t error);
 void svm_irq_window(struct vcpu *v, int on);
-/* entry.S: enters the guest, calls svm_handle_exit on each exit; never returns. */
-void svm_loop(struct vcpu *v) __attribute__((noreturn));
+/* entry.S: enters the guest through the VMCB at vmcb_pa, calls svm_handle_exit on each
+ * exit and reloads the host's hidden state from host_pa (this CPU's host save area, the
+ * VMSAVE area of svm_cpu); never returns. */
+void svm_loop(struct vcpu *v, uint64_t vmcb_pa, uint64_t host_pa) __attribute__((noreturn));
 
 #endif

@@ -1,10 +1,11 @@
 /* The VT-x world switch, as a loop like svm/entry.S: load guest registers, VMLAUNCH or
  * VMRESUME, and on each exit (HOST_RIP = vmx_exit below, HOST_RSP = our stack) store them,
  * call vmx_handle_exit(vcpu) and go round. The guest's RSP and RIP live in the VMCS.
- * Layout: struct vcpu (kernel/vcpu.h). */
+ * The loop keeps on its stack the vcpu (GPRs at the offsets of kernel/vcpu_layout.h) and
+ * whether the VMCS was launched: 0 until the first exit (vmx_vcpu_run starts a new loop
+ * after its VMCLEAR), then VMRESUME. */
 #include "kernel/vcpu_layout.h"
 #define GPR(n)     VCPU_OFF_GPR(n)
-#define LAUNCHED   VCPU_OFF_LAUNCHED
 #define HOST_RSP   0x6c14
 #define HOST_RIP   0x6c16
 
@@ -12,7 +13,9 @@
 	.code64
 	.global vmx_loop
 vmx_loop:
-	push	%rdi				/* [rsp] = vcpu; also aligns the stack for calls */
+	push	$0				/* padding: keeps the stack aligned for calls */
+	push	$0				/* [rsp + 8] = launched */
+	push	%rdi				/* [rsp] = vcpu */
 	mov	$HOST_RSP, %edx
 	vmwrite	%rsp, %rdx
 	lea	vmx_exit(%rip), %rax
@@ -21,7 +24,7 @@ vmx_loop:
 	call	vmx_before_entry		/* returns with IF = 0, nothing pending */
 	mov	(%rsp), %rdi
 .Lenter:
-	cmpq	$0, LAUNCHED(%rdi)
+	cmpq	$0, 8(%rsp)
 	mov	GPR(0)(%rdi), %rax
 	mov	GPR(1)(%rdi), %rcx
 	mov	GPR(2)(%rdi), %rdx
@@ -69,7 +72,7 @@ vmx_exit:
 	mov	%r14, GPR(14)(%rdi)
 	mov	%r15, GPR(15)(%rdi)
 	pop	GPR(7)(%rdi)
-	movq	$1, LAUNCHED(%rdi)
+	movq	$1, 8(%rsp)
 	call	vmx_handle_exit			/* ends as vmx_before_entry does */
 	mov	(%rsp), %rdi
 	jmp	.Lenter

@@ -87,7 +87,6 @@ static int vmx_vcpu_init(struct vcpu *v)
 	*(uint32_t *)phys_to_virt(vmcs) = vmcs_revision;
 	vx->vmcs_pa = vmcs;
 	v->hw = vx;
-	v->hw_state_pa = vmcs;
 	return 0;
 }
 
@@ -288,7 +287,6 @@ static void __attribute__((noreturn)) vmx_vcpu_run(struct vcpu *v)
 	setup_vmcs(v);
 	vx->vmcs_ready = 1;
 	vmx_apply_reset(v);
-	v->hw_launched = 0;
 	vmx_loop(v);
 }
 
