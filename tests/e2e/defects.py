@@ -76,12 +76,17 @@ DEFECT_SCENARIOS = [
             anywhere=[out("plain", lit("defects: this line came by REP OUTSB") + "$"),
                       out("plain", lit("defects: no local APIC in this partition: timer "
                                        "check skipped")),
-                      out("apic", r"PASS: a periodic APIC timer of count 1 with IF = 0")],
+                      out("apic", r"PASS: a periodic APIC timer of count 1 with IF = 0"),
+                      # the exit reports count what happened: string I/O to a port nothing
+                      # answers is an io exit, never "unhandled" (issue #11: the count of
+                      # unhandled exits was used as a say-once flag)
+                      r"^mica: partition 'plain' exits: total \d+, .*\bio \d+"],
             forbidden=[r"^mica: partition '(svc|counter)' (stopped|restarting)",
                        r"^mica: partition '(plain|apic)' restarting",
                        # the periodic timer of one tick with IF = 0 fires once; re-armed
                        # while pending it kept interrupting (13 in 100 ms under QEMU)
-                       r"^mica: partition 'apic' exits: .*interrupt ([4-9]|[1-9]\d+)"]),
+                       r"^mica: partition 'apic' exits: .*interrupt ([4-9]|[1-9]\d+)",
+                       r"^mica: partition '\w+' exits: .*\bunhandled\b"]),
         timeout=150),
     spinner("kick-spinner",
             "vCPU 1 spins with interrupts off and never exits; vCPU 0 crashes 20 times: "
