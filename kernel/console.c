@@ -2,9 +2,9 @@
  * prefixed with the partition's name, so two partitions never mix inside one line. */
 #include <string.h>
 #include "kernel/console.h"
-#include "kernel/platform/com1.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"
+#include "kernel/platform/com1.h"
 #include "kernel/virtio/device.h"
 
 static void emit(struct partition *p)

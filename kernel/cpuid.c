@@ -1,7 +1,9 @@
+/* The CPUID a guest sees (the whole exit is vcpu_exit_cpuid(), kernel/virt.h): the host's,
+ * minus virtualization, MONITOR and what Mica does not offer, plus Mica's own leaves, with
+ * the partition's own topology. */
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
 #include "kernel/arch.h"
-#include "kernel/cpuid.h"
 #include "kernel/emul/fetch.h"
 #include "kernel/partition.h"
 #include "kernel/platform/pvclock.h"

@@ -6,8 +6,8 @@
 #include "kernel/console.h"
 #include "kernel/hypercall.h"
 #include "kernel/partition.h"
-#include "kernel/virtio/service.h"
 #include "kernel/vcpu.h"
+#include "kernel/virtio/service.h"
 
 static int64_t hc_console_write(struct partition *p, uint64_t gpa, uint64_t len)
 {

@@ -5,8 +5,8 @@
 #define MICA_IRQ_H
 
 #include <stdint.h>
-#include "kernel/spinlock.h"
 #include "kernel/platform/vlapic.h"
+#include "kernel/spinlock.h"
 
 struct vcpu;
 struct partition;

@@ -3,10 +3,10 @@
 #include <string.h>
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
-#include "kernel/host/acpi.h"
 #include "kernel/arch.h"
 #include "kernel/config.h"
 #include "kernel/console.h"
+#include "kernel/host/acpi.h"
 #include "kernel/loader/bzimage.h"
 #include "kernel/loader/elf.h"
 #include "kernel/log.h"

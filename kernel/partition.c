@@ -11,17 +11,17 @@
 #include "arch/x86/cpu.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
-#include "kernel/platform/acpi_tables.h"
+#include "kernel/irq.h"
 #include "kernel/loader/boot_elf.h"
 #include "kernel/loader/boot_linux.h"
-#include "kernel/irq.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"
 #include "kernel/percpu.h"
+#include "kernel/platform/acpi_tables.h"
 #include "kernel/platform/pc.h"
-#include "kernel/virtio/service.h"
 #include "kernel/virtio/device.h"
+#include "kernel/virtio/service.h"
 
 /* Filled by the boot CPU before any vCPU runs; afterwards each partition is changed only
  * under its own lock, by its own vCPUs. */

@@ -5,12 +5,12 @@
 #include <stdint.h>
 #include "kernel/config.h"
 #include "kernel/percpu.h"
-#include "kernel/spinlock.h"
-#include "kernel/vcpu.h"
 #include "kernel/platform/com1.h"
 #include "kernel/platform/vioapic.h"
 #include "kernel/platform/vpit.h"
 #include "kernel/platform/vpm.h"
+#include "kernel/spinlock.h"
+#include "kernel/vcpu.h"
 #include "kernel/virt.h"
 #include "kernel/vpci/bus.h"
 

@@ -3,17 +3,16 @@
 #include "arch/x86/cpu.h"
 #include "kernel/arch.h"
 #include "kernel/emul/fetch.h"
-#include "kernel/hypercall.h"
-#include "kernel/emul/pio.h"
-#include "kernel/log.h"
 #include "kernel/emul/mmio.h"
 #include "kernel/emul/msr.h"
+#include "kernel/emul/pio.h"
+#include "kernel/hypercall.h"
+#include "kernel/log.h"
 #include "kernel/partition.h"
 #include "kernel/percpu.h"
 #include "kernel/vcpu.h"
 #include <mica/hypercall.h>
 
-#define VEC_GP 13
 
 /* The entry stubs' view of struct vcpu (kernel/vcpu_layout.h) is the compiler's. */
 _Static_assert(offsetof(struct vcpu, regs.gpr[0]) == VCPU_OFF_GPR(0), "vcpu: gpr");
@@ -28,46 +27,6 @@ void vcpu_loop(struct vcpu *v)
 		partition_check(v);
 	}
 	virt->vcpu_run(v);
-}
-
-static void handle_msr(struct vcpu *v, const struct vm_exit *e)
-{
-	uint32_t idx = e->msr.index;
-	uint64_t val;
-	int rc;
-
-	if (e->msr.write) {
-		val = (v->regs.gpr[REG_RDX] << 32) | (uint32_t)v->regs.gpr[REG_RAX];
-		rc = virt->msr_write(v, idx, val);
-		if (rc == MICA_ENOSYS)
-			rc = irq_msr_write(v, idx, val);
-		if (rc == MICA_ENOSYS)
-			rc = msr_platform_write(v, idx, val);
-	} else {
-		rc = virt->msr_read(v, idx, &val);
-		if (rc == MICA_ENOSYS)
-			rc = irq_msr_read(v, idx, &val);
-		if (rc == MICA_ENOSYS)
-			rc = msr_platform_read(v, idx, &val);
-		if (!rc) {
-			v->regs.gpr[REG_RAX] = (uint32_t)val;
-			v->regs.gpr[REG_RDX] = val >> 32;
-		}
-	}
-	if (rc) {
-		/* Unknown MSR or a value the MSR does not take: #GP, as on real hardware. Say so
-		 * the first few times: a guest that trips on it shows why in the log. */
-		if (v->irq.on && v->exits[EXIT_MSR] < 4000 && v->part->gp_logged < 16) {
-			v->part->gp_logged++;
-			log_info("partition '%s': %s of MSR 0x%x (value 0x%lx) gets #GP (RIP 0x%lx)",
-				 v->part->name, e->msr.write ? "write" : "read", idx,
-				 e->msr.write ? val : 0, v->regs.rip);
-		}
-		virt->inject_exception(v, VEC_GP, 1, 0);
-		return;
-	}
-	v->regs.rip += e->insn_len ? e->insn_len :
-		       vcpu_insn_len(v, e->msr.write ? INSN_WRMSR : INSN_RDMSR, 2);
 }
 
 static void handle_hlt(struct vcpu *v, const struct vm_exit *e)
@@ -131,7 +90,7 @@ void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 		pio_emulate(v, e);
 		break;
 	case EXIT_MSR:
-		handle_msr(v, e);
+		msr_emulate(v, e);
 		break;
 	case EXIT_HLT:
 		handle_hlt(v, e);

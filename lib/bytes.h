@@ -1,7 +1,7 @@
 /* Little-endian loads and stores at any alignment, for the parsers and table builders that
  * read or lay out firmware, boot-protocol and PCI structures byte by byte. */
-#ifndef MICA_BYTES_H
-#define MICA_BYTES_H
+#ifndef MICA_LIB_BYTES_H
+#define MICA_LIB_BYTES_H
 
 #include <stdint.h>
 #include <string.h>

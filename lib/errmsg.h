@@ -1,7 +1,7 @@
 /* Errors as values with a sentence for people: the pure modules (parsers, loaders, table
  * builders) report what was expected and what was found through this one helper. */
-#ifndef MICA_ERRMSG_H
-#define MICA_ERRMSG_H
+#ifndef MICA_LIB_ERRMSG_H
+#define MICA_LIB_ERRMSG_H
 
 #include <stddef.h>
 

@@ -2,8 +2,8 @@
  * window, its queues and what the driver told us. Pure logic: the backends serve queues
  * and leave behind what must happen next (a failure to report, queues to signal), which
  * vmm/serve.c carries out with hypercalls. */
-#ifndef MICA_VMM_DEVICE_H
-#define MICA_VMM_DEVICE_H
+#ifndef MICA_VMM_BACKEND_H
+#define MICA_VMM_BACKEND_H
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -5,10 +5,10 @@
 
 #include <mica/service.h>
 
-#include "vmm/setup.h"
 #include "vmm/rt/cpu.h"
 #include "vmm/rt/rt.h"
 #include "vmm/serve.h"
+#include "vmm/setup.h"
 
 #define RING_ENTRIES 256u
 #define RING_BYTES   (sizeof(struct mica_svc_ring) + RING_ENTRIES * sizeof(struct mica_ioreq))

@@ -6,10 +6,10 @@
 #include <mica/service.h>
 
 #include "vmm/crashtest.h"
-#include "vmm/setup.h"
 #include "vmm/rt/cpu.h"
 #include "vmm/rt/rt.h"
 #include "vmm/serve.h"
+#include "vmm/setup.h"
 
 #define BAD_REQUESTS_SAID 8u /* requests Mica should never send: the first few are logged */
 

@@ -5,8 +5,8 @@
 
 #include <mica/service.h>
 
-#include "vmm/setup.h"
 #include "vmm/rt/rt.h"
+#include "vmm/setup.h"
 
 typedef unsigned long long ull;
 

@@ -1,16 +1,16 @@
 /* The devices this service serves, as Mica listed them (MICA_HC_SVC_DEVICE), each with
  * its backend state; and the switches the net devices share. Filled once at start-up by
  * dev_setup(), then used by vmm/serve.c. */
-#ifndef MICA_VMM_DEV_H
-#define MICA_VMM_DEV_H
+#ifndef MICA_VMM_SETUP_H
+#define MICA_VMM_SETUP_H
 
 #include <stdint.h>
 
 #include <mica/service.h>
 
+#include "vmm/backend.h"
 #include "vmm/blk.h"
 #include "vmm/console.h"
-#include "vmm/backend.h"
 #include "vmm/net.h"
 #include "vmm/switch.h"
 

@@ -1,12 +1,12 @@
 /* 16550 UART on COM1: the hypervisor's log. 115200 8N1, polled. */
 #include <stddef.h>
-#include "arch/x86/cpu.h"
 #include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
 #include "arch/x86/ioapic.h"
 #include "arch/x86/trap.h"
-#include "kernel/host/acpi.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
+#include "kernel/host/acpi.h"
 #include "lib/uart16550.h"
 
 #define COM1 UART_COM1_PORT

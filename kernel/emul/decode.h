@@ -3,8 +3,8 @@
  * to advance RIP. A stage-2 fault gives only the guest-physical address; everything else
  * comes from here. Pure logic over bytes the guest controls: never reads past what it is
  * given and rejects, with the bytes in the sentence, whatever it does not know. */
-#ifndef MICA_DECODE_H
-#define MICA_DECODE_H
+#ifndef MICA_EMUL_DECODE_H
+#define MICA_EMUL_DECODE_H
 
 #include <stddef.h>
 #include <stdint.h>

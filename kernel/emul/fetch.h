@@ -1,8 +1,8 @@
 /* The instruction at a vCPU's RIP, read through the guest's own page tables: for MMIO
  * emulation (kernel/emul/mmio.c) and for the length of an exiting instruction when the CPU does
  * not report it (kernel/emul/insn_len.h). */
-#ifndef MICA_FETCH_H
-#define MICA_FETCH_H
+#ifndef MICA_EMUL_FETCH_H
+#define MICA_EMUL_FETCH_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * guest-physical one, the way the CPU would for the guest's current paging mode. Pure
  * logic: guest memory is read only through a callback, and every table entry is checked
  * before use, because the guest writes its tables and may put anything in them. */
-#ifndef MICA_GWALK_H
-#define MICA_GWALK_H
+#ifndef MICA_EMUL_GWALK_H
+#define MICA_EMUL_GWALK_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * NRIPS feature, as under QEMU's TCG): its legacy prefixes (and REX in 64-bit code) are
  * counted and its opcode checked. Every prefixed form a CPU executes must resume after the
  * whole instruction: `2e 0f a2` is a CPUID of 3 bytes. Pure logic over guest bytes. */
-#ifndef MICA_INSN_LEN_H
-#define MICA_INSN_LEN_H
+#ifndef MICA_EMUL_INSN_LEN_H
+#define MICA_EMUL_INSN_LEN_H
 
 #include <stdint.h>
 

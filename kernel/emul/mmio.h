@@ -1,8 +1,8 @@
-/* Emulated MMIO: a stage-2 fault on a device page (the IOAPIC) is completed by reading the
- * instruction at the guest's RIP through its own page tables, decoding it, and doing the
- * access on the device model. */
-#ifndef MICA_MMIO_H
-#define MICA_MMIO_H
+/* Emulated MMIO: a stage-2 fault on a device page (the IOAPIC, the PCI bus's ECAM and BAR
+ * windows) is completed by reading the instruction at the guest's RIP through its own page
+ * tables, decoding it, and doing the access on the device. */
+#ifndef MICA_EMUL_MMIO_H
+#define MICA_EMUL_MMIO_H
 
 struct vcpu;
 struct vm_exit;

@@ -1,8 +1,12 @@
+/* MSR exits (kernel/emul/msr.h), and the MSRs of the PC a guest expects beyond those the
+ * backend and the local APIC keep. */
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
 #include "arch/x86/extable.h"
 #include "kernel/arch.h"
+#include "kernel/emul/fetch.h"
 #include "kernel/emul/msr.h"
+#include "kernel/log.h"
 #include "kernel/partition.h"
 #include "kernel/platform/pvclock.h"
 #include "kernel/vcpu.h"
@@ -22,6 +26,7 @@
 #define MSR_AMD_DE_CFG        0xc0011029
 
 #define MISC_ENABLE_FAST_STRINGS (1ULL << 0)
+#define VEC_GP 13
 
 /* What a guest reads is what a simple, honest machine would say: no MTRRs (all memory
  * write-back via PAT), no machine-check banks, no microcode; writes to them are dropped
@@ -105,4 +110,46 @@ int msr_platform_write(struct vcpu *v, uint32_t index, uint64_t value)
 	default:
 		return MICA_ENOSYS;
 	}
+}
+
+/* An RDMSR or WRMSR exit: the backend's MSRs, then the local APIC's, then the platform's;
+ * anything else is #GP. */
+void msr_emulate(struct vcpu *v, const struct vm_exit *e)
+{
+	uint32_t idx = e->msr.index;
+	uint64_t val;
+	int rc;
+
+	if (e->msr.write) {
+		val = (v->regs.gpr[REG_RDX] << 32) | (uint32_t)v->regs.gpr[REG_RAX];
+		rc = virt->msr_write(v, idx, val);
+		if (rc == MICA_ENOSYS)
+			rc = irq_msr_write(v, idx, val);
+		if (rc == MICA_ENOSYS)
+			rc = msr_platform_write(v, idx, val);
+	} else {
+		rc = virt->msr_read(v, idx, &val);
+		if (rc == MICA_ENOSYS)
+			rc = irq_msr_read(v, idx, &val);
+		if (rc == MICA_ENOSYS)
+			rc = msr_platform_read(v, idx, &val);
+		if (!rc) {
+			v->regs.gpr[REG_RAX] = (uint32_t)val;
+			v->regs.gpr[REG_RDX] = val >> 32;
+		}
+	}
+	if (rc) {
+		/* Unknown MSR or a value the MSR does not take: #GP, as on real hardware. Say so
+		 * the first few times: a guest that trips on it shows why in the log. */
+		if (v->irq.on && v->exits[EXIT_MSR] < 4000 && v->part->gp_logged < 16) {
+			v->part->gp_logged++;
+			log_info("partition '%s': %s of MSR 0x%x (value 0x%lx) gets #GP (RIP 0x%lx)",
+				 v->part->name, e->msr.write ? "write" : "read", idx,
+				 e->msr.write ? val : 0, v->regs.rip);
+		}
+		virt->inject_exception(v, VEC_GP, 1, 0);
+		return;
+	}
+	v->regs.rip += e->insn_len ? e->insn_len :
+		       vcpu_insn_len(v, e->msr.write ? INSN_WRMSR : INSN_RDMSR, 2);
 }

@@ -1,8 +1,8 @@
 /* The few ACPI tables the core reads from firmware: RSDP -> XSDT/RSDT -> MADT (CPUs).
  * Pure logic: physical addresses are turned into pointers by acpi_phys (identity in the core,
  * plain pointers in the host unit tests). */
-#ifndef MICA_ACPI_H
-#define MICA_ACPI_H
+#ifndef MICA_HOST_ACPI_H
+#define MICA_HOST_ACPI_H
 
 #include <stddef.h>
 #include <stdint.h>

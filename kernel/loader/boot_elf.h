@@ -1,7 +1,7 @@
 /* The ELF boot protocol (docs/guests.md): loads an ELF64 guest into a partition's RAM and
  * builds what it starts with: identity page tables for [0, 4 GiB) and a flat GDT. */
-#ifndef MICA_BOOT_ELF_H
-#define MICA_BOOT_ELF_H
+#ifndef MICA_LOADER_BOOT_ELF_H
+#define MICA_LOADER_BOOT_ELF_H
 
 #include <stddef.h>
 #include <stdint.h>

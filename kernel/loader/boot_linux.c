@@ -9,11 +9,11 @@
 
 #include <mica/hypercall.h>
 
-#include "kernel/platform/acpi_tables.h"
 #include "kernel/loader/boot_linux.h"
 #include "kernel/loader/bzimage.h"
-#include "lib/errmsg.h"
+#include "kernel/platform/acpi_tables.h"
 #include "lib/bytes.h"
+#include "lib/errmsg.h"
 
 typedef unsigned long long ull;
 

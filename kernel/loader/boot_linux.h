@@ -2,8 +2,8 @@
  * and command line in a partition's RAM with a zero page (struct boot_params), an e820 map,
  * ACPI tables, identity page tables and a GDT, and gives vCPU 0 the 64-bit entry state.
  * Pure logic: ram is the host view of guest-physical 0. */
-#ifndef MICA_BOOT_LINUX_H
-#define MICA_BOOT_LINUX_H
+#ifndef MICA_LOADER_BOOT_LINUX_H
+#define MICA_LOADER_BOOT_LINUX_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -10,8 +10,8 @@
 #include <mica/hypercall.h>
 
 #include "kernel/loader/bzimage.h"
-#include "lib/errmsg.h"
 #include "lib/bytes.h"
+#include "lib/errmsg.h"
 
 typedef unsigned long long ull; /* what %llx prints, in every build */
 

@@ -1,8 +1,8 @@
 /* Linux bzImage parser: checks a kernel image against the x86 boot protocol before anything is
  * loaded (the image comes from the user's ESP and may be anything). Pure logic.
  * Field offsets: Documentation/arch/x86/boot.rst ("The real-mode kernel header"). */
-#ifndef MICA_BZIMAGE_H
-#define MICA_BZIMAGE_H
+#ifndef MICA_LOADER_BZIMAGE_H
+#define MICA_LOADER_BZIMAGE_H
 
 #include <stddef.h>
 #include <stdint.h>

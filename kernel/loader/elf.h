@@ -1,7 +1,7 @@
 /* Loads a guest's ELF64 image into its RAM. Pure logic: every field of the image is
  * checked before use (the image comes from the user's ESP and may be anything). */
-#ifndef MICA_ELF_H
-#define MICA_ELF_H
+#ifndef MICA_LOADER_ELF_H
+#define MICA_LOADER_ELF_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -12,8 +12,8 @@
 #include <mica/hypercall.h>
 
 #include "kernel/platform/acpi_tables.h"
-#include "lib/errmsg.h"
 #include "lib/bytes.h"
+#include "lib/errmsg.h"
 
 typedef unsigned long long ull;
 

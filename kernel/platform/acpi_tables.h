@@ -2,8 +2,8 @@
  * FADT, FACS, DSDT, MADT and, with a PCI host bridge, MCFG (and the bridge in the DSDT).
  * Pure logic.
  * The constants below describe the platform: the device models must agree with them. */
-#ifndef MICA_ACPI_BUILD_H
-#define MICA_ACPI_BUILD_H
+#ifndef MICA_PLATFORM_ACPI_TABLES_H
+#define MICA_PLATFORM_ACPI_TABLES_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * 0x40000100): each vCPU names a guest-physical page slot through an MSR, and Mica writes
  * there how to turn the TSC into nanoseconds. The guest then needs no TSC calibration at
  * all, which under emulation on a busy host is the step most likely to go wrong. */
-#ifndef MICA_PVCLOCK_H
-#define MICA_PVCLOCK_H
+#ifndef MICA_PLATFORM_PVCLOCK_H
+#define MICA_PLATFORM_PVCLOCK_H
 
 #include <stdint.h>
 

@@ -7,8 +7,8 @@
  * MMIO: IOREGSEL at +0x00, IOWIN at +0x10, EOI at +0x40 (write a vector: same as
  * vioapic_eoi()). Only aligned 32-bit accesses to those offsets do anything; any other
  * access reads as 0 and is ignored on write. */
-#ifndef MICA_VIOAPIC_H
-#define MICA_VIOAPIC_H
+#ifndef MICA_PLATFORM_VIOAPIC_H
+#define MICA_PLATFORM_VIOAPIC_H
 
 #include <stdint.h>
 #include <mica/hypercall.h>

@@ -11,8 +11,8 @@
  *  - Before entering the guest: vlapic_timer_update(now); v = vlapic_highest_pending();
  *    if v >= 0 and the guest can take it, inject v and call vlapic_accept(v).
  *  - NMI, INIT and STARTUP never touch this state: the caller handles them on the vCPU. */
-#ifndef MICA_VLAPIC_H
-#define MICA_VLAPIC_H
+#ifndef MICA_PLATFORM_VLAPIC_H
+#define MICA_PLATFORM_VLAPIC_H
 
 #include <stdint.h>
 #include <mica/hypercall.h>

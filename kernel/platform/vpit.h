@@ -16,8 +16,8 @@
  * Channel 0's OUT is IRQ0 (GSI 2, edge): vpit_next_irq0() tells when to look next, and
  * vpit_irq0_update() says whether a rising edge happened. Channels 0 and 1 have their gate
  * tied high; channel 2's gate is port 0x61 bit 0. */
-#ifndef MICA_VPIT_H
-#define MICA_VPIT_H
+#ifndef MICA_PLATFORM_VPIT_H
+#define MICA_PLATFORM_VPIT_H
 
 #include <stdint.h>
 

@@ -7,8 +7,8 @@
  * vpm_write() returns an action (VPM_POWEROFF, VPM_RESET, VPM_SLEEP_UNSUPPORTED) to carry
  * out. The SCI (IRQ 9, level) follows vpm_sci_level(); while TMR_EN is set, call
  * vpm_update() at vpm_next_event() so the timer's carry raises it. Serialise calls. */
-#ifndef MICA_VPM_H
-#define MICA_VPM_H
+#ifndef MICA_PLATFORM_VPM_H
+#define MICA_PLATFORM_VPM_H
 
 #include <stdint.h>
 

@@ -16,8 +16,8 @@
  * interrupt is reported at once when fewer bytes than the trigger level wait (there is no
  * clock to wait four character times with). Modem inputs read CTS, DSR and DCD asserted
  * outside loopback, as a connected line. No parity, framing or break errors ever occur. */
-#ifndef MICA_VUART_H
-#define MICA_VUART_H
+#ifndef MICA_PLATFORM_VUART_H
+#define MICA_PLATFORM_VUART_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -9,9 +9,9 @@
 #include <mica/service.h>
 #include "kernel/log.h"
 #include "kernel/partition.h"
-#include "kernel/virtio/service.h"
 #include "kernel/vcpu.h"
 #include "kernel/virtio/device.h"
+#include "kernel/virtio/service.h"
 #include "kernel/vpci/bus.h"
 
 struct vdev vdevs[VDEV_MAX];

@@ -4,8 +4,8 @@
  * (kernel/virtio/transport.c). The bus hands a device the accesses to its registers; what
  * the backend must act on becomes a request to the service partition
  * (kernel/virtio/service.c). */
-#ifndef MICA_VDEV_H
-#define MICA_VDEV_H
+#ifndef MICA_VIRTIO_DEVICE_H
+#define MICA_VIRTIO_DEVICE_H
 
 #include <stdint.h>
 #include "kernel/virtio/transport.h"

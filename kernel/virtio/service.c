@@ -12,10 +12,10 @@
 #include "kernel/irq.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"
-#include "kernel/virtio/service.h"
-#include "kernel/virtio/svcring.h"
 #include "kernel/vcpu.h"
 #include "kernel/virtio/device.h"
+#include "kernel/virtio/service.h"
+#include "kernel/virtio/svcring.h"
 
 struct partition *service_part;
 

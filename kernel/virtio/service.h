@@ -1,7 +1,7 @@
 /* The service partition's side of Mica (include/mica/service.h, docs/hypercalls.md): its
  * hypercalls, the request ring in its RAM, and the windows onto the memory it serves. */
-#ifndef MICA_SERVICE_KERNEL_H
-#define MICA_SERVICE_KERNEL_H
+#ifndef MICA_VIRTIO_SERVICE_H
+#define MICA_VIRTIO_SERVICE_H
 
 #include <stdint.h>
 #include <mica/service.h>

@@ -2,8 +2,8 @@
  * ring that lives in the service partition's RAM. Pure logic (host unit tested). The
  * service may scribble on the ring at any time, so Mica keeps its own head and reads only
  * the tail, once per call, and checks it. */
-#ifndef MICA_SVCRING_H
-#define MICA_SVCRING_H
+#ifndef MICA_VIRTIO_SVCRING_H
+#define MICA_VIRTIO_SVCRING_H
 
 #include <stdint.h>
 #include <mica/service.h>

@@ -6,8 +6,8 @@
 
 #include <mica/hypercall.h>
 #include <mica/service.h>
-#include "lib/errmsg.h"
 #include "kernel/virtio/transport.h"
+#include "lib/errmsg.h"
 
 #define QUEUE_SIZE_MAX 32768u
 

@@ -7,8 +7,8 @@
  * service.h). Nothing here waits: a reset is reported once and the status reads back as
  * it was until vio_reset_done(), so the driver's poll for 0 waits for the backend. Nothing
  * is reported while no backend is attached (there is no one to tell). */
-#ifndef MICA_VIO_H
-#define MICA_VIO_H
+#ifndef MICA_VIRTIO_TRANSPORT_H
+#define MICA_VIRTIO_TRANSPORT_H
 
 #include <stddef.h>
 #include <stdint.h>

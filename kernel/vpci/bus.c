@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include <mica/hypercall.h>
-#include "lib/errmsg.h"
 #include "kernel/vpci/bus.h"
+#include "lib/errmsg.h"
 
 /* Type 0 configuration header (PCI Local Bus 3.0 6.1). */
 #define CFG_VENDOR     0x00

@@ -25,8 +25,8 @@
  *   BAR0+BAR1: one 64-bit non-prefetchable memory BAR of VPCI_BAR_SIZE; BAR2-5, ROM: none;
  *   capabilities from 0x40: virtio COMMON, NOTIFY, ISR, DEVICE (when it has a device
  *   config), PCI_CFG, then MSI-X. */
-#ifndef MICA_VPCI_H
-#define MICA_VPCI_H
+#ifndef MICA_VPCI_BUS_H
+#define MICA_VPCI_BUS_H
 
 #include <stddef.h>
 #include <stdint.h>

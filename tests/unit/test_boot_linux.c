@@ -8,8 +8,8 @@
 
 #include <mica/hypercall.h>
 
-#include "kernel/platform/acpi_tables.h"
 #include "kernel/loader/boot_linux.h"
+#include "kernel/platform/acpi_tables.h"
 
 #define MiB (1ULL << 20)
 #define RAM_SIZE (128 * MiB)
