@@ -6,6 +6,7 @@
 
 #include <mica/hypercall.h>
 #include "kernel/vpci/bus.h"
+#include "lib/bytes.h"
 #include "lib/errmsg.h"
 
 /* Type 0 configuration header (PCI Local Bus 3.0 6.1). */
@@ -65,28 +66,6 @@
 /* Where the capabilities sit in every virtio function (the DEVICE one may be left out,
  * which moves the rest up: find_cap() follows the chain). */
 #define CAP_FIRST        0x40
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
 
 static void set_mask(struct vpci_fn *f, unsigned reg, unsigned len, uint32_t mask)
 {
@@ -239,7 +218,7 @@ int vpci_assign_bar(struct vpci *b, unsigned slot, uint64_t base)
 		return MICA_EINVAL;
 	put32(f->cfg + CFG_BAR0, (uint32_t)base | BAR_MEM_64);
 	put32(f->cfg + CFG_BAR0 + 4, (uint32_t)(base >> 32));
-	put16(f->cfg + CFG_COMMAND, get16(f->cfg + CFG_COMMAND) | CMD_MEMORY);
+	put16(f->cfg + CFG_COMMAND, rd16(f->cfg + CFG_COMMAND) | CMD_MEMORY);
 	return 0;
 }
 
@@ -258,13 +237,13 @@ static unsigned find_cap(const struct vpci_fn *f, uint8_t id, uint8_t type)
 
 static uint16_t msix_ctrl(const struct vpci_fn *f)
 {
-	return get16(f->cfg + find_cap(f, CAP_ID_MSIX, 0) + MSIX_CTRL);
+	return rd16(f->cfg + find_cap(f, CAP_ID_MSIX, 0) + MSIX_CTRL);
 }
 
 static uint64_t bar_base(const struct vpci_fn *f)
 {
-	return (uint64_t)get32(f->cfg + CFG_BAR0 + 4) << 32 |
-	       (get32(f->cfg + CFG_BAR0) & ~0xFu);
+	return (uint64_t)rd32(f->cfg + CFG_BAR0 + 4) << 32 |
+	       (rd32(f->cfg + CFG_BAR0) & ~0xFu);
 }
 
 /* Region at offset off inside BAR0. */
@@ -308,7 +287,7 @@ enum vpci_region vpci_bar_lookup(const struct vpci *b, uint64_t gpa, unsigned *s
 		uint64_t base, roff = 0;
 		enum vpci_region r;
 
-		if (!f->present || !f->virtio || !(get16(f->cfg + CFG_COMMAND) & CMD_MEMORY))
+		if (!f->present || !f->virtio || !(rd16(f->cfg + CFG_COMMAND) & CMD_MEMORY))
 			continue;
 		base = bar_base(f);
 		if (!base || gpa < base || gpa - base >= VPCI_BAR_SIZE)
@@ -398,7 +377,7 @@ static int msix_blocked(const struct vpci_fn *f, unsigned vector)
 
 	if (!(ctrl & MSIX_CTRL_ENABLE))
 		return VPCI_MSIX_DISABLED;
-	if (!(get16(f->cfg + CFG_COMMAND) & CMD_MASTER))
+	if (!(rd16(f->cfg + CFG_COMMAND) & CMD_MASTER))
 		return VPCI_MSIX_NO_MASTER;
 	if (ctrl & MSIX_CTRL_FMASK)
 		return VPCI_MSIX_FMASKED;
@@ -450,9 +429,9 @@ static void pci_cfg_access(struct vpci *b, unsigned slot, unsigned cap, int writ
 {
 	struct vpci_fn *f = &b->fn[slot];
 	uint8_t *data = f->cfg + cap + VCAP_EXTRA;
-	uint32_t off = get32(f->cfg + cap + VCAP_OFFSET);
-	uint32_t len = get32(f->cfg + cap + VCAP_LENGTH);
-	uint32_t val = get32(data);
+	uint32_t off = rd32(f->cfg + cap + VCAP_OFFSET);
+	uint32_t len = rd32(f->cfg + cap + VCAP_LENGTH);
+	uint32_t val = rd32(data);
 	uint64_t roff;
 	enum vpci_region r;
 
@@ -474,7 +453,7 @@ static void pci_cfg_access(struct vpci *b, unsigned slot, unsigned cap, int writ
 	}
 	if (!write) {
 		if (len < 4)
-			val = (val & ((1u << (8 * len)) - 1)) | (get32(data) & ~((1u << (8 * len)) - 1));
+			val = (val & ((1u << (8 * len)) - 1)) | (rd32(data) & ~((1u << (8 * len)) - 1));
 		put32(data, val);
 	}
 }
@@ -514,7 +493,7 @@ uint32_t vpci_cfg_read(struct vpci *b, uint64_t ecam_off, unsigned size)
 		return 0;
 	if (reg >= CAP_FIRST && pcicfg_data_dword(f) == (reg & ~3u))
 		pci_cfg_access(b, slot, (reg & ~3u) - VCAP_EXTRA, 0);
-	v = get32(f->cfg + (reg & ~3u)) >> (8 * (reg & 3));
+	v = rd32(f->cfg + (reg & ~3u)) >> (8 * (reg & 3));
 	return size == 4 ? v : v & ((1u << (8 * size)) - 1);
 }
 
