@@ -47,6 +47,7 @@ $(BUILD)/core.elf: $(CORE_OBJS) linker.ld
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(LD) $(CORE_LDFLAGS) -o $@ $(CORE_OBJS)
 	@scripts/check-core.sh $@
+	@$(PYTHON) scripts/check-layers.py
 
 -include $(CORE_OBJS:.o=.d)
 

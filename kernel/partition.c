@@ -36,6 +36,11 @@ void *partition_guest_ptr(struct partition *p, uint64_t gpa, uint64_t len)
 	return phys_to_virt(p->ram_hpa + gpa);
 }
 
+int partition_map(struct partition *p, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm)
+{
+	return virt->stage2_map(&p->s2, gpa, hpa, size, perm);
+}
+
 int partition_image_is_elf(const struct boot_file *f)
 {
 	return f->size >= 4 && !memcmp(phys_to_virt(f->addr), "\x7f" "ELF", 4);
@@ -166,7 +171,7 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct b
 	}
 	int rc = virt->stage2_init(&p->s2);
 	if (!rc)
-		rc = virt->stage2_map(&p->s2, 0, p->ram_hpa, p->ram_size, S2_READ | S2_WRITE | S2_EXEC);
+		rc = partition_map(p, 0, p->ram_hpa, p->ram_size, S2_READ | S2_WRITE | S2_EXEC);
 	if (rc) {
 		log_info("partition '%s': cannot build its stage-2 tables (error %d)", p->name, rc);
 		return rc;

@@ -70,6 +70,11 @@ extern unsigned npartitions;
 int partition_create(unsigned i, const struct cfg_partition *cfg, const struct boot_file *image,
 		     const struct boot_file *initrd, const struct boot_file *disk);
 
+/* Maps host-physical [hpa, hpa+size) at guest-physical gpa into p's stage-2 with perm
+ * (S2_*): its RAM at creation, and the service's windows onto the partitions it serves.
+ * 0, or the backend's error. */
+int partition_map(struct partition *p, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
+
 /* An ELF image (the ELF boot protocol) rather than a Linux bzImage. */
 int partition_image_is_elf(const struct boot_file *f);
 

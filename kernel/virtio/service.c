@@ -155,7 +155,7 @@ static int64_t map(struct partition *s, uint64_t gpa, uint64_t hpa, uint64_t siz
 	int rc = 0;
 	uint64_t f = spin_lock(&svc.lock);
 	if (!*done) {
-		rc = virt->stage2_map(&s->s2, gpa, hpa, size, S2_READ | S2_WRITE);
+		rc = partition_map(s, gpa, hpa, size, S2_READ | S2_WRITE);
 		*done = !rc;
 	}
 	spin_unlock(&svc.lock, f);

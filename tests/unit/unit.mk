@@ -17,6 +17,7 @@ UNIT_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_sta
 .PHONY: unit-test
 unit-test: $(UNIT_BIN)
 	$(UNIT_ENV) $(UNIT_BIN) --jobs 2 $(UNIT_ARGS)
+	$(PYTHON) scripts/check-layers.py --self-test
 
 $(BUILD)/unit/%.c.o: %.c
 	@mkdir -p $(dir $@)
