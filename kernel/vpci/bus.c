@@ -564,12 +564,6 @@ int vpci_signal(struct vpci *b, unsigned slot, unsigned vector)
 	return why;
 }
 
-int vpci_mmio_claims(const struct vpci *b, uint64_t gpa)
-{
-	return b->host && (gpa - b->host->ecam_base < VPCI_ECAM_SIZE ||
-			   gpa - b->host->mem_base < b->host->mem_size);
-}
-
 static uint64_t ones(unsigned size)
 {
 	return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;

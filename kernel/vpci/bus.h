@@ -134,7 +134,11 @@ void vpci_attach(struct vpci *b, unsigned slot, const struct vpci_ops *ops, void
 /* --- The ways in: what the partition's exits call, with the bus's lock held ---------- */
 
 /* A stage-2 fault at gpa: 1 if it is in the bus's ECAM or BAR window. */
-int vpci_mmio_claims(const struct vpci *b, uint64_t gpa);
+static inline int vpci_mmio_claims(const struct vpci *b, uint64_t gpa)
+{
+	const struct vpci_host *h = b->host;
+	return h && (gpa - h->mem_base < h->mem_size || gpa - h->ecam_base < VPCI_ECAM_SIZE);
+}
 
 /* One guest access there (size 1, 2, 4 or 8): the value read (all ones where nothing
  * decodes it). Config writes and MSI-X table writes send what they unmasked. */
