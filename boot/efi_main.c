@@ -149,7 +149,7 @@ static EFI_STATUS load_file(EFI_FILE_HANDLE root, struct boot_info *bi, const ch
 	if (k < bi->nfiles)
 		return EFI_SUCCESS; /* partitions share the file: one copy is enough */
 	if (bi->nfiles == BOOT_MAX_FILES) {
-		con_say("%s:%u: more than %u different files (images, initrds and disks)", CONFIG_PATH,
+		con_say("%s:%u: more than %u different files (images, initrds, disks and modules)", CONFIG_PATH,
 			line, BOOT_MAX_FILES);
 		con_say("let partitions share images and initrds, or boot fewer partitions");
 		return EFI_LOAD_ERROR;
@@ -180,7 +180,7 @@ static EFI_STATUS load_file(EFI_FILE_HANDLE root, struct boot_info *bi, const ch
 	return EFI_SUCCESS;
 }
 
-/* Every partition's image, then its initrd and its disk if it has them. */
+/* Every partition's image, then its initrd, its disk and its modules if it has them. */
 static EFI_STATUS load_images(EFI_FILE_HANDLE root, struct boot_info *bi)
 {
 	for (unsigned i = 0; i < g_cfg.nparts; i++) {
@@ -191,6 +191,8 @@ static EFI_STATUS load_images(EFI_FILE_HANDLE root, struct boot_info *bi)
 			st = load_file(root, bi, "initrd", p->initrd, p->initrd_line);
 		if (st == EFI_SUCCESS && p->disk[0])
 			st = load_file(root, bi, "disk", p->disk, p->disk_line);
+		for (unsigned m = 0; st == EFI_SUCCESS && m < p->nmodules; m++)
+			st = load_file(root, bi, "module", p->modules[m], p->modules_line);
 		if (st != EFI_SUCCESS)
 			return st;
 	}

@@ -320,6 +320,59 @@ static int check_name(struct parser *ps, const char *what, struct span name)
 	return 0;
 }
 
+/* A port number, decimal or 0x-hex, 1 to 0xFFFF: 0, or -1. */
+static int parse_port(struct span v, uint64_t *port)
+{
+	size_t i = 0;
+	int hex = v.n > 2 && v.p[0] == '0' && (v.p[1] == 'x' || v.p[1] == 'X');
+
+	*port = 0;
+	for (i = hex ? 2 : 0; i < v.n; i++) {
+		char c = v.p[i];
+		unsigned d;
+		if (is_digit(c))
+			d = (unsigned)(c - '0');
+		else if (hex && ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'))
+			d = (unsigned)((c | 0x20) - 'a' + 10);
+		else
+			return -1;
+		*port = *port * (hex ? 16 : 10) + d;
+		if (*port > 0xFFFF)
+			return -1;
+	}
+	return v.n && i == v.n && *port ? 0 : -1;
+}
+
+/* modules = PATH [PATH ...]: files for a Multiboot or PVH kernel, in order. */
+static int parse_modules(struct parser *ps, struct span v)
+{
+	struct cfg_partition *cur = ps->cur;
+	char ex[EXCERPT_MAX + 4];
+	size_t i = 0;
+
+	cur->modules_line = ps->line;
+	for (;;) {
+		skip_space(v, &i);
+		if (i == v.n)
+			break;
+		size_t start = i;
+		while (i < v.n && v.p[i] != ' ' && v.p[i] != '\t')
+			i++;
+		struct span m = { v.p + start, i - start };
+		if (cur->nmodules == CFG_MODULES_MAX)
+			return fail(ps->err, ps->line, "more than %u modules; at most %u are allowed",
+				    CFG_MODULES_MAX, CFG_MODULES_MAX);
+		if (m.n > BOOT_PATH_MAX - 1)
+			return fail(ps->err, ps->line,
+				    "module path '%s' is %u characters long; at most %u are allowed",
+				    excerpt(ex, m, EXCERPT_MAX), (unsigned)m.n, BOOT_PATH_MAX - 1);
+		span_copy(cur->modules[cur->nmodules++], m);
+	}
+	if (!cur->nmodules)
+		return fail(ps->err, ps->line, "modules: expected one or more file paths");
+	return 0;
+}
+
 static int parse_value(struct parser *ps, struct span key, struct span v)
 {
 	char ex[EXCERPT_MAX + 4];
@@ -387,6 +440,22 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 		cur->disk_line = ps->line;
 		return 0;
 	}
+	if (span_is(key, "modules"))
+		return parse_modules(ps, v);
+	if (span_is(key, "debug_exit")) {
+		uint64_t port = 0;
+		cur->debug_exit_line = ps->line;
+		if (span_is(v, "no")) {
+			cur->debug_exit = 0;
+			return 0;
+		}
+		if (parse_port(v, &port))
+			return fail(ps->err, ps->line,
+				    "debug_exit '%s': expected a port number 1-0xffff (e.g. 0xf4) or no",
+				    excerpt(ex, v, EXCERPT_MAX));
+		cur->debug_exit = (uint16_t)port;
+		return 0;
+	}
 	if (span_is(key, "net")) {
 		int rc = check_name(ps, "switch", v);
 		if (rc)
@@ -429,6 +498,10 @@ static int key_line(const struct parser *ps, struct span key)
 		return (int)ps->cur->disk_line;
 	if (span_is(key, "net"))
 		return (int)ps->cur->net_line;
+	if (span_is(key, "modules"))
+		return (int)ps->cur->modules_line;
+	if (span_is(key, "debug_exit"))
+		return (int)ps->cur->debug_exit_line;
 	return -1; /* not a key */
 }
 
@@ -450,7 +523,7 @@ static int parse_assignment(struct parser *ps, struct span l)
 	if (first < 0)
 		return fail(ps->err, ps->line,
 			    "unknown key '%s' (expected cpus, memory, image, initrd, "
-			    "cmdline, on_crash, service, console, disk or net)",
+			    "cmdline, modules, on_crash, service, console, disk, net or debug_exit)",
 			    excerpt(ex, key, EXCERPT_MAX));
 	if (first > 0)
 		return fail(ps->err, ps->line,
@@ -538,6 +611,7 @@ static int parse_section(struct parser *ps, struct span l)
 	memset(c, 0, sizeof(*c));
 	span_copy(c->name, name);
 	c->on_crash = CFG_CRASH_STOP;
+	c->debug_exit = CFG_DEBUG_EXIT_DEFAULT;
 	c->line = ps->line;
 	ps->cur = c;
 	ps->on_crash_line = 0;
@@ -720,23 +794,38 @@ int cfg_check_machine(const struct cfg *c, uint64_t cpu_present, unsigned ncpus,
 
 const char *cfg_file(const struct cfg_partition *p, int kind)
 {
+	if (kind == CFG_FILE_MODULE)
+		return p->nmodules ? p->modules[0] : "";
 	return kind == CFG_FILE_DISK ? p->disk : kind == CFG_FILE_INITRD ? p->initrd : p->image;
+}
+
+/* The n-th file of that kind of partition p, or NULL past the last. */
+static const char *nth_file(const struct cfg_partition *p, int kind, unsigned n)
+{
+	if (kind == CFG_FILE_MODULE)
+		return n < p->nmodules ? p->modules[n] : NULL;
+	return n == 0 && cfg_file(p, kind)[0] ? cfg_file(p, kind) : NULL;
+}
+
+/* Is path named as a file of that kind before partition i's file number j? */
+static int named_before(const struct cfg *c, int kind, const char *path, unsigned i, unsigned j)
+{
+	for (unsigned k = 0; k <= i; k++) {
+		const char *q;
+		for (unsigned m = 0; (q = nth_file(&c->part[k], kind, m)) && (k < i || m < j); m++)
+			if (!strcmp(path, q))
+				return 1;
+	}
+	return 0;
 }
 
 unsigned cfg_count_files(const struct cfg *c, int kind)
 {
 	unsigned n = 0;
+	const char *path;
 
-	for (unsigned i = 0; i < c->nparts; i++) {
-		const char *path = cfg_file(&c->part[i], kind);
-		unsigned k;
-
-		if (!path[0])
-			continue;
-		for (k = 0; k < i; k++)
-			if (!strcmp(path, cfg_file(&c->part[k], kind)))
-				break;
-		n += k == i;
-	}
+	for (unsigned i = 0; i < c->nparts; i++)
+		for (unsigned j = 0; (path = nth_file(&c->part[i], kind, j)); j++)
+			n += !named_before(c, kind, path, i, j);
 	return n;
 }

@@ -10,8 +10,10 @@
 #define CFG_MAX_PARTS 16
 #define CFG_MAX_CPUS  64
 #define CFG_MEM_ALIGN (2ULL << 20) /* partition RAM comes in 2 MiB pages */
-#define CFG_MSG_MAX   160
+#define CFG_MSG_MAX   200
 #define CFG_CMDLINE_MAX 1024       /* a partition's kernel command line, incl. its NUL */
+#define CFG_MODULES_MAX 8          /* Multiboot and PVH modules per partition */
+#define CFG_DEBUG_EXIT_DEFAULT 0xF4 /* QEMU's isa-debug-exit port */
 
 enum cfg_on_crash {
 	CFG_CRASH_STOP = 0,
@@ -35,6 +37,11 @@ struct cfg_partition {
 	char disk[BOOT_PATH_MAX];      /* disk = PATH: a virtio-blk disk image; "" when none */
 	char net[MICA_NAME_MAX];       /* net = SWITCH: a virtio-net port on that switch; "" */
 	unsigned service_line, console_line, disk_line, net_line;
+	/* Multiboot and PVH guests (docs/guests.md): files handed to the kernel as modules. */
+	char modules[CFG_MODULES_MAX][BOOT_PATH_MAX];
+	unsigned nmodules, modules_line;
+	uint16_t debug_exit;           /* QEMU's debug-exit port; 0: none (debug_exit = no) */
+	unsigned debug_exit_line;
 };
 
 /* Does the partition have any virtio device? */
@@ -66,12 +73,15 @@ int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error 
 int cfg_check_machine(const struct cfg *c, uint64_t cpu_present, unsigned ncpus,
 		      uint64_t mem_free, struct cfg_error *err);
 
-/* How many different images (kind 0), initrds (kind 1) or disks (kind 2) the config names. */
+/* How many different images (kind 0), initrds (kind 1), disks (kind 2) or modules (kind 3)
+ * the config names. */
 #define CFG_FILE_IMAGE  0
 #define CFG_FILE_INITRD 1
 #define CFG_FILE_DISK   2
+#define CFG_FILE_MODULE 3
 unsigned cfg_count_files(const struct cfg *c, int kind);
-/* The path of that kind of file of partition p ("" when it has none). */
+/* The path of that kind of file of partition p ("" when it has none): the first of each
+ * kind but modules, where cfg_module() names each. */
 const char *cfg_file(const struct cfg_partition *p, int kind);
 
 /* Formats a size for people in the largest of GiB, MiB, KiB that divides it exactly:

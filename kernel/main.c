@@ -118,6 +118,13 @@ static void check_config(const struct boot_info *bi, uint64_t present)
 			snprintf(e.msg, sizeof(e.msg), "disk '%s' was not loaded by the boot path", c->disk);
 			refuse(bi, &e);
 		}
+		for (unsigned m = 0; m < c->nmodules; m++)
+			if (!find_file(bi, c->modules[m])) {
+				e.line = c->modules_line;
+				snprintf(e.msg, sizeof(e.msg), "module '%s' was not loaded by the boot path",
+					 c->modules[m]);
+				refuse(bi, &e);
+			}
 		if (c->service && !partition_image_is_elf(f)) {
 			e.line = c->image_line;
 			snprintf(e.msg, sizeof(e.msg), "the service partition's image '%s' is not an ELF "

@@ -65,11 +65,13 @@ enum vcpu_mode {
 	VCPU_MODE_LONG64, /* flat 64-bit long mode, paging on (the ELF boot protocol) */
 	VCPU_MODE_WAIT_SIPI, /* an AP after INIT: waits for a SIPI from the guest (Linux) */
 	VCPU_MODE_REAL16,    /* real mode at code_sel:rip, CS base cs_base (an AP after SIPI) */
+	VCPU_MODE_PROT32,    /* flat 32-bit protected mode, paging off (Multiboot, PVH) */
 };
 
 struct vcpu_boot_state {
 	enum vcpu_mode mode;
 	uint64_t rip, rsp, rdi, rsi; /* rsi: Linux's zero page (64-bit boot protocol) */
+	uint64_t rax, rbx;           /* Multiboot's magic and information structure */
 	uint64_t cr0, cr3, cr4, efer;
 	uint64_t gdt_base;
 	uint16_t gdt_limit;

@@ -187,7 +187,7 @@ static void find_file(struct boot_info *bi, const char *what, const char *name, 
 			 "the config");
 	}
 	if (bi->nfiles == BOOT_MAX_FILES) {
-		con_say(CONFIG_NAME ":%u: more than %u different files (images, initrds and disks)", line,
+		con_say(CONFIG_NAME ":%u: more than %u different files (images, initrds, disks and modules)", line,
 			BOOT_MAX_FILES);
 		con_halt("let partitions share images and initrds, or boot fewer partitions");
 	}
@@ -203,7 +203,7 @@ static void find_file(struct boot_info *bi, const char *what, const char *name, 
 	keep(m->start, m->end);
 }
 
-/* Every partition's image, then its initrd and its disk if it has them. */
+/* Every partition's image, then its initrd, its disk and its modules if it has them. */
 static void find_images(struct boot_info *bi)
 {
 	for (unsigned i = 0; i < g_cfg.nparts; i++) {
@@ -214,6 +214,8 @@ static void find_images(struct boot_info *bi)
 			find_file(bi, "initrd", p->initrd, p->initrd_line);
 		if (p->disk[0])
 			find_file(bi, "disk", p->disk, p->disk_line);
+		for (unsigned m = 0; m < p->nmodules; m++)
+			find_file(bi, "module", p->modules[m], p->modules_line);
 	}
 }
 

@@ -258,8 +258,8 @@ SCENARIOS = [
         ["hello.elf"],
         lambda cfg: Expect(
             steps=[loader_error(config_line(cfg, "memroy"), lit(
-                "unknown key 'memroy' (expected cpus, memory, image, initrd, cmdline, on_crash, "
-                "service, console, disk or net)"))],
+                "unknown key 'memroy' (expected cpus, memory, image, initrd, cmdline, modules, "
+                "on_crash, service, console, disk, net or debug_exit)"))],
             forbidden=NO_PARTITION_OUTPUT, settle=3),
     ),
     Scenario(

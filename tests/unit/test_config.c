@@ -224,16 +224,16 @@ Test(config, unknown_key_and_section)
 {
 	expect_error("[partition a]\nmemroy = 16M\n", 2,
 		     "unknown key 'memroy' (expected cpus, memory, image, initrd, "
-		     "cmdline, on_crash, service, console, disk or net)");
+		     "cmdline, modules, on_crash, service, console, disk, net or debug_exit)");
 	expect_error("[partition a]\nCPUS = 1\n", 2,
 		     "unknown key 'CPUS' (expected cpus, memory, image, initrd, "
-		     "cmdline, on_crash, service, console, disk or net)");
+		     "cmdline, modules, on_crash, service, console, disk, net or debug_exit)");
 	expect_error("[partition a]\ninitramfs = x\n", 2,
 		     "unknown key 'initramfs' (expected cpus, memory, image, initrd, "
-		     "cmdline, on_crash, service, console, disk or net)");
+		     "cmdline, modules, on_crash, service, console, disk, net or debug_exit)");
 	expect_error("[partition a]\nCmdline = x\n", 2,
 		     "unknown key 'Cmdline' (expected cpus, memory, image, initrd, "
-		     "cmdline, on_crash, service, console, disk or net)");
+		     "cmdline, modules, on_crash, service, console, disk, net or debug_exit)");
 	expect_error("# hi\n[foo]\n", 2, "unknown section '[foo]' (expected [partition NAME])");
 	expect_error("[]\n", 1, "unknown section '[]' (expected [partition NAME])");
 	expect_error("[partitions a]\n", 1,
@@ -487,7 +487,7 @@ Test(config, long_user_text_is_cut_in_messages)
 	cr_assert_eq(parse(text), MICA_EINVAL);
 	cr_expect(strlen(err.msg) < CFG_MSG_MAX);
 	cr_expect(strstr(err.msg, "...' (expected cpus, memory, image, initrd, cmdline, "
-				  "on_crash, service, console, disk or net)") != NULL,
+				  "modules, on_crash, service, console, disk, net or debug_exit)") != NULL,
 		  "%s", err.msg);
 }
 
@@ -701,4 +701,37 @@ Test(config, device_errors)
 	expect_error("[partition svc]\ncpus = 0\nmemory = 16M\nimage = v\nservice = yes\n"
 		     "initrd = i\n", 6, "the service partition 'svc' runs Mica's service program "
 		     "(an ELF image): initrd and cmdline do not apply");
+}
+
+Test(config, modules_and_debug_exit)
+{
+	expect_ok(PART("a", "0") "modules = mod1.bin  data/two.bin\tthree\n" PART("b", "1")
+		  "debug_exit = 0x501\nmodules = mod1.bin\n" PART("c", "2") "debug_exit = no\n");
+	cr_expect_eq(cfg.part[0].nmodules, 3);
+	cr_expect_str_eq(cfg.part[0].modules[0], "mod1.bin");
+	cr_expect_str_eq(cfg.part[0].modules[1], "data/two.bin");
+	cr_expect_str_eq(cfg.part[0].modules[2], "three");
+	cr_expect_eq(cfg.part[0].debug_exit, CFG_DEBUG_EXIT_DEFAULT, "0xf4 unless said");
+	cr_expect_eq(cfg.part[1].debug_exit, 0x501);
+	cr_expect_eq(cfg.part[2].debug_exit, 0);
+	cr_expect_eq(cfg.part[2].nmodules, 0);
+	cr_expect_eq(cfg_count_files(&cfg, CFG_FILE_MODULE), 3, "mod1.bin counted once");
+	cr_expect_str_eq(cfg_file(&cfg.part[0], CFG_FILE_MODULE), "mod1.bin");
+	cr_expect_str_eq(cfg_file(&cfg.part[2], CFG_FILE_MODULE), "");
+
+	expect_ok(PART("a", "0") "debug_exit = 244\n");
+	cr_expect_eq(cfg.part[0].debug_exit, 0xF4);
+	expect_error(PART("a", "0") "debug_exit = 0\n", 5,
+		     "debug_exit '0': expected a port number 1-0xffff (e.g. 0xf4) or no");
+	expect_error(PART("a", "0") "debug_exit = 0x10000\n", 5,
+		     "debug_exit '0x10000': expected a port number 1-0xffff (e.g. 0xf4) or no");
+	expect_error(PART("a", "0") "debug_exit = yes\n", 5,
+		     "debug_exit 'yes': expected a port number 1-0xffff (e.g. 0xf4) or no");
+	expect_error(PART("a", "0") "debug_exit = 0x\n", 5,
+		     "debug_exit '0x': expected a port number 1-0xffff (e.g. 0xf4) or no");
+	expect_error(PART("a", "0") "modules = a b c d e f g h i\n", 5,
+		     "more than 8 modules; at most 8 are allowed");
+	expect_error(PART("a", "0") "modules = \"\"\n", 5, "key 'modules' has an empty value");
+	expect_error(PART("a", "0") "modules = a\nmodules = b\n", 6,
+		     "key 'modules' given twice in partition 'a' (first on line 5)");
 }

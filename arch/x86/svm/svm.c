@@ -89,7 +89,9 @@ static void svm_vcpu_reset(struct vcpu *v, const struct vcpu_boot_state *st)
 		seg(&vm->save.gdtr, 0, 0, 0xffff, 0);
 		seg(&vm->save.idtr, 0, 0, 0xffff, 0);
 	} else {
-		seg(&vm->save.cs, st->code_sel, 0x0a9b, 0xffffffff, 0);
+		/* 64-bit code (L) or 32-bit code (D), 4 GiB flat data either way. */
+		uint16_t code = st->mode == VCPU_MODE_PROT32 ? 0x0c9b : 0x0a9b;
+		seg(&vm->save.cs, st->code_sel, code, 0xffffffff, 0);
 		seg(&vm->save.ds, st->data_sel, 0x0c93, 0xffffffff, 0);
 		seg(&vm->save.gdtr, 0, 0, st->gdt_limit, st->gdt_base);
 		seg(&vm->save.idtr, 0, 0, 0, 0);
@@ -107,6 +109,7 @@ static void svm_vcpu_reset(struct vcpu *v, const struct vcpu_boot_state *st)
 	vm->save.rflags = 0x2;
 	vm->save.rip = st->rip;
 	vm->save.rsp = st->rsp;
+	vm->save.rax = st->rax;
 	vm->save.g_pat = 0x0007040600070406ULL; /* the power-on PAT */
 
 	memset(&v->regs, 0, sizeof(v->regs));
@@ -115,6 +118,8 @@ static void svm_vcpu_reset(struct vcpu *v, const struct vcpu_boot_state *st)
 	v->regs.gpr[REG_RSP] = st->rsp;
 	v->regs.gpr[REG_RDI] = st->rdi;
 	v->regs.gpr[REG_RSI] = st->rsi;
+	v->regs.gpr[REG_RAX] = st->rax;
+	v->regs.gpr[REG_RBX] = st->rbx;
 }
 
 static void __attribute__((noreturn)) svm_vcpu_run(struct vcpu *v)

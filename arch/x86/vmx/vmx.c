@@ -101,6 +101,8 @@ static void vmx_vcpu_reset(struct vcpu *v, const struct vcpu_boot_state *st)
 	v->regs.gpr[REG_RSP] = st->rsp;
 	v->regs.gpr[REG_RDI] = st->rdi;
 	v->regs.gpr[REG_RSI] = st->rsi;
+	v->regs.gpr[REG_RAX] = st->rax;
+	v->regs.gpr[REG_RBX] = st->rbx;
 	vx->star = vx->lstar = vx->cstar = vx->sfmask = vx->kernel_gs_base = 0;
 	__atomic_store_n(&vx->reset_pending, 1, __ATOMIC_RELEASE);
 }
@@ -224,7 +226,10 @@ void vmx_apply_reset(struct vcpu *v)
 		vmwrite(GUEST_GDTR_LIMIT, 0xffff);
 		vmwrite(GUEST_IDTR_LIMIT, 0xffff);
 	} else {
-		guest_seg(SEG_CS, st->code_sel, 0xa09b, 0xffffffff, 0);
+		/* 64-bit code (L) or 32-bit code (D/B); paging off in 32-bit mode needs
+		 * unrestricted guest too. */
+		guest_seg(SEG_CS, st->code_sel, st->mode == VCPU_MODE_PROT32 ? 0xc09b : 0xa09b,
+			  0xffffffff, 0);
 		for (unsigned s = SEG_ES; s <= SEG_GS; s++)
 			if (s != SEG_CS)
 				guest_seg(s, st->data_sel, 0xc093, 0xffffffff, 0);
