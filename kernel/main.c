@@ -7,8 +7,6 @@
 #include "kernel/config.h"
 #include "kernel/console.h"
 #include "kernel/host/acpi.h"
-#include "kernel/loader/bzimage.h"
-#include "kernel/loader/elf.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"
@@ -79,6 +77,18 @@ static void __attribute__((noreturn)) refuse(const struct boot_info *bi, const s
 }
 
 /* Everything about the config that can be checked before anything starts. */
+/* The files c names, as the boot path loaded them (NULL where one is not named). */
+static void partition_files_of(const struct boot_info *bi, const struct cfg_partition *c,
+			       struct partition_files *pf)
+{
+	memset(pf, 0, sizeof(*pf));
+	pf->image = find_file(bi, c->image);
+	pf->initrd = c->initrd[0] ? find_file(bi, c->initrd) : NULL;
+	pf->disk = c->disk[0] ? find_file(bi, c->disk) : NULL;
+	for (unsigned m = 0; m < c->nmodules; m++)
+		pf->modules[m] = find_file(bi, c->modules[m]);
+}
+
 static void check_config(const struct boot_info *bi, uint64_t present)
 {
 	struct cfg_error e = { 0, "" };
@@ -91,21 +101,10 @@ static void check_config(const struct boot_info *bi, uint64_t present)
 	for (unsigned i = 0; i < config.nparts; i++) {
 		const struct cfg_partition *c = &config.part[i];
 		const struct boot_file *f = find_file(bi, c->image);
-		struct elf_image_info info;
 		char why[CFG_MSG_MAX];
 		if (!f) {
 			e.line = c->image_line;
 			snprintf(e.msg, sizeof(e.msg), "image '%s' was not loaded by the boot path", c->image);
-			refuse(bi, &e);
-		}
-		struct bzimage_info bz;
-		int bad = partition_image_is_elf(f)
-			  ? elf_load((const void *)f->addr, f->size, NULL, c->memory, 0x100000, &info,
-				     why, sizeof(why))
-			  : bzimage_parse((const void *)f->addr, f->size, &bz, why, sizeof(why));
-		if (bad) {
-			e.line = c->image_line;
-			snprintf(e.msg, sizeof(e.msg), "image '%s': %s", c->image, why);
 			refuse(bi, &e);
 		}
 		if (c->initrd[0] && !find_file(bi, c->initrd)) {
@@ -125,7 +124,14 @@ static void check_config(const struct boot_info *bi, uint64_t present)
 					 c->modules[m]);
 				refuse(bi, &e);
 			}
-		if (c->service && !partition_image_is_elf(f)) {
+		struct partition_files pf;
+		partition_files_of(bi, c, &pf);
+		if (partition_check_image(c, &pf, why, sizeof(why))) {
+			e.line = c->image_line;
+			snprintf(e.msg, sizeof(e.msg), "image '%s': %s", c->image, why);
+			refuse(bi, &e);
+		}
+		if (c->service && partition_image_kind(f) != IMAGE_ELF) {
 			e.line = c->image_line;
 			snprintf(e.msg, sizeof(e.msg), "the service partition's image '%s' is not an ELF "
 				 "program (expected Mica's service, build/vmm/vmm.elf)", c->image);
@@ -197,9 +203,9 @@ void kernel_main(const struct boot_info *bi)
 	check_config(bi, present);
 	for (unsigned i = 0; i < config.nparts; i++) {
 		const struct cfg_partition *c = &config.part[i];
-		if (partition_create(i, c, find_file(bi, c->image),
-				     c->initrd[0] ? find_file(bi, c->initrd) : NULL,
-				     c->disk[0] ? find_file(bi, c->disk) : NULL))
+		struct partition_files pf;
+		partition_files_of(bi, c, &pf);
+		if (partition_create(i, c, &pf))
 			panic("partition '%s' could not be created (see above)", config.part[i].name);
 		npartitions = i + 1;
 	}

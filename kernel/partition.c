@@ -14,6 +14,9 @@
 #include "kernel/irq.h"
 #include "kernel/loader/boot_elf.h"
 #include "kernel/loader/boot_linux.h"
+#include "kernel/loader/bzimage.h"
+#include "kernel/loader/elf.h"
+#include "kernel/loader/multiboot.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"
@@ -41,9 +44,44 @@ int partition_map(struct partition *p, uint64_t gpa, uint64_t hpa, uint64_t size
 	return virt->stage2_map(&p->s2, gpa, hpa, size, perm);
 }
 
-int partition_image_is_elf(const struct boot_file *f)
+enum image_kind partition_image_kind(const struct boot_file *f)
 {
-	return f->size >= 4 && !memcmp(phys_to_virt(f->addr), "\x7f" "ELF", 4);
+	const void *img = phys_to_virt(f->addr);
+	if (mb_find_header(img, f->size) >= 0)
+		return IMAGE_MULTIBOOT;
+	if (f->size >= 4 && !memcmp(img, "\x7f" "ELF", 4))
+		return IMAGE_ELF;
+	return IMAGE_BZIMAGE;
+}
+
+/* The modules of c as the Multiboot loader takes them. */
+static unsigned mb_modules(const struct cfg_partition *c, const struct boot_file *const *files,
+			   struct mb_module *mods)
+{
+	for (unsigned i = 0; i < c->nmodules; i++)
+		mods[i] = (struct mb_module){ phys_to_virt(files[i]->addr), files[i]->size,
+					      c->modules[i] };
+	return c->nmodules;
+}
+
+int partition_check_image(const struct cfg_partition *c, const struct partition_files *f,
+			  char *err, size_t errlen)
+{
+	const void *img = phys_to_virt(f->image->addr);
+	struct mb_module mods[CFG_MODULES_MAX];
+	struct elf_image_info info;
+	struct bzimage_info bz;
+	struct mb_boot mb;
+
+	switch (partition_image_kind(f->image)) {
+	case IMAGE_MULTIBOOT:
+		return mb_load(img, f->image->size, NULL, c->memory, c->image, c->cmdline, mods,
+			       mb_modules(c, f->modules, mods), &mb, err, errlen);
+	case IMAGE_ELF:
+		return elf_load(img, f->image->size, NULL, c->memory, 0x100000, &info, err, errlen);
+	default:
+		return bzimage_parse(img, f->image->size, &bz, err, errlen);
+	}
 }
 
 static void bus_msi(void *ctx, uint64_t addr, uint32_t data)
@@ -109,6 +147,38 @@ static int load_linux(struct partition *p, void *ram, char *err, size_t errlen)
 	return 0;
 }
 
+/* A Multiboot kernel: vCPU 0 enters it in flat 32-bit protected mode with the information
+ * structure in EBX; the others wait for a SIPI on their local x2APIC, which the kernel may
+ * use (there is no xAPIC page: an access to 0xFEE00000 stops the partition, naming it). */
+static int load_multiboot(struct partition *p, void *ram, char *err, size_t errlen)
+{
+	struct mb_module mods[CFG_MODULES_MAX];
+	struct mb_boot mb;
+
+	int rc = mb_load(phys_to_virt(p->image->addr), p->image->size, ram, p->ram_size,
+			 p->cfg->image, p->cfg->cmdline, mods, mb_modules(p->cfg, p->modules, mods),
+			 &mb, err, errlen);
+	if (rc)
+		return rc;
+	p->legacy = 1;
+	p->clock_epoch = rdtsc();
+	struct vcpu_boot_state st = {
+		.mode = VCPU_MODE_PROT32,
+		.rip = mb.entry,
+		.rax = MB_BOOT_MAGIC,
+		.rbx = mb.info,
+		.cr0 = 0x11, /* PE, ET */
+		.gdt_base = mb.gdt,
+		.gdt_limit = mb.gdt_limit,
+		.code_sel = MB_GDT_SEL_CODE,
+		.data_sel = MB_GDT_SEL_DATA,
+	};
+	for (unsigned i = 0; i < p->nvcpus; i++)
+		irq_vcpu_reset(&p->vcpus[i], 1, i > 0);
+	virt->vcpu_reset(&p->vcpus[0], &st);
+	return 0;
+}
+
 /* (Re)loads the image into zeroed RAM and resets every vCPU. vCPUs must not be running. */
 static int partition_load(struct partition *p, char *err, size_t errlen)
 {
@@ -121,11 +191,21 @@ static int partition_load(struct partition *p, char *err, size_t errlen)
 	p->platform = 0;
 	if (p == service_part)
 		service_reset(); /* its ring was in the RAM just cleared */
+	p->legacy = 0;
 	pci_bus_reset(p);
-	if (!partition_image_is_elf(p->image)) {
+	switch (partition_image_kind(p->image)) {
+	case IMAGE_BZIMAGE: {
 		int rc = load_linux(p, ram, err, errlen);
 		pc_reset(p, rdtsc());
 		return rc;
+	}
+	case IMAGE_MULTIBOOT: {
+		int rc = load_multiboot(p, ram, err, errlen);
+		pc_reset(p, rdtsc());
+		return rc;
+	}
+	case IMAGE_ELF:
+		break;
 	}
 	pc_reset(p, rdtsc());
 	int rc = boot_elf_load(phys_to_virt(p->image->addr), p->image->size, ram, p->ram_size,
@@ -151,8 +231,7 @@ static void cpu_list(uint64_t mask, char *buf, size_t len)
 			n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%u", n ? "," : "", c);
 }
 
-int partition_create(unsigned i, const struct cfg_partition *cfg, const struct boot_file *image,
-		     const struct boot_file *initrd, const struct boot_file *disk)
+int partition_create(unsigned i, const struct cfg_partition *cfg, const struct partition_files *f)
 {
 	struct partition *p = &partitions[i];
 	char err[CFG_MSG_MAX], cpus_s[64], size_s[24];
@@ -161,8 +240,9 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct b
 	p->id = i;
 	p->cfg = cfg;
 	p->name = cfg->name;
-	p->image = image;
-	p->initrd = initrd;
+	p->image = f->image;
+	p->initrd = f->initrd;
+	memcpy(p->modules, f->modules, sizeof(p->modules));
 	p->ram_size = cfg->memory;
 	p->ram_hpa = mem_alloc_raw(cfg->memory, 2ULL << 20); /* partition_load() zeroes it */
 	if (!p->ram_hpa) {
@@ -193,7 +273,7 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct b
 		service_part = p;
 	if (cfg_has_virtio(cfg))
 		pci_bus_create(p);
-	rc = vdev_create(p, disk);
+	rc = vdev_create(p, f->disk);
 	if (rc)
 		return rc;
 	rc = partition_load(p, err, sizeof(err));

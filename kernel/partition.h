@@ -29,6 +29,7 @@ struct partition {
 	const char *name;
 	const struct boot_file *image;
 	const struct boot_file *initrd; /* or NULL */
+	const struct boot_file *modules[CFG_MODULES_MAX]; /* cfg->nmodules of them */
 	uint64_t ram_hpa;          /* guest-physical 0 is here; RAM is one contiguous block */
 	uint64_t ram_size;
 	struct stage2 s2;
@@ -50,6 +51,8 @@ struct partition {
 	struct vpm pm;
 
 	int platform;              /* a PC platform (Linux): APICs, ACPI, timers */
+	int legacy;                /* the PC's legacy ports: PIT, RTC, PIC, port 0x80, keyboard
+				    * controller (Linux and Multiboot guests) */
 	unsigned gp_logged;        /* #GP reports so far (unknown MSRs, string I/O): a few, then quiet */
 	uint64_t clock_epoch;      /* TSC at the last (re)start: the guest's paravirtual clock 0 */
 	struct spinlock ioapic_lock;
@@ -64,19 +67,32 @@ struct partition {
 extern struct partition partitions[CFG_MAX_PARTS];
 extern unsigned npartitions;
 
+/* The files a partition's config names, as the boot path loaded them (NULL: not named). */
+struct partition_files {
+	const struct boot_file *image, *initrd, *disk;
+	const struct boot_file *modules[CFG_MODULES_MAX];
+};
+
+/* How an image is booted (docs/guests.md): a Multiboot header wins, then an ELF image is
+ * Mica's ELF protocol, and anything else must be a Linux bzImage. */
+enum image_kind { IMAGE_ELF, IMAGE_MULTIBOOT, IMAGE_BZIMAGE };
+enum image_kind partition_image_kind(const struct boot_file *f);
+
+/* Checks, before anything is created, that c's image can be booted with its files and
+ * memory: 0, or MICA_EINVAL with a sentence in err. */
+int partition_check_image(const struct cfg_partition *c, const struct partition_files *f,
+			  char *err, size_t errlen);
+
 /* Creates partition i from its config (RAM, stage-2, vCPUs pinned to CPUs, virtio devices,
  * image loaded).
  * Returns 0 or a negative code after logging what went wrong. */
-int partition_create(unsigned i, const struct cfg_partition *cfg, const struct boot_file *image,
-		     const struct boot_file *initrd, const struct boot_file *disk);
+int partition_create(unsigned i, const struct cfg_partition *cfg, const struct partition_files *f);
 
 /* Maps host-physical [hpa, hpa+size) at guest-physical gpa into p's stage-2 with perm
  * (S2_*): its RAM at creation, and the service's windows onto the partitions it serves.
  * 0, or the backend's error. */
 int partition_map(struct partition *p, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
 
-/* An ELF image (the ELF boot protocol) rather than a Linux bzImage. */
-int partition_image_is_elf(const struct boot_file *f);
 
 /* Host pointer to guest-physical [gpa, gpa+len) if the partition owns all of it, else NULL. */
 void *partition_guest_ptr(struct partition *p, uint64_t gpa, uint64_t len);

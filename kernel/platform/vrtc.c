@@ -1,0 +1,289 @@
+/* Virtual CMOS real-time clock (kernel/platform/vrtc.h). */
+#include <string.h>
+#include "kernel/platform/vrtc.h"
+
+#define DIVIDER_RUNNING 0x20 /* register A bits 6-4 = 010: 32.768 kHz time base, running */
+
+/* --- civil dates (days since 1970-01-01, proleptic Gregorian; eras of 400 years) ------- */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);                       /* 0-399 */
+	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* 0-365, from March */
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* 0-146096 */
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, struct vrtc_tm *tm)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	tm->mday = doy - (153 * mp + 2) / 5 + 1;
+	tm->month = mp < 10 ? mp + 3 : mp - 9;
+	tm->year = (unsigned)(yoe + era * 400 + (tm->month <= 2));
+}
+
+void vrtc_to_tm(int64_t t, struct vrtc_tm *tm)
+{
+	int64_t days = t / 86400, rem = t % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	civil_from_days(days, tm);
+	tm->hour = (unsigned)(rem / 3600);
+	tm->min = (unsigned)(rem / 60 % 60);
+	tm->sec = (unsigned)(rem % 60);
+	tm->wday = (unsigned)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
+}
+
+int64_t vrtc_from_tm(const struct vrtc_tm *tm)
+{
+	return days_from_civil(tm->year, tm->month, tm->mday) * 86400 + tm->hour * 3600 +
+	       tm->min * 60 + tm->sec;
+}
+
+/* --- register encodings (register B: DM, 24H) ------------------------------------------- */
+
+static uint8_t enc(const struct vrtc *r, unsigned v)
+{
+	return (r->cmos[VRTC_B] & VRTC_B_DM) ? (uint8_t)v : (uint8_t)((v / 10) << 4 | v % 10);
+}
+
+static unsigned dec(const struct vrtc *r, uint8_t b)
+{
+	return (r->cmos[VRTC_B] & VRTC_B_DM) ? b : (b >> 4) * 10u + (b & 15u);
+}
+
+static uint8_t enc_hour(const struct vrtc *r, unsigned h)
+{
+	if (r->cmos[VRTC_B] & VRTC_B_24H)
+		return enc(r, h);
+	return (uint8_t)(enc(r, h % 12 ? h % 12 : 12) | (h >= 12 ? 0x80 : 0));
+}
+
+static unsigned dec_hour(const struct vrtc *r, uint8_t b)
+{
+	if (r->cmos[VRTC_B] & VRTC_B_24H)
+		return dec(r, b);
+	return dec(r, b & 0x7F) % 12 + ((b & 0x80) ? 12 : 0);
+}
+
+/* --- time ------------------------------------------------------------------------------ */
+
+static uint64_t host_seconds(const struct vrtc *r, uint64_t now)
+{
+	return r->unix0 + (now - r->tsc0) / r->tsc_hz;
+}
+
+int64_t vrtc_time(const struct vrtc *r, uint64_t now)
+{
+	return (int64_t)host_seconds(r, now) + r->offset;
+}
+
+/* The clock's registers 0, 2, 4, 6-9 and the century for time t. */
+static void store_time(struct vrtc *r, int64_t t)
+{
+	struct vrtc_tm tm;
+
+	vrtc_to_tm(t, &tm);
+	r->cmos[VRTC_SEC] = enc(r, tm.sec);
+	r->cmos[VRTC_MIN] = enc(r, tm.min);
+	r->cmos[VRTC_HOUR] = enc_hour(r, tm.hour);
+	r->cmos[VRTC_WDAY] = enc(r, tm.wday + 1);
+	r->cmos[VRTC_MDAY] = enc(r, tm.mday);
+	r->cmos[VRTC_MONTH] = enc(r, tm.month);
+	r->cmos[VRTC_YEAR] = enc(r, tm.year % 100);
+	r->cmos[VRTC_CENTURY] = enc(r, tm.year / 100);
+}
+
+/* The time the registers hold (after the guest wrote them with SET): 0 with *t, or -1 when
+ * they do not make a date. */
+static int load_time(const struct vrtc *r, int64_t *t)
+{
+	struct vrtc_tm tm = {
+		.year = dec(r, r->cmos[VRTC_CENTURY]) * 100 + dec(r, r->cmos[VRTC_YEAR]),
+		.month = dec(r, r->cmos[VRTC_MONTH]),
+		.mday = dec(r, r->cmos[VRTC_MDAY]),
+		.hour = dec_hour(r, r->cmos[VRTC_HOUR]),
+		.min = dec(r, r->cmos[VRTC_MIN]),
+		.sec = dec(r, r->cmos[VRTC_SEC]),
+	};
+	if (tm.year < 1970 || tm.month < 1 || tm.month > 12 || tm.mday < 1 || tm.mday > 31 ||
+	    tm.hour > 23 || tm.min > 59 || tm.sec > 59)
+		return -1;
+	*t = vrtc_from_tm(&tm);
+	return 0;
+}
+
+/* --- flags ------------------------------------------------------------------------------ */
+
+static int alarm_field(const struct vrtc *r, unsigned reg, unsigned v, int hour)
+{
+	uint8_t a = r->cmos[reg];
+	if (a >= 0xC0)
+		return 1; /* "don't care" */
+	return (hour ? dec_hour(r, a) : dec(r, a)) == v;
+}
+
+static int alarm_at(const struct vrtc *r, int64_t t)
+{
+	int64_t s = t % 86400;
+	if (s < 0)
+		s += 86400;
+	return alarm_field(r, VRTC_SEC_ALARM, (unsigned)(s % 60), 0) &&
+	       alarm_field(r, VRTC_MIN_ALARM, (unsigned)(s / 60 % 60), 0) &&
+	       alarm_field(r, VRTC_HOUR_ALARM, (unsigned)(s / 3600), 1);
+}
+
+/* 32.768 kHz ticks since tsc0. */
+static uint64_t ticks32k(const struct vrtc *r, uint64_t now)
+{
+	uint64_t e = now - r->tsc0;
+	return (e / r->tsc_hz) * 32768 + (e % r->tsc_hz) * 32768 / r->tsc_hz;
+}
+
+static uint8_t read_c(struct vrtc *r, uint64_t now)
+{
+	uint8_t b = r->cmos[VRTC_B], a = r->cmos[VRTC_A], flags = 0;
+	uint64_t s0 = (r->c_read - r->tsc0) / r->tsc_hz, s1 = (now - r->tsc0) / r->tsc_hz;
+
+	if (!(b & VRTC_B_SET) && (a & 0x70) == DIVIDER_RUNNING) {
+		if (s1 > s0)
+			flags |= VRTC_C_UF;
+		/* The alarm, for each second the clock showed since the last read (a day holds
+		 * every time of day there is). */
+		uint64_t n = s1 - s0 < 86400 ? s1 - s0 : 86400;
+		for (uint64_t k = 0; k < n && !(flags & VRTC_C_AF); k++)
+			if (alarm_at(r, (int64_t)(r->unix0 + s1 - k) + r->offset))
+				flags |= VRTC_C_AF;
+	}
+	unsigned rate = a & 0x0F;
+	if (rate && (a & 0x70) == DIVIDER_RUNNING) {
+		unsigned shift = rate < 3 ? rate + 6 : rate - 1; /* period 2^shift / 32768 s */
+		if (ticks32k(r, now) >> shift > ticks32k(r, r->c_read) >> shift)
+			flags |= VRTC_C_PF;
+	}
+	if (((flags & VRTC_C_UF) && (b & VRTC_B_UIE)) || ((flags & VRTC_C_AF) && (b & VRTC_B_AIE)) ||
+	    ((flags & VRTC_C_PF) && (b & VRTC_B_PIE)))
+		flags |= VRTC_C_IRQF;
+	r->c_read = now;
+	return flags;
+}
+
+/* --- ports ----------------------------------------------------------------------------- */
+
+void vrtc_reset(struct vrtc *r, uint64_t unix_time, uint64_t now, uint64_t tsc_hz,
+		uint64_t ram_size)
+{
+	memset(r, 0, sizeof(*r));
+	r->unix0 = unix_time;
+	r->tsc0 = r->c_read = now;
+	r->tsc_hz = tsc_hz ? tsc_hz : 1;
+	r->cmos[VRTC_A] = DIVIDER_RUNNING | 0x06; /* 32.768 kHz, 1024 Hz periodic rate */
+	r->cmos[VRTC_B] = VRTC_B_24H;
+	r->cmos[VRTC_D] = 0x80;
+	/* What a PC BIOS (and QEMU) leaves for the OS: base memory, then memory above 1 MiB
+	 * in KiB, above 16 MiB and above 4 GiB in 64 KiB units. */
+	uint64_t below4g = ram_size < (1ULL << 32) ? ram_size : (1ULL << 32);
+	uint64_t ext = below4g > (1 << 20) ? (below4g - (1 << 20)) >> 10 : 0;
+	uint64_t over16 = below4g > (16 << 20) ? (below4g - (16 << 20)) >> 16 : 0;
+	uint64_t over4g = ram_size > (1ULL << 32) ? (ram_size - (1ULL << 32)) >> 16 : 0;
+	ext = ext > 0xFFFF ? 0xFFFF : ext;
+	over16 = over16 > 0xFFFF ? 0xFFFF : over16;
+	r->cmos[0x15] = 640 & 0xFF;
+	r->cmos[0x16] = 640 >> 8;
+	r->cmos[0x17] = r->cmos[0x30] = (uint8_t)ext;
+	r->cmos[0x18] = r->cmos[0x31] = (uint8_t)(ext >> 8);
+	r->cmos[0x34] = (uint8_t)over16;
+	r->cmos[0x35] = (uint8_t)(over16 >> 8);
+	r->cmos[0x5B] = (uint8_t)over4g;
+	r->cmos[0x5C] = (uint8_t)(over4g >> 8);
+	r->cmos[0x5D] = (uint8_t)(over4g >> 16);
+}
+
+int vrtc_claims(uint16_t port)
+{
+	return port == VRTC_PORT_INDEX || port == VRTC_PORT_DATA;
+}
+
+static int is_clock(unsigned reg)
+{
+	return reg <= VRTC_YEAR || reg == VRTC_CENTURY;
+}
+
+uint8_t vrtc_read(struct vrtc *r, uint16_t port, uint64_t now)
+{
+	unsigned reg = r->index;
+
+	if (port == VRTC_PORT_INDEX)
+		return 0xFF; /* write-only on a PC */
+	if (is_clock(reg) && reg != VRTC_SEC_ALARM && reg != VRTC_MIN_ALARM &&
+	    reg != VRTC_HOUR_ALARM && !(r->cmos[VRTC_B] & VRTC_B_SET))
+		store_time(r, vrtc_time(r, now));
+	switch (reg) {
+	case VRTC_A: {
+		uint8_t a = r->cmos[VRTC_A];
+		uint64_t frac = (now - r->tsc0) % r->tsc_hz;
+		if ((a & 0x70) == DIVIDER_RUNNING && !(r->cmos[VRTC_B] & VRTC_B_SET) &&
+		    frac >= r->tsc_hz - r->tsc_hz / 1000000 * VRTC_UIP_US)
+			a |= VRTC_A_UIP;
+		return a;
+	}
+	case VRTC_C:
+		return read_c(r, now);
+	case VRTC_D:
+		return 0x80;
+	default:
+		return r->cmos[reg];
+	}
+}
+
+void vrtc_write(struct vrtc *r, uint16_t port, uint8_t val, uint64_t now)
+{
+	if (port == VRTC_PORT_INDEX) {
+		r->index = val & 0x7F;
+		r->nmi_masked = val >> 7;
+		return;
+	}
+	switch (r->index) {
+	case VRTC_A:
+		r->cmos[VRTC_A] = val & 0x7F; /* UIP is read-only */
+		break;
+	case VRTC_B: {
+		uint8_t old = r->cmos[VRTC_B];
+		if ((val & VRTC_B_SET) && !(old & VRTC_B_SET)) {
+			store_time(r, vrtc_time(r, now)); /* the clock stops where it is */
+			val &= (uint8_t)~VRTC_B_UIE;
+		}
+		r->cmos[VRTC_B] = val;
+		if (!(val & VRTC_B_SET) && (old & VRTC_B_SET)) {
+			int64_t t;
+			if (!load_time(r, &t))
+				r->offset = t - (int64_t)host_seconds(r, now);
+		}
+		break;
+	}
+	case VRTC_C:
+	case VRTC_D:
+		break; /* read-only */
+	default:
+		if (is_clock(r->index) && r->index != VRTC_SEC_ALARM && r->index != VRTC_MIN_ALARM &&
+		    r->index != VRTC_HOUR_ALARM && !(r->cmos[VRTC_B] & VRTC_B_SET)) {
+			/* The clock is running: the written field takes effect at once. */
+			int64_t t;
+			store_time(r, vrtc_time(r, now));
+			r->cmos[r->index] = val;
+			if (!load_time(r, &t))
+				r->offset = t - (int64_t)host_seconds(r, now);
+			break;
+		}
+		r->cmos[r->index] = val;
+	}
+}
