@@ -21,7 +21,7 @@ CORE_CFLAGS := $(COMMON_CFLAGS) -mno-red-zone -mgeneral-regs-only -mcmodel=small
 CORE_LDFLAGS := -nostdlib -static -pie --no-dynamic-linker -z text -z max-page-size=4096 \
 	-z noexecstack --no-warn-rwx-segments --build-id=none -T linker.ld
 
-LIB_SRCS  := lib/string.c lib/format.c lib/int128.c lib/errmsg.c
+LIB_SRCS  := lib/string.c lib/format.c lib/int128.c lib/errmsg.c lib/date.c
 CORE_SRCS := $(wildcard kernel/*.c kernel/*/*.c arch/x86/*.c arch/x86/svm/*.c arch/x86/vmx/*.c) $(LIB_SRCS)
 CORE_ASMS := $(wildcard arch/x86/*.S arch/x86/svm/*.S arch/x86/vmx/*.S)
 CORE_OBJS := $(patsubst %,$(BUILD)/core/%.o,$(CORE_SRCS) $(CORE_ASMS))

@@ -33,6 +33,9 @@ void arch_kick_cpu_nmi(struct pcpu *cpu);
 uint64_t arch_tsc_hz(void);
 void arch_timer_arm(uint64_t tsc_deadline);
 
+/* The host's wall clock: Unix seconds (UTC) at TSC *tsc, read from the machine's clock the
+ * first time (on the boot CPU, before partitions exist; 1970 if it has none). */
+void arch_boot_time(uint64_t *unix_time, uint64_t *tsc);
 /* Reads the boot CPU's local APIC ID. */
 uint32_t arch_boot_apic_id(void);
 

@@ -201,6 +201,8 @@ void kernel_main(const struct boot_info *bi)
 		 bi->loader, up + 1, mem_free_bytes() >> 20, virt->name, arch_tsc_hz() / 1000000);
 
 	check_config(bi, present);
+	uint64_t wall, wall_tsc;
+	arch_boot_time(&wall, &wall_tsc); /* the host's clock, read once, before any guest runs */
 	for (unsigned i = 0; i < config.nparts; i++) {
 		const struct cfg_partition *c = &config.part[i];
 		struct partition_files pf;

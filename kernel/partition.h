@@ -7,8 +7,10 @@
 #include "kernel/percpu.h"
 #include "kernel/platform/com1.h"
 #include "kernel/platform/vioapic.h"
+#include "kernel/platform/vpic.h"
 #include "kernel/platform/vpit.h"
 #include "kernel/platform/vpm.h"
+#include "kernel/platform/vrtc.h"
 #include "kernel/spinlock.h"
 #include "kernel/vcpu.h"
 #include "kernel/virt.h"
@@ -49,6 +51,9 @@ struct partition {
 	struct com1 com1;
 	struct vpit pit;
 	struct vpm pm;
+	struct vrtc rtc;
+	struct vpic pic;
+	uint8_t port92;            /* system control port A: A20 (bit 1) */
 
 	int platform;              /* a PC platform (Linux): APICs, ACPI, timers */
 	int legacy;                /* the PC's legacy ports: PIT, RTC, PIC, port 0x80, keyboard

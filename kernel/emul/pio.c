@@ -1,9 +1,9 @@
-/* Port I/O from guests, by port: every partition has a 16550A at 0x3F8 (platform/com1.c);
- * a partition with virtio devices has PCI configuration mechanism #1 at 0xCF8/0xCFC
- * (vpci/bus.c); a partition with a PC platform (Linux) has the PIT, port 0x61, the ACPI PM
- * registers and the reset port (platform/pc.c). Everything else reads as all ones and
- * ignores writes, like an empty ISA bus (so an absent 8259 PIC reads 0xFF, as Linux
- * checks). */
+/* Port I/O from guests, by port: every partition has a 16550A at 0x3F8 (platform/com1.c)
+ * and QEMU's debug-exit port (0xF4 unless its config says otherwise, platform/pc.c); a
+ * partition with virtio devices has PCI configuration mechanism #1 at 0xCF8/0xCFC
+ * (vpci/bus.c); a partition with a PC (Linux, Multiboot) has the legacy ports and, with
+ * ACPI, the PM registers (platform/pc.c). Everything else reads as all ones and ignores
+ * writes, like an empty ISA bus. */
 #include <stdint.h>
 #include "arch/x86/cpu.h"
 #include "kernel/emul/pio.h"
@@ -42,9 +42,11 @@ uint32_t pio_access(struct vcpu *v, uint16_t port, unsigned size, int in, uint32
 
 	if (port >= UART_COM1_PORT && port < UART_COM1_PORT + UART_NREGS)
 		result = com1_access(p, port, size, in, val);
+	else if (pc_debug_exit(v, port, in, val))
+		; /* reads as all ones */
 	else if (p->pci && pci_port(p, port, size, in, val, &result))
 		; /* PCI configuration mechanism #1 */
-	else if (p->platform)
+	else if (p->platform || p->legacy)
 		pc_port_access(v, port, size, in, val, &result, rdtsc());
 	return result;
 }

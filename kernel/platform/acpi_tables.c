@@ -54,7 +54,6 @@ typedef unsigned long long ull;
  * would turn MSI and MSI-X off, and the virtio functions only interrupt through MSI-X) and
  * PCIE_ASPM_CONTROLS (bit 4: the OS may manage ASPM; without an _OSC Linux leaves it off). */
 #define BOOT_ARCH_NO_VGA      (1u << 2)
-#define BOOT_ARCH_NO_CMOS_RTC (1u << 5)
 
 /* Generic Address Structure (5.2.3.2). */
 #define GAS_SYSTEM_IO 1
@@ -501,7 +500,8 @@ static void build_fadt(uint8_t *t, uint64_t facs, uint64_t dsdt, const struct ac
 	put8(t + 91, 4);                         /* PM_TMR_LEN */
 	put16(t + 96, 101);                      /* P_LVL2_LAT > 100: no C2 */
 	put16(t + 98, 1001);                     /* P_LVL3_LAT > 1000: no C3 */
-	put16(t + 109, BOOT_ARCH_NO_VGA | BOOT_ARCH_NO_CMOS_RTC); /* IAPC_BOOT_ARCH */
+	put8(t + 108, ACPI_RTC_CENTURY);         /* CENTURY: the CMOS register holding it */
+	put16(t + 109, BOOT_ARCH_NO_VGA);        /* IAPC_BOOT_ARCH: a CMOS RTC is present */
 	put32(t + 112, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON |
 		       FADT_FIX_RTC | FADT_TMR_VAL_EXT | FADT_RESET_REG_SUP | FADT_HEADLESS);
 	gas(t + 116, 8, GAS_BYTE, ACPI_RESET_PORT); /* RESET_REG */

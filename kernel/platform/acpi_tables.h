@@ -22,6 +22,7 @@
 #define ACPI_PM_TMR_PORT      0x608 /* PM_TMR_BLK, 4 bytes: a 32-bit counter (TMR_VAL_EXT) */
 #define ACPI_PM_TMR_HZ        3579545 /* the PM timer's fixed rate */
 #define ACPI_RESET_PORT       0xcf9 /* RESET_REG: a byte write of ACPI_RESET_VALUE resets */
+#define ACPI_RTC_CENTURY 0x32 /* CMOS register of the century (platform/vrtc.h) */
 #define ACPI_RESET_VALUE      0x06
 
 /* PM1 control register bits. There is no SMI_CMD: the platform is always in ACPI mode, so

@@ -1,5 +1,5 @@
-/* The legacy ports of a partition's PC platform (platform/pc.h). Lock: the partition's
- * dev_lock around the models; the partition is ended with it released. */
+/* The legacy ports of a partition's PC (platform/pc.h). Lock: the partition's dev_lock
+ * around the models; the partition is ended with it released. */
 #include <stdint.h>
 #include "kernel/arch.h"
 #include "kernel/log.h"
@@ -7,15 +7,39 @@
 #include "kernel/platform/acpi_tables.h"
 #include "kernel/platform/pc.h"
 
+/* Resets that come from the legacy ports rather than the PM block. */
+#define VPM_RESET_KBC (-100)
+#define VPM_RESET_92  (-101)
+
+int pc_debug_exit(struct vcpu *v, uint16_t port, int in, uint32_t val)
+{
+	struct partition *p = v->part;
+
+	if (!p->cfg->debug_exit || port != p->cfg->debug_exit)
+		return 0;
+	if (!in)
+		partition_end(v, 0, "debug exit: the guest wrote 0x%x to port 0x%x (QEMU's "
+			      "isa-debug-exit would exit with status %u)", val, port,
+			      ((val << 1) | 1) & 0xFF);
+	return 1;
+}
+
 void pc_reset(struct partition *p, uint64_t now)
 {
+	uint64_t wall, wall_tsc;
+	arch_boot_time(&wall, &wall_tsc);
 	uint64_t f = spin_lock(&p->dev_lock);
 	com1_reset(&p->com1);
-	if (p->platform) {
+	if (p->platform || p->legacy) {
 		vpit_reset(&p->pit, arch_tsc_hz());
+		vrtc_reset(&p->rtc, wall + (now - wall_tsc) / arch_tsc_hz(), now, arch_tsc_hz(),
+			   p->ram_size);
+		vpic_reset(&p->pic);
+		p->port92 = 0x02; /* A20 on */
+	}
+	if (p->platform)
 		vpm_reset(&p->pm, ACPI_PM1A_EVT_PORT, ACPI_PM1A_CNT_PORT, ACPI_PM_TMR_PORT,
 			  arch_tsc_hz(), now);
-	}
 	spin_unlock(&p->dev_lock, f);
 }
 
@@ -26,7 +50,42 @@ int pc_port_access(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_
 	int action = VPM_NONE;
 
 	uint64_t f = spin_lock(&p->dev_lock);
-	if (vpit_claims(port)) {
+	if (vrtc_claims(port) || vpic_claims(port)) {
+		/* byte-wide devices: split wider accesses */
+		uint32_t out = 0;
+		for (unsigned i = 0; i < size; i++) {
+			uint16_t pt = (uint16_t)(port + i);
+			uint8_t b = (uint8_t)(val >> (8 * i));
+			uint8_t r = 0xFF;
+			if (vrtc_claims(pt) && in)
+				r = vrtc_read(&p->rtc, pt, now);
+			else if (vrtc_claims(pt))
+				vrtc_write(&p->rtc, pt, b, now);
+			else if (vpic_claims(pt) && in)
+				r = vpic_read(&p->pic, pt);
+			else if (vpic_claims(pt))
+				vpic_write(&p->pic, pt, b);
+			out |= (uint32_t)r << (8 * i);
+		}
+		*result = out;
+	} else if (port == 0x80) {
+		*result = 0xFFFFFFFFu; /* POST codes: written, never read back */
+	} else if (port == 0x60 || port == 0x64) {
+		/* The keyboard controller: no keyboard, buffers empty (so polls end), system
+		 * flag set; command 0xFE pulses the CPU's reset line. */
+		if (in)
+			*result = port == 0x64 ? 0x1C : 0x00;
+		else if (port == 0x64 && (val & 0xFF) == 0xFE)
+			action = VPM_RESET_KBC;
+	} else if (port == 0x92) {
+		if (in) {
+			*result = p->port92;
+		} else {
+			p->port92 = (uint8_t)(val & 0x02);
+			if (val & 1)
+				action = VPM_RESET_92;
+		}
+	} else if (vpit_claims(port)) {
 		/* byte-wide device: split wider accesses */
 		uint32_t out = 0;
 		for (unsigned i = 0; i < size; i++) {
@@ -36,7 +95,7 @@ int pc_port_access(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_
 				vpit_write(&p->pit, (uint16_t)(port + i), (uint8_t)(val >> (8 * i)), now);
 		}
 		*result = out;
-	} else if (vpm_claims(&p->pm, port, size)) {
+	} else if (p->platform && vpm_claims(&p->pm, port, size)) {
 		if (in)
 			*result = vpm_read(&p->pm, port, size, now);
 		else
@@ -52,6 +111,10 @@ int pc_port_access(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_
 		partition_end(v, 0, "powered off (ACPI S5)");
 	else if (action == VPM_RESET)
 		partition_end(v, 1, "reset by the guest (port 0xCF9)");
+	else if (action == VPM_RESET_KBC)
+		partition_end(v, 1, "reset by the guest (keyboard controller, port 0x64)");
+	else if (action == VPM_RESET_92)
+		partition_end(v, 1, "reset by the guest (fast reset, port 0x92)");
 	else if (action == VPM_SLEEP_UNSUPPORTED)
 		log_info("partition '%s' asked for ACPI sleep state %d, which Mica does not offer",
 			 p->name, sleep_type);

@@ -1,53 +1,9 @@
 /* Virtual CMOS real-time clock (kernel/platform/vrtc.h). */
 #include <string.h>
 #include "kernel/platform/vrtc.h"
+#include "lib/date.h"
 
 #define DIVIDER_RUNNING 0x20 /* register A bits 6-4 = 010: 32.768 kHz time base, running */
-
-/* --- civil dates (days since 1970-01-01, proleptic Gregorian; eras of 400 years) ------- */
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);                       /* 0-399 */
-	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* 0-365, from March */
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* 0-146096 */
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, struct vrtc_tm *tm)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	tm->mday = doy - (153 * mp + 2) / 5 + 1;
-	tm->month = mp < 10 ? mp + 3 : mp - 9;
-	tm->year = (unsigned)(yoe + era * 400 + (tm->month <= 2));
-}
-
-void vrtc_to_tm(int64_t t, struct vrtc_tm *tm)
-{
-	int64_t days = t / 86400, rem = t % 86400;
-	if (rem < 0) {
-		rem += 86400;
-		days--;
-	}
-	civil_from_days(days, tm);
-	tm->hour = (unsigned)(rem / 3600);
-	tm->min = (unsigned)(rem / 60 % 60);
-	tm->sec = (unsigned)(rem % 60);
-	tm->wday = (unsigned)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
-}
-
-int64_t vrtc_from_tm(const struct vrtc_tm *tm)
-{
-	return days_from_civil(tm->year, tm->month, tm->mday) * 86400 + tm->hour * 3600 +
-	       tm->min * 60 + tm->sec;
-}
 
 /* --- register encodings (register B: DM, 24H) ------------------------------------------- */
 
@@ -90,9 +46,9 @@ int64_t vrtc_time(const struct vrtc *r, uint64_t now)
 /* The clock's registers 0, 2, 4, 6-9 and the century for time t. */
 static void store_time(struct vrtc *r, int64_t t)
 {
-	struct vrtc_tm tm;
+	struct date tm;
 
-	vrtc_to_tm(t, &tm);
+	date_from_unix(t, &tm);
 	r->cmos[VRTC_SEC] = enc(r, tm.sec);
 	r->cmos[VRTC_MIN] = enc(r, tm.min);
 	r->cmos[VRTC_HOUR] = enc_hour(r, tm.hour);
@@ -107,7 +63,7 @@ static void store_time(struct vrtc *r, int64_t t)
  * they do not make a date. */
 static int load_time(const struct vrtc *r, int64_t *t)
 {
-	struct vrtc_tm tm = {
+	struct date tm = {
 		.year = dec(r, r->cmos[VRTC_CENTURY]) * 100 + dec(r, r->cmos[VRTC_YEAR]),
 		.month = dec(r, r->cmos[VRTC_MONTH]),
 		.mday = dec(r, r->cmos[VRTC_MDAY]),
@@ -118,7 +74,7 @@ static int load_time(const struct vrtc *r, int64_t *t)
 	if (tm.year < 1970 || tm.month < 1 || tm.month > 12 || tm.mday < 1 || tm.mday > 31 ||
 	    tm.hour > 23 || tm.min > 59 || tm.sec > 59)
 		return -1;
-	*t = vrtc_from_tm(&tm);
+	*t = date_to_unix(&tm);
 	return 0;
 }
 

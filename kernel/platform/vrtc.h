@@ -79,11 +79,4 @@ void vrtc_write(struct vrtc *r, uint16_t port, uint8_t val, uint64_t now);
 /* The guest's wall clock at now, Unix seconds (what its registers read). */
 int64_t vrtc_time(const struct vrtc *r, uint64_t now);
 
-/* Unix seconds <-> civil date and time (proleptic Gregorian, UTC), for 1970-9999. */
-struct vrtc_tm {
-	unsigned year, month, mday, hour, min, sec, wday; /* month 1-12, wday 0 = Sunday */
-};
-void vrtc_to_tm(int64_t t, struct vrtc_tm *tm);
-int64_t vrtc_from_tm(const struct vrtc_tm *tm);
-
 #endif

@@ -147,7 +147,8 @@ Test(acpi_build, fadt_fields)
 	cr_expect_eq(boot & 1, 0, "LEGACY_DEVICES");
 	cr_expect_eq(boot & 2, 0, "8042");
 	cr_expect(boot & 4, "VGA not present");
-	cr_expect(boot & 0x20, "CMOS RTC not present");
+	cr_expect_eq(boot & 0x20, 0, "CMOS RTC Not Present must be clear: the guest has one");
+	cr_expect_eq(f[108], 0x32, "CENTURY: CMOS register 0x32");
 	cr_expect_eq(boot & 0x08, 0, "MSI Not Supported must be clear: virtio-pci needs MSI-X");
 	cr_expect_eq(boot & 0x10, 0, "PCIe ASPM Controls: clear, the OS may manage ASPM");
 	uint32_t flags = r32(f + 112);

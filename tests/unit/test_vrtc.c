@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernel/platform/vrtc.h"
+#include "lib/date.h"
 
 #define HZ 1000000000ULL /* a 1 GHz TSC: one tick per nanosecond */
 #define T0 5000ULL       /* the TSC at reset */
@@ -34,20 +35,20 @@ static void wr(unsigned reg, uint8_t v, uint64_t now)
 
 Test(vrtc, dates)
 {
-	struct vrtc_tm tm;
-	vrtc_to_tm(0, &tm);
+	struct date tm;
+	date_from_unix(0, &tm);
 	cr_expect(tm.year == 1970 && tm.month == 1 && tm.mday == 1 && tm.wday == 4);
-	vrtc_to_tm(UNIX, &tm);
+	date_from_unix(UNIX, &tm);
 	cr_expect(tm.year == 2026 && tm.month == 12 && tm.mday == 6, "%u-%u-%u", tm.year,
 		  tm.month, tm.mday);
 	cr_expect(tm.hour == 10 && tm.min == 59 && tm.sec == 58 && tm.wday == 0);
-	vrtc_to_tm(951782400, &tm); /* 2000-02-29: a leap day in a year divisible by 400 */
+	date_from_unix(951782400, &tm); /* 2000-02-29: a leap day in a year divisible by 400 */
 	cr_expect(tm.year == 2000 && tm.month == 2 && tm.mday == 29);
-	vrtc_to_tm(4107542400LL, &tm); /* 2100-03-01: 2100 is not a leap year */
+	date_from_unix(4107542400LL, &tm); /* 2100-03-01: 2100 is not a leap year */
 	cr_expect(tm.year == 2100 && tm.month == 3 && tm.mday == 1);
 	for (int64_t t = 0; t < 4102444800LL; t += 86400 * 37 + 3601) {
-		vrtc_to_tm(t, &tm);
-		cr_assert_eq(vrtc_from_tm(&tm), t);
+		date_from_unix(t, &tm);
+		cr_assert_eq(date_to_unix(&tm), t);
 	}
 }
 
