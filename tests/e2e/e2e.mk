@@ -11,6 +11,7 @@ E2E_ARGS ?=
 test-svm: core loader guests vmm $(BUILD)/mica-mb2.elf linux-image testcore
 	$(PYTHON) tests/e2e/run.py --vendor svm $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-mb2 $(E2E_ARGS)
+	$(PYTHON) tests/e2e/multiboot.py
 
 # A test build of the core with a deliberately broken VMCS field (scenario vmx-broken-vmcs).
 .PHONY: vmxbreak-core

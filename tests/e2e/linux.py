@@ -11,6 +11,7 @@ run.py adds LINUX_SCENARIOS to the others; it builds the image first (cached) wh
 of them is selected.
 """
 
+import datetime
 import os
 import re
 import textwrap
@@ -131,6 +132,28 @@ SMP_CONFIG = linux_partition(cpus="1-2") + textwrap.dedent("""
 """)
 
 
+def _days_now():
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    return [today + datetime.timedelta(days=d) for d in (-1, 0, 1)]
+
+
+def date_check(output, status):
+    """The guest's clock came from the partition's CMOS RTC: today (UTC), not 1970."""
+    days = [d.isoformat() for d in _days_now()]
+    if output.strip() not in days:
+        return f"`date` says {output.strip()!r}; expected one of {days} (the host's date)"
+    return None
+
+
+def hwclock_check(output, status):
+    """/dev/rtc0 (rtc_cmos) reads the same date."""
+    if status != 0:
+        return f"hwclock failed (status {status}): {output.strip()!r}"
+    if not any(str(d.year) in output and d.strftime("%b") in output for d in _days_now()):
+        return f"hwclock says {output.strip()!r}; expected this month and year"
+    return None
+
+
 def smp_script(cfg):
     boot_checks = [
         Ready(cpus=2, timeout=300),
@@ -138,6 +161,8 @@ def smp_script(cfg):
         Run("nproc", "2"),
         Run("grep MemTotal /proc/meminfo", memtotal_check),
         Run(DMESG, dmesg_check, timeout=90),
+        Run("date -u +%Y-%m-%d", date_check),
+        Run("hwclock -r -u", hwclock_check),
     ]
     return Script(
         [

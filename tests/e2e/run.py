@@ -30,8 +30,10 @@ from scenarios import SCENARIOS as BASIC_SCENARIOS  # noqa: E402
 from linux import LINUX_SCENARIOS, needs_linux  # noqa: E402
 from virtio import DISK, VIRTIO_SCENARIOS, make_disk  # noqa: E402
 from defects import DEFECT_SCENARIOS  # noqa: E402
+from multiboot import MULTIBOOT_SCENARIOS  # noqa: E402
 
-SCENARIOS = BASIC_SCENARIOS + LINUX_SCENARIOS + VIRTIO_SCENARIOS + DEFECT_SCENARIOS
+SCENARIOS = (BASIC_SCENARIOS + LINUX_SCENARIOS + VIRTIO_SCENARIOS + DEFECT_SCENARIOS +
+             MULTIBOOT_SCENARIOS)
 
 TAIL = 40
 _print_lock = threading.Lock()

@@ -53,3 +53,19 @@ $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/$(GUEST_DIR)/%.c.o $(GUEST_RT_OBJS) $(GUEST
 
 -include $(patsubst %,$(GUEST_OUT)/obj/%.d,$(GUEST_RT_SRCS) $(GUEST_DIR)/lib/vdrv.c \
 	$(GUEST_NAMES:%=$(GUEST_DIR)/%.c))
+
+# The Multiboot test kernel (tests/guests/mboot/): a 32-bit ELF, entered the way a
+# Multiboot loader enters a kernel, and bootable by bare `qemu-system-x86_64 -kernel` too.
+MBOOT_ELF := $(GUEST_OUT)/mboot.elf
+MBOOT_CFLAGS := -std=gnu11 -O2 -m32 -march=i686 -ffreestanding -fno-builtin -nostdlib \
+	-fno-stack-protector -fno-pie -fno-pic -mgeneral-regs-only -fno-asynchronous-unwind-tables \
+	-Wall -Wextra -Werror -I.
+$(MBOOT_ELF): $(GUEST_DIR)/mboot/entry.S $(GUEST_DIR)/mboot/mboot.c $(GUEST_DIR)/mboot/mboot.ld \
+		lib/uart16550.h lib/portio.h
+	@mkdir -p $(GUEST_OUT)/obj/mboot
+	$(CC) $(MBOOT_CFLAGS) -c $(GUEST_DIR)/mboot/entry.S -o $(GUEST_OUT)/obj/mboot/entry.o
+	$(CC) $(MBOOT_CFLAGS) -c $(GUEST_DIR)/mboot/mboot.c -o $(GUEST_OUT)/obj/mboot/mboot.o
+	$(LD) -m elf_i386 -nostdlib -static --build-id=none -z noexecstack --no-warn-rwx-segments \
+		-T $(GUEST_DIR)/mboot/mboot.ld -o $@ $(GUEST_OUT)/obj/mboot/entry.o \
+		$(GUEST_OUT)/obj/mboot/mboot.o
+guests: $(MBOOT_ELF)
