@@ -2,6 +2,7 @@
 #include <string.h>
 #include <mica/hypercall.h>
 #include "kernel/loader/multiboot.h"
+#include "kernel/loader/phys_elf.h"
 #include "lib/bytes.h"
 #include "lib/errmsg.h"
 
@@ -11,18 +12,6 @@
 #define EBDA         0x9FC00ULL  /* the last KiB under 640 KiB, reserved as on a PC */
 #define PAGE         4096ULL
 #define LOADER_NAME  "Mica"
-
-#define PT_LOAD 1
-#define ET_EXEC 2
-#define EM_386 3
-#define EM_X86_64 62
-
-/* A piece of the kernel image to place: file bytes [off, off + filesz) at guest-physical
- * paddr, zeroed up to memsz. */
-struct piece {
-	uint64_t off, filesz, paddr, vaddr, memsz;
-};
-#define PIECES_MAX 16
 
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
@@ -43,7 +32,7 @@ long mb_find_header(const void *img, uint64_t img_size)
 }
 
 /* The a.out kludge: the header says where the file goes (Multiboot 3.1.3). */
-static int aout_pieces(const uint8_t *img, uint64_t size, uint64_t hdr, struct piece *pc,
+static int aout_pieces(const uint8_t *img, uint64_t size, uint64_t hdr, struct phys_seg *pc,
 		       unsigned *n, uint64_t *entry, char *err, size_t errlen)
 {
 	if (hdr + 32 > size)
@@ -72,81 +61,9 @@ static int aout_pieces(const uint8_t *img, uint64_t size, uint64_t hdr, struct p
 				      (unsigned long)(load_addr + filesz));
 		memsz = (uint64_t)bss_end - load_addr;
 	}
-	pc[0] = (struct piece){ off, filesz, load_addr, load_addr, memsz };
+	pc[0] = (struct phys_seg){ off, filesz, load_addr, load_addr, memsz };
 	*n = 1;
 	return 0;
-}
-
-/* An ELF32 or ELF64 executable: its PT_LOAD segments at their physical addresses. */
-static int elf_pieces(const uint8_t *img, uint64_t size, struct piece *pc, unsigned *n,
-		      uint64_t *entry, char *err, size_t errlen)
-{
-	if (size < 52 || memcmp(img, "\x7f" "ELF", 4))
-		return errmsg(MICA_EINVAL, err, errlen, "a Multiboot kernel without the address "
-			      "fields (flag 16) must be an ELF executable, and this is not one");
-	unsigned cls = img[4];
-	int is64 = cls == 2;
-	if ((cls != 1 && cls != 2) || img[5] != 1)
-		return errmsg(MICA_EINVAL, err, errlen, "ELF class %u, data %u: expected a "
-			      "little-endian ELF32 or ELF64 image", cls, img[5]);
-	if (is64 && size < 64)
-		return errmsg(MICA_EINVAL, err, errlen, "the ELF64 header is cut short");
-	uint16_t type = rd16(img + 16), machine = rd16(img + 18);
-	if (type != ET_EXEC || machine != (is64 ? EM_X86_64 : EM_386))
-		return errmsg(MICA_EINVAL, err, errlen, "ELF type %u machine %u: expected an "
-			      "executable for %s", type, machine, is64 ? "x86-64" : "i386");
-	uint64_t phoff = is64 ? rd64(img + 32) : rd32(img + 28);
-	unsigned phentsize = rd16(img + (is64 ? 54 : 42)), phnum = rd16(img + (is64 ? 56 : 44));
-	*entry = is64 ? rd64(img + 24) : rd32(img + 24);
-	if (phentsize != (is64 ? 56u : 32u) || phoff > size ||
-	    (uint64_t)phnum * phentsize > size - phoff)
-		return errmsg(MICA_EINVAL, err, errlen, "the ELF program headers (%u of %u bytes at "
-			      "0x%lx) do not lie inside the %lu-byte image", phnum, phentsize,
-			      (unsigned long)phoff, (unsigned long)size);
-	*n = 0;
-	for (unsigned i = 0; i < phnum; i++) {
-		const uint8_t *ph = img + phoff + (uint64_t)i * phentsize;
-		if (rd32(ph) != PT_LOAD)
-			continue;
-		struct piece p;
-		if (is64)
-			p = (struct piece){ rd64(ph + 8), rd64(ph + 32), rd64(ph + 24), rd64(ph + 16),
-					    rd64(ph + 40) };
-		else
-			p = (struct piece){ rd32(ph + 4), rd32(ph + 16), rd32(ph + 12), rd32(ph + 8),
-					    rd32(ph + 20) };
-		if (!p.memsz)
-			continue;
-		if (*n == PIECES_MAX)
-			return errmsg(MICA_EINVAL, err, errlen, "more than %u loadable segments",
-				      PIECES_MAX);
-		if (p.filesz > p.memsz || p.off > size || p.filesz > size - p.off)
-			return errmsg(MICA_EINVAL, err, errlen, "segment %u: %lu file bytes at 0x%lx "
-				      "(memory size %lu) do not lie inside the %lu-byte image", i,
-				      (unsigned long)p.filesz, (unsigned long)p.off,
-				      (unsigned long)p.memsz, (unsigned long)size);
-		pc[(*n)++] = p;
-	}
-	if (!*n)
-		return errmsg(MICA_EINVAL, err, errlen, "the ELF image has no loadable segment");
-	return 0;
-}
-
-/* The entry point as a physical address: inside a piece's physical range, or (a kernel
- * linked high) inside its virtual range and translated, as GRUB does. */
-static int entry_phys(const struct piece *pc, unsigned n, uint64_t entry, uint32_t *out)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (entry >= pc[i].paddr && entry - pc[i].paddr < pc[i].memsz) {
-			*out = (uint32_t)entry;
-			return 0;
-		}
-	for (unsigned i = 0; i < n; i++)
-		if (entry >= pc[i].vaddr && entry - pc[i].vaddr < pc[i].memsz) {
-			*out = (uint32_t)(pc[i].paddr + (entry - pc[i].vaddr));
-			return 0;
-		}
-	return -1;
 }
 
 /* The information structure's fields (Multiboot 3.3). */
@@ -213,7 +130,7 @@ int mb_load(const void *image, uint64_t size, void *ram_v, uint64_t ram_size, co
 {
 	const uint8_t *img = image;
 	uint8_t *ram = ram_v;
-	struct piece pc[PIECES_MAX];
+	struct phys_seg pc[PHYS_SEGS_MAX];
 	unsigned n = 0;
 	uint64_t entry = 0;
 	uint64_t limit = ram_size < FOUR_GIB ? ram_size : FOUR_GIB;
@@ -231,9 +148,12 @@ int mb_load(const void *image, uint64_t size, void *ram_v, uint64_t ram_size, co
 	if (flags & 0xFFFFu & ~MB_HF_KNOWN)
 		return errmsg(MICA_EINVAL, err, errlen, "the Multiboot header requires features 0x%x "
 			      "(flag bits 3-15) that no Multiboot loader knows", flags & 0xFFF8u);
+	if (!(flags & MB_HF_AOUT_KLUDGE) && (size < 4 || memcmp(img, "\x7f" "ELF", 4)))
+		return errmsg(MICA_EINVAL, err, errlen, "a Multiboot kernel without the address "
+			      "fields (flag 16) must be an ELF executable, and this is not one");
 	rc = (flags & MB_HF_AOUT_KLUDGE) ? aout_pieces(img, size, (uint64_t)hdr, pc, &n, &entry,
 						       err, errlen)
-					 : elf_pieces(img, size, pc, &n, &entry, err, errlen);
+					 : phys_elf_segments(img, size, pc, &n, &entry, err, errlen);
 	if (rc)
 		return rc;
 
@@ -251,7 +171,7 @@ int mb_load(const void *image, uint64_t size, void *ram_v, uint64_t ram_size, co
 		lowest = a < lowest ? a : lowest;
 		highest = e > highest ? e : highest;
 	}
-	if (entry_phys(pc, n, entry, &out->entry))
+	if (phys_elf_entry(pc, n, entry, &out->entry))
 		return errmsg(MICA_EINVAL, err, errlen, "the entry point 0x%lx lies outside "
 			      "everything the kernel loads", (unsigned long)entry);
 
