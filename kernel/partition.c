@@ -17,6 +17,7 @@
 #include "kernel/loader/bzimage.h"
 #include "kernel/loader/elf.h"
 #include "kernel/loader/multiboot.h"
+#include "kernel/loader/pvh.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"
@@ -47,8 +48,11 @@ int partition_map(struct partition *p, uint64_t gpa, uint64_t hpa, uint64_t size
 enum image_kind partition_image_kind(const struct boot_file *f)
 {
 	const void *img = phys_to_virt(f->addr);
+	uint32_t entry;
 	if (mb_find_header(img, f->size) >= 0)
 		return IMAGE_MULTIBOOT;
+	if (!pvh_find_entry(img, f->size, &entry))
+		return IMAGE_PVH;
 	if (f->size >= 4 && !memcmp(img, "\x7f" "ELF", 4))
 		return IMAGE_ELF;
 	return IMAGE_BZIMAGE;
@@ -64,9 +68,48 @@ static unsigned mb_modules(const struct cfg_partition *c, const struct boot_file
 	return c->nmodules;
 }
 
+static unsigned cpu_count(uint64_t mask)
+{
+	unsigned n = 0;
+	for (; mask; mask &= mask - 1)
+		n++;
+	return n;
+}
+
+/* A PVH kernel's modules: its initrd (Linux takes the first module as that), then the
+ * config's modules. */
+static unsigned pvh_modules(const struct cfg_partition *c, const struct partition_files *f,
+			    struct pvh_module *mods)
+{
+	unsigned n = 0;
+	if (f->initrd)
+		mods[n++] = (struct pvh_module){ phys_to_virt(f->initrd->addr), f->initrd->size,
+						 c->initrd };
+	for (unsigned i = 0; i < c->nmodules; i++)
+		mods[n++] = (struct pvh_module){ phys_to_virt(f->modules[i]->addr),
+						 f->modules[i]->size, c->modules[i] };
+	return n;
+}
+
+/* The platform a Linux or PVH guest sees: ACPI for its vCPUs, and a PCI host bridge when it
+ * has devices (pci_bus_create()). */
+static void guest_acpi(const struct cfg_partition *c, unsigned nvcpus, struct acpi_guest *g)
+{
+	acpi_guest_defaults(g, nvcpus);
+	if (cfg_has_virtio(c)) {
+		g->ecam_base = ACPI_PCI_ECAM_BASE;
+		g->ecam_bus_start = 0;
+		g->ecam_bus_end = 0;
+		g->pci_mem_base = ACPI_PCI_MEM_BASE;
+		g->pci_mem_size = ACPI_PCI_MEM_SIZE;
+	}
+}
+
 int partition_check_image(const struct cfg_partition *c, const struct partition_files *f,
 			  char *err, size_t errlen)
 {
+	struct pvh_module pmods[CFG_MODULES_MAX + 1];
+	struct acpi_guest acpi;
 	const void *img = phys_to_virt(f->image->addr);
 	struct mb_module mods[CFG_MODULES_MAX];
 	struct elf_image_info info;
@@ -77,6 +120,10 @@ int partition_check_image(const struct cfg_partition *c, const struct partition_
 	case IMAGE_MULTIBOOT:
 		return mb_load(img, f->image->size, NULL, c->memory, c->image, c->cmdline, mods,
 			       mb_modules(c, f->modules, mods), &mb, err, errlen);
+	case IMAGE_PVH:
+		guest_acpi(c, cpu_count(c->cpus), &acpi);
+		return pvh_load(img, f->image->size, c->cmdline, pmods, pvh_modules(c, f, pmods), NULL,
+				c->memory, &acpi, NULL, err, errlen);
 	case IMAGE_ELF:
 		return elf_load(img, f->image->size, NULL, c->memory, 0x100000, &info, err, errlen);
 	default:
@@ -122,16 +169,7 @@ static int load_linux(struct partition *p, void *ram, char *err, size_t errlen)
 	struct vcpu_boot_state st;
 
 	memset(&plat, 0, sizeof(plat));
-	acpi_guest_defaults(&plat.acpi, p->nvcpus);
-	if (p->pci) {
-		/* A PCI host bridge for the devices: bus 0 through ECAM, BARs in the window the
-		 * DSDT gives it (pci_bus_create()). */
-		plat.acpi.ecam_base = p->pci_host.ecam_base;
-		plat.acpi.ecam_bus_start = 0;
-		plat.acpi.ecam_bus_end = 0;
-		plat.acpi.pci_mem_base = p->pci_host.mem_base;
-		plat.acpi.pci_mem_size = p->pci_host.mem_size;
-	}
+	guest_acpi(p->cfg, p->nvcpus, &plat.acpi);
 	int rc = boot_linux_load(phys_to_virt(p->image->addr), p->image->size,
 				 p->initrd ? phys_to_virt(p->initrd->addr) : NULL,
 				 p->initrd ? p->initrd->size : 0, p->cfg->cmdline, ram, p->ram_size,
@@ -139,6 +177,7 @@ static int load_linux(struct partition *p, void *ram, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	p->platform = 1;
+	p->legacy = 1;
 	p->clock_epoch = rdtsc();
 	vioapic_reset(&p->ioapic, plat.acpi.ioapic_id);
 	for (unsigned i = 0; i < p->nvcpus; i++)
@@ -179,6 +218,31 @@ static int load_multiboot(struct partition *p, void *ram, char *err, size_t errl
 	return 0;
 }
 
+/* A PVH kernel (Linux's vmlinux): the PC platform of a bzImage guest, with vCPU 0 entering
+ * at the PVH entry point with the start-info in EBX; the others wait for the guest's SIPI. */
+static int load_pvh(struct partition *p, void *ram, char *err, size_t errlen)
+{
+	struct pvh_module mods[CFG_MODULES_MAX + 1];
+	struct partition_files f = { .image = p->image, .initrd = p->initrd };
+	struct acpi_guest acpi;
+	struct vcpu_boot_state st;
+
+	memcpy(f.modules, p->modules, sizeof(f.modules));
+	guest_acpi(p->cfg, p->nvcpus, &acpi);
+	int rc = pvh_load(phys_to_virt(p->image->addr), p->image->size, p->cfg->cmdline, mods,
+			  pvh_modules(p->cfg, &f, mods), ram, p->ram_size, &acpi, &st, err, errlen);
+	if (rc)
+		return rc;
+	p->platform = 1;
+	p->legacy = 1;
+	p->clock_epoch = rdtsc();
+	vioapic_reset(&p->ioapic, acpi.ioapic_id);
+	for (unsigned i = 0; i < p->nvcpus; i++)
+		irq_vcpu_reset(&p->vcpus[i], 1, i > 0);
+	virt->vcpu_reset(&p->vcpus[0], &st);
+	return 0;
+}
+
 /* (Re)loads the image into zeroed RAM and resets every vCPU. vCPUs must not be running. */
 static int partition_load(struct partition *p, char *err, size_t errlen)
 {
@@ -201,6 +265,11 @@ static int partition_load(struct partition *p, char *err, size_t errlen)
 	}
 	case IMAGE_MULTIBOOT: {
 		int rc = load_multiboot(p, ram, err, errlen);
+		pc_reset(p, rdtsc());
+		return rc;
+	}
+	case IMAGE_PVH: {
+		int rc = load_pvh(p, ram, err, errlen);
 		pc_reset(p, rdtsc());
 		return rc;
 	}

@@ -78,9 +78,10 @@ struct partition_files {
 	const struct boot_file *modules[CFG_MODULES_MAX];
 };
 
-/* How an image is booted (docs/guests.md): a Multiboot header wins, then an ELF image is
- * Mica's ELF protocol, and anything else must be a Linux bzImage. */
-enum image_kind { IMAGE_ELF, IMAGE_MULTIBOOT, IMAGE_BZIMAGE };
+/* How an image is booted (docs/guests.md): a Multiboot header wins, then an ELF image with
+ * the PVH entry note is PVH, another ELF image is Mica's ELF protocol, and anything else
+ * must be a Linux bzImage. */
+enum image_kind { IMAGE_ELF, IMAGE_MULTIBOOT, IMAGE_PVH, IMAGE_BZIMAGE };
 enum image_kind partition_image_kind(const struct boot_file *f);
 
 /* Checks, before anything is created, that c's image can be booted with its files and

@@ -7,7 +7,7 @@ case "$1" in
 run)  need="$need qemu-system-x86 ovmf" ;;
 test) need="$need qemu-system-x86 ovmf libcriterion-dev python3 grub-pc-bin grub-common xorriso bochs bochsbios vgabios" ;;
 bench) need="$need qemu-system-x86 ovmf grub-pc-bin grub-common xorriso bochs bochsbios vgabios" ;;
-linux) need="qemu-system-x86 python3" ;;   # Linux guest image + bare boot (apt, dpkg, gzip: always there)
+linux) need="qemu-system-x86 python3 lz4" ;;   # Linux guest image + bare boot (apt, dpkg, gzip: always there)
 esac
 missing=""
 for p in $need; do

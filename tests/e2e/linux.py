@@ -22,6 +22,7 @@ from scenarios import (BANNER, Scenario, lit, out, restarting, started, stopped)
 LINUX_DIR = os.path.join(BUILD, "linux")
 VMLINUZ = os.path.join(LINUX_DIR, "vmlinuz")
 INITRD = os.path.join(LINUX_DIR, "initrd.img")
+VMLINUX = os.path.join(LINUX_DIR, "vmlinux")  # the bzImage's payload, for PVH (run.py makes it)
 LINUX_FILES = [VMLINUZ, INITRD]
 CMDLINE = "console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1 rdinit=/init"
 
@@ -219,6 +220,37 @@ def vmx_script(cfg):
     )
 
 
+PVH_CONFIG = linux_partition(cpus="1-2").replace("image = vmlinuz", "image = vmlinux") + \
+    textwrap.dedent("""
+    [partition counter]
+    cpus = 3
+    memory = 16M
+    image = counter.elf
+""")
+
+
+def pvh_script(cfg):
+    return Script(
+        [
+            BANNER,
+            Wait(started("linux", "1,2", "256 MiB", "vmlinux"),
+                 started("counter", "3", "16 MiB", "counter.elf")),
+            Forbid(LINUX_ENDS),
+            Ready(cpus=2, timeout=300),
+            shell_prompt(),
+            Run("nproc", "2"),
+            Run("date -u +%Y-%m-%d", date_check),
+            Run(DMESG, dmesg_check, timeout=90),
+            *counter_lines(),
+            Allow(LINUX_ENDS),
+            Type("poweroff -f\n"),
+            Wait(stopped("linux", lit("powered off (ACPI S5)")), EXITS, timeout=60),
+            *counter_lines(),
+        ],
+        forbidden=LINUX_FORBIDDEN,
+    )
+
+
 LINUX_SCENARIOS = [
     Scenario(
         "linux-smp",
@@ -227,6 +259,17 @@ LINUX_SCENARIOS = [
         SMP_CONFIG,
         LINUX_FILES + ["counter.elf"],
         smp_script,
+        timeout=900,
+        vendors=("svm",),
+    ),
+    Scenario(
+        "linux-pvh",
+        "Debian's uncompressed kernel (the bzImage's vmlinux) booted through its PVH entry "
+        "on 2 vCPUs beside the counter: shell, both CPUs, today's date, clean kernel log, "
+        "poweroff",
+        PVH_CONFIG,
+        [VMLINUX, INITRD, "counter.elf"],
+        pvh_script,
         timeout=900,
         vendors=("svm",),
     ),
@@ -269,4 +312,4 @@ LINUX_SCENARIOS = [
 
 
 def needs_linux(scenario):
-    return any(f in LINUX_FILES for f in scenario.guests)
+    return any(f in LINUX_FILES or f == VMLINUX for f in scenario.guests)

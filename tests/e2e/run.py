@@ -107,6 +107,14 @@ def prepare_linux():
     if res.returncode != 0:
         sys.stdout.write(res.stdout.decode("utf-8", "replace"))
         sys.exit("e2e: scripts/linux-image.sh failed: the Linux scenarios cannot run")
+    linux = os.path.join(BUILD, "linux")
+    res = subprocess.run([os.path.join(harness.ROOT, "scripts", "extract-vmlinux.py"),
+                          os.path.join(linux, "vmlinuz"), os.path.join(linux, "vmlinux")],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    if res.returncode != 0:
+        sys.stdout.write(res.stdout.decode("utf-8", "replace"))
+        sys.exit("e2e: scripts/extract-vmlinux.py failed: the PVH scenario cannot run")
 
 
 def select(names, backend, listing=False):
