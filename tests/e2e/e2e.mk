@@ -33,7 +33,8 @@ test-vmx: core loader guests vmm $(BUILD)/mica-mb2.elf vmxbreak-core testcore
 	$(PYTHON) tests/e2e/run.py --vendor vmx-uefi $(E2E_ARGS)
 
 test-linux-vmx: core guests vmm $(BUILD)/mica-mb2.elf linux-image
-	$(PYTHON) tests/e2e/run.py --vendor vmx linux-boot linux-poweroff virtio-linux-vmx $(E2E_ARGS)
+	$(PYTHON) tests/e2e/run.py --vendor vmx linux-boot linux-poweroff linux-pvh-vmx virtio-linux-vmx \
+		$(E2E_ARGS)
 
 # The Linux test guest (docs/linux.md): Debian's kernel and a busybox initramfs. Cached:
 # ~20 ms when nothing changed.

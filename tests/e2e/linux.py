@@ -308,6 +308,30 @@ LINUX_SCENARIOS = [
         env={"MICA_SMP": "2"},
         explicit=True,
     ),
+    Scenario(
+        "linux-pvh-vmx",
+        "Debian's vmlinux through its PVH entry on 1 vCPU on Intel VT-x under Bochs: it "
+        "starts in 32-bit protected mode with paging off (unrestricted guest), reaches its "
+        "shell and powers itself off (output only)",
+        VMX_POWEROFF_CONFIG.replace("image = vmlinuz", "image = vmlinux"),
+        [VMLINUX, INITRD],
+        lambda cfg: Script(
+            [
+                BANNER,
+                Wait(started("linux", "1", "256 MiB", "vmlinux")),
+                Forbid(LINUX_ENDS),
+                Wait(kernel_line(lit("Run /init as init process")), timeout=600),
+                Ready(cpus=1),
+                Allow(LINUX_ENDS),
+                Wait(stopped("linux", lit("powered off (ACPI S5)")), EXITS, timeout=120),
+            ],
+            forbidden=LINUX_FORBIDDEN,
+        ),
+        timeout=1500,
+        vendors=("vmx",),
+        env={"MICA_SMP": "2"},
+        explicit=True,
+    ),
 ]
 
 

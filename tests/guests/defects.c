@@ -262,19 +262,26 @@ static void periodic_timer(void)
 		printf("defects: no local APIC in this partition: timer check skipped\n");
 		return;
 	}
-	uint64_t ticks = (uint64_t)guest_tsc_khz * 100; /* 100 ms */
-	uint64_t base = spin_count(ticks);
+	/* Rounds of 50 ms without the timer, then 50 ms with it: a timer that starves the vCPU
+	 * does so in every round, while an emulator thread the host put aside for a while (two
+	 * cores, four busy vCPU threads) spoils only some. The best round counts. */
+	uint64_t ticks = (uint64_t)guest_tsc_khz * 50, best = 0;
 	wrmsr(0x80f, 0x1ff);             /* SVR: APIC on */
 	wrmsr(0x83e, 0xb);               /* divide by 1 */
-	wrmsr(0x832, (1u << 17) | 0xec); /* LVT timer: periodic, vector 0xEC */
-	wrmsr(0x838, 1);                 /* TMICT: one tick */
-	uint64_t busy = spin_count(ticks);
-	wrmsr(0x838, 0);
-	wrmsr(0x832, 1u << 16);
+	for (unsigned round = 0; round < 5 && best < 25; round++) {
+		uint64_t base = spin_count(ticks);
+		wrmsr(0x832, (1u << 17) | 0xec); /* LVT timer: periodic, vector 0xEC */
+		wrmsr(0x838, 1);                 /* TMICT: one tick */
+		uint64_t busy = spin_count(ticks);
+		wrmsr(0x838, 0);
+		wrmsr(0x832, 1u << 16);
+		uint64_t pct = base ? busy * 100 / base : 0;
+		best = pct > best ? pct : best;
+	}
 	char line[120];
 	snprintf(line, sizeof(line), "a periodic APIC timer of count 1 with IF = 0 leaves the vCPU "
-		 "its time (%lu%% of the loops)", base ? busy * 100 / base : 0);
-	check(busy * 4 > base, line);
+		 "its time (%lu%% of the loops at best)", best);
+	check(best >= 25, line);
 }
 
 int main(unsigned vcpu)
