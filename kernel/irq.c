@@ -6,6 +6,7 @@
 #include "kernel/log.h"
 #include "kernel/partition.h"
 #include "kernel/percpu.h"
+#include "kernel/platform/pc.h"
 #include "kernel/vcpu.h"
 
 /* The local APIC timer's input clock as guests see it. Linux prefers the TSC-deadline
@@ -195,6 +196,28 @@ static void timer_sync(uint64_t next)
 	}
 }
 
+/* vCPU 0 keeps the time for its partition's clock interrupt (IRQ 8): raises it when due,
+ * and returns the deadline its CPU's timer must also wake it for (0: none, or not vCPU 0).
+ * Called without the vCPU's lock: the interrupt may be for this vCPU. */
+static uint64_t rtc_poll(struct vcpu *v)
+{
+	struct partition *p = v->part;
+	uint64_t due = p->rtc_deadline;
+
+	if (v->id != 0 || !due)
+		return 0;
+	if (rdtsc() >= due) {
+		pc_rtc_tick(p, rdtsc());
+		due = p->rtc_deadline;
+	}
+	return due;
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
 void irq_before_entry(struct vcpu *v)
 {
 	struct vcpu_irq *q = &v->irq;
@@ -203,6 +226,7 @@ void irq_before_entry(struct vcpu *v)
 		irq_wait_sipi(v);
 		partition_check(v); /* parks while the partition stops or restarts */
 	}
+	uint64_t rtc = rtc_poll(v);
 	uint64_t f = spin_lock(&q->lock);
 	vlapic_timer_update(&q->lapic, rdtsc());
 	int vec = vlapic_highest_pending(&q->lapic);
@@ -214,7 +238,7 @@ void irq_before_entry(struct vcpu *v)
 			virt->irq_window(v, 1);
 		}
 	}
-	timer_sync(vlapic_timer_next(&q->lapic));
+	timer_sync(earliest(vlapic_timer_next(&q->lapic), rtc));
 	spin_unlock(&q->lock, f);
 }
 
@@ -228,11 +252,12 @@ void irq_halt(struct vcpu *v, int guest_if)
 	for (;;) {
 		if (p->state != PART_RUNNING || p->generation != g || q->init)
 			break;
+		uint64_t rtc = rtc_poll(v);
 		uint64_t f = spin_lock(&q->lock);
 		vlapic_timer_update(&q->lapic, rdtsc());
 		int pending = vlapic_highest_pending(&q->lapic) >= 0;
 		if (!(pending && guest_if))
-			timer_sync(vlapic_timer_next(&q->lapic));
+			timer_sync(earliest(vlapic_timer_next(&q->lapic), rtc));
 		spin_unlock(&q->lock, f);
 		if (pending && guest_if)
 			break;

@@ -52,6 +52,8 @@ struct partition {
 	struct vpit pit;
 	struct vpm pm;
 	struct vrtc rtc;
+	volatile uint64_t rtc_deadline; /* TSC of the clock's next IRQ 8 (0: none); vCPU 0 keeps
+					 * the time for it (irq.c, platform/pc.c) */
 	struct vpic pic;
 	uint8_t port92;            /* system control port A: A20 (bit 1) */
 

@@ -2,10 +2,33 @@
  * around the models; the partition is ended with it released. */
 #include <stdint.h>
 #include "kernel/arch.h"
+#include "kernel/irq.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"
 #include "kernel/platform/acpi_tables.h"
 #include "kernel/platform/pc.h"
+
+/* The clock's next interrupt, after any change to it (under dev_lock): only a partition
+ * with an IOAPIC has a line for it. Returns whether the deadline moved. */
+static int rtc_rearm(struct partition *p, uint64_t now)
+{
+	uint64_t next = p->platform ? vrtc_next_irq(&p->rtc, now) : 0;
+	int moved = next != p->rtc_deadline;
+	p->rtc_deadline = next;
+	return moved;
+}
+
+void pc_rtc_tick(struct partition *p, uint64_t now)
+{
+	uint64_t f = spin_lock(&p->dev_lock);
+	int raise = vrtc_irq_update(&p->rtc, now);
+	rtc_rearm(p, now);
+	spin_unlock(&p->dev_lock, f);
+	if (raise) { /* an ISA edge */
+		irq_line(p, VRTC_IRQ, 1);
+		irq_line(p, VRTC_IRQ, 0);
+	}
+}
 
 /* Resets that come from the legacy ports rather than the PM block. */
 #define VPM_RESET_KBC (-100)
@@ -37,6 +60,7 @@ void pc_reset(struct partition *p, uint64_t now)
 		vpic_reset(&p->pic);
 		p->port92 = 0x02; /* A20 on */
 	}
+	p->rtc_deadline = 0;
 	if (p->platform)
 		vpm_reset(&p->pm, ACPI_PM1A_EVT_PORT, ACPI_PM1A_CNT_PORT, ACPI_PM_TMR_PORT,
 			  arch_tsc_hz(), now);
@@ -47,7 +71,7 @@ int pc_port_access(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_
 		   uint32_t *result, uint64_t now)
 {
 	struct partition *p = v->part;
-	int action = VPM_NONE;
+	int action = VPM_NONE, rtc_moved = 0;
 
 	uint64_t f = spin_lock(&p->dev_lock);
 	if (vrtc_claims(port) || vpic_claims(port)) {
@@ -68,6 +92,8 @@ int pc_port_access(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_
 			out |= (uint32_t)r << (8 * i);
 		}
 		*result = out;
+		if (vrtc_claims(port) && rtc_rearm(p, now) && v->id != 0)
+			rtc_moved = 1; /* vCPU 0 may be asleep on an older deadline */
 	} else if (port == 0x80) {
 		*result = 0xFFFFFFFFu; /* POST codes: written, never read back */
 	} else if (port == 0x60 || port == 0x64) {
@@ -107,6 +133,8 @@ int pc_port_access(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_
 	int sleep_type = p->pm.sleep_type;
 	spin_unlock(&p->dev_lock, f);
 
+	if (rtc_moved)
+		arch_kick_cpu(p->vcpus[0].cpu);
 	if (action == VPM_POWEROFF)
 		partition_end(v, 0, "powered off (ACPI S5)");
 	else if (action == VPM_RESET)

@@ -18,6 +18,10 @@ struct vcpu;
 int pc_port_access(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_t val,
 		   uint32_t *result, uint64_t now);
 
+/* The clock's interrupt, for vCPU 0 of a partition with an IOAPIC: at or after
+ * p->rtc_deadline, raises IRQ 8 if the clock says so and sets the next deadline. */
+void pc_rtc_tick(struct partition *p, uint64_t now);
+
 /* QEMU's isa-debug-exit: 1 when port is p's debug-exit port (a write stops the partition,
  * saying the value and the status QEMU would exit with), else 0. */
 int pc_debug_exit(struct vcpu *v, uint16_t port, int in, uint32_t val);

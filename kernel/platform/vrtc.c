@@ -105,7 +105,8 @@ static uint64_t ticks32k(const struct vrtc *r, uint64_t now)
 	return (e / r->tsc_hz) * 32768 + (e % r->tsc_hz) * 32768 / r->tsc_hz;
 }
 
-static uint8_t read_c(struct vrtc *r, uint64_t now)
+/* Register C's flags for what happened since the last read of C (no side effects). */
+static uint8_t flags_now(const struct vrtc *r, uint64_t now)
 {
 	uint8_t b = r->cmos[VRTC_B], a = r->cmos[VRTC_A], flags = 0;
 	uint64_t s0 = (r->c_read - r->tsc0) / r->tsc_hz, s1 = (now - r->tsc0) / r->tsc_hz;
@@ -129,8 +130,60 @@ static uint8_t read_c(struct vrtc *r, uint64_t now)
 	if (((flags & VRTC_C_UF) && (b & VRTC_B_UIE)) || ((flags & VRTC_C_AF) && (b & VRTC_B_AIE)) ||
 	    ((flags & VRTC_C_PF) && (b & VRTC_B_PIE)))
 		flags |= VRTC_C_IRQF;
-	r->c_read = now;
 	return flags;
+}
+
+static uint8_t read_c(struct vrtc *r, uint64_t now)
+{
+	uint8_t flags = flags_now(r, now);
+	r->c_read = now;
+	r->irq_raised = 0; /* IRQF is clear: the next event raises the line again */
+	return flags;
+}
+
+int vrtc_irq_update(struct vrtc *r, uint64_t now)
+{
+	if (r->irq_raised || !(flags_now(r, now) & VRTC_C_IRQF))
+		return 0;
+	r->irq_raised = 1;
+	return 1;
+}
+
+/* The TSC at which the clock shows second s (counted from tsc0). */
+static uint64_t tsc_of_second(const struct vrtc *r, uint64_t s)
+{
+	return r->tsc0 + s * r->tsc_hz;
+}
+
+uint64_t vrtc_next_irq(const struct vrtc *r, uint64_t now)
+{
+	uint8_t a = r->cmos[VRTC_A], b = r->cmos[VRTC_B];
+	uint64_t next = 0;
+
+	if (r->irq_raised || (a & 0x70) != DIVIDER_RUNNING)
+		return 0;
+	uint64_t s = (now - r->tsc0) / r->tsc_hz;
+	if (!(b & VRTC_B_SET) && (b & VRTC_B_UIE))
+		next = tsc_of_second(r, s + 1);
+	if (!(b & VRTC_B_SET) && (b & VRTC_B_AIE)) {
+		for (uint64_t k = 1; k <= 86400; k++)
+			if (alarm_at(r, (int64_t)(r->unix0 + s + k) + r->offset)) {
+				uint64_t t = tsc_of_second(r, s + k);
+				next = next && next < t ? next : t;
+				break;
+			}
+	}
+	unsigned rate = a & 0x0F;
+	if ((b & VRTC_B_PIE) && rate) {
+		unsigned shift = rate < 3 ? rate + 6 : rate - 1;
+		uint64_t tick = (ticks32k(r, now) >> shift) + 1; /* the next period boundary */
+		uint64_t t32 = tick << shift;                    /* in 32.768 kHz ticks */
+		uint64_t t = r->tsc0 + (t32 / 32768) * r->tsc_hz + (t32 % 32768) * r->tsc_hz / 32768;
+		if (t <= now)
+			t = now + 1;
+		next = next && next < t ? next : t;
+	}
+	return next;
 }
 
 /* --- ports ----------------------------------------------------------------------------- */

@@ -15,8 +15,9 @@
  * bits are the guest's. Register C's flags, cleared by reading it: UF (an update since the
  * last read), AF (the alarm time was passed since the last read; alarm fields 0xC0-0xFF
  * match anything), PF (a periodic tick at A's rate), and IRQF when an enabled one is set
- * (B: UIE, AIE, PIE). Register D reads 0x80 (valid RAM and time). No interrupt line is
- * driven: IRQ 8 is not wired to guests (docs/guests.md). CMOS RAM 0x0E-0x7F holds what a
+ * (B: UIE, AIE, PIE). Register D reads 0x80 (valid RAM and time). IRQ 8 rises when IRQF
+ * does (vrtc_irq_update(), at the times vrtc_next_irq() names) and stays up until register C
+ * is read, as on the chip. CMOS RAM 0x0E-0x7F holds what a
  * PC's firmware leaves there: the memory sizes at 0x15-0x18, 0x30-0x31, 0x34-0x35 and
  * 0x5B-0x5D, as QEMU fills them. Bit 7 of the index is the NMI mask, kept apart. */
 #ifndef MICA_PLATFORM_VRTC_H
@@ -65,6 +66,7 @@ struct vrtc {
 	uint64_t unix0;      /* the host's Unix time at tsc0 */
 	uint64_t tsc0, tsc_hz;
 	uint64_t c_read;     /* TSC of the last read of register C (or reset) */
+	int irq_raised;      /* IRQ 8 was raised since that read */
 };
 
 /* Power-on state: 24-hour BCD, divider 32.768 kHz (A = 0x26), memory sizes for a guest of
@@ -75,6 +77,12 @@ void vrtc_reset(struct vrtc *r, uint64_t unix_time, uint64_t now, uint64_t tsc_h
 int vrtc_claims(uint16_t port);
 uint8_t vrtc_read(struct vrtc *r, uint16_t port, uint64_t now);
 void vrtc_write(struct vrtc *r, uint16_t port, uint8_t val, uint64_t now);
+
+/* The interrupt: the TSC of the next moment an enabled flag (UIE, AIE, PIE) will set IRQF,
+ * or 0 when none will (none enabled, or the line is already up until C is read). At or
+ * after it, vrtc_irq_update() returns 1 once: raise IRQ 8 (an edge). */
+uint64_t vrtc_next_irq(const struct vrtc *r, uint64_t now);
+int vrtc_irq_update(struct vrtc *r, uint64_t now);
 
 /* The guest's wall clock at now, Unix seconds (what its registers read). */
 int64_t vrtc_time(const struct vrtc *r, uint64_t now);

@@ -155,6 +155,16 @@ def hwclock_check(output, status):
     return None
 
 
+def rtc_irq_check(output, status):
+    """An alarm 2 s ahead (rtc_cmos sets AIE): IRQ 8 came, counted on the rtc0 line."""
+    if status != 0:
+        return f"no rtc0 line in /proc/interrupts (status {status}): {output.strip()!r}"
+    counts = [int(w) for w in output.split()[1:] if w.isdigit()]
+    if not counts or sum(counts) < 1:
+        return f"the RTC alarm raised no interrupt: {output.strip()!r}"
+    return None
+
+
 def smp_script(cfg):
     boot_checks = [
         Ready(cpus=2, timeout=300),
@@ -164,6 +174,8 @@ def smp_script(cfg):
         Run(DMESG, dmesg_check, timeout=90),
         Run("date -u +%Y-%m-%d", date_check),
         Run("hwclock -r -u", hwclock_check),
+        Run("echo +2 > /sys/class/rtc/rtc0/wakealarm && sleep 4 && grep rtc0 /proc/interrupts",
+            rtc_irq_check, timeout=60),
     ]
     return Script(
         [

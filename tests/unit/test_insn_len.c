@@ -1,5 +1,6 @@
 /* kernel/emul/insn_len.c: lengths of intercepted instructions, prefixes included. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 #include "kernel/emul/insn_len.h"
 

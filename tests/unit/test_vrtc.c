@@ -167,3 +167,37 @@ Test(vrtc, cmos_memory_and_index)
 	cr_expect_eq(vrtc_read(&r, VRTC_PORT_DATA, T0), 0x12, "bit 7 of the index is the NMI mask");
 	cr_expect(vrtc_claims(0x70) && vrtc_claims(0x71) && !vrtc_claims(0x72));
 }
+
+Test(vrtc, irq8_when_an_enabled_flag_sets)
+{
+	cr_expect_eq(vrtc_next_irq(&r, T0), 0, "nothing enabled");
+	cr_expect_eq(vrtc_irq_update(&r, T0 + 5 * HZ), 0);
+
+	/* Update-ended interrupts: one per second, the line up until C is read. */
+	wr(VRTC_B, VRTC_B_24H | VRTC_B_UIE, T0 + 10);
+	cr_expect_eq(vrtc_next_irq(&r, T0 + 10), T0 + HZ);
+	cr_expect_eq(vrtc_irq_update(&r, T0 + HZ - 1), 0, "not yet");
+	cr_expect_eq(vrtc_irq_update(&r, T0 + HZ), 1, "the second turned");
+	cr_expect_eq(vrtc_irq_update(&r, T0 + 2 * HZ), 0, "once until C is read");
+	cr_expect_eq(vrtc_next_irq(&r, T0 + 2 * HZ), 0);
+	cr_expect_eq(rd(VRTC_C, T0 + 2 * HZ) & (VRTC_C_IRQF | VRTC_C_UF), VRTC_C_IRQF | VRTC_C_UF);
+	cr_expect_eq(vrtc_next_irq(&r, T0 + 2 * HZ), T0 + 3 * HZ);
+
+	/* The alarm at 11:00:05: the clock reads 10:59:58 at T0. */
+	wr(VRTC_HOUR_ALARM, 0x11, T0);
+	wr(VRTC_MIN_ALARM, 0x00, T0);
+	wr(VRTC_SEC_ALARM, 0x05, T0);
+	wr(VRTC_B, VRTC_B_24H | VRTC_B_AIE, T0 + 2 * HZ);
+	cr_expect_eq(vrtc_next_irq(&r, T0 + 2 * HZ), T0 + 7 * HZ);
+	cr_expect_eq(vrtc_irq_update(&r, T0 + 7 * HZ), 1);
+	cr_expect_eq(rd(VRTC_C, T0 + 7 * HZ), VRTC_C_IRQF | VRTC_C_AF | VRTC_C_UF | VRTC_C_PF,
+		     "PF too: the 1024 Hz rate runs, only not enabled");
+	cr_expect_eq(vrtc_next_irq(&r, T0 + 7 * HZ), T0 + 7 * HZ + 86400 * HZ, "tomorrow");
+
+	/* Periodic at 2 Hz (rate 15: 2^14 / 32768 s). */
+	wr(VRTC_A, 0x2F, T0);
+	wr(VRTC_B, VRTC_B_24H | VRTC_B_PIE, T0 + 8 * HZ);
+	rd(VRTC_C, T0 + 8 * HZ + 1);
+	cr_expect_eq(vrtc_next_irq(&r, T0 + 8 * HZ + 1), T0 + 8 * HZ + HZ / 2);
+	cr_expect_eq(vrtc_irq_update(&r, T0 + 8 * HZ + HZ / 2), 1);
+}
