@@ -263,6 +263,22 @@ def pvh_script(cfg):
     )
 
 
+def poweroff_script(image):
+    """Bochs, output only: Linux on 1 vCPU reaches /init's marker and powers itself off."""
+    return Script(
+        [
+            BANNER,
+            Wait(started("linux", "1", "256 MiB", image)),
+            Forbid(LINUX_ENDS),
+            Wait(kernel_line(lit("Run /init as init process")), timeout=600),
+            Ready(cpus=1),
+            Allow(LINUX_ENDS),
+            Wait(stopped("linux", lit("powered off (ACPI S5)")), EXITS, timeout=120),
+        ],
+        forbidden=LINUX_FORBIDDEN,
+    )
+
+
 LINUX_SCENARIOS = [
     Scenario(
         "linux-smp",
@@ -303,18 +319,7 @@ LINUX_SCENARIOS = [
         "(mica.then=poweroff): the partition stops alone, with its exit counts",
         VMX_POWEROFF_CONFIG,
         LINUX_FILES,
-        lambda cfg: Script(
-            [
-                BANNER,
-                Wait(started("linux", "1", "256 MiB", "vmlinuz")),
-                Forbid(LINUX_ENDS),
-                Wait(kernel_line(lit("Run /init as init process")), timeout=600),
-                Ready(cpus=1),
-                Allow(LINUX_ENDS),
-                Wait(stopped("linux", lit("powered off (ACPI S5)")), EXITS, timeout=120),
-            ],
-            forbidden=LINUX_FORBIDDEN,
-        ),
+        lambda cfg: poweroff_script("vmlinuz"),
         timeout=1500,
         vendors=("vmx",),
         env={"MICA_SMP": "2"},
@@ -327,18 +332,7 @@ LINUX_SCENARIOS = [
         "shell and powers itself off (output only)",
         VMX_POWEROFF_CONFIG.replace("image = vmlinuz", "image = vmlinux"),
         [VMLINUX, INITRD],
-        lambda cfg: Script(
-            [
-                BANNER,
-                Wait(started("linux", "1", "256 MiB", "vmlinux")),
-                Forbid(LINUX_ENDS),
-                Wait(kernel_line(lit("Run /init as init process")), timeout=600),
-                Ready(cpus=1),
-                Allow(LINUX_ENDS),
-                Wait(stopped("linux", lit("powered off (ACPI S5)")), EXITS, timeout=120),
-            ],
-            forbidden=LINUX_FORBIDDEN,
-        ),
+        lambda cfg: poweroff_script("vmlinux"),
         timeout=1500,
         vendors=("vmx",),
         env={"MICA_SMP": "2"},
