@@ -196,26 +196,23 @@ static void timer_sync(uint64_t next)
 	}
 }
 
-/* vCPU 0 keeps the time for its partition's clock interrupt (IRQ 8): raises it when due,
- * and returns the deadline its CPU's timer must also wake it for (0: none, or not vCPU 0).
- * Called without the vCPU's lock: the interrupt may be for this vCPU. */
-static uint64_t rtc_poll(struct vcpu *v)
+/* vCPU 0 keeps the time for its partition's clock interrupt (IRQ 8, q->rtc_deadline set by
+ * platform/pc.c): raises it when due. Called without the vCPU's lock (the interrupt may be
+ * for this vCPU), and only while a deadline is set: the exit path pays one load for it. */
+static void __attribute__((noinline)) rtc_poll(struct vcpu *v)
 {
-	struct partition *p = v->part;
-	uint64_t due = p->rtc_deadline;
-
-	if (v->id != 0 || !due)
-		return 0;
-	if (rdtsc() >= due) {
-		pc_rtc_tick(p, rdtsc());
-		due = p->rtc_deadline;
-	}
-	return due;
+	uint64_t now = rdtsc();
+	if (now >= v->irq.rtc_deadline)
+		pc_rtc_tick(v->part, now);
 }
 
-static uint64_t earliest(uint64_t a, uint64_t b)
+/* The CPU's timer: the local APIC's next deadline, or the clock's if that comes first. */
+static inline uint64_t next_deadline(const struct vcpu_irq *q)
 {
-	return !a ? b : !b ? a : a < b ? a : b;
+	uint64_t next = vlapic_timer_next(&q->lapic), rtc = q->rtc_deadline;
+	if (__builtin_expect(rtc != 0, 0) && (!next || rtc < next))
+		next = rtc;
+	return next;
 }
 
 void irq_before_entry(struct vcpu *v)
@@ -226,7 +223,8 @@ void irq_before_entry(struct vcpu *v)
 		irq_wait_sipi(v);
 		partition_check(v); /* parks while the partition stops or restarts */
 	}
-	uint64_t rtc = rtc_poll(v);
+	if (__builtin_expect(q->rtc_deadline != 0, 0))
+		rtc_poll(v);
 	uint64_t f = spin_lock(&q->lock);
 	vlapic_timer_update(&q->lapic, rdtsc());
 	int vec = vlapic_highest_pending(&q->lapic);
@@ -238,7 +236,7 @@ void irq_before_entry(struct vcpu *v)
 			virt->irq_window(v, 1);
 		}
 	}
-	timer_sync(earliest(vlapic_timer_next(&q->lapic), rtc));
+	timer_sync(next_deadline(q));
 	spin_unlock(&q->lock, f);
 }
 
@@ -252,12 +250,13 @@ void irq_halt(struct vcpu *v, int guest_if)
 	for (;;) {
 		if (p->state != PART_RUNNING || p->generation != g || q->init)
 			break;
-		uint64_t rtc = rtc_poll(v);
+		if (q->rtc_deadline)
+			rtc_poll(v);
 		uint64_t f = spin_lock(&q->lock);
 		vlapic_timer_update(&q->lapic, rdtsc());
 		int pending = vlapic_highest_pending(&q->lapic) >= 0;
 		if (!(pending && guest_if))
-			timer_sync(earliest(vlapic_timer_next(&q->lapic), rtc));
+			timer_sync(next_deadline(q));
 		spin_unlock(&q->lock, f);
 		if (pending && guest_if)
 			break;

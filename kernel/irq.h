@@ -18,6 +18,8 @@ struct vcpu_irq {
 	volatile int wait_sipi;   /* after INIT (or as an AP at boot): waits for a SIPI */
 	volatile int sipi_vector; /* the SIPI's start page, or -1 */
 	volatile int init;        /* an INIT arrived while running */
+	volatile uint64_t rtc_deadline; /* vCPU 0 only: TSC of its partition's next clock
+					 * interrupt (IRQ 8), 0: none (platform/pc.c) */
 };
 
 /* (Re)sets v's interrupt state. ap: starts in wait-for-SIPI. */

@@ -51,9 +51,7 @@ struct partition {
 	struct com1 com1;
 	struct vpit pit;
 	struct vpm pm;
-	struct vrtc rtc;
-	volatile uint64_t rtc_deadline; /* TSC of the clock's next IRQ 8 (0: none); vCPU 0 keeps
-					 * the time for it (irq.c, platform/pc.c) */
+	struct vrtc rtc;           /* its IRQ 8 is timed by vCPU 0 (irq.rtc_deadline) */
 	struct vpic pic;
 	uint8_t port92;            /* system control port A: A20 (bit 1) */
 

@@ -13,8 +13,9 @@
 static int rtc_rearm(struct partition *p, uint64_t now)
 {
 	uint64_t next = p->platform ? vrtc_next_irq(&p->rtc, now) : 0;
-	int moved = next != p->rtc_deadline;
-	p->rtc_deadline = next;
+	volatile uint64_t *d = &p->vcpus[0].irq.rtc_deadline;
+	int moved = next != *d;
+	*d = next;
 	return moved;
 }
 
@@ -60,7 +61,7 @@ void pc_reset(struct partition *p, uint64_t now)
 		vpic_reset(&p->pic);
 		p->port92 = 0x02; /* A20 on */
 	}
-	p->rtc_deadline = 0;
+	p->vcpus[0].irq.rtc_deadline = 0;
 	if (p->platform)
 		vpm_reset(&p->pm, ACPI_PM1A_EVT_PORT, ACPI_PM1A_CNT_PORT, ACPI_PM_TMR_PORT,
 			  arch_tsc_hz(), now);

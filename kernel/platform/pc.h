@@ -18,8 +18,8 @@ struct vcpu;
 int pc_port_access(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_t val,
 		   uint32_t *result, uint64_t now);
 
-/* The clock's interrupt, for vCPU 0 of a partition with an IOAPIC: at or after
- * p->rtc_deadline, raises IRQ 8 if the clock says so and sets the next deadline. */
+/* The clock's interrupt, for vCPU 0 of a partition with an IOAPIC: at or after its
+ * irq.rtc_deadline, raises IRQ 8 if the clock says so and sets the next deadline. */
 void pc_rtc_tick(struct partition *p, uint64_t now);
 
 /* QEMU's isa-debug-exit: 1 when port is p's debug-exit port (a write stops the partition,

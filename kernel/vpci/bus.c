@@ -592,7 +592,6 @@ uint64_t vpci_mmio(struct vpci *b, uint64_t gpa, unsigned size, uint64_t val, in
 		return cfg_access(b, gpa - b->host->ecam_base, size, (uint32_t)val, write);
 	}
 	enum vpci_region r = vpci_bar_lookup(b, gpa, &slot, &bar, &off);
-	struct vpci_fn *f = &b->fn[slot];
 	switch (r) {
 	case VPCI_REGION_NONE:
 		return ones(size);
@@ -605,8 +604,10 @@ uint64_t vpci_mmio(struct vpci *b, uint64_t gpa, unsigned size, uint64_t val, in
 		vpci_msix_write(b, slot, r, off, size, val);
 		msix_flush(b, slot);
 		return 0;
-	default:
+	default: {
+		struct vpci_fn *f = &b->fn[slot]; /* slot is set: a region was found */
 		return f->ops ? f->ops->region(f->dev, r, off, size, val, write) : 0;
+	}
 	}
 }
 
