@@ -427,8 +427,9 @@ int vdrv_wait_used(struct vdrv *d, unsigned qi, uint16_t head, const char *what)
 
 	while (u->idx == q->used_idx) {
 		if (passed(end)) {
-			printf("%s: FAILED: %s: used index of queue %u still %u after 2 s "
-			       "(status 0x%02x)\n", d->name, what, qi, q->used_idx, vdrv_status(d));
+			printf("%s: FAILED: %s: used index of queue %u still %u after %u ms "
+			       "(status 0x%02x)\n", d->name, what, qi, q->used_idx, VDRV_TIMEOUT_MS,
+			       vdrv_status(d));
 			return 0;
 		}
 		cpu_relax();

@@ -60,7 +60,8 @@
 #define VDRV_NQUEUES 2
 #define VDRV_QSZ     8 /* entries asked for; fewer if the device offers fewer */
 
-#define VDRV_TIMEOUT_MS 2000  /* every wait but the first for the backend */
+#define VDRV_TIMEOUT_MS 5000  /* every wait but the first for the backend: the service
+			       * shares the host with two booting Linux guests in virtio-linux */
 #define VDRV_ATTACH_MS  10000 /* the first vdrv_init: the service may still be starting */
 
 /* --- MMIO: one plain MOV of the natural width each (what Mica's MMIO decoder knows; a
