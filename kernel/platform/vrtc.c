@@ -80,22 +80,43 @@ static int load_time(const struct vrtc *r, int64_t *t)
 
 /* --- flags ------------------------------------------------------------------------------ */
 
-static int alarm_field(const struct vrtc *r, unsigned reg, unsigned v, int hour)
+/* An alarm field: its value (below limit), -1 for "don't care" (0xC0-0xFF), or -2 when it
+ * can never match (a value past the field's range). */
+static int alarm_want(const struct vrtc *r, unsigned reg, unsigned limit, int hour)
 {
 	uint8_t a = r->cmos[reg];
 	if (a >= 0xC0)
-		return 1; /* "don't care" */
-	return (hour ? dec_hour(r, a) : dec(r, a)) == v;
+		return -1;
+	unsigned v = hour ? dec_hour(r, a) : dec(r, a);
+	return v < limit ? (int)v : -2;
 }
 
-static int alarm_at(const struct vrtc *r, int64_t t)
+/* The first second after second s (counted from tsc0) whose time of day the alarm matches,
+ * or 0 when it never can. Jumps to the next hour, minute or second that can match, so it
+ * takes a few dozen steps at most, whatever the guest wrote. */
+static uint64_t next_alarm(const struct vrtc *r, uint64_t s)
 {
-	int64_t s = t % 86400;
-	if (s < 0)
-		s += 86400;
-	return alarm_field(r, VRTC_SEC_ALARM, (unsigned)(s % 60), 0) &&
-	       alarm_field(r, VRTC_MIN_ALARM, (unsigned)(s / 60 % 60), 0) &&
-	       alarm_field(r, VRTC_HOUR_ALARM, (unsigned)(s / 3600), 1);
+	int sec = alarm_want(r, VRTC_SEC_ALARM, 60, 0), min = alarm_want(r, VRTC_MIN_ALARM, 60, 0);
+	int hour = alarm_want(r, VRTC_HOUR_ALARM, 24, 1);
+
+	if (sec == -2 || min == -2 || hour == -2)
+		return 0;
+	uint64_t k = s + 1;
+	for (unsigned step = 0; step < 200; step++) {
+		int64_t d = ((int64_t)(r->unix0 + k) + r->offset) % 86400;
+		if (d < 0)
+			d += 86400;
+		unsigned cs = (unsigned)(d % 60), cm = (unsigned)(d / 60 % 60), ch = (unsigned)(d / 3600);
+		if (hour >= 0 && ch != (unsigned)hour)
+			k += 3600 - (uint64_t)(d % 3600);
+		else if (min >= 0 && cm != (unsigned)min)
+			k += 60 - cs;
+		else if (sec >= 0 && cs != (unsigned)sec)
+			k += ((unsigned)sec + 60 - cs) % 60;
+		else
+			return k;
+	}
+	return 0;
 }
 
 /* 32.768 kHz ticks since tsc0. */
@@ -114,12 +135,10 @@ static uint8_t flags_now(const struct vrtc *r, uint64_t now)
 	if (!(b & VRTC_B_SET) && (a & 0x70) == DIVIDER_RUNNING) {
 		if (s1 > s0)
 			flags |= VRTC_C_UF;
-		/* The alarm, for each second the clock showed since the last read (a day holds
-		 * every time of day there is). */
-		uint64_t n = s1 - s0 < 86400 ? s1 - s0 : 86400;
-		for (uint64_t k = 0; k < n && !(flags & VRTC_C_AF); k++)
-			if (alarm_at(r, (int64_t)(r->unix0 + s1 - k) + r->offset))
-				flags |= VRTC_C_AF;
+		/* The alarm, if the clock showed a matching second since the last read. */
+		uint64_t k = next_alarm(r, s0);
+		if (k && k <= s1)
+			flags |= VRTC_C_AF;
 	}
 	unsigned rate = a & 0x0F;
 	if (rate && (a & 0x70) == DIVIDER_RUNNING) {
@@ -166,12 +185,11 @@ uint64_t vrtc_next_irq(const struct vrtc *r, uint64_t now)
 	if (!(b & VRTC_B_SET) && (b & VRTC_B_UIE))
 		next = tsc_of_second(r, s + 1);
 	if (!(b & VRTC_B_SET) && (b & VRTC_B_AIE)) {
-		for (uint64_t k = 1; k <= 86400; k++)
-			if (alarm_at(r, (int64_t)(r->unix0 + s + k) + r->offset)) {
-				uint64_t t = tsc_of_second(r, s + k);
-				next = next && next < t ? next : t;
-				break;
-			}
+		uint64_t k = next_alarm(r, s);
+		if (k) {
+			uint64_t t = tsc_of_second(r, k);
+			next = next && next < t ? next : t;
+		}
 	}
 	unsigned rate = a & 0x0F;
 	if ((b & VRTC_B_PIE) && rate) {

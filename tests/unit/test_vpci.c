@@ -6,16 +6,8 @@
 
 #include <mica/hypercall.h>
 #include "kernel/vpci/bus.h"
+#include "tests/unit/vpci_fixture.h"
 
-static struct vpci bus;
-static char err[160];
-
-#define ECAM(b, d, f, r) ((uint64_t)(b) << 20 | (uint64_t)(d) << 15 | (uint64_t)(f) << 12 | (r))
-
-/* The test bus: console at slot 1, block at 2, net at 5. */
-#define CON 1
-#define BLK 2
-#define NET 5
 
 static void init(void)
 {
@@ -29,15 +21,6 @@ static void init(void)
 
 TestSuite(vpci, .init = init);
 
-static uint32_t rd(unsigned dev, unsigned reg, unsigned size)
-{
-	return vpci_cfg_read(&bus, ECAM(0, dev, 0, reg), size);
-}
-
-static void wr(unsigned dev, unsigned reg, unsigned size, uint32_t val)
-{
-	vpci_cfg_write(&bus, ECAM(0, dev, 0, reg), size, val);
-}
 
 Test(vpci, host_bridge_header)
 {
@@ -357,14 +340,6 @@ static void msix_setup(void)
 	wr(CON, 0x04, 2, 0x0006);
 }
 
-static unsigned msix_cap(unsigned s)
-{
-	for (unsigned pos = rd(s, 0x34, 1); pos; pos = rd(s, pos + 1, 1))
-		if (rd(s, pos, 1) == 0x11)
-			return pos;
-	cr_assert_fail("no MSI-X capability");
-	return 0;
-}
 
 static uint64_t mread(uint64_t gpa, unsigned size)
 {
@@ -576,40 +551,6 @@ Test(vpci, odd_sizes_and_offsets)
 	cr_expect_eq(rd(CON, 0x100, 4), 0);
 }
 
-static struct {
-	unsigned calls, slot, off, size, write;
-	enum vpci_region r;
-	uint32_t val;
-} seen;
-
-/* The owner of every function in these tests: dev is &owners[slot]. */
-static unsigned owners[VPCI_SLOTS];
-
-static uint64_t region_fn(void *dev, enum vpci_region r, uint64_t off, unsigned size,
-			  uint64_t val, int write)
-{
-	unsigned *slot = dev;
-	cr_assert(slot >= owners && slot < owners + VPCI_SLOTS);
-	seen.calls++;
-	seen.slot = *slot;
-	seen.r = r;
-	seen.off = (unsigned)off;
-	seen.size = size;
-	seen.write = write;
-	if (write)
-		seen.val = (uint32_t)val;
-	return 0xCAFEF00D;
-}
-
-static const struct vpci_ops owner_ops = { .region = region_fn };
-
-static void attach_all(void)
-{
-	for (unsigned s = 1; s < VPCI_SLOTS; s++) {
-		owners[s] = s;
-		vpci_attach(&bus, s, &owner_ops, &owners[s]);
-	}
-}
 
 Test(vpci, pci_cfg_capability)
 {
@@ -818,137 +759,4 @@ Test(vpci, cf8_mechanism_one)
 	cr_expect_eq(vpci_cf8_offset(3u << 11, 0, &off), -1, "enable bit clear");
 	cr_expect_eq(vpci_cf8_offset(0x80000000u | 1u << 16, 0, &off), -1, "bus 1 does not exist");
 	cr_expect_eq(vpci_cf8_offset(0x80000000u, 4, &off), -1, "only four data ports");
-}
-
-/* --- The ways in: what a partition's exits call (vpci_mmio, vpci_pio, vpci_signal) ------- */
-
-static struct {
-	unsigned n;
-	uint64_t addr[8];
-	uint32_t data[8];
-} sent;
-
-static void msi_sink(void *ctx, uint64_t addr, uint32_t data)
-{
-	cr_assert_eq(ctx, &sent);
-	if (sent.n < 8) {
-		sent.addr[sent.n] = addr;
-		sent.data[sent.n] = data;
-	}
-	sent.n++;
-}
-
-#define HOST_ECAM 0xB0000000ull
-#define HOST_MEM  0xC0000000ull
-static const struct vpci_host host = {
-	.ecam_base = HOST_ECAM, .mem_base = HOST_MEM, .mem_size = 0x100000,
-	.msi = msi_sink, .ctx = &sent,
-};
-
-/* The test bus again, this time placed at host, owned and with CON's BAR at HOST_MEM. */
-static void hosted(void)
-{
-	memset(&sent, 0, sizeof(sent));
-	memset(&seen, 0, sizeof(seen));
-	vpci_init(&bus, &host);
-	cr_assert_eq(vpci_add_virtio(&bus, CON, VPCI_VIRTIO_CONSOLE, 2, 12, 10, err, sizeof(err)), 0);
-	cr_assert_eq(vpci_add_virtio(&bus, NET, VPCI_VIRTIO_NET, 64, 0, 0xFF, err, sizeof(err)), 0);
-	attach_all();
-	cr_assert_eq(vpci_assign_bar(&bus, CON, HOST_MEM), 0);
-	vpci_mmio(&bus, HOST_ECAM + ECAM(0, CON, 0, 0x04), 2, 0x0006, 1); /* memory, bus master */
-}
-
-Test(vpci, mmio_claims_only_its_windows)
-{
-	hosted();
-	cr_expect(vpci_mmio_claims(&bus, HOST_ECAM));
-	cr_expect(vpci_mmio_claims(&bus, HOST_ECAM + VPCI_ECAM_SIZE - 1));
-	cr_expect(!vpci_mmio_claims(&bus, HOST_ECAM + VPCI_ECAM_SIZE));
-	cr_expect(!vpci_mmio_claims(&bus, HOST_ECAM - 1));
-	cr_expect(vpci_mmio_claims(&bus, HOST_MEM + 0xFFFFF));
-	cr_expect(!vpci_mmio_claims(&bus, HOST_MEM + 0x100000));
-	vpci_init(&bus, NULL);
-	cr_expect(!vpci_mmio_claims(&bus, HOST_ECAM), "a bus with no host decodes nothing");
-	cr_expect_eq(vpci_mmio(&bus, HOST_ECAM, 4, 0, 0), 0xFFFFFFFFu);
-}
-
-Test(vpci, mmio_ecam_and_bar_reach_the_right_place)
-{
-	hosted();
-	cr_expect_eq(vpci_mmio(&bus, HOST_ECAM + ECAM(0, CON, 0, 0), 4, 0, 0),
-		     (0x1040u + VPCI_VIRTIO_CONSOLE) << 16 | 0x1AF4, "IDs through ECAM");
-	cr_expect_eq(vpci_mmio(&bus, HOST_ECAM + ECAM(0, 3, 0, 0), 2, 0, 0), 0xFFFF, "no device");
-	cr_expect_eq(vpci_mmio(&bus, HOST_ECAM, 8, 0, 0), ~0ull, "ECAM carries one dword");
-	cr_expect_eq(vpci_mmio(&bus, HOST_MEM + 0x100000 - 8, 4, 0, 0), 0xFFFFFFFFu,
-		     "in the window but no BAR there");
-
-	/* The device's own regions go to its owner, once, with the offset inside the region. */
-	cr_expect_eq(vpci_mmio(&bus, HOST_MEM + VPCI_COMMON_OFF + 0x14, 1, 0, 0), 0xCAFEF00D);
-	cr_expect_eq(seen.calls, 1);
-	cr_expect_eq(seen.slot, CON);
-	cr_expect_eq(seen.r, VPCI_REGION_COMMON);
-	cr_expect_eq(seen.off, 0x14);
-	vpci_mmio(&bus, HOST_MEM + VPCI_NOTIFY_OFF + 8, 2, 1, 1);
-	cr_expect_eq(seen.calls, 2);
-	cr_expect_eq(seen.r, VPCI_REGION_NOTIFY);
-	cr_expect_eq(seen.off, 8);
-	cr_expect_eq(seen.write, 1);
-	cr_expect_eq(seen.val, 1);
-	/* MSI-X is the bus's: the owner never sees it. */
-	vpci_mmio(&bus, HOST_MEM + VPCI_MSIX_TABLE_OFF, 8, 0xFEE00000ull, 1);
-	cr_expect_eq(vpci_mmio(&bus, HOST_MEM + VPCI_MSIX_TABLE_OFF, 8, 0, 0), 0xFEE00000ull);
-	cr_expect_eq(seen.calls, 2);
-	/* Inside the BAR but no register: 0, and nobody is asked. */
-	cr_expect_eq(vpci_mmio(&bus, HOST_MEM + 0x7000, 4, 0, 0), 0);
-	cr_expect_eq(seen.calls, 2);
-}
-
-Test(vpci, signal_and_unmask_send_through_the_host)
-{
-	unsigned cap;
-
-	hosted();
-	cap = msix_cap(CON);
-	vpci_mmio(&bus, HOST_MEM + VPCI_MSIX_TABLE_OFF + 16, 8, 0xFEE01000ull, 1);
-	vpci_mmio(&bus, HOST_MEM + VPCI_MSIX_TABLE_OFF + 24, 8, 0x42 | 1ull << 32, 1); /* masked */
-	cr_expect_eq(vpci_signal(&bus, CON, 1), VPCI_MSIX_DISABLED);
-	vpci_mmio(&bus, HOST_ECAM + ECAM(0, CON, 0, cap + 2), 2, 0x8000, 1);
-	cr_expect_eq(vpci_signal(&bus, CON, 1), VPCI_MSIX_MASKED, "now pending");
-	cr_expect_eq(sent.n, 0);
-	/* Unmasking through the BAR sends the pending message, exactly once. */
-	vpci_mmio(&bus, HOST_MEM + VPCI_MSIX_TABLE_OFF + 28, 4, 0, 1);
-	cr_expect_eq(sent.n, 1);
-	cr_expect_eq(sent.addr[0], 0xFEE01000ull);
-	cr_expect_eq(sent.data[0], 0x42);
-	cr_expect_eq(vpci_signal(&bus, CON, 1), 0);
-	cr_expect_eq(sent.n, 2);
-	/* Function Mask through config space holds it; clearing it (mechanism #1) sends. */
-	vpci_mmio(&bus, HOST_ECAM + ECAM(0, CON, 0, cap + 2), 2, 0xC000, 1);
-	cr_expect_eq(vpci_signal(&bus, CON, 1), VPCI_MSIX_FMASKED);
-	uint32_t r = 0;
-	cr_expect(vpci_pio(&bus, 0xcf8, 4, 0, 0x80000000u | CON << 11 | cap, &r));
-	cr_expect(vpci_pio(&bus, 0xcfe, 2, 0, 0x8000, &r));
-	cr_expect_eq(sent.n, 3);
-	cr_expect_eq(vpci_signal(&bus, CON, 2), MICA_EINVAL, "past the table");
-	cr_expect_eq(vpci_signal(&bus, 3, 0), MICA_EINVAL, "no function");
-}
-
-Test(vpci, mechanism_one)
-{
-	uint32_t r = 0;
-
-	hosted();
-	cr_expect(vpci_pio(&bus, 0xcf8, 4, 0, 0x80000000u | CON << 11 | 0x03, &r));
-	cr_expect(vpci_pio(&bus, 0xcf8, 4, 1, 0, &r));
-	cr_expect_eq(r, 0x80000000u | CON << 11, "the low bits read 0");
-	cr_expect(vpci_pio(&bus, 0xcfc, 4, 1, 0, &r));
-	cr_expect_eq(r, (0x1040u + VPCI_VIRTIO_CONSOLE) << 16 | 0x1AF4);
-	cr_expect(vpci_pio(&bus, 0xcfe, 2, 1, 0, &r));
-	cr_expect_eq(r, 0x1040u + VPCI_VIRTIO_CONSOLE);
-	cr_expect(!vpci_pio(&bus, 0xcf9, 1, 0, 6, &r), "0xCF9 is the reset register");
-	cr_expect(!vpci_pio(&bus, 0x3f8, 1, 1, 0, &r));
-	cr_expect(vpci_pio(&bus, 0xcf8, 4, 0, CON << 11, &r));
-	r = 0;
-	cr_expect(vpci_pio(&bus, 0xcfc, 4, 1, 0, &r));
-	cr_expect_eq(r, 0xFFFFFFFFu, "enable bit clear: master abort");
 }

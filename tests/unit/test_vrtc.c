@@ -201,3 +201,36 @@ Test(vrtc, irq8_when_an_enabled_flag_sets)
 	cr_expect_eq(vrtc_next_irq(&r, T0 + 8 * HZ + 1), T0 + 8 * HZ + HZ / 2);
 	cr_expect_eq(vrtc_irq_update(&r, T0 + 8 * HZ + HZ / 2), 1);
 }
+
+Test(vrtc, alarms_that_cannot_match_and_sparse_alarms)
+{
+	/* An hour of 0x25 never comes: no interrupt is ever due, and no AF. */
+	wr(VRTC_A, 0x20, T0);
+	wr(VRTC_HOUR_ALARM, 0x25, T0);
+	wr(VRTC_MIN_ALARM, 0xC0, T0);
+	wr(VRTC_SEC_ALARM, 0xC0, T0);
+	wr(VRTC_B, VRTC_B_24H | VRTC_B_AIE, T0);
+	cr_expect_eq(vrtc_next_irq(&r, T0), 0);
+	cr_expect_eq(rd(VRTC_C, T0 + 3 * 86400 * HZ) & VRTC_C_AF, 0);
+
+	/* 10:59:57, one second before T0's 10:59:58: next match tomorrow. */
+	wr(VRTC_HOUR_ALARM, 0x10, T0);
+	wr(VRTC_MIN_ALARM, 0x59, T0);
+	wr(VRTC_SEC_ALARM, 0x57, T0);
+	cr_expect_eq(vrtc_next_irq(&r, T0), T0 + (86400 - 1) * HZ);
+	/* Hours don't care, minute 0, second 30: 11:00:30, 32 s after T0. */
+	wr(VRTC_HOUR_ALARM, 0xFF, T0);
+	wr(VRTC_MIN_ALARM, 0x00, T0);
+	wr(VRTC_SEC_ALARM, 0x30, T0);
+	cr_expect_eq(vrtc_next_irq(&r, T0), T0 + 32 * HZ);
+	cr_expect_eq(vrtc_next_irq(&r, T0 + 33 * HZ), T0 + 32 * HZ + 3600 * HZ, "12:00:30");
+	/* Only the hour: 13:xx:xx starts 2 h 2 s after T0 (a fresh clock: C was read later). */
+	vrtc_reset(&r, UNIX, T0, HZ, 256ULL << 20);
+	wr(VRTC_A, 0x20, T0);
+	wr(VRTC_B, VRTC_B_24H | VRTC_B_AIE, T0);
+	wr(VRTC_HOUR_ALARM, 0x13, T0);
+	wr(VRTC_MIN_ALARM, 0xC0, T0);
+	wr(VRTC_SEC_ALARM, 0xC0, T0);
+	cr_expect_eq(vrtc_next_irq(&r, T0), T0 + 7202 * HZ);
+	cr_expect_eq(rd(VRTC_C, T0 + 7202 * HZ) & VRTC_C_AF, VRTC_C_AF);
+}
