@@ -22,7 +22,7 @@ CORE_LDFLAGS := -nostdlib -static -pie --no-dynamic-linker -z text -z max-page-s
 	-z noexecstack --no-warn-rwx-segments --build-id=none -T linker.ld
 
 LIB_SRCS  := lib/string.c lib/format.c lib/int128.c lib/errmsg.c lib/date.c
-CORE_SRCS := $(wildcard kernel/*.c kernel/*/*.c arch/x86/*.c arch/x86/svm/*.c arch/x86/vmx/*.c) $(LIB_SRCS)
+CORE_SRCS := $(wildcard kernel/*.c kernel/*/*.c arch/x86/*.c arch/x86/svm/*.c arch/x86/vmx/*.c arch/x86/iommu/*.c) $(LIB_SRCS)
 CORE_ASMS := $(wildcard arch/x86/*.S arch/x86/svm/*.S arch/x86/vmx/*.S)
 CORE_OBJS := $(patsubst %,$(BUILD)/core/%.o,$(CORE_SRCS) $(CORE_ASMS))
 

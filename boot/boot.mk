@@ -13,7 +13,7 @@ LOADER_LDFLAGS := -nostdlib -shared -Bsymbolic -znocombreloc --no-undefined \
 	-T $(EFI_LIB)/elf_x86_64_efi.lds
 
 LOADER_SRCS := $(addprefix boot/,efi_main.c console.c say.c efi_file.c mica_mem.c elf_core.c efi_mmap.c) \
-	kernel/config.c $(LIB_SRCS)
+	kernel/config.c kernel/host/pci.c $(LIB_SRCS)
 LOADER_OBJS := $(patsubst %,$(BUILD)/efi/%.o,$(LOADER_SRCS))
 
 .PHONY: loader

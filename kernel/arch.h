@@ -36,9 +36,24 @@ void arch_timer_arm(uint64_t tsc_deadline);
 /* The host's wall clock: Unix seconds (UTC) at TSC *tsc, read from the machine's clock the
  * first time (on the boot CPU, before partitions exist; 1970 if it has none). */
 void arch_boot_time(uint64_t *unix_time, uint64_t *tsc);
+/* Makes device memory [pa, pa + size) reachable by the core (uncached) and returns a
+ * pointer to pa, or NULL (beyond what the core's tables can map, or out of tables). Memory
+ * below the identity map's top is there already. */
+void *arch_map_mmio(uint64_t pa, uint64_t size);
+
 /* Reads the boot CPU's local APIC ID. */
 uint32_t arch_boot_apic_id(void);
 
 void kernel_ap_main(struct pcpu *cpu);
+
+/* Host interrupt vectors the kernel hands out: ARCH_VEC_DEV_FIRST..LAST to passed-through
+ * devices (each CPU has its own set), ARCH_VEC_IOMMU to the IOMMUs' fault reports. The
+ * platform layer calls these in interrupt context, then signals the end of the
+ * interrupt itself. */
+#define ARCH_VEC_DEV_FIRST 0x40
+#define ARCH_VEC_DEV_LAST  0xdf
+#define ARCH_VEC_IOMMU     0xed
+void kernel_device_irq(unsigned vector);
+void kernel_iommu_fault(void);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernel/config.h"
+#include "kernel/host/pci.h"
 
 #define KIB (1ULL << 10)
 #define MIB (1ULL << 20)
@@ -32,10 +33,7 @@ struct parser {
 	unsigned line;
 };
 
-static int fail(struct cfg_error *err, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct cfg_error *err, unsigned line, const char *fmt, ...)
+int cfg_fail(struct cfg_error *err, unsigned line, const char *fmt, ...)
 {
 	if (err) {
 		va_list ap;
@@ -220,12 +218,12 @@ static int parse_cpus(struct parser *ps, struct span v)
 			size_t end = at;
 			while (end < v.n && is_digit(v.p[end]))
 				end++;
-			return fail(ps->err, ps->line, "CPU %s is out of range (0-%u)",
+			return cfg_fail(ps->err, ps->line, "CPU %s is out of range (0-%u)",
 				    excerpt(ex, (struct span){ v.p + at, end - at }, 20),
 				    CFG_MAX_CPUS - 1);
 		}
 		if (hi < lo)
-			return fail(ps->err, ps->line,
+			return cfg_fail(ps->err, ps->line,
 				    "cpus '%s': the range %u-%u runs backwards; write %u-%u",
 				    excerpt(ex, v, EXCERPT_MAX), (unsigned)lo, (unsigned)hi,
 				    (unsigned)hi, (unsigned)lo);
@@ -243,7 +241,7 @@ static int parse_cpus(struct parser *ps, struct span v)
 		const struct cfg_partition *o = &ps->out->part[k];
 		uint64_t both = o->cpus & set;
 		if (both)
-			return fail(ps->err, ps->line,
+			return cfg_fail(ps->err, ps->line,
 				    "CPU %u is already given to partition '%s' (line %u); "
 				    "each CPU runs one partition",
 				    lowest_cpu(both), o->name, o->cpus_line);
@@ -253,7 +251,7 @@ static int parse_cpus(struct parser *ps, struct span v)
 	return 0;
 
 syntax:
-	return fail(ps->err, ps->line, "cpus '%s': expected CPU numbers such as 1, 1,2 or 2-3",
+	return cfg_fail(ps->err, ps->line, "cpus '%s': expected CPU numbers such as 1, 1,2 or 2-3",
 		    excerpt(ex, v, EXCERPT_MAX));
 }
 
@@ -281,22 +279,22 @@ static int parse_memory(struct parser *ps, struct span v)
 	if (!mult)
 		goto syntax;
 	if (big || num > MEM_LIMIT / mult)
-		return fail(ps->err, ps->line,
+		return cfg_fail(ps->err, ps->line,
 			    "memory '%s' is more than an x86-64 machine can address",
 			    excerpt(ex, v, EXCERPT_MAX));
 	num *= mult;
 	format_size(num, sz, sizeof(sz), 0);
 	if (num < CFG_MEM_ALIGN)
-		return fail(ps->err, ps->line,
+		return cfg_fail(ps->err, ps->line,
 			    "memory %s is too small: a partition needs at least 2 MiB", sz);
 	if (num % CFG_MEM_ALIGN)
-		return fail(ps->err, ps->line, "memory %s is not a multiple of 2 MiB", sz);
+		return cfg_fail(ps->err, ps->line, "memory %s is not a multiple of 2 MiB", sz);
 	ps->cur->memory = num;
 	ps->cur->memory_line = ps->line;
 	return 0;
 
 syntax:
-	return fail(ps->err, ps->line, "memory '%s': expected a size such as 64M or 1G",
+	return cfg_fail(ps->err, ps->line, "memory '%s': expected a size such as 64M or 1G",
 		    excerpt(ex, v, EXCERPT_MAX));
 }
 
@@ -306,14 +304,14 @@ static int check_name(struct parser *ps, const char *what, struct span name)
 	char ex[EXCERPT_MAX + 4];
 
 	if (name.n > MICA_NAME_MAX - 1)
-		return fail(ps->err, ps->line,
+		return cfg_fail(ps->err, ps->line,
 			    "%s name '%s' is %u characters long; at most %u are allowed", what,
 			    excerpt(ex, name, EXCERPT_MAX), (unsigned)name.n, MICA_NAME_MAX - 1);
 	for (size_t i = 0; i < name.n; i++) {
 		char c = name.p[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
 		      c == '_' || c == '-'))
-			return fail(ps->err, ps->line,
+			return cfg_fail(ps->err, ps->line,
 				    "%s name '%s' may use only letters, digits, '_' and '-'", what,
 				    excerpt(ex, name, EXCERPT_MAX));
 	}
@@ -360,16 +358,63 @@ static int parse_modules(struct parser *ps, struct span v)
 			i++;
 		struct span m = { v.p + start, i - start };
 		if (cur->nmodules == CFG_MODULES_MAX)
-			return fail(ps->err, ps->line, "more than %u modules; at most %u are allowed",
+			return cfg_fail(ps->err, ps->line, "more than %u modules; at most %u are allowed",
 				    CFG_MODULES_MAX, CFG_MODULES_MAX);
 		if (m.n > BOOT_PATH_MAX - 1)
-			return fail(ps->err, ps->line,
+			return cfg_fail(ps->err, ps->line,
 				    "module path '%s' is %u characters long; at most %u are allowed",
 				    excerpt(ex, m, EXCERPT_MAX), (unsigned)m.n, BOOT_PATH_MAX - 1);
 		span_copy(cur->modules[cur->nmodules++], m);
 	}
 	if (!cur->nmodules)
-		return fail(ps->err, ps->line, "modules: expected one or more file paths");
+		return cfg_fail(ps->err, ps->line, "modules: expected one or more file paths");
+	return 0;
+}
+
+/* pci = ADDR[, ADDR ...]: host PCI functions ([segment:]bus:device.function, hex), each
+ * given to one partition only. Whether they exist and may be passed through is checked
+ * against the machine later (kernel/assign_check.c). */
+static int parse_pci(struct parser *ps, struct span v)
+{
+	struct cfg_partition *cur = ps->cur;
+	char ex[EXCERPT_MAX + 4];
+	size_t i = 0;
+
+	cur->pci_line = ps->line;
+	for (;;) {
+		while (i < v.n && (v.p[i] == ' ' || v.p[i] == '\t' || v.p[i] == ','))
+			i++;
+		if (i == v.n)
+			break;
+		size_t start = i;
+		while (i < v.n && v.p[i] != ' ' && v.p[i] != '\t' && v.p[i] != ',')
+			i++;
+		struct span a = { v.p + start, i - start };
+		struct cfg_pci d;
+		memset(&d, 0, sizeof(d)); /* compared whole with memcmp below: no stray padding */
+		if (hpci_parse_addr(a.p, a.n, &d.seg, &d.bus, &d.dev, &d.fn))
+			return cfg_fail(ps->err, ps->line,
+				    "pci '%s': expected a PCI address bus:device.function in hex "
+				    "(e.g. 00:04.0, or 0000:00:04.0 with the segment)",
+				    excerpt(ex, a, EXCERPT_MAX));
+		for (unsigned k = 0; k < ps->out->nparts; k++) {
+			const struct cfg_partition *o = &ps->out->part[k];
+			for (unsigned j = 0; j < o->npci; j++)
+				if (!memcmp(&o->pci[j], &d, sizeof(d)))
+					return cfg_fail(ps->err, ps->line,
+						    "PCI device %04x:%02x:%02x.%x is given twice "
+						    "(also to partition '%s', line %u); a device "
+						    "belongs to one partition", d.seg, d.bus, d.dev,
+						    d.fn, o->name, o->pci_line);
+		}
+		if (cur->npci == CFG_PCI_MAX)
+			return cfg_fail(ps->err, ps->line,
+				    "more than %u PCI devices; at most %u per partition",
+				    CFG_PCI_MAX, CFG_PCI_MAX);
+		cur->pci[cur->npci++] = d;
+	}
+	if (!cur->npci)
+		return cfg_fail(ps->err, ps->line, "pci: expected one or more PCI addresses (e.g. 00:04.0)");
 	return 0;
 }
 
@@ -385,7 +430,7 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 	if (span_is(key, "image") || span_is(key, "initrd")) {
 		int is_image = span_is(key, "image");
 		if (v.n > BOOT_PATH_MAX - 1)
-			return fail(ps->err, ps->line,
+			return cfg_fail(ps->err, ps->line,
 				    "%s path is %u characters long; at most %u are allowed",
 				    is_image ? "image" : "initrd", (unsigned)v.n, BOOT_PATH_MAX - 1);
 		if (is_image) {
@@ -399,7 +444,7 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 	}
 	if (span_is(key, "cmdline")) {
 		if (v.n > CFG_CMDLINE_MAX - 1)
-			return fail(ps->err, ps->line,
+			return cfg_fail(ps->err, ps->line,
 				    "cmdline is %u characters long; at most %u are allowed",
 				    (unsigned)v.n, CFG_CMDLINE_MAX - 1);
 		span_copy(cur->cmdline, v);
@@ -410,7 +455,7 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 		if (span_is(v, "yes"))
 			cur->service = 1;
 		else if (!span_is(v, "no"))
-			return fail(ps->err, ps->line, "service '%s': expected yes or no",
+			return cfg_fail(ps->err, ps->line, "service '%s': expected yes or no",
 				    excerpt(ex, v, EXCERPT_MAX));
 		cur->service_line = ps->line;
 		return 0;
@@ -419,19 +464,19 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 		if (span_is(v, "virtio"))
 			cur->virtio_console = 1;
 		else if (!span_is(v, "uart"))
-			return fail(ps->err, ps->line, "console '%s': expected uart or virtio",
+			return cfg_fail(ps->err, ps->line, "console '%s': expected uart or virtio",
 				    excerpt(ex, v, EXCERPT_MAX));
 		cur->console_line = ps->line;
 		return 0;
 	}
 	if (span_is(key, "disk")) {
 		if (v.n > BOOT_PATH_MAX - 1)
-			return fail(ps->err, ps->line,
+			return cfg_fail(ps->err, ps->line,
 				    "disk path is %u characters long; at most %u are allowed",
 				    (unsigned)v.n, BOOT_PATH_MAX - 1);
 		for (unsigned k = 0; k + 1 < ps->out->nparts; k++)
 			if (span_is(v, ps->out->part[k].disk))
-				return fail(ps->err, ps->line,
+				return cfg_fail(ps->err, ps->line,
 					    "disk '%s' already belongs to partition '%s' (line %u); "
 					    "a disk belongs to one partition",
 					    ps->out->part[k].disk, ps->out->part[k].name,
@@ -442,6 +487,8 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 	}
 	if (span_is(key, "modules"))
 		return parse_modules(ps, v);
+	if (span_is(key, "pci"))
+		return parse_pci(ps, v);
 	if (span_is(key, "debug_exit")) {
 		uint64_t port = 0;
 		cur->debug_exit_line = ps->line;
@@ -450,7 +497,7 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 			return 0;
 		}
 		if (parse_port(v, &port))
-			return fail(ps->err, ps->line,
+			return cfg_fail(ps->err, ps->line,
 				    "debug_exit '%s': expected a port number 1-0xffff (e.g. 0xf4) or no",
 				    excerpt(ex, v, EXCERPT_MAX));
 		cur->debug_exit = (uint16_t)port;
@@ -470,7 +517,7 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 	else if (span_is(v, "restart"))
 		cur->on_crash = CFG_CRASH_RESTART;
 	else
-		return fail(ps->err, ps->line, "on_crash '%s': expected stop or restart",
+		return cfg_fail(ps->err, ps->line, "on_crash '%s': expected stop or restart",
 			    excerpt(ex, v, EXCERPT_MAX));
 	ps->on_crash_line = ps->line;
 	return 0;
@@ -502,6 +549,8 @@ static int key_line(const struct parser *ps, struct span key)
 		return (int)ps->cur->modules_line;
 	if (span_is(key, "debug_exit"))
 		return (int)ps->cur->debug_exit_line;
+	if (span_is(key, "pci"))
+		return (int)ps->cur->pci_line;
 	return -1; /* not a key */
 }
 
@@ -514,38 +563,39 @@ static int parse_assignment(struct parser *ps, struct span l)
 		eq++;
 	struct span key = trim(l.p, l.p + eq);
 	if (eq == l.n || key.n == 0)
-		return fail(ps->err, ps->line, "expected 'key = value', found '%s'",
+		return cfg_fail(ps->err, ps->line, "expected 'key = value', found '%s'",
 			    excerpt(ex2, l, 60));
 	if (!ps->cur)
-		return fail(ps->err, ps->line, "'%s' is outside a [partition NAME] section",
+		return cfg_fail(ps->err, ps->line, "'%s' is outside a [partition NAME] section",
 			    excerpt(ex, key, EXCERPT_MAX));
 	int first = key_line(ps, key);
 	if (first < 0)
-		return fail(ps->err, ps->line,
+		return cfg_fail(ps->err, ps->line,
 			    "unknown key '%s' (expected cpus, memory, image, initrd, "
-			    "cmdline, modules, on_crash, service, console, disk, net or debug_exit)",
+			    "cmdline, modules, on_crash, service, console, disk, net, pci or "
+			    "debug_exit)",
 			    excerpt(ex, key, EXCERPT_MAX));
 	if (first > 0)
-		return fail(ps->err, ps->line,
+		return cfg_fail(ps->err, ps->line,
 			    "key '%s' given twice in partition '%s' (first on line %u)",
 			    excerpt(ex, key, EXCERPT_MAX), ps->cur->name, (unsigned)first);
 
 	struct span v = trim(l.p + eq + 1, l.p + l.n);
 	if (v.n && v.p[0] == '"') {
 		if (v.n < 2 || v.p[v.n - 1] != '"')
-			return fail(ps->err, ps->line,
+			return cfg_fail(ps->err, ps->line,
 				    "value of '%s' opens a '\"' quote but does not end with one",
 				    excerpt(ex, key, EXCERPT_MAX));
 		v.p++;
 		v.n -= 2;
 		for (size_t i = 0; i < v.n; i++)
 			if (v.p[i] == '"')
-				return fail(ps->err, ps->line,
+				return cfg_fail(ps->err, ps->line,
 					    "value of '%s' has a '\"' inside its quotes",
 					    excerpt(ex, key, EXCERPT_MAX));
 	}
 	if (v.n == 0)
-		return fail(ps->err, ps->line, "key '%s' has an empty value",
+		return cfg_fail(ps->err, ps->line, "key '%s' has an empty value",
 			    excerpt(ex, key, EXCERPT_MAX));
 	return parse_value(ps, key, v);
 }
@@ -565,7 +615,7 @@ static int close_section(struct parser *ps)
 	else if (!c->image_line)
 		missing = "image";
 	if (missing)
-		return fail(ps->err, c->line, "partition '%s' has no '%s' key", c->name, missing);
+		return cfg_fail(ps->err, c->line, "partition '%s' has no '%s' key", c->name, missing);
 	return 0;
 }
 
@@ -580,18 +630,18 @@ static int parse_section(struct parser *ps, struct span l)
 		return rc;
 	ps->cur = NULL;
 	if (l.p[l.n - 1] != ']' || l.n < 2)
-		return fail(ps->err, ps->line, "expected '[partition NAME]', found '%s'",
+		return cfg_fail(ps->err, ps->line, "expected '[partition NAME]', found '%s'",
 			    excerpt(ex2, l, 60));
 	struct span in = trim(l.p + 1, l.p + l.n - 1);
 	size_t w = 0;
 	while (w < in.n && !is_space(in.p[w]))
 		w++;
 	if (!span_is((struct span){ in.p, w }, "partition"))
-		return fail(ps->err, ps->line, "unknown section '%s' (expected [partition NAME])",
+		return cfg_fail(ps->err, ps->line, "unknown section '%s' (expected [partition NAME])",
 			    excerpt(ex2, l, 60));
 	struct span name = trim(in.p + w, in.p + in.n);
 	if (name.n == 0)
-		return fail(ps->err, ps->line,
+		return cfg_fail(ps->err, ps->line,
 			    "section '%s' has no name (expected [partition NAME])",
 			    excerpt(ex2, l, 60));
 	rc = check_name(ps, "partition", name);
@@ -600,11 +650,11 @@ static int parse_section(struct parser *ps, struct span l)
 
 	for (unsigned k = 0; k < out->nparts; k++)
 		if (span_is(name, out->part[k].name))
-			return fail(ps->err, ps->line,
+			return cfg_fail(ps->err, ps->line,
 				    "partition name '%s' is used twice (first on line %u)",
 				    out->part[k].name, out->part[k].line);
 	if (out->nparts == CFG_MAX_PARTS)
-		return fail(ps->err, ps->line, "too many partitions: at most %u are supported",
+		return cfg_fail(ps->err, ps->line, "too many partitions: at most %u are supported",
 			    CFG_MAX_PARTS);
 
 	struct cfg_partition *c = &out->part[out->nparts++];
@@ -662,16 +712,16 @@ static int check_devices(const struct cfg *c, struct cfg_error *err)
 		if (!p->service)
 			continue;
 		if (svc)
-			return fail(err, p->service_line,
+			return cfg_fail(err, p->service_line,
 				    "partition '%s' is a second service partition ('%s' is one, line "
 				    "%u); there can be only one", p->name, svc->name,
 				    svc->service_line);
 		if (cfg_has_virtio(p))
-			return fail(err, p->line,
+			return cfg_fail(err, p->line,
 				    "the service partition '%s' cannot have virtio devices itself "
 				    "(console = virtio, disk or net)", p->name);
 		if (p->initrd[0] || p->cmdline[0])
-			return fail(err, p->initrd[0] ? p->initrd_line : p->cmdline_line,
+			return cfg_fail(err, p->initrd[0] ? p->initrd_line : p->cmdline_line,
 				    "the service partition '%s' runs Mica's service program "
 				    "(an ELF image): initrd and cmdline do not apply", p->name);
 		svc = p;
@@ -681,7 +731,7 @@ static int check_devices(const struct cfg *c, struct cfg_error *err)
 		if (!svc && cfg_has_virtio(p)) {
 			unsigned line = p->virtio_console ? p->console_line : p->disk[0] ? p->disk_line
 											: p->net_line;
-			return fail(err, line,
+			return cfg_fail(err, line,
 				    "partition '%s' has a virtio device, but no partition is marked "
 				    "'service = yes' to serve it (add the service partition, see "
 				    "docs/config.md)", p->name);
@@ -700,7 +750,7 @@ int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error 
 		err->msg[0] = '\0';
 	}
 	if (!out)
-		return fail(err, 0, "internal error: no place for the parsed config");
+		return cfg_fail(err, 0, "internal error: no place for the parsed config");
 	memset(out, 0, sizeof(*out));
 	if (!text) {
 		text = "";
@@ -714,7 +764,7 @@ int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error 
 		ps.line++;
 		while (q < end && *q != '\n') {
 			if (*q == '\0')
-				return fail(err, ps.line,
+				return cfg_fail(err, ps.line,
 					    "NUL byte in the text (is this really a text file?)");
 			q++;
 		}
@@ -723,7 +773,7 @@ int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error 
 			e--;
 		size_t limit = line_limit(p, e);
 		if ((size_t)(e - p) > limit)
-			return fail(err, ps.line,
+			return cfg_fail(err, ps.line,
 				    "line is %u characters long; at most %u are allowed%s",
 				    (unsigned)(e - p), (unsigned)limit,
 				    limit == LINE_MAX_CHARS ? "" : " for a cmdline line");
@@ -737,7 +787,7 @@ int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error 
 	if (rc)
 		return rc;
 	if (out->nparts == 0)
-		return fail(err, 0, "no [partition NAME] section: nothing to run");
+		return cfg_fail(err, 0, "no [partition NAME] section: nothing to run");
 	return check_devices(out, err);
 }
 
@@ -751,7 +801,7 @@ int cfg_check_machine(const struct cfg *c, uint64_t cpu_present, unsigned ncpus,
 		err->msg[0] = '\0';
 	}
 	if (!c)
-		return fail(err, 0, "internal error: no config to check");
+		return cfg_fail(err, 0, "internal error: no config to check");
 	/* A caller that only knows a count has CPUs 0..ncpus-1. */
 	if (!cpu_present && ncpus)
 		cpu_present = ncpus >= CFG_MAX_CPUS ? ~0ULL : (1ULL << ncpus) - 1;
@@ -765,10 +815,10 @@ int cfg_check_machine(const struct cfg *c, uint64_t cpu_present, unsigned ncpus,
 			unsigned n = popcount64(cpu_present);
 			format_cpus(cpu_present, have, sizeof(have));
 			if (n == 0)
-				return fail(err, p->cpus_line,
+				return cfg_fail(err, p->cpus_line,
 					    "partition '%s' wants CPU %u, but this machine reports no CPUs",
 					    p->name, lowest_cpu(missing));
-			return fail(err, p->cpus_line,
+			return cfg_fail(err, p->cpus_line,
 				    "partition '%s' wants CPU %u, but this machine has %s %s",
 				    p->name, lowest_cpu(missing), n == 1 ? "CPU" : "CPUs", have);
 		}
@@ -780,10 +830,10 @@ int cfg_check_machine(const struct cfg *c, uint64_t cpu_present, unsigned ncpus,
 			format_size(total, sum, sizeof(sum), 1);
 			format_size(mem_free, have, sizeof(have), 1);
 			if (i == 0)
-				return fail(err, p->memory_line,
+				return cfg_fail(err, p->memory_line,
 					    "partition '%s' needs %s of RAM, but the machine has %s free",
 					    p->name, need, have);
-			return fail(err, p->memory_line,
+			return cfg_fail(err, p->memory_line,
 				    "partition '%s' needs %s of RAM; with the partitions before it "
 				    "that makes %s, but the machine has %s free",
 				    p->name, need, sum, have);

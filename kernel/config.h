@@ -10,10 +10,17 @@
 #define CFG_MAX_PARTS 16
 #define CFG_MAX_CPUS  64
 #define CFG_MEM_ALIGN (2ULL << 20) /* partition RAM comes in 2 MiB pages */
-#define CFG_MSG_MAX   200
+#define CFG_MSG_MAX   256
 #define CFG_CMDLINE_MAX 1024       /* a partition's kernel command line, incl. its NUL */
 #define CFG_MODULES_MAX 8          /* Multiboot and PVH modules per partition */
 #define CFG_DEBUG_EXIT_DEFAULT 0xF4 /* QEMU's isa-debug-exit port */
+#define CFG_PCI_MAX     8          /* host PCI functions passed through to one partition */
+
+/* A host PCI function, as written in a partition's pci = list. */
+struct cfg_pci {
+	uint16_t seg;
+	uint8_t bus, dev, fn;
+};
 
 enum cfg_on_crash {
 	CFG_CRASH_STOP = 0,
@@ -42,7 +49,16 @@ struct cfg_partition {
 	unsigned nmodules, modules_line;
 	uint16_t debug_exit;           /* QEMU's debug-exit port; 0: none (debug_exit = no) */
 	unsigned debug_exit_line;
+	/* Host PCI functions given to the partition (docs/passthrough.md). */
+	struct cfg_pci pci[CFG_PCI_MAX];
+	unsigned npci, pci_line;
 };
+
+/* Does the partition have any PCI device (virtio or passed through), hence a PCI bus? */
+static inline int cfg_has_pci(const struct cfg_partition *p)
+{
+	return p->virtio_console || p->disk[0] || p->net[0] || p->npci;
+}
 
 /* Does the partition have any virtio device? */
 static inline int cfg_has_virtio(const struct cfg_partition *p)
@@ -59,6 +75,11 @@ struct cfg_error {
 	unsigned line; /* 1-based; 0 when the error is not about one line */
 	char msg[CFG_MSG_MAX];
 };
+
+/* Fills err (when not NULL) with line and the formatted sentence; returns MICA_EINVAL. For
+ * every check of a config, here and where the machine's facts are known. */
+int cfg_fail(struct cfg_error *err, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Parses and checks everything that needs no knowledge of the machine: syntax, unknown
  * sections and keys, duplicates, value formats, missing required keys, CPUs shared by two

@@ -10,6 +10,7 @@
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"
+#include "kernel/passthrough.h"
 #include "kernel/percpu.h"
 #include "kernel/virt.h"
 
@@ -201,6 +202,9 @@ void kernel_main(const struct boot_info *bi)
 		 bi->loader, up + 1, mem_free_bytes() >> 20, virt->name, arch_tsc_hz() / 1000000);
 
 	check_config(bi, present);
+	struct cfg_error e = { 0, "" };
+	if (passthrough_init(bi, &config, &e))
+		refuse(bi, &e);
 	uint64_t wall, wall_tsc;
 	arch_boot_time(&wall, &wall_tsc); /* the host's clock, read once, before any guest runs */
 	for (unsigned i = 0; i < config.nparts; i++) {

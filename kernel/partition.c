@@ -21,6 +21,7 @@
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"
+#include "kernel/passthrough.h"
 #include "kernel/percpu.h"
 #include "kernel/platform/acpi_tables.h"
 #include "kernel/platform/pc.h"
@@ -96,7 +97,7 @@ static unsigned pvh_modules(const struct cfg_partition *c, const struct partitio
 static void guest_acpi(const struct cfg_partition *c, unsigned nvcpus, struct acpi_guest *g)
 {
 	acpi_guest_defaults(g, nvcpus);
-	if (cfg_has_virtio(c)) {
+	if (cfg_has_pci(c)) {
 		g->ecam_base = ACPI_PCI_ECAM_BASE;
 		g->ecam_bus_start = 0;
 		g->ecam_bus_end = 0;
@@ -159,6 +160,7 @@ static void pci_bus_reset(struct partition *p)
 	vpci_init(p->pci, &p->pci_host);
 	spin_unlock(&p->pci_lock, f);
 	vdev_partition_reset(p);
+	passthrough_bus_reset(p);
 }
 
 /* A Linux bzImage on a PC platform: ACPI tables, local APICs, an IOAPIC; vCPU 0 starts at
@@ -340,8 +342,11 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct p
 	}
 	if (cfg->service)
 		service_part = p;
-	if (cfg_has_virtio(cfg))
+	if (cfg_has_pci(cfg))
 		pci_bus_create(p);
+	rc = passthrough_attach(p);
+	if (rc)
+		return rc;
 	rc = vdev_create(p, f->disk);
 	if (rc)
 		return rc;
@@ -432,6 +437,7 @@ void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
 
 	wait_others_parked(p);
 	console_flush(p);
+	passthrough_quiesce(p, restart); /* no DMA into the RAM about to be cleared or left */
 	if (!restart) {
 		log_info("partition '%s' stopped: %s", p->name, reason);
 		report_exits(p);

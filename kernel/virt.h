@@ -88,6 +88,8 @@ struct stage2 {
 #define S2_READ  1u
 #define S2_WRITE 2u
 #define S2_EXEC  4u
+#define S2_DEVICE 8u /* device memory (a passed-through BAR): uncached, whatever the guest's
+		      * own memory types say */
 
 struct virt_ops {
 	const char *name; /* "svm", "vmx" */

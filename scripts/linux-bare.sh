@@ -9,6 +9,8 @@
 #   MICA_LINUX_DISK=FILE           FILE, a raw image, as a virtio-blk-pci disk (/dev/vda):
 #                                  -drive if=none,id=micadisk,format=raw,cache=unsafe,file=FILE
 #                                  -device virtio-blk-pci,drive=micadisk
+#   MICA_LINUX_NVME=FILE           FILE, a raw image, as an NVMe controller's namespace
+#                                  (/dev/nvme0n1): -drive ...,cache=unsafe -device nvme
 #   MICA_LINUX_NET=BACKEND         a virtio-net-pci NIC (eth0) on -netdev BACKEND,id=micanet,
 #                                  e.g. MICA_LINUX_NET=user (QEMU's NAT: guest 10.0.2.15/24)
 #   MICA_LINUX_HVC=CHARDEV         a virtio console (hvc0) on -chardev CHARDEV,id=micahvc
@@ -35,6 +37,13 @@ if [ -n "${MICA_LINUX_DISK:-}" ]; then
 	disk=$(printf '%s' "$MICA_LINUX_DISK" | sed 's/,/,,/g')   # QEMU option syntax
 	set -- -drive "if=none,id=micadisk,format=raw,cache=unsafe,file=$disk" \
 		-device virtio-blk-pci,drive=micadisk "$@"
+fi
+if [ -n "${MICA_LINUX_NVME:-}" ]; then
+	[ -f "$MICA_LINUX_NVME" ] ||
+		{ echo "linux-bare: error: MICA_LINUX_NVME=$MICA_LINUX_NVME: no such file" >&2; exit 1; }
+	nvme=$(printf '%s' "$MICA_LINUX_NVME" | sed 's/,/,,/g')
+	set -- -drive "if=none,id=micanvme,format=raw,cache=unsafe,file=$nvme" \
+		-device nvme,drive=micanvme,serial=mica-nvme "$@"
 fi
 "$ROOT/scripts/deps.sh" linux >&2
 "$ROOT/scripts/linux-image.sh" "$OUT" >&2

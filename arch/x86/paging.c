@@ -6,14 +6,19 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging.h"
 #include "arch/x86/pt.h"
+#include "kernel/arch.h"
 #include "kernel/log.h"
+#include "kernel/spinlock.h"
 
-#define POOL_PAGES 72 /* PML4 + PDPT + 64 PDs: 64 GiB in 2 MiB pages, or 512 GiB in 1 GiB pages */
+#define POOL_PAGES 96 /* PML4 + PDPT + 64 PDs: 64 GiB in 2 MiB pages, or 512 GiB in 1 GiB
+			* pages; the rest for device memory above that (arch_map_mmio) */
 
 /* Boot CPU only, before the APs start; then read-only. */
 static uint8_t pool[POOL_PAGES][4096] __attribute__((aligned(4096)));
 static unsigned pool_used;
 static struct pt host_pt;
+static uint64_t mapped_top;       /* the identity map of RAM and the 4 GiB hole ends here */
+static struct spinlock mmio_lock; /* later mappings of device memory, by any CPU */
 
 static uint64_t pool_alloc(void *ctx)
 {
@@ -56,7 +61,35 @@ uint64_t paging_init(uint64_t top)
 	if (pt_init(&host_pt, &pool_ops, PT_BIG_2M | (big ? PT_BIG_1G : 0)) || pt_map(&host_pt, 0, 0, top, PT_W | PT_G))
 		panic("cannot build the core's page tables for %lu GiB", top >> 30);
 	paging_load();
+	mapped_top = top;
 	return top;
+}
+
+void *arch_map_mmio(uint64_t pa, uint64_t size)
+{
+	uint64_t base = pa & ~(PT_SIZE_4K - 1);
+	uint64_t end = (pa + size + PT_SIZE_4K - 1) & ~(PT_SIZE_4K - 1);
+
+	if (!size || end < base || end > PT_VA_LIMIT)
+		return NULL;
+	if (end <= mapped_top)
+		return (void *)pa; /* inside the identity map (the firmware's MTRRs make it UC) */
+	uint64_t f = spin_lock(&mmio_lock);
+	if (!pt_map(&host_pt, base, base, end - base, PT_W | PT_PCD | PT_PWT | PT_NX)) {
+		spin_unlock(&mmio_lock, f);
+		return (void *)pa; /* all of it new: large pages where it is aligned */
+	}
+	for (uint64_t a = base; a < end; a += PT_SIZE_4K) {
+		uint64_t got, flags, ps;
+		if (!pt_lookup(&host_pt, a, &got, &flags, &ps))
+			continue; /* mapped by an earlier call */
+		if (pt_map(&host_pt, a, a, PT_SIZE_4K, PT_W | PT_PCD | PT_PWT | PT_NX)) {
+			spin_unlock(&mmio_lock, f);
+			return NULL;
+		}
+	}
+	spin_unlock(&mmio_lock, f);
+	return (void *)pa;
 }
 
 void paging_load(void)

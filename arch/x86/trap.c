@@ -106,6 +106,16 @@ void trap_handler(struct trap_frame *f)
 		apic_eoi();
 		return;
 	}
+	if (f->vector >= ARCH_VEC_DEV_FIRST && f->vector <= ARCH_VEC_DEV_LAST) {
+		kernel_device_irq((unsigned)f->vector);
+		apic_eoi();
+		return;
+	}
+	if (f->vector == VEC_IOMMU) {
+		kernel_iommu_fault();
+		apic_eoi();
+		return;
+	}
 	if (f->vector == VEC_TIMER) {
 		struct pcpu *c = this_cpu();
 		if (c)

@@ -3,7 +3,9 @@
 #define MICA_ARCH_X86_TRAP_H
 
 #include <stdint.h>
+#include "kernel/arch.h"
 
+#define VEC_IOMMU    ARCH_VEC_IOMMU /* an IOMMU recorded a fault */
 #define VEC_SERIAL   0xee /* the host serial port received something */
 #define VEC_TIMER    0xef /* this CPU's LAPIC timer: a guest timer is due */
 #define VEC_KICK     0xf0 /* IPI: look at your state (stop, restart, work) */

@@ -131,3 +131,25 @@ int acpi_madt_ioapic(uint64_t rsdp, unsigned isa_irq, uint64_t *addr, uint32_t *
 	}
 	return found ? 0 : MICA_EINVAL;
 }
+
+int acpi_mcfg(uint64_t rsdp, struct acpi_mcfg *out)
+{
+	memset(out, 0, sizeof(*out));
+	const struct sdt_header *m = acpi_find_table(rsdp, "MCFG");
+	if (!m)
+		return MICA_EINVAL;
+	/* 8 reserved bytes after the header, then 16-byte allocation entries. */
+	const uint8_t *p = (const uint8_t *)m + sizeof(*m) + 8;
+	const uint8_t *end = (const uint8_t *)m + m->length;
+	for (; p + 16 <= end && out->n < ACPI_MCFG_MAX; p += 16) {
+		uint64_t base = rd64(p);
+		if (!base || p[11] < p[10])
+			continue;
+		out->win[out->n].base = base;
+		out->win[out->n].seg = rd16(p + 8);
+		out->win[out->n].start_bus = p[10];
+		out->win[out->n].end_bus = p[11];
+		out->n++;
+	}
+	return 0;
+}

@@ -29,4 +29,20 @@ int acpi_madt_cpus(uint64_t rsdp, struct acpi_cpus *out, char *err, size_t errle
 int acpi_madt_ioapic(uint64_t rsdp, unsigned isa_irq, uint64_t *addr, uint32_t *gsi_base,
 		     uint32_t *gsi, uint16_t *flags);
 
+/* ECAM windows of the MCFG table (PCI Firmware 3.2, 4.1.2): base of bus start_bus in
+ * segment seg, buses start_bus..end_bus. */
+#define ACPI_MCFG_MAX 8
+struct acpi_mcfg {
+	unsigned n;
+	struct {
+		uint64_t base;
+		uint16_t seg;
+		uint8_t start_bus, end_bus;
+	} win[ACPI_MCFG_MAX];
+};
+
+/* Fills out from the MCFG (entries with end_bus < start_bus or a zero base are dropped).
+ * Returns 0, or MICA_EINVAL when there is no MCFG. */
+int acpi_mcfg(uint64_t rsdp, struct acpi_mcfg *out);
+
 #endif

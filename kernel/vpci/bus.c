@@ -210,6 +210,14 @@ static struct vpci_fn *virtio_fn(struct vpci *b, unsigned slot)
 	return &b->fn[slot];
 }
 
+/* A function with an MSI-X table (virtio, or passed through with MSI-X). */
+static struct vpci_fn *msix_fn(struct vpci *b, unsigned slot)
+{
+	if (slot >= VPCI_SLOTS || !b->fn[slot].present || !b->fn[slot].nvec)
+		return NULL;
+	return &b->fn[slot];
+}
+
 int vpci_assign_bar(struct vpci *b, unsigned slot, uint64_t base)
 {
 	struct vpci_fn *f = virtio_fn(b, slot);
@@ -279,6 +287,36 @@ static enum vpci_region region_at(const struct vpci_fn *f, uint64_t off, uint64_
 	return off < VPCI_BAR_SIZE ? VPCI_REGION_UNUSED : VPCI_REGION_NONE;
 }
 
+/* BAR i of a passed-through function: its base as the guest programmed it, 0 if none. */
+static uint64_t pt_bar_base(const struct vpci_fn *f, unsigned i)
+{
+	uint64_t base = rd32(f->cfg + CFG_BAR0 + 4 * i) & ~0xFu;
+	if ((f->bar_flags[i] & VPCI_BAR_64) && i + 1 < VPCI_BARS)
+		base |= (uint64_t)rd32(f->cfg + CFG_BAR0 + 4 * (i + 1)) << 32;
+	return base;
+}
+
+/* Which part of a passed-through function's BAR i the offset off hits: the MSI-X table
+ * and PBA are Mica's (virtual), the rest is the device's. */
+static enum vpci_region pt_region(const struct vpci_fn *f, unsigned i, uint64_t off,
+				  uint64_t *roff)
+{
+	/* The whole host table and PBA are Mica's, even entries past those shown: a write
+	 * there must never reach the device (it would be a message of the guest's choosing). */
+	if (f->nvec && i == f->msix_bir && off >= f->msix_off &&
+	    off - f->msix_off < 16u * f->host_nvec) {
+		*roff = off - f->msix_off;
+		return VPCI_REGION_MSIX_TABLE;
+	}
+	if (f->nvec && i == f->pba_bir && off >= f->pba_off &&
+	    off - f->pba_off < 8u * ((f->host_nvec + 63u) / 64u)) {
+		*roff = off - f->pba_off;
+		return VPCI_REGION_MSIX_PBA;
+	}
+	*roff = off;
+	return (enum vpci_region)(VPCI_REGION_PT + i);
+}
+
 enum vpci_region vpci_bar_lookup(const struct vpci *b, uint64_t gpa, unsigned *slot,
 				 unsigned *bar, uint64_t *offset)
 {
@@ -287,7 +325,23 @@ enum vpci_region vpci_bar_lookup(const struct vpci *b, uint64_t gpa, unsigned *s
 		uint64_t base, roff = 0;
 		enum vpci_region r;
 
-		if (!f->present || !f->virtio || !(rd16(f->cfg + CFG_COMMAND) & CMD_MEMORY))
+		if (!f->present || !(rd16(f->cfg + CFG_COMMAND) & CMD_MEMORY))
+			continue;
+		if (f->pt) {
+			for (unsigned i = 0; i < VPCI_BARS; i++) {
+				base = pt_bar_base(f, i);
+				if (!f->bar_size[i] || !base || gpa < base ||
+				    gpa - base >= f->bar_size[i])
+					continue;
+				r = pt_region(f, i, gpa - base, &roff);
+				*slot = s;
+				*bar = i;
+				*offset = roff;
+				return r;
+			}
+			continue;
+		}
+		if (!f->virtio)
 			continue;
 		base = bar_base(f);
 		if (!base || gpa < base || gpa - base >= VPCI_BAR_SIZE)
@@ -347,7 +401,7 @@ static void msix_write32(struct vpci_fn *f, uint64_t off, uint32_t val)
 uint64_t vpci_msix_read(struct vpci *b, unsigned slot, enum vpci_region r, uint64_t offset,
 			unsigned size)
 {
-	const struct vpci_fn *f = virtio_fn(b, slot);
+	const struct vpci_fn *f = msix_fn(b, slot);
 	uint64_t v;
 
 	if (!f || !msix_access_ok(f, r, offset, size))
@@ -361,7 +415,7 @@ uint64_t vpci_msix_read(struct vpci *b, unsigned slot, enum vpci_region r, uint6
 void vpci_msix_write(struct vpci *b, unsigned slot, enum vpci_region r, uint64_t offset,
 		     unsigned size, uint64_t val)
 {
-	struct vpci_fn *f = virtio_fn(b, slot);
+	struct vpci_fn *f = msix_fn(b, slot);
 
 	if (!f || r != VPCI_REGION_MSIX_TABLE || !msix_access_ok(f, r, offset, size))
 		return;
@@ -389,7 +443,7 @@ static int msix_blocked(const struct vpci_fn *f, unsigned vector)
 int vpci_msix_message(struct vpci *b, unsigned slot, unsigned vector, uint64_t *addr,
 		      uint32_t *data)
 {
-	struct vpci_fn *f = virtio_fn(b, slot);
+	struct vpci_fn *f = msix_fn(b, slot);
 	int why;
 
 	if (!f || vector >= f->nvec)
@@ -406,7 +460,7 @@ int vpci_msix_message(struct vpci *b, unsigned slot, unsigned vector, uint64_t *
 
 int vpci_msix_pop_pending(struct vpci *b, unsigned slot)
 {
-	struct vpci_fn *f = virtio_fn(b, slot);
+	struct vpci_fn *f = msix_fn(b, slot);
 
 	if (!f)
 		return -1;
@@ -511,6 +565,8 @@ void vpci_cfg_write(struct vpci *b, uint64_t ecam_off, unsigned size, uint32_t v
 	}
 	if (reg >= CAP_FIRST && pcicfg_data_dword(f) == (reg & ~3u))
 		pci_cfg_access(b, slot, (reg & ~3u) - VCAP_EXTRA, 1);
+	if (f->ops && f->ops->config_written)
+		f->ops->config_written(f->dev, reg, size);
 }
 
 int vpci_cf8_offset(uint32_t cf8, unsigned k, uint64_t *ecam_off)
@@ -546,7 +602,7 @@ static void msix_flush(struct vpci *b, unsigned slot)
 	uint32_t data;
 	int vec;
 
-	if (slot == 0 || slot >= VPCI_SLOTS || !b->fn[slot].virtio)
+	if (!msix_fn(b, slot))
 		return;
 	while ((vec = vpci_msix_pop_pending(b, slot)) >= 0)
 		if (!vpci_msix_message(b, slot, (unsigned)vec, &addr, &data))
@@ -557,6 +613,17 @@ int vpci_signal(struct vpci *b, unsigned slot, unsigned vector)
 {
 	uint64_t addr;
 	uint32_t data;
+
+	if (slot < VPCI_SLOTS && b->fn[slot].present && !b->fn[slot].nvec && b->fn[slot].msi_cap) {
+		/* MSI without per-vector masking: sent when enabled, else lost, as on a device
+		 * (PCI Local Bus 3.0 6.8.1.3). */
+		if (vector || !(rd16(b->fn[slot].cfg + CFG_COMMAND) & CMD_MASTER))
+			return VPCI_MSIX_NO_MASTER;
+		if (vpci_msi_message(b, slot, &addr, &data))
+			return VPCI_MSIX_DISABLED;
+		send(b, addr, data);
+		return 0;
+	}
 	int why = vpci_msix_message(b, slot, vector, &addr, &data);
 
 	if (!why)
@@ -635,4 +702,147 @@ int vpci_pio(struct vpci *b, uint16_t port, unsigned size, int in, uint32_t val,
 		*result = (uint32_t)ones(size); /* disabled, or no such bus: master abort */
 	}
 	return 1;
+}
+
+/* --- Passed-through functions -------------------------------------------------------- */
+
+#define CAP_ID_MSI     0x05
+#define CAP_ID_PCIE    0x10
+#define MSI_CTRL       2
+#define MSI_ADDR       4
+#define MSI_ADDR_HI    8
+#define MSI_DATA       12
+#define MSI_CAP_LEN    16
+#define MSI_CTRL_ENABLE 0x0001
+#define MSI_CTRL_64    0x0080
+#define PCIE_CAP_LEN   0x3c
+
+int vpci_add_passthrough(struct vpci *b, unsigned slot, const struct vpci_pt_desc *d,
+			 char *err, size_t errlen)
+{
+	unsigned pos = CAP_FIRST, prev = 0;
+
+	if (slot == 0 || slot >= VPCI_SLOTS)
+		return errmsg(MICA_EINVAL, err, errlen,
+			      "virtual PCI: slot %u, expected 1 to %u", slot, VPCI_SLOTS - 1);
+	if (b->fn[slot].present)
+		return errmsg(MICA_EINVAL, err, errlen, "virtual PCI: slot %u is taken", slot);
+	for (unsigned i = 0; i < VPCI_BARS; i++) {
+		uint64_t sz = d->bar_size[i];
+		if (sz && (sz < 16 || (sz & (sz - 1))))
+			return errmsg(MICA_EINVAL, err, errlen,
+				      "virtual PCI: BAR %u of %lu bytes is not a power of two of at "
+				      "least 16 bytes", i,
+				      (unsigned long)sz);
+		if (sz && (d->bar_flags[i] & VPCI_BAR_64) && (i + 1 == VPCI_BARS || d->bar_size[i + 1]))
+			return errmsg(MICA_EINVAL, err, errlen,
+				      "virtual PCI: 64-bit BAR %u has no upper half", i);
+	}
+	if (d->msix_nvec && (d->msix_bir >= VPCI_BARS || d->pba_bir >= VPCI_BARS ||
+			     !d->bar_size[d->msix_bir] || !d->bar_size[d->pba_bir]))
+		return errmsg(MICA_EINVAL, err, errlen,
+			      "virtual PCI: the MSI-X table is in a BAR the function lacks");
+
+	struct vpci_fn *f = &b->fn[slot];
+	header(f, d->vendor, d->device, d->revision, d->class);
+	f->pt = 1;
+	set_mask(f, CFG_COMMAND, 2, CMD_MEMORY | CMD_MASTER | CMD_PARITY | CMD_SERR |
+		 CMD_INTX_DISABLE);
+	put16(f->cfg + CFG_SUBVENDOR, d->subvendor);
+	put16(f->cfg + CFG_SUBSYSTEM, d->subsystem);
+	set_mask(f, CFG_INT_LINE, 1, 0xFF);
+	for (unsigned i = 0; i < VPCI_BARS; i++) {
+		f->bar_size[i] = d->bar_size[i];
+		f->bar_flags[i] = d->bar_flags[i];
+		if (!d->bar_size[i])
+			continue;
+		uint32_t low = (d->bar_flags[i] & VPCI_BAR_64 ? BAR_MEM_64 : 0) |
+			       (d->bar_flags[i] & VPCI_BAR_PREFETCH ? 0x8u : 0);
+		put32(f->cfg + CFG_BAR0 + 4 * i, low);
+		set_mask(f, CFG_BAR0 + 4 * i, 4, (uint32_t)~(d->bar_size[i] - 1) & ~0xFu);
+		if (d->bar_flags[i] & VPCI_BAR_64)
+			set_mask(f, CFG_BAR0 + 4 * (i + 1), 4, (uint32_t)(~(d->bar_size[i] - 1) >> 32));
+	}
+	if (d->msix_nvec) {
+		unsigned nvec = d->msix_nvec > VPCI_MSIX_MAX ? VPCI_MSIX_MAX : d->msix_nvec;
+		f->nvec = (uint16_t)nvec;
+		f->host_nvec = d->msix_nvec;
+		f->msix_bir = d->msix_bir;
+		f->pba_bir = d->pba_bir;
+		f->msix_off = d->msix_off;
+		f->pba_off = d->pba_off;
+		f->msix_cap = (uint8_t)pos;
+		f->cfg[pos] = CAP_ID_MSIX;
+		put16(f->cfg + pos + MSIX_CTRL, (uint16_t)(nvec - 1));
+		set_mask(f, pos + MSIX_CTRL, 2, MSIX_CTRL_ENABLE | MSIX_CTRL_FMASK);
+		put32(f->cfg + pos + MSIX_TABLE, d->msix_off | d->msix_bir);
+		put32(f->cfg + pos + MSIX_PBA, d->pba_off | d->pba_bir);
+		for (unsigned v = 0; v < nvec; v++)
+			f->msix[v][3] = MSIX_ENTRY_MASK;
+		prev = pos;
+		pos += MSIX_CAP_LEN + 4;
+	}
+	if (d->msi) {
+		f->msi_cap = (uint8_t)pos;
+		f->cfg[pos] = CAP_ID_MSI;
+		put16(f->cfg + pos + MSI_CTRL, MSI_CTRL_64); /* one vector: MMC 0, MME 0 */
+		set_mask(f, pos + MSI_CTRL, 1, MSI_CTRL_ENABLE);
+		set_mask(f, pos + MSI_ADDR, 4, 0xFFFFFFFC);
+		set_mask(f, pos + MSI_ADDR_HI, 4, 0xFFFFFFFF);
+		set_mask(f, pos + MSI_DATA, 2, 0xFFFF);
+		if (prev)
+			f->cfg[prev + 1] = (uint8_t)pos;
+		prev = pos;
+		pos += MSI_CAP_LEN;
+	}
+	if (d->has_pcie) {
+		/* Read-only: link and power controls stay the host's. */
+		memcpy(f->cfg + pos, d->pcie, PCIE_CAP_LEN);
+		f->cfg[pos] = CAP_ID_PCIE;
+		f->cfg[pos + 1] = 0;
+		if (prev)
+			f->cfg[prev + 1] = (uint8_t)pos;
+		prev = pos;
+		pos += PCIE_CAP_LEN;
+	}
+	if (prev) {
+		put16(f->cfg + CFG_STATUS, STATUS_CAP_LIST);
+		f->cfg[CFG_CAP_PTR] = CAP_FIRST;
+	}
+	return 0;
+}
+
+int vpci_pt_assign_bar(struct vpci *b, unsigned slot, unsigned bar, uint64_t base)
+{
+	if (slot == 0 || slot >= VPCI_SLOTS || !b->fn[slot].pt || bar >= VPCI_BARS)
+		return MICA_EINVAL;
+	struct vpci_fn *f = &b->fn[slot];
+	uint64_t size = f->bar_size[bar];
+	if (!size || !base || (base & (size - 1)) ||
+	    (!(f->bar_flags[bar] & VPCI_BAR_64) && (base + size - 1) >> 32))
+		return MICA_EINVAL;
+	put32(f->cfg + CFG_BAR0 + 4 * bar, (rd32(f->cfg + CFG_BAR0 + 4 * bar) & 0xFu) | (uint32_t)base);
+	if (f->bar_flags[bar] & VPCI_BAR_64)
+		put32(f->cfg + CFG_BAR0 + 4 * (bar + 1), (uint32_t)(base >> 32));
+	put16(f->cfg + CFG_COMMAND, rd16(f->cfg + CFG_COMMAND) | CMD_MEMORY);
+	return 0;
+}
+
+uint32_t vpci_cfg_dword(const struct vpci *b, unsigned slot, unsigned reg)
+{
+	if (slot >= VPCI_SLOTS || !b->fn[slot].present || reg > sizeof(b->fn[slot].cfg) - 4)
+		return 0xFFFFFFFFu;
+	return rd32(b->fn[slot].cfg + (reg & ~3u));
+}
+
+int vpci_msi_message(const struct vpci *b, unsigned slot, uint64_t *addr, uint32_t *data)
+{
+	if (slot >= VPCI_SLOTS || !b->fn[slot].present || !b->fn[slot].msi_cap)
+		return -1;
+	const uint8_t *c = b->fn[slot].cfg + b->fn[slot].msi_cap;
+	if (!(rd16(c + MSI_CTRL) & MSI_CTRL_ENABLE))
+		return -1;
+	*addr = (uint64_t)rd32(c + MSI_ADDR_HI) << 32 | rd32(c + MSI_ADDR);
+	*data = rd16(c + MSI_DATA);
+	return 0;
 }

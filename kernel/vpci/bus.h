@@ -74,6 +74,9 @@ enum vpci_region {
 	VPCI_REGION_MSIX_TABLE,
 	VPCI_REGION_MSIX_PBA,
 	VPCI_REGION_UNUSED,   /* inside a decoded BAR but no register there: read 0, ignore */
+	VPCI_REGION_PT,       /* a passed-through function's BAR n is VPCI_REGION_PT + n
+			       * (offset from the BAR's start): the device's own registers */
+	VPCI_REGION_PT_LAST = VPCI_REGION_PT + 5,
 };
 
 /* vpci_msix_message() results besides 0 (send the message). */
@@ -93,6 +96,10 @@ enum vpci_region {
 struct vpci_ops {
 	uint64_t (*region)(void *dev, enum vpci_region r, uint64_t off, unsigned size,
 			   uint64_t val, int write);
+	/* Optional: after a guest wrote configuration register reg (size bytes), so that the
+	 * owner can follow what the function's state now says (a passed-through device's
+	 * bus mastering, its MSI routing). */
+	void (*config_written)(void *dev, unsigned reg, unsigned size);
 };
 
 /* Where the bus sits in its partition: the guest-physical windows it decodes (they match
@@ -107,8 +114,10 @@ struct vpci_host {
 
 #define VPCI_ECAM_SIZE (1ULL << 20) /* bus 0 only */
 
+#define VPCI_BARS 6
+
 struct vpci_fn {
-	uint8_t present, virtio;
+	uint8_t present, virtio, pt;
 	uint8_t cfg[256];      /* the configuration header and capabilities, as read */
 	uint8_t wmask[256];    /* bits a guest write may change */
 	uint16_t nvec;         /* MSI-X table size */
@@ -117,6 +126,14 @@ struct vpci_fn {
 	uint64_t pba[VPCI_MSIX_MAX / 64];
 	const struct vpci_ops *ops; /* the function's owner, or NULL: its regions read 0 */
 	void *dev;
+	/* Passed-through functions (pt): their BARs, where the MSI-X structures sit, and the
+	 * MSI capability (0: none). */
+	uint64_t bar_size[VPCI_BARS];
+	uint8_t bar_flags[VPCI_BARS];
+	uint8_t msix_bir, pba_bir, msi_cap, msix_cap;
+	uint32_t msix_off, pba_off;
+	uint16_t host_nvec;         /* the host table's size: all of it stays virtual, also the
+				     * entries past the nvec shown */
 };
 
 struct vpci {
@@ -153,6 +170,45 @@ int vpci_pio(struct vpci *b, uint16_t port, unsigned size, int in, uint32_t val,
 /* The function at slot signals MSI-X vector: 0 sent, else the VPCI_MSIX_* reason it was
  * not (masked: now pending, sent when unmasked) or MICA_EINVAL. */
 int vpci_signal(struct vpci *b, unsigned slot, unsigned vector);
+
+/* --- Passed-through functions (kernel/passthrough.c is their owner) ------------------- */
+
+#define VPCI_BAR_64       1 /* a 64-bit memory BAR: uses this slot and the next */
+#define VPCI_BAR_PREFETCH 2
+
+/* What the guest may see of a host function. Configuration space is built from it, never
+ * read through: IDs, class and revision as the host's; memory BARs of the host's sizes
+ * (I/O BARs are not offered); capabilities: MSI-X (at most VPCI_MSIX_MAX vectors shown),
+ * MSI (one vector, 64-bit address), and a read-only copy of the PCI Express capability;
+ * no expansion ROM, no INTx (interrupt pin 0), no extended capabilities. */
+struct vpci_pt_desc {
+	uint16_t vendor, device, subvendor, subsystem;
+	uint32_t class;
+	uint8_t revision;
+	uint64_t bar_size[VPCI_BARS];  /* 0: none (or the upper half of a 64-bit BAR) */
+	uint8_t bar_flags[VPCI_BARS];  /* VPCI_BAR_* */
+	uint8_t msi;                   /* offers MSI */
+	uint16_t msix_nvec;            /* MSI-X table size (0: no MSI-X) */
+	uint8_t msix_bir, pba_bir;
+	uint32_t msix_off, pba_off;
+	uint8_t has_pcie;
+	uint8_t pcie[0x3c];            /* the host's PCI Express capability, from its ID on */
+};
+
+/* Puts a passed-through function at 00:slot.0: 0, or MICA_EINVAL with a sentence (slot
+ * taken or out of range; a BAR that is not a power of two of at least 16 bytes). */
+int vpci_add_passthrough(struct vpci *b, unsigned slot, const struct vpci_pt_desc *d,
+			 char *err, size_t errlen);
+
+/* What firmware would do: program BAR bar with base (aligned to its size) and turn memory
+ * decoding on. MICA_EINVAL for a bad slot, BAR or base. */
+int vpci_pt_assign_bar(struct vpci *b, unsigned slot, unsigned bar, uint64_t base);
+
+/* The function's configuration register reg (a dword, as the guest sees it now). */
+uint32_t vpci_cfg_dword(const struct vpci *b, unsigned slot, unsigned reg);
+
+/* Its MSI message now: 0 with addr and data when MSI is enabled, else -1. */
+int vpci_msi_message(const struct vpci *b, unsigned slot, uint64_t *addr, uint32_t *data);
 
 /* --- The parts, also used on their own (unit tests) --------------------------------- */
 

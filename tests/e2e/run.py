@@ -31,9 +31,10 @@ from linux import LINUX_SCENARIOS, needs_linux  # noqa: E402
 from virtio import DISK, VIRTIO_SCENARIOS, make_disk  # noqa: E402
 from defects import DEFECT_SCENARIOS  # noqa: E402
 from multiboot import MULTIBOOT_SCENARIOS  # noqa: E402
+from passthrough import PASSTHROUGH_SCENARIOS  # noqa: E402
 
 SCENARIOS = (BASIC_SCENARIOS + LINUX_SCENARIOS + VIRTIO_SCENARIOS + DEFECT_SCENARIOS +
-             MULTIBOOT_SCENARIOS)
+             MULTIBOOT_SCENARIOS + PASSTHROUGH_SCENARIOS)
 
 TAIL = 40
 _print_lock = threading.Lock()
@@ -163,6 +164,9 @@ def main():
         prepare_linux()
     if any(DISK in s.guests for s in scenarios):
         make_disk()  # a blank disk: the scenario formats it
+    for s in scenarios:
+        if getattr(s, "prepare", None):
+            s.prepare()  # what a scenario needs made fresh (passthrough: its NVMe disk)
     passed = failed = 0
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
     try:

@@ -74,19 +74,6 @@ static struct vdrv dev = {
 static uint8_t txbuf[64] __attribute__((aligned(64))); /* BENCH_MARK, then t0 */
 
 /* --- CPU --- */
-static inline void wrmsr(uint32_t msr, uint64_t v)
-{
-	__asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
-			 : "memory");
-}
-
-static inline uint64_t rdmsr(uint32_t msr)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return ((uint64_t)hi << 32) | lo;
-}
-
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 /* Atomic: an interrupt that became pending after the caller's last look wakes the HLT. */
 static inline void sti_hlt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }

@@ -224,16 +224,16 @@ Test(config, unknown_key_and_section)
 {
 	expect_error("[partition a]\nmemroy = 16M\n", 2,
 		     "unknown key 'memroy' (expected cpus, memory, image, initrd, "
-		     "cmdline, modules, on_crash, service, console, disk, net or debug_exit)");
+		     "cmdline, modules, on_crash, service, console, disk, net, pci or debug_exit)");
 	expect_error("[partition a]\nCPUS = 1\n", 2,
 		     "unknown key 'CPUS' (expected cpus, memory, image, initrd, "
-		     "cmdline, modules, on_crash, service, console, disk, net or debug_exit)");
+		     "cmdline, modules, on_crash, service, console, disk, net, pci or debug_exit)");
 	expect_error("[partition a]\ninitramfs = x\n", 2,
 		     "unknown key 'initramfs' (expected cpus, memory, image, initrd, "
-		     "cmdline, modules, on_crash, service, console, disk, net or debug_exit)");
+		     "cmdline, modules, on_crash, service, console, disk, net, pci or debug_exit)");
 	expect_error("[partition a]\nCmdline = x\n", 2,
 		     "unknown key 'Cmdline' (expected cpus, memory, image, initrd, "
-		     "cmdline, modules, on_crash, service, console, disk, net or debug_exit)");
+		     "cmdline, modules, on_crash, service, console, disk, net, pci or debug_exit)");
 	expect_error("# hi\n[foo]\n", 2, "unknown section '[foo]' (expected [partition NAME])");
 	expect_error("[]\n", 1, "unknown section '[]' (expected [partition NAME])");
 	expect_error("[partitions a]\n", 1,
@@ -487,7 +487,7 @@ Test(config, long_user_text_is_cut_in_messages)
 	cr_assert_eq(parse(text), MICA_EINVAL);
 	cr_expect(strlen(err.msg) < CFG_MSG_MAX);
 	cr_expect(strstr(err.msg, "...' (expected cpus, memory, image, initrd, cmdline, "
-				  "modules, on_crash, service, console, disk, net or debug_exit)") != NULL,
+				  "modules, on_crash, service, console, disk, net, pci or debug_exit)") != NULL,
 		  "%s", err.msg);
 }
 
@@ -734,4 +734,81 @@ Test(config, modules_and_debug_exit)
 	expect_error(PART("a", "0") "modules = \"\"\n", 5, "key 'modules' has an empty value");
 	expect_error(PART("a", "0") "modules = a\nmodules = b\n", 6,
 		     "key 'modules' given twice in partition 'a' (first on line 5)");
+}
+
+static void expect_pci(unsigned part, unsigned k, uint16_t seg, uint8_t bus, uint8_t dev,
+		       uint8_t fn)
+{
+	const struct cfg_pci *d = &cfg.part[part].pci[k];
+	cr_expect(d->seg == seg && d->bus == bus && d->dev == dev && d->fn == fn,
+		  "partition %u device %u: %04x:%02x:%02x.%x, expected %04x:%02x:%02x.%x", part,
+		  k, d->seg, d->bus, d->dev, d->fn, seg, bus, dev, fn);
+}
+
+Test(config, pci_lists)
+{
+	expect_ok(PART("a", "0") "pci = 00:10.0, 00:11.0 ,00:1f.7\t0:2.1,,   1A:0b.3\n"
+		  PART("b", "1"));
+	cr_assert_eq(cfg.part[0].npci, 5);
+	cr_expect_eq(cfg.part[0].pci_line, 5);
+	expect_pci(0, 0, 0, 0, 0x10, 0);
+	expect_pci(0, 1, 0, 0, 0x11, 0);
+	expect_pci(0, 2, 0, 0, 0x1f, 7);
+	expect_pci(0, 3, 0, 0, 2, 1);
+	expect_pci(0, 4, 0, 0x1a, 0x0b, 3);
+	cr_expect_eq(cfg.part[1].npci, 0);
+	cr_expect(cfg_has_pci(&cfg.part[0]));
+	cr_expect(!cfg_has_pci(&cfg.part[1]));
+
+	expect_ok(PART("a", "0") "pci = 0000:00:04.0, 0001:80:1f.3 ffff:ff:00.7\n"
+		  PART("b", "1") "pci=0002:00:04.0   # the same bus address on another segment\n");
+	cr_assert_eq(cfg.part[0].npci, 3);
+	expect_pci(0, 0, 0, 0, 4, 0);
+	expect_pci(0, 1, 1, 0x80, 0x1f, 3);
+	expect_pci(0, 2, 0xffff, 0xff, 0, 7);
+	cr_assert_eq(cfg.part[1].npci, 1);
+	cr_expect_eq(cfg.part[1].pci_line, 10);
+	expect_pci(1, 0, 2, 0, 4, 0);
+
+	expect_ok(PART("a", "0") "pci = 00:01.0 00:02.0 00:03.0 00:04.0 00:05.0 00:06.0 "
+		  "00:07.0 00:08.0\n");
+	cr_expect_eq(cfg.part[0].npci, CFG_PCI_MAX);
+	expect_pci(0, 7, 0, 0, 8, 0);
+}
+
+Test(config, pci_given_twice)
+{
+	expect_error(PART("a", "0") "pci = 00:10.0, 00:11.0, 00:10.0\n", 5,
+		     "PCI device 0000:00:10.0 is given twice (also to partition 'a', line 5); a "
+		     "device belongs to one partition");
+	expect_error(PART("a", "0") "pci = 00:10.0 0000:00:10.0\n", 5,
+		     "PCI device 0000:00:10.0 is given twice (also to partition 'a', line 5); a "
+		     "device belongs to one partition");
+	expect_error(PART("first", "0") "pci = 00:10.0, 02:00.1\n" PART("b", "1")
+		     "on_crash = restart\n" PART("c", "2") "pci = 00:11.0, 2:0.1\n", 15,
+		     "PCI device 0000:02:00.1 is given twice (also to partition 'first', line 5); "
+		     "a device belongs to one partition");
+	expect_error(PART("a", "0") "pci = 00:10.0\npci = 00:11.0\n", 6,
+		     "key 'pci' given twice in partition 'a' (first on line 5)");
+}
+
+Test(config, pci_limits_and_bad_addresses)
+{
+	expect_error(PART("a", "0") "pci = 00:01.0 00:02.0 00:03.0 00:04.0 00:05.0 00:06.0 "
+		     "00:07.0 00:08.0 00:09.0\n", 5,
+		     "more than 8 PCI devices; at most 8 per partition");
+	static const char *const bad[] = {
+		"00:20.0", "00:1f.8", "garbage", "00:10", "00:10.0.0", "00.10.0", "100:00.0",
+		"10000:00:10.0", "00:10.", ":10.0", "0:0:0:0.0", "00:1g.0", "-1:00.0",
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[200], msg[200];
+		snprintf(text, sizeof(text), PART("a", "0") "pci = 00:01.0, %s\n", bad[i]);
+		snprintf(msg, sizeof(msg), "pci '%s': expected a PCI address bus:device.function in "
+			 "hex (e.g. 00:04.0, or 0000:00:04.0 with the segment)", bad[i]);
+		expect_error(text, 5, msg);
+	}
+	expect_error(PART("a", "0") "pci = , ,\n", 5,
+		     "pci: expected one or more PCI addresses (e.g. 00:04.0)");
+	expect_error(PART("a", "0") "pci =\n", 5, "key 'pci' has an empty value");
 }

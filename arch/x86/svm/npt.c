@@ -48,5 +48,7 @@ int svm_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size,
 		flags |= PT_W;
 	if (!(perm & S2_EXEC))
 		flags |= PT_NX;
+	if (perm & S2_DEVICE)
+		flags |= PT_PCD | PT_PWT; /* PAT entry 3 (UC) with the power-on PAT (APM 7.8.2) */
 	return pt_map(&pt, gpa, hpa, size, flags);
 }

@@ -44,6 +44,9 @@ int vmx_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size,
 
 	if (!(perm & S2_READ))
 		return MICA_EINVAL; /* write- or execute-only mappings are not needed (and W-only is invalid) */
+	/* Device memory is uncached and ignores the guest's PAT (SDM 29.3.7.2: IPAT, bit 6). */
+	if (perm & S2_DEVICE)
+		return pt_map(&pt, gpa, hpa, size, ept_leaf_flags(perm, EPT_MT_UC) | (1ull << 6));
 	return pt_map(&pt, gpa, hpa, size, ept_leaf_flags(perm, EPT_MT_WB));
 }
 
