@@ -38,3 +38,10 @@ void ioapic_route(uint64_t base, unsigned pin, uint8_t vector, uint32_t apic_id,
 	wr(base, REG_RTE + 2 * pin + 1, apic_id << 24); /* physical destination */
 	wr(base, REG_RTE + 2 * pin, lo);                /* fixed delivery, unmasked */
 }
+
+void ioapic_mask_all(uint64_t base)
+{
+	unsigned pins = ((rd(base, 1) >> 16) & 0xff) + 1; /* version register: max entry */
+	for (unsigned pin = 0; pin < pins && pin < 240; pin++)
+		wr(base, REG_RTE + 2 * pin, rd(base, REG_RTE + 2 * pin) | (1u << 16));
+}

@@ -52,6 +52,7 @@ int arch_console_rx_enable(const struct boot_info *bi)
 		return -1;
 	/* ISA default: edge, active high; an override may say otherwise (MPS INTI flags). */
 	int active_low = (flags & 3) == 3, level = ((flags >> 2) & 3) == 3;
+	ioapic_mask_all(base);
 	ioapic_route(base, gsi - gsi_base, VEC_SERIAL, apic_id(), level, active_low);
 	while (inb(COM1 + UART_LSR) & UART_LSR_DR)
 		(void)inb(COM1 + UART_RBR);
