@@ -651,6 +651,22 @@ def _check_built(*paths):
             raise Failure(f"{os.path.relpath(p, ROOT)} is missing (run `make all`)")
 
 
+def mica_blkread_run(label, image, log, i, timeout, extra=""):
+    """One Mica boot of a blkread bench (mica.then=blkbench[:DEV] in partition `linux`):
+    its MB/s, with the figures, Mica's exit counts and notable lines on stderr."""
+    m, took, exits, _, notable, others = mica_linux_run(
+        image, log, 2, "linux", BLKREAD, BLKREAD_FAILED, timeout, extra=extra)
+    nbytes, usec = int(m.group(1)), int(m.group(2))
+    mbps = nbytes / usec
+    print(f"bench-run: {label} {i}: Mica {mbps:.1f} MB/s ({nbytes} B in {usec / 1e6:.3f}s; "
+          f"QEMU start to blkread {took:.1f}s{load_note(others)})", file=sys.stderr, flush=True)
+    print(f"bench-run: {label} {i}: {exits or 'no exit counts from Mica'}", file=sys.stderr,
+          flush=True)
+    for line in notable:
+        print(f"bench-run: {label} {i}: noted: {line}", file=sys.stderr, flush=True)
+    return mbps
+
+
 class VirtioBlkRead:
     """mica-blkbench's sequential read (docs/linux.md) on /dev/vda served by the service
     partition (vmm/blk.c), against the same in bare QEMU (bare_blkread_mbps: QEMU's own
@@ -684,18 +700,8 @@ class VirtioBlkRead:
                            VMM_ELF, disk])
         mica, bare = [], []
         for i in range(1, self.runs + 1):
-            m, took, exits, _, notable, others = mica_linux_run(
-                image, f"{base}-mica-{i}.log", 2, "linux", BLKREAD, BLKREAD_FAILED,
-                self.timeout)
-            nbytes, usec = int(m.group(1)), int(m.group(2))
-            mica.append(nbytes / usec)
-            print(f"bench-run: virtio-blk {i}: Mica {mica[-1]:.1f} MB/s ({nbytes} B in "
-                  f"{usec / 1e6:.3f}s; QEMU start to blkread {took:.1f}s{load_note(others)})",
-                  file=sys.stderr, flush=True)
-            print(f"bench-run: virtio-blk {i}: {exits or 'no exit counts from Mica'}",
-                  file=sys.stderr, flush=True)
-            for line in notable:
-                print(f"bench-run: virtio-blk {i}: noted: {line}", file=sys.stderr, flush=True)
+            mica.append(mica_blkread_run(self.name, image, f"{base}-mica-{i}.log", i,
+                                         self.timeout))
             bare.append(bare_blkread_mbps(runs=1, first=i, timeout=self.bare_timeout))
         mm, mb = median(mica), median(bare)
         return [("virtio_blk_read_ratio", f"{mm / mb:.2f}",
@@ -798,19 +804,8 @@ class PassthroughNvmeRead:
                 f.truncate(BLKREAD_DISK_MIB << 20)
             extra = ("-device intel-iommu,intremap=on -drive if=none,id=nvm,format=raw,"
                      f"cache=unsafe,file={disk} -device nvme,drive=nvm,serial=mica-nvme,addr=0x11")
-            m, took, exits, _, notable, others = mica_linux_run(
-                image, f"{base}-mica-{i}.log", 2, "linux", BLKREAD, BLKREAD_FAILED,
-                self.timeout, extra=extra)
-            nbytes, usec = int(m.group(1)), int(m.group(2))
-            mica.append(nbytes / usec)
-            print(f"bench-run: passthrough-nvme {i}: Mica {mica[-1]:.1f} MB/s ({nbytes} B in "
-                  f"{usec / 1e6:.3f}s; QEMU start to blkread {took:.1f}s{load_note(others)})",
-                  file=sys.stderr, flush=True)
-            print(f"bench-run: passthrough-nvme {i}: {exits or 'no exit counts from Mica'}",
-                  file=sys.stderr, flush=True)
-            for line in notable:
-                print(f"bench-run: passthrough-nvme {i}: noted: {line}", file=sys.stderr,
-                      flush=True)
+            mica.append(mica_blkread_run(self.name, image, f"{base}-mica-{i}.log", i,
+                                         self.timeout, extra=extra))
             bare.append(bare_blkread_mbps(runs=1, first=i, timeout=self.bare_timeout,
                                           nvme=True))
         mm, mb = median(mica), median(bare)

@@ -8,22 +8,6 @@
 #include "kernel/vpci/bus.h"
 #include "tests/unit/vpci_fixture.h"
 
-static struct {
-	unsigned n;
-	uint64_t addr[8];
-	uint32_t data[8];
-} sent;
-
-static void msi_sink(void *ctx, uint64_t addr, uint32_t data)
-{
-	cr_assert_eq(ctx, &sent);
-	if (sent.n < 8) {
-		sent.addr[sent.n] = addr;
-		sent.data[sent.n] = data;
-	}
-	sent.n++;
-}
-
 #define HOST_ECAM 0xB0000000ull
 #define HOST_MEM  0xC0000000ull
 static const struct vpci_host host = {

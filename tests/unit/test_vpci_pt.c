@@ -24,22 +24,6 @@
 #define NVME_PCIE 0x60
 #define EDU_MSI   0x40
 
-static struct {
-	unsigned n;
-	uint64_t addr[8];
-	uint32_t data[8];
-} sent;
-
-static void msi_sink(void *ctx, uint64_t addr, uint32_t data)
-{
-	cr_assert_eq(ctx, &sent);
-	if (sent.n < 8) {
-		sent.addr[sent.n] = addr;
-		sent.data[sent.n] = data;
-	}
-	sent.n++;
-}
-
 static const struct vpci_host host = {
 	.ecam_base = HOST_ECAM, .mem_base = 0xC0000000ull, .mem_size = 0x40000000ull,
 	.msi = msi_sink, .ctx = &sent,

@@ -1,5 +1,5 @@
-/* What the two test files of kernel/vpci/bus.c share (test_vpci.c: config space, BARs,
- * MSI-X; test_vpci_host.c: the ways in): the bus under test, config-space access by slot,
+/* What the test files of kernel/vpci/bus.c share (test_vpci.c: config space, BARs, MSI-X;
+ * test_vpci_host.c: the ways in; test_vpci_pt.c: passed-through functions): the bus under test, config-space access by slot,
  * and an owner for every function that records what reached it. */
 #ifndef MICA_TEST_VPCI_FIXTURE_H
 #define MICA_TEST_VPCI_FIXTURE_H
@@ -17,6 +17,24 @@ static char err[160];
 #define CON 1
 #define BLK 2
 #define NET 5
+
+/* An MSI sink that records the first 8 messages a bus sends (n counts them all): a
+ * struct vpci_host's msi callback with ctx = &sent. */
+static struct {
+	unsigned n;
+	uint64_t addr[8];
+	uint32_t data[8];
+} sent __attribute__((unused));
+
+static inline void msi_sink(void *ctx, uint64_t addr, uint32_t data)
+{
+	cr_assert_eq(ctx, &sent);
+	if (sent.n < 8) {
+		sent.addr[sent.n] = addr;
+		sent.data[sent.n] = data;
+	}
+	sent.n++;
+}
 
 static inline uint32_t rd(unsigned dev, unsigned reg, unsigned size)
 {
