@@ -62,7 +62,9 @@ struct iommu_ops {
 	int (*attach)(uint16_t seg, uint16_t rid, struct iommu_domain *d);
 	/* Sets interrupt remapping entry index (0 .. IOMMU_IRQS_PER_DEV - 1) of rid to irq,
 	 * or blocks it (irq NULL), and invalidates it. Gives the MSI address and data the
-	 * device must send to use the entry. */
+	 * device must send to use the entry. Entry 0's message also serves an MSI function
+	 * with 2^n vectors: the function puts vector k in the data's low n bits, and that
+	 * reaches entry k (VT-d: subhandle; AMD-Vi: the data is the entry's index). */
 	int (*irq_set)(uint16_t seg, uint16_t rid, unsigned index, const struct iommu_irq *irq,
 		       uint64_t *msi_addr, uint32_t *msi_data);
 	/* Reads and clears recorded faults: how many were put in out (at most max). */

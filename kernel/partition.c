@@ -46,6 +46,23 @@ int partition_map(struct partition *p, uint64_t gpa, uint64_t hpa, uint64_t size
 	return virt->stage2_map(&p->s2, gpa, hpa, size, perm);
 }
 
+int partition_unmap(struct partition *p, uint64_t gpa, uint64_t size)
+{
+	int rc = virt->stage2_unmap(&p->s2, gpa, size);
+	if (rc)
+		return rc;
+	/* Every vCPU drops what its CPU cached of the old mapping before it next enters the
+	 * guest (vcpu_kicked); one in the guest now is kicked out first. */
+	for (unsigned k = 0; k < p->nvcpus; k++) {
+		__atomic_store_n(&p->vcpus[k].s2_stale, 1, __ATOMIC_SEQ_CST);
+		if (p->vcpus[k].cpu == this_cpu())
+			__atomic_store_n(&this_cpu()->kick_pending, 1, __ATOMIC_SEQ_CST);
+		else
+			arch_kick_cpu(p->vcpus[k].cpu);
+	}
+	return 0;
+}
+
 enum image_kind partition_image_kind(const struct boot_file *f)
 {
 	const void *img = phys_to_virt(f->addr);

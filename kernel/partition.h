@@ -98,6 +98,12 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct p
  * (S2_*): its RAM at creation, and the service's windows onto the partitions it serves.
  * 0, or the backend's error. */
 int partition_map(struct partition *p, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
+/* Unmaps [gpa, gpa + size) from p's stage-2 (pt_unmap's rules). Every vCPU of p flushes its
+ * CPU's TLB before its next entry; one in the guest is kicked out. It does not wait for
+ * them: until they have, a vCPU may still reach the old mapping. Fine for what it serves
+ * today (a passed-through BAR the guest moves: its own device either way); memory that
+ * changes owner will need a wait. */
+int partition_unmap(struct partition *p, uint64_t gpa, uint64_t size);
 
 
 /* Host pointer to guest-physical [gpa, gpa+len) if the partition owns all of it, else NULL. */

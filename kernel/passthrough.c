@@ -19,11 +19,12 @@
 #include "kernel/passthrough.h"
 #include "kernel/platform/acpi_tables.h"
 #include "lib/portio.h"
+#include "lib/ratelimit.h"
 
 #define PT_SLOT_FIRST   8    /* guest slots 8.. (virtio devices sit at 1-3) */
 #define PT_MAX          (CFG_MAX_PARTS * 2)
 #define PT_BAR_WINDOW   (ACPI_PCI_MEM_BASE + ACPI_PCI_MEM_SIZE / 2) /* the window's upper half */
-#define FAULTS_LOGGED   5    /* fault lines per device, then quiet */
+#define FAULT_LINES     5    /* fault lines per device per second, then a count */
 #define FAULTS_MAX      16   /* faults after which its bus mastering goes off */
 #define NO_RESET_GRACE_MS 250 /* a device without a reset method: bus mastering off this
 			       * long before its partition's RAM is reused */
@@ -35,7 +36,9 @@
 #define CMD_INTX_OFF    0x0400
 #define MSI_CTRL        2
 #define MSI_ENABLE      0x0001
+#define MSI_MME         0x0070
 #define MSI_64          0x0080
+#define MSI_PVM         0x0100
 #define MSIX_CTRL       2
 #define MSIX_ENABLE     0x8000
 #define MSIX_FMASK      0x4000
@@ -52,6 +55,7 @@ struct pt_dev {
 	const struct hpci_dev *h;
 	unsigned slot;
 	uint64_t gbar[HPCI_BARS];      /* guest-physical BAR bases Mica chose */
+	uint64_t mapped[HPCI_BARS];    /* where each BAR is in the guest's stage-2 now (0: not) */
 	struct pcpu *cpu;              /* where its host vectors are */
 	uint8_t vec[VPCI_MSIX_MAX];    /* host vector per MSI-X entry (MSI: entry 0) */
 	unsigned nvec;
@@ -59,7 +63,8 @@ struct pt_dev {
 	uint32_t msi_data[VPCI_MSIX_MAX];
 	volatile uint32_t *msix_table; /* the host function's MSI-X table */
 	volatile uint8_t *bar_va[HPCI_BARS]; /* the host BARs, as the core reaches them */
-	unsigned faults;
+	unsigned faults;               /* since its last reset */
+	struct ratelimit fault_log;
 	int master_off;                /* bus mastering off after repeated faults */
 };
 
@@ -323,8 +328,10 @@ static void program_messages(struct pt_dev *d)
 			e[3] = 0; /* masking is the guest's, in the virtual table */
 		}
 	} else if (h->cap_msi) {
+		/* Entry 0's message: with several vectors the function puts vector k in the
+		 * data's low bits, and the IOMMU's entry k takes it (iommu.h). */
 		unsigned c = h->cap_msi;
-		hwr16(h, c + MSI_CTRL, hrd16(h, c + MSI_CTRL) & ~(MSI_ENABLE | 0x70));
+		hwr16(h, c + MSI_CTRL, hrd16(h, c + MSI_CTRL) & ~(MSI_ENABLE | MSI_MME));
 		hwr(h, c + 4, (uint32_t)d->msi_addr[0]);
 		if (h->msi_ctrl & MSI_64) {
 			hwr(h, c + 8, (uint32_t)(d->msi_addr[0] >> 32));
@@ -332,6 +339,8 @@ static void program_messages(struct pt_dev *d)
 		} else {
 			hwr16(h, c + 8, (uint16_t)d->msi_data[0]);
 		}
+		if (h->msi_ctrl & MSI_PVM) /* masking is the guest's, in the virtual capability */
+			hwr(h, c + (h->msi_ctrl & MSI_64 ? 16 : 12), 0);
 	}
 }
 
@@ -362,31 +371,44 @@ static struct pt_dev *dev_by_rid(uint16_t seg, uint16_t rid)
 	return NULL;
 }
 
+static struct ratelimit stray_fault_log; /* faults of devices no partition owns */
+static struct spinlock fault_lock;        /* the fault interrupt (CPU 0) and the stops */
+
 void kernel_iommu_fault(void)
 {
 	struct iommu_fault fl[8];
-	unsigned n;
+	unsigned n, held;
+	uint64_t second = arch_tsc_hz();
 
 	if (!iommu)
 		return;
+	uint64_t f = spin_lock(&fault_lock);
 	while ((n = iommu->faults(fl, 8)) > 0) {
 		for (unsigned i = 0; i < n; i++) {
 			struct pt_dev *d = dev_by_rid(fl[i].seg, fl[i].rid);
 			const char *kind = fl[i].intr ? "interrupt" : fl[i].write ? "write" : "read";
 			if (!d) {
-				log_info("iommu: fault: device %02x:%02x.%x (no partition's) %s at 0x%lx "
-					 "blocked: %s", fl[i].rid >> 8, (fl[i].rid >> 3) & 31,
-					 fl[i].rid & 7, kind, (unsigned long)fl[i].addr, fl[i].why);
+				if (ratelimit_allow(&stray_fault_log, rdtsc(), second, FAULT_LINES,
+						    &held))
+					log_info("iommu: fault: device %02x:%02x.%x (no partition's) %s "
+						 "at 0x%lx blocked: %s%s", fl[i].rid >> 8,
+						 (fl[i].rid >> 3) & 31, fl[i].rid & 7, kind,
+						 (unsigned long)fl[i].addr, fl[i].why,
+						 held ? " (and earlier faults not logged)" : "");
 				continue;
 			}
 			d->faults++;
-			if (d->faults <= FAULTS_LOGGED)
+			if (ratelimit_allow(&d->fault_log, rdtsc(), second, FAULT_LINES, &held)) {
+				if (held)
+					log_info("partition '%s': %u more iommu faults of device "
+						 "%02x:%02x.%x were not logged (at most %u lines a "
+						 "second)", d->p->name, held, d->h->bus, d->h->dev,
+						 d->h->fn, FAULT_LINES);
 				log_info("partition '%s': iommu fault: device %02x:%02x.%x (%04x:%04x) "
-					 "%s at 0x%lx blocked: %s%s", d->p->name, d->h->bus, d->h->dev,
+					 "%s at 0x%lx blocked: %s", d->p->name, d->h->bus, d->h->dev,
 					 d->h->fn, d->h->vendor, d->h->device, kind,
-					 (unsigned long)fl[i].addr, fl[i].why,
-					 d->faults == FAULTS_LOGGED ? " (further faults are counted, "
-					 "not logged)" : "");
+					 (unsigned long)fl[i].addr, fl[i].why);
+			}
 			if (d->faults == FAULTS_MAX && !d->master_off) {
 				d->master_off = 1;
 				hwr16(d->h, REG_COMMAND, hrd16(d->h, REG_COMMAND) & ~CMD_MASTER);
@@ -396,9 +418,71 @@ void kernel_iommu_fault(void)
 			}
 		}
 	}
+	spin_unlock(&fault_lock, f);
 }
 
 /* --- The device on the guest's bus ---------------------------------------------------- */
+
+/* Maps BAR b's pages into the guest at gpa, except those holding the MSI-X table or PBA
+ * (they trap: the guest's vectors are virtual). A BAR smaller than a page is not mapped at
+ * all: its neighbours on the host page may belong to another device. On failure nothing
+ * of it stays mapped. */
+static int map_bar(struct pt_dev *d, unsigned b, uint64_t gpa)
+{
+	const struct hpci_dev *h = d->h;
+	uint64_t size = h->bar[b].size;
+	if (size < 4096)
+		return 0;
+	for (uint64_t off = 0; off < size; off += 4096) {
+		int trap = 0;
+		if (h->cap_msix && h->msix_bir == b &&
+		    off + 4096 > h->msix_off && off < h->msix_off + 16ull * h->msix_size)
+			trap = 1;
+		if (h->cap_msix && h->pba_bir == b &&
+		    off + 4096 > h->pba_off && off < h->pba_off + 8ull * ((h->msix_size + 63u) / 64))
+			trap = 1;
+		if (trap)
+			continue;
+		int rc = partition_map(d->p, gpa + off, h->bar[b].base + off, 4096,
+				       S2_READ | S2_WRITE | S2_DEVICE);
+		if (rc) {
+			if (off)
+				partition_unmap(d->p, gpa, off);
+			return rc;
+		}
+	}
+	d->mapped[b] = gpa;
+	return 0;
+}
+
+/* The stage-2 follows the guest's BARs and its memory-decode bit: a BAR that moved is
+ * unmapped where it was (every vCPU flushes its TLB) and mapped where it is now, so its
+ * accesses keep taking no exits. A BAR the guest put outside the PCI window, or over
+ * something already mapped (another BAR, its RAM), stays unmapped: its accesses then trap
+ * and pt_region() does them, slowly but right. */
+static void follow_bars(struct pt_dev *d)
+{
+	struct vpci *bus = d->p->pci;
+	const struct vpci_fn *f = &bus->fn[d->slot];
+	int decode = (vpci_cfg_dword(bus, d->slot, REG_COMMAND) & CMD_MEMORY) != 0;
+
+	for (unsigned b = 0; b < HPCI_BARS; b++) {
+		uint64_t size = d->h->bar[b].size;
+		if (!size || d->h->bar[b].io || size < 4096)
+			continue;
+		uint64_t want = decode ? vpci_pt_bar_base(f, b) : 0;
+		if (want && (want < ACPI_PCI_MEM_BASE ||
+			     want + size > (uint64_t)ACPI_PCI_MEM_BASE + ACPI_PCI_MEM_SIZE))
+			want = 0;
+		if (want == d->mapped[b])
+			continue;
+		if (d->mapped[b] && partition_unmap(d->p, d->mapped[b], size))
+			continue; /* cannot happen: BARs are mapped in 4 KiB pages */
+		d->mapped[b] = 0;
+		if (want)
+			map_bar(d, b, want);
+	}
+}
 
 /* Accesses the stage-2 does not map (the rest of the MSI-X table's page, a BAR smaller
  * than a page, a BAR the guest moved): done on the device, within the BAR only. */
@@ -433,8 +517,9 @@ static void pt_config_written(void *dev, unsigned reg, unsigned size)
 	struct pt_dev *d = dev;
 	const struct hpci_dev *h = d->h;
 	struct vpci *b = d->p->pci;
-	(void)reg;
-	(void)size;
+
+	if (reg < 0x28 && reg + size > REG_COMMAND)
+		follow_bars(d);
 
 	uint16_t gcmd = (uint16_t)vpci_cfg_dword(b, d->slot, REG_COMMAND);
 	uint16_t cmd = CMD_MEMORY | CMD_INTX_OFF;
@@ -450,15 +535,26 @@ static void pt_config_written(void *dev, unsigned reg, unsigned size)
 		if ((hrd16(h, h->cap_msix + MSIX_CTRL) & (MSIX_ENABLE | MSIX_FMASK)) != want)
 			hwr16(h, h->cap_msix + MSIX_CTRL, want);
 	} else if (h->cap_msi && f->msi_cap) {
-		uint16_t g = (uint16_t)(vpci_cfg_dword(b, d->slot, f->msi_cap) >> 16);
+		unsigned n = vpci_msi_nvec(b, d->slot), mme = 0;
+		while ((1u << mme) < n)
+			mme++;
 		uint16_t now = hrd16(h, h->cap_msi + MSI_CTRL);
-		uint16_t want = (uint16_t)((now & ~(MSI_ENABLE | 0x70)) | (g & MSI_ENABLE));
+		uint16_t want = (uint16_t)(now & ~(MSI_ENABLE | MSI_MME));
+		if (n)
+			want |= (uint16_t)(MSI_ENABLE | mme << 4);
 		if (now != want)
 			hwr16(h, h->cap_msi + MSI_CTRL, want);
 	}
 }
 
 static const struct vpci_ops pt_ops = { pt_region, pt_config_written };
+
+/* MSI vectors the host function can send (2^MMC), as many as the guest may enable. */
+static unsigned msi_host_nvec(const struct hpci_dev *h)
+{
+	unsigned mmc = (h->msi_ctrl >> 1) & 7;
+	return 1u << (mmc > 5 ? 5 : mmc);
+}
 
 static void describe(const struct hpci_dev *h, struct vpci_pt_desc *o)
 {
@@ -477,7 +573,7 @@ static void describe(const struct hpci_dev *h, struct vpci_pt_desc *o)
 		o->bar_flags[i] = (h->bar[i].is64 ? VPCI_BAR_64 : 0) |
 				  (h->bar[i].prefetch ? VPCI_BAR_PREFETCH : 0);
 	}
-	o->msi = h->cap_msi && !h->cap_msix;
+	o->msi = (uint8_t)(h->cap_msi && !h->cap_msix ? msi_host_nvec(h) : 0);
 	if (h->cap_msix) {
 		o->msix_nvec = h->msix_size;
 		o->msix_bir = h->msix_bir;
@@ -509,8 +605,10 @@ void passthrough_bus_reset(struct partition *p)
 		for (unsigned b = 0; b < HPCI_BARS && !rc; b++)
 			if (d->gbar[b])
 				rc = vpci_pt_assign_bar(p->pci, d->slot, b, d->gbar[b]);
-		if (!rc)
+		if (!rc) {
 			vpci_attach(p->pci, d->slot, &pt_ops, d);
+			follow_bars(d); /* back where Mica put them */
+		}
 		spin_unlock(&p->pci_lock, f);
 		if (rc)
 			log_info("partition '%s': device %02x:%02x.%x at guest slot %u: %s", p->name,
@@ -570,8 +668,10 @@ static const char *reset_device(struct pt_dev *d)
 		hwr(h, 0x10 + 4 * i, bars[i]);
 	hwr16(h, REG_COMMAND, CMD_MEMORY | CMD_INTX_OFF);
 	program_messages(d);
+	uint64_t f = spin_lock(&fault_lock);
 	d->faults = 0;
 	d->master_off = 0;
+	spin_unlock(&fault_lock, f);
 	return how;
 }
 
@@ -595,33 +695,6 @@ void passthrough_quiesce(struct partition *p, int restart)
 }
 
 /* --- Attach -------------------------------------------------------------------------- */
-
-/* Maps BAR b's pages into the guest at d->gbar[b], except those holding the MSI-X table
- * or PBA (they trap: the guest's vectors are virtual). A BAR smaller than a page is not
- * mapped at all: its neighbours on the host page may belong to another device. */
-static int map_bar(struct pt_dev *d, unsigned b)
-{
-	const struct hpci_dev *h = d->h;
-	uint64_t size = h->bar[b].size;
-	if (size < 4096)
-		return 0;
-	for (uint64_t off = 0; off < size; off += 4096) {
-		int trap = 0;
-		if (h->cap_msix && h->msix_bir == b &&
-		    off + 4096 > h->msix_off && off < h->msix_off + 16ull * h->msix_size)
-			trap = 1;
-		if (h->cap_msix && h->pba_bir == b &&
-		    off + 4096 > h->pba_off && off < h->pba_off + 8ull * ((h->msix_size + 63u) / 64))
-			trap = 1;
-		if (trap)
-			continue;
-		int rc = partition_map(d->p, d->gbar[b] + off, h->bar[b].base + off, 4096,
-				       S2_READ | S2_WRITE | S2_DEVICE);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
 
 static int make_domain(struct partition *p)
 {
@@ -663,7 +736,8 @@ int passthrough_attach(struct partition *p)
 		d->slot = PT_SLOT_FIRST + k;
 		d->cpu = p->vcpus[0].cpu;
 		const struct hpci_dev *h = d->h;
-		d->nvec = h->cap_msix ? (h->msix_size > VPCI_MSIX_MAX ? VPCI_MSIX_MAX : h->msix_size) : 1;
+		d->nvec = h->cap_msix ? (h->msix_size > VPCI_MSIX_MAX ? VPCI_MSIX_MAX : h->msix_size)
+				      : msi_host_nvec(h);
 		for (unsigned b = 0; b < HPCI_BARS; b++)
 			if (h->bar[b].size && !h->bar[b].io &&
 			    !(d->bar_va[b] = arch_map_mmio(h->bar[b].base, h->bar[b].size))) {
@@ -698,7 +772,7 @@ int passthrough_attach(struct partition *p)
 			}
 			d->gbar[b] = place;
 			place += size;
-			rc = map_bar(d, b);
+			rc = map_bar(d, b, place - size);
 			if (rc) {
 				log_info("partition '%s': cannot map BAR %u of %02x:%02x.%x (error %d)",
 					 p->name, b, h->bus, h->dev, h->fn, rc);

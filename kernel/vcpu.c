@@ -60,6 +60,8 @@ void vcpu_test_window(const struct vcpu *v)
 void vcpu_kicked(struct vcpu *v)
 {
 	kick_clear(v->cpu);
+	if (__builtin_expect(__atomic_exchange_n(&v->s2_stale, 0, __ATOMIC_SEQ_CST), 0))
+		virt->stage2_flush(v);
 	partition_check(v);
 	if (v->irq.on)
 		irq_before_entry(v);

@@ -29,6 +29,8 @@ struct vcpu {
 	struct pcpu *cpu;
 	unsigned id;             /* within the partition */
 	unsigned generation;     /* the partition generation this vCPU runs */
+	uint8_t s2_stale;        /* its stage-2 lost a mapping: flush before entering
+				  * (partition_unmap, vcpu_kicked) */
 	uint64_t exits[EXIT_REASONS];
 	struct vcpu_irq irq;     /* local APIC, INIT/SIPI (guests with a platform) */
 	struct insn_memo insn_memo[INSN_MEMOS];

@@ -98,6 +98,11 @@ struct virt_ops {
 	int (*cpu_init)(struct pcpu *cpu);
 	int (*stage2_init)(struct stage2 *s2);
 	int (*stage2_map)(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
+	/* Unmaps [gpa, gpa + size); the TLBs are the caller's (partition_unmap). */
+	int (*stage2_unmap)(struct stage2 *s2, uint64_t gpa, uint64_t size);
+	/* On v's own CPU, between exit and entry: drop every translation of v's stage-2 the
+	 * CPU may hold, before the next entry. */
+	void (*stage2_flush)(struct vcpu *v);
 	int (*vcpu_init)(struct vcpu *v);
 	/* Loads the boot state into v->regs and the backend's state. Only while v is not running. */
 	void (*vcpu_reset)(struct vcpu *v, const struct vcpu_boot_state *st);

@@ -93,6 +93,48 @@ int pt_map(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t flag
 	return 0;
 }
 
+/* The leaf entry mapping va and its level, or NULL when va is not mapped. */
+static uint64_t *leaf_of(const struct pt *pt, uint64_t va, int *level_out)
+{
+	uint64_t *t = table(pt, pt->root);
+	for (int level = 3; level >= 0; level--) {
+		uint64_t *e = &t[index_of(va, level)];
+		if (!(*e & PT_P))
+			return NULL;
+		if (level == 0 || (*e & PT_PS)) {
+			*level_out = level;
+			return e;
+		}
+		t = table(pt, *e);
+	}
+	return NULL;
+}
+
+int pt_unmap(struct pt *pt, uint64_t va, uint64_t size)
+{
+	if ((va | size) & (PT_SIZE_4K - 1) || size == 0 || va >= PT_VA_LIMIT ||
+	    size > PT_VA_LIMIT - va)
+		return MICA_EINVAL;
+	/* First check that no large page sticks out of the range: all or nothing. */
+	for (uint64_t a = va; a < va + size;) {
+		int level;
+		uint64_t *e = leaf_of(pt, a, &level);
+		uint64_t span = 1ULL << (12 + 9 * (e ? level : 0));
+		if (e && ((a & (span - 1)) || span > va + size - a))
+			return MICA_EINVAL;
+		a = (a & ~(span - 1)) + span;
+	}
+	for (uint64_t a = va; a < va + size;) {
+		int level;
+		uint64_t *e = leaf_of(pt, a, &level);
+		uint64_t span = 1ULL << (12 + 9 * (e ? level : 0));
+		if (e)
+			__atomic_store_n(e, 0, __ATOMIC_RELEASE);
+		a = (a & ~(span - 1)) + span;
+	}
+	return 0;
+}
+
 int pt_lookup(const struct pt *pt, uint64_t va, uint64_t *pa, uint64_t *flags, uint64_t *page_size)
 {
 	if (va >= PT_VA_LIMIT)

@@ -51,6 +51,11 @@ int pt_init(struct pt *pt, const struct pt_alloc *a, unsigned big);
  * arguments are not 4 KiB aligned or overflow PT_VA_LIMIT; MICA_EFAULT when out of tables. */
 int pt_map(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t flags);
 
+/* Unmaps [va, va+size) (4 KiB aligned): whatever of it is mapped. A large page must lie
+ * wholly inside the range; if one does not, nothing changes and MICA_EINVAL is returned
+ * (as for bad arguments). Tables that become empty are kept. The caller invalidates TLBs. */
+int pt_unmap(struct pt *pt, uint64_t va, uint64_t size);
+
 /* Finds va's translation: returns 0 with *pa and *flags (of the leaf, PT_PS included) and
  * *page_size, or MICA_EFAULT when va is not mapped. */
 int pt_lookup(const struct pt *pt, uint64_t va, uint64_t *pa, uint64_t *flags, uint64_t *page_size);

@@ -9,72 +9,16 @@
 #include "lib/bytes.h"
 #include "lib/errmsg.h"
 
-/* Type 0 configuration header (PCI Local Bus 3.0 6.1). */
-#define CFG_VENDOR     0x00
-#define CFG_DEVICE     0x02
-#define CFG_COMMAND    0x04
-#define CFG_STATUS     0x06
-#define CFG_REVISION   0x08
-#define CFG_CLASS      0x09 /* programming interface, subclass, base class */
-#define CFG_CACHE_LINE 0x0C
-#define CFG_HEADER     0x0E
-#define CFG_BAR0       0x10
-#define CFG_SUBVENDOR  0x2C
-#define CFG_SUBSYSTEM  0x2E
-#define CFG_CAP_PTR    0x34
-#define CFG_INT_LINE   0x3C
-#define CFG_INT_PIN    0x3D
+#include "kernel/vpci/cfgspace.h"
 
-#define CMD_MEMORY       0x0002
-#define CMD_MASTER       0x0004
-#define CMD_PARITY       0x0040
-#define CMD_SERR         0x0100
-#define CMD_INTX_DISABLE 0x0400
-#define STATUS_CAP_LIST  0x0010
-
-#define BAR_MEM_64       0x4 /* memory BAR, type 10b: 64-bit, not prefetchable */
-
-#define CAP_ID_VENDOR    0x09
-#define CAP_ID_MSIX      0x11
-
-/* MSI-X capability (PCIe Base 4.0 7.7.2): ID, next, message control, table, PBA. */
-#define MSIX_CTRL        2
-#define MSIX_TABLE       4
-#define MSIX_PBA         8
-#define MSIX_CAP_LEN     12
-#define MSIX_CTRL_ENABLE 0x8000
-#define MSIX_CTRL_FMASK  0x4000
-#define MSIX_ENTRY_MASK  1u /* vector control bit 0 */
-
-/* struct virtio_pci_cap (virtio 1.x 4.1.4): vndr, next, len, cfg_type, bar, id, pad[2],
- * offset, length; the notify capability adds notify_off_multiplier, the PCI_CFG one
- * pci_cfg_data[4]. */
-#define VCAP_TYPE        3
-#define VCAP_BAR         4
-#define VCAP_OFFSET      8
-#define VCAP_LENGTH      12
-#define VCAP_EXTRA       16
-#define VCAP_LEN         16
-#define VCAP_LEN_EXTRA   20
-
-#define VIRTIO_CAP_COMMON  1
-#define VIRTIO_CAP_NOTIFY  2
-#define VIRTIO_CAP_ISR     3
-#define VIRTIO_CAP_DEVICE  4
-#define VIRTIO_CAP_PCI_CFG 5
-
-/* Where the capabilities sit in every virtio function (the DEVICE one may be left out,
- * which moves the rest up: find_cap() follows the chain). */
-#define CAP_FIRST        0x40
-
-static void set_mask(struct vpci_fn *f, unsigned reg, unsigned len, uint32_t mask)
+void vpci_set_mask(struct vpci_fn *f, unsigned reg, unsigned len, uint32_t mask)
 {
 	for (unsigned i = 0; i < len; i++)
 		f->wmask[reg + i] = (uint8_t)(mask >> (8 * i));
 }
 
-static void header(struct vpci_fn *f, uint16_t vendor, uint16_t device, uint8_t rev,
-		   uint32_t class)
+void vpci_header(struct vpci_fn *f, uint16_t vendor, uint16_t device, uint8_t rev,
+		 uint32_t class)
 {
 	memset(f, 0, sizeof(*f));
 	f->present = 1;
@@ -84,7 +28,7 @@ static void header(struct vpci_fn *f, uint16_t vendor, uint16_t device, uint8_t 
 	f->cfg[CFG_CLASS] = (uint8_t)class;
 	put16(f->cfg + CFG_CLASS + 1, (uint16_t)(class >> 8));
 	f->cfg[CFG_HEADER] = 0; /* type 0, single function */
-	set_mask(f, CFG_CACHE_LINE, 1, 0xFF); /* no effect, but read/write for software */
+	vpci_set_mask(f, CFG_CACHE_LINE, 1, 0xFF); /* no effect, but read/write for software */
 }
 
 void vpci_init(struct vpci *b, const struct vpci_host *host)
@@ -93,8 +37,8 @@ void vpci_init(struct vpci *b, const struct vpci_host *host)
 
 	memset(b, 0, sizeof(*b));
 	b->host = host;
-	header(hb, VPCI_HB_VENDOR, VPCI_HB_DEVICE, 0, 0x060000);
-	set_mask(hb, CFG_COMMAND, 2, CMD_MEMORY | CMD_MASTER | CMD_PARITY | CMD_SERR);
+	vpci_header(hb, VPCI_HB_VENDOR, VPCI_HB_DEVICE, 0, 0x060000);
+	vpci_set_mask(hb, CFG_COMMAND, 2, CMD_MEMORY | CMD_MASTER | CMD_PARITY | CMD_SERR);
 }
 
 /* Appends a virtio capability at pos; returns the next free position. */
@@ -151,20 +95,20 @@ int vpci_add_virtio(struct vpci *b, unsigned slot, unsigned id, unsigned nvec,
 			      VPCI_DEVICE_MAX);
 
 	f = &b->fn[slot];
-	header(f, VPCI_VIRTIO_VENDOR, (uint16_t)VPCI_VIRTIO_DEVICE(id), 1, class_of(id));
+	vpci_header(f, VPCI_VIRTIO_VENDOR, (uint16_t)VPCI_VIRTIO_DEVICE(id), 1, class_of(id));
 	f->virtio = 1;
 	f->nvec = (uint16_t)nvec;
 	f->devcfg_len = devcfg_len;
-	set_mask(f, CFG_COMMAND, 2,
+	vpci_set_mask(f, CFG_COMMAND, 2,
 		 CMD_MEMORY | CMD_MASTER | CMD_PARITY | CMD_SERR | CMD_INTX_DISABLE);
 	put16(f->cfg + CFG_STATUS, STATUS_CAP_LIST);
 	put32(f->cfg + CFG_BAR0, BAR_MEM_64);
-	set_mask(f, CFG_BAR0, 4, ~(VPCI_BAR_SIZE - 1)); /* sizing: size mask reads back */
-	set_mask(f, CFG_BAR0 + 4, 4, 0xFFFFFFFF);
+	vpci_set_mask(f, CFG_BAR0, 4, ~(VPCI_BAR_SIZE - 1)); /* sizing: size mask reads back */
+	vpci_set_mask(f, CFG_BAR0 + 4, 4, 0xFFFFFFFF);
 	put16(f->cfg + CFG_SUBVENDOR, VPCI_VIRTIO_VENDOR);
 	put16(f->cfg + CFG_SUBSYSTEM, (uint16_t)VPCI_VIRTIO_SUBSYS(id));
 	f->cfg[CFG_INT_LINE] = irq;
-	set_mask(f, CFG_INT_LINE, 1, 0xFF);
+	vpci_set_mask(f, CFG_INT_LINE, 1, 0xFF);
 	/* No interrupt line connected: no pin either, so an OS never looks for INTx routing
 	 * (the function signals through MSI-X only). */
 	f->cfg[CFG_INT_PIN] = irq == 0xFF ? 0 : 1; /* INTA# */
@@ -182,16 +126,16 @@ int vpci_add_virtio(struct vpci *b, unsigned slot, unsigned id, unsigned nvec,
 	}
 	/* PCI_CFG: the driver chooses bar, offset and length, then accesses the data. */
 	caps[n++] = pos;
-	set_mask(f, pos + VCAP_BAR, 1, 0xFF);
-	set_mask(f, pos + VCAP_OFFSET, 4, 0xFFFFFFFF);
-	set_mask(f, pos + VCAP_LENGTH, 4, 0xFFFFFFFF);
-	set_mask(f, pos + VCAP_EXTRA, 4, 0xFFFFFFFF);
+	vpci_set_mask(f, pos + VCAP_BAR, 1, 0xFF);
+	vpci_set_mask(f, pos + VCAP_OFFSET, 4, 0xFFFFFFFF);
+	vpci_set_mask(f, pos + VCAP_LENGTH, 4, 0xFFFFFFFF);
+	vpci_set_mask(f, pos + VCAP_EXTRA, 4, 0xFFFFFFFF);
 	pos = vcap(f, pos, VCAP_LEN_EXTRA, VIRTIO_CAP_PCI_CFG, 0, 0);
 
 	caps[n++] = pos;
 	f->cfg[pos] = CAP_ID_MSIX;
 	put16(f->cfg + pos + MSIX_CTRL, (uint16_t)(nvec - 1));
-	set_mask(f, pos + MSIX_CTRL, 2, MSIX_CTRL_ENABLE | MSIX_CTRL_FMASK);
+	vpci_set_mask(f, pos + MSIX_CTRL, 2, MSIX_CTRL_ENABLE | MSIX_CTRL_FMASK);
 	put32(f->cfg + pos + MSIX_TABLE, VPCI_MSIX_TABLE_OFF | 0); /* BIR 0 */
 	put32(f->cfg + pos + MSIX_PBA, VPCI_MSIX_PBA_OFF | 0);
 
@@ -287,36 +231,6 @@ static enum vpci_region region_at(const struct vpci_fn *f, uint64_t off, uint64_
 	return off < VPCI_BAR_SIZE ? VPCI_REGION_UNUSED : VPCI_REGION_NONE;
 }
 
-/* BAR i of a passed-through function: its base as the guest programmed it, 0 if none. */
-static uint64_t pt_bar_base(const struct vpci_fn *f, unsigned i)
-{
-	uint64_t base = rd32(f->cfg + CFG_BAR0 + 4 * i) & ~0xFu;
-	if ((f->bar_flags[i] & VPCI_BAR_64) && i + 1 < VPCI_BARS)
-		base |= (uint64_t)rd32(f->cfg + CFG_BAR0 + 4 * (i + 1)) << 32;
-	return base;
-}
-
-/* Which part of a passed-through function's BAR i the offset off hits: the MSI-X table
- * and PBA are Mica's (virtual), the rest is the device's. */
-static enum vpci_region pt_region(const struct vpci_fn *f, unsigned i, uint64_t off,
-				  uint64_t *roff)
-{
-	/* The whole host table and PBA are Mica's, even entries past those shown: a write
-	 * there must never reach the device (it would be a message of the guest's choosing). */
-	if (f->nvec && i == f->msix_bir && off >= f->msix_off &&
-	    off - f->msix_off < 16u * f->host_nvec) {
-		*roff = off - f->msix_off;
-		return VPCI_REGION_MSIX_TABLE;
-	}
-	if (f->nvec && i == f->pba_bir && off >= f->pba_off &&
-	    off - f->pba_off < 8u * ((f->host_nvec + 63u) / 64u)) {
-		*roff = off - f->pba_off;
-		return VPCI_REGION_MSIX_PBA;
-	}
-	*roff = off;
-	return (enum vpci_region)(VPCI_REGION_PT + i);
-}
-
 enum vpci_region vpci_bar_lookup(const struct vpci *b, uint64_t gpa, unsigned *slot,
 				 unsigned *bar, uint64_t *offset)
 {
@@ -329,11 +243,11 @@ enum vpci_region vpci_bar_lookup(const struct vpci *b, uint64_t gpa, unsigned *s
 			continue;
 		if (f->pt) {
 			for (unsigned i = 0; i < VPCI_BARS; i++) {
-				base = pt_bar_base(f, i);
+				base = vpci_pt_bar_base(f, i);
 				if (!f->bar_size[i] || !base || gpa < base ||
 				    gpa - base >= f->bar_size[i])
 					continue;
-				r = pt_region(f, i, gpa - base, &roff);
+				r = vpci_pt_region(f, i, gpa - base, &roff);
 				*slot = s;
 				*bar = i;
 				*offset = roff;
@@ -588,46 +502,44 @@ void vpci_attach(struct vpci *b, unsigned slot, const struct vpci_ops *ops, void
 	b->fn[slot].dev = dev;
 }
 
-static void send(struct vpci *b, uint64_t addr, uint32_t data)
+void vpci_send(struct vpci *b, uint64_t addr, uint32_t data)
 {
 	if (b->host && b->host->msi)
 		b->host->msi(b->host->ctx, addr, data);
 }
 
-/* After a guest write that may have unmasked vectors of slot (a config write: MSI-X Enable,
- * Function Mask, Bus Master; an MSI-X table write): send what was pending. */
-static void msix_flush(struct vpci *b, unsigned slot)
+/* After a guest write that may have unmasked vectors of slot (a config write: MSI-X or MSI
+ * Enable, Function Mask, Bus Master, MSI mask bits; an MSI-X table write): send what was
+ * pending. */
+static void pending_flush(struct vpci *b, unsigned slot)
 {
 	uint64_t addr;
 	uint32_t data;
 	int vec;
 
-	if (!msix_fn(b, slot))
-		return;
-	while ((vec = vpci_msix_pop_pending(b, slot)) >= 0)
-		if (!vpci_msix_message(b, slot, (unsigned)vec, &addr, &data))
-			send(b, addr, data);
+	if (msix_fn(b, slot)) {
+		while ((vec = vpci_msix_pop_pending(b, slot)) >= 0)
+			if (!vpci_msix_message(b, slot, (unsigned)vec, &addr, &data))
+				vpci_send(b, addr, data);
+	} else if (slot < VPCI_SLOTS && b->fn[slot].present && b->fn[slot].msi_cap) {
+		while ((vec = vpci_msi_pop_pending(b, slot)) >= 0)
+			if (!vpci_msi_message(b, slot, (unsigned)vec, &addr, &data))
+				vpci_send(b, addr, data);
+	}
 }
 
 int vpci_signal(struct vpci *b, unsigned slot, unsigned vector)
 {
 	uint64_t addr;
 	uint32_t data;
+	int why;
 
-	if (slot < VPCI_SLOTS && b->fn[slot].present && !b->fn[slot].nvec && b->fn[slot].msi_cap) {
-		/* MSI without per-vector masking: sent when enabled, else lost, as on a device
-		 * (PCI Local Bus 3.0 6.8.1.3). */
-		if (vector || !(rd16(b->fn[slot].cfg + CFG_COMMAND) & CMD_MASTER))
-			return VPCI_MSIX_NO_MASTER;
-		if (vpci_msi_message(b, slot, &addr, &data))
-			return VPCI_MSIX_DISABLED;
-		send(b, addr, data);
-		return 0;
-	}
-	int why = vpci_msix_message(b, slot, vector, &addr, &data);
-
+	if (slot < VPCI_SLOTS && b->fn[slot].present && !b->fn[slot].nvec && b->fn[slot].msi_cap)
+		why = vpci_msi_message(b, slot, vector, &addr, &data);
+	else
+		why = vpci_msix_message(b, slot, vector, &addr, &data);
 	if (!why)
-		send(b, addr, data);
+		vpci_send(b, addr, data);
 	return why;
 }
 
@@ -642,7 +554,7 @@ static uint32_t cfg_access(struct vpci *b, uint64_t ecam_off, unsigned size, uin
 	if (!write)
 		return vpci_cfg_read(b, ecam_off, size);
 	vpci_cfg_write(b, ecam_off, size, val);
-	msix_flush(b, (unsigned)(ecam_off >> 15) & 31);
+	pending_flush(b, (unsigned)(ecam_off >> 15) & 31);
 	return 0;
 }
 
@@ -669,7 +581,7 @@ uint64_t vpci_mmio(struct vpci *b, uint64_t gpa, unsigned size, uint64_t val, in
 		if (!write)
 			return vpci_msix_read(b, slot, r, off, size);
 		vpci_msix_write(b, slot, r, off, size, val);
-		msix_flush(b, slot);
+		pending_flush(b, slot);
 		return 0;
 	default: {
 		struct vpci_fn *f = &b->fn[slot]; /* slot is set: a region was found */
@@ -702,147 +614,4 @@ int vpci_pio(struct vpci *b, uint16_t port, unsigned size, int in, uint32_t val,
 		*result = (uint32_t)ones(size); /* disabled, or no such bus: master abort */
 	}
 	return 1;
-}
-
-/* --- Passed-through functions -------------------------------------------------------- */
-
-#define CAP_ID_MSI     0x05
-#define CAP_ID_PCIE    0x10
-#define MSI_CTRL       2
-#define MSI_ADDR       4
-#define MSI_ADDR_HI    8
-#define MSI_DATA       12
-#define MSI_CAP_LEN    16
-#define MSI_CTRL_ENABLE 0x0001
-#define MSI_CTRL_64    0x0080
-#define PCIE_CAP_LEN   0x3c
-
-int vpci_add_passthrough(struct vpci *b, unsigned slot, const struct vpci_pt_desc *d,
-			 char *err, size_t errlen)
-{
-	unsigned pos = CAP_FIRST, prev = 0;
-
-	if (slot == 0 || slot >= VPCI_SLOTS)
-		return errmsg(MICA_EINVAL, err, errlen,
-			      "virtual PCI: slot %u, expected 1 to %u", slot, VPCI_SLOTS - 1);
-	if (b->fn[slot].present)
-		return errmsg(MICA_EINVAL, err, errlen, "virtual PCI: slot %u is taken", slot);
-	for (unsigned i = 0; i < VPCI_BARS; i++) {
-		uint64_t sz = d->bar_size[i];
-		if (sz && (sz < 16 || (sz & (sz - 1))))
-			return errmsg(MICA_EINVAL, err, errlen,
-				      "virtual PCI: BAR %u of %lu bytes is not a power of two of at "
-				      "least 16 bytes", i,
-				      (unsigned long)sz);
-		if (sz && (d->bar_flags[i] & VPCI_BAR_64) && (i + 1 == VPCI_BARS || d->bar_size[i + 1]))
-			return errmsg(MICA_EINVAL, err, errlen,
-				      "virtual PCI: 64-bit BAR %u has no upper half", i);
-	}
-	if (d->msix_nvec && (d->msix_bir >= VPCI_BARS || d->pba_bir >= VPCI_BARS ||
-			     !d->bar_size[d->msix_bir] || !d->bar_size[d->pba_bir]))
-		return errmsg(MICA_EINVAL, err, errlen,
-			      "virtual PCI: the MSI-X table is in a BAR the function lacks");
-
-	struct vpci_fn *f = &b->fn[slot];
-	header(f, d->vendor, d->device, d->revision, d->class);
-	f->pt = 1;
-	set_mask(f, CFG_COMMAND, 2, CMD_MEMORY | CMD_MASTER | CMD_PARITY | CMD_SERR |
-		 CMD_INTX_DISABLE);
-	put16(f->cfg + CFG_SUBVENDOR, d->subvendor);
-	put16(f->cfg + CFG_SUBSYSTEM, d->subsystem);
-	set_mask(f, CFG_INT_LINE, 1, 0xFF);
-	for (unsigned i = 0; i < VPCI_BARS; i++) {
-		f->bar_size[i] = d->bar_size[i];
-		f->bar_flags[i] = d->bar_flags[i];
-		if (!d->bar_size[i])
-			continue;
-		uint32_t low = (d->bar_flags[i] & VPCI_BAR_64 ? BAR_MEM_64 : 0) |
-			       (d->bar_flags[i] & VPCI_BAR_PREFETCH ? 0x8u : 0);
-		put32(f->cfg + CFG_BAR0 + 4 * i, low);
-		set_mask(f, CFG_BAR0 + 4 * i, 4, (uint32_t)~(d->bar_size[i] - 1) & ~0xFu);
-		if (d->bar_flags[i] & VPCI_BAR_64)
-			set_mask(f, CFG_BAR0 + 4 * (i + 1), 4, (uint32_t)(~(d->bar_size[i] - 1) >> 32));
-	}
-	if (d->msix_nvec) {
-		unsigned nvec = d->msix_nvec > VPCI_MSIX_MAX ? VPCI_MSIX_MAX : d->msix_nvec;
-		f->nvec = (uint16_t)nvec;
-		f->host_nvec = d->msix_nvec;
-		f->msix_bir = d->msix_bir;
-		f->pba_bir = d->pba_bir;
-		f->msix_off = d->msix_off;
-		f->pba_off = d->pba_off;
-		f->msix_cap = (uint8_t)pos;
-		f->cfg[pos] = CAP_ID_MSIX;
-		put16(f->cfg + pos + MSIX_CTRL, (uint16_t)(nvec - 1));
-		set_mask(f, pos + MSIX_CTRL, 2, MSIX_CTRL_ENABLE | MSIX_CTRL_FMASK);
-		put32(f->cfg + pos + MSIX_TABLE, d->msix_off | d->msix_bir);
-		put32(f->cfg + pos + MSIX_PBA, d->pba_off | d->pba_bir);
-		for (unsigned v = 0; v < nvec; v++)
-			f->msix[v][3] = MSIX_ENTRY_MASK;
-		prev = pos;
-		pos += MSIX_CAP_LEN + 4;
-	}
-	if (d->msi) {
-		f->msi_cap = (uint8_t)pos;
-		f->cfg[pos] = CAP_ID_MSI;
-		put16(f->cfg + pos + MSI_CTRL, MSI_CTRL_64); /* one vector: MMC 0, MME 0 */
-		set_mask(f, pos + MSI_CTRL, 1, MSI_CTRL_ENABLE);
-		set_mask(f, pos + MSI_ADDR, 4, 0xFFFFFFFC);
-		set_mask(f, pos + MSI_ADDR_HI, 4, 0xFFFFFFFF);
-		set_mask(f, pos + MSI_DATA, 2, 0xFFFF);
-		if (prev)
-			f->cfg[prev + 1] = (uint8_t)pos;
-		prev = pos;
-		pos += MSI_CAP_LEN;
-	}
-	if (d->has_pcie) {
-		/* Read-only: link and power controls stay the host's. */
-		memcpy(f->cfg + pos, d->pcie, PCIE_CAP_LEN);
-		f->cfg[pos] = CAP_ID_PCIE;
-		f->cfg[pos + 1] = 0;
-		if (prev)
-			f->cfg[prev + 1] = (uint8_t)pos;
-		prev = pos;
-		pos += PCIE_CAP_LEN;
-	}
-	if (prev) {
-		put16(f->cfg + CFG_STATUS, STATUS_CAP_LIST);
-		f->cfg[CFG_CAP_PTR] = CAP_FIRST;
-	}
-	return 0;
-}
-
-int vpci_pt_assign_bar(struct vpci *b, unsigned slot, unsigned bar, uint64_t base)
-{
-	if (slot == 0 || slot >= VPCI_SLOTS || !b->fn[slot].pt || bar >= VPCI_BARS)
-		return MICA_EINVAL;
-	struct vpci_fn *f = &b->fn[slot];
-	uint64_t size = f->bar_size[bar];
-	if (!size || !base || (base & (size - 1)) ||
-	    (!(f->bar_flags[bar] & VPCI_BAR_64) && (base + size - 1) >> 32))
-		return MICA_EINVAL;
-	put32(f->cfg + CFG_BAR0 + 4 * bar, (rd32(f->cfg + CFG_BAR0 + 4 * bar) & 0xFu) | (uint32_t)base);
-	if (f->bar_flags[bar] & VPCI_BAR_64)
-		put32(f->cfg + CFG_BAR0 + 4 * (bar + 1), (uint32_t)(base >> 32));
-	put16(f->cfg + CFG_COMMAND, rd16(f->cfg + CFG_COMMAND) | CMD_MEMORY);
-	return 0;
-}
-
-uint32_t vpci_cfg_dword(const struct vpci *b, unsigned slot, unsigned reg)
-{
-	if (slot >= VPCI_SLOTS || !b->fn[slot].present || reg > sizeof(b->fn[slot].cfg) - 4)
-		return 0xFFFFFFFFu;
-	return rd32(b->fn[slot].cfg + (reg & ~3u));
-}
-
-int vpci_msi_message(const struct vpci *b, unsigned slot, uint64_t *addr, uint32_t *data)
-{
-	if (slot >= VPCI_SLOTS || !b->fn[slot].present || !b->fn[slot].msi_cap)
-		return -1;
-	const uint8_t *c = b->fn[slot].cfg + b->fn[slot].msi_cap;
-	if (!(rd16(c + MSI_CTRL) & MSI_CTRL_ENABLE))
-		return -1;
-	*addr = (uint64_t)rd32(c + MSI_ADDR_HI) << 32 | rd32(c + MSI_ADDR);
-	*data = rd16(c + MSI_DATA);
-	return 0;
 }

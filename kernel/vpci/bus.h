@@ -179,7 +179,7 @@ int vpci_signal(struct vpci *b, unsigned slot, unsigned vector);
 /* What the guest may see of a host function. Configuration space is built from it, never
  * read through: IDs, class and revision as the host's; memory BARs of the host's sizes
  * (I/O BARs are not offered); capabilities: MSI-X (at most VPCI_MSIX_MAX vectors shown),
- * MSI (one vector, 64-bit address), and a read-only copy of the PCI Express capability;
+ * MSI (msi vectors, 64-bit address, per-vector masking), and a read-only copy of the PCI Express capability;
  * no expansion ROM, no INTx (interrupt pin 0), no extended capabilities. */
 struct vpci_pt_desc {
 	uint16_t vendor, device, subvendor, subsystem;
@@ -187,7 +187,7 @@ struct vpci_pt_desc {
 	uint8_t revision;
 	uint64_t bar_size[VPCI_BARS];  /* 0: none (or the upper half of a 64-bit BAR) */
 	uint8_t bar_flags[VPCI_BARS];  /* VPCI_BAR_* */
-	uint8_t msi;                   /* offers MSI */
+	uint8_t msi;                   /* MSI vectors offered: 0 (no MSI), 1, 2, 4 .. 32 */
 	uint16_t msix_nvec;            /* MSI-X table size (0: no MSI-X) */
 	uint8_t msix_bir, pba_bir;
 	uint32_t msix_off, pba_off;
@@ -204,11 +204,25 @@ int vpci_add_passthrough(struct vpci *b, unsigned slot, const struct vpci_pt_des
  * decoding on. MICA_EINVAL for a bad slot, BAR or base. */
 int vpci_pt_assign_bar(struct vpci *b, unsigned slot, unsigned bar, uint64_t base);
 
+/* BAR i of a passed-through function: its base as the guest programmed it now (0 if none;
+ * memory decoding is not looked at). */
+uint64_t vpci_pt_bar_base(const struct vpci_fn *f, unsigned i);
+
 /* The function's configuration register reg (a dword, as the guest sees it now). */
 uint32_t vpci_cfg_dword(const struct vpci *b, unsigned slot, unsigned reg);
 
-/* Its MSI message now: 0 with addr and data when MSI is enabled, else -1. */
-int vpci_msi_message(const struct vpci *b, unsigned slot, uint64_t *addr, uint32_t *data);
+/* The function wants to signal MSI vector (0 .. vectors enabled - 1): 0 with *addr and
+ * *data to send (the guest's data with the vector in its low bits), or a VPCI_MSIX_*
+ * reason not to (a masked vector is now pending, sent when unmasked; disabled or without
+ * bus mastering it is lost, PCI Local Bus 3.0 6.8.1). MICA_EINVAL for no MSI or a vector
+ * the guest did not enable. */
+int vpci_msi_message(struct vpci *b, unsigned slot, unsigned vector, uint64_t *addr,
+		     uint32_t *data);
+/* After a guest write that may unmask: the lowest pending MSI vector that may be sent now,
+ * its pending bit cleared, or -1. */
+int vpci_msi_pop_pending(struct vpci *b, unsigned slot);
+/* MSI vectors the guest enabled (0: MSI off or absent). */
+unsigned vpci_msi_nvec(const struct vpci *b, unsigned slot);
 
 /* --- The parts, also used on their own (unit tests) --------------------------------- */
 

@@ -83,7 +83,12 @@ def edu_script(iommu, fault_lines):
                             r"address\) done$"),
                  out("edu", lit("edu: PASS: DMA within its own RAM still works after the "
                                 "blocked ones")),
+                 out("edu", lit("edu: PASS: BAR0 moved from 0xc8000000 to 0xcc000000 answers "
+                                "there only (3000 reads)")),
                  stopped("edu", POWERED_OFF), *fault_lines[1:]),
+            # The 3000 reads of the moved BAR took no exits: the stage-2 followed it (ECAM
+            # and the rest make a few hundred).
+            Wait(r"^mica: partition 'edu' exits: total \d+.*, stage2-fault \d{1,3}(,|$)"),
             Wait(victim_ok),
             Wait(victim_ok),
         ],
@@ -103,13 +108,15 @@ def refused(line_of, message):
         forbidden=NO_PARTITION_OUTPUT, settle=3)
 
 
-def one(pci):
+def one(pci, name="edu", extra=""):
+    """One edu partition (the guest's mode follows its name) given pci."""
     return f"""
-        [partition edu]
+        [partition {name}]
         cpus = 1
         memory = 16M
         image = edu.elf
         pci = {pci}
+        {extra}
     """
 
 
@@ -132,9 +139,11 @@ def make_nvme(name):
         f.truncate(64 << 20)
 
 
-def nvme_script(iommu, restart):
+def nvme_script(iommu, restart, neighbour):
     """restart: after the checks, reboot -f (the device is reset) and find the file again;
-    then poweroff -f either way."""
+    then poweroff -f either way. neighbour: a second Linux partition ('other') boots beside
+    it and must not see the controller on its PCI bus (its kernel lists every function it
+    finds: "pci 0000:00:08.0: [1b36:0010] ...")."""
     seen = {}
 
     def remember(output, status):
@@ -184,6 +193,15 @@ def nvme_script(iommu, restart):
             Wait(r"^mica: pci 00:11\.0 1b36:0010 nvme -> partition 'linux'$"),
             Wait(lit("mica: partition 'linux': device 00:11.0 (1b36:0010 nvme) at guest 00:08.0")),
             Forbid(r"^mica: .*iommu fault", r"^mica: partition 'linux' (stopped|restarting)"),
+            # 'other' has no devices, so no PCI bus at all; its kernel says so, and its
+            # PCI set-up ends ("PCI: CLS") without any nvme.
+            *([Forbid(out("other", r"\[ *\d+\.\d+\] pci 0000:.*\[1b36:0010\]"),
+                      out("other", r"\[ *\d+\.\d+\] nvme"),
+                      r"^mica: partition 'other' (stopped|restarting)"),
+               Wait(out("other", r"\[ *\d+\.\d+\] PCI: System does not support PCI$"),
+                    timeout=300),
+               Wait(out("other", r"\[ *\d+\.\d+\] PCI: CLS \d+ bytes"), timeout=300)]
+              if neighbour else []),
             *checks_after_boot,
             Run("mkdir -p /mnt && mke2fs -q /dev/nvme0n1 >/dev/null && mount /dev/nvme0n1 /mnt && "
                 "dd if=/dev/urandom of=/mnt/f bs=64k count=64 2>/dev/null && sync && "
@@ -201,16 +219,19 @@ def nvme_script(iommu, restart):
 
 
 NVME_CONFIG = linux_partition(cpus="1-2").rstrip("\n") + "\npci = 00:11.0\n"
+NVME_NEIGHBOUR = linux_partition(name="other", cpus="3", memory="192M")
 
 
-def nvme_scenario(name, iommu_name, iommu_args, restart=False):
+def nvme_scenario(name, iommu_name, iommu_args, restart=False, neighbour=False):
     s = Scenario(
         name,
         f"Linux on 2 vCPUs owns a QEMU NVMe controller behind {iommu_name}: finds the disk, "
         "makes a file system and writes a file; its MSI-X vectors count; no IOMMU fault"
         + ("; reboot -f resets the device and the file is back unchanged" if restart else "")
+        + ("; a second Linux partition (no devices of its own: no PCI bus) does not see the controller" if neighbour else "")
         + "; the device is reset when Linux powers off",
-        NVME_CONFIG, LINUX_FILES, nvme_script(iommu_name, restart),
+        NVME_CONFIG + (NVME_NEIGHBOUR if neighbour else ""), LINUX_FILES,
+        nvme_script(iommu_name, restart, neighbour),
         timeout=900, vendors=("svm",), env={"MICA_QEMU_EXTRA": nvme_extra(iommu_args, name)})
     s.prepare = lambda: make_nvme(name)
     return s
@@ -218,7 +239,7 @@ def nvme_scenario(name, iommu_name, iommu_args, restart=False):
 
 PASSTHROUGH_SCENARIOS = [
     nvme_scenario("passthrough-nvme-vtd", "VT-d", "-device intel-iommu,intremap=on",
-                  restart=True),
+                  restart=True, neighbour=True),
     nvme_scenario("passthrough-nvme-amdvi", "AMD-Vi", "-device amd-iommu,intremap=on",
                   restart=True),
     Scenario(
@@ -228,6 +249,26 @@ PASSTHROUGH_SCENARIOS = [
         EDU_CONFIG, ["edu.elf", "victim.elf"],
         edu_script("VT-d", [fault("0x1100000"), fault(r"0x[0-9a-f]+")]),
         timeout=90, vendors=("svm",), env={"MICA_QEMU_EXTRA": VTD}),
+    Scenario(
+        "passthrough-fault-storm",
+        "edu behind VT-d makes DMA fault after DMA outside its RAM: Mica logs at most 5 "
+        "lines a second and counts the rest, turns the device's bus mastering off after 16 "
+        "faults, and the guest's next DMA no longer lands",
+        one("00:10.0", name="edu-storm"), ["edu.elf"],
+        Expect(
+            steps=[
+                BANNER,
+                r"^mica: partition 'edu-storm': iommu fault: device 00:10\.0 \(1234:11e8\) "
+                r"write at 0x[0-9a-f]+ blocked: ",
+                r"^mica: partition 'edu-storm': \d+ more iommu faults of device 00:10\.0 were "
+                r"not logged \(at most 5 lines a second\)$",
+                [lit("mica: partition 'edu-storm': device 00:10.0 made 16 IOMMU faults: its bus "
+                     "mastering is off until the partition restarts"),
+                 out("edu-storm", lit("edu: PASS: after the fault storm its DMA no longer "
+                                      "lands (bus mastering off)"))],
+                stopped("edu-storm", POWERED_OFF),
+            ]),
+        timeout=120, vendors=("svm",), env={"MICA_QEMU_EXTRA": VTD}),
     Scenario(
         "passthrough-edu-amdvi",
         "edu passed through behind AMD-Vi: the same checks (QEMU's AMD-Vi reports no faults: "
@@ -239,14 +280,7 @@ PASSTHROUGH_SCENARIOS = [
         "passthrough-teardown",
         "a guest starts a DMA into its RAM and crashes before it lands: Mica turns bus "
         "mastering off before the RAM is cleared, and the restarted guest finds nothing landed",
-        """
-            [partition edu-teardown]
-            cpus = 1
-            memory = 16M
-            image = edu.elf
-            pci = 00:10.0
-            on_crash = restart
-        """, ["edu.elf"],
+        one("00:10.0", name="edu-teardown", extra="on_crash = restart"), ["edu.elf"],
         Expect(
             steps=[
                 BANNER,

@@ -6,13 +6,20 @@
  *      completion interrupt arrives;
  *   4. DMA aimed outside its RAM (a guest-physical address past its end, then the host
  *      address of a neighbour's RAM, typed on the console as "0x<hex>") is blocked: the
- *      neighbour (edu-victim) checks its memory, Mica logs the fault (VT-d).
+ *      neighbour (edu-victim) checks its memory, Mica logs the fault (VT-d);
+ *   5. the guest moves BAR0: the device answers at the new address, the old one is empty,
+ *      and MOVED_READS register reads there are made (the scenario checks in Mica's exit
+ *      count that they took no exits: the stage-2 followed the BAR).
  * Each step prints PASS or FAILED; the e2e scenario `passthrough-edu` reads them.
  *
  * In a partition named edu-teardown it checks the teardown instead: it starts a DMA into
  * its own RAM (edu's DMA lands ~100 ms after the command) and crashes at once; the
  * partition restarts (on_crash = restart), and the restarted guest checks, after waiting
  * longer than the DMA takes, that nothing landed in its fresh RAM.
+ *
+ * In a partition named edu-storm (VT-d) it aims STORM_DMAS DMAs outside its RAM, one after
+ * another: Mica logs a few lines a second, counts the rest, and after 16 faults turns the
+ * device's bus mastering off; then a DMA into its own RAM no longer lands.
  *
  * In a partition named edu-bench it measures the MSI path for scripts/bench.py (QEMU
  * -icount shift=8: 256 TSC ticks per instruction): from the register write that makes the
@@ -171,6 +178,53 @@ static uint64_t read_hex_line(void)
 }
 
 #define LATE_DMA_TARGET 0x400000u /* guest-physical: untouched by the image */
+#define STORM_DMAS 24
+#define MOVED_BAR  0xcc000000u /* inside the partition's PCI window (0xc0000000, 256 MiB) */
+#define MOVED_READS 3000
+
+static int storm(const struct mica_self_info *self)
+{
+	for (unsigned i = 0; i < STORM_DMAS; i++)
+		if (dma(EDU_BUF, self->mem_bytes + 0x100000 + i * 0x1000ull, DMA_LEN, DMA_TO_RAM))
+			fail("a DMA outside its RAM hung the device");
+	printf("edu: %u DMAs outside its RAM done\n", STORM_DMAS);
+	for (unsigned i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i + 1);
+	memset(dst, 0, sizeof(dst));
+	if (dma((uintptr_t)src, EDU_BUF, sizeof(src), 0) ||
+	    dma(EDU_BUF, (uintptr_t)dst, sizeof(dst), DMA_TO_RAM))
+		fail("the device stopped answering");
+	for (unsigned i = 0; i < sizeof(dst); i++)
+		if (dst[i])
+			fail("a DMA into its own RAM still landed after the fault storm");
+	printf("edu: PASS: after the fault storm its DMA no longer lands (bus mastering off)\n");
+	return 0;
+}
+
+/* Step 5: BAR0 moved by the guest, as an OS that assigns its own resources does. */
+static void move_bar(unsigned slot)
+{
+	uint64_t old = bar;
+	ecam_w16(slot, PCI_COMMAND, PCI_CMD_MASTER); /* decoding off while it changes */
+	mmio_w32(ecam(slot, PCI_BAR0), MOVED_BAR);
+	ecam_w16(slot, PCI_COMMAND, PCI_CMD_MEMORY | PCI_CMD_MASTER);
+	bar = ecam_r32(slot, PCI_BAR0) & ~0xfu;
+	if (bar != MOVED_BAR)
+		fail("BAR0 did not take the new address");
+	uint32_t id = mmio_r32(bar + EDU_ID), gone = mmio_r32(old + EDU_ID);
+	if ((id & 0xff) != 0xed || gone != 0xffffffffu) {
+		printf("edu: after the move: 0x%x at the new address, 0x%x at the old\n", id, gone);
+		fail("the moved BAR does not answer at its new address only");
+	}
+	for (unsigned i = 0; i < MOVED_READS; i++)
+		if (mmio_r32(bar + EDU_ID) != id)
+			fail("a read of the moved BAR changed");
+	mmio_w32(bar + EDU_LIVE, 0x0f0f0f0f);
+	if (mmio_r32(bar + EDU_LIVE) != 0xf0f0f0f0u)
+		fail("the moved BAR's liveness register does not answer");
+	printf("edu: PASS: BAR0 moved from 0x%lx to 0x%lx answers there only (%u reads)\n",
+	       (unsigned long)old, (unsigned long)bar, MOVED_READS);
+}
 
 static int teardown(const struct mica_self_info *self)
 {
@@ -261,6 +315,10 @@ int main(unsigned vcpu)
 		ecam_w16(slot, PCI_COMMAND, PCI_CMD_MEMORY | PCI_CMD_MASTER);
 		return msi_bench(slot, find_cap(slot, PCI_CAP_ID_MSI));
 	}
+	if (!strcmp(self.name, "edu-storm")) {
+		ecam_w16(slot, PCI_COMMAND, PCI_CMD_MEMORY | PCI_CMD_MASTER);
+		return storm(&self);
+	}
 	if (!strcmp(self.name, "edu-teardown")) {
 		ecam_w16(slot, PCI_COMMAND, PCI_CMD_MEMORY | PCI_CMD_MASTER);
 		return teardown(&self);
@@ -325,5 +383,8 @@ int main(unsigned vcpu)
 	if (dma(EDU_BUF, (uintptr_t)dst, sizeof(dst), DMA_TO_RAM) || memcmp(src, dst, sizeof(dst)))
 		fail("after the blocked DMAs, DMA within its own RAM no longer works");
 	printf("edu: PASS: DMA within its own RAM still works after the blocked ones\n");
+
+	/* 5. */
+	move_bar(slot);
 	return 0;
 }

@@ -176,3 +176,58 @@ Test(pt, small_pages_only_when_big_pages_are_off)
 	expect_map(2 * MIB + 8, 2 * MIB + 8, 4096, PT_W);
 	cr_expect_eq(arena.used, 5, "PML4, PDPT, PD and two page tables; used %u", arena.used);
 }
+
+static int mapped(uint64_t va)
+{
+	uint64_t pa, flags, page;
+	return pt_lookup(&pt, va, &pa, &flags, &page) == 0;
+}
+
+Test(pt, unmap_small_pages_leaves_the_neighbours)
+{
+	setup_tables(16, 0);
+	cr_assert_eq(pt_map(&pt, 0x800000000ULL, 0xfe000000ULL, 0x4000, PT_W), 0);
+	cr_assert_eq(pt_unmap(&pt, 0x800001000ULL, 0x2000), 0);
+	expect_map(0x800000000ULL, 0xfe000000ULL, 0x1000, PT_W);
+	cr_expect(!mapped(0x800001000ULL));
+	cr_expect(!mapped(0x800002000ULL));
+	expect_map(0x800003000ULL, 0xfe003000ULL, 0x1000, PT_W);
+	/* The hole can be mapped again, elsewhere on the host. */
+	cr_expect_eq(pt_map(&pt, 0x800001000ULL, 0xfd000000ULL, 0x2000, PT_W), 0);
+	expect_map(0x800002000ULL, 0xfd001000ULL, 0x1000, PT_W);
+}
+
+Test(pt, unmap_of_nothing_and_of_whole_large_pages)
+{
+	setup_tables(16, 1);
+	cr_expect_eq(pt_unmap(&pt, 0x40000000ULL, 4 * MIB), 0, "nothing mapped: fine");
+	cr_assert_eq(pt_map(&pt, 0, 0, 2 * GIB, PT_W), 0);
+	cr_expect_eq(pt_unmap(&pt, GIB, GIB), 0);
+	expect_map(GIB - 4096, GIB - 4096, GIB, PT_W);
+	cr_expect(!mapped(GIB));
+	cr_expect(!mapped(2 * GIB - 4096));
+}
+
+Test(pt, unmap_refuses_to_cut_a_large_page_and_changes_nothing)
+{
+	setup_tables(16, 0);
+	cr_assert_eq(pt_map(&pt, 0, 0, 4 * MIB, PT_W), 0);
+	/* The range covers the first 2 MiB page and cuts the second. */
+	cr_expect_eq(pt_unmap(&pt, 0, 3 * MIB), MICA_EINVAL);
+	expect_map(0, 0, 2 * MIB, PT_W);
+	expect_map(2 * MIB, 2 * MIB, 2 * MIB, PT_W);
+	cr_expect_eq(pt_unmap(&pt, 2 * MIB + 4096, 4096), MICA_EINVAL);
+	expect_map(2 * MIB, 2 * MIB, 2 * MIB, PT_W);
+	cr_expect_eq(pt_unmap(&pt, 0, 2 * MIB), 0);
+	cr_expect(!mapped(0));
+	expect_map(2 * MIB, 2 * MIB, 2 * MIB, PT_W);
+}
+
+Test(pt, unmap_bad_arguments)
+{
+	setup_tables(16, 0);
+	cr_expect_eq(pt_unmap(&pt, 0x1001, 4096), MICA_EINVAL);
+	cr_expect_eq(pt_unmap(&pt, 0x1000, 100), MICA_EINVAL);
+	cr_expect_eq(pt_unmap(&pt, 0x1000, 0), MICA_EINVAL);
+	cr_expect_eq(pt_unmap(&pt, PT_VA_LIMIT - 4096, 8192), MICA_EINVAL);
+}

@@ -18,10 +18,10 @@
 #define EDU_BAR   0xC0000000ull    /* 1 MiB, 32-bit */
 #define NVME_BAR  0x800000000ull   /* 16 KiB, 64-bit: above 4 GiB */
 
-/* Where the capabilities land: MSI-X (16 bytes with padding), MSI (16), PCI Express. */
+/* Where the capabilities land: MSI-X (16 bytes with padding), MSI (24), PCI Express. */
 #define NVME_MSIX 0x40
 #define NVME_MSI  0x50
-#define NVME_PCIE 0x60
+#define NVME_PCIE 0x68
 #define EDU_MSI   0x40
 
 static const struct vpci_host host = {
@@ -121,11 +121,12 @@ static void msi_space(uint8_t *w, uint8_t *m, unsigned pos, unsigned next)
 {
 	w[pos] = 0x05;
 	w[pos + 1] = (uint8_t)next;
-	put(w + pos + 2, 2, 0x0080);             /* 64-bit, MMC 0, MME 0, disabled */
-	m[pos + 2] = 0x01;                       /* only MSI Enable */
+	put(w + pos + 2, 2, 0x0180);             /* per-vector masking, 64-bit, MMC 0, off */
+	m[pos + 2] = 0x71;                       /* MSI Enable, Multiple Message Enable */
 	put(m + pos + 4, 4, 0xFFFFFFFC);
 	put(m + pos + 8, 4, 0xFFFFFFFF);
 	put(m + pos + 12, 2, 0xFFFF);
+	m[pos + 16] = 0x01;                      /* one mask bit; pending bits read-only */
 }
 
 static void edu_space(uint8_t *w, uint8_t *m)
@@ -392,11 +393,18 @@ Test(vpci_pt, capability_chain)
 Test(vpci_pt, msi_and_msix_control)
 {
 	setup_bus();
-	cr_expect_eq(rd(NVME, NVME_MSI + 2, 2), 0x0080, "64-bit, one vector");
+	cr_expect_eq(rd(NVME, NVME_MSI + 2, 2), 0x0180, "masking, 64-bit, one vector");
 	wr(NVME, NVME_MSI + 2, 2, 0xFFFF);
-	cr_expect_eq(rd(NVME, NVME_MSI + 2, 2), 0x0081, "only Enable is writable; MME stays 0");
+	cr_expect_eq(rd(NVME, NVME_MSI + 2, 2), 0x01F1, "Enable and MME are writable");
 	wr(NVME, NVME_MSI + 2, 2, 0x0070);
-	cr_expect_eq(rd(NVME, NVME_MSI + 2, 2), 0x0080);
+	cr_expect_eq(rd(NVME, NVME_MSI + 2, 2), 0x01F0);
+	cr_expect_eq(vpci_msi_nvec(&bus, NVME), 0, "off");
+	wr(NVME, NVME_MSI + 2, 2, 0x0071);
+	cr_expect_eq(vpci_msi_nvec(&bus, NVME), 1, "MME past MMC: the function's one vector");
+	wr(NVME, NVME_MSI + 16, 4, 0xFFFFFFFF);
+	cr_expect_eq(rd(NVME, NVME_MSI + 16, 4), 1, "one mask bit");
+	wr(NVME, NVME_MSI + 20, 4, 0xFFFFFFFF);
+	cr_expect_eq(rd(NVME, NVME_MSI + 20, 4), 0, "pending bits are read-only");
 	wr(EDU, EDU_MSI + 4, 4, 0xFFFFFFFF);
 	cr_expect_eq(rd(EDU, EDU_MSI + 4, 4), 0xFFFFFFFCu, "address bits 1:0 reserved");
 	wr(EDU, EDU_MSI + 12, 4, 0xFFFFFFFF);
@@ -629,21 +637,22 @@ Test(vpci_pt, msi_signal)
 	uint32_t data = 0;
 
 	setup_bus();
-	cr_expect_eq(vpci_msi_message(&bus, EDU, &addr, &data), -1, "disabled at reset");
+	cr_expect_eq(vpci_msi_message(&bus, EDU, 0, &addr, &data), VPCI_MSIX_DISABLED,
+		     "disabled at reset");
 	vpci_mmio(&bus, HOST_ECAM + ECAM(0, EDU, 0, EDU_MSI + 4), 4, 0xFEE01000, 1);
 	vpci_mmio(&bus, HOST_ECAM + ECAM(0, EDU, 0, EDU_MSI + 12), 2, 0x4041, 1);
 	vpci_mmio(&bus, HOST_ECAM + ECAM(0, EDU, 0, EDU_MSI + 2), 2, 1, 1);
-	cr_expect_neq(vpci_signal(&bus, EDU, 0), 0, "bus master off");
+	cr_expect_eq(vpci_signal(&bus, EDU, 0), VPCI_MSIX_NO_MASTER, "bus master off");
 	cr_expect_eq(sent.n, 0);
-	cr_expect_eq(vpci_msi_message(&bus, EDU, &addr, &data), 0);
+	vpci_mmio(&bus, HOST_ECAM + ECAM(0, EDU, 0, 0x04), 2, 0x0006, 1);
+	cr_expect_eq(sent.n, 0, "lost without bus mastering, not pending");
+	cr_expect_eq(vpci_msi_message(&bus, EDU, 0, &addr, &data), 0);
 	cr_expect_eq(addr, 0xFEE01000ull);
 	cr_expect_eq(data, 0x4041);
 
 	vpci_mmio(&bus, HOST_ECAM + ECAM(0, EDU, 0, EDU_MSI + 2), 2, 0, 1);
-	vpci_mmio(&bus, HOST_ECAM + ECAM(0, EDU, 0, 0x04), 2, 0x0006, 1);
 	cr_expect_eq(vpci_signal(&bus, EDU, 0), VPCI_MSIX_DISABLED);
 	cr_expect_eq(sent.n, 0, "MSI off: lost, not pending");
-	cr_expect_eq(vpci_msi_message(&bus, EDU, &addr, &data), -1);
 
 	vpci_mmio(&bus, HOST_ECAM + ECAM(0, EDU, 0, EDU_MSI + 2), 2, 1, 1);
 	cr_expect_eq(sent.n, 0, "enabling sends nothing by itself");
@@ -651,7 +660,8 @@ Test(vpci_pt, msi_signal)
 	cr_expect_eq(sent.n, 1);
 	cr_expect_eq(sent.addr[0], 0xFEE01000ull);
 	cr_expect_eq(sent.data[0], 0x4041);
-	cr_expect_neq(vpci_signal(&bus, EDU, 1), 0, "one vector only");
+	cr_expect_eq(vpci_signal(&bus, EDU, 1), MICA_EINVAL, "one vector only");
+	cr_expect_eq(vpci_signal(&bus, EDU, 40), MICA_EINVAL);
 	cr_expect_eq(sent.n, 1);
 
 	/* The upper address dword is part of the message. */
@@ -662,8 +672,88 @@ Test(vpci_pt, msi_signal)
 	vpci_mmio(&bus, HOST_ECAM + ECAM(0, EDU, 0, 0x04), 2, 0x0002, 1);
 	cr_expect_eq(vpci_signal(&bus, EDU, 0), VPCI_MSIX_NO_MASTER);
 	cr_expect_eq(sent.n, 2);
-	cr_expect_eq(vpci_msi_message(&bus, 9, &addr, &data), -1, "no function");
-	cr_expect_eq(vpci_msi_message(&bus, NVME, &addr, &data), -1, "NVMe's MSI is off");
+	cr_expect_eq(vpci_msi_message(&bus, 9, 0, &addr, &data), MICA_EINVAL, "no function");
+	cr_expect_eq(vpci_msi_message(&bus, NVME, 0, &addr, &data), VPCI_MSIX_DISABLED,
+		     "NVMe's MSI is off");
+}
+
+/* A configuration write the way a guest makes it (through ECAM): the bus then sends what
+ * it unmasked. */
+static void cfgw(unsigned dev, unsigned reg, unsigned size, uint32_t val)
+{
+	vpci_mmio(&bus, HOST_ECAM + ECAM(0, dev, 0, reg), size, val, 1);
+}
+
+/* PCI Local Bus 3.0 6.8.1.8: a masked vector is remembered in its pending bit and sent
+ * once when unmasked; disabling MSI or bus mastering does not send it. */
+Test(vpci_pt, msi_mask_and_pending)
+{
+	setup_bus();
+	cfgw(EDU, EDU_MSI + 4, 4, 0xFEE03000);
+	cfgw(EDU, EDU_MSI + 12, 2, 0x0061);
+	cfgw(EDU, 0x04, 2, 0x0006);
+	cfgw(EDU, EDU_MSI + 16, 4, 1);
+	cfgw(EDU, EDU_MSI + 2, 2, 1);
+	cr_expect_eq(vpci_signal(&bus, EDU, 0), VPCI_MSIX_MASKED);
+	cr_expect_eq(vpci_signal(&bus, EDU, 0), VPCI_MSIX_MASKED, "twice: still one pending");
+	cr_expect_eq(sent.n, 0);
+	cr_expect_eq(rd(EDU, EDU_MSI + 20, 4), 1, "pending");
+	cfgw(EDU, 0x04, 2, 0x0002);
+	cfgw(EDU, EDU_MSI + 16, 4, 0);
+	cr_expect_eq(sent.n, 0, "no bus mastering: it waits");
+	cr_expect_eq(rd(EDU, EDU_MSI + 20, 4), 1);
+	cfgw(EDU, 0x04, 2, 0x0006);
+	cr_expect_eq(sent.n, 1, "bus mastering back on: sent");
+	cr_expect_eq(sent.data[0], 0x0061);
+	cr_expect_eq(rd(EDU, EDU_MSI + 20, 4), 0);
+	cr_expect_eq(vpci_signal(&bus, EDU, 0), 0);
+	cr_expect_eq(sent.n, 2);
+}
+
+/* A function with 8 MSI vectors: the guest enables 4 (MME 2); vector k goes out with k
+ * in the data's low bits, whatever the guest wrote there; each vector masks on its own. */
+Test(vpci_pt, msi_multiple_vectors)
+{
+	struct vpci_pt_desc d = edu_desc();
+	uint64_t addr;
+	uint32_t data;
+
+	setup_bus();
+	d.msi = 8;
+	cr_assert_eq(vpci_add_passthrough(&bus, 9, &d, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(rd(9, EDU_MSI + 2, 2), 0x0186, "MMC 3: 8 vectors");
+	cfgw(9, EDU_MSI + 16, 4, 0xFFFFFFFF);
+	cr_expect_eq(rd(9, EDU_MSI + 16, 4), 0xFF, "8 mask bits");
+	cfgw(9, EDU_MSI + 16, 4, 1u << 2);
+	cfgw(9, EDU_MSI + 4, 4, 0xFEE00000);
+	cfgw(9, EDU_MSI + 12, 2, 0x4043); /* low bits set by a careless guest: replaced */
+	cfgw(9, 0x04, 2, 0x0006);
+	cfgw(9, EDU_MSI + 2, 2, 0x0021);
+	cr_expect_eq(vpci_msi_nvec(&bus, 9), 4);
+	cr_expect_eq(vpci_signal(&bus, 9, 0), 0);
+	cr_expect_eq(vpci_signal(&bus, 9, 3), 0);
+	cr_expect_eq(vpci_signal(&bus, 9, 2), VPCI_MSIX_MASKED);
+	cr_expect_eq(vpci_signal(&bus, 9, 4), MICA_EINVAL, "past the 4 enabled");
+	cr_assert_eq(sent.n, 2);
+	cr_expect_eq(sent.data[0], 0x4040);
+	cr_expect_eq(sent.data[1], 0x4043);
+	cr_expect_eq(rd(9, EDU_MSI + 20, 4), 1u << 2);
+	cfgw(9, EDU_MSI + 16, 4, 0);
+	cr_assert_eq(sent.n, 3, "unmasked: vector 2 sent");
+	cr_expect_eq(sent.data[2], 0x4042);
+	cr_expect_eq(vpci_msi_message(&bus, 9, 1, &addr, &data), 0);
+	cr_expect_eq(data, 0x4041);
+
+	/* Counts that are not a power of two, or more than 32, are refused. */
+	d.msi = 3;
+	cr_expect_eq(vpci_add_passthrough(&bus, 10, &d, err, sizeof(err)), MICA_EINVAL);
+	cr_expect(strstr(err, "power of two") != NULL, "%s", err);
+	d.msi = 64;
+	cr_expect_eq(vpci_add_passthrough(&bus, 10, &d, err, sizeof(err)), MICA_EINVAL);
+	d.msi = 32;
+	cr_expect_eq(vpci_add_passthrough(&bus, 10, &d, err, sizeof(err)), 0, "%s", err);
+	cfgw(10, EDU_MSI + 16, 4, 0xFFFFFFFF);
+	cr_expect_eq(rd(10, EDU_MSI + 16, 4), 0xFFFFFFFFu, "32 mask bits");
 }
 
 Test(vpci_pt, msix_signal_pending_and_unmask)

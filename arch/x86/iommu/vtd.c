@@ -369,9 +369,12 @@ static int vtd_irq_set(uint16_t seg, uint16_t rid, unsigned index, const struct 
 	const uint64_t d[] = { QI_IEC_GLOBAL, 0 };
 	int rc = qi_submit(u, d, 1);
 	spin_unlock(&u->lock, f);
-	/* Remappable format (5.1.5.2): handle[14:0] in bits 19:5, format bit 4, handle[15]
-	 * in bit 2, no subhandle. */
-	*msi_addr = 0xfee00000u | (handle & 0x7fff) << 5 | 1u << 4 | (handle >> 15 & 1) << 2;
+	/* Remappable format (5.1.5.2): handle[14:0] in bits 19:5, format bit 4, SHV bit 3,
+	 * handle[15] in bit 2. With SHV the entry is handle + the data's low 16 bits: data 0
+	 * here, and an MSI function with several vectors puts vector k there, reaching entry
+	 * index + k (iommu.h). */
+	*msi_addr = 0xfee00000u | (handle & 0x7fff) << 5 | 1u << 4 | 1u << 3 |
+		    (handle >> 15 & 1) << 2;
 	*msi_data = 0;
 	return rc;
 }

@@ -37,6 +37,12 @@ int svm_stage2_init(struct stage2 *s2)
 	return 0;
 }
 
+int svm_stage2_unmap(struct stage2 *s2, uint64_t gpa, uint64_t size)
+{
+	struct pt pt = { .root = s2->root, .a = &npt_alloc, .big = npt_big() };
+	return pt_unmap(&pt, gpa, size);
+}
+
 int svm_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm)
 {
 	struct pt pt = { .root = s2->root, .a = &npt_alloc, .big = npt_big() };

@@ -237,12 +237,21 @@ static int svm_msr_write(struct vcpu *v, uint32_t index, uint64_t value)
 	return 0;
 }
 
+/* The next VMRUN flushes the TLB (the exit path clears tlb_control again). Flushing all
+ * ASIDs needs no FlushByASID support; stage-2 changes are rare (a moved BAR). */
+static void svm_stage2_flush(struct vcpu *v)
+{
+	vmcb_of(v)->ctl.tlb_control = TLB_CONTROL_FLUSH_ALL;
+}
+
 static const struct virt_ops svm_ops = {
 	.name = "svm",
 	.hcall_insn = MICA_HCALL_INSN_VMMCALL,
 	.cpu_init = svm_cpu_init,
 	.stage2_init = svm_stage2_init,
 	.stage2_map = svm_stage2_map,
+	.stage2_unmap = svm_stage2_unmap,
+	.stage2_flush = svm_stage2_flush,
 	.vcpu_init = svm_vcpu_init,
 	.vcpu_reset = svm_vcpu_reset,
 	.vcpu_run = svm_vcpu_run,

@@ -17,6 +17,7 @@ extern int svm_has_nrips; /* the CPU reports the next RIP in the VMCB (NRIPS) */
 
 int svm_stage2_init(struct stage2 *s2);
 int svm_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
+int svm_stage2_unmap(struct stage2 *s2, uint64_t gpa, uint64_t size);
 void svm_handle_exit(struct vcpu *v);
 /* Called by svm_loop before the first VMRUN (svm_handle_exit ends the same way): returns
  * with GIF = 0, the VMCB up to date, and nothing pending for the vCPU (kicks, stops,

@@ -38,6 +38,12 @@ int vmx_stage2_init(struct stage2 *s2)
 	return 0;
 }
 
+int vmx_stage2_unmap(struct stage2 *s2, uint64_t gpa, uint64_t size)
+{
+	struct pt pt = { .root = s2->root, .a = &ept_alloc, .big = ept_big() };
+	return pt_unmap(&pt, gpa, size);
+}
+
 int vmx_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm)
 {
 	struct pt pt = { .root = s2->root, .a = &ept_alloc, .big = ept_big() };
