@@ -47,6 +47,8 @@
 #define PCIE_DEVSTA     0x0a
 #define PCIE_TP         0x0020 /* Transactions Pending */
 #define PM_CSR          4
+#define REG_BRIDGE_CTL  0x3e
+#define BRIDGE_SBR      0x0040 /* Secondary Bus Reset (PCI-to-PCI Bridge 1.2, 3.2.5.18) */
 
 /* One passed-through function. Set up by the boot CPU; afterwards touched under its
  * partition's pci_lock (config, MMIO) or read by the interrupt path. */
@@ -626,12 +628,17 @@ static void delay_ms(unsigned ms)
 }
 
 /* Bus mastering and interrupts off, then the strongest reset the function offers; the
- * BARs and command register as firmware left them, the remapped messages back. */
-static const char *reset_device(struct pt_dev *d)
+ * BARs, command and PCI Express device control registers as firmware left them, the
+ * remapped messages back. */
+#define HOW_MAX 64
+
+/* how: what was done, for the log. */
+static void reset_device(struct pt_dev *d, char how[HOW_MAX])
 {
 	const struct hpci_dev *h = d->h;
-	const char *how;
 	uint32_t bars[HPCI_BARS];
+	uint16_t devctl = h->cap_pcie ? hrd16(h, h->cap_pcie + PCIE_DEVCTL) & ~PCIE_FLR : 0;
+	int br;
 
 	hwr16(h, REG_COMMAND, CMD_MEMORY | CMD_INTX_OFF); /* no more DMA from here on */
 	if (h->cap_msix) /* masked, but left enabled: the reset itself turns MSI-X off */
@@ -650,29 +657,41 @@ static const char *reset_device(struct pt_dev *d)
 		hwr16(h, h->cap_pcie + PCIE_DEVCTL, hrd16(h, h->cap_pcie + PCIE_DEVCTL) | PCIE_FLR);
 		delay_ms(100); /* PCIe Base 4.0 6.6.2: 100 ms before the function must answer */
 
-		how = "function-level reset";
+		snprintf(how, HOW_MAX, "function-level reset");
 	} else if (h->cap_pm && !h->pm_no_soft_reset) {
 		uint16_t csr = hrd16(h, h->cap_pm + PM_CSR);
 		hwr16(h, h->cap_pm + PM_CSR, (uint16_t)((csr & ~3u) | 3)); /* D3hot */
 		delay_ms(10);
 		hwr16(h, h->cap_pm + PM_CSR, (uint16_t)(csr & ~3u));        /* D0: reset */
 		delay_ms(10);
-		how = "power-state reset (D3hot to D0)";
+		snprintf(how, HOW_MAX, "power-state reset (D3hot to D0)");
+	} else if ((br = hpci_reset_bridge(&host_pci, (unsigned)(h - host_pci.dev))) >= 0) {
+		/* Alone below its bridge: reset the bus, which resets only it. Trst at least
+		 * 1 ms, then 100 ms before the function must answer (PCIe Base 4.0 6.6.1). */
+		const struct hpci_dev *b = &host_pci.dev[br];
+		uint16_t ctl = hrd16(b, REG_BRIDGE_CTL);
+		hwr16(b, REG_BRIDGE_CTL, ctl | BRIDGE_SBR);
+		delay_ms(2);
+		hwr16(b, REG_BRIDGE_CTL, ctl & ~BRIDGE_SBR);
+		delay_ms(100);
+		snprintf(how, HOW_MAX, "secondary bus reset (bridge %02x:%02x.%x)", b->bus,
+			 b->dev, b->fn);
 	} else {
 		/* No reset: all Mica can do is keep bus mastering off while work the device had
 		 * already started runs out without reaching memory. */
 		delay_ms(NO_RESET_GRACE_MS);
-		how = "no reset method: bus mastering and interrupts off for 0.25 s";
+		snprintf(how, HOW_MAX, "no reset method: bus mastering and interrupts off for 0.25 s");
 	}
 	for (unsigned i = 0; i < HPCI_BARS; i++)
 		hwr(h, 0x10 + 4 * i, bars[i]);
+	if (h->cap_pcie)
+		hwr16(h, h->cap_pcie + PCIE_DEVCTL, devctl);
 	hwr16(h, REG_COMMAND, CMD_MEMORY | CMD_INTX_OFF);
 	program_messages(d);
 	uint64_t f = spin_lock(&fault_lock);
 	d->faults = 0;
 	d->master_off = 0;
 	spin_unlock(&fault_lock, f);
-	return how;
 }
 
 void passthrough_quiesce(struct partition *p, int restart)
@@ -681,7 +700,8 @@ void passthrough_quiesce(struct partition *p, int restart)
 		struct pt_dev *d = &devs[i];
 		if (d->p != p)
 			continue;
-		const char *how = reset_device(d);
+		char how[HOW_MAX];
+		reset_device(d, how);
 		/* Stopped for good: its DMA is blocked outright, as if it belonged to no one. */
 		if (!restart && iommu && iommu->attach(d->h->seg, d->h->rid, NULL))
 			log_info("partition '%s': device %02x:%02x.%x could not be detached from the "
@@ -779,7 +799,8 @@ int passthrough_attach(struct partition *p)
 				return rc;
 			}
 		}
-		const char *how = reset_device(d);
+		char how[HOW_MAX];
+		reset_device(d, how);
 		log_info("partition '%s': device %02x:%02x.%x (%04x:%04x %s) at guest 00:%02x.0, "
 			 "%u interrupt vector%s; reset: %s", p->name, h->bus, h->dev, h->fn, h->vendor,
 			 h->device, hpci_class_name(h->class), d->slot, d->nvec,

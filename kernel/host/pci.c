@@ -372,6 +372,20 @@ const char *hpci_class_name(uint32_t class)
 	return "other";
 }
 
+int hpci_reset_bridge(const struct hpci_list *l, unsigned i)
+{
+	if (i >= l->n || l->dev[i].upstream < 0 || (unsigned)l->dev[i].upstream >= l->n)
+		return -1;
+	const struct hpci_dev *br = &l->dev[l->dev[i].upstream];
+	if (br->header != HPCI_HDR_BRIDGE || br->seg != l->dev[i].seg)
+		return -1;
+	for (unsigned k = 0; k < l->n; k++)
+		if (k != i && l->dev[k].seg == br->seg && l->dev[k].bus >= br->secondary &&
+		    l->dev[k].bus <= br->subordinate)
+			return -1;
+	return l->dev[i].upstream;
+}
+
 int hpci_is_bridge(const struct hpci_dev *d)
 {
 	return d->header == HPCI_HDR_BRIDGE || d->header == HPCI_HDR_CARDBUS ||

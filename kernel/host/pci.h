@@ -106,6 +106,11 @@ const char *hpci_class_name(uint32_t class);
  * host bridge (class 06 00): never given to a partition. */
 int hpci_is_bridge(const struct hpci_dev *d);
 
+/* The bridge whose secondary bus reset would reset function i and nothing else: its index,
+ * or -1 when i sits on a root bus, or shares the buses below its bridge with any other
+ * function (a sibling, another function of its own device, anything further down). */
+int hpci_reset_bridge(const struct hpci_list *l, unsigned i);
+
 /* Parses a PCI address as written in the config: "bb:dd.f" or "ssss:bb:dd.f" (hex; bus
  * 00-ff, device 00-1f, function 0-7). Returns 0 with the fields (seg 0 when not given),
  * or -1. */

@@ -101,6 +101,30 @@ def fault(addr):
             + addr + lit(" blocked: the page is not writable"))
 
 
+# edu alone behind a root port: OVMF gives the port bus 1.
+BEHIND_PORT = ("-device intel-iommu,intremap=on "
+               "-device pcie-root-port,id=rp,bus=pcie.0,addr=0x1c,chassis=1 "
+               "-device edu,bus=rp,addr=0x0,dma_mask=0xffffffff")
+
+
+def teardown_scenario(name, what, pci, qemu, reset):
+    return Scenario(
+        name, what, one(pci, name="edu-teardown", extra="on_crash = restart"), ["edu.elf"],
+        Expect(
+            steps=[
+                BANNER,
+                out("edu-teardown", lit("edu: DMA into 0x400000 started; crashing now")),
+                r"^mica: partition 'edu-teardown' restarting \(restart 1\): ",
+                out("edu-teardown", lit("edu: PASS: the DMA started before the crash never "
+                                        "landed (restart 1)")),
+                out("edu-teardown", lit("edu: PASS: DMA works again after the device's reset")),
+                stopped("edu-teardown", POWERED_OFF),
+            ],
+            anywhere=[lit(f"mica: partition 'edu-teardown': device {pci} reset for the "
+                          "restart: ") + reset]),
+        vendors=("svm",), env={"MICA_QEMU_EXTRA": qemu})
+
+
 def refused(line_of, message):
     return lambda cfg: Expect(
         steps=[BANNER, cfg_error(config_line(cfg, line_of), message + ".*"),
@@ -276,23 +300,17 @@ PASSTHROUGH_SCENARIOS = [
         EDU_CONFIG, ["edu.elf", "victim.elf"],
         edu_script("AMD-Vi", []),
         timeout=90, vendors=("svm",), env={"MICA_QEMU_EXTRA": AMDVI}),
-    Scenario(
+    teardown_scenario(
         "passthrough-teardown",
         "a guest starts a DMA into its RAM and crashes before it lands: Mica turns bus "
-        "mastering off before the RAM is cleared, and the restarted guest finds nothing landed",
-        one("00:10.0", name="edu-teardown", extra="on_crash = restart"), ["edu.elf"],
-        Expect(
-            steps=[
-                BANNER,
-                out("edu-teardown", lit("edu: DMA into 0x400000 started; crashing now")),
-                r"^mica: partition 'edu-teardown' restarting \(restart 1\): ",
-                out("edu-teardown", lit("edu: PASS: the DMA started before the crash never "
-                                        "landed (restart 1)")),
-                stopped("edu-teardown", POWERED_OFF),
-            ],
-            anywhere=[lit("mica: partition 'edu-teardown': device 00:10.0 reset for the "
-                          "restart: ")]),
-        vendors=("svm",), env={"MICA_QEMU_EXTRA": VTD}),
+        "mastering off before the RAM is cleared, and the restarted guest finds nothing landed "
+        "and the device working", "00:10.0", VTD, "no reset method: "),
+    teardown_scenario(
+        "passthrough-bus-reset",
+        "the same with edu alone behind a PCI Express root port: no FLR and no power "
+        "management, so Mica resets it through the port's secondary bus reset, restores its "
+        "BARs, and the restarted guest finds nothing landed and the device working",
+        "01:00.0", BEHIND_PORT, lit("secondary bus reset (bridge 00:1c.0)")),
     Scenario(
         "passthrough-no-iommu",
         "pci = on a machine without an IOMMU is refused: passthrough without DMA protection "

@@ -15,7 +15,8 @@
  * In a partition named edu-teardown it checks the teardown instead: it starts a DMA into
  * its own RAM (edu's DMA lands ~100 ms after the command) and crashes at once; the
  * partition restarts (on_crash = restart), and the restarted guest checks, after waiting
- * longer than the DMA takes, that nothing landed in its fresh RAM.
+ * longer than the DMA takes, that nothing landed in its fresh RAM, and that the device's
+ * DMA works again after the reset Mica gave it.
  *
  * In a partition named edu-storm (VT-d) it aims STORM_DMAS DMAs outside its RAM, one after
  * another: Mica logs a few lines a second, counts the rest, and after 16 faults turns the
@@ -254,6 +255,13 @@ static int teardown(const struct mica_self_info *self)
 		}
 	printf("edu: PASS: the DMA started before the crash never landed (restart %u)\n",
 	       self->restarts);
+	for (unsigned i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(0xa5 ^ i);
+	memset(dst, 0, sizeof(dst));
+	if (dma((uintptr_t)src, EDU_BUF, sizeof(src), 0) ||
+	    dma(EDU_BUF, (uintptr_t)dst, sizeof(dst), DMA_TO_RAM) || memcmp(src, dst, sizeof(dst)))
+		fail("after the device's reset its DMA no longer works");
+	printf("edu: PASS: DMA works again after the device's reset\n");
 	return 0;
 }
 

@@ -832,3 +832,18 @@ Test(host_pci, parse_bad_addresses)
 	cr_expect_eq(hpci_parse_addr("00:\0001.0", 7, &seg, &bus, &dev, &fn), -1, "a NUL inside");
 	cr_expect_eq(hpci_parse_addr(NULL, 0, &seg, &bus, &dev, &fn), -1);
 }
+
+/* A secondary bus reset resets everything below the bridge: only a function alone there
+ * may be reset that way. */
+Test(host_pci, bus_reset_only_for_a_function_alone_below_its_bridge)
+{
+	scan_q35();
+	cr_expect_eq(hpci_reset_bridge(&list, (unsigned)idx(8, 0, 0)), idx(7, 2, 0));
+	cr_expect_eq(hpci_reset_bridge(&list, (unsigned)idx(3, 0, 0)), idx(2, 3, 0));
+	cr_expect_eq(hpci_reset_bridge(&list, (unsigned)idx(0, 2, 0)), -1, "root bus");
+	cr_expect_eq(hpci_reset_bridge(&list, (unsigned)idx(4, 0, 0)), -1, "04:02.0 beside it");
+	cr_expect_eq(hpci_reset_bridge(&list, (unsigned)idx(2, 1, 0)), -1, "siblings");
+	cr_expect_eq(hpci_reset_bridge(&list, (unsigned)idx(7, 2, 0)), -1,
+		     "a bridge with a device below");
+	cr_expect_eq(hpci_reset_bridge(&list, list.n), -1, "past the list");
+}

@@ -224,8 +224,17 @@ static int vtd_init(const struct iommu_acpi *a, uint8_t fault_vector, uint32_t a
 	for (unsigned i = 0; i < a->nunits; i++) {
 		struct vtd *u = &units[i];
 		int rc = unit_init(u, &a->unit[i], fault_vector, apic_id, err, errlen);
-		if (rc)
+		if (rc) {
+			/* No passthrough then (the caller drops the IOMMU), but the host's own
+			 * interrupts must keep arriving: interrupt remapping goes off again on
+			 * every unit, and they stay in the plain format. Translation stays on
+			 * where it is: with no context entries it blocks all DMA, which is what
+			 * Mica wants of devices nobody was given. */
+			for (unsigned k = 0; k <= i; k++)
+				if (units[k].regs && (rd32(&units[k], R_GSTS) & G_IRE))
+					command(&units[k], G_IRE, 0, G_IRE);
 			return rc;
+		}
 		if (!(CAP_SAGAW(u->cap) & 4))
 			dom_levels = 3;
 		nunits = i + 1;
