@@ -37,6 +37,7 @@
 #define KVM_SIG_ECX          0x564b4d56u /* "VMKV" */
 #define KVM_SIG_EDX          0x0000004du /* "M\0\0\0" */
 #define KVM_FEATURE_NOP_IO_DELAY (1u << 1)
+#define KVM_FEATURE_PV_EOI       (1u << 6) /* MSR 0x4b564d04: kernel/irq.c */
 
 /* The partition's own topology, the same in every leaf that describes one: one package of
  * n cores (n = its vCPUs), one thread each, x2APIC ID = vCPU number; ID width
@@ -168,7 +169,7 @@ static void cpuid_platform(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t
 		break;
 	case KVM_COMPAT_BASE + 1:
 		r[0] = KVM_FEATURE_NOP_IO_DELAY | KVM_FEATURE_CLOCKSOURCE2 |
-		       KVM_FEATURE_CLOCKSOURCE_STABLE;
+		       KVM_FEATURE_CLOCKSOURCE_STABLE | KVM_FEATURE_PV_EOI;
 		break;
 	case 1:
 		virt->get_paging(v, &cr0, &cr3, &cr4, &efer, &bits);

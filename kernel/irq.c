@@ -22,7 +22,55 @@ void irq_vcpu_reset(struct vcpu *v, int on, int ap)
 	q->wait_sipi = on && ap;
 	q->sipi_vector = -1;
 	q->init = 0;
+	q->pv_eoi = NULL;
+	q->pv_eoi_msr = 0;
+	q->pv_eoi_set = 0;
 	spin_unlock(&q->lock, f);
+}
+
+/* KVM's PV EOI, the protocol Linux uses when CPUID 0x40000001 offers it (bit 6): at an
+ * injection that allows it (vlapic_lazy_eoi_ok), Mica sets bit 0 of the guest's word; the
+ * guest's EOI then clears the bit instead of writing the EOI register, which saves an exit
+ * per interrupt. Before Mica next uses the APIC state of this vCPU (each exit while the bit
+ * is out, with the vCPU's lock held), it looks: bit cleared, the guest ended the interrupt
+ * and Mica does the EOI now; bit still set, Mica clears it and the guest will write the
+ * EOI register as usual. Only this vCPU's CPU touches the word while the vCPU is out of
+ * the guest, and the guest clears it with one instruction: no race. */
+static void pv_eoi_sync(struct vcpu_irq *q)
+{
+	if (__builtin_expect(!q->pv_eoi_set, 1))
+		return;
+	q->pv_eoi_set = 0;
+	uint32_t w = __atomic_load_n(q->pv_eoi, __ATOMIC_RELAXED);
+	if (w & 1)
+		__atomic_store_n(q->pv_eoi, w & ~1u, __ATOMIC_RELAXED);
+	else
+		vlapic_eoi(&q->lapic); /* edge-triggered only: nothing for the IOAPIC */
+}
+
+uint64_t irq_pv_eoi_msr(struct vcpu *v)
+{
+	return v->irq.pv_eoi_msr;
+}
+
+int irq_pv_eoi_enable(struct vcpu *v, uint64_t value)
+{
+	struct vcpu_irq *q = &v->irq;
+	uint32_t *w = NULL;
+	if (value & 1) {
+		uint64_t gpa = value & ~1ull;
+		if (gpa & 3)
+			return MICA_EINVAL;
+		w = partition_guest_ptr(v->part, gpa, sizeof(*w));
+		if (!w)
+			return MICA_EINVAL;
+	}
+	uint64_t f = spin_lock(&q->lock);
+	pv_eoi_sync(q);
+	q->pv_eoi = w;
+	q->pv_eoi_msr = value;
+	spin_unlock(&q->lock, f);
+	return 0;
 }
 
 static void kick(struct vcpu *t)
@@ -127,6 +175,7 @@ int irq_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 	if (!v->irq.on)
 		return MICA_ENOSYS;
 	uint64_t f = spin_lock(&v->irq.lock);
+	pv_eoi_sync(&v->irq);
 	int rc = vlapic_rdmsr(&v->irq.lapic, msr, rdtsc(), val);
 	spin_unlock(&v->irq.lock, f);
 	return rc;
@@ -139,6 +188,7 @@ int irq_msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 	if (!v->irq.on)
 		return MICA_ENOSYS;
 	uint64_t f = spin_lock(&v->irq.lock);
+	pv_eoi_sync(&v->irq);
 	int rc = vlapic_wrmsr(&v->irq.lapic, msr, val, rdtsc(), &ipi);
 	spin_unlock(&v->irq.lock, f);
 	if (rc == VLAPIC_WR_IPI) {
@@ -226,6 +276,7 @@ void irq_before_entry(struct vcpu *v)
 	if (__builtin_expect(q->rtc_deadline != 0, 0))
 		rtc_poll(v);
 	uint64_t f = spin_lock(&q->lock);
+	pv_eoi_sync(q);
 	vlapic_timer_update(&q->lapic, rdtsc());
 	int vec = vlapic_highest_pending(&q->lapic);
 	if (vec >= 0) {
@@ -235,6 +286,10 @@ void irq_before_entry(struct vcpu *v)
 		} else {
 			virt->irq_window(v, 1);
 		}
+	}
+	if (q->pv_eoi && vlapic_lazy_eoi_ok(&q->lapic)) {
+		__atomic_store_n(q->pv_eoi, *q->pv_eoi | 1u, __ATOMIC_RELAXED);
+		q->pv_eoi_set = 1;
 	}
 	timer_sync(next_deadline(q));
 	spin_unlock(&q->lock, f);
@@ -253,6 +308,7 @@ void irq_halt(struct vcpu *v, int guest_if)
 		if (q->rtc_deadline)
 			rtc_poll(v);
 		uint64_t f = spin_lock(&q->lock);
+		pv_eoi_sync(q);
 		vlapic_timer_update(&q->lapic, rdtsc());
 		int pending = vlapic_highest_pending(&q->lapic) >= 0;
 		if (!(pending && guest_if))

@@ -20,6 +20,12 @@ struct vcpu_irq {
 	volatile int init;        /* an INIT arrived while running */
 	volatile uint64_t rtc_deadline; /* vCPU 0 only: TSC of its partition's next clock
 					 * interrupt (IRQ 8), 0: none (platform/pc.c) */
+	/* KVM's PV EOI (the guest's MSR 0x4b564d04): the guest word whose bit 0 Mica sets
+	 * when the guest may skip the EOI write of the interrupt it was just given; NULL:
+	 * off. pv_eoi_set: Mica set the bit and has not looked at it since. */
+	uint32_t *pv_eoi;
+	uint64_t pv_eoi_msr;
+	int pv_eoi_set;
 };
 
 /* (Re)sets v's interrupt state. ap: starts in wait-for-SIPI. */
@@ -28,6 +34,11 @@ void irq_vcpu_reset(struct vcpu *v, int on, int ap);
 /* The APIC MSRs (0x1B, 0x6E0, 0x800-0x8FF): 0, MICA_ENOSYS (not ours) or MICA_EINVAL (#GP). */
 int irq_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);
 int irq_msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
+
+/* MSR_KVM_PV_EOI_EN: read, and write (bit 0 enable, the rest the word's guest-physical
+ * address, 4-byte aligned, in its RAM; else MICA_EINVAL: #GP). */
+uint64_t irq_pv_eoi_msr(struct vcpu *v);
+int irq_pv_eoi_enable(struct vcpu *v, uint64_t value);
 
 /* Before each entry into the guest, on v's own CPU: INIT/SIPI, timers, injection. */
 void irq_before_entry(struct vcpu *v);

@@ -850,14 +850,14 @@ def main():
     ap.add_argument("--linux-runs", type=int, default=3,
                     help="boots under Mica and bare for linux-boot, each (default 3)")
     ap.add_argument("--blk-runs", type=int, default=3,
-                    help="boots under Mica and bare for virtio-blk, each (default 3)")
+                    help="boots under Mica and bare for virtio-blk and passthrough-nvme, each (default 3)")
     ap.add_argument("--net-runs", type=int, default=1,
                     help="boots under Mica for virtio-net (default 1)")
     args = ap.parse_args()
     for b in BENCHES:
         if isinstance(b, LinuxBoot):
             b.runs = max(1, args.linux_runs)
-        elif isinstance(b, VirtioBlkRead):
+        elif isinstance(b, (VirtioBlkRead, PassthroughNvmeRead)):
             b.runs = max(1, args.blk_runs)
         elif isinstance(b, VirtioNet):
             b.runs = max(1, args.net_runs)

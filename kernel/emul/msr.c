@@ -6,6 +6,7 @@
 #include "kernel/arch.h"
 #include "kernel/emul/fetch.h"
 #include "kernel/emul/msr.h"
+#include "kernel/irq.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"
 #include "kernel/platform/pvclock.h"
@@ -53,6 +54,9 @@ int msr_platform_read(struct vcpu *v, uint32_t index, uint64_t *value)
 	case MSR_MISC_ENABLE:
 		*value = MISC_ENABLE_FAST_STRINGS;
 		return 0;
+	case MSR_KVM_PV_EOI_EN:
+		*value = irq_pv_eoi_msr(v);
+		return 0;
 	case MSR_TSC_AUX: /* not switched by SVM or VMX: the CPU is this vCPU's alone */
 		return rdmsr_safe(MSR_TSC_AUX, value) ? MICA_EINVAL : 0; /* no RDTSCP: #GP */
 	default:
@@ -93,6 +97,8 @@ int msr_platform_write(struct vcpu *v, uint32_t index, uint64_t value)
 	switch (index) {
 	case MSR_KVM_SYSTEM_TIME_NEW:
 		return system_time(v, value);
+	case MSR_KVM_PV_EOI_EN:
+		return irq_pv_eoi_enable(v, value);
 	case MSR_KVM_WALL_CLOCK_NEW:
 		return wall_clock(v, value);
 	case MSR_BIOS_SIGN_ID:

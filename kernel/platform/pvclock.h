@@ -9,6 +9,7 @@
 
 #define MSR_KVM_WALL_CLOCK_NEW  0x4b564d00u
 #define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01u
+#define MSR_KVM_PV_EOI_EN       0x4b564d04u /* kernel/irq.c */
 #define KVM_FEATURE_CLOCKSOURCE2        (1u << 3)
 #define KVM_FEATURE_CLOCKSOURCE_STABLE  (1u << 24)
 

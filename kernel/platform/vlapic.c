@@ -276,6 +276,17 @@ void vlapic_accept(struct vlapic *a, uint8_t vector)
 	set_vec(a->isr, vector);
 }
 
+int vlapic_lazy_eoi_ok(const struct vlapic *a)
+{
+	int v = highest_vec(a->isr);
+	if (v < 0 || test_vec(a->tmr, (unsigned)v))
+		return 0;
+	for (unsigned i = 0; i < 8; i++)
+		if (a->irr[i] || a->isr[i] != (i == (unsigned)v / 32u ? 1u << (v % 32) : 0))
+			return 0;
+	return 1;
+}
+
 int vlapic_eoi(struct vlapic *a)
 {
 	int v = highest_vec(a->isr);

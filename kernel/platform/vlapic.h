@@ -169,6 +169,11 @@ int vlapic_highest_pending(const struct vlapic *a);
 /* The guest took vector (the one vlapic_highest_pending returned): IRR -> ISR. */
 void vlapic_accept(struct vlapic *a, uint8_t vector);
 
+/* Whether the guest may end the interrupt in service without telling the APIC (KVM's PV
+ * EOI, kernel/irq.c): exactly one vector is in service, it is edge-triggered (no IOAPIC to
+ * tell), and nothing is pending behind it. The EOI is then done later, by the hypervisor. */
+int vlapic_lazy_eoi_ok(const struct vlapic *a);
+
 /* EOI: retires the highest in-service vector. Returns it if it was level-triggered (the
  * caller forwards it to the IOAPIC), else -1. */
 int vlapic_eoi(struct vlapic *a);

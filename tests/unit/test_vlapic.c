@@ -735,3 +735,30 @@ Test(vlapic, timer_periodic_not_rearmed_while_pending)
 	now += 1000000000;
 	cr_expect_eq(rd(VLAPIC_REG_TMCCT) <= 100000, 1, "but it counts");
 }
+
+/* KVM's PV EOI: only a lone, edge-triggered vector in service with nothing pending may be
+ * ended by the guest without an EOI write. */
+Test(vlapic, lazy_eoi_only_for_a_lone_edge_vector)
+{
+	enable();
+	cr_expect_eq(vlapic_lazy_eoi_ok(&a), 0, "nothing in service");
+	vlapic_set_irq(&a, 0x41, 0);
+	cr_expect_eq(vlapic_lazy_eoi_ok(&a), 0, "pending, not in service");
+	vlapic_accept(&a, 0x41);
+	cr_expect_eq(vlapic_lazy_eoi_ok(&a), 1);
+	vlapic_set_irq(&a, 0x30, 0);
+	cr_expect_eq(vlapic_lazy_eoi_ok(&a), 0, "something pending behind it");
+	vlapic_accept(&a, 0x30);
+	cr_expect_eq(vlapic_lazy_eoi_ok(&a), 0, "two in service (nested)");
+	cr_expect_eq(vlapic_eoi(&a), -1);
+	cr_expect_eq(vlapic_lazy_eoi_ok(&a), 1, "0x41 retired: 0x30 alone");
+	cr_expect_eq(vlapic_eoi(&a), -1);
+
+	vlapic_set_irq(&a, 0x91, 1);
+	vlapic_accept(&a, 0x91);
+	cr_expect_eq(vlapic_lazy_eoi_ok(&a), 0, "level-triggered: the IOAPIC needs the EOI");
+	cr_expect_eq(vlapic_eoi(&a), 0x91);
+	vlapic_set_irq(&a, 0xff, 0);
+	vlapic_accept(&a, 0xff);
+	cr_expect_eq(vlapic_lazy_eoi_ok(&a), 1, "the last word's last bit");
+}
