@@ -487,7 +487,8 @@ static void follow_bars(struct pt_dev *d)
 }
 
 /* Accesses the stage-2 does not map (the rest of the MSI-X table's page, a BAR smaller
- * than a page, a BAR the guest moved): done on the device, within the BAR only. */
+ * than a page, a BAR the guest put where follow_bars() cannot map it): done on the
+ * device, within the BAR only. */
 static uint64_t pt_region(void *dev, enum vpci_region r, uint64_t off, unsigned size,
 			  uint64_t val, int write)
 {
@@ -627,12 +628,11 @@ static void delay_ms(unsigned ms)
 		cpu_relax();
 }
 
-/* Bus mastering and interrupts off, then the strongest reset the function offers; the
- * BARs, command and PCI Express device control registers as firmware left them, the
- * remapped messages back. */
 #define HOW_MAX 64
 
-/* how: what was done, for the log. */
+/* Bus mastering and interrupts off, then the strongest reset the function offers; the
+ * BARs, command and PCI Express device control registers as firmware left them, the
+ * remapped messages back. how: what was done, for the log. */
 static void reset_device(struct pt_dev *d, char how[HOW_MAX])
 {
 	const struct hpci_dev *h = d->h;
