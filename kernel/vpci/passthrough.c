@@ -194,11 +194,10 @@ static uint8_t *msi_cap(struct vpci *b, unsigned slot)
 	return b->fn[slot].cfg + b->fn[slot].msi_cap;
 }
 
-/* Vectors the guest enabled: 2^MME, but never more than the function has (2^MMC); PCI
- * Local Bus 3.0 6.8.1.3 leaves a larger MME undefined. */
-static unsigned msi_enabled_nvec(const uint8_t *c)
+/* Vectors the guest enabled, from Message Control: 2^MME, but never more than the
+ * function has (2^MMC); PCI Local Bus 3.0 6.8.1.3 leaves a larger MME undefined. */
+static unsigned msi_enabled_nvec(uint16_t ctrl)
 {
-	uint16_t ctrl = rd16(c + MSI_CTRL);
 	unsigned mme = (ctrl >> 4) & 7, mmc = (ctrl >> 1) & 7;
 	return 1u << (mme < mmc ? mme : mmc);
 }
@@ -207,11 +206,12 @@ int vpci_msi_message(struct vpci *b, unsigned slot, unsigned vector, uint64_t *a
 		     uint32_t *data)
 {
 	uint8_t *c = msi_cap(b, slot);
-	if (!c || vector >= MSI_MAX_NVEC)
+	if (!c)
 		return MICA_EINVAL;
-	unsigned n = msi_enabled_nvec(c);
-	if (!(rd16(c + MSI_CTRL) & MSI_CTRL_ENABLE))
-		return VPCI_MSIX_DISABLED;
+	uint16_t ctrl = rd16(c + MSI_CTRL);
+	if (!(ctrl & MSI_CTRL_ENABLE))
+		return vector < MSI_MAX_NVEC ? VPCI_MSIX_DISABLED : MICA_EINVAL;
+	unsigned n = msi_enabled_nvec(ctrl);
 	if (vector >= n)
 		return MICA_EINVAL; /* the guest did not enable that many */
 	if (!(rd16(b->fn[slot].cfg + CFG_COMMAND) & CMD_MASTER))
@@ -233,7 +233,7 @@ int vpci_msi_pop_pending(struct vpci *b, unsigned slot)
 	    !(rd16(b->fn[slot].cfg + CFG_COMMAND) & CMD_MASTER))
 		return -1;
 	uint32_t ready = rd32(c + MSI_PENDING) & ~rd32(c + MSI_MASK);
-	unsigned n = msi_enabled_nvec(c);
+	unsigned n = msi_enabled_nvec(rd16(c + MSI_CTRL));
 	for (unsigned v = 0; v < n; v++)
 		if (ready & (1u << v)) {
 			put32(c + MSI_PENDING, rd32(c + MSI_PENDING) & ~(1u << v));
@@ -247,5 +247,6 @@ unsigned vpci_msi_nvec(const struct vpci *b, unsigned slot)
 	if (slot >= VPCI_SLOTS || !b->fn[slot].present || !b->fn[slot].msi_cap)
 		return 0;
 	const uint8_t *c = b->fn[slot].cfg + b->fn[slot].msi_cap;
-	return (rd16(c + MSI_CTRL) & MSI_CTRL_ENABLE) ? msi_enabled_nvec(c) : 0;
+	uint16_t ctrl = rd16(c + MSI_CTRL);
+	return (ctrl & MSI_CTRL_ENABLE) ? msi_enabled_nvec(ctrl) : 0;
 }
