@@ -26,7 +26,7 @@ CORE_SRCS := $(wildcard kernel/*.c kernel/*/*.c arch/x86/*.c arch/x86/svm/*.c ar
 CORE_ASMS := $(wildcard arch/x86/*.S arch/x86/svm/*.S arch/x86/vmx/*.S)
 CORE_OBJS := $(patsubst %,$(BUILD)/core/%.o,$(CORE_SRCS) $(CORE_ASMS))
 
-.PHONY: all core run run-linux test bench clean deps-build deps-run deps-test
+.PHONY: all core run run-linux test bench clean deps-build deps-run deps-test deps-fuzz
 all: core loader mb2 guests vmm
 
 core: $(BUILD)/core.elf
@@ -57,12 +57,15 @@ deps-run:
 	@scripts/deps.sh run
 deps-test:
 	@scripts/deps.sh test
+deps-fuzz:
+	@scripts/deps.sh fuzz
 
 include boot/boot.mk
 include boot/mb2/mb2.mk
 include tests/guests/guests.mk
 include vmm/vmm.mk
 include tests/unit/unit.mk
+include tests/fuzz/fuzz.mk
 include tests/e2e/e2e.mk
 
 # The README's two commands. Each installs what it needs first (scripts/deps.sh).
@@ -86,6 +89,7 @@ run-linux: deps-run
 test: deps-test
 	$(MAKE) all
 	$(MAKE) unit-test
+	$(MAKE) fuzz-smoke
 	$(MAKE) test-svm
 	$(MAKE) test-vmx
 	$(MAKE) test-linux-vmx

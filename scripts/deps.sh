@@ -5,8 +5,9 @@ set -e
 need="gcc make binutils gnu-efi mtools dosfstools"
 case "$1" in
 run)  need="$need qemu-system-x86 ovmf" ;;
-test) need="$need qemu-system-x86 ovmf libcriterion-dev python3 grub-pc-bin grub-common xorriso bochs bochsbios vgabios" ;;
+test) need="$need qemu-system-x86 ovmf libcriterion-dev python3 grub-pc-bin grub-common xorriso bochs bochsbios vgabios clang" ;;
 bench) need="$need qemu-system-x86 ovmf grub-pc-bin grub-common xorriso bochs bochsbios vgabios" ;;
+fuzz) need="clang" ;;   # libFuzzer and the sanitizers' runtimes come with it
 linux) need="qemu-system-x86 python3 lz4" ;;   # Linux guest image + bare boot (apt, dpkg, gzip: always there)
 esac
 missing=""

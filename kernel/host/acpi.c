@@ -113,22 +113,26 @@ int acpi_madt_ioapic(uint64_t rsdp, unsigned isa_irq, uint64_t *addr, uint32_t *
 	const struct sdt_header *m = acpi_find_table(rsdp, "APIC");
 	if (!m)
 		return MICA_EINVAL;
-	const uint8_t *p = (const uint8_t *)m + MADT_ENTRIES;
+	const uint8_t *start = (const uint8_t *)m + MADT_ENTRIES, *p;
 	const uint8_t *end = (const uint8_t *)m + m->length;
 	int found = 0;
 	*gsi = isa_irq;
 	*flags = 0;
-	while (p + 2 <= end && p[1] >= 2 && p + p[1] <= end) {
-		if (p[0] == 1 && p[1] >= 12 && !found) { /* I/O APIC */
-			*addr = rd32(p + 4);
-			*gsi_base = rd32(p + 8);
-			found = 1;
-		} else if (p[0] == 2 && p[1] >= 10 && p[3] == isa_irq) { /* interrupt source override */
+	/* The IRQ's GSI first (an interrupt source override may come after the I/O APICs),
+	 * then the I/O APIC whose GSIs start highest at or below it: the one whose pins hold it
+	 * (the MADT does not say how many pins each has; their ranges do not overlap). */
+	for (p = start; p + 2 <= end && p[1] >= 2 && p + p[1] <= end; p += p[1])
+		if (p[0] == 2 && p[1] >= 10 && p[3] == isa_irq) { /* interrupt source override */
 			*gsi = rd32(p + 4);
 			*flags = (uint16_t)(p[8] | (p[9] << 8));
 		}
-		p += p[1];
-	}
+	for (p = start; p + 2 <= end && p[1] >= 2 && p + p[1] <= end; p += p[1])
+		if (p[0] == 1 && p[1] >= 12 && rd32(p + 8) <= *gsi && /* I/O APIC */
+		    (!found || rd32(p + 8) > *gsi_base)) {
+			*addr = rd32(p + 4);
+			*gsi_base = rd32(p + 8);
+			found = 1;
+		}
 	return found ? 0 : MICA_EINVAL;
 }
 

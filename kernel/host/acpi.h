@@ -23,9 +23,10 @@ const void *acpi_find_table(uint64_t rsdp, const char sig[4]);
  * with a sentence in err when there is no usable RSDP or MADT. */
 int acpi_madt_cpus(uint64_t rsdp, struct acpi_cpus *out, char *err, size_t errlen);
 
-/* The first I/O APIC of the MADT and the GSI that ISA IRQ isa_irq arrives on (with its
- * MPS INTI flags: polarity bits 1:0, trigger bits 3:2; 0 = bus default). Returns 0 or
- * MICA_EINVAL when there is no MADT or no I/O APIC. */
+/* The GSI that ISA IRQ isa_irq arrives on (with its MPS INTI flags: polarity bits 1:0,
+ * trigger bits 3:2; 0 = bus default) and the I/O APIC that has it: the one whose GSI base
+ * is the highest not above it. Returns 0 or MICA_EINVAL when there is no MADT or no such
+ * I/O APIC. */
 int acpi_madt_ioapic(uint64_t rsdp, unsigned isa_irq, uint64_t *addr, uint32_t *gsi_base,
 		     uint32_t *gsi, uint16_t *flags);
 

@@ -6,6 +6,7 @@
 
 #include <mica/hypercall.h>
 #include "kernel/host/acpi.h"
+#include "tests/acpi_sum.h"
 
 /* Below 4 GiB (MAP_32BIT), so that the RSDT's 32-bit pointers can reach it. */
 static uint8_t *mem;
@@ -17,14 +18,7 @@ static uint64_t addr(const void *p)
 	return (uint64_t)(uintptr_t)p;
 }
 
-static void fix_sum(uint8_t *t, uint32_t len, unsigned at)
-{
-	uint8_t s = 0;
-	t[at] = 0;
-	for (uint32_t i = 0; i < len; i++)
-		s += t[i];
-	t[at] = (uint8_t)-s;
-}
+#define fix_sum acpi_fix_sum
 
 static void header(uint8_t *t, const char *sig, uint32_t len)
 {
@@ -175,4 +169,59 @@ Test(acpi, no_enabled_cpu_is_an_error)
 	char err[100];
 	cr_expect_eq(acpi_madt_cpus(addr(rsdp), &c, err, sizeof(err)), MICA_EINVAL);
 	cr_expect(strstr(err, "no enabled CPU") != NULL, "message: %s", err);
+}
+
+static void ioapic(uint8_t id, uint32_t address, uint32_t gsi_base)
+{
+	uint8_t e[12] = { 1, 12, id, 0 };
+	memcpy(e + 4, &address, 4);
+	memcpy(e + 8, &gsi_base, 4);
+	madt_add(e, 12);
+}
+
+static void override(uint8_t irq, uint32_t gsi, uint16_t flags)
+{
+	uint8_t e[10] = { 2, 10, 0, irq };
+	memcpy(e + 4, &gsi, 4);
+	memcpy(e + 8, &flags, 2);
+	madt_add(e, 10);
+}
+
+/* Found by tests/fuzz/fuzz_host_acpi: the first I/O APIC listed was taken whatever its GSI
+ * base, so on a machine listing the one for GSIs 24.. first, ISA IRQ 4 came back as pin
+ * 4 - 24 of the wrong I/O APIC. The one whose base is the highest not above the GSI is the
+ * right one; none at all is an error. */
+Test(acpi, ioapic_is_the_one_whose_gsis_cover_the_irq)
+{
+	uint64_t address;
+	uint32_t base, gsi;
+	uint16_t flags;
+
+	lapic(0, 1);
+	ioapic(9, 0xfec01000, 24);
+	ioapic(8, 0xfec00000, 0);
+	override(4, 4, 0x000d);
+	override(9, 30, 0x000f);
+	seal(2);
+	cr_assert_eq(acpi_madt_ioapic(addr(rsdp), 4, &address, &base, &gsi, &flags), 0);
+	cr_expect_eq(address, 0xfec00000u);
+	cr_expect_eq(base, 0);
+	cr_expect_eq(gsi, 4);
+	cr_expect_eq(flags, 0x000d);
+	cr_assert_eq(acpi_madt_ioapic(addr(rsdp), 9, &address, &base, &gsi, &flags), 0);
+	cr_expect_eq(address, 0xfec01000u, "GSI 30: the second I/O APIC");
+	cr_expect_eq(base, 24);
+	cr_expect_eq(gsi, 30);
+}
+
+Test(acpi, no_ioapic_covering_the_irq_is_an_error)
+{
+	uint64_t address;
+	uint32_t base, gsi;
+	uint16_t flags;
+
+	lapic(0, 1);
+	ioapic(9, 0xfec01000, 24);
+	seal(2);
+	cr_expect_eq(acpi_madt_ioapic(addr(rsdp), 4, &address, &base, &gsi, &flags), MICA_EINVAL);
 }

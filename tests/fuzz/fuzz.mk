@@ -1,0 +1,52 @@
+# libFuzzer harnesses (docs/security.md): every tests/fuzz/fuzz_*.c, built with clang,
+# ASan and UBSan against the pure modules the unit tests use (UNIT_SRCS).
+#   make fuzz        each harness for FUZZ_SECONDS (default 60) from tests/fuzz/seeds/<name>,
+#                    new inputs kept in $(BUILD)/fuzz/corpus/<name>
+#   make fuzz-smoke  each for FUZZ_SMOKE_SECONDS (default 3): part of make test
+# A crash leaves crash-* in $(BUILD)/fuzz/ and fails the target.
+
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_HARNESSES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_HARNESSES))
+FUZZ_CFLAGS := -Iinclude -I. -std=gnu11 -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined -Wall -Wno-unused-parameter
+FUZZ_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: fuzz fuzz-smoke fuzz-build
+fuzz-build: $(FUZZ_BINS)
+
+$(BUILD)/fuzz/obj/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+# Recursive, and expanded a second time in the rule: the stem's % must not reach patsubst.
+FUZZ_OBJS = $(patsubst %,$(BUILD)/fuzz/obj/%.o,$(UNIT_SRCS))
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.c.o $$(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
+
+# One harness for $(1) seconds: $(BUILD)/fuzz/corpus/NAME (written) and the checked-in seeds.
+define fuzz_run
+	@set -e; for h in $(FUZZ_HARNESSES); do \
+		mkdir -p $(BUILD)/fuzz/corpus/$$h tests/fuzz/seeds/$$h; \
+		echo "fuzz: $$h for $(1) s"; \
+		( cd $(BUILD)/fuzz && $(FUZZ_ENV) ./$$h -max_total_time=$(1) -print_final_stats=1 \
+			-timeout=10 -rss_limit_mb=2048 corpus/$$h $(CURDIR)/tests/fuzz/seeds/$$h \
+			> $$h.log 2>&1 ) || { tail -40 $(BUILD)/fuzz/$$h.log; \
+			echo "fuzz: $$h FAILED (log $(BUILD)/fuzz/$$h.log)"; exit 1; }; \
+		grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(BUILD)/fuzz/$$h.log | \
+			sed "s/^/fuzz: $$h: /"; \
+		grep -E "^#[0-9]+[[:space:]]+DONE" $(BUILD)/fuzz/$$h.log | sed "s/^/fuzz: $$h: /" || true; \
+	done
+endef
+
+fuzz: deps-fuzz fuzz-build
+	$(call fuzz_run,$(FUZZ_SECONDS))
+
+fuzz-smoke: deps-fuzz fuzz-build
+	$(call fuzz_run,$(FUZZ_SMOKE_SECONDS))
+
+-include $(wildcard $(BUILD)/fuzz/obj/*/*.d $(BUILD)/fuzz/obj/*/*/*.d $(BUILD)/fuzz/obj/*/*/*/*.d)
