@@ -376,6 +376,22 @@ static struct pt_dev *dev_by_rid(uint16_t seg, uint16_t rid)
 static struct ratelimit stray_fault_log; /* faults of devices no partition owns */
 static struct spinlock fault_lock;        /* the fault interrupt (CPU 0) and the stops */
 
+static void say_held(const struct pt_dev *d, unsigned held)
+{
+	if (held)
+		log_info("partition '%s': %u more iommu fault%s of device %02x:%02x.%x %s not "
+			 "logged (at most %u lines a second)", d->p->name, held,
+			 held == 1 ? "" : "s", d->h->bus, d->h->dev, d->h->fn,
+			 held == 1 ? "was" : "were", FAULT_LINES);
+}
+
+/* Faults of d held back by the rate limit, said now (under fault_lock): before its bus
+ * mastering goes off or it is reset, a count is not left waiting for a fault to come. */
+static void fault_summary(struct pt_dev *d)
+{
+	say_held(d, ratelimit_take_held(&d->fault_log));
+}
+
 void kernel_iommu_fault(void)
 {
 	struct iommu_fault fl[8];
@@ -401,17 +417,14 @@ void kernel_iommu_fault(void)
 			}
 			d->faults++;
 			if (ratelimit_allow(&d->fault_log, rdtsc(), second, FAULT_LINES, &held)) {
-				if (held)
-					log_info("partition '%s': %u more iommu faults of device "
-						 "%02x:%02x.%x were not logged (at most %u lines a "
-						 "second)", d->p->name, held, d->h->bus, d->h->dev,
-						 d->h->fn, FAULT_LINES);
+				say_held(d, held);
 				log_info("partition '%s': iommu fault: device %02x:%02x.%x (%04x:%04x) "
 					 "%s at 0x%lx blocked: %s", d->p->name, d->h->bus, d->h->dev,
 					 d->h->fn, d->h->vendor, d->h->device, kind,
 					 (unsigned long)fl[i].addr, fl[i].why);
 			}
 			if (d->faults == FAULTS_MAX && !d->master_off) {
+				fault_summary(d);
 				d->master_off = 1;
 				hwr16(d->h, REG_COMMAND, hrd16(d->h, REG_COMMAND) & ~CMD_MASTER);
 				log_info("partition '%s': device %02x:%02x.%x made %u IOMMU faults: its bus "
@@ -689,6 +702,7 @@ static void reset_device(struct pt_dev *d, char how[HOW_MAX])
 	hwr16(h, REG_COMMAND, CMD_MEMORY | CMD_INTX_OFF);
 	program_messages(d);
 	uint64_t f = spin_lock(&fault_lock);
+	fault_summary(d);
 	d->faults = 0;
 	d->master_off = 0;
 	spin_unlock(&fault_lock, f);

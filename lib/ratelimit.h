@@ -34,4 +34,14 @@ static inline int ratelimit_allow(struct ratelimit *r, uint64_t now, uint64_t wi
 	return 1;
 }
 
+/* How many lines were held back since the last one let through, now reported elsewhere
+ * (before a line that ends the story, such as a device being turned off): the count
+ * starts again from 0. */
+static inline unsigned ratelimit_take_held(struct ratelimit *r)
+{
+	unsigned n = r->held;
+	r->held = 0;
+	return n;
+}
+
 #endif

@@ -21,6 +21,20 @@ Test(ratelimit, burst_then_quiet_then_summary)
 	cr_expect_eq(held, 0);
 }
 
+Test(ratelimit, held_count_taken_once)
+{
+	struct ratelimit r = { 0 };
+	unsigned held;
+
+	cr_expect_eq(ratelimit_allow(&r, 0, 100, 1, &held), 1);
+	cr_expect_eq(ratelimit_allow(&r, 1, 100, 1, &held), 0);
+	cr_expect_eq(ratelimit_allow(&r, 2, 100, 1, &held), 0);
+	cr_expect_eq(ratelimit_take_held(&r), 2);
+	cr_expect_eq(ratelimit_take_held(&r), 0, "taken: gone");
+	cr_expect_eq(ratelimit_allow(&r, 200, 100, 1, &held), 1);
+	cr_expect_eq(held, 0, "the next line does not count them again");
+}
+
 Test(ratelimit, frozen_clock_stays_limited)
 {
 	struct ratelimit r = { 0 };
