@@ -28,8 +28,9 @@ void irq_vcpu_reset(struct vcpu *v, int on, int ap)
 	spin_unlock(&q->lock, f);
 }
 
-/* KVM's PV EOI, the protocol Linux uses when CPUID 0x40000001 offers it (bit 6): at an
- * injection that allows it (vlapic_lazy_eoi_ok), Mica sets bit 0 of the guest's word; the
+/* KVM's PV EOI, the protocol Linux uses when the KVM-compatible CPUID leaf offers it
+ * (0x40000101 here, KVM's 0x40000001 one range up: bit 6): before an entry where it is
+ * allowed (vlapic_lazy_eoi_ok), Mica sets bit 0 of the guest's word; the
  * guest's EOI then clears the bit instead of writing the EOI register, which saves an exit
  * per interrupt. Before Mica next uses the APIC state of this vCPU (each exit while the bit
  * is out, with the vCPU's lock held), it looks: bit cleared, the guest ended the interrupt
