@@ -11,30 +11,8 @@
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)
 
-struct arena {
-	unsigned used, limit;
-	void *pages[64];
-};
+#include "tests/unit/pt_arena.h"
 
-static uint64_t arena_alloc(void *ctx)
-{
-	struct arena *a = ctx;
-	if (a->used == a->limit)
-		return 0;
-	void *p = aligned_alloc(4096, 4096);
-	memset(p, 0, 4096);
-	a->pages[a->used++] = p;
-	return (uint64_t)(uintptr_t)p;
-}
-
-static void *arena_virt(void *ctx, uint64_t pa)
-{
-	(void)ctx;
-	return (void *)(uintptr_t)pa;
-}
-
-static struct arena arena;
-static struct pt_alloc ops = { arena_alloc, arena_virt, &arena };
 static struct amdvi_pt t;
 
 static void setup_tables(unsigned levels, unsigned limit)
@@ -48,8 +26,7 @@ static void setup_tables(unsigned levels, unsigned limit)
 
 static void teardown(void)
 {
-	for (unsigned i = 0; i < arena.used; i++)
-		free(arena.pages[i]);
+	arena_free();
 }
 
 static uint64_t *tab(uint64_t e)

@@ -9,30 +9,8 @@
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)
 
-struct arena {
-	unsigned used, limit;
-	void *pages[64];
-};
+#include "tests/unit/pt_arena.h"
 
-static uint64_t arena_alloc(void *ctx)
-{
-	struct arena *a = ctx;
-	if (a->used == a->limit)
-		return 0;
-	void *p = aligned_alloc(4096, 4096);
-	memset(p, 0, 4096);
-	a->pages[a->used++] = p;
-	return (uint64_t)(uintptr_t)p;
-}
-
-static void *arena_virt(void *ctx, uint64_t pa)
-{
-	(void)ctx;
-	return (void *)(uintptr_t)pa;
-}
-
-static struct arena arena;
-static struct pt_alloc ops = { arena_alloc, arena_virt, &arena };
 static struct pt pt;
 
 static void setup_tables(unsigned limit, int allow_1g)
@@ -44,8 +22,7 @@ static void setup_tables(unsigned limit, int allow_1g)
 
 static void teardown(void)
 {
-	for (unsigned i = 0; i < arena.used; i++)
-		free(arena.pages[i]);
+	arena_free();
 }
 
 static void expect_map(uint64_t va, uint64_t pa, uint64_t page, uint64_t flags)
