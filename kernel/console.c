@@ -2,6 +2,7 @@
  * prefixed with the partition's name, so two partitions never mix inside one line. */
 #include <string.h>
 #include "kernel/console.h"
+#include "kernel/mem.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"
 #include "kernel/platform/com1.h"
@@ -98,6 +99,10 @@ void console_rx(const char *s, size_t n)
 			}
 			if (c == 'n') {
 				select_input(npartitions ? (input_target + 1) % (int)npartitions : -1);
+				continue;
+			}
+			if (c == 'f') { /* free memory: make soak compares it before and after */
+				log_info("memory: %lu KiB free", (unsigned long)(mem_free_bytes() >> 10));
 				continue;
 			}
 			/* anything else (a second Ctrl-] included) goes to the guest as typed */

@@ -22,6 +22,10 @@
 #define LEAF1_EDX_TM         (1u << 29)
 #define LEAF1_EDX_PBE        (1u << 31)
 #define LEAF1_EDX_HTT        (1u << 28)
+#define LEAF7_ECX_OSPKE      (1u << 4)
+#define LEAF1_EDX_MCE        (1u << 7)
+#define LEAF1_EDX_MTRR       (1u << 12)
+#define LEAF1_EDX_MCA        (1u << 14)
 #define EXT1_ECX_TOPOEXT     (1u << 22)
 #define LEAFD1_EAX_XSAVES    (1u << 3)
 #define LEAF1_ECX_TSC_DEADLINE (1u << 24)
@@ -140,9 +144,27 @@ static inline void cpuid_common(struct vcpu *v, uint32_t leaf, uint32_t sub, uin
 	     ((1u << (leaf - 0x80000000u)) & 0x60000100u)))
 		topology(v, leaf, sub, r);
 	switch (leaf) {
-	case 1:
+	case 1: {
+		uint64_t cr0, cr3, cr4, efer;
+		unsigned bits;
 		r[2] &= ~(LEAF1_ECX_VMX | LEAF1_ECX_MONITOR);
 		r[2] |= LEAF1_ECX_HYPERVISOR;
+		/* OSXSAVE mirrors the guest's CR4, not Mica's (found by attack_arch) */
+		virt->get_paging(v, &cr0, &cr3, &cr4, &efer, &bits);
+		r[2] = (r[2] & ~LEAF1_ECX_OSXSAVE) | ((cr4 & (1ULL << 18)) ? LEAF1_ECX_OSXSAVE : 0);
+		/* Without a PC platform every MTRR and machine-check MSR gets #GP: the CPUID
+		 * must not promise them (found by attack_msr). */
+		if (!v->irq.on)
+			r[3] &= ~(LEAF1_EDX_MCE | LEAF1_EDX_MTRR | LEAF1_EDX_MCA);
+		break;
+	}
+	case 7:
+		if (sub == 0) { /* OSPKE mirrors the guest's CR4.PKE, not Mica's */
+			uint64_t cr0, cr3, cr4, efer;
+			unsigned bits;
+			virt->get_paging(v, &cr0, &cr3, &cr4, &efer, &bits);
+			r[2] = (r[2] & ~LEAF7_ECX_OSPKE) | ((cr4 & (1ULL << 22)) ? LEAF7_ECX_OSPKE : 0);
+		}
 		break;
 	case 0x80000001:
 		r[2] &= ~EXT1_ECX_SVM;
@@ -157,9 +179,6 @@ static inline void cpuid_common(struct vcpu *v, uint32_t leaf, uint32_t sub, uin
  * its topology, the KVM-compatible leaves, and loses what the platform does not offer. */
 static void cpuid_platform(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-	uint64_t cr0, cr3, cr4, efer;
-	unsigned bits;
-
 	switch (leaf) {
 	case KVM_COMPAT_BASE:
 		r[0] = KVM_COMPAT_BASE + 1;
@@ -172,9 +191,6 @@ static void cpuid_platform(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t
 		       KVM_FEATURE_CLOCKSOURCE_STABLE | KVM_FEATURE_PV_EOI;
 		break;
 	case 1:
-		virt->get_paging(v, &cr0, &cr3, &cr4, &efer, &bits);
-		/* OSXSAVE mirrors the guest's CR4, not Mica's */
-		r[2] = (r[2] & ~LEAF1_ECX_OSXSAVE) | ((cr4 & (1ULL << 18)) ? LEAF1_ECX_OSXSAVE : 0);
 		r[2] |= LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
 		r[2] &= ~(LEAF1_ECX_EST | LEAF1_ECX_TM2);
 		r[3] &= ~(LEAF1_EDX_ACPI | LEAF1_EDX_TM | LEAF1_EDX_PBE); /* no thermal MSRs */

@@ -463,7 +463,9 @@ void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
 			log_info("partition '%s' stopped: its virtio devices are without a backend "
 				 "until Mica restarts", p->name);
 		}
-		vdev_partition_reset(p); /* the service forgets its devices */
+		/* The bus as at power-on, and the service forgets its devices (resetting them
+		 * on the bus as it was logged "slot N is taken" at every stop: attack_arch) */
+		pci_bus_reset(p);
 		p->state = PART_STOPPED;
 		__atomic_add_fetch(&p->parked, 1, __ATOMIC_ACQ_REL);
 		irq_disable();

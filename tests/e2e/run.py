@@ -32,9 +32,10 @@ from virtio import DISK, VIRTIO_SCENARIOS, make_disk  # noqa: E402
 from defects import DEFECT_SCENARIOS  # noqa: E402
 from multiboot import MULTIBOOT_SCENARIOS  # noqa: E402
 from passthrough import PASSTHROUGH_SCENARIOS  # noqa: E402
+from attacks import ATTACK_SCENARIOS  # noqa: E402
 
 SCENARIOS = (BASIC_SCENARIOS + LINUX_SCENARIOS + VIRTIO_SCENARIOS + DEFECT_SCENARIOS +
-             MULTIBOOT_SCENARIOS + PASSTHROUGH_SCENARIOS)
+             MULTIBOOT_SCENARIOS + PASSTHROUGH_SCENARIOS + ATTACK_SCENARIOS)
 
 TAIL = 40
 _print_lock = threading.Lock()

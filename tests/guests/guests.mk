@@ -2,7 +2,7 @@
 # Included by the top Makefile; builds $(BUILD)/guests/<name>.elf.
 
 GUEST_NAMES := hello cpuid probe triple hcfuzz counter crasher bench vhostile vrestart vbench svcprobe \
-	defects spinner edu victim
+	defects spinner edu victim attack_msr attack_virt attack_io attack_s2 attack_irq attack_arch
 GUEST_ELFS  := $(patsubst %,$(BUILD)/guests/%.elf,$(GUEST_NAMES))
 
 GUEST_DIR := tests/guests
@@ -26,7 +26,7 @@ GUEST_VDRV_OBJ   := $(GUEST_OUT)/obj/$(GUEST_DIR)/lib/vdrv.c.o
 $(GUEST_VDRV_NAMES:%=$(GUEST_OUT)/%.elf): $(GUEST_VDRV_OBJ)
 
 # The guests that provoke exceptions on purpose catch them with lib/trap.c.
-GUEST_TRAP_NAMES := defects
+GUEST_TRAP_NAMES := defects attack_msr attack_virt attack_arch
 GUEST_TRAP_OBJS  := $(GUEST_OUT)/obj/$(GUEST_DIR)/lib/trap.c.o $(GUEST_OUT)/obj/$(GUEST_DIR)/lib/trap.S.o
 $(GUEST_TRAP_NAMES:%=$(GUEST_OUT)/%.elf): $(GUEST_TRAP_OBJS)
 # defects also goes down to real mode and back (realmode.S).

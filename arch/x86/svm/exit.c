@@ -125,6 +125,10 @@ static void __attribute__((noinline)) slow_exit(struct vcpu *v, struct vmcb *vm,
 	e.raw[1] = vm->ctl.exitinfo1;
 	e.raw[2] = vm->ctl.exitinfo2;
 	vcpu_handle_exit(v, &e);
+	/* An instruction Mica completed ends the interrupt shadow (STI, MOV SS) it sat in,
+	 * as on the CPU (see the VT-x exit path: attack_irq's "sti; hlt; cli"). */
+	if (v->regs.rip != vm->save.rip)
+		vm->ctl.int_shadow &= ~INT_SHADOW;
 }
 
 void svm_handle_exit(struct vcpu *v)

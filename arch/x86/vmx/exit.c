@@ -295,6 +295,14 @@ static void __attribute__((noinline)) slow_exit(struct vcpu *v, uint32_t reason)
 out:
 	vmwrite(GUEST_RSP, v->regs.gpr[REG_RSP]);
 	vmwrite(GUEST_RFLAGS, v->regs.rflags);
+	/* An instruction Mica completed (HLT after STI, an OUT after MOV SS) ends the STI
+	 * and MOV SS shadows as the CPU would: left set, an interrupt pending at "sti; hlt"
+	 * waited for the next STI and, with "cli" after the HLT, forever (attack_irq). */
+	if (v->regs.rip != vmread(GUEST_RIP)) {
+		uint64_t block = vmread(GUEST_INTERRUPTIBILITY);
+		if (block & 3)
+			vmwrite(GUEST_INTERRUPTIBILITY, block & ~3ULL);
+	}
 }
 
 void vmx_handle_exit(struct vcpu *v)

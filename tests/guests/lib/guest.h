@@ -87,6 +87,35 @@ void delay_ms(unsigned ms);
  * says, else CPUID 0x16, else a guess of 2 GHz. */
 extern uint32_t guest_tsc_mhz, guest_tsc_khz;
 
+/* --- interrupt descriptor tables --- */
+
+struct idt_gate {
+	uint16_t off_lo, sel;
+	uint8_t ist, type;
+	uint16_t off_mid;
+	uint32_t off_hi, zero;
+} __attribute__((packed));
+
+/* A present 64-bit interrupt gate to handler in the current code segment. */
+static inline struct idt_gate idt_gate(const void *handler)
+{
+	uint16_t cs;
+	uint64_t a = (uint64_t)handler;
+	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+	return (struct idt_gate){ .off_lo = (uint16_t)a, .sel = cs, .type = 0x8e,
+				  .off_mid = (uint16_t)(a >> 16), .off_hi = (uint32_t)(a >> 32) };
+}
+
+/* LIDT of bytes bytes at idt (0: limit 0, so every vector is past the limit). */
+static inline void idt_load(const void *idt, uint16_t bytes)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) idtr = { (uint16_t)(bytes ? bytes - 1 : 0), (uint64_t)idt };
+	__asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
+}
+
 /* --- provoked exceptions (lib/trap.c; only guests that list it in guests.mk) --- */
 
 /* Loads an IDT that catches vectors 0-31. */

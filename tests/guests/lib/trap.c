@@ -14,14 +14,7 @@ struct trap_frame {
 	uint64_t vector, error, rip, cs, rflags, rsp, ss;
 };
 
-struct gate {
-	uint16_t off_lo, sel;
-	uint8_t ist, type;
-	uint16_t off_mid;
-	uint32_t off_hi, zero;
-} __attribute__((packed));
-
-static struct gate idt[32] __attribute__((aligned(16)));
+static struct idt_gate idt[32] __attribute__((aligned(16)));
 extern const char trap_stubs[];
 
 void trap_c(struct trap_frame *f);
@@ -40,18 +33,9 @@ void trap_c(struct trap_frame *f)
 
 void trap_install(void)
 {
-	uint16_t cs;
-	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
-	for (int v = 0; v < 32; v++) {
-		uint64_t a = (uint64_t)(trap_stubs + 16 * v);
-		idt[v] = (struct gate){ .off_lo = (uint16_t)a, .sel = cs, .type = 0x8e,
-					.off_mid = (uint16_t)(a >> 16), .off_hi = (uint32_t)(a >> 32) };
-	}
-	struct {
-		uint16_t limit;
-		uint64_t base;
-	} __attribute__((packed)) idtr = { sizeof(idt) - 1, (uint64_t)idt };
-	__asm__ volatile("lidt %0" : : "m"(idtr));
+	for (int v = 0; v < 32; v++)
+		idt[v] = idt_gate(trap_stubs + 16 * v);
+	idt_load(idt, sizeof(idt));
 }
 
 void trap_expect(uint64_t skip)

@@ -1,0 +1,172 @@
+/* attack_io: the I/O port surface (issue #17's hostile-guest suite). Reads and then writes
+ * every port at every width (1, 2, 4 bytes, unaligned too), aims PCI configuration
+ * mechanism #1 at the host's devices, pulls the reset lines (0xCF9, 0x92, 0x64), and writes
+ * the CMOS and the host UART's registers. Nothing may leave the partition: a port Mica does
+ * not give this partition reads all ones, the host's PCI functions are invisible, a reset
+ * line is either an empty port or this partition's own reset; the partition's own devices
+ * (its UART, its PCI bus) behave afterwards. Run plain and with a virtio console. */
+#include "lib/guest.h"
+
+static int failures;
+
+static void check(int ok, const char *what)
+{
+	printf("%s: %s\n", ok ? "PASS" : "FAIL", what);
+	if (!ok)
+		failures++;
+}
+
+static uint32_t in(uint16_t port, unsigned size)
+{
+	if (size == 1)
+		return inb(port);
+	if (size == 2)
+		return inw(port);
+	return inl(port);
+}
+
+static void out(uint16_t port, unsigned size, uint32_t v)
+{
+	if (size == 1)
+		outb(port, (uint8_t)v);
+	else if (size == 2)
+		outw(port, (uint16_t)v);
+	else
+		outl(port, v);
+}
+
+#define DEBUG_EXIT 0xf4 /* the config's debug_exit port: a write powers the partition off */
+
+/* The ports this partition owns: its UART, and PCI mechanism #1 when it has a bus. */
+static int owned(uint32_t port, unsigned size, int pci)
+{
+	uint32_t end = port + size;
+	if (port < 0x400 && end > 0x3f8 && port < 0x3f8 + 8)
+		return 1;
+	if (pci && end > 0xcf8 && port < 0xd00)
+		return 1;
+	return port <= DEBUG_EXIT && end > DEBUG_EXIT;
+}
+
+static uint32_t pci_read(unsigned bus, unsigned dev, unsigned fn, unsigned reg)
+{
+	outl(0xcf8, 0x80000000u | bus << 16 | dev << 11 | fn << 8 | (reg & 0xfc));
+	return inl(0xcfc);
+}
+
+static void pci_write(unsigned bus, unsigned dev, unsigned fn, unsigned reg, uint32_t v)
+{
+	outl(0xcf8, 0x80000000u | bus << 16 | dev << 11 | fn << 8 | (reg & 0xfc));
+	outl(0xcfc, v);
+}
+
+/* The functions this partition's own bus shows (vendor ID not all ones) on bus 0. */
+static unsigned own_functions(uint32_t *first_id)
+{
+	unsigned n = 0;
+	*first_id = 0xffffffffu;
+	for (unsigned d = 0; d < 32; d++)
+		for (unsigned f = 0; f < 8; f++) {
+			uint32_t id = pci_read(0, d, f, 0);
+			if (id != 0xffffffffu) {
+				if (!n)
+					*first_id = id;
+				n++;
+			}
+		}
+	return n;
+}
+
+int main(unsigned vcpu)
+{
+	char line[160];
+	struct mica_self_info info;
+	self_info(&info);
+	printf("attack_io: start in '%s'\n", info.name);
+
+	/* Is there a PCI bus? Mechanism #1's address register reads back what was written. */
+	outl(0xcf8, 0x80000000u);
+	int pci = inl(0xcf8) == 0x80000000u;
+	outl(0xcf8, 0);
+	uint32_t id0;
+	unsigned fns = pci ? own_functions(&id0) : 0;
+	printf("attack_io: %s, %u PCI functions\n", pci ? "a PCI bus" : "no PCI bus", fns);
+
+	/* 1. Every port, every width: reads. A port nobody gave us reads all ones. */
+	unsigned answered = 0;
+	uint32_t first_bad = 0;
+	for (unsigned size = 1; size <= 4; size *= 2)
+		for (uint32_t port = 0; port + size <= 0x10000; port++) {
+			if (owned(port, size, pci))
+				continue;
+			uint32_t want = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+			if (in((uint16_t)port, size) != want) {
+				if (!answered)
+					first_bad = port;
+				answered++;
+			}
+		}
+	snprintf(line, sizeof(line), "every port at widths 1, 2, 4 outside the partition's "
+		 "own devices reads all ones (%u did not, first 0x%x)", answered, first_bad);
+	check(!answered, line);
+
+	/* 2. The host's PCI functions through mechanism #1: the q35's host bridge, LPC, SATA,
+	 * SMBus, its first NIC and the bridges, by the address and by their command words. */
+	static const uint8_t host_fns[][2] = { { 0, 0 }, { 31, 0 }, { 31, 2 }, { 31, 3 },
+					       { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 } };
+	int leaked = 0;
+	for (unsigned i = 0; i < sizeof(host_fns) / sizeof(host_fns[0]); i++) {
+		unsigned d = host_fns[i][0], f = host_fns[i][1];
+		uint32_t before = pci_read(0, d, f, 0);
+		if (pci && before != 0xffffffffu)
+			continue; /* one of this partition's own functions */
+		pci_write(0, d, f, 4, 0); /* command: memory, I/O, bus mastering off */
+		pci_write(0, d, f, 0x10, 0xffffffffu); /* BAR sizing */
+		leaked |= pci_read(0, d, f, 0) != 0xffffffffu;
+	}
+	for (unsigned bus = 1; bus < 256; bus++) /* and every other bus's first function */
+		leaked |= pci_read(bus, 0, 0, 0) != 0xffffffffu;
+	outl(0xcf8, 0);
+	check(!leaked, "the host's PCI functions are invisible through 0xCF8/0xCFC, on bus 0 "
+	      "and buses 1-255");
+
+	/* 3. CMOS and the host UART's other ports (COM2-4): writes go nowhere. */
+	outb(0x70, 0x0f); /* shutdown status byte */
+	outb(0x71, 0x0a);
+	outb(0x70, 0x8f); /* with NMI off */
+	outb(0x71, 0x05);
+	for (uint16_t p = 0x2f8; p < 0x300; p++)
+		outb(p, 0);
+	check(inb(0x71) == 0xff, "CMOS writes go nowhere: index 0x0f reads all ones");
+
+	/* 4. Every port, every width: writes of 0 and of all ones, the debug exit excepted. */
+	for (unsigned size = 1; size <= 4; size *= 2)
+		for (uint32_t port = 0; port + size <= 0x10000; port++) {
+			if (owned(port, size, pci))
+				continue;
+			out((uint16_t)port, size, 0);
+			out((uint16_t)port, size, 0xffffffffu);
+		}
+	printf("attack_io: wrote 0 and all ones to every port at every width\n");
+
+	/* 5. The reset lines: here they are either empty ports or this partition's own reset
+	 * (a PC platform); the plain partition runs on past them. */
+	outb(0xcf9, 0x06);
+	outb(0xcf9, 0x0e);
+	outb(0x92, 0x01);
+	outb(0x64, 0xfe);
+	printf("attack_io: the reset lines 0xCF9, 0x92 and 0x64 were pulled; still here\n");
+
+	/* 6. The partition's own devices still behave. */
+	uart_printf("attack_io: this line came through the partition's own UART\n");
+	if (pci) {
+		uint32_t id;
+		check(own_functions(&id) == fns && id == id0,
+		      "the partition's own PCI bus shows the same functions afterwards");
+	}
+	if (failures)
+		printf("FAIL: attack_io, %d checks failed\n", failures);
+	else
+		printf("PASS: attack_io\n");
+	return failures ? 1 : 0;
+}
