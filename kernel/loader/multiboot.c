@@ -175,8 +175,11 @@ int mb_load(const void *image, uint64_t size, void *ram_v, uint64_t ram_size, co
 		return errmsg(MICA_EINVAL, err, errlen, "the entry point 0x%lx lies outside "
 			      "everything the kernel loads", (unsigned long)entry);
 
-	/* Modules, each on its own page after the kernel; then the information. */
+	/* Modules, each on its own page after the kernel, never in the hole (a kernel below
+	 * 640 KiB has them from 1 MiB); then the information. */
 	uint64_t at = align_up(highest, PAGE), mod_at[MB_MODULES_MAX];
+	if (at < HOLE_END)
+		at = HOLE_END;
 	for (unsigned i = 0; i < nmods; i++) {
 		mod_at[i] = at;
 		if (mods[i].size > limit || at > limit - mods[i].size)

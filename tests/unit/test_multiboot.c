@@ -281,3 +281,24 @@ Test(multiboot, refusals)
 	cr_expect_str_eq(err, "no Multiboot header (magic 0x1badb002 with a valid checksum) in "
 			      "the image's first 8192 bytes");
 }
+
+/* Found by fuzz_multiboot: a kernel that ends at or below 640 KiB had its modules and the
+ * information structure placed right after it, in the PC's hole at 640 KiB - 1 MiB, which
+ * is not RAM (the memory map says so). They go to 1 MiB and up instead. */
+Test(multiboot, modules_and_information_skip_the_hole)
+{
+	static const char mod[] = "module";
+	const struct mb_module m = { mod, sizeof(mod), "m" };
+	header(0x20, MB_HF_AOUT_KLUDGE | MB_HF_MEMORY);
+	put32(img + 0x2C, 0x10020); /* header_addr: the file loads at 0x10000 */
+	put32(img + 0x30, 0x10000);
+	put32(img + 0x34, 0);
+	put32(img + 0x38, 0xA0000); /* bss up to 640 KiB exactly */
+	put32(img + 0x3C, 0x10040);
+	cr_assert_eq(load("", &m, 1), 0, "%s", err);
+	cr_expect_eq(out.highest, 0xA0000);
+	uint32_t mods = rd32(ram + out.info + 24);
+	cr_expect_geq(rd32(ram + mods), 0x100000, "module at 0x%x", rd32(ram + mods));
+	cr_expect_geq(out.info, 0x100000, "information at 0x%x", out.info);
+	cr_expect_eq(memcmp(ram + rd32(ram + mods), mod, sizeof(mod)), 0);
+}
