@@ -7,7 +7,7 @@
 
 E2E_ARGS ?=
 
-.PHONY: test-svm test-vmx test-linux-vmx linux-image
+.PHONY: test-svm test-vmx test-linux-vmx linux-image soak soak-smoke
 test-svm: core loader guests vmm $(BUILD)/mica-mb2.elf linux-image testcore
 	$(PYTHON) tests/e2e/run.py --vendor svm $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-mb2 $(E2E_ARGS)
@@ -41,3 +41,13 @@ test-linux-vmx: core guests vmm $(BUILD)/mica-mb2.elf linux-image
 linux-image:
 	@scripts/deps.sh linux
 	@scripts/linux-image.sh $(BUILD)/linux
+
+# The soak (tests/e2e/soak.py, docs/testing.md): two Linux partitions with checksummed disk
+# and network traffic, random reboots and service crashes, for SOAK_MINUTES (default 30).
+# `make test` runs soak-smoke: the same for 3 minutes.
+SOAK_MINUTES ?= 30
+soak: core loader vmm linux-image
+	SOAK_MINUTES=$(SOAK_MINUTES) $(PYTHON) tests/e2e/run.py --vendor svm soak $(E2E_ARGS)
+
+soak-smoke:
+	$(MAKE) soak SOAK_MINUTES=3

@@ -2,7 +2,7 @@
 # Included by the top Makefile; builds $(BUILD)/guests/<name>.elf.
 
 GUEST_NAMES := hello cpuid probe triple hcfuzz counter crasher bench vhostile vrestart vbench svcprobe \
-	defects spinner edu victim attack_msr attack_virt attack_io attack_s2 attack_irq attack_arch
+	defects spinner edu victim attack_msr attack_virt attack_io attack_s2 attack_irq attack_arch chaos
 GUEST_ELFS  := $(patsubst %,$(BUILD)/guests/%.elf,$(GUEST_NAMES))
 
 GUEST_DIR := tests/guests
@@ -21,7 +21,7 @@ GUEST_RT_SRCS := $(GUEST_DIR)/lib/crt0.S $(GUEST_DIR)/lib/hcall.S $(GUEST_DIR)/l
 GUEST_RT_OBJS := $(patsubst %,$(GUEST_OUT)/obj/%.o,$(GUEST_RT_SRCS))
 
 # The guests that drive their virtio console by hand share its driver, lib/vdrv.c.
-GUEST_VDRV_NAMES := vhostile vrestart vbench
+GUEST_VDRV_NAMES := vhostile vrestart vbench chaos
 GUEST_VDRV_OBJ   := $(GUEST_OUT)/obj/$(GUEST_DIR)/lib/vdrv.c.o
 $(GUEST_VDRV_NAMES:%=$(GUEST_OUT)/%.elf): $(GUEST_VDRV_OBJ)
 
