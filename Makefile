@@ -91,7 +91,6 @@ test: deps-test
 	$(MAKE) unit-test
 	$(MAKE) fuzz-smoke
 	$(MAKE) test-svm
-	$(MAKE) soak-smoke
 	$(MAKE) test-vmx
 	$(MAKE) test-linux-vmx
 

@@ -463,9 +463,15 @@ void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
 			log_info("partition '%s' stopped: its virtio devices are without a backend "
 				 "until Mica restarts", p->name);
 		}
-		/* The bus as at power-on, and the service forgets its devices (resetting them
-		 * on the bus as it was logged "slot N is taken" at every stop: attack_arch) */
-		pci_bus_reset(p);
+		/* The service forgets its devices: they go back on a bus as at power-on
+		 * (re-adding them to the bus as it was logged "slot N is taken" at every stop:
+		 * attack_arch). Passed-through functions were quiesced above and stay off it. */
+		if (p->pci) {
+			uint64_t g = spin_lock(&p->pci_lock);
+			vpci_init(p->pci, &p->pci_host);
+			spin_unlock(&p->pci_lock, g);
+		}
+		vdev_partition_reset(p);
 		p->state = PART_STOPPED;
 		__atomic_add_fetch(&p->parked, 1, __ATOMIC_ACQ_REL);
 		irq_disable();

@@ -2,7 +2,7 @@
 SOAK_MINUTES (default 30; `make test` runs 3): rounds of checksummed writes and reads on
 their virtio disks and checksummed TCP transfers to each other through switch lan, each
 rebooting itself after a random 3 to 7 rounds, while the chaos partition (a tiny guest,
-tests/guests/chaos.c) makes the crash-test service partition fault every 20 to 50 s (Mica
+tests/guests/chaos.c) makes the crash-test service partition fault every 60 to 120 s (Mica
 restarts it; the Linux guests' watchdogs reboot them to get their devices back). At the end: every checksum matched (a MISMATCH line fails at
 once), no hypervisor error line, both partitions and the service went through reboots,
 and Mica's free memory (Ctrl-] then f) is what it was before the first round."""

@@ -1,5 +1,5 @@
 /* chaos: the service partition's crashes for `make soak` (tests/e2e/soak.py). Drives its
- * virtio console as vrestart does (lib/vdrv.c), and at random moments, 20 to 50 s apart,
+ * virtio console as vrestart does (lib/vdrv.c), and at random moments, 60 to 120 s apart,
  * sends the crash-test service's trigger line (vmm/crashtest.h): the service faults, Mica
  * restarts it (on_crash = restart), the device says NEEDS_RESET, and a fresh
  * initialisation must bring it back. Each round is one line; it never powers off. */
@@ -27,7 +27,7 @@ int main(unsigned vcpu)
 							 "the hello line"))
 		return 1;
 	for (unsigned n = 1;; n++) {
-		delay_ms(20000 + 1000 * below(31));
+		delay_ms(60000 + 1000 * below(61));
 		printf("chaos: crash %u of the service partition, on purpose\n", n);
 		vdrv_put(d, "vmm-crashtest: crash the service now\n"); /* no answer: it dies */
 		if (!vdrv_wait_status(d, S_NEEDS_RESET, S_NEEDS_RESET, SERVICE_BACK_MS, &s)) {
