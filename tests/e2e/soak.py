@@ -1,11 +1,12 @@
 """The soak (issue #17, `make soak`): two Linux partitions run tests/linux/bin/mica-soak for
-SOAK_MINUTES (default 30; `make test` runs 3): rounds of checksummed writes and reads on
-their virtio disks and checksummed TCP transfers to each other through switch lan, each
+SOAK_MINUTES (default 30; `make soak-smoke` runs 3): rounds of checksummed writes and reads
+on their virtio disks and checksummed TCP transfers to each other through switch lan, each
 rebooting itself after a random 3 to 7 rounds, while the chaos partition (a tiny guest,
 tests/guests/chaos.c) makes the crash-test service partition fault every 60 to 120 s (Mica
-restarts it; the Linux guests' watchdogs reboot them to get their devices back). At the end: every checksum matched (a MISMATCH line fails at
-once), no hypervisor error line, both partitions and the service went through reboots,
-and Mica's free memory (Ctrl-] then f) is what it was before the first round."""
+restarts it; the Linux guests' watchdogs reboot them to get their devices back). At the
+end: every checksum matched (a MISMATCH line fails at once), no hypervisor error line, both
+partitions and the service went through reboots, and Mica's free memory (Ctrl-] then f) is
+what it was before the first round."""
 
 import os
 import re
@@ -13,7 +14,7 @@ import time
 
 from harness import Failure, Step, Script, Type, Wait
 from linux import LINUX_FILES, ready
-from scenarios import BANNER, Scenario, lit, out, started
+from scenarios import BANNER, Scenario, started
 from virtio import BASE_CMDLINE, VMM_CRASHTEST, make_disk, BUILD
 
 DISKS = [os.path.join(BUILD, "e2e", f"soak-{p}.img") for p in "ab"]
@@ -45,8 +46,8 @@ SVC = re.compile(r"^\[chaos\] chaos: served again after the service restarted$")
 
 
 class Soak(Step):
-    """Watches the console for `minutes`, counting rounds, verified disks at boot, reboots
-    and service restarts; at least one of each per partition, or the soak did not soak."""
+    """Watches the console for `minutes`, counting rounds, transfers, verified disks at boot,
+    reboots and service restarts; too few of them (end()) and the soak did not soak."""
 
     def __init__(self, minutes):
         self.minutes = minutes
