@@ -14,15 +14,6 @@
 #define VEC_GP 13
 #define VEC_DF 8
 
-static int failures;
-
-static void check(int ok, const char *what)
-{
-	printf("%s: %s\n", ok ? "PASS" : "FAIL", what);
-	if (!ok)
-		failures++;
-}
-
 /* --- CPUID --- */
 
 #define MAX_RESULTS 2048
@@ -269,8 +260,8 @@ int main(unsigned vcpu)
 	sweep(0);
 	cpuid_checks(info.vcpu_count);
 	register_checks();
-	if (failures) {
-		printf("FAIL: attack_arch, %d checks failed\n", failures);
+	if (check_failures) {
+		printf("FAIL: attack_arch, %d checks failed\n", check_failures);
 		return 1;
 	}
 	double_fault();

@@ -7,15 +7,6 @@
  * (its UART, its PCI bus) behave afterwards. Run plain and with a virtio console. */
 #include "lib/guest.h"
 
-static int failures;
-
-static void check(int ok, const char *what)
-{
-	printf("%s: %s\n", ok ? "PASS" : "FAIL", what);
-	if (!ok)
-		failures++;
-}
-
 static uint32_t in(uint16_t port, unsigned size)
 {
 	if (size == 1)
@@ -164,9 +155,9 @@ int main(unsigned vcpu)
 		check(own_functions(&id) == fns && id == id0,
 		      "the partition's own PCI bus shows the same functions afterwards");
 	}
-	if (failures)
-		printf("FAIL: attack_io, %d checks failed\n", failures);
+	if (check_failures)
+		printf("FAIL: attack_io, %d checks failed\n", check_failures);
 	else
 		printf("PASS: attack_io\n");
-	return failures ? 1 : 0;
+	return check_failures ? 1 : 0;
 }

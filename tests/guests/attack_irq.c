@@ -90,15 +90,6 @@ static void apic_on(void)
 	wrmsr(MSR_TPR, 0);
 }
 
-static int failures;
-
-static void check(int ok, const char *what)
-{
-	printf("%s: %s\n", ok ? "PASS" : "FAIL", what);
-	if (!ok)
-		failures++;
-}
-
 /* ICR writes the vLAPIC refuses (reserved bits) get #GP: none here are meant to. */
 static void ipi(uint32_t dest, uint32_t low)
 {
@@ -240,11 +231,11 @@ static void attacker(void)
 	ipi(1, DM_SIPI | ASSERT | 0x08); /* page 0x8000: a HLT loop (below) */
 	delay_ms(20);
 	printf("attack_irq: vCPU 1 sits in HLT with interrupts off; powering off past it\n");
-	if (failures)
-		printf("FAIL: attack_irq, %d checks failed\n", failures);
+	if (check_failures)
+		printf("FAIL: attack_irq, %d checks failed\n", check_failures);
 	else
 		printf("PASS: attack_irq\n");
-	guest_exit(failures ? 1 : 0);
+	guest_exit(check_failures ? 1 : 0);
 }
 
 int main(unsigned vcpu)

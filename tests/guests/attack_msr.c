@@ -8,15 +8,6 @@
 
 #define VEC_GP 13
 
-static int failures;
-
-static void check(int ok, const char *what)
-{
-	printf("%s: %s\n", ok ? "PASS" : "FAIL", what);
-	if (!ok)
-		failures++;
-}
-
 /* RDMSR: 1 with *v on success, 0 on #GP; any other exception is a FAIL (vector in *vec). */
 static int rd(uint32_t msr, uint64_t *v, int *vec)
 {
@@ -197,9 +188,9 @@ int main(unsigned vcpu)
 	/* And the guest itself still works: its own MSRs are what it left. */
 	check(rd(0xc0000080, &v, &vec) && (v & (1u << 8)), "EFER.LME still set: the guest "
 	      "runs on");
-	if (failures)
-		printf("FAIL: attack_msr, %d checks failed\n", failures);
+	if (check_failures)
+		printf("FAIL: attack_msr, %d checks failed\n", check_failures);
 	else
 		printf("PASS: attack_msr\n");
-	guest_exit(failures ? 1 : 0);
+	guest_exit(check_failures ? 1 : 0);
 }

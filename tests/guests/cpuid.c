@@ -3,15 +3,6 @@
 #include <string.h>
 #include "lib/guest.h"
 
-static int failures;
-
-static void check(int ok, const char *what)
-{
-	printf("%s: %s\n", ok ? "PASS" : "FAIL", what);
-	if (!ok)
-		failures++;
-}
-
 int main(unsigned vcpu)
 {
 	uint32_t r[4];
@@ -45,8 +36,8 @@ int main(unsigned vcpu)
 	printf("cpuid: leaf 0x40000001: ABI 0x%x, hypercall insn %u\n", r[0], r[1]);
 	check(r[0] == MICA_ABI_VERSION, "leaf 0x40000001 EAX = MICA_ABI_VERSION");
 
-	if (failures) {
-		printf("FAIL: cpuid policy (%d checks failed)\n", failures);
+	if (check_failures) {
+		printf("FAIL: cpuid policy (%d checks failed)\n", check_failures);
 		return 1;
 	}
 	printf("PASS: cpuid policy\n");

@@ -19,15 +19,6 @@
 #define CR4_OSXSAVE (1ULL << 18)
 #define COM2 0x2f8 /* no device: an empty bus reads all ones */
 
-static int failures;
-
-static void check(int ok, const char *what)
-{
-	printf("%s: %s\n", ok ? "PASS" : "FAIL", what);
-	if (!ok)
-		failures++;
-}
-
 /* rdmsr() and wrmsr() (lib/guest.h) are the 2-byte instructions 0f 32 and 0f 30. */
 
 static uint64_t read_cr0(void)
@@ -228,7 +219,7 @@ static void real_mode_exception(void)
 	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
 	if (cr3 >= 0x90000) {
 		printf("FAIL: page tables at 0x%lx, where the real-mode probe goes\n", cr3);
-		failures++;
+		check_failures++;
 		return;
 	}
 	check(realmode_gp_probe() == 1,
@@ -306,8 +297,8 @@ int main(unsigned vcpu)
 	string_io();
 	real_mode_exception();
 	periodic_timer();
-	if (failures) {
-		printf("FAIL: defects (%d checks failed)\n", failures);
+	if (check_failures) {
+		printf("FAIL: defects (%d checks failed)\n", check_failures);
 		return 1;
 	}
 	printf("PASS: defects\n");

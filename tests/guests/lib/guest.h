@@ -48,6 +48,12 @@ int uart_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void uart_write(const char *s, size_t len);
 long console_write(const char *s, size_t len);
 
+/* --- checks --- */
+
+/* Prints "PASS: what" or "FAIL: what"; check_failures counts the FAILs. */
+void check(int ok, const char *what);
+extern int check_failures;
+
 /* --- CPU --- */
 
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])

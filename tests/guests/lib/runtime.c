@@ -128,3 +128,12 @@ int uart_printf(const char *fmt, ...)
 	uart_write(buf, n);
 	return (int)n;
 }
+
+int check_failures;
+
+void check(int ok, const char *what)
+{
+	printf("%s: %s\n", ok ? "PASS" : "FAIL", what);
+	if (!ok)
+		check_failures++;
+}
