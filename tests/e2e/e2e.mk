@@ -47,7 +47,8 @@ linux-image:
 # soak-smoke: the same for 3 minutes. Not in `make test` yet: a Linux partition sometimes
 # hangs in its reboot path (docs/testing.md, "The soak").
 SOAK_MINUTES ?= 30
-soak: core loader vmm linux-image
+soak: deps-run
+	$(MAKE) core loader guests vmm linux-image
 	SOAK_MINUTES=$(SOAK_MINUTES) $(PYTHON) tests/e2e/run.py --vendor svm soak $(E2E_ARGS)
 
 soak-smoke:
