@@ -120,6 +120,8 @@ static void guest_acpi(const struct cfg_partition *c, unsigned nvcpus, struct ac
 		g->ecam_bus_end = 0;
 		g->pci_mem_base = ACPI_PCI_MEM_BASE;
 		g->pci_mem_size = ACPI_PCI_MEM_SIZE;
+		g->pci_io_base = ACPI_PCI_IO_BASE;
+		g->pci_io_size = ACPI_PCI_IO_SIZE;
 	}
 }
 
@@ -163,6 +165,8 @@ static void pci_bus_create(struct partition *p)
 		.ecam_base = ACPI_PCI_ECAM_BASE,
 		.mem_base = ACPI_PCI_MEM_BASE,
 		.mem_size = ACPI_PCI_MEM_SIZE,
+		.io_base = ACPI_PCI_IO_BASE,
+		.io_size = ACPI_PCI_IO_SIZE,
 		.msi = bus_msi,
 		.ctx = p,
 	};

@@ -142,31 +142,34 @@ image = vbench.elf
 console = virtio
 """
 VNOTIFY_RAW = re.compile(r"^\[vbench\] vbench-raw: base=(\d+) nops64=(\d+) warmup=(\d+) runs=(\d+) "
-                         r"irqs=(\d+)")
+                         r"mem_runs=(\d+) irqs=(\d+)")
 VNOTIFY_LINE = re.compile(r"^\[svc\] bench-notify: device \d+ t0=(\d+) t1=(\d+)$")
 
 
-def virtio_notify_figures(lines, base, nops, warmup, runs):
+def virtio_notify_figures(lines, base, nops, warmup, runs, mem_runs=0):
     """From the service's `bench-notify` lines and vbench's calibration: the notify path in
     instructions as (min, median, max) over the runs after the first `warmup`, and the
-    first run's. Raises Failure when a line is missing or the clock does not count 256
-    ticks per instruction on both CPUs."""
+    first run's; with mem_runs, the lines after those are the same queue notified through
+    memory, and their (min, median, max) comes fourth (else None). Raises Failure when a
+    line is missing or the clock does not count 256 ticks per instruction on both CPUs."""
     ticks = ticks_per_insn(base, nops)
     if ticks != ICOUNT_TICKS:
         raise Failure(f"the TSC ran {ticks} ticks per instruction, expected {ICOUNT_TICKS} "
                       "under -icount shift=8: the figures would be wrong")
     pairs = [(int(m.group(1)), int(m.group(2))) for m in map(VNOTIFY_LINE.search, lines) if m]
-    if len(pairs) != warmup + runs or any(t1 == 0 for _, t1 in pairs):
+    if len(pairs) != warmup + runs + mem_runs or any(t1 == 0 for _, t1 in pairs):
         raise Failure(f"{len(pairs)} bench-notify lines from the service for "
-                      f"{warmup + runs} notifies ({sum(t1 == 0 for _, t1 in pairs)} without "
-                      "a NOTIFY time)")
+                      f"{warmup + runs + mem_runs} notifies "
+                      f"({sum(t1 == 0 for _, t1 in pairs)} without a NOTIFY time)")
     back = [(t0, t1) for t0, t1 in pairs if t1 <= t0]
     if back:
         raise Failure(f"the service's TSC read before the guest's ({back[0]}): the clock is "
                       "not shared between the CPUs")
     every = [instructions(t1 - t0, base) for t0, t1 in pairs]
-    insns = sorted(every[warmup:])
-    return insns[0], median(insns), insns[-1], every[0]
+    insns = sorted(every[warmup:warmup + runs])
+    mem = sorted(every[warmup + runs:])
+    mem_fig = (mem[0], median(mem), mem[-1]) if mem else None
+    return insns[0], median(insns), insns[-1], every[0], mem_fig
 
 
 class VirtioNotify:
@@ -218,18 +221,23 @@ class VirtioNotify:
                 raise Failure(f"{e}; last console lines:{tail}") from None
             lines = list(console.lines)
         m = next(filter(None, map(VNOTIFY_RAW.search, reversed(lines))))
-        raw_base, nops, warmup, runs, irqs = (int(x) for x in m.groups())
-        lo, mid, hi, first = virtio_notify_figures(lines, raw_base, nops, warmup, runs)
-        print(f"bench-run: virtio-notify: min {lo}, median {mid:g}, max {hi} instructions over "
-              f"{runs} notifies after {warmup} left out (the first: {first}); {irqs} used-ring "
-              f"interrupts; guest base {raw_base} ticks",
+        raw_base, nops, warmup, runs, mem_runs, irqs = (int(x) for x in m.groups())
+        lo, mid, hi, first, mem = virtio_notify_figures(lines, raw_base, nops, warmup, runs,
+                                                        mem_runs)
+        print(f"bench-run: virtio-notify: port: min {lo}, median {mid:g}, max {hi} "
+              f"instructions over {runs} notifies after {warmup} left out (the first: "
+              f"{first}); memory: min {mem[0]}, median {mem[1]:g}, max {mem[2]} over "
+              f"{mem_runs}; {irqs} used-ring interrupts; guest base {raw_base} ticks",
               file=sys.stderr, flush=True)
-        if irqs != warmup + runs:
+        if irqs != warmup + runs + mem_runs:
             print(f"bench-run: virtio-notify: note: {irqs} used-ring interrupts for "
-                  f"{warmup + runs} notifies (vbench's `note:` lines in "
+                  f"{warmup + runs + mem_runs} notifies (vbench's `note:` lines in "
                   f"{os.path.relpath(base + '.log')} say where)", file=sys.stderr, flush=True)
         return [("virtio_notify_path", f"{mid:g}",
-                 "instructions (guest queue notify to backend seeing it, icount)")]
+                 "instructions (guest queue notify through the notify port to backend "
+                 "seeing it, icount)"),
+                ("virtio_notify_path_mmio", f"{mem[1]:g}",
+                 "instructions (the same through the notify register in memory)")]
 
 
 BENCHES.append(VirtioNotify())

@@ -13,7 +13,7 @@ void con_device(struct vdev *d, uint8_t *ram, uint64_t ram_bytes)
 void con_offer(struct mica_svc_attach *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->features = VIRTIO_F_VERSION_1;
+	a->features = VIRTIO_F_VERSION_1 | VIRTIO_RING_F_EVENT_IDX;
 	a->num_queues = 2;
 	a->queue_max = CON_QUEUE_MAX;
 	a->config_len = CON_CONFIG_LEN; /* read by no driver without SIZE or MULTIPORT */

@@ -1,6 +1,7 @@
 /* Port I/O from guests, by port: every partition has a 16550A at 0x3F8 (platform/com1.c)
  * and QEMU's debug-exit port (0xF4 unless its config says otherwise, platform/pc.c); a
- * partition with virtio devices has PCI configuration mechanism #1 at 0xCF8/0xCFC
+ * partition with virtio devices has PCI configuration mechanism #1 at 0xCF8/0xCFC and
+ * its functions' I/O BARs (the virtio notify registers) in the bus's I/O window
  * (vpci/bus.c); a partition with a PC (Linux, Multiboot) has the legacy ports and, with
  * ACPI, the PM registers (platform/pc.c). Everything else reads as all ones and ignores
  * writes, like an empty ISA bus. */
@@ -27,7 +28,8 @@ static void set_in_value(struct vcpu *v, unsigned size, uint32_t val)
 static int pci_port(struct partition *p, uint16_t port, unsigned size, int in, uint32_t val,
 		    uint32_t *result)
 {
-	if (port < 0xcf8 || port > 0xcff)
+	const struct vpci_host *h = p->pci->host;
+	if ((port < 0xcf8 || port > 0xcff) && (!h || (uint16_t)(port - h->io_base) >= h->io_size))
 		return 0;
 	uint64_t f = spin_lock(&p->pci_lock);
 	int took = vpci_pio(p->pci, port, size, in, val, result);

@@ -92,7 +92,9 @@ static const uint8_t dsdt_aml[] = {
  *                              0, ecam_bus_start, ecam_bus_end, 0, buses)
  *               DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed,
  *                            NonCacheable, ReadWrite, 0, base, base + size - 1, 0, size)
- *           })                                (the DWordMemory only with a memory window)
+ *               WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange,
+ *                       0, io, io + io_size - 1, 0, io_size)
+ *           })                                (DWordMemory, WordIO: only with that window)
  *       }
  *       Device (ECAM) {                      the ECAM range as a motherboard resource
  *           Name (_HID, EisaId ("PNP0C02"))
@@ -101,9 +103,9 @@ static const uint8_t dsdt_aml[] = {
  *   }
  *
  * No _OSC (Linux keeps native PCIe hot-plug, AER, PME and ASPM off), no _PRT (the devices
- * use MSI-X), no I/O window (no I/O BARs, no port 0xCF8 config mechanism). The ECAM device
- * is what lets Linux use the MCFG at all: without the 0xCF8 mechanism it accepts an MCFG
- * range only once it finds it in a PNP0C01/PNP0C02 _CRS (arch/x86/pci/mmconfig-shared.c,
+ * use MSI-X). The I/O window holds the virtio functions' notify BARs (vpci/bus.h). The
+ * ECAM device is what lets Linux use the MCFG at all: it accepts an MCFG range only once
+ * it finds it in a PNP0C01/PNP0C02 _CRS (arch/x86/pci/mmconfig-shared.c,
  * pci_mmcfg_check_reserved(); the e820 entry only counts when 0xCF8 works). */
 #define AML_ZERO        0x00
 #define AML_ONE         0x01
@@ -128,9 +130,11 @@ static const uint8_t dsdt_aml[] = {
 #define RES_WORD_ADDR_LEN   16
 #define RES_END             0x79 /* small item, 1 byte of checksum (0: none) */
 #define RES_ADDR_MEMORY     0    /* address space descriptor: resource type */
+#define RES_ADDR_IO         1
 #define RES_ADDR_BUS        2
 #define RES_ADDR_FIXED      0x0c /* _MAF | _MIF; _DEC = 0 (positive), bit 0 = 0 (producer) */
 #define RES_MEM_RW          0x01 /* type-specific: _RW; _MEM = 0 (non-cacheable), static */
+#define RES_IO_ENTIRE       0x03 /* type-specific for I/O: _RNG = ISA and non-ISA ports */
 
 #define GiB4 0x100000000ULL
 
@@ -271,6 +275,23 @@ static void ecam_range(const struct acpi_guest *g, uint64_t *lo, uint64_t *hi)
 	*hi = g->ecam_base + (((uint64_t)g->ecam_bus_end + 1) << 20);
 }
 
+/* A Word Address Space Descriptor (6.4.3.5.3) for the fixed range [min, min + len) of
+ * resource type type (bus numbers, I/O ports), produced by the bridge. */
+static void aml_word_range(struct aml *a, uint8_t type, uint8_t type_flags, uint16_t min,
+			   uint16_t len)
+{
+	aml_byte(a, RES_WORD_ADDR);
+	aml_u16(a, RES_WORD_ADDR_LEN - 3);
+	aml_byte(a, type);
+	aml_byte(a, RES_ADDR_FIXED);
+	aml_byte(a, type_flags);
+	aml_u16(a, 0);                         /* granularity */
+	aml_u16(a, min);                       /* minimum */
+	aml_u16(a, (uint16_t)(min + len - 1)); /* maximum */
+	aml_u16(a, 0);                         /* translation offset */
+	aml_u16(a, len);                       /* length */
+}
+
 /* Appends the PCI part of the DSDT (the comment above) when there is a host bridge. */
 static void aml_pci(struct aml *a, const struct acpi_guest *g)
 {
@@ -293,17 +314,10 @@ static void aml_pci(struct aml *a, const struct acpi_guest *g)
 	aml_name_int(a, "_UID", 0);
 	aml_name_int(a, "_SEG", 0);
 	aml_name_int(a, "_BBN", g->ecam_bus_start);
-	crs = aml_crs_begin(a, RES_WORD_ADDR_LEN + (g->pci_mem_size ? RES_DWORD_ADDR_LEN : 0));
-	aml_byte(a, RES_WORD_ADDR);
-	aml_u16(a, RES_WORD_ADDR_LEN - 3);
-	aml_byte(a, RES_ADDR_BUS);
-	aml_byte(a, RES_ADDR_FIXED);
-	aml_byte(a, 0);                                  /* type-specific flags: none */
-	aml_u16(a, 0);                                   /* granularity */
-	aml_u16(a, g->ecam_bus_start);                   /* minimum */
-	aml_u16(a, g->ecam_bus_end);                     /* maximum */
-	aml_u16(a, 0);                                   /* translation offset */
-	aml_u16(a, (uint16_t)(g->ecam_bus_end - g->ecam_bus_start + 1)); /* length */
+	crs = aml_crs_begin(a, RES_WORD_ADDR_LEN + (g->pci_mem_size ? RES_DWORD_ADDR_LEN : 0) +
+			       (g->pci_io_size ? RES_WORD_ADDR_LEN : 0));
+	aml_word_range(a, RES_ADDR_BUS, 0, g->ecam_bus_start,
+		       (uint16_t)(g->ecam_bus_end - g->ecam_bus_start + 1));
 	if (g->pci_mem_size) {
 		aml_byte(a, RES_DWORD_ADDR);
 		aml_u16(a, RES_DWORD_ADDR_LEN - 3);
@@ -316,6 +330,9 @@ static void aml_pci(struct aml *a, const struct acpi_guest *g)
 		aml_u32(a, 0);                           /* translation offset */
 		aml_u32(a, (uint32_t)g->pci_mem_size);   /* length (check(): < 4 GiB) */
 	}
+	if (g->pci_io_size) /* check(): the window fits 16 bits */
+		aml_word_range(a, RES_ADDR_IO, RES_IO_ENTIRE, (uint16_t)g->pci_io_base,
+			       (uint16_t)g->pci_io_size);
 	aml_crs_end(a, crs);
 	aml_close(a, dev);
 
@@ -400,6 +417,24 @@ static int check(const struct acpi_guest *g, char *err, size_t errlen)
 						"0x%llx) overlaps the %s at [0x%llx, 0x%llx)",
 						(ull)base, (ull)(base + size), what[i],
 						(ull)from[i], (ull)to[i]);
+	}
+	if (g->pci_io_base || g->pci_io_size) {
+		uint32_t base = g->pci_io_base, end = g->pci_io_base + g->pci_io_size;
+		if (!g->ecam_base)
+			return errmsg(MICA_EINVAL, err, errlen, "a PCI I/O window at 0x%x but no PCI "
+					"host bridge (ECAM base 0)", base);
+		if (!g->pci_io_size || base > 0xffff || g->pci_io_size > 0x10000 - base)
+			return errmsg(MICA_EINVAL, err, errlen, "the PCI I/O window of 0x%x ports at "
+					"0x%x must be non-empty and inside ports 0-0xffff",
+					g->pci_io_size, base);
+		static const char *const what[] = { "PCI configuration ports", "ACPI PM ports" };
+		uint32_t from[] = { 0xcf8, g->pm1a_evt_port };
+		uint32_t to[] = { 0xd00, g->pm_tmr_port + 4u };
+		for (unsigned i = 0; i < 2; i++)
+			if (base < to[i] && from[i] < end)
+				return errmsg(MICA_EINVAL, err, errlen, "the PCI I/O window [0x%x, "
+						"0x%x) overlaps the %s at [0x%x, 0x%x)", base, end,
+						what[i], from[i], to[i]);
 	}
 	return 0;
 }

@@ -39,6 +39,8 @@
 #define ACPI_PCI_ECAM_BASE     0xB0000000u /* bus 0's 1 MiB of ECAM */
 #define ACPI_PCI_MEM_BASE      0xC0000000u /* the host bridge's memory window */
 #define ACPI_PCI_MEM_SIZE      0x10000000u
+#define ACPI_PCI_IO_BASE       0xC000u     /* its I/O window: clear of every legacy port */
+#define ACPI_PCI_IO_SIZE       0x1000u
 
 #define ACPI_GUEST_MAX_CPUS    1024u
 
@@ -60,12 +62,16 @@ struct acpi_guest {
 	/* The bridge's memory window [pci_mem_base, pci_mem_base + pci_mem_size), below 4 GiB,
 	 * clear of the ECAM range and the APICs; pci_mem_size 0: none (then pci_mem_base 0). */
 	uint64_t pci_mem_base, pci_mem_size;
+	/* Its I/O window [pci_io_base, pci_io_base + pci_io_size), inside the 64 KiB of port
+	 * space, clear of 0xCF8-0xCFF and the PM ports; pci_io_size 0: none. */
+	uint32_t pci_io_base, pci_io_size;
 };
 
 /* The defaults above for ncpus vCPUs; the I/O APIC's ID follows the CPUs' (ncpus, or 0xfe
  * when that does not fit the 8-bit field: I/O APIC IDs are their own name space). PCI is
  * off; a caller enables it by setting ecam_base (ACPI_PCI_ECAM_BASE), the bus range
- * (0..0) and the memory window (ACPI_PCI_MEM_BASE, ACPI_PCI_MEM_SIZE). */
+ * (0..0), the memory window (ACPI_PCI_MEM_BASE, ACPI_PCI_MEM_SIZE) and the I/O window
+ * (ACPI_PCI_IO_BASE, ACPI_PCI_IO_SIZE). */
 void acpi_guest_defaults(struct acpi_guest *g, uint32_t ncpus);
 
 /* Bytes acpi_build() needs for g (0 if g is invalid). */

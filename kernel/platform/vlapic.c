@@ -278,13 +278,20 @@ void vlapic_accept(struct vlapic *a, uint8_t vector)
 
 int vlapic_lazy_eoi_ok(const struct vlapic *a)
 {
+	/* Runs before every entry with PV EOI on: the plain loops are the cheap way. */
 	int v = highest_vec(a->isr);
 	if (v < 0 || test_vec(a->tmr, (unsigned)v))
 		return 0;
+	uint32_t irr = 0;
 	for (unsigned i = 0; i < 8; i++)
-		if (a->irr[i] || a->isr[i] != (i == (unsigned)v / 32u ? 1u << (v % 32) : 0))
-			return 0;
-	return 1;
+		irr |= a->irr[i];
+	if (irr)
+		return 0;
+	/* One vector in service: the lowest one set is the highest. */
+	unsigned i = 0;
+	while (!a->isr[i])
+		i++;
+	return (int)(i * 32 + (unsigned)__builtin_ctz(a->isr[i])) == v;
 }
 
 int vlapic_eoi(struct vlapic *a)

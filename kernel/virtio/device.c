@@ -184,7 +184,9 @@ void vdev_partition_reset(struct partition *p)
 			continue;
 		if (vpci_add_virtio(p->pci, s, d->type, d->vio.nvec, MICA_SVC_CONFIG_MAX, 0xff, err,
 				    sizeof(err)) ||
-		    vpci_assign_bar(p->pci, s, p->pci->host->mem_base + (uint64_t)s * VPCI_BAR_SIZE))
+		    vpci_assign_bar(p->pci, s, p->pci->host->mem_base + (uint64_t)s * VPCI_BAR_SIZE) ||
+		    vpci_assign_io_bar(p->pci, s, (uint16_t)(p->pci->host->io_base +
+							     s * VPCI_PIO_SIZE)))
 			log_info("partition '%s': virtio %s at 00:%02x.0: %s", p->name,
 				 type_name(d->type), s, err);
 		vpci_attach(p->pci, s, &virtio_ops, d);

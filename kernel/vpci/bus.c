@@ -74,7 +74,7 @@ int vpci_add_virtio(struct vpci *b, unsigned slot, unsigned id, unsigned nvec,
 		    uint32_t devcfg_len, uint8_t irq, char *err, size_t errlen)
 {
 	struct vpci_fn *f;
-	unsigned pos = CAP_FIRST, caps[6], n = 0;
+	unsigned pos = CAP_FIRST, caps[8], n = 0;
 
 	if (slot == 0 || slot >= VPCI_SLOTS)
 		return errmsg(MICA_EINVAL, err, errlen,
@@ -100,11 +100,14 @@ int vpci_add_virtio(struct vpci *b, unsigned slot, unsigned id, unsigned nvec,
 	f->nvec = (uint16_t)nvec;
 	f->devcfg_len = devcfg_len;
 	vpci_set_mask(f, CFG_COMMAND, 2,
-		 CMD_MEMORY | CMD_MASTER | CMD_PARITY | CMD_SERR | CMD_INTX_DISABLE);
+		 CMD_IO | CMD_MEMORY | CMD_MASTER | CMD_PARITY | CMD_SERR | CMD_INTX_DISABLE);
 	put16(f->cfg + CFG_STATUS, STATUS_CAP_LIST);
 	put32(f->cfg + CFG_BAR0, BAR_MEM_64);
 	vpci_set_mask(f, CFG_BAR0, 4, ~(VPCI_BAR_SIZE - 1)); /* sizing: size mask reads back */
 	vpci_set_mask(f, CFG_BAR0 + 4, 4, 0xFFFFFFFF);
+	/* 16-bit port addresses (x86 has no more): the upper half stays 0 (PCI 3.0 6.2.5.1). */
+	put32(f->cfg + CFG_BAR2, BAR_IO);
+	vpci_set_mask(f, CFG_BAR2, 4, 0xFFFFu & ~(VPCI_PIO_SIZE - 1));
 	put16(f->cfg + CFG_SUBVENDOR, VPCI_VIRTIO_VENDOR);
 	put16(f->cfg + CFG_SUBSYSTEM, (uint16_t)VPCI_VIRTIO_SUBSYS(id));
 	f->cfg[CFG_INT_LINE] = irq;
@@ -115,6 +118,10 @@ int vpci_add_virtio(struct vpci *b, unsigned slot, unsigned id, unsigned nvec,
 
 	caps[n++] = pos;
 	pos = vcap(f, pos, VCAP_LEN, VIRTIO_CAP_COMMON, VPCI_COMMON_OFF, VPCI_COMMON_LEN);
+	caps[n++] = pos;
+	put32(f->cfg + pos + VCAP_EXTRA, VPCI_PIO_NOTIFY_MULT);
+	pos = vcap(f, pos, VCAP_LEN_EXTRA, VIRTIO_CAP_NOTIFY, 0, VPCI_PIO_SIZE);
+	f->cfg[caps[n - 1] + VCAP_BAR] = VPCI_PIO_BAR;
 	caps[n++] = pos;
 	put32(f->cfg + pos + VCAP_EXTRA, VPCI_NOTIFY_MULT);
 	pos = vcap(f, pos, VCAP_LEN_EXTRA, VIRTIO_CAP_NOTIFY, VPCI_NOTIFY_OFF, VPCI_NOTIFY_LEN);
@@ -171,6 +178,17 @@ int vpci_assign_bar(struct vpci *b, unsigned slot, uint64_t base)
 	put32(f->cfg + CFG_BAR0, (uint32_t)base | BAR_MEM_64);
 	put32(f->cfg + CFG_BAR0 + 4, (uint32_t)(base >> 32));
 	put16(f->cfg + CFG_COMMAND, rd16(f->cfg + CFG_COMMAND) | CMD_MEMORY);
+	return 0;
+}
+
+int vpci_assign_io_bar(struct vpci *b, unsigned slot, uint16_t port)
+{
+	struct vpci_fn *f = virtio_fn(b, slot);
+
+	if (!f || !port || (port & (VPCI_PIO_SIZE - 1)))
+		return MICA_EINVAL;
+	put32(f->cfg + CFG_BAR2, (uint32_t)port | BAR_IO);
+	put16(f->cfg + CFG_COMMAND, rd16(f->cfg + CFG_COMMAND) | CMD_IO);
 	return 0;
 }
 
@@ -389,10 +407,21 @@ int vpci_msix_pop_pending(struct vpci *b, unsigned slot)
 	return -1;
 }
 
+/* Offset off inside a virtio function's I/O BAR: the notify registers, as the region's
+ * owner knows them from BAR0 (queue q at q * VPCI_NOTIFY_MULT there, at
+ * q * VPCI_PIO_NOTIFY_MULT here); an odd port is no register. */
+static enum vpci_region pio_region_at(uint64_t off, uint64_t *roff)
+{
+	if (off % VPCI_PIO_NOTIFY_MULT)
+		return VPCI_REGION_UNUSED;
+	*roff = off / VPCI_PIO_NOTIFY_MULT * VPCI_NOTIFY_MULT;
+	return VPCI_REGION_NOTIFY;
+}
+
 /* A PCI_CFG capability access (virtio 1.x 4.1.4.9): cap.length bytes at cap.offset of the
- * BAR cap.bar, through cap.pci_cfg_data. Requests the spec does not allow (another BAR,
- * length not 1/2/4, unaligned, past the BAR) do nothing; reads then leave the data as it
- * was. Memory decoding does not matter: this is the way in without it. */
+ * BAR cap.bar (BAR0 or the notify BAR2), through cap.pci_cfg_data. Requests the spec does
+ * not allow (another BAR, length not 1/2/4, unaligned, past the BAR) do nothing; reads then
+ * leave the data as it was. Memory decoding does not matter: this is the way in without it. */
 static void pci_cfg_access(struct vpci *b, unsigned slot, unsigned cap, int write)
 {
 	struct vpci_fn *f = &b->fn[slot];
@@ -403,10 +432,14 @@ static void pci_cfg_access(struct vpci *b, unsigned slot, unsigned cap, int writ
 	uint64_t roff;
 	enum vpci_region r;
 
-	if (f->cfg[cap + VCAP_BAR] != 0 || (len != 1 && len != 2 && len != 4) ||
-	    (off & (len - 1)) || off >= VPCI_BAR_SIZE)
+	if ((len != 1 && len != 2 && len != 4) || (off & (len - 1)))
 		return;
-	r = region_at(f, off, &roff);
+	if (f->cfg[cap + VCAP_BAR] == VPCI_PIO_BAR && off < VPCI_PIO_SIZE)
+		r = pio_region_at(off, &roff);
+	else if (f->cfg[cap + VCAP_BAR] == 0 && off < VPCI_BAR_SIZE)
+		r = region_at(f, off, &roff);
+	else
+		return;
 	if (r == VPCI_REGION_MSIX_TABLE || r == VPCI_REGION_MSIX_PBA) {
 		if (write)
 			vpci_msix_write(b, slot, r, roff, len, val);
@@ -592,6 +625,31 @@ uint64_t vpci_mmio(struct vpci *b, uint64_t gpa, unsigned size, uint64_t val, in
 
 #define CF8_ENABLE 0x80000000u
 
+/* A port in the host's I/O window: the notify register of the virtio function whose I/O
+ * BAR decodes it (I/O space on, the whole access inside the BAR), else all ones. */
+static int io_bar_access(struct vpci *b, uint16_t port, unsigned size, int in, uint32_t val,
+			 uint32_t *result)
+{
+	*result = (uint32_t)ones(size);
+	for (unsigned s = 1; s < VPCI_SLOTS; s++) {
+		struct vpci_fn *f = &b->fn[s];
+		uint64_t roff;
+
+		if (!f->present || !f->virtio || !(rd16(f->cfg + CFG_COMMAND) & CMD_IO))
+			continue;
+		uint32_t base = rd32(f->cfg + CFG_BAR2) & ~3u;
+		if (!base || port < base || port + size > base + VPCI_PIO_SIZE)
+			continue;
+		enum vpci_region r = pio_region_at(port - base, &roff);
+		uint64_t out = 0;
+		if (r != VPCI_REGION_UNUSED && f->ops)
+			out = f->ops->region(f->dev, r, roff, size, val, !in);
+		*result = (uint32_t)out;
+		break;
+	}
+	return 1;
+}
+
 int vpci_pio(struct vpci *b, uint16_t port, unsigned size, int in, uint32_t val,
 	     uint32_t *result)
 {
@@ -604,6 +662,8 @@ int vpci_pio(struct vpci *b, uint16_t port, unsigned size, int in, uint32_t val,
 			b->cf8 = val & (CF8_ENABLE | 0x00fffffcu);
 		return 1;
 	}
+	if (b->host && (uint16_t)(port - b->host->io_base) < b->host->io_size)
+		return io_bar_access(b, port, size, in, val, result);
 	if (port < 0xcfc || port + size > 0xd00)
 		return 0;
 	if (!vpci_cf8_offset(b->cf8, port - 0xcfcu, &off)) {

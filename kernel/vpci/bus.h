@@ -20,11 +20,17 @@
  *   vendor 0x1AF4, device 0x1040 + virtio ID, revision 1, subsystem 0x1AF4 / 0x0040 + ID,
  *   class by type, header type 0, interrupt pin INTA (none when irq is 0xFF), status
  *   "capabilities list";
- *   command: memory space, bus master, parity/SERR response and INTx disable writable (no
- *   I/O BAR, so I/O space is hardwired to 0);
- *   BAR0+BAR1: one 64-bit non-prefetchable memory BAR of VPCI_BAR_SIZE; BAR2-5, ROM: none;
- *   capabilities from 0x40: virtio COMMON, NOTIFY, ISR, DEVICE (when it has a device
- *   config), PCI_CFG, then MSI-X. */
+ *   command: I/O space, memory space, bus master, parity/SERR response and INTx disable
+ *   writable;
+ *   BAR0+BAR1: one 64-bit non-prefetchable memory BAR of VPCI_BAR_SIZE;
+ *   BAR2: an I/O BAR of VPCI_PIO_SIZE ports that holds only the queue notify registers;
+ *   BAR3-5, ROM: none;
+ *   capabilities from 0x40: virtio COMMON, NOTIFY (in BAR2), NOTIFY (in BAR0), ISR, DEVICE
+ *   (when it has a device config), PCI_CFG, then MSI-X.
+ * Two notify capabilities: a driver uses the first one it can (virtio 1.x 4.1.4.1), and an
+ * OUT to a port is an exit that says everything (port, width, value) where a write to
+ * memory is a stage-2 fault whose instruction Mica must fetch and decode; the one in BAR0
+ * is for drivers that cannot use I/O space. */
 #ifndef MICA_VPCI_BUS_H
 #define MICA_VPCI_BUS_H
 
@@ -61,6 +67,10 @@
 #define VPCI_NOTIFY_LEN   0x1000u
 #define VPCI_NOTIFY_MULT  4u      /* notify_off_multiplier: queue q notifies at 4 * q when
 				   * its queue_notify_off reads q, so 1024 queues fit */
+/* BAR2, the notify registers in I/O space: queue q at port base + 2 * q (16 bits wide). */
+#define VPCI_PIO_BAR        2
+#define VPCI_PIO_SIZE       0x10u
+#define VPCI_PIO_NOTIFY_MULT 2u
 #define VPCI_MSIX_TABLE_OFF 0x4000u /* 16 bytes per vector */
 #define VPCI_MSIX_PBA_OFF   0x4800u /* 8 bytes per 64 vectors; same page, no overlap */
 
@@ -107,7 +117,8 @@ struct vpci_ops {
  * partition's local APICs). */
 struct vpci_host {
 	uint64_t ecam_base;                 /* bus 0's ECAM window, VPCI_ECAM_SIZE bytes */
-	uint64_t mem_base, mem_size;        /* the window BARs are placed in */
+	uint64_t mem_base, mem_size;        /* the window memory BARs are placed in */
+	uint16_t io_base, io_size;          /* the window I/O BARs are placed in (size 0: none) */
 	void (*msi)(void *ctx, uint64_t addr, uint32_t data);
 	void *ctx;
 };
@@ -161,9 +172,11 @@ static inline int vpci_mmio_claims(const struct vpci *b, uint64_t gpa)
  * decodes it). Config writes and MSI-X table writes send what they unmasked. */
 uint64_t vpci_mmio(struct vpci *b, uint64_t gpa, unsigned size, uint64_t val, int write);
 
-/* PCI configuration mechanism #1 (ports 0xCF8 address, 0xCFC-0xCFF data), the other door
- * to the same configuration space: 1 if the access was one (*result for reads), else 0
- * (byte accesses at 0xCF9 are the PC's reset register, not the bus's). */
+/* Port I/O that is the bus's: PCI configuration mechanism #1 (ports 0xCF8 address,
+ * 0xCFC-0xCFF data), the other door to the same configuration space, and the host's I/O
+ * window, where the functions' I/O BARs decode (a port there that no BAR decodes reads as
+ * all ones). 1 if the access was the bus's (*result for reads), else 0 (byte accesses at
+ * 0xCF9 are the PC's reset register, not the bus's). */
 int vpci_pio(struct vpci *b, uint16_t port, unsigned size, int in, uint32_t val,
 	     uint32_t *result);
 
@@ -233,6 +246,10 @@ unsigned vpci_msi_nvec(const struct vpci *b, unsigned slot);
  * sentence in err. */
 int vpci_add_virtio(struct vpci *b, unsigned slot, unsigned id, unsigned nvec,
 		    uint32_t devcfg_len, uint8_t irq, char *err, size_t errlen);
+
+/* The same for a virtio function's notify BAR (BAR2): program it with port (VPCI_PIO_SIZE
+ * aligned, non-zero) and turn I/O decoding on. MICA_EINVAL for a bad slot or port. */
+int vpci_assign_io_bar(struct vpci *b, unsigned slot, uint16_t port);
 
 /* What firmware would do before the OS: program BAR0 with base (VPCI_BAR_SIZE aligned,
  * non-zero) and turn memory decoding on. MICA_EINVAL for an absent slot or a bad base. */

@@ -16,12 +16,14 @@
 #define CFG_CACHE_LINE 0x0C
 #define CFG_HEADER     0x0E
 #define CFG_BAR0       0x10
+#define CFG_BAR2       0x18
 #define CFG_SUBVENDOR  0x2C
 #define CFG_SUBSYSTEM  0x2E
 #define CFG_CAP_PTR    0x34
 #define CFG_INT_LINE   0x3C
 #define CFG_INT_PIN    0x3D
 
+#define CMD_IO           0x0001
 #define CMD_MEMORY       0x0002
 #define CMD_MASTER       0x0004
 #define CMD_PARITY       0x0040
@@ -30,6 +32,7 @@
 #define STATUS_CAP_LIST  0x0010
 
 #define BAR_MEM_64       0x4 /* memory BAR, type 10b: 64-bit, not prefetchable */
+#define BAR_IO           0x1 /* I/O space BAR */
 
 #define CAP_ID_VENDOR    0x09
 #define CAP_ID_MSIX      0x11

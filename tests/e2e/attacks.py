@@ -112,8 +112,9 @@ ATTACK_SCENARIOS = [
             steps=[BANNER, both_pass("attack_io"), *counting()],
             anywhere=[out(p, lit("attack_io: this line came through the partition's own UART"))
                       for p in ("plain", "apic")]
-            + [out("plain", lit("attack_io: no PCI bus, 0 PCI functions")),
-               out("apic", r"attack_io: a PCI bus, [1-9]\d* PCI functions"),
+            + [out("plain", lit("attack_io: no PCI bus, 0 PCI functions, 0 I/O BARs")),
+               out("apic", r"attack_io: a PCI bus, [1-9]\d* PCI functions, [1-9]\d* I/O BARs"),
+               out("apic", lit("attack_io: own I/O BAR at ports 0xc010-0xc01f")),
                out("apic", lit("PASS: the partition's own PCI bus shows the same functions "
                                "afterwards"))],
             forbidden=NO_STRAY + [r"^mica: partition '(plain|apic)' restarting"]),

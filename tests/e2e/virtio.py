@@ -260,6 +260,9 @@ def linux_script(cfg):
             Wait(ready(A), ready(B), HELLO(A), HELLO(B), *hostile_steps(), timeout=400),
             Run("echo $(cat /sys/bus/virtio/devices/*/device | sort)",
                 r"0x0001 0x0002 0x0003", part=A),
+            # Linux took EVENT_IDX on all three and notifies through the I/O BARs.
+            Run("mica-vtransport", lit("3 devices, EVENT_IDX on 3, notify ports in use 3"),
+                part=A),
             Run(DMESG, dmesg_check, part=A, timeout=90),
             Run(mkfs, Checksum(sums, "disk"), part=A, timeout=120),
             Run("ping -c 3 -W 5 10.0.0.2", ping_check, part=A, timeout=60),
@@ -318,6 +321,8 @@ def vmx_script(cfg):
             Wait(ready("linux"), timeout=900),
             Wait(out("linux", lit("mica-linux: vselftest hvc0 says hello through the service")),
                  out("linux", lit("mica-linux: vselftest disk ok ")),
+                 out("linux", lit("mica-linux: vselftest transport: 2 devices, EVENT_IDX on 2, "
+                                  "notify ports in use 2")),
                  out("linux", lit("mica-linux: vselftest done (0 failed)")), timeout=300),
             Wait(stopped("linux", lit("powered off (ACPI S5)")), timeout=120),
         ],

@@ -57,7 +57,10 @@ static uint64_t region(void *dev, enum vpci_region r, uint64_t off, unsigned siz
 }
 
 static const struct vpci_ops ops = { region, NULL };
-static const struct vpci_host host = { ECAM_BASE, 0xC0000000ull, 0x10000000ull, sink, NULL };
+static const struct vpci_host host = {
+	.ecam_base = ECAM_BASE, .mem_base = 0xC0000000ull, .mem_size = 0x10000000ull,
+	.io_base = 0xC000, .io_size = 0x1000, .msi = sink,
+};
 
 static void build(void)
 {
@@ -81,6 +84,7 @@ static void build(void)
 	vpci_attach(&bus, EDU, &ops, NULL);
 	vpci_attach(&bus, NVME, &ops, NULL);
 	vpci_assign_bar(&bus, VIRTIO, 0xC0000000ull);
+	vpci_assign_io_bar(&bus, VIRTIO, 0xC010);
 	vpci_pt_assign_bar(&bus, EDU, 0, 0xC8000000ull);
 	vpci_pt_assign_bar(&bus, NVME, 0, 0xC8100000ull);
 	for (unsigned s = 0; s < VPCI_SLOTS; s++) {
@@ -116,10 +120,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 1: /* a BAR (or around them) */
 			vpci_mmio(&bus, 0xC0000000ull + (fuzz_take(&in, 4) & 0x0fffffff), sz, val, write);
 			break;
-		case 2: /* mechanism #1 */
-			vpci_pio(&bus, (uint16_t)(0xcf8 + (fuzz_take(&in, 1) & 7)), sz > 4 ? 4 : sz,
-				 !write, (uint32_t)val, &result);
+		case 2: { /* mechanism #1, or the I/O window and around it */
+			uint64_t sel = fuzz_take(&in, 2);
+			uint16_t port = sel & 0x8000 ? (uint16_t)(0xBFF0 + (sel & 0x103f))
+						     : (uint16_t)(0xcf8 + (sel & 7));
+			unsigned n = sz > 4 ? 4 : sz;
+			int took = vpci_pio(&bus, port, n, !write, (uint32_t)val, &result);
+			int window = port >= 0xC000 && port < 0xD000;
+			if (window)
+				FUZZ_CHECK(took, "port 0x%x in the I/O window not taken", port);
+			else if (port < 0xcf8 || port > 0xcff)
+				FUZZ_CHECK(!took, "port 0x%x outside the bus's ports taken", port);
+			uint32_t bar = vpci_cfg_dword(&bus, VIRTIO, 0x18) & ~3u;
+			int io_on = vpci_cfg_dword(&bus, VIRTIO, 0x04) & 1;
+			if (window && !write && (!io_on || !bar || port + n <= bar || port >= bar + 16))
+				FUZZ_CHECK(result == (n == 4 ? 0xffffffffu : (1u << (8 * n)) - 1),
+					   "port 0x%x: no BAR there, read 0x%x", port, result);
 			break;
+		}
 		default: /* the devices signal */
 			vpci_signal(&bus, (unsigned)fuzz_take(&in, 1) % VPCI_SLOTS,
 				    (unsigned)fuzz_take(&in, 1) % 80);

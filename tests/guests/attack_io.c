@@ -4,7 +4,8 @@
  * the CMOS and the host UART's registers. Nothing may leave the partition: a port Mica does
  * not give this partition reads all ones, the host's PCI functions are invisible, a reset
  * line is either an empty port or this partition's own reset; the partition's own devices
- * (its UART, its PCI bus) behave afterwards. Run plain and with a virtio console. */
+ * (its UART, its PCI bus with its functions' I/O BARs) behave afterwards. Run plain and
+ * with a virtio console. */
 #include "lib/guest.h"
 
 static uint32_t in(uint16_t port, unsigned size)
@@ -28,7 +29,13 @@ static void out(uint16_t port, unsigned size, uint32_t v)
 
 #define DEBUG_EXIT 0xf4 /* the config's debug_exit port: a write powers the partition off */
 
-/* The ports this partition owns: its UART, and PCI mechanism #1 when it has a bus. */
+/* The I/O BARs of this partition's own PCI functions (own_io_bars()): the virtio notify
+ * ports. */
+static struct { uint32_t base, size; } own_io[16];
+static unsigned n_own_io;
+
+/* The ports this partition owns: its UART, PCI mechanism #1 and its functions' I/O BARs
+ * when it has a bus. */
 static int owned(uint32_t port, unsigned size, int pci)
 {
 	uint32_t end = port + size;
@@ -36,6 +43,9 @@ static int owned(uint32_t port, unsigned size, int pci)
 		return 1;
 	if (pci && end > 0xcf8 && port < 0xd00)
 		return 1;
+	for (unsigned i = 0; i < n_own_io; i++)
+		if (end > own_io[i].base && port < own_io[i].base + own_io[i].size)
+			return 1;
 	return port <= DEBUG_EXIT && end > DEBUG_EXIT;
 }
 
@@ -68,6 +78,28 @@ static unsigned own_functions(uint32_t *first_id)
 	return n;
 }
 
+/* Finds the I/O BARs of the functions on bus 0 (sizing each as an OS does: all ones,
+ * read the mask, put the base back). */
+static void own_io_bars(void)
+{
+	for (unsigned d = 0; d < 32; d++) {
+		if (pci_read(0, d, 0, 0) == 0xffffffffu)
+			continue;
+		for (unsigned b = 0; b < 6 && n_own_io < 16; b++) {
+			unsigned reg = 0x10 + 4 * b;
+			uint32_t v = pci_read(0, d, 0, reg);
+			if (!(v & 1) || !(v & ~3u))
+				continue;
+			pci_write(0, d, 0, reg, 0xffffffffu);
+			uint32_t mask = pci_read(0, d, 0, reg) & 0xfffcu;
+			pci_write(0, d, 0, reg, v);
+			own_io[n_own_io].base = v & ~3u;
+			own_io[n_own_io].size = mask ? (~mask & 0xffffu) + 1 : 4;
+			n_own_io++;
+		}
+	}
+}
+
 int main(unsigned vcpu)
 {
 	char line[160];
@@ -81,7 +113,13 @@ int main(unsigned vcpu)
 	outl(0xcf8, 0);
 	uint32_t id0;
 	unsigned fns = pci ? own_functions(&id0) : 0;
-	printf("attack_io: %s, %u PCI functions\n", pci ? "a PCI bus" : "no PCI bus", fns);
+	if (pci)
+		own_io_bars();
+	printf("attack_io: %s, %u PCI functions, %u I/O BARs\n", pci ? "a PCI bus" : "no PCI bus",
+	       fns, n_own_io);
+	for (unsigned i = 0; i < n_own_io; i++)
+		printf("attack_io: own I/O BAR at ports 0x%x-0x%x\n", own_io[i].base,
+		       own_io[i].base + own_io[i].size - 1);
 
 	/* 1. Every port, every width: reads. A port nobody gave us reads all ones. */
 	unsigned answered = 0;

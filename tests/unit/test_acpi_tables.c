@@ -452,6 +452,8 @@ static void enable_pci(void)
 	g.ecam_bus_end = 0;
 	g.pci_mem_base = ACPI_PCI_MEM_BASE;
 	g.pci_mem_size = ACPI_PCI_MEM_SIZE;
+	g.pci_io_base = ACPI_PCI_IO_BASE;
+	g.pci_io_size = ACPI_PCI_IO_SIZE;
 }
 
 /* The named objects of a DSDT, by absolute path ("\_SB_.PCI0._HID"), each with a pointer
@@ -589,7 +591,7 @@ static unsigned crs(const char *path, const uint8_t **items, unsigned max)
 }
 
 static void expect_pci_device(uint8_t bus_start, uint8_t bus_end, uint64_t mem_base,
-			      uint64_t mem_size)
+			      uint64_t mem_size, uint32_t io_base, uint32_t io_size)
 {
 	uint32_t len;
 	const uint8_t *d = walk_dsdt(&len);
@@ -606,7 +608,7 @@ static void expect_pci_device(uint8_t bus_start, uint8_t bus_end, uint64_t mem_b
 
 	const uint8_t *r[4];
 	unsigned n = crs("\\_SB_.PCI0._CRS", r, 4);
-	cr_assert_eq(n, mem_size ? 2 : 1, "PCI0._CRS: %u descriptors", n);
+	cr_assert_eq(n, 1 + !!mem_size + !!io_size, "PCI0._CRS: %u descriptors", n);
 	/* WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, ...) */
 	const uint8_t *w = r[0];
 	cr_expect_eq(w[0], 0x88, "Word Address Space Descriptor");
@@ -634,6 +636,20 @@ static void expect_pci_device(uint8_t bus_start, uint8_t bus_end, uint64_t mem_b
 		cr_expect_eq(r32(m + 18), 0, "translation");
 		cr_expect_eq(r32(m + 22), mem_size);
 	}
+	if (io_size) {
+		/* WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, ...) */
+		const uint8_t *io = r[mem_size ? 2 : 1];
+		cr_expect_eq(io[0], 0x88, "Word Address Space Descriptor");
+		cr_expect_eq(r16(io + 1), 13);
+		cr_expect_eq(io[3], 1, "I/O range");
+		cr_expect_eq(io[4], 0x0c, "MaxFixed, MinFixed, PosDecode, producer");
+		cr_expect_eq(io[5], 0x03, "EntireRange");
+		cr_expect_eq(r16(io + 6), 0, "granularity");
+		cr_expect_eq(r16(io + 8), io_base);
+		cr_expect_eq(r16(io + 10), io_base + io_size - 1);
+		cr_expect_eq(r16(io + 12), 0, "translation");
+		cr_expect_eq(r16(io + 14), io_size);
+	}
 
 	/* The ECAM range of the bridge's buses, reserved as a motherboard resource. */
 	expect_eisa_id("\\_SB_.ECAM._HID", EISA_PNP0C02);
@@ -658,7 +674,8 @@ static void expect_pci_device(uint8_t bus_start, uint8_t bus_end, uint64_t mem_b
 Test(acpi_build, pci_host_bridge_in_the_dsdt)
 {
 	enable_pci();
-	expect_pci_device(0, 0, ACPI_PCI_MEM_BASE, ACPI_PCI_MEM_SIZE);
+	expect_pci_device(0, 0, ACPI_PCI_MEM_BASE, ACPI_PCI_MEM_SIZE, ACPI_PCI_IO_BASE,
+			  ACPI_PCI_IO_SIZE);
 }
 
 Test(acpi_build, pci_host_bridge_other_buses_and_window)
@@ -668,7 +685,9 @@ Test(acpi_build, pci_host_bridge_other_buses_and_window)
 	g.ecam_bus_end = 255;
 	g.pci_mem_base = 0xe0000000;
 	g.pci_mem_size = 0x1ec00000; /* up to the I/O APIC */
-	expect_pci_device(16, 255, 0xe0000000, 0x1ec00000);
+	g.pci_io_base = 0x1000;
+	g.pci_io_size = 0xef00;      /* up to the end of port space */
+	expect_pci_device(16, 255, 0xe0000000, 0x1ec00000, 0x1000, 0xef00);
 }
 
 Test(acpi_build, pci_host_bridge_without_a_memory_window)
@@ -676,7 +695,15 @@ Test(acpi_build, pci_host_bridge_without_a_memory_window)
 	enable_pci();
 	g.pci_mem_base = 0;
 	g.pci_mem_size = 0;
-	expect_pci_device(0, 0, 0, 0);
+	expect_pci_device(0, 0, 0, 0, ACPI_PCI_IO_BASE, ACPI_PCI_IO_SIZE);
+}
+
+Test(acpi_build, pci_host_bridge_without_windows)
+{
+	enable_pci();
+	g.pci_mem_base = g.pci_mem_size = 0;
+	g.pci_io_base = g.pci_io_size = 0;
+	expect_pci_device(0, 0, 0, 0, 0, 0);
 }
 
 static int contains(const uint8_t *p, size_t n, const uint8_t *b, size_t bn)
@@ -702,6 +729,8 @@ Test(acpi_build, pci_aml_bytes)
 				       0x00, 0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xff, 0xcf,
 				       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x79,
 				       0x00 };
+	static const uint8_t io[] = { 0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0x00, 0x00, 0x00,
+				      0xc0, 0xff, 0xcf, 0x00, 0x00, 0x00, 0x10, 0x79, 0x00 };
 	static const uint8_t ecam[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xb0,
 					0x00, 0x00, 0x10, 0x00, 0x79, 0x00 };
 	static const struct { const uint8_t *b; size_t n; const char *what; } want[] = {
@@ -709,7 +738,8 @@ Test(acpi_build, pci_aml_bytes)
 		{ cid, sizeof(cid), "Name (_CID, EisaId (\"PNP0A03\"))" },
 		{ mb, sizeof(mb), "Name (_HID, EisaId (\"PNP0C02\"))" },
 		{ bus, sizeof(bus), "WordBusNumber 0-0" },
-		{ mem, sizeof(mem), "DWordMemory 0xC0000000-0xCFFFFFFF, EndTag" },
+		{ mem, sizeof(mem) - 2, "DWordMemory 0xC0000000-0xCFFFFFFF" },
+		{ io, sizeof(io), "WordIO 0xC000-0xCFFF, EndTag" },
 		{ ecam, sizeof(ecam), "Memory32Fixed 0xB0000000, 1 MiB, EndTag" },
 	};
 	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -749,11 +779,14 @@ Test(acpi_build, pci_tables_and_sizes)
 	cr_expect_eq(size, (uint64_t)(r64(at(rsdp) + 24) - gpa) + 36 + 3 * 8,
 		     "the XSDT should end the tables");
 
-	/* The memory window is one 26-byte descriptor more. */
+	/* The memory window is one 26-byte descriptor more, the I/O window one of 16. */
 	g.pci_mem_base = g.pci_mem_size = 0;
 	uint32_t no_window;
 	walk_dsdt(&no_window);
 	cr_expect_eq(len - no_window, 26);
+	g.pci_io_base = g.pci_io_size = 0;
+	walk_dsdt(&no_window);
+	cr_expect_eq(len - no_window, 26 + 16);
 
 	/* acpi_build_size() is exact: one byte less is refused, nothing written past it. */
 	enable_pci();
@@ -799,6 +832,33 @@ Test(acpi_build, pci_window_errors)
 	g.pci_mem_size = 0x1000;
 	expect_error("the PCI memory window [0xfee00000, 0xfee01000) overlaps the local APIC at "
 		     "[0xfee00000, 0xfee01000)");
+
+	enable_pci();
+	g.pci_io_base = 0xf000;
+	g.pci_io_size = 0x1001;
+	expect_error("the PCI I/O window of 0x1001 ports at 0xf000 must be non-empty and inside "
+		     "ports 0-0xffff");
+	enable_pci();
+	g.pci_io_size = 0;
+	expect_error("the PCI I/O window of 0x0 ports at 0xc000 must be non-empty and inside "
+		     "ports 0-0xffff");
+	enable_pci();
+	g.ecam_base = 0;
+	g.pci_mem_base = g.pci_mem_size = 0;
+	expect_error("a PCI I/O window at 0xc000 but no PCI host bridge (ECAM base 0)");
+	enable_pci();
+	g.pci_io_base = 0x0c00;
+	expect_error("the PCI I/O window [0xc00, 0x1c00) overlaps the PCI configuration ports at "
+		     "[0xcf8, 0xd00)");
+	enable_pci();
+	g.pci_io_base = 0x0000;
+	expect_error("the PCI I/O window [0x0, 0x1000) overlaps the PCI configuration ports at "
+		     "[0xcf8, 0xd00)");
+	enable_pci();
+	g.pci_io_base = 0x0400;
+	g.pci_io_size = 0x0400;
+	expect_error("the PCI I/O window [0x400, 0x800) overlaps the ACPI PM ports at "
+		     "[0x600, 0x60c)");
 
 	/* Touching is fine: right below the ECAM range, and up to 4 GiB exactly. */
 	enable_pci();

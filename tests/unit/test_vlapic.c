@@ -761,4 +761,12 @@ Test(vlapic, lazy_eoi_only_for_a_lone_edge_vector)
 	vlapic_set_irq(&a, 0xff, 0);
 	vlapic_accept(&a, 0xff);
 	cr_expect_eq(vlapic_lazy_eoi_ok(&a), 1, "the last word's last bit");
+	vlapic_set_irq(&a, 0x20, 0);
+	vlapic_accept(&a, 0x20);
+	cr_expect_eq(vlapic_lazy_eoi_ok(&a), 0, "0x20 and 0xff: two words");
+	cr_expect_eq(vlapic_eoi(&a), -1);
+	cr_expect_eq(vlapic_lazy_eoi_ok(&a), 1, "0x20 alone, the first vector of its word");
+	vlapic_set_irq(&a, 0x21, 0);
+	vlapic_accept(&a, 0x21);
+	cr_expect_eq(vlapic_lazy_eoi_ok(&a), 0, "0x20 and 0x21: the same word");
 }

@@ -101,6 +101,16 @@ static void go_live(void)
 	d.live = 1;
 }
 
+/* With VIRTIO_RING_F_EVENT_IDX (Linux's hvc driver takes it). */
+static void go_live_event_idx(void)
+{
+	vdev_set_features(&d, VIRTIO_F_VERSION_1 | VIRTIO_RING_F_EVENT_IDX);
+	for (unsigned q = 0; q < 2; q++)
+		cr_assert_eq(vdev_setup_queue(&d, q, QSIZE, RING(q), RING(q) + 0x1000,
+					      RING(q) + 0x2000), 0, "%s", d.why);
+	d.live = 1;
+}
+
 static void input(const char *s)
 {
 	con_input(&k, &d, (const uint8_t *)s, strlen(s));
@@ -111,7 +121,7 @@ Test(con, offer)
 	struct mica_svc_attach a;
 	memset(&a, 0xa5, sizeof(a));
 	con_offer(&a);
-	cr_expect_eq(a.features, 1ull << 32);
+	cr_expect_eq(a.features, 1ull << 32 | 1ull << 29, "VERSION_1, EVENT_IDX");
 	cr_expect_eq(a.num_queues, 2);
 	cr_expect_eq(a.queue_max, 64);
 	cr_expect_eq(a.config_len, 12);
@@ -321,4 +331,54 @@ Test(con, zero_sized_piece_buffer_does_nothing)
 	con_serve_tx(&d, buf, 0, emit, &k);
 	cr_expect_eq(used_idx(CON_TX), 0);
 	cr_expect_eq(out_len, 0);
+}
+
+/* ---- event index (virtio 1.x 2.7.7.2, 2.7.10.1) ---- */
+
+/* used_event and avail_event sit after each ring's entries. */
+static void set_used_event(unsigned q, uint16_t v)
+{
+	memcpy(ram + RING(q) + 0x1000 + 4 + 2 * QSIZE, &v, 2);
+}
+
+static uint16_t avail_event(unsigned q)
+{
+	return rd16(RING(q) + 0x2000 + 4 + 8 * QSIZE);
+}
+
+Test(con, event_idx_suppresses_interrupts_until_used_event)
+{
+	go_live_event_idx();
+	cr_expect_eq(d.q[CON_RX].event_idx, 1);
+	for (unsigned i = 0; i < 4; i++)
+		publish(CON_RX, 1, &(struct gbuf){ BUF + 0x100 * i, 0x100, 1 });
+	input("a");
+	cr_expect_eq(used_idx(CON_RX), 1);
+	cr_expect_eq(vq_needs_notify(&d.q[CON_RX], &d.mem), 1, "the first decision signals");
+	/* The driver wants an interrupt only once the fourth buffer is used (used_event 3). */
+	set_used_event(CON_RX, 3);
+	input("b");
+	cr_expect_eq(vq_needs_notify(&d.q[CON_RX], &d.mem), 0, "used_event 3 not reached");
+	input("c");
+	cr_expect_eq(used_idx(CON_RX), 3);
+	cr_expect_eq(vq_needs_notify(&d.q[CON_RX], &d.mem), 0);
+	input("d");
+	cr_expect_eq(used_idx(CON_RX), 4);
+	cr_expect_eq(vq_needs_notify(&d.q[CON_RX], &d.mem), 1, "entry 3 is used now");
+	/* Nothing new: no second interrupt for the same entry. */
+	cr_expect_eq(vq_needs_notify(&d.q[CON_RX], &d.mem), 0);
+}
+
+Test(con, event_idx_transmit_asks_for_the_next_notify)
+{
+	go_live_event_idx();
+	publish(CON_TX, 1, &(struct gbuf){ BUF, 5, 0 });
+	memcpy(ram + BUF, "hello", 5);
+	uint8_t buf[64];
+	con_serve_tx(&d, buf, sizeof(buf), emit, &k);
+	cr_expect_eq(out_len, 5);
+	cr_expect(memcmp(out, "hello", 5) == 0);
+	cr_expect_eq(used_idx(CON_TX), 1);
+	/* Drained: the driver should notify at its next entry, index 1. */
+	cr_expect_eq(avail_event(CON_TX), 1);
 }

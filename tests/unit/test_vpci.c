@@ -66,7 +66,8 @@ Test(vpci, virtio_headers)
 		cr_expect_eq(rd(s, 0x0C, 4), 0, "cache line, latency, header type 0, BIST");
 		cr_expect_eq(rd(s, 0x10, 4), 0x4, "64-bit memory BAR, unassigned");
 		cr_expect_eq(rd(s, 0x14, 4), 0);
-		for (unsigned r = 0x18; r <= 0x24; r += 4)
+		cr_expect_eq(rd(s, 0x18, 4), 0x1, "BAR2: I/O, unassigned");
+		for (unsigned r = 0x1C; r <= 0x24; r += 4)
 			cr_expect_eq(rd(s, r, 4), 0);
 		cr_expect_eq(rd(s, 0x28, 4), 0, "no CardBus CIS");
 		cr_expect_eq(rd(s, 0x2C, 2), 0x1AF4);
@@ -82,7 +83,7 @@ Test(vpci, virtio_headers)
 Test(vpci, writable_header_fields)
 {
 	wr(CON, 0x04, 2, 0xFFFF);
-	cr_expect_eq(rd(CON, 0x04, 2), 0x0546, "memory, master, parity, SERR, INTx disable");
+	cr_expect_eq(rd(CON, 0x04, 2), 0x0547, "I/O, memory, master, parity, SERR, INTx disable");
 	wr(CON, 0x04, 2, 0);
 	cr_expect_eq(rd(CON, 0x04, 2), 0);
 	wr(CON, 0x06, 2, 0xFFFF);
@@ -107,7 +108,9 @@ struct vcap {
 };
 
 /* Walks the list like Linux's pci_find_capability()/virtio_pci_find_capability(): start at
- * the pointer, mask the low bits, at most 48 steps. */
+ * the pointer, mask the low bits, at most 48 steps. vc[type] is the first capability of
+ * each type (the one a driver uses, virtio 1.x 4.1.4.1); vc[0] the second NOTIFY, the
+ * only type that comes twice. */
 static void walk(unsigned s, struct vcap vc[6], unsigned *msix)
 {
 	unsigned pos, ttl = 48;
@@ -126,15 +129,18 @@ static void walk(unsigned s, struct vcap vc[6], unsigned *msix)
 		cr_assert_eq(id, 0x09, "only vendor and MSI-X capabilities, %#x at %#x", id, pos);
 		unsigned type = rd(s, pos + 3, 1);
 		cr_assert(type >= 1 && type <= 5, "cfg_type %u", type);
-		cr_expect_eq(vc[type].seen, 0, "type %u once", type);
-		vc[type].seen = 1;
-		vc[type].pos = pos;
-		vc[type].bar = rd(s, pos + 4, 1);
-		vc[type].offset = rd(s, pos + 8, 4);
-		vc[type].length = rd(s, pos + 12, 4);
+		struct vcap *c = &vc[type];
+		if (type == 2 && vc[2].seen)
+			c = &vc[0];
+		cr_expect_eq(c->seen, 0, "type %u once (NOTIFY twice)", type);
+		c->seen = 1;
+		c->pos = pos;
+		c->bar = rd(s, pos + 4, 1);
+		c->offset = rd(s, pos + 8, 4);
+		c->length = rd(s, pos + 12, 4);
 		cr_expect_eq(rd(s, pos + 2, 1), type == 2 || type == 5 ? 20 : 16, "cap_len");
 		if (type == 2)
-			vc[type].mult = rd(s, pos + 16, 4);
+			c->mult = rd(s, pos + 16, 4);
 	}
 	cr_expect(ttl > 0, "the list ends");
 }
@@ -148,13 +154,20 @@ Test(vpci, capability_chain_as_linux_walks_it)
 	for (unsigned t = 1; t <= 5; t++) {
 		cr_assert(vc[t].seen, "cfg_type %u present", t);
 		cr_expect_eq(vc[t].pos & 3, 0, "dword aligned");
-		cr_expect_eq(vc[t].bar, 0);
+		cr_expect_eq(vc[t].bar, t == 2 ? 2 : 0, "type %u", t);
 	}
 	cr_expect_eq(vc[1].offset, 0x0000);
 	cr_expect_eq(vc[1].length, 0x38, "whole virtio_pci_common_cfg");
-	cr_expect_eq(vc[2].offset, 0x3000);
-	cr_expect_eq(vc[2].length, 0x1000);
-	cr_expect_eq(vc[2].mult, 4);
+	/* The first NOTIFY, the one drivers use: 16-bit ports in BAR2, one per queue. */
+	cr_expect_eq(vc[2].offset, 0);
+	cr_expect_eq(vc[2].length, 0x10);
+	cr_expect_eq(vc[2].mult, 2);
+	cr_assert(vc[0].seen, "a second NOTIFY, in memory, for drivers without I/O space");
+	cr_expect_gt(vc[0].pos, vc[2].pos);
+	cr_expect_eq(vc[0].bar, 0);
+	cr_expect_eq(vc[0].offset, 0x3000);
+	cr_expect_eq(vc[0].length, 0x1000);
+	cr_expect_eq(vc[0].mult, 4);
 	cr_expect_eq(vc[3].offset, 0x1000);
 	cr_expect_eq(vc[3].length, 1);
 	cr_expect_eq(vc[4].offset, 0x2000);
@@ -180,7 +193,8 @@ Test(vpci, capability_chain_as_linux_walks_it)
 		if (r != vc[5].pos + 4 && (r < vc[5].pos + 8 || r >= vc[5].pos + 20))
 			wr(NET, r, 1, 0x5A);
 	walk(NET, vc, &msix);
-	cr_expect_eq(vc[2].mult, 4);
+	cr_expect_eq(vc[2].mult, 2);
+	cr_expect_eq(vc[0].mult, 4);
 	cr_expect_eq(rd(NET, msix + 2, 2) & 0x7FF, 63);
 }
 
@@ -245,8 +259,8 @@ Test(vpci, command_register_gates_decoding)
 	cr_expect_eq(look(0xD0000000, &slot, &off), VPCI_REGION_NONE, "memory space off");
 	cr_expect_eq(slot, 99, "outputs untouched on a miss");
 	wr(CON, 0x04, 2, 0x0001);
-	cr_expect_eq(rd(CON, 0x04, 2), 0, "I/O space hardwired off (no I/O BAR)");
-	cr_expect_eq(look(0xD0000000, &slot, &off), VPCI_REGION_NONE);
+	cr_expect_eq(rd(CON, 0x04, 2), 1, "I/O space (BAR2)");
+	cr_expect_eq(look(0xD0000000, &slot, &off), VPCI_REGION_NONE, "I/O space is not memory");
 	wr(CON, 0x04, 2, 0x0002);
 	cr_expect_eq(look(0xD0000000, &slot, &off), VPCI_REGION_COMMON);
 	cr_expect_eq(slot, CON);
@@ -589,12 +603,30 @@ Test(vpci, pci_cfg_capability)
 	wr(CON, p + 17, 1, 0);
 	cr_expect_eq(seen.calls, 3, "any write touching the data");
 	cr_expect_eq(seen.val, 2);
+	/* Notify through BAR2, no I/O decoding needed: queue 3 at port offset 6, the offset
+	 * the owner sees is BAR0's (3 * 4). */
+	wr(CON, p + 4, 1, 2);
+	wr(CON, p + 8, 4, 6);
+	wr(CON, p + 12, 4, 2);
+	wr(CON, p + 16, 2, 3);
+	cr_expect_eq(seen.calls, 4);
+	cr_expect_eq(seen.r, VPCI_REGION_NOTIFY);
+	cr_expect_eq(seen.off, 12);
+	cr_expect_eq(seen.val, 3);
+	wr(CON, p + 8, 4, 7);      /* odd: no register there */
+	wr(CON, p + 12, 4, 1);
+	wr(CON, p + 16, 1, 3);
+	wr(CON, p + 8, 4, 0x10);   /* past BAR2 */
+	wr(CON, p + 16, 1, 3);
+	cr_expect_eq(seen.calls, 4);
+	wr(CON, p + 4, 1, 0);
+	wr(CON, p + 12, 4, 4);
 
 	/* MSI-X table through the window, served here. */
 	wr(CON, p + 8, 4, 0x4018);
 	wr(CON, p + 16, 4, 0x55);
 	cr_expect_eq(vpci_msix_read(&bus, CON, VPCI_REGION_MSIX_TABLE, 0x18, 4), 0x55);
-	cr_expect_eq(seen.calls, 3);
+	cr_expect_eq(seen.calls, 4);
 	wr(CON, p + 8, 4, 0x400C);
 	cr_expect_eq(rd(CON, p + 16, 4), 1, "vector 0 masked");
 
@@ -730,14 +762,15 @@ Test(vpci, fuzz)
 	cr_expect_gt(hits, 100, "MSI-X reached through the lookup %u times", hits);
 	for (unsigned s = 0; s < VPCI_SLOTS; s++)
 		for (unsigned r = 0; r < 0x40; r++) {
-			if (r == 0x04 || r == 0x05 || r == 0x0C || (r >= 0x10 && r < 0x18) ||
+			if (r == 0x04 || r == 0x05 || r == 0x0C || (r >= 0x10 && r < 0x1C) ||
 			    r == 0x3C)
-				continue; /* command, cache line, BAR0/1, interrupt line */
+				continue; /* command, cache line, BAR0-2, interrupt line */
 			cr_assert_eq((uint8_t)rd(s, r, 1), before[s][r], "slot %u reg %#x", s, r);
 		}
 	walk(CON, vc, &msix);
 	cr_expect(vc[1].seen && vc[2].seen && vc[3].seen && vc[4].seen && vc[5].seen);
-	cr_expect_eq(vc[2].mult, 4);
+	cr_expect_eq(vc[2].mult, 2);
+	cr_expect_eq(vc[0].mult, 4);
 	walk(BLK, vc, &msix);
 	cr_expect_eq(vc[4].length, 0x3C);
 	cr_expect_eq(rd(BLK, msix + 4, 4), 0x4000);

@@ -10,8 +10,10 @@
 
 #define HOST_ECAM 0xB0000000ull
 #define HOST_MEM  0xC0000000ull
+#define HOST_IO   0xC000u
 static const struct vpci_host host = {
 	.ecam_base = HOST_ECAM, .mem_base = HOST_MEM, .mem_size = 0x100000,
+	.io_base = HOST_IO, .io_size = 0x1000,
 	.msi = msi_sink, .ctx = &sent,
 };
 
@@ -121,4 +123,86 @@ Test(vpci_host, mechanism_one)
 	r = 0;
 	cr_expect(vpci_pio(&bus, 0xcfc, 4, 1, 0, &r));
 	cr_expect_eq(r, 0xFFFFFFFFu, "enable bit clear: master abort");
+}
+
+/* A port access through vpci_pio: the value read (result starts as a marker, so that an
+ * access the bus does not take shows it). */
+static uint32_t pio(uint16_t port, unsigned size, int in, uint32_t val, int *took)
+{
+	uint32_t result = 0x5A5A5A5A;
+	*took = vpci_pio(&bus, port, size, in, val, &result);
+	return result;
+}
+
+Test(vpci_host, io_bar_sizing_and_assignment)
+{
+	hosted();
+	/* Linux's __pci_read_base() on an I/O BAR: all ones, read the mask back. */
+	wr(NET, 0x18, 4, 0xFFFFFFFF);
+	cr_expect_eq(rd(NET, 0x18, 4), 0x0000FFF1, "16 ports, 16-bit decode, I/O");
+	wr(NET, 0x18, 4, 0xC0F7);
+	cr_expect_eq(rd(NET, 0x18, 4), 0xC0F1, "low bits: size alignment and the I/O flag");
+	cr_expect_eq(vpci_assign_io_bar(&bus, NET, HOST_IO + 0x50), 0);
+	cr_expect_eq(rd(NET, 0x18, 4), HOST_IO + 0x51);
+	cr_expect_eq(rd(NET, 0x04, 2) & 1, 1, "firmware turned I/O decoding on");
+	cr_expect_eq(vpci_assign_io_bar(&bus, NET, HOST_IO + 0x58), MICA_EINVAL, "misaligned");
+	cr_expect_eq(vpci_assign_io_bar(&bus, NET, 0), MICA_EINVAL);
+	cr_expect_eq(vpci_assign_io_bar(&bus, 3, HOST_IO), MICA_EINVAL, "empty slot");
+	cr_expect_eq(vpci_assign_io_bar(&bus, 0, HOST_IO), MICA_EINVAL, "the host bridge");
+}
+
+Test(vpci_host, io_bar_notify_reaches_the_owner)
+{
+	int took;
+
+	hosted();
+	cr_assert_eq(vpci_assign_io_bar(&bus, CON, HOST_IO + 0x10), 0);
+	cr_assert_eq(vpci_assign_io_bar(&bus, NET, HOST_IO + 0x50), 0);
+	/* Queue 1 of NET: port base + 2, 16 bits; the owner sees BAR0's notify offset. */
+	pio(HOST_IO + 0x52, 2, 0, 1, &took);
+	cr_expect(took);
+	cr_expect_eq(seen.calls, 1);
+	cr_expect_eq(seen.slot, NET);
+	cr_expect_eq(seen.r, VPCI_REGION_NOTIFY);
+	cr_expect_eq(seen.off, 1 * VPCI_NOTIFY_MULT);
+	cr_expect_eq(seen.size, 2);
+	cr_expect_eq(seen.write, 1);
+	cr_expect_eq(seen.val, 1);
+	cr_expect_eq(pio(HOST_IO + 0x10, 2, 1, 0, &took), 0xCAFEF00D, "a read goes to it too");
+	cr_expect_eq(seen.slot, CON);
+	cr_expect_eq(seen.write, 0);
+	cr_expect_eq(seen.calls, 2);
+
+	/* Not a register: odd ports, accesses that leave the BAR, ports no BAR decodes. */
+	cr_expect_eq(pio(HOST_IO + 0x53, 1, 1, 0, &took), 0);
+	cr_expect(took);
+	cr_expect_eq(pio(HOST_IO + 0x5E, 4, 1, 0, &took), 0xFFFFFFFFu, "crosses the BAR's end");
+	cr_expect_eq(pio(HOST_IO + 0x20, 2, 1, 0, &took), 0xFFFF, "in the window, no BAR");
+	cr_expect(took, "the window is the bus's");
+	cr_expect_eq(seen.calls, 2);
+
+	/* I/O space off in the command register: the BAR goes dark. */
+	wr(NET, 0x04, 2, 0x0006);
+	pio(HOST_IO + 0x52, 2, 0, 1, &took);
+	cr_expect_eq(seen.calls, 2);
+	wr(NET, 0x04, 2, 0x0001);
+	pio(HOST_IO + 0x52, 2, 0, 1, &took);
+	cr_expect_eq(seen.calls, 3, "I/O alone, without memory space, is enough");
+
+	/* A guest may move the BAR anywhere, also out of the window: it then decodes nothing
+	 * Mica routes to the bus. */
+	wr(NET, 0x18, 4, 0x2001);
+	cr_expect_eq(pio(HOST_IO + 0x52, 2, 1, 0, &took), 0xFFFF);
+	pio(0x2002, 2, 0, 1, &took);
+	cr_expect(!took, "outside the window: not the bus's");
+	cr_expect_eq(seen.calls, 3);
+	/* Two BARs on the same ports: the lowest slot answers. */
+	wr(NET, 0x18, 4, (HOST_IO + 0x10) | 1);
+	pio(HOST_IO + 0x10, 2, 0, 0, &took);
+	cr_expect_eq(seen.slot, CON);
+
+	/* No host, or a host without an I/O window: only mechanism #1 is the bus's. */
+	vpci_init(&bus, NULL);
+	pio(HOST_IO, 2, 0, 0, &took);
+	cr_expect(!took);
 }

@@ -1,6 +1,7 @@
 /* vdrv: the test guests' virtio console driver (vdrv.h says what it does and how). */
 #include <string.h>
 #include "guest.h"
+#include "lib/portio.h"
 #include "vdrv.h"
 
 /* struct virtio_pci_cap (virtio 1.1, 4.1.4): byte offsets inside the capability */
@@ -112,8 +113,9 @@ static int find_console(void)
 	return -1;
 }
 
-/* Walks the capability list for the virtio structures (4.1.4) and MSI-X; every virtio
- * structure must live in BAR0, the only BAR a modern Mica device has. */
+/* Walks the capability list for the virtio structures (4.1.4) and MSI-X. COMMON, ISR and
+ * DEVICE must live in BAR0 (Mica's memory BAR); the first NOTIFY this driver can use is
+ * taken (4.1.4.1): one in an I/O BAR (unless d->mem_notify), or one in BAR0. */
 static int find_caps(struct vdrv *d)
 {
 	int have_common = 0, have_notify = 0, have_isr = 0;
@@ -141,7 +143,15 @@ static int find_caps(struct vdrv *d)
 			uint32_t off = ecam_r32(s, ptr + VCAP_OFFSET);
 			uint32_t length = ecam_r32(s, ptr + VCAP_LENGTH);
 			int known = type >= VIRTIO_PCI_CAP_COMMON && type <= VIRTIO_PCI_CAP_DEVICE;
-			if (known && bar != 0) {
+			if (type == VIRTIO_PCI_CAP_NOTIFY && bar < 6 && bar != 0) {
+				uint32_t b = ecam_r32(s, PCI_BAR0 + 4 * bar);
+				if (!have_notify && !d->mem_notify && (b & 1) && len >= VCAP_NOTIFY_SIZE &&
+				    length >= 2) {
+					d->notify_port = (uint16_t)((b & ~3u) + off);
+					d->notify_mult = ecam_r32(s, ptr + VCAP_MULT);
+					have_notify = 1;
+				}
+			} else if (known && bar != 0) {
 				printf("%s: FAILED: virtio capability type %u at 0x%x names BAR%u, "
 				       "not BAR0\n", d->name, type, ptr, bar);
 				return -1;
@@ -151,8 +161,9 @@ static int find_caps(struct vdrv *d)
 				       d->name, type, ptr, len);
 				return -1;
 			}
-			/* 4.1.4.1: the first capability of each type is the one to use. */
-			switch (type) {
+			/* 4.1.4.1: the first capability of each type is the one to use; from here
+			 * on, those in BAR0. */
+			switch (bar == 0 ? type : 0) {
 			case VIRTIO_PCI_CAP_COMMON:
 				if (!have_common && length >= VC_LEN) {
 					d->common = off;
@@ -208,12 +219,14 @@ static int read_bar(struct vdrv *d)
 	}
 	/* What a driver does anyway (pci_enable_device, pci_set_master): Mica should already
 	 * have memory decoding on; bus mastering lets the device use our rings. */
+	uint16_t want = PCI_CMD_MEMORY | PCI_CMD_MASTER | (d->notify_port ? PCI_CMD_IO : 0);
 	uint16_t cmd = ecam_r16(s, PCI_COMMAND);
-	if ((cmd & (PCI_CMD_MEMORY | PCI_CMD_MASTER)) != (PCI_CMD_MEMORY | PCI_CMD_MASTER))
-		ecam_w16(s, PCI_COMMAND, cmd | PCI_CMD_MEMORY | PCI_CMD_MASTER);
+	if ((cmd & want) != want)
+		ecam_w16(s, PCI_COMMAND, cmd | want);
 	cmd = ecam_r16(s, PCI_COMMAND);
-	if (!(cmd & PCI_CMD_MEMORY)) {
-		printf("%s: FAILED: memory decoding stays off (command 0x%x)\n", d->name, cmd);
+	if ((cmd & want & ~PCI_CMD_MASTER) != (want & ~PCI_CMD_MASTER)) {
+		printf("%s: FAILED: memory or I/O decoding stays off (command 0x%x)\n", d->name,
+		       cmd);
 		return -1;
 	}
 	return 0;
@@ -377,9 +390,14 @@ int vdrv_start(struct vdrv *d, unsigned attach_ms)
 	char devtxt[48] = "none";
 	if (d->device_len)
 		snprintf(devtxt, sizeof(devtxt), "+0x%x (%u bytes)", d->device, d->device_len);
-	printf("%s: console at 00:%02x.0, BAR0 0x%lx, common +0x%x, notify +0x%x x%u, "
+	char ntxt[32];
+	if (d->notify_port)
+		snprintf(ntxt, sizeof(ntxt), "port 0x%x", d->notify_port);
+	else
+		snprintf(ntxt, sizeof(ntxt), "+0x%x", d->notify);
+	printf("%s: console at 00:%02x.0, BAR0 0x%lx, common +0x%x, notify %s x%u, "
 	       "isr +0x%x, device %s\n", d->name, d->slot, (unsigned long)d->bar, d->common,
-	       d->notify, d->notify_mult, d->isr, devtxt);
+	       ntxt, d->notify_mult, d->isr, devtxt);
 
 	if (vdrv_init(d, attach_ms))
 		return -1;
@@ -413,10 +431,11 @@ void vdrv_publish(struct vdrv_queue *q, uint16_t head)
 
 void vdrv_notify(const struct vdrv *d, unsigned qi)
 {
-	uint64_t a = vdrv_notify_addr(d, qi);
-
 	fence();
-	mmio_w16(a, (uint16_t)qi);
+	if (d->notify_port)
+		outw(vdrv_notify_port(d, qi), (uint16_t)qi);
+	else
+		mmio_w16(vdrv_notify_addr(d, qi), (uint16_t)qi);
 }
 
 int vdrv_wait_used(struct vdrv *d, unsigned qi, uint16_t head, const char *what)

@@ -32,6 +32,7 @@
 #define PCI_BAR0        0x10
 #define PCI_BAR1        0x14
 #define PCI_CAP_PTR     0x34
+#define PCI_CMD_IO      0x0001
 #define PCI_CMD_MEMORY  0x0002
 #define PCI_CMD_MASTER  0x0004
 #define PCI_STATUS_CAPS 0x0010
@@ -176,6 +177,8 @@ struct vdrv {
 	uint32_t common, notify, isr; /* region offsets inside BAR0 */
 	uint32_t device, device_len;  /* device config (device_len 0: no capability) */
 	uint32_t notify_mult;         /* notify_off_multiplier */
+	int mem_notify;               /* set before vdrv_open: skip a NOTIFY in I/O space */
+	uint16_t notify_port;         /* the NOTIFY structure's first port; 0: it is in BAR0 */
 	unsigned msix_cap;            /* the MSI-X capability in config space, 0 if none */
 	uint16_t num_queues;
 	struct vdrv_queue q[VDRV_NQUEUES];
@@ -208,10 +211,16 @@ void vdrv_set_desc(struct vdrv_queue *q, unsigned i, uint64_t addr, uint32_t len
 /* Puts chain head on the available ring and publishes it (2.6.13). */
 void vdrv_publish(struct vdrv_queue *q, uint16_t head);
 
-/* Queue qi's notify register (4.1.4.4): notify + queue_notify_off * multiplier. */
+/* Queue qi's notify register (4.1.4.4): notify + queue_notify_off * multiplier, in BAR0
+ * or, when notify_port is set, in I/O space. */
 static inline uint64_t vdrv_notify_addr(const struct vdrv *d, unsigned qi)
 {
 	return d->bar + d->notify + (uint64_t)d->q[qi].notify_off * d->notify_mult;
+}
+
+static inline uint16_t vdrv_notify_port(const struct vdrv *d, unsigned qi)
+{
+	return (uint16_t)(d->notify_port + d->q[qi].notify_off * d->notify_mult);
 }
 
 /* Notifies queue qi: its index, 16 bits (VIRTIO_F_NOTIFICATION_DATA is not negotiated). */
