@@ -13,6 +13,7 @@
 #define HOLE_END   0x100000u
 
 static uint8_t mem[GUARD + RAM + GUARD];
+static uint8_t pattern[HOLE_END - HOLE_START]; /* 0xA5 everywhere, as the guards (set once) */
 static const char module_bytes[] = "a module's bytes";
 
 static uint32_t rd32(const uint8_t *ram, uint64_t at)
@@ -42,6 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mb_boot b;
 	char err[200];
 
+	if (!pattern[0])
+		memset(pattern, 0xA5, sizeof(pattern));
 	memset(mem, 0xA5, GUARD);
 	memset(ram + HOLE_START, 0xA5, HOLE_END - HOLE_START);
 	memset(mem + GUARD + RAM, 0xA5, GUARD);
@@ -58,10 +61,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   (unsigned long long)b.highest, (unsigned long long)b.end);
 	FUZZ_CHECK(b.entry >= b.lowest && b.entry < b.highest, "entry 0x%x outside the kernel",
 		   b.entry);
-	for (unsigned i = 0; i < GUARD; i++)
-		FUZZ_CHECK(mem[i] == 0xA5 && mem[GUARD + RAM + i] == 0xA5, "guard byte %u", i);
-	for (unsigned a = HOLE_START; a < HOLE_END; a++)
-		FUZZ_CHECK(ram[a] == 0xA5, "a byte in the PC's hole written (0x%x)", a);
+	/* memcmp against a pattern first: a loop over every byte would run the harness at a
+	 * tenth of the speed; it only runs to name the byte. */
+	if (memcmp(mem, pattern, GUARD) || memcmp(mem + GUARD + RAM, pattern, GUARD))
+		for (unsigned i = 0; i < GUARD; i++)
+			FUZZ_CHECK(mem[i] == 0xA5 && mem[GUARD + RAM + i] == 0xA5, "guard byte %u",
+				   i);
+	if (memcmp(ram + HOLE_START, pattern, HOLE_END - HOLE_START))
+		for (unsigned a = HOLE_START; a < HOLE_END; a++)
+			FUZZ_CHECK(ram[a] == 0xA5, "a byte in the PC's hole written (0x%x)", a);
 
 	uint64_t mbi = b.info;
 	below_end(mbi, 120, b.end, "the information structure");
