@@ -93,6 +93,7 @@ test: deps-test
 	$(MAKE) test-svm
 	$(MAKE) test-vmx
 	$(MAKE) test-linux-vmx
+	$(MAKE) soak-smoke
 
 bench: deps-run
 	$(MAKE) all

@@ -44,8 +44,7 @@ linux-image:
 
 # The soak (tests/e2e/soak.py, docs/testing.md): two Linux partitions with checksummed disk
 # and network traffic, random reboots and service crashes, for SOAK_MINUTES (default 30);
-# soak-smoke: the same for 3 minutes. Not in `make test` yet: a Linux partition sometimes
-# hangs in its reboot path (docs/testing.md, "The soak").
+# soak-smoke: the same for 3 minutes (`make test` runs it last).
 SOAK_MINUTES ?= 30
 soak: deps-run
 	$(MAKE) core loader guests vmm linux-image
