@@ -74,6 +74,15 @@ run: deps-run
 	scripts/mkesp.sh $(BUILD)/esp-default.img configs/default.cfg $(GUEST_ELFS)
 	scripts/qemu.sh $(BUILD)/esp-default.img
 
+# A USB stick image (docs/booting.md): a GPT disk with one EFI System Partition holding the
+# loader, the core, USB_CONFIG as mica.cfg and USB_FILES (default: `make run`'s partitions).
+USB_CONFIG ?= configs/default.cfg
+USB_FILES ?= $(GUEST_ELFS)
+.PHONY: usb-image
+usb-image: deps-build
+	$(MAKE) all
+	scripts/mkusb.sh $(BUILD)/mica-usb.img $(USB_CONFIG) $(USB_FILES)
+
 # Debian's cloud kernel as a 2-vCPU partition with a 64 MiB virtio disk, served by the
 # service partition, next to the counter (configs/linux.cfg). The disk image is made once
 # (blank) and kept; Mica does not write it back, so each boot starts from what it holds.

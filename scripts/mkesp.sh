@@ -56,7 +56,9 @@ export MTOOLS_SKIP_CHECK=1 MTOOLSRC=/dev/null
 # FAT32 (what the UEFI spec asks of an ESP) from 256 MiB on, where FAT16 clusters get big.
 fat32=""
 [ $mib -lt 256 ] || fat32="-F"
-mformat -i "$tmp" $fat32 -T $((mib * 2048)) -h 64 -s 32 -v MICA :: \
+# MKESP_HIDDEN_SECTORS: where the partition holding this FAT starts (scripts/mkusb.sh).
+mformat -i "$tmp" $fat32 -T $((mib * 2048)) -h 64 -s 32 -H "${MKESP_HIDDEN_SECTORS:-0}" \
+	-v MICA :: \
 	|| die "mformat failed on $tmp"
 mmd -i "$tmp" ::/EFI ::/EFI/BOOT ::/mica
 mcopy -i "$tmp" "$loader" ::/EFI/BOOT/BOOTX64.EFI

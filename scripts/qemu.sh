@@ -2,7 +2,9 @@
 # Boots an ESP image (scripts/mkesp.sh) in QEMU with OVMF; Mica's serial console is stdio.
 # Usage: scripts/qemu.sh ESP.img [extra QEMU args...]
 # Environment: MICA_MEM (MiB, 1024), MICA_SMP (4), MICA_ICOUNT=N (-icount shift=N, for
-# benchmarks), MICA_QEMU_EXTRA (more args, split on spaces), OVMF_CODE / OVMF_VARS (paths).
+# benchmarks), MICA_DISK_BUS=usb (the image is a USB stick on an xHCI controller, e.g. from
+# scripts/mkusb.sh; default: a virtio disk), MICA_QEMU_EXTRA (more args, split on spaces),
+# OVMF_CODE / OVMF_VARS (paths).
 set -eu
 
 die() { printf 'qemu.sh: %s\n' "$*" >&2; exit 1; }
@@ -45,10 +47,16 @@ fi
 icount=""
 [ -n "${MICA_ICOUNT:-}" ] && icount="-icount shift=$MICA_ICOUNT"
 
-# shellcheck disable=SC2086 # accel, icount and MICA_QEMU_EXTRA are word lists on purpose
+case "${MICA_DISK_BUS:-virtio}" in
+virtio) disk="-device virtio-blk-pci,drive=esp" ;;
+usb) disk="-device qemu-xhci,id=xhci -device usb-storage,bus=xhci.0,drive=esp,bootindex=1" ;;
+*) die "MICA_DISK_BUS=$MICA_DISK_BUS: expected virtio or usb" ;;
+esac
+
+# shellcheck disable=SC2086 # accel, disk, icount and MICA_QEMU_EXTRA are word lists on purpose
 exec qemu-system-x86_64 -machine q35 $accel -m "${MICA_MEM:-1024}" -smp "${MICA_SMP:-4}" \
 	-nodefaults -display none -no-reboot -net none -serial "$serial" \
 	-drive if=pflash,format=raw,readonly=on,file="$code" \
 	-drive if=pflash,format=raw,file=/dev/fd/3 \
-	-drive format=raw,file="$esp",if=none,id=esp -device virtio-blk-pci,drive=esp \
+	-drive format=raw,file="$esp",if=none,id=esp $disk \
 	$icount ${MICA_QEMU_EXTRA:-} "$@"

@@ -1,7 +1,7 @@
 # End-to-end scenarios in an emulator (docs/testing.md). Included by the top Makefile.
 # `make test-svm` boots every scenario in QEMU (AMD SVM): through OVMF and the UEFI loader,
-# then through SeaBIOS, GRUB and the Multiboot2 entry. `make test-vmx` boots every scenario
-# in Bochs (Intel VT-x) through GRUB. E2E_ARGS picks a subset or options, e.g.
+# then through SeaBIOS, GRUB and the Multiboot2 entry, then the USB stick scenario.
+# `make test-vmx` boots every scenario in Bochs (Intel VT-x) through GRUB. E2E_ARGS picks a subset or options, e.g.
 # `make test-svm E2E_ARGS="triple-fault -v"`. `make test-linux-vmx` boots the Linux guest
 # in Bochs (about 2.5 minutes; `make test` runs it last).
 
@@ -11,6 +11,7 @@ E2E_ARGS ?=
 test-svm: core loader guests vmm $(BUILD)/mica-mb2.elf linux-image testcore
 	$(PYTHON) tests/e2e/run.py --vendor svm $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-mb2 $(E2E_ARGS)
+	$(PYTHON) tests/e2e/run.py --vendor svm-usb $(E2E_ARGS)
 	$(PYTHON) tests/e2e/multiboot.py
 
 # A test build of the core with a deliberately broken VMCS field (scenario vmx-broken-vmcs).

@@ -318,17 +318,29 @@ class QemuSvm(Backend):
     name = "svm"
     vendor = "svm"
     subst = UEFI_SUBST
+    image_script = "mkesp.sh"
 
     def build_image(self, image, config_path, files, build=None):
         _check_files(files)
         os.makedirs(os.path.dirname(image), exist_ok=True)
-        _run_script("mkesp.sh", [image, config_path] + list(files), build)
+        _run_script(self.image_script, [image, config_path] + list(files), build)
 
     def boot(self, image, log_path, env=None, limit=None):
         script = os.path.join(ROOT, "scripts", "qemu.sh")
         if not os.path.exists(script):
             raise Failure("scripts/qemu.sh does not exist yet")
         return Console([script, image], env=env, log_path=log_path)
+
+
+class QemuSvmUsb(QemuSvm):
+    """As svm, from a USB stick image (scripts/mkusb.sh: GPT, one EFI System Partition) on
+    QEMU's xHCI controller, the way a real machine boots `make usb-image`."""
+    name = "svm-usb"
+    named_only = True
+    image_script = "mkusb.sh"
+
+    def boot(self, image, log_path, env=None, limit=None):
+        return QemuSvm.boot(self, image, log_path, dict(env or {}, MICA_DISK_BUS="usb"), limit)
 
 
 def build_iso(image, config_path, files, build=None):
@@ -424,7 +436,8 @@ def boot_lines(backend, image, log_path, until, timeout, env=None):
         return list(console.lines)
 
 
-BACKENDS = {b.name: b for b in (QemuSvm(), QemuSvmMb2(), BochsVmx(), BochsVmxUefi())}
+BACKENDS = {b.name: b for b in (QemuSvm(), QemuSvmMb2(), QemuSvmUsb(), BochsVmx(),
+                                 BochsVmxUefi())}
 
 
 # --------------------------------------------------------------------------------------

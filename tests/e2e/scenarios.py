@@ -98,18 +98,22 @@ def beside_counter(config):
             + textwrap.dedent(COUNTER).strip("\n") + "\n")
 
 
+# hello (CPU 1) and the counter: the smallest machine that shows two partitions at work.
+HELLO_BESIDE_COUNTER = beside_counter("""
+    [partition hello]
+    cpus = 1
+    memory = 16M
+    image = hello.elf
+""")
+
+
 # --- the scenarios -------------------------------------------------------------------------
 
 SCENARIOS = [
     Scenario(
         "two-partitions",
         "hello and counter side by side: hello greets, passes and powers off; counter goes on",
-        beside_counter("""
-            [partition hello]
-            cpus = 1
-            memory = 16M
-            image = hello.elf
-        """),
+        HELLO_BESIDE_COUNTER,
         ["hello.elf", "counter.elf"],
         Expect(
             steps=[
