@@ -8,7 +8,7 @@
 E2E_ARGS ?=
 
 .PHONY: test-svm test-vmx test-linux-vmx linux-image soak soak-smoke
-test-svm: core loader guests vmm $(BUILD)/mica-mb2.elf linux-image testcore
+test-svm: deps-test core loader guests vmm $(BUILD)/mica-mb2.elf linux-image testcore
 	$(PYTHON) tests/e2e/run.py --vendor svm $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-mb2 $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-usb $(E2E_ARGS)
@@ -29,11 +29,11 @@ testcore: $(BUILD)/mica-mb2.elf loader
 		CORE_DEFINES="-DMICA_TEST_KICK_WINDOW -DMICA_TEST_TRUST_CPU"
 	cp $(BUILD)/mica-mb2.elf $(BUILD)/BOOTX64.EFI $(BUILD)/testcore/
 
-test-vmx: core loader guests vmm $(BUILD)/mica-mb2.elf vmxbreak-core testcore
+test-vmx: deps-test core loader guests vmm $(BUILD)/mica-mb2.elf vmxbreak-core testcore
 	$(PYTHON) tests/e2e/run.py --vendor vmx $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor vmx-uefi $(E2E_ARGS)
 
-test-linux-vmx: core guests vmm $(BUILD)/mica-mb2.elf linux-image
+test-linux-vmx: deps-test core guests vmm $(BUILD)/mica-mb2.elf linux-image
 	$(PYTHON) tests/e2e/run.py --vendor vmx linux-boot linux-poweroff linux-pvh-vmx virtio-linux-vmx \
 		$(E2E_ARGS)
 

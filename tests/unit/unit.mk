@@ -18,7 +18,8 @@ UNIT_LDLIBS := -lcriterion
 UNIT_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 
 .PHONY: unit-test
-unit-test: $(UNIT_BIN)
+unit-test: deps-test
+	$(MAKE) $(UNIT_BIN)
 	$(UNIT_ENV) $(UNIT_BIN) --jobs 2 $(UNIT_ARGS)
 	$(PYTHON) scripts/check-layers.py --self-test
 
