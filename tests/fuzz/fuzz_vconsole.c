@@ -1,4 +1,4 @@
-/* vmm/console.c: a console over 64 KiB of guest RAM whose queues are hostile. Each step of
+/* vmm/console.c: a console over 16 KiB of guest RAM whose queues are hostile. Each step of
  * the input gives the driver a transmit chain, served by con_serve_tx through a buffer of
  * 1 to 64 bytes; or a receive chain, then con_serve_rx; or typed input (bytes from the
  * input, or up to 8 KiB of a pattern) for con_input. Checked against a model of the
@@ -10,6 +10,9 @@
  * input stays pending while a good receive chain is. Receive chains with writable buffers
  * in the rings or overlapping each other are checked for memory safety only (the model
  * then takes the device's word for what is pending). */
+/* 16 KiB of guest RAM: room for the rings and every buffer, and four times the
+ * executions per second of 64 KiB (each step copies and compares all of it). */
+#define RAM (16u << 10)
 #include "tests/fuzz/fuzz_chain.h"
 #include "vmm/console.h"
 

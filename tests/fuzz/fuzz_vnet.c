@@ -1,5 +1,5 @@
 /* vmm/net.c, vmm/switch.c: three ports on one switch (aging and pool size from the input),
- * each a guest with 64 KiB of RAM and hostile queues. Each step gives a port a receive
+ * each a guest with 16 KiB of RAM and hostile queues. Each step gives a port a receive
  * chain (then net_serve_rx) or a transmit chain: a 12-byte header and a frame of any
  * length (then net_serve_tx). After each step: the switch sends a frame only to ports that
  * exist, never back to its sender, and none gets a frame without a header or over
@@ -9,6 +9,9 @@
  * SW_FRAME_MIN..SW_FRAME_MAX bytes that fits; with nothing waiting, the frame itself goes
  * to the next chain; backlogs fit the pool. Receive chains with writable buffers in the
  * rings or overlapping each other are checked for memory safety only. */
+/* 16 KiB of guest RAM: room for the rings and every buffer, and several times the
+ * executions per second of 64 KiB (each step copies and compares all of it). */
+#define RAM (16u << 10)
 #include "tests/fuzz/fuzz_chain.h"
 #include "vmm/net.h"
 
