@@ -1,9 +1,9 @@
 # End-to-end scenarios in an emulator (docs/testing.md). Included by the top Makefile.
 # `make test-svm` boots every scenario in QEMU (AMD SVM): through OVMF and the UEFI loader,
 # then through SeaBIOS, GRUB and the Multiboot2 entry, then the USB stick scenario.
-# `make test-vmx` boots every scenario in Bochs (Intel VT-x) through GRUB. E2E_ARGS picks a subset or options, e.g.
-# `make test-svm E2E_ARGS="triple-fault -v"`. `make test-linux-vmx` boots the Linux guest
-# in Bochs (about 2.5 minutes; `make test` runs it last).
+# `make test-vmx` boots every scenario in Bochs (Intel VT-x) through GRUB. E2E_ARGS picks a
+# subset or options, e.g. `make test-svm E2E_ARGS="triple-fault -v"`. `make test-linux-vmx`
+# boots the Linux guest in Bochs (about 2.5 minutes).
 
 E2E_ARGS ?=
 
