@@ -417,6 +417,7 @@ class BochsVmxUefi(BochsVmx):
     name = "vmx-uefi"
     named_only = True
     image_ext = ".img"
+    image_script = "mkesp.sh"
     subst = UEFI_SUBST
     timeout_scale = 4.0
 
