@@ -27,7 +27,7 @@ CORE_ASMS := $(wildcard arch/x86/*.S arch/x86/svm/*.S arch/x86/vmx/*.S)
 CORE_OBJS := $(patsubst %,$(BUILD)/core/%.o,$(CORE_SRCS) $(CORE_ASMS))
 
 .PHONY: all core run run-linux test bench clean deps-build deps-run deps-test deps-fuzz
-all: core loader mb2 guests vmm
+all: core loader check-efi mb2 guests vmm
 
 core: $(BUILD)/core.elf
 
@@ -82,6 +82,14 @@ USB_FILES ?= $(GUEST_ELFS)
 usb-image: deps-build
 	$(MAKE) all
 	scripts/mkusb.sh $(BUILD)/mica-usb.img $(USB_CONFIG) $(USB_FILES)
+
+# The same stick with the pre-flight check (MICACHK.EFI) as its boot program: boot it on
+# the target machine, read the verdict, then boot mica-usb.img (docs/hardware.md).
+.PHONY: check-usb-image
+check-usb-image: deps-build
+	$(MAKE) all
+	MKESP_LOADER=$(BUILD)/MICACHK.EFI scripts/mkusb.sh $(BUILD)/mica-check-usb.img \
+		$(USB_CONFIG) $(USB_FILES)
 
 # Debian's cloud kernel as a 2-vCPU partition with a 64 MiB virtio disk, served by the
 # service partition, next to the counter (configs/linux.cfg). The disk image is made once

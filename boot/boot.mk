@@ -23,13 +23,33 @@ $(BUILD)/efi/%.c.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(LOADER_CFLAGS) -MMD -MP -c $< -o $@
 
+# An EFI program: GNU-EFI's start-up code and the objects, linked as a shared object, then
+# only the sections the PE image needs; subsystem 10 = EFI application.
+EFI_LINK = $(LD) $(LOADER_LDFLAGS) -o $@ $(EFI_LIB)/crt0-efi-x86_64.o $^ $(EFI_LIB)/libgnuefi.a
+EFI_PE = $(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+	-j .rel.* -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+
 $(BUILD)/efi/loader.so: $(LOADER_OBJS)
-	$(LD) $(LOADER_LDFLAGS) -o $@ $(EFI_LIB)/crt0-efi-x86_64.o $(LOADER_OBJS) \
-		$(EFI_LIB)/libgnuefi.a
+	$(EFI_LINK)
 
-# Only the sections the PE image needs; subsystem 10 = EFI application.
 $(BUILD)/BOOTX64.EFI: $(BUILD)/efi/loader.so
-	$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
-		-j .rel.* -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+	$(EFI_PE)
 
--include $(LOADER_OBJS:.o=.d)
+# MICACHK.EFI, the pre-flight check (docs/hardware.md): the loader's console and file
+# reading, the core's config and ACPI parsers, and boot/check/.
+CHECK_SRCS := $(addprefix boot/,console.c say.c efi_file.c mica_mem.c efi_mmap.c) \
+	$(addprefix boot/check/,main.c probe.c judge.c acpi_facts.c) \
+	kernel/config.c kernel/host/acpi.c kernel/host/dmar.c kernel/host/ivrs.c \
+	kernel/host/iommu_acpi.c kernel/host/pci.c $(LIB_SRCS)
+CHECK_OBJS := $(patsubst %,$(BUILD)/efi/%.o,$(CHECK_SRCS))
+
+.PHONY: check-efi
+check-efi: $(BUILD)/MICACHK.EFI
+
+$(BUILD)/efi/check.so: $(CHECK_OBJS)
+	$(EFI_LINK)
+
+$(BUILD)/MICACHK.EFI: $(BUILD)/efi/check.so
+	$(EFI_PE)
+
+-include $(LOADER_OBJS:.o=.d) $(CHECK_OBJS:.o=.d)

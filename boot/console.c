@@ -105,8 +105,6 @@ static void conout_write(const char *s)
 	g_st->ConOut->OutputString(g_st->ConOut, wide);
 }
 
-const char con_prefix[] = "mica-loader";
-
 void con_write(const char *line, size_t n)
 {
 	if (conout_alive)

@@ -1,5 +1,28 @@
 /* Reading whole files from the volume BOOTX64.EFI was loaded from (the ESP or USB stick). */
+#include <stdio.h>
+
 #include "loader.h"
+
+void esp_path(const char *dir, const char *name, char *out, size_t len)
+{
+	if (name[0] == '/' || name[0] == '\\')
+		dir = "";
+	snprintf(out, len, "%s%s", dir, name);
+	for (char *p = out; *p; p++)
+		if (*p == '/')
+			*p = '\\';
+}
+
+/* path as CHAR16; 0 if it does not fit. */
+static int wide_path(const char *path, CHAR16 *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; path[i] && i < n - 1; i++)
+		out[i] = (CHAR16)(unsigned char)path[i];
+	out[i] = 0;
+	return !path[i];
+}
 
 EFI_STATUS file_open_root(EFI_HANDLE image, EFI_FILE_HANDLE *root)
 {
@@ -45,12 +68,8 @@ EFI_STATUS file_load(EFI_FILE_HANDLE root, const char *path, int mica, void **da
 	EFI_STATUS st;
 	uint64_t len, done = 0;
 	uint8_t *buf = NULL;
-	size_t i;
 
-	for (i = 0; path[i] && i < sizeof(wpath) / sizeof(wpath[0]) - 1; i++)
-		wpath[i] = (CHAR16)(unsigned char)path[i];
-	wpath[i] = 0;
-	if (path[i])
+	if (!wide_path(path, wpath, sizeof(wpath) / sizeof(wpath[0])))
 		return EFI_INVALID_PARAMETER; /* longer than any path the config can hold */
 
 	st = root->Open(root, &f, wpath, EFI_FILE_MODE_READ, 0);
@@ -92,6 +111,23 @@ EFI_STATUS file_load(EFI_FILE_HANDLE root, const char *path, int mica, void **da
 	*data = buf;
 	*size = len;
 out:
+	f->Close(f);
+	return st;
+}
+
+EFI_STATUS file_exists(EFI_FILE_HANDLE root, const char *path)
+{
+	CHAR16 wpath[BOOT_PATH_MAX + 16];
+	EFI_FILE_HANDLE f;
+	uint64_t len;
+	EFI_STATUS st;
+
+	if (!wide_path(path, wpath, sizeof(wpath) / sizeof(wpath[0])))
+		return EFI_INVALID_PARAMETER;
+	st = root->Open(root, &f, wpath, EFI_FILE_MODE_READ, 0);
+	if (st != EFI_SUCCESS)
+		return st;
+	st = file_size(f, &len);
 	f->Close(f);
 	return st;
 }

@@ -17,6 +17,8 @@
 
 typedef void (*core_entry_fn)(struct boot_info *) __attribute__((sysv_abi, noreturn));
 
+const char con_prefix[] = "mica-loader";
+
 /* Set once at the top of efi_main; see loader.h. */
 EFI_SYSTEM_TABLE *g_st;
 EFI_BOOT_SERVICES *g_bs;
@@ -121,17 +123,6 @@ static EFI_STATUS load_core(EFI_FILE_HANDLE root, struct boot_info *bi, core_ent
 	return EFI_SUCCESS;
 }
 
-/* "guests/hello.elf" -> "\mica\guests\hello.elf"; a leading separator means the volume root. */
-static void esp_path(const char *image, char *out, size_t len)
-{
-	const char *dir = (image[0] == '/' || image[0] == '\\') ? "" : MICA_DIR;
-
-	snprintf(out, len, "%s%s", dir, image);
-	for (char *p = out; *p; p++)
-		if (*p == '/')
-			*p = '\\';
-}
-
 /* Loads one file the config names ("image" or "initrd", named on config line `line`) into
  * MICA memory and records it in bi->files; a path already loaded is not loaded again. */
 static EFI_STATUS load_file(EFI_FILE_HANDLE root, struct boot_info *bi, const char *what,
@@ -154,7 +145,7 @@ static EFI_STATUS load_file(EFI_FILE_HANDLE root, struct boot_info *bi, const ch
 		con_say("let partitions share images and initrds, or boot fewer partitions");
 		return EFI_LOAD_ERROR;
 	}
-	esp_path(name, path, sizeof(path));
+	esp_path(MICA_DIR, name, path, sizeof(path));
 	st = file_load(root, path, 1, &data, &size);
 	if (st == EFI_NOT_FOUND) {
 		con_say("%s:%u: %s '%s' not found on the ESP (looked for %s)", CONFIG_PATH, line,

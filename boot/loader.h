@@ -39,6 +39,12 @@ EFI_STATUS file_open_root(EFI_HANDLE image, EFI_FILE_HANDLE *root);
 EFI_STATUS file_load(EFI_FILE_HANDLE root, const char *path, int mica, void **data,
 		     uint64_t *size);
 
+/* Is there a file (not a folder) at path? EFI_SUCCESS, EFI_NOT_FOUND or another error. */
+EFI_STATUS file_exists(EFI_FILE_HANDLE root, const char *path);
+/* A path from the config ("guests/hello.elf") as a path on the volume: under dir
+ * ("\\mica\\"), or from the volume root if it starts with a separator; '/' becomes '\\'. */
+void esp_path(const char *dir, const char *name, char *out, size_t len);
+
 /* elf_core.c: the core image, an ELF64 static PIE linked at 0. Pure logic. */
 struct core_layout {
 	uint64_t span;  /* bytes from vaddr 0 to the end of the last PT_LOAD, page-rounded */

@@ -183,9 +183,14 @@ void kernel_main(const struct boot_info *bi)
 	if (!ops)
 		ops = vmx_probe(&why_vmx);
 	if (!ops) {
+		/* Not a crash: the machine (or its firmware setup) cannot run Mica. Say what
+		 * both backends found and what to do, then stop here. */
 		log_info("Mica %s (%s): cannot virtualize: AMD SVM: %s; Intel VT-x: %s", MICA_VERSION,
 			 bi->loader, why_svm, why_vmx);
-		panic("no hardware virtualization: nothing can run");
+		log_info("no hardware virtualization, so no partition can run: turn on VT-x or SVM "
+			 "in the firmware setup; MICACHK.EFI lists what this machine lacks "
+			 "(docs/hardware.md). Mica stops here.");
+		cpu_halt_forever();
 	}
 	__atomic_store_n(&virt, ops, __ATOMIC_RELEASE);
 

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Builds a FAT image that UEFI firmware boots Mica from (mtools only: no root, no loop device).
 # Usage: scripts/mkesp.sh OUT.img CONFIG [FILE...]
-#   \EFI\BOOT\BOOTX64.EFI  <- $BUILD/BOOTX64.EFI   (BUILD defaults to build)
+#   \EFI\BOOT\BOOTX64.EFI  <- $BUILD/BOOTX64.EFI   (BUILD defaults to build; MKESP_LOADER
+#                            names another EFI program, e.g. the check: build/MICACHK.EFI)
+#   \EFI\BOOT\MICACHK.EFI  <- $BUILD/MICACHK.EFI   (the pre-flight check, if built)
 #   \mica\core.elf         <- $BUILD/core.elf
 #   \mica\mica.cfg         <- CONFIG
 #   \mica\<basename FILE>  <- each FILE (guest images, initrds, ...)
@@ -15,7 +17,9 @@ out=$1
 cfg=$2
 shift 2
 build=${BUILD:-build}
-loader=$build/BOOTX64.EFI
+loader=${MKESP_LOADER:-$build/BOOTX64.EFI}
+check=$build/MICACHK.EFI
+[ -f "$check" ] || check=""
 core=$build/core.elf
 
 for tool in mformat mmd mcopy; do
@@ -38,7 +42,7 @@ done
 
 # Size: the files, plus a quarter for FAT overhead and growth, plus 4 MiB; at least 16 MiB.
 bytes=0
-for f in "$loader" "$core" "$cfg" "$@"; do
+for f in "$loader" $check "$core" "$cfg" "$@"; do
 	bytes=$((bytes + $(stat -L -c %s "$f")))
 done
 mib=$(( (bytes + bytes / 4) / 1048576 + 4 ))
@@ -62,6 +66,7 @@ mformat -i "$tmp" $fat32 -T $((mib * 2048)) -h 64 -s 32 -H "${MKESP_HIDDEN_SECTO
 	|| die "mformat failed on $tmp"
 mmd -i "$tmp" ::/EFI ::/EFI/BOOT ::/mica
 mcopy -i "$tmp" "$loader" ::/EFI/BOOT/BOOTX64.EFI
+[ -z "$check" ] || mcopy -i "$tmp" "$check" ::/EFI/BOOT/MICACHK.EFI
 mcopy -i "$tmp" "$core" ::/mica/core.elf
 mcopy -i "$tmp" "$cfg" ::/mica/mica.cfg
 for f in "$@"; do
@@ -70,4 +75,4 @@ done
 chmod 644 "$tmp"
 mv -f "$tmp" "$out"
 trap - EXIT INT TERM
-echo "mkesp: $out ($mib MiB): BOOTX64.EFI, core.elf, mica.cfg${*:+ and $# file(s)}"
+echo "mkesp: $out ($mib MiB): BOOTX64.EFI${check:+, MICACHK.EFI}, core.elf, mica.cfg${*:+ and $# file(s)}"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Boots an ESP image (scripts/mkesp.sh) in QEMU with OVMF; Mica's serial console is stdio.
 # Usage: scripts/qemu.sh ESP.img [extra QEMU args...]
-# Environment: MICA_MEM (MiB, 1024), MICA_SMP (4), MICA_ICOUNT=N (-icount shift=N, for
+# Environment: MICA_MACHINE (q35; e.g. pc, or q35,hpet=off), MICA_MEM (MiB, 1024), MICA_SMP
+# (4; any -smp value, e.g. 6,sockets=2,cores=3), MICA_ICOUNT=N (-icount shift=N, for
 # benchmarks), MICA_DISK_BUS=usb (the image is a USB stick on an xHCI controller, e.g. from
 # scripts/mkusb.sh; default: a virtio disk), MICA_QEMU_EXTRA (more args, split on spaces),
 # OVMF_CODE / OVMF_VARS (paths).
@@ -54,7 +55,7 @@ usb) disk="-device qemu-xhci,id=xhci -device usb-storage,bus=xhci.0,drive=esp,bo
 esac
 
 # shellcheck disable=SC2086 # accel, disk, icount and MICA_QEMU_EXTRA are word lists on purpose
-exec qemu-system-x86_64 -machine q35 $accel -m "${MICA_MEM:-1024}" -smp "${MICA_SMP:-4}" \
+exec qemu-system-x86_64 -machine "${MICA_MACHINE:-q35}" $accel -m "${MICA_MEM:-1024}" -smp "${MICA_SMP:-4}" \
 	-nodefaults -display none -no-reboot -net none -serial "$serial" \
 	-drive if=pflash,format=raw,readonly=on,file="$code" \
 	-drive if=pflash,format=raw,file=/dev/fd/3 \

@@ -1,17 +1,19 @@
 # End-to-end scenarios in an emulator (docs/testing.md). Included by the top Makefile.
 # `make test-svm` boots every scenario in QEMU (AMD SVM): through OVMF and the UEFI loader,
-# then through SeaBIOS, GRUB and the Multiboot2 entry, then the USB stick scenario.
-# `make test-vmx` boots every scenario in Bochs (Intel VT-x) through GRUB. E2E_ARGS picks a
+# then through SeaBIOS, GRUB and the Multiboot2 entry, then the USB stick scenario and the
+# pre-flight check (MICACHK.EFI) on several machine shapes. `make test-vmx` boots every
+# scenario in Bochs (Intel VT-x) through GRUB, then one through OVMF, then the check. E2E_ARGS picks a
 # subset or options, e.g. `make test-svm E2E_ARGS="triple-fault -v"`. `make test-linux-vmx`
 # boots the Linux guest in Bochs (about 2.5 minutes).
 
 E2E_ARGS ?=
 
 .PHONY: test-svm test-vmx test-linux-vmx linux-image soak soak-smoke
-test-svm: deps-test core loader guests vmm $(BUILD)/mica-mb2.elf linux-image testcore
+test-svm: deps-test core loader check-efi guests vmm $(BUILD)/mica-mb2.elf linux-image testcore
 	$(PYTHON) tests/e2e/run.py --vendor svm $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-mb2 $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-usb $(E2E_ARGS)
+	$(PYTHON) tests/e2e/run.py --vendor svm-check $(E2E_ARGS)
 	$(PYTHON) tests/e2e/multiboot.py
 
 # A test build of the core with a deliberately broken VMCS field (scenario vmx-broken-vmcs).
@@ -29,9 +31,10 @@ testcore: $(BUILD)/mica-mb2.elf loader
 		CORE_DEFINES="-DMICA_TEST_KICK_WINDOW -DMICA_TEST_TRUST_CPU"
 	cp $(BUILD)/mica-mb2.elf $(BUILD)/BOOTX64.EFI $(BUILD)/testcore/
 
-test-vmx: deps-test core loader guests vmm $(BUILD)/mica-mb2.elf vmxbreak-core testcore
+test-vmx: deps-test core loader check-efi guests vmm $(BUILD)/mica-mb2.elf vmxbreak-core testcore
 	$(PYTHON) tests/e2e/run.py --vendor vmx $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor vmx-uefi $(E2E_ARGS)
+	$(PYTHON) tests/e2e/run.py --vendor vmx-check $(E2E_ARGS)
 
 test-linux-vmx: deps-test core guests vmm $(BUILD)/mica-mb2.elf linux-image
 	$(PYTHON) tests/e2e/run.py --vendor vmx linux-boot linux-poweroff linux-pvh-vmx virtio-linux-vmx \

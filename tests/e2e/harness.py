@@ -281,12 +281,15 @@ class Backend:
         return dict(self.subst, vendor=self.vendor)
 
 
-def _run_script(name, args, build=None):
-    """build: another build folder to take the core and boot stubs from (a test build)."""
+def _run_script(name, args, build=None, extra_env=None):
+    """build: another build folder to take the core and boot stubs from (a test build).
+    extra_env: more environment for the script (e.g. MKESP_LOADER)."""
     script = os.path.join(ROOT, "scripts", name)
     if not os.path.exists(script):
         raise Failure(f"scripts/{name} does not exist yet")
-    env = dict(os.environ, BUILD=build) if build else None
+    env = dict(os.environ, **(extra_env or {}))
+    if build:
+        env["BUILD"] = build
     res = subprocess.run([script] + list(args), cwd=ROOT, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     if res.returncode != 0:
@@ -319,11 +322,17 @@ class QemuSvm(Backend):
     vendor = "svm"
     subst = UEFI_SUBST
     image_script = "mkesp.sh"
+    efi_program = None  # another program than the loader as BOOTX64.EFI (MKESP_LOADER)
 
     def build_image(self, image, config_path, files, build=None):
         _check_files(files)
         os.makedirs(os.path.dirname(image), exist_ok=True)
-        _run_script(self.image_script, [image, config_path] + list(files), build)
+        extra = None
+        if self.efi_program:
+            program = os.path.join(ROOT, build or BUILD, self.efi_program)
+            _check_files([program])
+            extra = {"MKESP_LOADER": program}
+        _run_script(self.image_script, [image, config_path] + list(files), build, extra)
 
     def boot(self, image, log_path, env=None, limit=None):
         script = os.path.join(ROOT, "scripts", "qemu.sh")
@@ -341,6 +350,14 @@ class QemuSvmUsb(QemuSvm):
 
     def boot(self, image, log_path, env=None, limit=None):
         return QemuSvm.boot(self, image, log_path, dict(env or {}, MICA_DISK_BUS="usb"), limit)
+
+
+class QemuSvmCheck(QemuSvm):
+    """The pre-flight check (MICACHK.EFI) as the boot program of an ESP, under QEMU with
+    OVMF: it prints its judgement of the emulated machine and the config, then returns."""
+    name = "svm-check"
+    named_only = True
+    efi_program = "MICACHK.EFI"
 
 
 def build_iso(image, config_path, files, build=None):
@@ -425,6 +442,12 @@ class BochsVmxUefi(BochsVmx):
         QemuSvm.build_image(self, image, config_path, files, build)
 
 
+class BochsVmxCheck(BochsVmxUefi):
+    """The pre-flight check under Bochs (VT-x) with OVMF."""
+    name = "vmx-check"
+    efi_program = "MICACHK.EFI"
+
+
 def boot_lines(backend, image, log_path, until, timeout, env=None):
     """Boots a built image, reads its console until a line matches the regex `until` (or
     the timeout), stops the emulator and returns every console line. For scripts that
@@ -437,8 +460,8 @@ def boot_lines(backend, image, log_path, until, timeout, env=None):
         return list(console.lines)
 
 
-BACKENDS = {b.name: b for b in (QemuSvm(), QemuSvmMb2(), QemuSvmUsb(), BochsVmx(),
-                                 BochsVmxUefi())}
+BACKENDS = {b.name: b for b in (QemuSvm(), QemuSvmMb2(), QemuSvmUsb(), QemuSvmCheck(),
+                                 BochsVmx(), BochsVmxUefi(), BochsVmxCheck())}
 
 
 # --------------------------------------------------------------------------------------

@@ -1,11 +1,176 @@
 """Real machines' shapes (issue #16). `usb-stick`: `make usb-image`'s kind of image (a GPT
 disk with one EFI System Partition, scripts/mkusb.sh) boots from an emulated USB stick on
-QEMU's xHCI controller, with no other disk in the machine, and runs two partitions."""
+QEMU's xHCI controller, with no other disk in the machine, and runs two partitions.
+`check-*`: the pre-flight check (MICACHK.EFI) on machines of different shapes, each of its
+lines compared with what the emulator was told to emulate; `no-vmx`: the core on a Bochs
+CPU model without VT-x says so and stops."""
 
 from scenarios import (BANNER, HELLO_BESIDE_COUNTER, POWERED_OFF, Expect, Scenario, counting,
                        lit, out, started, stopped)
 
-MACHINE_SCENARIOS = [
+
+def chk(level, topic, text):
+    """One line of the check: its level, topic and (a regex for) what it found."""
+    return rf"^mica-check: {level:<7} {topic}: " + text
+
+
+CHECK_START = lit("mica-check: Mica pre-flight check: what this machine has against what "
+                  "Mica needs")
+AMD_TCG = [
+    chk("OK", "cpu", r"AuthenticAMD family \d+ model \d+ stepping \d+: QEMU TCG CPU"),
+    chk("OK", "svm", lit("SVM present and enabled")),
+    chk("OK", "npt", lit("nested paging, 2 MiB pages yes, 1 GiB pages yes")),
+    chk("WARNING", "nrips", lit("no: Mica decodes")),
+]
+CAN_RUN = r"^mica-check: \d+ OK, \d+ WARNING, 0 MISSING: Mica can run here"
+CANNOT_RUN = (r"^mica-check: \d+ OK, \d+ WARNING, [1-9]\d* MISSING: Mica cannot run here until "
+              "each MISSING line is fixed$")
+TWO_PARTITIONS_CFG = HELLO_BESIDE_COUNTER
+
+# The edu device behind VT-d, passed to a partition: the check finds both.
+CHECK_VTD_CFG = """
+    [partition hello]
+    cpus = 1
+    memory = 16M
+    image = hello.elf
+
+    [partition edu]
+    cpus = 2
+    memory = 16M
+    image = edu.elf
+    pci = 00:10.0
+    """
+# A one-CPU machine and a config that wants two, and an image that is not on the stick.
+CHECK_SMALL_CFG = """
+    [partition hello]
+    cpus = 1
+    memory = 16M
+    image = hello.elf
+
+    [partition lost]
+    cpus = 0
+    memory = 16M
+    image = lost.elf
+    """
+NUMA = ("-object memory-backend-ram,id=m0,size=3G -object memory-backend-ram,id=m1,size=3G "
+        "-numa node,nodeid=0,cpus=0-2,memdev=m0 -numa node,nodeid=1,cpus=3-5,memdev=m1")
+
+CHECK_SCENARIOS = [
+    Scenario(
+        "check-q35-vtd",
+        "the pre-flight check on QEMU's q35 with 4 CPUs, 1 GiB, VT-d (intel-iommu with "
+        "interrupt remapping) and the edu device: it names the CPU, SVM and NPT as QEMU "
+        "emulates them, 4 CPUs, the IOMMU, the ECAM window, the HPET, all memory below "
+        "4 GiB, and finds the config's files and its PCI device; nothing is missing",
+        CHECK_VTD_CFG,
+        ["hello.elf", "edu.elf"],
+        Expect(steps=[
+            CHECK_START, *AMD_TCG,
+            chk("OK", "cpus", lit("4 CPUs in the MADT, APIC IDs up to 3")),
+            chk("OK", "iommu", lit("Intel VT-d (DMAR), 1 unit(s), interrupt remapping")),
+            chk("OK", "mcfg", lit("1 ECAM window(s), the first at 0xb0000000 (segment 0, buses 0-255)")),
+            chk("OK", "numa", lit("no SRAT: one memory node")),
+            chk("OK", "hpet", lit("present")),
+            chk("OK", "pit", r"PIT channel 2 counts"),
+            chk("OK", "memory", r"usable: \d+ KiB below 1 MiB, \d+ MiB from 1 MiB to 4 GiB, "
+                r"0 bytes above 4 GiB"),
+            chk("OK", "secure boot", "off"),
+            chk("OK", "config", lit("2 partition(s), 32 MiB of RAM, CPUs within the 4 this machine has")),
+            chk("OK", "config", lit("all 2 file(s) it names are on this volume")),
+            chk("OK", "config", lit("partition 'edu': PCI 0000:00:10.0 is there")),
+            CAN_RUN,
+        ]),
+        timeout=60, vendors=("svm-check",),
+        env={"MICA_QEMU_EXTRA": "-device intel-iommu,intremap=on "
+                                "-device edu,addr=0x10,dma_mask=0xffffffff"}),
+    Scenario(
+        "check-numa-6g",
+        "the pre-flight check on q35 without an HPET, with 6 GiB (2 GiB below 4 GiB, "
+        "max-ram-below-4g), two NUMA nodes and 6 CPUs in 2 sockets of 3 cores (APIC IDs "
+        "0-2 and 4-6, not contiguous): it counts 6 CPUs up to APIC ID 6, 2 nodes with CPUs, "
+        "no HPET, 4 GiB above 4 GiB, and warns that there is no IOMMU",
+        TWO_PARTITIONS_CFG,
+        ["hello.elf", "counter.elf"],
+        Expect(steps=[
+            CHECK_START, *AMD_TCG,
+            chk("OK", "cpus", lit("6 CPUs in the MADT, APIC IDs up to 6")),
+            chk("WARNING", "iommu", lit("no DMAR or IVRS table")),
+            chk("WARNING", "numa", lit("SRAT: 2 nodes, 2 with CPUs")),
+            chk("OK", "hpet", lit("none")),
+            chk("OK", "memory", r"usable: \d+ KiB below 1 MiB, \d+ MiB from 1 MiB to 4 GiB, "
+                r"4 GiB above 4 GiB"),
+            chk("OK", "config", lit("2 partition(s), 32 MiB of RAM, CPUs within the 6")),
+            CAN_RUN,
+        ]),
+        timeout=60, vendors=("svm-check",),
+        env={"MICA_MACHINE": "q35,hpet=off,max-ram-below-4g=2G", "MICA_MEM": "6144",
+             "MICA_SMP": "6,sockets=2,cores=3", "MICA_QEMU_EXTRA": NUMA}),
+    Scenario(
+        "check-pc-1cpu",
+        "the pre-flight check on QEMU's older pc machine (i440FX: no MCFG) with one CPU and "
+        "512 MiB, and a config that wants CPU 1 and an image that is not on the stick: "
+        "both are MISSING with their config lines, and the check says Mica cannot run",
+        CHECK_SMALL_CFG,
+        ["hello.elf"],
+        Expect(steps=[
+            CHECK_START, *AMD_TCG,
+            chk("OK", "cpus", lit("1 CPU in the MADT, APIC IDs up to 0")),
+            chk("WARNING", "mcfg", lit("no MCFG")),
+            chk("OK", "memory", r"usable: \d+ KiB below 1 MiB, \d+ MiB from 1 MiB to 4 GiB"),
+            chk("MISSING", "config", lit(r"\mica\mica.cfg:2: partition 'hello' wants CPU 1")),
+            chk("MISSING", "config", lit(r"\mica\mica.cfg:9: 'lost.elf' is not on this volume")),
+            CANNOT_RUN,
+        ]),
+        timeout=60, vendors=("svm-check",),
+        env={"MICA_MACHINE": "pc", "MICA_MEM": "512", "MICA_SMP": "1"}),
+]
+
+# Bochs (VT-x) with OVMF, which builds no ACPI tables under Bochs: the check reads the VMX
+# capabilities from the MSRs of Bochs' Skylake-X model.
+CHECK_SCENARIOS.append(Scenario(
+    "check-bochs-vmx",
+    "the pre-flight check under Bochs' Skylake-X model: VT-x present (Bochs leaves "
+    "IA32_FEATURE_CONTROL unlocked), EPT with 2 MiB pages, unrestricted guest and VPID; no "
+    "ACPI tables, so one CPU; the config still fits",
+    """
+    [partition hello]
+    cpus = 0
+    memory = 16M
+    image = hello.elf
+    """,
+    ["hello.elf"],
+    Expect(steps=[
+        CHECK_START,
+        chk("OK", "cpu", r"GenuineIntel family 6 model \d+ stepping \d+"),
+        chk("OK", "vt-x", r"VMX present"),
+        chk("OK", "ept", r"EPT, 4-level, 2 MiB pages yes, 1 GiB pages (yes|no)$"),
+        chk("OK", "unrestricted guest", lit("yes")),
+        chk("OK", "vpid", lit("yes")),
+        chk("WARNING", "cpus", r".*Mica will run on the boot CPU only$"),
+        chk("OK", "config", lit("1 partition(s), 16 MiB of RAM, CPUs within the 1 this machine has")),
+        CAN_RUN,
+    ]),
+    timeout=300, vendors=("vmx-check",)))
+
+# The core itself on a CPU without VT-x (firmware that turned it off looks the same to
+# CPUID on many machines): both backends' reasons and what to do, then a quiet stop.
+NO_VMX = Scenario(
+    "no-vmx",
+    "Mica on Bochs' Pentium 4 (Prescott, 64-bit, no VMX): it says that neither SVM nor "
+    "VT-x is there and why, what to do (the firmware setup, MICACHK.EFI), and stops "
+    "without a crash",
+    HELLO_BESIDE_COUNTER,
+    ["hello.elf", "counter.elf"],
+    Expect(steps=[
+        r"^mica: Mica \S+ \(\S+\): cannot virtualize: AMD SVM: not an AMD CPU; Intel VT-x: "
+        + lit("the CPU has no VMX (Intel VT-x)") + "$",
+        "^mica: " + lit("no hardware virtualization, so no partition can run: turn on VT-x "
+                        "or SVM in the firmware setup; MICACHK.EFI lists what this machine "
+                        "lacks (docs/hardware.md). Mica stops here.") + "$",
+    ], forbidden=[r"^mica: partition '.*' started"], settle=2.0),
+    timeout=120, vendors=("vmx",), env={"MICA_BOCHS_CPU": "p4_prescott_celeron_336"})
+
+MACHINE_SCENARIOS = CHECK_SCENARIOS + [NO_VMX] + [
     Scenario(
         "usb-stick",
         "the USB stick image (GPT, one EFI System Partition) boots from QEMU's xHCI "
