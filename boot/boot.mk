@@ -12,7 +12,8 @@ LOADER_CFLAGS := $(COMMON_CFLAGS) -isystem $(EFI_INC) -isystem $(EFI_INC)/x86_64
 LOADER_LDFLAGS := -nostdlib -shared -Bsymbolic -znocombreloc --no-undefined \
 	-T $(EFI_LIB)/elf_x86_64_efi.lds
 
-LOADER_SRCS := $(addprefix boot/,efi_main.c console.c say.c efi_file.c mica_mem.c elf_core.c efi_mmap.c) \
+LOADER_SRCS := $(addprefix boot/,efi_main.c console.c say.c efi_file.c mica_mem.c elf_core.c efi_mmap.c \
+	efi_tables.c) \
 	kernel/config.c kernel/host/pci.c $(LIB_SRCS)
 LOADER_OBJS := $(patsubst %,$(BUILD)/efi/%.o,$(LOADER_SRCS))
 
@@ -37,7 +38,7 @@ $(BUILD)/BOOTX64.EFI: $(BUILD)/efi/loader.so
 
 # MICACHK.EFI, the pre-flight check (docs/hardware.md): the loader's console and file
 # reading, the core's config and ACPI parsers, and boot/check/.
-CHECK_SRCS := $(addprefix boot/,console.c say.c efi_file.c mica_mem.c efi_mmap.c) \
+CHECK_SRCS := $(addprefix boot/,console.c say.c efi_file.c mica_mem.c efi_mmap.c efi_tables.c) \
 	$(addprefix boot/check/,main.c probe.c judge.c acpi_facts.c) \
 	kernel/config.c kernel/host/acpi.c kernel/host/dmar.c kernel/host/ivrs.c \
 	kernel/host/iommu_acpi.c kernel/host/pci.c $(LIB_SRCS)

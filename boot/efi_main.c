@@ -205,42 +205,6 @@ static EFI_STATUS find_trampoline(struct boot_info *bi)
 	return st;
 }
 
-static void find_rsdp(struct boot_info *bi)
-{
-	static EFI_GUID acpi20 = ACPI_20_TABLE_GUID, acpi10 = ACPI_TABLE_GUID;
-
-	for (UINTN i = 0; i < g_st->NumberOfTableEntries; i++) {
-		EFI_CONFIGURATION_TABLE *t = &g_st->ConfigurationTable[i];
-
-		if (!memcmp(&t->VendorGuid, &acpi20, sizeof(EFI_GUID)))
-			bi->acpi_rsdp = (uintptr_t)t->VendorTable;
-		else if (!bi->acpi_rsdp && !memcmp(&t->VendorGuid, &acpi10, sizeof(EFI_GUID)))
-			bi->acpi_rsdp = (uintptr_t)t->VendorTable;
-	}
-}
-
-static void find_framebuffer(struct boot_info *bi)
-{
-	static EFI_GUID gop_guid = EFI_GRAPHICS_OUTPUT_PROTOCOL_GUID;
-	EFI_GRAPHICS_OUTPUT_PROTOCOL *gop;
-	EFI_GRAPHICS_OUTPUT_MODE_INFORMATION *mi;
-
-	if (g_bs->LocateProtocol(&gop_guid, NULL, (void **)&gop) != EFI_SUCCESS || !gop->Mode ||
-	    !gop->Mode->Info)
-		return;
-	mi = gop->Mode->Info;
-	if (mi->PixelFormat == PixelRedGreenBlueReserved8BitPerColor)
-		bi->fb.format = 1;
-	else if (mi->PixelFormat == PixelBlueGreenRedReserved8BitPerColor)
-		bi->fb.format = 2;
-	else
-		return; /* bit masks or no linear framebuffer: the core gets none */
-	bi->fb.base = gop->Mode->FrameBufferBase;
-	bi->fb.width = mi->HorizontalResolution;
-	bi->fb.height = mi->VerticalResolution;
-	bi->fb.pitch = mi->PixelsPerScanLine;
-}
-
 /* UEFI 2.10 7.4.6: the map key must be current, so nothing may allocate between the last
  * GetMemoryMap and ExitBootServices (printing can). The buffer gets slack beforehand. */
 static EFI_STATUS leave_firmware(EFI_HANDLE image, struct boot_info *bi)
@@ -324,8 +288,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st_in)
 	    (st = find_trampoline(bi)) != EFI_SUCCESS)
 		return give_up(st);
 	root->Close(root);
-	find_rsdp(bi);
-	find_framebuffer(bi);
+	bi->acpi_rsdp = efi_acpi_rsdp();
+	efi_framebuffer(&bi->fb);
 
 	st = leave_firmware(image, bi);
 	if (st != EFI_SUCCESS)

@@ -45,6 +45,11 @@ EFI_STATUS file_exists(EFI_FILE_HANDLE root, const char *path);
  * ("\\mica\\"), or from the volume root if it starts with a separator; '/' becomes '\\'. */
 void esp_path(const char *dir, const char *name, char *out, size_t len);
 
+/* efi_tables.c: the ACPI RSDP from the firmware's configuration table (ACPI 2.0 preferred;
+ * 0 if none), and the GOP's framebuffer (format 0 if there is none Mica can draw on). */
+uint64_t efi_acpi_rsdp(void);
+void efi_framebuffer(struct boot_framebuffer *fb);
+
 /* elf_core.c: the core image, an ELF64 static PIE linked at 0. Pure logic. */
 struct core_layout {
 	uint64_t span;  /* bytes from vaddr 0 to the end of the last PT_LOAD, page-rounded */

@@ -9,10 +9,14 @@
 
 struct pcpu;
 
-void arch_console_init(void);
+/* The host's serial port: a 16550 at I/O port `port` whose interrupt is ISA IRQ `irq`; port
+ * 0: none (the log goes to the screen only, or nowhere). Returns 0, or -1 when no UART
+ * answers there (then there is none). */
+int arch_console_init(uint16_t port, uint8_t irq);
 void arch_console_write(const char *s, size_t n);
 /* Routes the host serial port's receive interrupt to this CPU; each byte that arrives is
- * handed to console_rx() in interrupt context. Returns 0, or -1 (no I/O APIC found). */
+ * handed to console_rx() in interrupt context. Returns 0, or -1 (no port, or no I/O APIC
+ * found). */
 int arch_console_rx_enable(const struct boot_info *bi);
 
 /* Boot CPU: GDT/TSS/IDT for CPU 0, own page tables over all of physical memory. */

@@ -28,7 +28,8 @@ struct span {
 struct parser {
 	struct cfg *out;
 	struct cfg_error *err;
-	struct cfg_partition *cur; /* NULL before the first section */
+	struct cfg_partition *cur; /* NULL before the first section and in [mica] */
+	int in_host;               /* inside the [mica] section */
 	unsigned on_crash_line;    /* struct cfg_partition has no field for it */
 	unsigned line;
 };
@@ -554,6 +555,66 @@ static int key_line(const struct parser *ps, struct span key)
 	return -1; /* not a key */
 }
 
+/* COM1-COM4 by name, or an I/O port: the 16550's eight registers must fit below 0x10000. */
+static int parse_serial(struct parser *ps, struct span v)
+{
+	static const struct { const char *name; uint16_t port; } com[] = {
+		{ "com1", 0x3f8 }, { "com2", 0x2f8 }, { "com3", 0x3e8 }, { "com4", 0x2e8 },
+	};
+	struct cfg_host *h = &ps->out->host;
+	char ex[EXCERPT_MAX + 4];
+	uint64_t port = 0;
+
+	h->serial_given = 1;
+	if (span_is(v, "none")) {
+		h->serial_port = 0;
+		return 0;
+	}
+	for (unsigned i = 0; i < sizeof(com) / sizeof(com[0]); i++)
+		if (span_is(v, com[i].name))
+			port = com[i].port;
+	if (!port && (parse_port(v, &port) || port > 0xfff8))
+		return cfg_fail(ps->err, ps->line,
+			    "serial '%s': expected com1, com2, com3, com4, an I/O port such as "
+			    "0x2f8, or none", excerpt(ex, v, EXCERPT_MAX));
+	h->serial_port = (uint16_t)port;
+	h->serial_irq = (port == 0x2f8 || port == 0x2e8) ? 3 : 4;
+	return 0;
+}
+
+/* A key of the [mica] section. */
+static int parse_host(struct parser *ps, struct span key, struct span v)
+{
+	struct cfg_host *h = &ps->out->host;
+	char ex[EXCERPT_MAX + 4];
+	unsigned *line;
+
+	if (span_is(key, "serial"))
+		line = &h->serial_line;
+	else if (span_is(key, "screen"))
+		line = &h->screen_line;
+	else
+		return cfg_fail(ps->err, ps->line, "unknown key '%s' in [mica] (expected serial or "
+			    "screen)", excerpt(ex, key, EXCERPT_MAX));
+	if (*line)
+		return cfg_fail(ps->err, ps->line, "key '%s' given twice in [mica] (first on line %u)",
+			    excerpt(ex, key, EXCERPT_MAX), *line);
+	*line = ps->line;
+	if (v.n == 0)
+		return cfg_fail(ps->err, ps->line, "key '%s' has an empty value",
+			    excerpt(ex, key, EXCERPT_MAX));
+	if (line == &h->serial_line)
+		return parse_serial(ps, v);
+	if (span_is(v, "on") || span_is(v, "yes"))
+		h->screen = CFG_SCREEN_ON;
+	else if (span_is(v, "off") || span_is(v, "no"))
+		h->screen = CFG_SCREEN_OFF;
+	else
+		return cfg_fail(ps->err, ps->line, "screen '%s': expected on or off",
+			    excerpt(ex, v, EXCERPT_MAX));
+	return 0;
+}
+
 static int parse_assignment(struct parser *ps, struct span l)
 {
 	char ex[EXCERPT_MAX + 4], ex2[64];
@@ -565,9 +626,11 @@ static int parse_assignment(struct parser *ps, struct span l)
 	if (eq == l.n || key.n == 0)
 		return cfg_fail(ps->err, ps->line, "expected 'key = value', found '%s'",
 			    excerpt(ex2, l, 60));
-	if (!ps->cur)
+	if (!ps->cur && !ps->in_host)
 		return cfg_fail(ps->err, ps->line, "'%s' is outside a [partition NAME] section",
 			    excerpt(ex, key, EXCERPT_MAX));
+	if (ps->in_host)
+		return parse_host(ps, key, trim(l.p + eq + 1, l.p + l.n));
 	int first = key_line(ps, key);
 	if (first < 0)
 		return cfg_fail(ps->err, ps->line,
@@ -629,15 +692,24 @@ static int parse_section(struct parser *ps, struct span l)
 	if (rc)
 		return rc;
 	ps->cur = NULL;
+	ps->in_host = 0;
 	if (l.p[l.n - 1] != ']' || l.n < 2)
 		return cfg_fail(ps->err, ps->line, "expected '[partition NAME]', found '%s'",
 			    excerpt(ex2, l, 60));
 	struct span in = trim(l.p + 1, l.p + l.n - 1);
+	if (span_is(in, "mica")) {
+		if (out->host.line)
+			return cfg_fail(ps->err, ps->line, "section [mica] given twice (first on "
+				    "line %u)", out->host.line);
+		out->host.line = ps->line;
+		ps->in_host = 1;
+		return 0;
+	}
 	size_t w = 0;
 	while (w < in.n && !is_space(in.p[w]))
 		w++;
 	if (!span_is((struct span){ in.p, w }, "partition"))
-		return cfg_fail(ps->err, ps->line, "unknown section '%s' (expected [partition NAME])",
+		return cfg_fail(ps->err, ps->line, "unknown section '%s' (expected [partition NAME] or [mica])",
 			    excerpt(ex2, l, 60));
 	struct span name = trim(in.p + w, in.p + in.n);
 	if (name.n == 0)

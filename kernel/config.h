@@ -66,9 +66,22 @@ static inline int cfg_has_virtio(const struct cfg_partition *p)
 	return p->virtio_console || p->disk[0] || p->net[0];
 }
 
+/* The [mica] section: the hypervisor's own console (docs/config.md, "The [mica] section"). */
+enum cfg_screen { CFG_SCREEN_AUTO = 0, CFG_SCREEN_ON, CFG_SCREEN_OFF };
+
+struct cfg_host {
+	unsigned line;        /* of the [mica] header; 0 when there is none */
+	int serial_given;     /* serial = ... was given; else SPCR, else COM1 */
+	uint16_t serial_port; /* 0: serial = none */
+	uint8_t serial_irq;   /* its ISA IRQ (3 for 0x2f8 and 0x2e8, else 4) */
+	enum cfg_screen screen; /* screen = on | off; auto: on when there is a framebuffer */
+	unsigned serial_line, screen_line;
+};
+
 struct cfg {
 	unsigned nparts;
 	struct cfg_partition part[CFG_MAX_PARTS];
+	struct cfg_host host;
 };
 
 struct cfg_error {

@@ -2,17 +2,19 @@
 #include <stdio.h>
 #include "arch/x86/cpu.h"
 #include "kernel/arch.h"
+#include "kernel/hostcon.h"
 #include "kernel/log.h"
 #include "kernel/percpu.h"
 #include "kernel/spinlock.h"
 
-/* Serialises the serial port between all CPUs. */
+/* Serialises the serial port and the screen between all CPUs. */
 static struct spinlock log_lock = SPINLOCK_INIT;
 
 void log_write(const char *s, size_t n)
 {
 	uint64_t f = spin_lock(&log_lock);
 	arch_console_write(s, n);
+	hostcon_screen_write(s, n);
 	spin_unlock(&log_lock, f);
 }
 

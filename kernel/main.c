@@ -7,12 +7,14 @@
 #include "kernel/config.h"
 #include "kernel/console.h"
 #include "kernel/host/acpi.h"
+#include "kernel/hostcon.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"
 #include "kernel/passthrough.h"
 #include "kernel/percpu.h"
 #include "kernel/virt.h"
+#include "lib/uart16550.h"
 
 #define MICA_VERSION "0.1"
 
@@ -169,13 +171,23 @@ void kernel_main(const struct boot_info *bi)
 {
 	cpus[0].self = &cpus[0];
 	ncpus = 1;
-	arch_console_init();
-	if (bi->magic != BOOT_INFO_MAGIC || bi->version != BOOT_INFO_VERSION)
+	if (bi->magic != BOOT_INFO_MAGIC || bi->version != BOOT_INFO_VERSION) {
+		arch_console_init(UART_COM1_PORT, UART_COM1_IRQ);
 		panic("the boot path handed over boot_info version %u (magic 0x%lx); this core needs "
 		      "version %u: use the loader built with this core", bi->version, bi->magic,
 		      BOOT_INFO_VERSION);
+	}
+	/* The console first, as the config's [mica] section says; a config that does not
+	 * parse is refused later, with its error on the default console. */
+	const struct cfg_host *host = NULL;
+	if (bi->config_addr &&
+	    !cfg_parse((const char *)bi->config_addr, bi->config_size, &config, NULL))
+		host = &config.host;
+	hostcon_serial_start(bi, host);
 	arch_init_boot_cpu(bi, &cpus[0]);
 	mem_init(bi);
+	hostcon_screen_start(bi, host);
+	hostcon_describe();
 	find_cpus(bi);
 
 	const char *why_svm = "", *why_vmx = "";
@@ -222,7 +234,8 @@ void kernel_main(const struct boot_info *bi)
 	}
 	console_input_start();
 	if (arch_console_rx_enable(bi))
-		log_info("no I/O APIC found: keyboard input to partitions is off");
+		log_info("no serial port or no I/O APIC: keyboard input to partitions is off "
+			 "(input comes from the serial port only)");
 	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
 	cpu_run(&cpus[0]);
 }

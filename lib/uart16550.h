@@ -71,12 +71,28 @@
 
 #define UART_SPIN_MAX 100000 /* LSR polls before a transmitter is taken to be absent */
 
+/* Is there a UART at base? A floating bus reads all ones, and some chipsets answer
+ * unclaimed ports with zeros: a UART's scratch register keeps what is written to it. */
+static inline int uart_present(uint16_t base)
+{
+	uint16_t scr = (uint16_t)(base + UART_SCR);
+	uint8_t old = inb(scr), a, b;
+
+	if (inb((uint16_t)(base + UART_LSR)) == 0xFF)
+		return 0;
+	outb(scr, 0x5a);
+	a = inb(scr);
+	outb(scr, 0xa5);
+	b = inb(scr);
+	outb(scr, old);
+	return a == 0x5a && b == 0xa5;
+}
+
 /* 115200 8N1 (divisor 1 of 1.8432 MHz / 16), FIFOs on and cleared, DTR and RTS; receive
- * interrupts off. Returns 0, or -1 when nothing answers at base (a floating bus reads
- * all ones). */
+ * interrupts off. Returns 0, or -1 when no UART answers at base (uart_present). */
 static inline int uart_setup(uint16_t base)
 {
-	if (inb((uint16_t)(base + UART_LSR)) == 0xFF)
+	if (!uart_present(base))
 		return -1;
 	outb((uint16_t)(base + UART_IER), 0);
 	outb((uint16_t)(base + UART_LCR), UART_LCR_DLAB);

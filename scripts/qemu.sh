@@ -4,7 +4,9 @@
 # Environment: MICA_MACHINE (q35; e.g. pc, or q35,hpet=off), MICA_MEM (MiB, 1024), MICA_SMP
 # (4; any -smp value, e.g. 6,sockets=2,cores=3), MICA_ICOUNT=N (-icount shift=N, for
 # benchmarks), MICA_DISK_BUS=usb (the image is a USB stick on an xHCI controller, e.g. from
-# scripts/mkusb.sh; default: a virtio disk), MICA_QEMU_EXTRA (more args, split on spaces),
+# scripts/mkusb.sh; default: a virtio disk), MICA_SERIAL (QEMU's -serial, e.g. none; default
+# stdio), MICA_DISPLAY=vga (a standard VGA card: OVMF gives the loader a framebuffer, and
+# Mica draws its console on it), MICA_QEMU_EXTRA (more args, split on spaces),
 # OVMF_CODE / OVMF_VARS (paths).
 set -eu
 
@@ -38,7 +40,9 @@ else
 	accel="-accel tcg -cpu max"
 fi
 
-if [ -t 0 ]; then
+if [ -n "${MICA_SERIAL:-}" ]; then
+	serial=$MICA_SERIAL
+elif [ -t 0 ]; then
 	serial="mon:stdio"
 	echo "qemu.sh: serial console on this terminal; Ctrl-A X quits QEMU" >&2
 else
@@ -54,10 +58,17 @@ usb) disk="-device qemu-xhci,id=xhci -device usb-storage,bus=xhci.0,drive=esp,bo
 *) die "MICA_DISK_BUS=$MICA_DISK_BUS: expected virtio or usb" ;;
 esac
 
-# shellcheck disable=SC2086 # accel, disk, icount and MICA_QEMU_EXTRA are word lists on purpose
+display=""
+case "${MICA_DISPLAY:-none}" in
+none) ;;
+vga) display="-device VGA" ;;
+*) die "MICA_DISPLAY=$MICA_DISPLAY: expected none or vga" ;;
+esac
+
+# shellcheck disable=SC2086 # accel, disk, display, icount and MICA_QEMU_EXTRA are word lists on purpose
 exec qemu-system-x86_64 -machine "${MICA_MACHINE:-q35}" $accel -m "${MICA_MEM:-1024}" -smp "${MICA_SMP:-4}" \
 	-nodefaults -display none -no-reboot -net none -serial "$serial" \
 	-drive if=pflash,format=raw,readonly=on,file="$code" \
 	-drive if=pflash,format=raw,file=/dev/fd/3 \
 	-drive format=raw,file="$esp",if=none,id=esp $disk \
-	$icount ${MICA_QEMU_EXTRA:-} "$@"
+	$display $icount ${MICA_QEMU_EXTRA:-} "$@"

@@ -1,4 +1,5 @@
-/* 16550 UART on COM1: the hypervisor's log. 115200 8N1, polled. */
+/* The host's 16550 UART (COM1 unless the config or the SPCR table names another, or none):
+ * the hypervisor's log. 115200 8N1, polled. */
 #include <stddef.h>
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
@@ -9,20 +10,31 @@
 #include "kernel/host/acpi.h"
 #include "lib/uart16550.h"
 
-#define COM1 UART_COM1_PORT
+/* Set by the boot CPU before the other CPUs start; read-only after. */
+static uint16_t port = UART_COM1_PORT;
+static uint8_t port_irq = UART_COM1_IRQ;
 
-void arch_console_init(void)
+int arch_console_init(uint16_t base, uint8_t irq)
 {
-	uart_setup(COM1); /* no UART: the log goes nowhere, as it would on a headless box */
+	port = base;
+	port_irq = irq;
+	/* No UART answering: the log goes nowhere, as it would on a headless box. */
+	if (port && uart_setup(port)) {
+		port = 0;
+		return -1;
+	}
+	return 0;
 }
 
 static void put(char c)
 {
-	uart_putc(COM1, c);
+	uart_putc(port, c);
 }
 
 void arch_console_write(const char *s, size_t n)
 {
+	if (!port)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '\n')
 			put('\r');
@@ -35,8 +47,8 @@ void serial_rx_interrupt(void)
 	char buf[64];
 	size_t n = 0;
 
-	while (n < sizeof(buf) && (inb(COM1 + UART_LSR) & UART_LSR_DR))
-		buf[n++] = (char)inb(COM1 + UART_RBR);
+	while (port && n < sizeof(buf) && (inb(port + UART_LSR) & UART_LSR_DR))
+		buf[n++] = (char)inb(port + UART_RBR);
 	if (n)
 		console_rx(buf, n);
 }
@@ -47,16 +59,17 @@ int arch_console_rx_enable(const struct boot_info *bi)
 	uint32_t gsi_base, gsi;
 	uint16_t flags;
 
-	if (acpi_madt_ioapic(bi->acpi_rsdp, UART_COM1_IRQ, &base, &gsi_base, &gsi, &flags) ||
+	if (!port ||
+	    acpi_madt_ioapic(bi->acpi_rsdp, port_irq, &base, &gsi_base, &gsi, &flags) ||
 	    gsi < gsi_base || gsi - gsi_base >= 24)
 		return -1;
 	/* ISA default: edge, active high; an override may say otherwise (MPS INTI flags). */
 	int active_low = (flags & 3) == 3, level = ((flags >> 2) & 3) == 3;
 	ioapic_mask_all(base);
 	ioapic_route(base, gsi - gsi_base, VEC_SERIAL, apic_id(), level, active_low);
-	while (inb(COM1 + UART_LSR) & UART_LSR_DR)
-		(void)inb(COM1 + UART_RBR);
-	outb(COM1 + UART_MCR, inb(COM1 + UART_MCR) | UART_MCR_OUT2);
-	outb(COM1 + UART_IER, UART_IER_ERBFI);
+	while (inb(port + UART_LSR) & UART_LSR_DR)
+		(void)inb(port + UART_RBR);
+	outb(port + UART_MCR, inb(port + UART_MCR) | UART_MCR_OUT2);
+	outb(port + UART_IER, UART_IER_ERBFI);
 	return 0;
 }

@@ -17,9 +17,6 @@
 #define FADT_RESET_REG 116
 #define FADT_RESET_VALUE 128
 #define FADT_RESET_REG_SUP (1u << 10)
-#define SPCR_TYPE     36
-#define SPCR_BASE     40
-#define SPCR_BAUD     58
 #define MADT_ENTRIES  44
 
 static uint32_t table_len(const void *t)
@@ -161,14 +158,7 @@ void chk_acpi_read(uint64_t rsdp, struct chk_acpi *a)
 		a->reset_reg = chk_fadt_reset(t, table_len(t), &a->reset_space, &a->reset_addr,
 					      &a->reset_value);
 	}
-	if ((t = acpi_find_table(rsdp, "SPCR")) && table_len(t) > SPCR_BAUD) {
-		static const uint32_t baud[8] = { 0, 0, 0, 9600, 19200, 0, 57600, 115200 };
-		a->spcr = 1;
-		a->spcr_type = t[SPCR_TYPE];
-		a->spcr_space = t[SPCR_BASE];
-		a->spcr_addr = rd64(t + SPCR_BASE + 4);
-		a->spcr_baud = t[SPCR_BAUD] < 8 ? baud[t[SPCR_BAUD]] : 0;
-	}
+	a->spcr = acpi_spcr(rsdp, &a->serial) == 0;
 }
 
 void chk_mem_add(struct chk_mem *m, uint64_t base, uint64_t len)

@@ -40,10 +40,7 @@ struct chk_acpi {
 	uint64_t reset_addr;
 	uint8_t reset_value;
 	int spcr;
-	uint8_t spcr_type;        /* interface type: 0 16550, 1 16450, 0x12 16550 (GAS) ... */
-	uint8_t spcr_space;
-	uint64_t spcr_addr;
-	uint32_t spcr_baud;       /* 0: as the firmware left it */
+	struct acpi_spcr serial;  /* what the SPCR says, when spcr */
 };
 
 /* Memory as the firmware's map gives it: usable bytes (conventional and boot services
@@ -92,6 +89,7 @@ struct chk_facts {
 	int pit;                          /* PIT channel 2 counted down */
 	uint64_t tsc_hz;                  /* measured against it */
 	/* The firmware */
+	struct boot_framebuffer fb;       /* the GOP's mode, as the loader hands it on */
 	int secure_boot;                  /* 1 on, 0 off, -1 no such variable */
 	int setup_mode;                   /* 1: no platform key enrolled */
 	struct chk_acpi acpi;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "boot/check/chk.h"
+#include "kernel/host/fbcon.h"
 
 /* CPUID bits (Intel SDM vol. 2A "CPUID"; AMD APM vol. 3, appendix E). */
 #define L1_ECX_VMX     (1u << 5)
@@ -300,6 +301,44 @@ static void judge_tables(struct judge *j, const struct chk_facts *f)
 		    "be missing", a->fadt_flags);
 }
 
+/* Where Mica's console will go: the serial port (the config's [mica] serial =, else an
+ * I/O-port 16550 the SPCR names, else COM1) and the screen (a GOP framebuffer). */
+static void judge_console(struct judge *j, const struct chk_facts *f)
+{
+	const struct acpi_spcr *sp = &f->acpi.serial;
+	const struct cfg_host *h = f->config.parsed ? &f->config.cfg->host : NULL;
+	int spcr_ok = f->acpi.spcr && sp->space == 1 && sp->addr && sp->addr <= 0xfff8 &&
+		      (sp->type == 0 || sp->type == 1 || sp->type == 0x12);
+
+	if (h && h->serial_given && !h->serial_port)
+		say(j, CHK_OK, "serial", NULL, "none: the config says serial = none");
+	else if (h && h->serial_given)
+		say(j, CHK_OK, "serial", NULL, "I/O port 0x%x, IRQ %u: the config's serial =",
+		    h->serial_port, h->serial_irq);
+	else if (spcr_ok)
+		say(j, CHK_OK, "serial", NULL, "I/O port 0x%llx, IRQ %u, %u baud: the SPCR table's, "
+		    "which Mica uses", (unsigned long long)sp->addr, sp->irq, sp->baud);
+	else if (f->acpi.spcr)
+		say(j, CHK_WARNING, "serial",
+		    "set serial = in the config's [mica] section, or read Mica on the screen",
+		    "the SPCR names a console Mica cannot drive (%s 0x%llx, type 0x%x); Mica tries "
+		    "COM1 (0x3F8)", sp->space == 0 ? "memory" : "space",
+		    (unsigned long long)sp->addr, sp->type);
+	else
+		say(j, CHK_OK, "serial", NULL, "no SPCR table: Mica writes COM1 (0x3F8) if a UART "
+		    "answers there");
+	if (h && h->screen == CFG_SCREEN_OFF)
+		say(j, CHK_OK, "screen", NULL, "off: the config says screen = off");
+	else if (f->fb.format)
+		say(j, CHK_OK, "screen", NULL, "%ux%u framebuffer: Mica's console shows there "
+		    "(%ux%u characters)", f->fb.width, f->fb.height, f->fb.width / FBCON_CELL_W,
+		    f->fb.height / FBCON_CELL_H);
+	else
+		say(j, CHK_WARNING, "screen", "use the serial port, or a graphics card whose UEFI "
+		    "driver gives a linear framebuffer",
+		    "no framebuffer Mica can draw on: its console goes to the serial port only");
+}
+
 static void judge_timers(struct judge *j, const struct chk_facts *f)
 {
 	if (f->pit)
@@ -316,17 +355,7 @@ static void judge_timers(struct judge *j, const struct chk_facts *f)
 		say(j, CHK_WARNING, "tsc", "turn off deep C-states in the firmware setup if guests' "
 		    "clocks drift", "not invariant (CPUID 0x80000007:EDX[8] clear): its rate may "
 		    "change with power states");
-	if (!f->acpi.spcr)
-		say(j, CHK_OK, "serial", NULL, "no SPCR table: Mica writes COM1 (0x3F8) if there is one");
-	else if (f->acpi.spcr_space == 1 && f->acpi.spcr_addr == 0x3F8)
-		say(j, CHK_OK, "serial", NULL, "SPCR: I/O port 0x3F8 (COM1), %u baud: Mica's port",
-		    f->acpi.spcr_baud);
-	else
-		say(j, CHK_WARNING, "serial",
-		    "set the firmware's console redirection to COM1, or read Mica on the screen",
-		    "SPCR names a console at %s 0x%llx (type 0x%x); Mica writes COM1 (0x3F8) only",
-		    f->acpi.spcr_space == 0 ? "memory" : "I/O port",
-		    (unsigned long long)f->acpi.spcr_addr, f->acpi.spcr_type);
+	judge_console(j, f);
 }
 
 static void judge_memory(struct judge *j, const struct chk_facts *f)

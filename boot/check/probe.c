@@ -185,22 +185,6 @@ static void probe_firmware(struct chk_facts *f)
 		f->setup_mode = v ? 1 : 0;
 }
 
-static uint64_t find_rsdp(void)
-{
-	static EFI_GUID acpi20 = ACPI_20_TABLE_GUID, acpi10 = ACPI_TABLE_GUID;
-	uint64_t rsdp = 0;
-
-	for (UINTN i = 0; i < g_st->NumberOfTableEntries; i++) {
-		EFI_CONFIGURATION_TABLE *t = &g_st->ConfigurationTable[i];
-
-		if (!memcmp(&t->VendorGuid, &acpi20, sizeof(EFI_GUID)))
-			rsdp = (uintptr_t)t->VendorTable;
-		else if (!rsdp && !memcmp(&t->VendorGuid, &acpi10, sizeof(EFI_GUID)))
-			rsdp = (uintptr_t)t->VendorTable;
-	}
-	return rsdp;
-}
-
 /* The vendor ID of a PCI function: through its ECAM window, or mechanism #1 on segment 0. */
 static uint16_t pci_vendor(const struct acpi_mcfg *m, const struct cfg_pci *d)
 {
@@ -272,8 +256,9 @@ void chk_probe(EFI_FILE_HANDLE root, struct chk_facts *f, struct cfg *cfg)
 	probe_cpu(f);
 	probe_msrs(f);
 	probe_pit(f);
-	chk_acpi_read(find_rsdp(), &f->acpi);
+	chk_acpi_read(efi_acpi_rsdp(), &f->acpi);
 	probe_memory(f);
 	probe_firmware(f);
+	efi_framebuffer(&f->fb);
 	probe_config(root, f, cfg);
 }

@@ -157,3 +157,22 @@ int acpi_mcfg(uint64_t rsdp, struct acpi_mcfg *out)
 	}
 	return 0;
 }
+
+/* SPCR: interface type at 36, base address (a GAS) at 40, interrupt type at 52 (bit 0: a
+ * PC-AT IRQ), the IRQ at 53, the baud rate code at 58. */
+int acpi_spcr(uint64_t rsdp, struct acpi_spcr *out)
+{
+	static const uint32_t baud[8] = { 0, 0, 0, 9600, 19200, 0, 57600, 115200 };
+	const struct sdt_header *h = acpi_find_table(rsdp, "SPCR");
+	const uint8_t *t = (const uint8_t *)h;
+
+	memset(out, 0, sizeof(*out));
+	if (!h || h->length < 59)
+		return MICA_EINVAL;
+	out->type = t[36];
+	out->space = t[40];
+	out->addr = rd64(t + 44);
+	out->irq = (t[52] & 1) ? t[53] : 0;
+	out->baud = t[58] < 8 ? baud[t[58]] : 0;
+	return 0;
+}

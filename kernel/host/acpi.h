@@ -30,6 +30,20 @@ int acpi_madt_cpus(uint64_t rsdp, struct acpi_cpus *out, char *err, size_t errle
 int acpi_madt_ioapic(uint64_t rsdp, unsigned isa_irq, uint64_t *addr, uint32_t *gsi_base,
 		     uint32_t *gsi, uint16_t *flags);
 
+/* The serial console the firmware describes in its SPCR table (Microsoft's Serial Port
+ * Console Redirection table, revision 1 and later). */
+struct acpi_spcr {
+	uint8_t type;   /* interface type: 0 16550, 1 16450, 0x12 16550 by GAS, ... */
+	uint8_t space;  /* the base address' GAS space: 0 memory, 1 I/O */
+	uint64_t addr;
+	uint8_t irq;    /* the PC-AT IRQ, 0 when the table gives none */
+	uint32_t baud;  /* 0: as the firmware left it */
+};
+
+/* Fills out from the SPCR. Returns 0, or MICA_EINVAL when there is none (or it is too
+ * short to hold a base address). */
+int acpi_spcr(uint64_t rsdp, struct acpi_spcr *out);
+
 /* ECAM windows of the MCFG table (PCI Firmware 3.2, 4.1.2): base of bus start_bus in
  * segment seg, buses start_bus..end_bus. */
 #define ACPI_MCFG_MAX 8

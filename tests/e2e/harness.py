@@ -268,6 +268,7 @@ class Backend:
     timeout_scale = 1.0
     subst = {}
     named_only = False  # runs only the scenarios that name this backend in their vendors
+    efi_program = None  # UEFI backends: another program than the loader as BOOTX64.EFI
 
     def build_image(self, image, config_path, files, build=None):
         raise NotImplementedError
@@ -322,7 +323,6 @@ class QemuSvm(Backend):
     vendor = "svm"
     subst = UEFI_SUBST
     image_script = "mkesp.sh"
-    efi_program = None  # another program than the loader as BOOTX64.EFI (MKESP_LOADER)
 
     def build_image(self, image, config_path, files, build=None):
         _check_files(files)

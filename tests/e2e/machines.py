@@ -59,9 +59,10 @@ CHECK_SCENARIOS = [
     Scenario(
         "check-q35-vtd",
         "the pre-flight check on QEMU's q35 with 4 CPUs, 1 GiB, VT-d (intel-iommu with "
-        "interrupt remapping) and the edu device: it names the CPU, SVM and NPT as QEMU "
-        "emulates them, 4 CPUs, the IOMMU, the ECAM window, the HPET, all memory below "
-        "4 GiB, and finds the config's files and its PCI device; nothing is missing",
+        "interrupt remapping), a VGA card and the edu device: it names the CPU, SVM and NPT "
+        "as QEMU emulates them, 4 CPUs, the IOMMU, the ECAM window, the HPET, COM1 (no SPCR), "
+        "the framebuffer, all memory below 4 GiB, and finds the config's files and its PCI "
+        "device; nothing is missing",
         CHECK_VTD_CFG,
         ["hello.elf", "edu.elf"],
         Expect(steps=[
@@ -72,6 +73,8 @@ CHECK_SCENARIOS = [
             chk("OK", "numa", lit("no SRAT: one memory node")),
             chk("OK", "hpet", lit("present")),
             chk("OK", "pit", r"PIT channel 2 counts"),
+            chk("OK", "serial", lit("no SPCR table: Mica writes COM1 (0x3F8) if a UART answers there")),
+            chk("OK", "screen", lit("1280x800 framebuffer: Mica's console shows there (106x40 characters)")),
             chk("OK", "memory", r"usable: \d+ KiB below 1 MiB, \d+ MiB from 1 MiB to 4 GiB, "
                 r"0 bytes above 4 GiB"),
             chk("OK", "secure boot", "off"),
@@ -81,7 +84,8 @@ CHECK_SCENARIOS = [
             CAN_RUN,
         ]),
         timeout=60, vendors=("svm-check",),
-        env={"MICA_QEMU_EXTRA": "-device intel-iommu,intremap=on "
+        env={"MICA_DISPLAY": "vga",
+             "MICA_QEMU_EXTRA": "-device intel-iommu,intremap=on "
                                 "-device edu,addr=0x10,dma_mask=0xffffffff"}),
     Scenario(
         "check-numa-6g",

@@ -97,7 +97,7 @@ Test(check, sound_intel_machine_has_nothing_missing)
 	intel(&f);
 	struct chk_summary s = judge(&f);
 	cr_assert_eq(s.missing, 0);
-	cr_assert_eq(s.warning, 1, "only the missing config warns: %u", s.warning);
+	cr_assert_eq(s.warning, 2, "only the missing config and screen warn: %u", s.warning);
 	assert_line("OK vt-x:", "turned on by the firmware (IA32_FEATURE_CONTROL = 0x5)");
 	assert_line("OK ept:", "2 MiB pages yes, 1 GiB pages no");
 	assert_line("OK unrestricted guest:", "yes");
@@ -255,8 +255,8 @@ Test(check, tables_timers_and_serial)
 	f.pit = 0;
 	f.e7_edx = 0;
 	f.acpi.spcr = 1;
-	f.acpi.spcr_space = 1;
-	f.acpi.spcr_addr = 0x2f8;
+	f.acpi.serial.space = 0; /* memory-mapped: Mica cannot drive it */
+	f.acpi.serial.addr = 0xfe030000;
 	f.acpi.fadt = 1;
 	f.acpi.fadt_flags = 1u << 20;
 	struct chk_summary s = judge(&f);
@@ -264,13 +264,24 @@ Test(check, tables_timers_and_serial)
 	assert_line("WARNING mcfg:", "no MCFG");
 	assert_line("MISSING pit:", "does not count");
 	assert_line("WARNING tsc:", "not invariant");
-	assert_line("WARNING serial:", "I/O port 0x2f8");
+	assert_line("WARNING serial:", "cannot drive (memory 0xfe030000, type 0x0); Mica tries COM1");
 	assert_line("WARNING acpi:", "hardware-reduced");
 	cr_assert_eq(s.missing, 1);
-	f.acpi.spcr_addr = 0x3f8;
-	f.acpi.spcr_baud = 115200;
+	f.acpi.serial.space = 1;
+	f.acpi.serial.addr = 0x2f8;
+	f.acpi.serial.irq = 3;
+	f.acpi.serial.baud = 115200;
 	judge(&f);
-	assert_line("OK serial:", "0x3F8 (COM1), 115200 baud");
+	assert_line("OK serial:", "I/O port 0x2f8, IRQ 3, 115200 baud: the SPCR table's");
+	f.acpi.spcr = 0;
+	judge(&f);
+	assert_line("OK serial:", "no SPCR table: Mica writes COM1");
+	assert_line("WARNING screen:", "no framebuffer Mica can draw on");
+	f.fb.format = 2;
+	f.fb.width = 1280;
+	f.fb.height = 800;
+	judge(&f);
+	assert_line("OK screen:", "1280x800 framebuffer: Mica's console shows there (106x40 characters)");
 }
 
 Test(check, no_low_page_is_missing)
@@ -330,6 +341,26 @@ Test(check, config_that_does_not_fit)
 	f.acpi.iommu = IOMMU_NONE;
 	judge(&f);
 	assert_line("MISSING config: \\mica\\mica.cfg:9: partition 'b' passes", "no usable IOMMU");
+}
+
+Test(check, the_configs_console_wins)
+{
+	static struct cfg c;
+	struct chk_facts f;
+	intel(&f);
+	f.acpi.spcr = 1;
+	f.acpi.serial.space = 1;
+	f.acpi.serial.addr = 0x3f8;
+	f.fb.format = 1;
+	with_config(&f, &c, "[mica]\nserial = com2\nscreen = off\n" "[partition a]\ncpus = 1\n"
+		    "memory = 64M\nimage = a.elf\n");
+	judge(&f);
+	assert_line("OK serial:", "I/O port 0x2f8, IRQ 3: the config's serial =");
+	assert_line("OK screen:", "off: the config says screen = off");
+	with_config(&f, &c, "[mica]\nserial = none\n[partition a]\ncpus = 1\nmemory = 64M\n"
+		    "image = a.elf\n");
+	judge(&f);
+	assert_line("OK serial:", "none: the config says serial = none");
 }
 
 Test(check, config_that_does_not_parse)
@@ -459,6 +490,8 @@ Test(check, acpi_read_through_the_rsdp)
 	spcr[40] = 1;
 	spcr[44] = 0xf8;
 	spcr[45] = 0x02;
+	spcr[52] = 1;
+	spcr[53] = 3;
 	spcr[58] = 7;
 	acpi_fix_sum(spcr, 80, 9);
 	header(hpet, "HPET", 56);
@@ -484,9 +517,10 @@ Test(check, acpi_read_through_the_rsdp)
 	cr_assert_eq(a.max_apic_id, 300);
 	cr_assert_eq(a.x2apic_entries, 1);
 	cr_assert(a.spcr);
-	cr_assert_eq(a.spcr_addr, 0x2f8);
-	cr_assert_eq(a.spcr_space, 1);
-	cr_assert_eq(a.spcr_baud, 115200);
+	cr_assert_eq(a.serial.addr, 0x2f8);
+	cr_assert_eq(a.serial.space, 1);
+	cr_assert_eq(a.serial.baud, 115200);
+	cr_assert_eq(a.serial.irq, 3);
 	cr_assert(a.hpet);
 	cr_assert(a.fadt);
 	cr_assert_not(a.reset_reg);

@@ -234,10 +234,10 @@ Test(config, unknown_key_and_section)
 	expect_error("[partition a]\nCmdline = x\n", 2,
 		     "unknown key 'Cmdline' (expected cpus, memory, image, initrd, "
 		     "cmdline, modules, on_crash, service, console, disk, net, pci or debug_exit)");
-	expect_error("# hi\n[foo]\n", 2, "unknown section '[foo]' (expected [partition NAME])");
-	expect_error("[]\n", 1, "unknown section '[]' (expected [partition NAME])");
+	expect_error("# hi\n[foo]\n", 2, "unknown section '[foo]' (expected [partition NAME] or [mica])");
+	expect_error("[]\n", 1, "unknown section '[]' (expected [partition NAME] or [mica])");
 	expect_error("[partitions a]\n", 1,
-		     "unknown section '[partitions a]' (expected [partition NAME])");
+		     "unknown section '[partitions a]' (expected [partition NAME] or [mica])");
 	expect_error("[partition]\n", 1,
 		     "section '[partition]' has no name (expected [partition NAME])");
 	expect_error("[partition a\n", 1, "expected '[partition NAME]', found '[partition a'");
@@ -811,4 +811,52 @@ Test(config, pci_limits_and_bad_addresses)
 	expect_error(PART("a", "0") "pci = , ,\n", 5,
 		     "pci: expected one or more PCI addresses (e.g. 00:04.0)");
 	expect_error(PART("a", "0") "pci =\n", 5, "key 'pci' has an empty value");
+}
+
+/* The [mica] section: the serial port and the screen. */
+Test(config, mica_section)
+{
+	expect_ok(PART("a", "0"));
+	cr_assert_eq(cfg.host.line, 0);
+	cr_assert_eq(cfg.host.serial_given, 0);
+	cr_assert_eq(cfg.host.screen, CFG_SCREEN_AUTO);
+	expect_ok("[mica]\nserial = com2\nscreen = off\n" PART("a", "0"));
+	cr_assert_eq(cfg.host.line, 1);
+	cr_assert(cfg.host.serial_given);
+	cr_assert_eq(cfg.host.serial_port, 0x2f8);
+	cr_assert_eq(cfg.host.serial_irq, 3);
+	cr_assert_eq(cfg.host.screen, CFG_SCREEN_OFF);
+	cr_assert_eq(cfg.nparts, 1);
+	/* After the partitions too, and with a port number. */
+	expect_ok(PART("a", "0") "[mica]\nserial = 0x3e8\nscreen = on\n");
+	cr_assert_eq(cfg.host.serial_port, 0x3e8);
+	cr_assert_eq(cfg.host.serial_irq, 4);
+	cr_assert_eq(cfg.host.screen, CFG_SCREEN_ON);
+	expect_ok("[mica]\nserial = none\n" PART("a", "0"));
+	cr_assert(cfg.host.serial_given);
+	cr_assert_eq(cfg.host.serial_port, 0);
+	cr_assert_eq(cfg.host.screen, CFG_SCREEN_AUTO);
+	expect_ok("[mica]\nserial = com4\n" PART("a", "0"));
+	cr_assert_eq(cfg.host.serial_port, 0x2e8);
+	cr_assert_eq(cfg.host.serial_irq, 3);
+}
+
+Test(config, mica_section_errors)
+{
+	expect_error("[mica]\nserial = com5\n" PART("a", "0"), 2,
+		     "serial 'com5': expected com1, com2, com3, com4, an I/O port such as 0x2f8, "
+		     "or none");
+	expect_error("[mica]\nserial = 0xfffc\n" PART("a", "0"), 2,
+		     "serial '0xfffc': expected com1, com2, com3, com4, an I/O port such as 0x2f8, "
+		     "or none");
+	expect_error("[mica]\nscreen = maybe\n" PART("a", "0"), 2,
+		     "screen 'maybe': expected on or off");
+	expect_error("[mica]\nscreen = on\nscreen = off\n" PART("a", "0"), 3,
+		     "key 'screen' given twice in [mica] (first on line 2)");
+	expect_error("[mica]\ncpus = 1\n" PART("a", "0"), 2,
+		     "unknown key 'cpus' in [mica] (expected serial or screen)");
+	expect_error("[mica]\n" PART("a", "0") "[mica]\n", 6,
+		     "section [mica] given twice (first on line 1)");
+	expect_error("[mica]\nserial =\n" PART("a", "0"), 2, "key 'serial' has an empty value");
+	expect_error("[mica]\nserial = com1\n", 0, "no [partition NAME] section: nothing to run");
 }
