@@ -1,5 +1,6 @@
-/* Multiboot2 header and entry. GRUB enters _start in 32-bit protected mode, paging off,
- * EAX = 0x36d76289, EBX = the boot information (Multiboot2 spec 3.2). We build page tables
+/* Multiboot2 and Multiboot (v1) headers and the entry. GRUB enters _start in 32-bit
+ * protected mode, paging off, EAX = 0x36d76289, EBX = the boot information (Multiboot2 spec
+ * 3.2); a v1 loader the same way with EAX = 0x2badb002. We build page tables
  * identity-mapping [0, 4 GiB) with 2 MiB pages, switch to long mode (Intel SDM vol. 3
  * 10.8.5) and call mb2_main(magic, mbi) in C. */
 
@@ -31,6 +32,24 @@ mb2_header:
 	.short	MB2_HTAG_END, 0
 	.long	8
 mb2_header_end:
+
+/* Multiboot (v1) header (spec 0.6.96 3.1), for QEMU's -kernel, iPXE and syslinux: modules
+ * page-aligned (bit 0), memory information (bit 1), and the load addresses given here (bit
+ * 16), since v1 loaders take only 32-bit ELF files. The loader copies the file from this
+ * header's offset back to __mb2_start, zeroes up to __mb2_end and enters _start with EAX =
+ * 0x2badb002; mb2_main tells the two apart by the magic. */
+#define MB1_HEADER_MAGIC 0x1badb002
+#define MB1_FLAGS        0x00010003
+	.balign 4
+mb1_header:
+	.long	MB1_HEADER_MAGIC
+	.long	MB1_FLAGS
+	.long	-(MB1_HEADER_MAGIC + MB1_FLAGS)
+	.long	mb1_header			/* header_addr */
+	.long	__mb2_start			/* load_addr */
+	.long	__data_end			/* load_end_addr */
+	.long	__mb2_end			/* bss_end_addr */
+	.long	_start				/* entry_addr */
 
 	.section .text.entry, "ax"
 	.code32

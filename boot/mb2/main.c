@@ -97,7 +97,7 @@ static const struct mb2_module *module(const char *name)
 static void list_modules(void)
 {
 	if (!g_info.nmodules)
-		con_say("GRUB passed no modules at all");
+		con_say("the boot loader passed no modules at all");
 	for (unsigned i = 0; i < g_info.nmodules; i++)
 		con_say("  module %u: '%s', %llu bytes", i, g_info.modules[i].string,
 			(unsigned long long)(g_info.modules[i].end - g_info.modules[i].start));
@@ -105,18 +105,30 @@ static void list_modules(void)
 
 static void read_mbi(uint32_t magic, uint32_t mbi)
 {
+	static char names[MB2_MAX_MODULES][BOOT_PATH_MAX];
+	const struct mb1_view low4g = { phys(0), 0, BELOW_4G };
 	char err[200];
+	int rc;
 
-	if (magic != MB2_BOOT_MAGIC) {
-		con_say("started with EAX = 0x%x; expected the Multiboot2 magic 0x%x", magic,
-			MB2_BOOT_MAGIC);
-		con_halt("boot mica-mb2.elf with GRUB 2's 'multiboot2' command (not 'multiboot')");
+	if (magic == MB2_BOOT_MAGIC)
+		rc = mbi_parse(phys(mbi), mbi, &g_info, err, sizeof(err));
+	else if (magic == MB1_BOOT_MAGIC)
+		rc = mbi1_parse(&low4g, mbi, &g_info, names, err, sizeof(err));
+	else {
+		con_say("started with EAX = 0x%x; expected the Multiboot2 magic 0x%x or the "
+			"Multiboot magic 0x%x", magic, MB2_BOOT_MAGIC, MB1_BOOT_MAGIC);
+		con_halt("boot mica-mb2.elf with GRUB 2 ('multiboot2'), or a Multiboot loader "
+			 "(QEMU -kernel, iPXE, syslinux); see docs/booting.md");
 	}
-	if (mbi_parse(phys(mbi), mbi, &g_info, err, sizeof(err))) {
+	if (rc) {
 		con_say("broken boot information from the boot loader: %s", err);
-		con_halt("use GRUB 2 (grub-mkrescue, or 'multiboot2' in grub.cfg); see docs/booting.md");
+		con_halt("use GRUB 2 (grub-mkrescue, or 'multiboot2' in grub.cfg) or another "
+			 "Multiboot loader; see docs/booting.md");
 	}
-	busy(mbi, mbi + g_info.total_size);
+	if (magic == MB1_BOOT_MAGIC)
+		busy(mbi, mbi + g_info.total_size);
+	else
+		busy(mbi, mbi + g_info.total_size);
 	busy((uintptr_t)__mb2_start, (uintptr_t)__mb2_end);
 	for (unsigned i = 0; i < g_info.nmodules; i++) {
 		const struct mb2_module *m = &g_info.modules[i];
@@ -124,12 +136,13 @@ static void read_mbi(uint32_t magic, uint32_t mbi)
 		if (m->start % MB2_PAGE) {
 			con_say("module '%s' starts at 0x%llx; expected a page-aligned address", m->string,
 				(unsigned long long)m->start);
-			con_halt("use GRUB 2, which honours the stub's module alignment request");
+			con_halt("use a boot loader that honours the stub's module alignment request "
+				 "(GRUB 2, QEMU, iPXE, syslinux do)");
 		}
 		busy(m->start, m->end);
 	}
-	if (!g_info.mmap || !g_info.mmap_count) {
-		con_say("the boot loader passed no memory map (Multiboot2 tag 6)");
+	if ((!g_info.mb1 && !g_info.mmap) || !g_info.mmap_count) {
+		con_say("the boot loader passed no memory map (Multiboot2 tag 6, Multiboot flag 6)");
 		con_halt("use GRUB 2 on a BIOS machine; see docs/booting.md");
 	}
 	for (unsigned i = 0; i < g_info.mmap_count; i++)
@@ -149,9 +162,11 @@ static void load_config(struct boot_info *bi)
 	struct cfg_error err = { 0 };
 
 	if (!m) {
-		con_say("no config: expected a module with the string '" CONFIG_NAME "'; GRUB passed:");
+		con_say("no config: expected a module named '" CONFIG_NAME "'; the boot loader passed:");
 		list_modules();
-		con_halt("add 'module2 /mica/mica.cfg " CONFIG_NAME "' to grub.cfg (scripts/mkiso.sh "
+		con_halt(g_info.mb1 ? "pass the config as a module named " CONFIG_NAME " (QEMU: "
+			 "-initrd 'core.elf,my.cfg " CONFIG_NAME ",...'); see docs/booting.md" :
+			 "add 'module2 /mica/mica.cfg " CONFIG_NAME "' to grub.cfg (scripts/mkiso.sh "
 			 "does); see docs/booting.md");
 	}
 	bi->config_addr = m->start;
@@ -181,9 +196,11 @@ static void find_file(struct boot_info *bi, const char *what, const char *name, 
 		return; /* partitions share the file: one copy is enough */
 	m = module(name);
 	if (!m) {
-		con_say(CONFIG_NAME ":%u: %s '%s' has no GRUB module (expected a module with the "
-			"string '%s')", line, what, name, name);
-		con_halt("add 'module2 /mica/<file> <name as in the config>' to grub.cfg, or fix "
+		con_say(CONFIG_NAME ":%u: %s '%s' has no module (expected a module named '%s')",
+			line, what, name, name);
+		con_halt(g_info.mb1 ? "pass the file as a module named as in the config (QEMU: "
+			 "-initrd '...,path/to/file <name>'), or fix the config" :
+			 "add 'module2 /mica/<file> <name as in the config>' to grub.cfg, or fix "
 			 "the config");
 	}
 	if (bi->nfiles == BOOT_MAX_FILES) {
@@ -227,9 +244,11 @@ static core_entry_fn load_core(struct boot_info *bi)
 	uint64_t base;
 
 	if (!m) {
-		con_say("no core: expected a module with the string '" CORE_NAME "'; GRUB passed:");
+		con_say("no core: expected a module named '" CORE_NAME "'; the boot loader passed:");
 		list_modules();
-		con_halt("add 'module2 /mica/core.elf " CORE_NAME "' to grub.cfg (scripts/mkiso.sh "
+		con_halt(g_info.mb1 ? "pass the core as a module named " CORE_NAME " (QEMU: -initrd "
+			 "'build/core.elf,...'); see docs/booting.md" :
+			 "add 'module2 /mica/core.elf " CORE_NAME "' to grub.cfg (scripts/mkiso.sh "
 			 "does); see docs/booting.md");
 	}
 	if (core_check(phys(m->start), m->end - m->start, &cl, why, sizeof(why)) != 0) {
@@ -311,7 +330,7 @@ void mb2_main(uint32_t magic, uint32_t mbi)
 	int n;
 
 	con_init();
-	con_say("Mica Multiboot2 entry");
+	con_say(magic == MB1_BOOT_MAGIC ? "Mica Multiboot entry" : "Mica Multiboot2 entry");
 	read_mbi(magic, mbi);
 
 	/* boot_info and one page after it for the RSDP copy. */
@@ -320,7 +339,10 @@ void mb2_main(uint32_t magic, uint32_t mbi)
 	bi->magic = BOOT_INFO_MAGIC;
 	bi->version = BOOT_INFO_VERSION;
 	bi->size = sizeof(*bi);
-	memcpy(bi->loader, "multiboot2", sizeof("multiboot2"));
+	if (magic == MB1_BOOT_MAGIC)
+		memcpy(bi->loader, "multiboot", sizeof("multiboot"));
+	else
+		memcpy(bi->loader, "multiboot2", sizeof("multiboot2"));
 
 	load_config(bi);
 	entry = load_core(bi);

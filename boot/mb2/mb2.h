@@ -35,9 +35,11 @@ struct mb2_module {
 	const char *string;   /* the module's command line: its name for Mica */
 };
 
-/* What mbi_parse found. Pointers point into the MBI. */
+/* What mbi_parse (or mbi1_parse) found. Pointers point into the MBI. */
 struct mb2_info {
 	uint64_t total_size;
+	int mb1;                       /* Multiboot (v1): the map is in mb1_mmap */
+	struct boot_mem mb1_mmap[MB2_MAX_MMAP]; /* v1 entries, types as the loader gave them */
 	const char *cmdline;           /* NULL if no tag 1 */
 	unsigned nmodules;
 	struct mb2_module modules[MB2_MAX_MODULES];
@@ -56,6 +58,33 @@ int mbi_parse(const void *mbi, uint64_t addr, struct mb2_info *out, char *err, s
 /* Entry i of the memory map tag as a boot_mem with the type translated (1 -> USABLE,
  * 3 -> ACPI, 4 -> ACPI_NVS, anything else -> RESERVED). */
 struct boot_mem mbi_mmap_entry(const struct mb2_info *info, unsigned i);
+
+/* A framebuffer's format for boot_info (1 RGBX, 2 BGRX; 0: none Mica can draw on) from the
+ * fields both Multiboot versions give: bits per pixel, type (1 = RGB), pitch in bytes and
+ * the six colour bytes (red position, size, green ..., blue ...). */
+int mb_fb_format(uint8_t bpp, uint8_t type, uint32_t pitch, const uint8_t c[6]);
+
+/* Multiboot spec 0.6.96 3.2: what a Multiboot (v1) boot loader leaves in EAX. */
+#define MB1_BOOT_MAGIC 0x2badb002u
+
+/* mbi1.c: the memory a Multiboot (v1) information structure may point into: physical
+ * [start, end) is at base (identity in the stub, an array in the unit tests). */
+struct mb1_view {
+	const uint8_t *base;
+	uint64_t start, end;
+};
+/* p's pointer for physical [a, a + len), or NULL when that is not all inside the view. */
+const void *mb1_ptr(const struct mb1_view *v, uint64_t a, uint64_t len);
+/* Fills out from the Multiboot (v1) information at physical addr, the way mbi_parse does
+ * for Multiboot2: command line, modules (named by mb1_module_name into names[i]), memory
+ * map, framebuffer. Every array and string is checked to lie inside v. On error writes a
+ * sentence to err and returns -1. */
+int mbi1_parse(const struct mb1_view *v, uint32_t addr, struct mb2_info *out,
+	       char names[][BOOT_PATH_MAX], char *err, size_t errlen);
+/* A v1 module's name for Mica: the last word of its string ("build/core.elf core.elf" ->
+ * "core.elf"); a string of one word is a path, named by its last part
+ * ("/srv/mica/core.elf" -> "core.elf", as QEMU's -initrd passes file names). */
+const char *mb1_module_name(const char *string, char *buf, size_t len);
 
 /* memmap.c: a half-open physical range [base, end). */
 struct mem_range {

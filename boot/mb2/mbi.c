@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/bytes.h"
 #include "mb2.h"
 
 #define MBI_HEADER    8        /* u32 total_size, u32 reserved */
@@ -19,46 +20,36 @@
 #define RSDP_V1_LEN   20
 #define RSDP_V2_LEN   36
 
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 /* A NUL-terminated string filling at most len bytes at p, or NULL. */
 static const char *string_in(const uint8_t *p, uint64_t len)
 {
 	return strnlen((const char *)p, len) < len ? (const char *)p : NULL;
 }
 
+int mb_fb_format(uint8_t bpp, uint8_t type, uint32_t pitch, const uint8_t c[6])
+{
+	if (type != FB_TYPE_RGB || bpp != 32 || pitch % 4 || c[1] != 8 || c[3] != 8 ||
+	    c[5] != 8 || c[2] != 8)
+		return 0; /* EGA text, indexed colour or an odd layout: the core gets none */
+	if (c[0] == 0 && c[4] == 16)
+		return 1; /* bytes R, G, B, X */
+	if (c[0] == 16 && c[4] == 0)
+		return 2; /* bytes B, G, R, X */
+	return 0;
+}
+
 static void framebuffer(const uint8_t *t, uint32_t size, struct boot_framebuffer *fb)
 {
-	uint32_t pitch = rd32(t + 16), width = rd32(t + 20), height = rd32(t + 24);
-	uint8_t bpp = t[28], type = t[29];
-	const uint8_t *c = t + FB_FIXED; /* red pos, red size, green pos, green size, blue ... */
+	uint32_t pitch = rd32(t + 16);
 
-	if (size < FB_RGB_SIZE || type != FB_TYPE_RGB || bpp != 32 || pitch % 4 ||
-	    c[1] != 8 || c[3] != 8 || c[5] != 8 || c[2] != 8)
-		return; /* EGA text, indexed colour or an odd layout: the core gets none */
-	if (c[0] == 0 && c[4] == 16)
-		fb->format = 1; /* bytes R, G, B, X */
-	else if (c[0] == 16 && c[4] == 0)
-		fb->format = 2; /* bytes B, G, R, X */
-	else
+	if (size < FB_RGB_SIZE)
+		return;
+	fb->format = (uint32_t)mb_fb_format(t[28], t[29], pitch, t + FB_FIXED);
+	if (!fb->format)
 		return;
 	fb->base = rd64(t + 8);
-	fb->width = width;
-	fb->height = height;
+	fb->width = rd32(t + 20);
+	fb->height = rd32(t + 24);
 	fb->pitch = pitch / 4;
 }
 
@@ -204,10 +195,20 @@ int mbi_parse(const void *mbi, uint64_t addr, struct mb2_info *out, char *err, s
 
 struct boot_mem mbi_mmap_entry(const struct mb2_info *info, unsigned i)
 {
-	const uint8_t *e = info->mmap + (uint64_t)i * info->mmap_entry_size;
-	struct boot_mem b = { .base = rd64(e), .size = rd64(e + 8) };
+	struct boot_mem b;
+	uint32_t type;
 
-	switch (rd32(e + 16)) {
+	if (info->mb1) {
+		b = info->mb1_mmap[i];
+		type = b.type;
+	} else {
+		const uint8_t *e = info->mmap + (uint64_t)i * info->mmap_entry_size;
+
+		b = (struct boot_mem){ .base = rd64(e), .size = rd64(e + 8) };
+		type = rd32(e + 16);
+	}
+	/* The same types in Multiboot (v1) and Multiboot2. */
+	switch (type) {
 	case MB2_MEM_AVAILABLE: b.type = BOOT_MEM_USABLE; break;
 	case MB2_MEM_ACPI:      b.type = BOOT_MEM_ACPI; break;
 	case MB2_MEM_NVS:       b.type = BOOT_MEM_ACPI_NVS; break;

@@ -1,6 +1,7 @@
 # End-to-end scenarios in an emulator (docs/testing.md). Included by the top Makefile.
 # `make test-svm` boots every scenario in QEMU (AMD SVM): through OVMF and the UEFI loader,
-# then through SeaBIOS, GRUB and the Multiboot2 entry, then the USB stick scenario, the
+# then through SeaBIOS, GRUB and the Multiboot2 entry, then a few through QEMU's Multiboot
+# (v1) loader (-kernel), then the USB stick scenario, the
 # pre-flight check (MICACHK.EFI) on several machine shapes and the screen console
 # (tests/e2e/screen.py). `make test-vmx` boots every scenario in Bochs (Intel VT-x) through
 # GRUB, then one through OVMF, then the check. E2E_ARGS picks a subset or options, e.g.
@@ -8,11 +9,15 @@
 # Bochs (about 2.5 minutes).
 
 E2E_ARGS ?=
+# What runs through QEMU's own Multiboot (v1) loader (-kernel): a few scenarios, the path's
+# own parts (modules, memory map, the config error path) and a Linux guest.
+MB1_SCENARIOS ?= two-partitions config-missing-image linux-smp
 
 .PHONY: test-svm test-vmx test-linux-vmx linux-image soak soak-smoke
 test-svm: deps-test core loader check-efi guests vmm $(BUILD)/mica-mb2.elf linux-image testcore
 	$(PYTHON) tests/e2e/run.py --vendor svm $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-mb2 $(E2E_ARGS)
+	$(PYTHON) tests/e2e/run.py --vendor svm-mb1 $(MB1_SCENARIOS) $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-usb $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-check $(E2E_ARGS)
 	$(PYTHON) tests/e2e/screen.py

@@ -313,7 +313,7 @@ UEFI_SUBST = {
 MB2_SUBST = {
     "loader": "mica-mb2",
     "cfgpath": re.escape("mica.cfg"),
-    "missing-image": r"has no GRUB module \(expected a module with the string '.*'\)",
+    "missing-image": r"has no module \(expected a module named '.*'\)",
 }
 
 
@@ -403,6 +403,39 @@ class QemuSvmMb2(Backend):
         return Console(argv, env=env, log_path=log_path)
 
 
+class QemuSvmMb1(Backend):
+    """AMD SVM under QEMU TCG, started by QEMU's own Multiboot (v1) loader: `-kernel
+    mica-mb2.elf -initrd "core.elf,CONFIG mica.cfg,FILE,..."` (SeaBIOS, no GRUB, no disk).
+    The "image" is a text file holding the kernel and the module list."""
+    name = "svm-mb1"
+    vendor = "svm"
+    image_ext = ".mb1"
+    subst = dict(MB2_SUBST)
+
+    def build_image(self, image, config_path, files, build=None):
+        d = os.path.join(ROOT, build or BUILD)
+        kernel, core = os.path.join(d, "mica-mb2.elf"), os.path.join(d, "core.elf")
+        _check_files([kernel, core] + list(files))
+        mods = [core, f"{os.path.abspath(config_path)} mica.cfg"] + [os.path.abspath(f) for f in files]
+        if any("," in m for m in mods):
+            raise Failure("a module path holds a comma, which QEMU's -initrd cannot pass")
+        os.makedirs(os.path.dirname(image), exist_ok=True)
+        with open(image, "w") as f:
+            f.write(kernel + "\n" + ",".join(mods) + "\n")
+
+    def boot(self, image, log_path, env=None, limit=None):
+        env = dict(os.environ, **(env or {}))
+        kernel, initrd = open(image).read().splitlines()[:2]
+        argv = (["qemu-system-x86_64", "-machine", env.get("MICA_MACHINE", "q35")] + qemu_accel()
+                + ["-m", env.get("MICA_MEM", "1024"), "-smp", env.get("MICA_SMP", "4"),
+                   "-nodefaults", "-display", "none", "-no-reboot", "-net", "none",
+                   "-serial", "stdio", "-kernel", kernel, "-initrd", initrd])
+        if env.get("MICA_ICOUNT"):
+            argv += ["-icount", f"shift={env['MICA_ICOUNT']}"]
+        argv += env.get("MICA_QEMU_EXTRA", "").split()
+        return Console(argv, env=env, log_path=log_path)
+
+
 class BochsVmx(Backend):
     """Intel VT-x under Bochs 2.7 (corei7_skylake_x, 4 CPUs), booted by the Bochs BIOS and
     GRUB through the Multiboot2 entry: scripts/mkiso.sh and scripts/bochs.sh. The serial
@@ -460,8 +493,8 @@ def boot_lines(backend, image, log_path, until, timeout, env=None):
         return list(console.lines)
 
 
-BACKENDS = {b.name: b for b in (QemuSvm(), QemuSvmMb2(), QemuSvmUsb(), QemuSvmCheck(),
-                                 BochsVmx(), BochsVmxUefi(), BochsVmxCheck())}
+BACKENDS = {b.name: b for b in (QemuSvm(), QemuSvmMb2(), QemuSvmMb1(), QemuSvmUsb(),
+                                 QemuSvmCheck(), BochsVmx(), BochsVmxUefi(), BochsVmxCheck())}
 
 
 # --------------------------------------------------------------------------------------
