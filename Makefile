@@ -75,21 +75,23 @@ run: deps-run
 	scripts/qemu.sh $(BUILD)/esp-default.img
 
 # A USB stick image (docs/booting.md): a GPT disk with one EFI System Partition holding the
-# loader, the core, USB_CONFIG as mica.cfg and USB_FILES (default: `make run`'s partitions).
+# loader, the core, USB_CONFIG as mica.cfg and USB_FILES (default: `make run`'s partitions);
+# SIGN_KEY and SIGN_CERT (PEM) sign the EFI programs for Secure Boot (docs/booting.md).
 USB_CONFIG ?= configs/default.cfg
 USB_FILES ?= $(GUEST_ELFS)
 .PHONY: usb-image
 usb-image: deps-build
 	$(MAKE) all
-	scripts/mkusb.sh $(BUILD)/mica-usb.img $(USB_CONFIG) $(USB_FILES)
+	MKESP_SIGN_KEY=$(SIGN_KEY) MKESP_SIGN_CERT=$(SIGN_CERT) \
+		scripts/mkusb.sh $(BUILD)/mica-usb.img $(USB_CONFIG) $(USB_FILES)
 
 # The same stick with the pre-flight check (MICACHK.EFI) as its boot program: boot it on
 # the target machine, read the verdict, then boot mica-usb.img (docs/hardware.md).
 .PHONY: check-usb-image
 check-usb-image: deps-build
 	$(MAKE) all
-	MKESP_LOADER=$(BUILD)/MICACHK.EFI scripts/mkusb.sh $(BUILD)/mica-check-usb.img \
-		$(USB_CONFIG) $(USB_FILES)
+	MKESP_LOADER=$(BUILD)/MICACHK.EFI MKESP_SIGN_KEY=$(SIGN_KEY) MKESP_SIGN_CERT=$(SIGN_CERT) \
+		scripts/mkusb.sh $(BUILD)/mica-check-usb.img $(USB_CONFIG) $(USB_FILES)
 
 # Debian's cloud kernel as a 2-vCPU partition with a 64 MiB virtio disk, served by the
 # service partition, next to the counter (configs/linux.cfg). The disk image is made once

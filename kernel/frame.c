@@ -157,19 +157,27 @@ int frame_reserve(struct frame_pool *p, uint64_t base, uint64_t size)
 
 uint64_t frame_alloc(struct frame_pool *p, uint64_t size, uint64_t align)
 {
+	return frame_alloc_in(p, size, align, 0, UINT64_MAX);
+}
+
+uint64_t frame_alloc_in(struct frame_pool *p, uint64_t size, uint64_t align, uint64_t lo,
+			uint64_t hi)
+{
 	if (align < FRAME_SIZE)
 		align = FRAME_SIZE;
-	if (!is_pow2(align) || !size || size > FRAME_TOP)
+	if (!is_pow2(align) || !size || size > FRAME_TOP || lo >= hi)
 		return 0;
 	size = (size + FRAME_MASK) & ~FRAME_MASK;
 
 	for (unsigned i = 0; i < p->n; i++) {
 		struct frame_range *r = &p->free[i];
-		uint64_t rend = end_of(r);
-		uint64_t a = (r->base + align - 1) & ~(align - 1);
+		uint64_t rend = end_of(r) < hi ? end_of(r) : hi;
+		uint64_t from = r->base > lo ? r->base : lo;
+		uint64_t a = (from + align - 1) & ~(align - 1);
 
-		if (r->base > UINT64_MAX - (align - 1) || a >= rend || rend - a < size)
+		if (from > UINT64_MAX - (align - 1) || a >= rend || rend - a < size)
 			continue;
+		rend = end_of(r);
 		if (a == r->base && size == r->size) {
 			remove_at(p, i, 1);
 		} else if (a == r->base) {

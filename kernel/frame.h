@@ -52,6 +52,9 @@ int frame_reserve(struct frame_pool *p, uint64_t base, uint64_t size);
  * or 0 when nothing fits, size is 0 or align is not a power of two (0 is never free).
  * A fit that would split a range while the list is full is skipped. */
 uint64_t frame_alloc(struct frame_pool *p, uint64_t size, uint64_t align);
+/* The same, inside [lo, hi) only (a NUMA node's memory): lowest fit first. */
+uint64_t frame_alloc_in(struct frame_pool *p, uint64_t size, uint64_t align, uint64_t lo,
+			uint64_t hi);
 
 uint64_t frame_pool_free_bytes(const struct frame_pool *p);
 

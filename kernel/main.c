@@ -10,6 +10,7 @@
 #include "kernel/hostcon.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
+#include "kernel/numa.h"
 #include "kernel/partition.h"
 #include "kernel/passthrough.h"
 #include "kernel/percpu.h"
@@ -189,6 +190,7 @@ void kernel_main(const struct boot_info *bi)
 	hostcon_screen_start(bi, host);
 	hostcon_describe();
 	find_cpus(bi);
+	numa_init(bi);
 
 	const char *why_svm = "", *why_vmx = "";
 	const struct virt_ops *ops = svm_probe(&why_svm);

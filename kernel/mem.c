@@ -21,8 +21,13 @@ void mem_init(const struct boot_info *bi)
 
 uint64_t mem_alloc_raw(uint64_t size, uint64_t align)
 {
+	return mem_alloc_raw_in(size, align, 0, UINT64_MAX);
+}
+
+uint64_t mem_alloc_raw_in(uint64_t size, uint64_t align, uint64_t lo, uint64_t hi)
+{
 	uint64_t f = spin_lock(&pool_lock);
-	uint64_t pa = frame_alloc(&pool, size, align < FRAME_SIZE ? FRAME_SIZE : align);
+	uint64_t pa = frame_alloc_in(&pool, size, align < FRAME_SIZE ? FRAME_SIZE : align, lo, hi);
 	spin_unlock(&pool_lock, f);
 	return pa;
 }

@@ -11,6 +11,8 @@ void mem_init(const struct boot_info *bi);
 uint64_t mem_alloc(uint64_t size, uint64_t align);
 /* The same, not zeroed: for memory the caller fills itself (a partition's RAM). */
 uint64_t mem_alloc_raw(uint64_t size, uint64_t align);
+/* The same, inside physical [lo, hi) only. */
+uint64_t mem_alloc_raw_in(uint64_t size, uint64_t align, uint64_t lo, uint64_t hi);
 void mem_free(uint64_t base, uint64_t size);
 uint64_t mem_free_bytes(void);
 /* Highest physical address the memory map describes (for the core's page tables). */

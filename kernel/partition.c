@@ -20,6 +20,7 @@
 #include "kernel/loader/pvh.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
+#include "kernel/numa.h"
 #include "kernel/partition.h"
 #include "kernel/passthrough.h"
 #include "kernel/percpu.h"
@@ -336,7 +337,8 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct p
 	p->initrd = f->initrd;
 	memcpy(p->modules, f->modules, sizeof(p->modules));
 	p->ram_size = cfg->memory;
-	p->ram_hpa = mem_alloc_raw(cfg->memory, 2ULL << 20); /* partition_load() zeroes it */
+	/* On its CPUs' NUMA node where there is one; partition_load() zeroes it. */
+	p->ram_hpa = numa_alloc_for(p->name, cfg->cpus, cfg->memory, 2ULL << 20);
 	if (!p->ram_hpa) {
 		log_info("partition '%s': no contiguous block of %lu MiB left", p->name, cfg->memory >> 20);
 		return MICA_EINVAL;

@@ -2,7 +2,7 @@
 # Installs the Debian packages Mica's build, run and test need, only when missing.
 # Usage: scripts/deps.sh build|run|test
 set -e
-need="gcc make binutils gnu-efi mtools dosfstools gdisk"
+need="gcc make binutils gnu-efi mtools dosfstools gdisk sbsigntool openssl"
 case "$1" in
 run)  need="$need qemu-system-x86 ovmf" ;;
 test) need="$need qemu-system-x86 ovmf libcriterion-dev python3 grub-pc-bin grub-common xorriso bochs bochsbios vgabios clang" ;;

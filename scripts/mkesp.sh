@@ -4,6 +4,8 @@
 #   \EFI\BOOT\BOOTX64.EFI  <- $BUILD/BOOTX64.EFI   (BUILD defaults to build; MKESP_LOADER
 #                            names another EFI program, e.g. the check: build/MICACHK.EFI)
 #   \EFI\BOOT\MICACHK.EFI  <- $BUILD/MICACHK.EFI   (the pre-flight check, if built)
+# MKESP_SIGN_KEY and MKESP_SIGN_CERT (PEM files): both EFI programs are signed with them
+# (sbsign) for a machine with Secure Boot on; see docs/booting.md, "Secure Boot".
 #   \mica\core.elf         <- $BUILD/core.elf
 #   \mica\mica.cfg         <- CONFIG
 #   \mica\<basename FILE>  <- each FILE (guest images, initrds, ...)
@@ -65,6 +67,19 @@ mformat -i "$tmp" $fat32 -T $((mib * 2048)) -h 64 -s 32 -H "${MKESP_HIDDEN_SECTO
 	-v MICA :: \
 	|| die "mformat failed on $tmp"
 mmd -i "$tmp" ::/EFI ::/EFI/BOOT ::/mica
+# Signed copies beside OUT, gone with the temporary image.
+if [ -n "${MKESP_SIGN_KEY:-}${MKESP_SIGN_CERT:-}" ]; then
+	[ -f "${MKESP_SIGN_KEY:-}" ] && [ -f "${MKESP_SIGN_CERT:-}" ] \
+		|| die "MKESP_SIGN_KEY and MKESP_SIGN_CERT must both name files (PEM key and certificate)"
+	command -v sbsign >/dev/null 2>&1 || die "sbsign not found: install sbsigntool (scripts/deps.sh build)"
+	for f in "$loader" $check; do
+		sbsign --key "$MKESP_SIGN_KEY" --cert "$MKESP_SIGN_CERT" --output "$tmp.$(basename "$f")" \
+			"$f" >/dev/null 2>&1 || die "sbsign could not sign $f with $MKESP_SIGN_KEY"
+	done
+	loader="$tmp.$(basename "$loader")"
+	[ -z "$check" ] || check="$tmp.$(basename "$check")"
+	trap 'rm -f "$tmp" "$tmp".*.EFI' EXIT INT TERM
+fi
 mcopy -i "$tmp" "$loader" ::/EFI/BOOT/BOOTX64.EFI
 [ -z "$check" ] || mcopy -i "$tmp" "$check" ::/EFI/BOOT/MICACHK.EFI
 mcopy -i "$tmp" "$core" ::/mica/core.elf
@@ -74,5 +89,6 @@ for f in "$@"; do
 done
 chmod 644 "$tmp"
 mv -f "$tmp" "$out"
+rm -f "$tmp".*.EFI
 trap - EXIT INT TERM
-echo "mkesp: $out ($mib MiB): BOOTX64.EFI${check:+, MICACHK.EFI}, core.elf, mica.cfg${*:+ and $# file(s)}"
+echo "mkesp: $out ($mib MiB): BOOTX64.EFI${check:+, MICACHK.EFI}${MKESP_SIGN_KEY:+ (signed)}, core.elf, mica.cfg${*:+ and $# file(s)}"

@@ -14,7 +14,7 @@ int arch_init_boot_cpu(const struct boot_info *bi, struct pcpu *cpu)
 {
 	paging_init(mem_map_top(bi));
 	arch_cpu_setup(cpu);
-	apic_timer_init(tsc_calibrate());
+	apic_timer_init(tsc_calibrate(bi));
 	return 0;
 }
 

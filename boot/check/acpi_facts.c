@@ -8,11 +8,6 @@
 #include "lib/bytes.h"
 
 #define SDT_HEADER    36
-#define SRAT_ENTRIES  48
-#define SRAT_CPU      0
-#define SRAT_MEMORY   1
-#define SRAT_X2APIC   2
-#define SRAT_DOMAINS_MAX 64
 #define FADT_FLAGS    112
 #define FADT_RESET_REG 116
 #define FADT_RESET_VALUE 128
@@ -24,58 +19,24 @@ static uint32_t table_len(const void *t)
 	return rd32((const uint8_t *)t + 4);
 }
 
-/* Adds d to the set dom[0 .. *n); 0 if the set is full. */
-static int domain_add(uint32_t *dom, unsigned *n, uint32_t d)
-{
-	for (unsigned i = 0; i < *n; i++)
-		if (dom[i] == d)
-			return 1;
-	if (*n == SRAT_DOMAINS_MAX)
-		return 0;
-	dom[(*n)++] = d;
-	return 1;
-}
-
 int chk_srat_nodes(const void *srat, size_t len, unsigned *cpu_nodes)
 {
-	const uint8_t *t = srat, *p, *end;
-	uint32_t all[SRAT_DOMAINS_MAX], cpu[SRAT_DOMAINS_MAX];
-	unsigned nall = 0, ncpu = 0;
+	static struct acpi_numa n; /* large; the check runs once, on one CPU */
+	uint32_t seen[ACPI_NUMA_CPUS];
+	unsigned nseen = 0;
 
 	*cpu_nodes = 0;
-	if (len < SRAT_ENTRIES || memcmp(t, "SRAT", 4) || table_len(t) > len)
+	if (acpi_srat_parse(srat, len, &n))
 		return -1;
-	end = t + table_len(t);
-	for (p = t + SRAT_ENTRIES; p < end; p += p[1]) {
-		uint32_t dom;
-		int is_cpu;
-
-		if (end - p < 2 || p[1] < 2 || p[1] > end - p)
-			return -1;
-		if (p[0] == SRAT_CPU && p[1] >= 16) {
-			if (!(rd32(p + 4) & 1))
-				continue;
-			dom = p[2] | (uint32_t)p[9] << 8 | (uint32_t)p[10] << 16 | (uint32_t)p[11] << 24;
-			is_cpu = 1;
-		} else if (p[0] == SRAT_X2APIC && p[1] >= 24) {
-			if (!(rd32(p + 12) & 1))
-				continue;
-			dom = rd32(p + 4);
-			is_cpu = 1;
-		} else if (p[0] == SRAT_MEMORY && p[1] >= 40) {
-			if (!(rd32(p + 28) & 1) || !rd64(p + 16))
-				continue;
-			dom = rd32(p + 2);
-			is_cpu = 0;
-		} else {
-			continue;
-		}
-		domain_add(all, &nall, dom);
-		if (is_cpu)
-			domain_add(cpu, &ncpu, dom);
+	for (unsigned i = 0; i < n.ncpus; i++) {
+		unsigned k = 0;
+		while (k < nseen && seen[k] != n.cpu[i].node)
+			k++;
+		if (k == nseen)
+			seen[nseen++] = n.cpu[i].node;
 	}
-	*cpu_nodes = ncpu;
-	return (int)nall;
+	*cpu_nodes = nseen;
+	return (int)n.nnodes;
 }
 
 int chk_fadt_reset(const void *fadt, size_t len, uint8_t *space, uint64_t *addr,
@@ -151,6 +112,7 @@ void chk_acpi_read(uint64_t rsdp, struct chk_acpi *a)
 		a->srat_nodes = n > 0 ? (unsigned)n : 0;
 	}
 	a->hpet = acpi_find_table(rsdp, "HPET") != NULL;
+	a->pm_timer = acpi_pm_timer(rsdp, &a->pm_port, &a->pm_bits) == 0;
 	if ((t = acpi_find_table(rsdp, "FACP"))) {
 		a->fadt = 1;
 		if (table_len(t) >= FADT_FLAGS + 4)

@@ -33,6 +33,9 @@ struct chk_acpi {
 	unsigned srat_nodes;      /* proximity domains with an enabled CPU or memory range */
 	unsigned srat_cpu_nodes;  /* of which hold CPUs */
 	int hpet;
+	int pm_timer;             /* the FADT names an ACPI PM timer */
+	uint16_t pm_port;
+	unsigned pm_bits;
 	int fadt;
 	uint32_t fadt_flags;
 	int reset_reg;            /* RESET_REG_SUP and a usable reset register */

@@ -344,11 +344,17 @@ static void judge_timers(struct judge *j, const struct chk_facts *f)
 	if (f->pit)
 		say(j, CHK_OK, "pit", NULL, "PIT channel 2 counts; the TSC runs at %llu MHz against it",
 		    (unsigned long long)(f->tsc_hz / 1000000));
+	else if (f->acpi.pm_timer)
+		say(j, CHK_WARNING, "pit", "nothing to do; the 8254 timer (\"8254 clock gating\" "
+		    "off in the firmware setup) would be the first choice",
+		    "PIT channel 2 does not count: Mica measures the TSC against the ACPI PM timer "
+		    "(port 0x%x, %u bits) instead", f->acpi.pm_port, f->acpi.pm_bits);
 	else
-		say(j, CHK_MISSING, "pit",
+		say(j, CHK_WARNING, "pit",
 		    "turn on the 8254 timer in the firmware setup (\"8254 clock gating\" off, "
-		    "legacy devices on)",
-		    "PIT channel 2 does not count: Mica measures the TSC against it at boot");
+		    "legacy devices on), or expect guests' timers to be off",
+		    "neither PIT channel 2 nor an ACPI PM timer counts: Mica will assume the TSC's "
+		    "rate from CPUID");
 	if (f->max_ext >= 0x80000007 && (f->e7_edx & E7_EDX_INVTSC))
 		say(j, CHK_OK, "tsc", NULL, "invariant: it runs at one rate in every power state");
 	else

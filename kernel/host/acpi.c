@@ -176,3 +176,90 @@ int acpi_spcr(uint64_t rsdp, struct acpi_spcr *out)
 	out->baud = t[58] < 8 ? baud[t[58]] : 0;
 	return 0;
 }
+
+/* FADT (ACPI 6.4, 5.2.9): PM_TMR_BLK at 76, flags at 112, X_PM_TMR_BLK (a GAS) at 208. */
+int acpi_pm_timer(uint64_t rsdp, uint16_t *port, unsigned *bits)
+{
+	const struct sdt_header *h = acpi_find_table(rsdp, "FACP");
+	const uint8_t *t = (const uint8_t *)h;
+	uint64_t p = 0;
+
+	if (!h || h->length < 116)
+		return MICA_EINVAL;
+	if (h->length >= 220 && t[208] == 1 && rd64(t + 212) && rd64(t + 212) <= 0xfffc)
+		p = rd64(t + 212);
+	else
+		p = rd32(t + 76);
+	if (!p || p > 0xfffc)
+		return MICA_EINVAL;
+	*port = (uint16_t)p;
+	*bits = (rd32(t + 112) & (1u << 8)) ? 32 : 24;
+	return 0;
+}
+
+static void numa_node_seen(struct acpi_numa *n, uint32_t node)
+{
+	for (unsigned i = 0; i < n->nnodes; i++)
+		if (n->node[i] == node)
+			return;
+	n->node[n->nnodes++] = node; /* at most one per structure kept: always fits */
+}
+
+int acpi_srat_parse(const void *srat, size_t len, struct acpi_numa *out)
+{
+	const uint8_t *t = srat, *p, *end;
+
+	memset(out, 0, sizeof(*out));
+	if (len < 48 || memcmp(t, "SRAT", 4) || rd32(t + 4) > len || rd32(t + 4) < 48)
+		return MICA_EINVAL;
+	end = t + rd32(t + 4);
+	for (p = t + 48; p < end; p += p[1]) {
+		if (end - p < 2 || p[1] < 2 || p[1] > end - p) {
+			memset(out, 0, sizeof(*out));
+			return MICA_EINVAL;
+		}
+		if ((p[0] == 0 && p[1] >= 16 && (rd32(p + 4) & 1)) ||
+		    (p[0] == 2 && p[1] >= 24 && (rd32(p + 12) & 1))) {
+			/* Type 0: domain bits 7:0 at 2, 31:8 at 9; APIC ID at 3. Type 2: domain at
+			 * 4, x2APIC ID at 8. */
+			uint32_t node = p[0] == 0 ? (p[2] | (uint32_t)p[9] << 8 | (uint32_t)p[10] << 16 |
+						     (uint32_t)p[11] << 24) : rd32(p + 4);
+			if (out->ncpus == ACPI_NUMA_CPUS) {
+				out->skipped++;
+				continue;
+			}
+			out->cpu[out->ncpus].apic_id = p[0] == 0 ? p[3] : rd32(p + 8);
+			out->cpu[out->ncpus++].node = node;
+			numa_node_seen(out, node);
+		} else if (p[0] == 1 && p[1] >= 40 && (rd32(p + 28) & 1) && rd64(p + 16)) {
+			if (out->nmems == ACPI_NUMA_MEMS) {
+				out->skipped++;
+				continue;
+			}
+			out->mem[out->nmems].base = rd64(p + 8);
+			out->mem[out->nmems].size = rd64(p + 16);
+			out->mem[out->nmems++].node = rd32(p + 2);
+			numa_node_seen(out, rd32(p + 2));
+		}
+	}
+	return 0;
+}
+
+int acpi_numa(uint64_t rsdp, struct acpi_numa *out)
+{
+	const struct sdt_header *h = acpi_find_table(rsdp, "SRAT");
+
+	if (!h) {
+		memset(out, 0, sizeof(*out));
+		return MICA_EINVAL;
+	}
+	return acpi_srat_parse(h, h->length, out);
+}
+
+int acpi_numa_node_of(const struct acpi_numa *n, uint32_t apic_id)
+{
+	for (unsigned i = 0; i < n->ncpus; i++)
+		if (n->cpu[i].apic_id == apic_id)
+			return (int)n->cpu[i].node;
+	return -1;
+}

@@ -44,6 +44,32 @@ struct acpi_spcr {
  * short to hold a base address). */
 int acpi_spcr(uint64_t rsdp, struct acpi_spcr *out);
 
+/* The ACPI PM timer (FADT: X_PM_TMR_BLK when it is an I/O port, else PM_TMR_BLK; flags
+ * bit 8 TMR_VAL_EXT): a 3.579545 MHz counter, 24 or 32 bits wide. Returns 0 with its port
+ * and width, or MICA_EINVAL when the FADT names none (hardware-reduced ACPI). */
+#define ACPI_PM_TIMER_HZ 3579545ULL
+int acpi_pm_timer(uint64_t rsdp, uint16_t *port, unsigned *bits);
+
+/* NUMA: the SRAT's (ACPI 6.4, 5.2.16) enabled processor (local APIC and x2APIC) and memory
+ * affinity structures: which proximity domain ("node") each CPU and each memory range is
+ * in. Entries past the limits are counted in skipped. */
+#define ACPI_NUMA_CPUS 256
+#define ACPI_NUMA_MEMS 32
+struct acpi_numa {
+	unsigned ncpus, nmems, nnodes, skipped;
+	struct { uint32_t apic_id, node; } cpu[ACPI_NUMA_CPUS];
+	struct { uint64_t base, size; uint32_t node; } mem[ACPI_NUMA_MEMS];
+	uint32_t node[ACPI_NUMA_CPUS + ACPI_NUMA_MEMS]; /* the different nodes, first seen first */
+};
+
+/* Parses an SRAT of len bytes. Returns 0, or MICA_EINVAL for a table that is not an SRAT
+ * or whose structures run past its end (out is then empty). */
+int acpi_srat_parse(const void *srat, size_t len, struct acpi_numa *out);
+/* The same through the RSDP; MICA_EINVAL also when there is no SRAT. */
+int acpi_numa(uint64_t rsdp, struct acpi_numa *out);
+/* The node of the CPU with APIC ID apic_id, or -1. */
+int acpi_numa_node_of(const struct acpi_numa *n, uint32_t apic_id);
+
 /* ECAM windows of the MCFG table (PCI Firmware 3.2, 4.1.2): base of bus start_bus in
  * segment seg, buses start_bus..end_bus. */
 #define ACPI_MCFG_MAX 8

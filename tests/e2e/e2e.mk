@@ -1,8 +1,9 @@
 # End-to-end scenarios in an emulator (docs/testing.md). Included by the top Makefile.
 # `make test-svm` boots every scenario in QEMU (AMD SVM): through OVMF and the UEFI loader,
 # then through SeaBIOS, GRUB and the Multiboot2 entry, then a few through QEMU's Multiboot
-# (v1) loader (-kernel), then the USB stick scenario, the
-# pre-flight check (MICACHK.EFI) on several machine shapes and the screen console
+# (v1) loader (-kernel), then the USB stick scenario, the machine matrix (CPUs, memory,
+# NUMA, machine types, no PIT, Secure Boot), the pre-flight check (MICACHK.EFI) on
+# several machine shapes and the screen console
 # (tests/e2e/screen.py). `make test-vmx` boots every scenario in Bochs (Intel VT-x) through
 # GRUB, then one through OVMF, then the check. E2E_ARGS picks a subset or options, e.g.
 # `make test-svm E2E_ARGS="triple-fault -v"`. `make test-linux-vmx` boots the Linux guest in
@@ -19,6 +20,8 @@ test-svm: deps-test core loader check-efi guests vmm $(BUILD)/mica-mb2.elf linux
 	$(PYTHON) tests/e2e/run.py --vendor svm-mb2 $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-mb1 $(MB1_SCENARIOS) $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-usb $(E2E_ARGS)
+	$(PYTHON) tests/e2e/run.py --vendor svm-machines $(E2E_ARGS)
+	$(PYTHON) tests/e2e/run.py --vendor svm-secboot $(E2E_ARGS)
 	$(PYTHON) tests/e2e/run.py --vendor svm-check $(E2E_ARGS)
 	$(PYTHON) tests/e2e/screen.py
 	$(PYTHON) tests/e2e/multiboot.py

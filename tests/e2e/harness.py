@@ -324,15 +324,19 @@ class QemuSvm(Backend):
     subst = UEFI_SUBST
     image_script = "mkesp.sh"
 
+    def image_env(self, build):
+        """Environment for the image script (scripts/mkesp.sh's MKESP_*)."""
+        if not self.efi_program:
+            return {}
+        program = os.path.join(ROOT, build or BUILD, self.efi_program)
+        _check_files([program])
+        return {"MKESP_LOADER": program}
+
     def build_image(self, image, config_path, files, build=None):
         _check_files(files)
         os.makedirs(os.path.dirname(image), exist_ok=True)
-        extra = None
-        if self.efi_program:
-            program = os.path.join(ROOT, build or BUILD, self.efi_program)
-            _check_files([program])
-            extra = {"MKESP_LOADER": program}
-        _run_script(self.image_script, [image, config_path] + list(files), build, extra)
+        _run_script(self.image_script, [image, config_path] + list(files), build,
+                    self.image_env(build))
 
     def boot(self, image, log_path, env=None, limit=None):
         script = os.path.join(ROOT, "scripts", "qemu.sh")
@@ -350,6 +354,52 @@ class QemuSvmUsb(QemuSvm):
 
     def boot(self, image, log_path, env=None, limit=None):
         return QemuSvm.boot(self, image, log_path, dict(env or {}, MICA_DISK_BUS="usb"), limit)
+
+
+# Secure Boot in OVMF (docs/booting.md, "Secure Boot"): its secboot build needs SMM and a
+# secure flash; the variable stores come with PK/KEK/db enrolled (Microsoft's keys, or
+# Debian's test key "snakeoil", whose private key ships with the ovmf package).
+OVMF_DIR = "/usr/share/OVMF"
+SECURE_BOOT_ENV = {"MICA_MACHINE": "q35,smm=on",
+                   "MICA_QEMU_EXTRA": "-global driver=cfi.pflash01,property=secure,value=on",
+                   "OVMF_CODE": os.path.join(OVMF_DIR, "OVMF_CODE_4M.secboot.fd")}
+SNAKEOIL_KEY = "/usr/share/ovmf/PkKek-1-snakeoil.key"  # PEM, passphrase "snakeoil"
+SNAKEOIL_CERT = "/usr/share/ovmf/PkKek-1-snakeoil.pem"
+
+
+class QemuSvmSecureBoot(QemuSvm):
+    """As svm with Secure Boot on and Debian's test key enrolled; the ESP's EFI programs are
+    signed with that key (MKESP_SIGN_KEY, MKESP_SIGN_CERT), the way a user signs with their
+    own."""
+    name = "svm-secboot"
+    named_only = True
+
+    def image_env(self, build):
+        _check_files([SNAKEOIL_KEY, SNAKEOIL_CERT])
+        key = os.path.join(BUILD, "e2e", "snakeoil.key")
+        os.makedirs(os.path.dirname(key), exist_ok=True)
+        res = subprocess.run(["openssl", "pkey", "-in", SNAKEOIL_KEY, "-passin", "pass:snakeoil",
+                              "-out", key], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if res.returncode:
+            raise Failure("openssl could not read Debian's snakeoil key: "
+                          + res.stdout.decode(errors="replace"))
+        return dict(QemuSvm.image_env(self, build), MKESP_SIGN_KEY=key,
+                    MKESP_SIGN_CERT=SNAKEOIL_CERT)
+
+    def boot(self, image, log_path, env=None, limit=None):
+        env = dict(env or {})
+        extra = SECURE_BOOT_ENV["MICA_QEMU_EXTRA"] + " " + env.get("MICA_QEMU_EXTRA", "")
+        env.update(SECURE_BOOT_ENV, MICA_QEMU_EXTRA=extra.strip(),
+                   OVMF_VARS=os.path.join(OVMF_DIR, "OVMF_VARS_4M.snakeoil.fd"))
+        return QemuSvm.boot(self, image, log_path, env, limit)
+
+
+class QemuSvmMachines(QemuSvm):
+    """As svm, for the scenarios that shape the machine (tests/e2e/machines.py: CPUs,
+    memory, NUMA, machine type, firmware): each names this backend, so they run once, not
+    on every svm backend."""
+    name = "svm-machines"
+    named_only = True
 
 
 class QemuSvmCheck(QemuSvm):
@@ -471,6 +521,8 @@ class BochsVmxUefi(BochsVmx):
     subst = UEFI_SUBST
     timeout_scale = 4.0
 
+    image_env = QemuSvm.image_env
+
     def build_image(self, image, config_path, files, build=None):
         QemuSvm.build_image(self, image, config_path, files, build)
 
@@ -494,7 +546,8 @@ def boot_lines(backend, image, log_path, until, timeout, env=None):
 
 
 BACKENDS = {b.name: b for b in (QemuSvm(), QemuSvmMb2(), QemuSvmMb1(), QemuSvmUsb(),
-                                 QemuSvmCheck(), BochsVmx(), BochsVmxUefi(), BochsVmxCheck())}
+                                 QemuSvmCheck(), QemuSvmSecureBoot(), QemuSvmMachines(), BochsVmx(),
+                                 BochsVmxUefi(), BochsVmxCheck())}
 
 
 # --------------------------------------------------------------------------------------

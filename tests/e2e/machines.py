@@ -5,6 +5,9 @@ QEMU's xHCI controller, with no other disk in the machine, and runs two partitio
 lines compared with what the emulator was told to emulate; `no-vmx`: the core on a Bochs
 CPU model without VT-x says so and stops."""
 
+import os
+
+from harness import OVMF_DIR, SECURE_BOOT_ENV
 from scenarios import (BANNER, HELLO_BESIDE_COUNTER, POWERED_OFF, Expect, Scenario, counting,
                        lit, out, started, stopped)
 
@@ -174,7 +177,139 @@ NO_VMX = Scenario(
     ], forbidden=[r"^mica: partition '.*' started"], settle=2.0),
     timeout=120, vendors=("vmx",), env={"MICA_BOCHS_CPU": "p4_prescott_celeron_336"})
 
-MACHINE_SCENARIOS = CHECK_SCENARIOS + [NO_VMX] + [
+# --- the default scenario on machines of other shapes (QEMU, OVMF, the UEFI loader) --------
+
+
+def hello_counter(hello_cpu, counter_cpu):
+    return f"""
+    [partition hello]
+    cpus = {hello_cpu}
+    memory = 16M
+    image = hello.elf
+
+    [partition counter]
+    cpus = {counter_cpu}
+    memory = 16M
+    image = counter.elf
+    on_crash = restart
+    """
+
+
+def default_on(name, about, ncpus, env, hello_cpu="1", counter_cpu="2", extra_steps=(),
+               anywhere=(), timeout=90):
+    """HELLO_BESIDE_COUNTER (on the CPUs given) on a machine shaped by env: Mica finds all
+    ncpus CPUs, hello passes and powers off, counter goes on."""
+    return Scenario(
+        name, about, hello_counter(hello_cpu, counter_cpu), ["hello.elf", "counter.elf"],
+        Expect(steps=[
+            BANNER.replace(r"\d+ CPUs", f"{ncpus} CPUs"),
+            *extra_steps,
+            out("hello", lit("PASS: hello") + "$"),
+            stopped("hello", POWERED_OFF),
+            *counting(),
+        ], anywhere=[
+            started("hello", hello_cpu, "16 MiB", "hello.elf"),
+            started("counter", counter_cpu, "16 MiB", "counter.elf"),
+            *anywhere,
+        ]),
+        timeout=timeout, vendors=("svm-machines",), env=env)
+
+
+NUMA_CFG = hello_counter("1", "4") + """
+    [partition wide]
+    cpus = 2-3
+    memory = 16M
+    image = counter.elf
+    """
+MATRIX = [
+    default_on("machine-pc", "the i440FX 'pc' machine (no PCIe, no MCFG) instead of q35", 4,
+               {"MICA_MACHINE": "pc"}),
+    default_on("machine-2cpu", "two CPUs: hello on the boot CPU (0), counter on CPU 1", 2,
+               {"MICA_SMP": "2"}, hello_cpu="0", counter_cpu="1"),
+    default_on("machine-8cpu-sparse", "8 CPUs as 2 sockets of 3 cores with 2 threads "
+               "(maxcpus 12): APIC IDs 0-5 and 8-9, not contiguous; the partitions on the "
+               "last two", 8, {"MICA_SMP": "8,sockets=2,cores=3,threads=2,maxcpus=12"},
+               hello_cpu="6", counter_cpu="7"),
+    default_on("machine-32cpu", "32 CPUs as 2 sockets of 12 cores with 2 threads (maxcpus "
+               "48): APIC IDs 0-23 and 32-39; the partitions on the last two CPUs, the 30 "
+               "others idle", 32, {"MICA_SMP": "32,sockets=2,cores=12,threads=2,maxcpus=48"},
+               hello_cpu="30", counter_cpu="31", timeout=180),
+    default_on("machine-no-pit", "a q35 without the 8254 PIT (pit=off) and without an HPET: "
+               "Mica measures the TSC against the ACPI PM timer and says so; timers in the "
+               "partitions still work (counter's count)", 4,
+               {"MICA_MACHINE": "q35,pit=off,hpet=off"},
+               anywhere=["^mica: " + lit("PIT channel 2 does not count: TSC measured against "
+                                         "the ACPI PM timer (port 0x608, 24 bits)") + "$"]),
+]
+# One CPU: room for one partition, on the boot CPU.
+MATRIX.append(Scenario(
+    "machine-1cpu", "one CPU: counter alone on the boot CPU (0), which also runs Mica",
+    """
+    [partition counter]
+    cpus = 0
+    memory = 16M
+    image = counter.elf
+    """, ["counter.elf"],
+    Expect(steps=[BANNER.replace(r"\d+ CPUs", "1 CPUs"), *counting()],
+           anywhere=[started("counter", "0", "16 MiB", "counter.elf")]),
+    timeout=60, vendors=("svm-machines",), env={"MICA_SMP": "1"}))
+
+# 6 GiB, 2 GiB of it below 4 GiB, two NUMA nodes of 3 GiB (node 0: [0, 2 GiB) and
+# [4, 5 GiB); node 1: [5, 8 GiB)), 6 CPUs in 2 sockets: each partition's RAM comes from its
+# CPUs' node, so counter (CPU 4, node 1) runs from memory above 5 GiB.
+MATRIX.append(Scenario(
+    "machine-numa-6g",
+    "6 GiB with 2 GiB below 4 GiB, two NUMA nodes (CPUs 0-2 and 3-5), no HPET: Mica lists "
+    "the nodes, puts hello's RAM on node 0 and counter's on node 1 (above 5 GiB), says that "
+    "'wide' (CPUs 2-3) spans both; all three run",
+    NUMA_CFG, ["hello.elf", "counter.elf"],
+    Expect(steps=[
+        "^mica: " + lit("numa: 2 nodes in the SRAT: node 0: 3071 MiB, CPUs 0,1,2; node 1: "
+                        "3 GiB, CPUs 3,4,5") + "$",
+        BANNER.replace(r"\d+ CPUs", "6 CPUs"),
+        r"^mica: partition 'hello': 16 MiB of RAM at 0x(?:[0-7][0-9a-f]{7}|[0-9a-f]{1,7}), on "
+        r"NUMA node 0 with its CPUs$",
+        r"^mica: partition 'counter': 16 MiB of RAM at 0x1[4-9a-f][0-9a-f]{7}, on NUMA node 1 "
+        r"with its CPUs$",
+        "^mica: " + lit("partition 'wide': its CPUs are on more than one NUMA node: its RAM "
+                        "comes from any node") + "$",
+        out("hello", lit("PASS: hello") + "$"),
+        *counting(),
+    ], anywhere=[started("wide", "2,3", "16 MiB", "counter.elf")]),
+    timeout=90, vendors=("svm-machines",),
+    env={"MICA_MACHINE": "q35,hpet=off,max-ram-below-4g=2G", "MICA_MEM": "6144",
+         "MICA_SMP": "6,sockets=2,cores=3", "MICA_QEMU_EXTRA": NUMA}))
+
+# Secure Boot: an unsigned loader is refused by the firmware; one signed with a key the
+# firmware trusts (Debian's test key, enrolled in OVMF_VARS_4M.snakeoil.fd) boots Mica.
+MATRIX.append(Scenario(
+    "secure-boot-unsigned",
+    "Secure Boot on (OVMF's secboot build with Microsoft's keys): the unsigned loader is "
+    "refused with 'Access Denied' and nothing of Mica runs, as docs/booting.md says",
+    HELLO_BESIDE_COUNTER, ["hello.elf", "counter.elf"],
+    Expect(steps=[
+        r'^BdsDxe: failed to load Boot0001 "UEFI Misc Device" from .*: Access Denied$',
+        r"^BdsDxe: No bootable option or device was found\.$",
+    ], forbidden=[r"^mica-loader:", r"^mica:"]),
+    timeout=180, vendors=("svm-machines",),
+    env=dict(SECURE_BOOT_ENV, OVMF_VARS=os.path.join(OVMF_DIR, "OVMF_VARS_4M.ms.fd"))))
+MATRIX.append(Scenario(
+    "secure-boot-signed",
+    "Secure Boot on with a key of the user's own enrolled (Debian's test key) and the "
+    "ESP's BOOTX64.EFI signed with it (scripts/mkesp.sh MKESP_SIGN_KEY/CERT): the firmware "
+    "starts it and Mica runs the default partitions",
+    HELLO_BESIDE_COUNTER, ["hello.elf", "counter.elf"],
+    Expect(steps=[
+        r'^BdsDxe: starting Boot0001 "UEFI Misc Device" from ',
+        r"^mica-loader: core \d+ KiB at 0x[0-9a-f]+, 2 images, 0 initrds, 0 disks, "
+        r"starting Mica$",
+        BANNER,
+        out("hello", lit("PASS: hello") + "$"),
+        *counting(),
+    ]),
+    timeout=180, vendors=("svm-secboot",)))
+
+MACHINE_SCENARIOS = CHECK_SCENARIOS + [NO_VMX] + MATRIX + [
     Scenario(
         "usb-stick",
         "the USB stick image (GPT, one EFI System Partition) boots from QEMU's xHCI "

@@ -262,11 +262,16 @@ Test(check, tables_timers_and_serial)
 	struct chk_summary s = judge(&f);
 	assert_line("WARNING numa:", "SRAT: 2 nodes, 2 with CPUs");
 	assert_line("WARNING mcfg:", "no MCFG");
-	assert_line("MISSING pit:", "does not count");
+	assert_line("WARNING pit:", "neither PIT channel 2 nor an ACPI PM timer counts");
 	assert_line("WARNING tsc:", "not invariant");
 	assert_line("WARNING serial:", "cannot drive (memory 0xfe030000, type 0x0); Mica tries COM1");
 	assert_line("WARNING acpi:", "hardware-reduced");
-	cr_assert_eq(s.missing, 1);
+	cr_assert_eq(s.missing, 0);
+	f.acpi.pm_timer = 1;
+	f.acpi.pm_port = 0x608;
+	f.acpi.pm_bits = 24;
+	judge(&f);
+	assert_line("WARNING pit:", "against the ACPI PM timer (port 0x608, 24 bits) instead");
 	f.acpi.serial.space = 1;
 	f.acpi.serial.addr = 0x2f8;
 	f.acpi.serial.irq = 3;
@@ -497,6 +502,9 @@ Test(check, acpi_read_through_the_rsdp)
 	header(hpet, "HPET", 56);
 	acpi_fix_sum(hpet, 56, 9);
 	header(fadt, "FACP", 244);
+	fadt[76] = 0x08;
+	fadt[77] = 0x06;      /* PM_TMR_BLK 0x608 */
+	fadt[113] = 1;        /* flags bit 8: TMR_VAL_EXT, 32 bits */
 	acpi_fix_sum(fadt, 244, 9);
 	uint64_t tabs[4] = { (uintptr_t)madt, (uintptr_t)spcr, (uintptr_t)hpet, (uintptr_t)fadt };
 	header(xsdt, "XSDT", 36 + 32);
@@ -523,6 +531,18 @@ Test(check, acpi_read_through_the_rsdp)
 	cr_assert_eq(a.serial.irq, 3);
 	cr_assert(a.hpet);
 	cr_assert(a.fadt);
+	cr_assert(a.pm_timer);
+	cr_assert_eq(a.pm_port, 0x608);
+	cr_assert_eq(a.pm_bits, 32);
+	/* X_PM_TMR_BLK, an I/O-port GAS, wins over PM_TMR_BLK. */
+	fadt[208] = 1;
+	fadt[212] = 0x08;
+	fadt[213] = 0xb0;
+	fadt[113] = 0;
+	acpi_fix_sum(fadt, 244, 9);
+	chk_acpi_read((uintptr_t)rsdp, &a);
+	cr_assert_eq(a.pm_port, 0xb008);
+	cr_assert_eq(a.pm_bits, 24);
 	cr_assert_not(a.reset_reg);
 	cr_assert_eq(a.iommu, IOMMU_NONE);
 	cr_assert_not(a.srat);

@@ -379,3 +379,25 @@ Test(frame, model)
 		cr_assert_eq(frame_pool_free_bytes(&pool), free_frames * FRAME_SIZE);
 	}
 }
+
+/* frame_alloc_in: only inside [lo, hi), lowest fit first, with the alignment. */
+Test(frame, alloc_in_a_window)
+{
+	frame_pool_init(&pool);
+	cr_assert_eq(frame_free(&pool, 1 * MIB, 15 * MIB), 0);   /* [1 MiB, 16 MiB) */
+	cr_assert_eq(frame_free(&pool, 4 * GIB, 2 * GIB), 0);    /* [4 GiB, 6 GiB) */
+	cr_assert_eq(frame_alloc_in(&pool, 2 * MIB, 2 * MIB, 5 * GIB, 6 * GIB), 5 * GIB);
+	cr_assert_eq(frame_alloc_in(&pool, 2 * MIB, 2 * MIB, 3 * MIB, 16 * MIB), 4 * MIB,
+		     "aligned up from the window's start");
+	cr_assert_eq(frame_alloc_in(&pool, 4 * MIB, 4 * KIB, 13 * MIB, 17 * MIB), 0,
+		     "only 3 MiB of the window are free");
+	cr_assert_eq(frame_alloc_in(&pool, 3 * MIB, 4 * KIB, 13 * MIB, 17 * MIB), 13 * MIB);
+	cr_assert_eq(frame_alloc_in(&pool, 1 * GIB, 1 * GIB, 4 * GIB, 5 * GIB), 4 * GIB,
+		     "a window that ends where a fit ends");
+	cr_assert_eq(frame_alloc_in(&pool, 4 * KIB, 0, 7 * GIB, 8 * GIB), 0, "nothing there");
+	cr_assert_eq(frame_alloc_in(&pool, 4 * KIB, 0, 8 * GIB, 7 * GIB), 0, "an empty window");
+	check_invariants(&pool);
+	/* What is left: [1, 4) MiB, [6, 13) MiB, [5 GiB + 2 MiB, 6 GiB). */
+	uint64_t want[] = { 1 * MIB, 3 * MIB, 6 * MIB, 7 * MIB, 5 * GIB + 2 * MIB, 1 * GIB - 2 * MIB };
+	expect_ranges(&pool, 3, want);
+}
