@@ -15,6 +15,7 @@
 #include "kernel/passthrough.h"
 #include "kernel/percpu.h"
 #include "kernel/virt.h"
+#include "kernel/zero.h"
 #include "lib/uart16550.h"
 
 #define MICA_VERSION "0.1"
@@ -41,8 +42,10 @@ static void cpu_virt_on(struct pcpu *c)
 
 static void __attribute__((noreturn)) cpu_run(struct pcpu *c)
 {
-	while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
+	while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE)) {
+		zero_help(); /* the partitions' RAM, while the boot CPU asks (kernel/zero.h) */
 		cpu_relax();
+	}
 	if (c->vcpu)
 		vcpu_loop(c->vcpu);
 	irq_disable();
@@ -226,11 +229,18 @@ void kernel_main(const struct boot_info *bi)
 		refuse(bi, &e);
 	uint64_t wall, wall_tsc;
 	arch_boot_time(&wall, &wall_tsc); /* the host's clock, read once, before any guest runs */
+	/* All partitions' RAM first, zeroed by every CPU at once, then the partitions. */
+	static uint64_t ram[CFG_MAX_PARTS];
+	for (unsigned i = 0; i < config.nparts; i++) {
+		ram[i] = partition_alloc_ram(&config.part[i]);
+		zero_add(ram[i], ram[i] ? config.part[i].memory : 0);
+	}
+	zero_run();
 	for (unsigned i = 0; i < config.nparts; i++) {
 		const struct cfg_partition *c = &config.part[i];
 		struct partition_files pf;
 		partition_files_of(bi, c, &pf);
-		if (partition_create(i, c, &pf))
+		if (partition_create(i, c, &pf, ram[i]))
 			panic("partition '%s' could not be created (see above)", config.part[i].name);
 		npartitions = i + 1;
 	}

@@ -273,7 +273,9 @@ static int partition_load(struct partition *p, char *err, size_t errlen)
 	struct vcpu_boot_state st;
 	void *ram = phys_to_virt(p->ram_hpa);
 
-	memset(ram, 0, p->ram_size);
+	if (!p->ram_zeroed)
+		memset(ram, 0, p->ram_size);
+	p->ram_zeroed = 0; /* from now on the guest writes it */
 	for (unsigned i = 0; i < p->nvcpus; i++) /* what they remembered of the old image */
 		memset(p->vcpus[i].insn_memo, 0, sizeof(p->vcpus[i].insn_memo));
 	p->platform = 0;
@@ -324,7 +326,14 @@ static void cpu_list(uint64_t mask, char *buf, size_t len)
 			n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%u", n ? "," : "", c);
 }
 
-int partition_create(unsigned i, const struct cfg_partition *cfg, const struct partition_files *f)
+uint64_t partition_alloc_ram(const struct cfg_partition *cfg)
+{
+	/* On its CPUs' NUMA node where there is one. */
+	return numa_alloc_for(cfg->name, cfg->cpus, cfg->memory, 2ULL << 20);
+}
+
+int partition_create(unsigned i, const struct cfg_partition *cfg, const struct partition_files *f,
+		     uint64_t ram_hpa)
 {
 	struct partition *p = &partitions[i];
 	char err[CFG_MSG_MAX], cpus_s[64], size_s[24];
@@ -337,8 +346,8 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct p
 	p->initrd = f->initrd;
 	memcpy(p->modules, f->modules, sizeof(p->modules));
 	p->ram_size = cfg->memory;
-	/* On its CPUs' NUMA node where there is one; partition_load() zeroes it. */
-	p->ram_hpa = numa_alloc_for(p->name, cfg->cpus, cfg->memory, 2ULL << 20);
+	p->ram_hpa = ram_hpa;
+	p->ram_zeroed = 1; /* zero_run() cleared it; partition_load() need not */
 	if (!p->ram_hpa) {
 		log_info("partition '%s': no contiguous block of %lu MiB left", p->name, cfg->memory >> 20);
 		return MICA_EINVAL;

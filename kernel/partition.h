@@ -34,6 +34,7 @@ struct partition {
 	const struct boot_file *modules[CFG_MODULES_MAX]; /* cfg->nmodules of them */
 	uint64_t ram_hpa;          /* guest-physical 0 is here; RAM is one contiguous block */
 	uint64_t ram_size;
+	int ram_zeroed;            /* the RAM is all zero: the next load need not clear it */
 	struct stage2 s2;
 	unsigned nvcpus;
 	struct vcpu vcpus[PART_MAX_VCPUS];
@@ -89,10 +90,15 @@ enum image_kind partition_image_kind(const struct boot_file *f);
 int partition_check_image(const struct cfg_partition *c, const struct partition_files *f,
 			  char *err, size_t errlen);
 
-/* Creates partition i from its config (RAM, stage-2, vCPUs pinned to CPUs, virtio devices,
- * image loaded).
+/* Takes the RAM for a partition of this config (one block, on its CPUs' NUMA node where
+ * that is possible), not zeroed: the caller zeroes it (zero_run()). 0 when none fits. */
+uint64_t partition_alloc_ram(const struct cfg_partition *cfg);
+
+/* Creates partition i from its config (stage-2, vCPUs pinned to CPUs, virtio devices, image
+ * loaded) on ram_hpa, its RAM from partition_alloc_ram(), already zeroed.
  * Returns 0 or a negative code after logging what went wrong. */
-int partition_create(unsigned i, const struct cfg_partition *cfg, const struct partition_files *f);
+int partition_create(unsigned i, const struct cfg_partition *cfg, const struct partition_files *f,
+		     uint64_t ram_hpa);
 
 /* Maps host-physical [hpa, hpa+size) at guest-physical gpa into p's stage-2 with perm
  * (S2_*): its RAM at creation, and the service's windows onto the partitions it serves.

@@ -453,6 +453,12 @@ const struct virt_ops *vmx_probe(const char **why)
 		*why = "the CPU has no VMX (Intel VT-x)";
 		return NULL;
 	}
+	uint64_t fc = rdmsr(MSR_FEATURE_CONTROL);
+	if ((fc & FEATURE_CONTROL_LOCK) && !(fc & FEATURE_CONTROL_VMXON_OUTSIDE_SMX)) {
+		*why = "VT-x is locked off by the firmware (IA32_FEATURE_CONTROL): turn on Intel "
+		       "Virtualization Technology in the setup menu";
+		return NULL;
+	}
 	uint64_t basic = rdmsr(MSR_VMX_BASIC);
 	int true_ctls = !!(basic & VMX_BASIC_TRUE_CTLS);
 	vmcs_revision = (uint32_t)basic & 0x7fffffff;
