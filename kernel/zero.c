@@ -1,6 +1,4 @@
 /* Zeroing the partitions' RAM at boot on every CPU (kernel/zero.h). */
-#include <string.h>
-
 #include "kernel/arch.h"
 #include "kernel/config.h"
 #include "kernel/log.h"
@@ -28,6 +26,19 @@ void zero_add(uint64_t pa, uint64_t size)
 	total += (size + PIECE - 1) / PIECE;
 }
 
+/* One piece, 64 bytes per loop in 8-byte stores. Not memset's rep stosq: on real CPUs
+ * both run at memory speed, but emulators (QEMU's TCG, Bochs) run a rep string
+ * instruction one element per step, and this loop several times faster. */
+static void zero_piece(uint64_t pa)
+{
+	uint64_t *p = phys_to_virt(pa), *end = p + PIECE / 8;
+
+	for (; p < end; p += 8)
+		__asm__ volatile("movq %1, 0(%0); movq %1, 8(%0); movq %1, 16(%0); movq %1, 24(%0);"
+				 "movq %1, 32(%0); movq %1, 40(%0); movq %1, 48(%0); movq %1, 56(%0)"
+				 : : "r"(p), "r"(0ULL) : "memory");
+}
+
 /* Takes and zeroes pieces until none is left. */
 static void work(void)
 {
@@ -40,7 +51,7 @@ static void work(void)
 		unsigned b = 0;
 		while (k >= block[b].pieces)
 			k -= block[b++].pieces;
-		memset(phys_to_virt(block[b].pa + k * PIECE), 0, PIECE);
+		zero_piece(block[b].pa + k * PIECE);
 		__atomic_add_fetch(&done, 1, __ATOMIC_RELEASE);
 	}
 }
