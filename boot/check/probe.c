@@ -135,14 +135,18 @@ static void probe_pit(struct chk_facts *f)
 	outb(0x43, 0xb0);
 	outb(0x42, (uint8_t)latch);
 	outb(0x42, (uint8_t)(latch >> 8));
+	if (inb(0x61) & 0x20) {
+		outb(0x61, b);
+		return; /* mode 0 holds OUT low until the count runs out: no PIT answers */
+	}
 	t0 = rdtsc();
 	for (spin = 0; !(inb(0x61) & 0x20); spin++)
 		if (spin > 100000000ULL)
 			break;
 	t1 = rdtsc();
 	outb(0x61, b);
-	if (spin > 100000000ULL || t1 <= t0)
-		return;
+	if (spin > 100000000ULL || t1 <= t0 || (t1 - t0) * 1000 / 20 < 100000000ULL)
+		return; /* no count, or a TSC below 100 MHz: no measurement */
 	f->pit = 1;
 	f->tsc_hz = (t1 - t0) * 1000 / 20;
 }

@@ -92,10 +92,11 @@ CHECK_SCENARIOS = [
                                 "-device edu,addr=0x10,dma_mask=0xffffffff"}),
     Scenario(
         "check-numa-6g",
-        "the pre-flight check on q35 without an HPET, with 6 GiB (2 GiB below 4 GiB, "
+        "the pre-flight check on q35 without an HPET or a PIT, with 6 GiB (2 GiB below 4 GiB, "
         "max-ram-below-4g), two NUMA nodes and 6 CPUs in 2 sockets of 3 cores (APIC IDs "
         "0-2 and 4-6, not contiguous): it counts 6 CPUs up to APIC ID 6, 2 nodes with CPUs, "
-        "no HPET, 4 GiB above 4 GiB, and warns that there is no IOMMU",
+        "no HPET, the PM timer in the PIT's place, 4 GiB above 4 GiB, and warns that there is "
+        "no IOMMU",
         TWO_PARTITIONS_CFG,
         ["hello.elf", "counter.elf"],
         Expect(steps=[
@@ -104,13 +105,15 @@ CHECK_SCENARIOS = [
             chk("WARNING", "iommu", lit("no DMAR or IVRS table")),
             chk("WARNING", "numa", lit("SRAT: 2 nodes, 2 with CPUs")),
             chk("OK", "hpet", lit("none")),
+            chk("WARNING", "pit", lit("PIT channel 2 does not count: Mica measures the TSC "
+                                      "against the ACPI PM timer (port 0x608, 24 bits) instead")),
             chk("OK", "memory", r"usable: \d+ KiB below 1 MiB, \d+ MiB from 1 MiB to 4 GiB, "
                 r"4 GiB above 4 GiB"),
             chk("OK", "config", lit("2 partition(s), 32 MiB of RAM, CPUs within the 6")),
             CAN_RUN,
         ]),
         timeout=60, vendors=("svm-check",),
-        env={"MICA_MACHINE": "q35,hpet=off,max-ram-below-4g=2G", "MICA_MEM": "6144",
+        env={"MICA_MACHINE": "q35,hpet=off,pit=off,max-ram-below-4g=2G", "MICA_MEM": "6144",
              "MICA_SMP": "6,sockets=2,cores=3", "MICA_QEMU_EXTRA": NUMA}),
     Scenario(
         "check-pc-1cpu",
