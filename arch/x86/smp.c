@@ -71,15 +71,19 @@ unsigned arch_start_aps(const struct boot_info *bi, struct pcpu *cs, unsigned n)
 	*(uint64_t *)(t + OFF(tramp_cr3)) = paging_root();
 	*(uint64_t *)(t + OFF(tramp_entry)) = (uint64_t)ap_start;
 
+	/* INIT to every AP, then one wait of 10 ms (SDM 8.4.4.1) for all of them, not one per
+	 * CPU: 64 CPUs would otherwise spend 0.6 s here. Each then waits for its SIPI, which
+	 * goes out one CPU at a time since they share the trampoline's stack and argument. */
+	for (unsigned i = 1; i < n; i++)
+		apic_send_init(cs[i].apic_id);
+	if (n > 1)
+		io_delay_us(10000);
 	for (unsigned i = 1; i < n; i++) {
 		struct pcpu *c = &cs[i];
 		c->stack_top = (uint64_t)&ap_stacks[i][AP_STACK];
 		*(uint64_t *)(t + OFF(tramp_stack)) = c->stack_top;
 		*(uint64_t *)(t + OFF(tramp_arg)) = (uint64_t)c;
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-
-		apic_send_init(c->apic_id);
-		io_delay_us(10000);
 		/* SDM 8.4.4.1 asks for 200 us between the two SIPIs; an emulator on a busy host
 		 * may take much longer to run a new CPU, so wait up to a second for each. */
 		for (int sipi = 0; sipi < 2 && !c->online; sipi++) {
