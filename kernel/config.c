@@ -99,7 +99,7 @@ static void span_copy(char *dst, struct span s)
 /* Sizes: the largest of GiB, MiB, KiB that divides exactly, else bytes. When round_mib is
  * set, a size of 1 MiB or more that is not a whole number of MiB is shown in MiB rounded
  * down (readable free-memory figures); config values are always shown exactly. */
-static void format_size(uint64_t b, char *buf, unsigned len, int round_mib)
+void cfg_size_text(uint64_t b, char *buf, unsigned len, int round_mib)
 {
 	unsigned long long v = b;
 
@@ -116,50 +116,7 @@ static void format_size(uint64_t b, char *buf, unsigned len, int round_mib)
 void cfg_format_size(uint64_t bytes, char *buf, unsigned len)
 {
 	if (buf && len)
-		format_size(bytes, buf, len, 1);
-}
-
-/* Writes a CPU set as people write it: "0-3", "0,2-3", "5". */
-static void format_cpus(uint64_t set, char *buf, size_t len)
-{
-	size_t at = 0;
-	unsigned i = 0;
-
-	buf[0] = '\0';
-	while (i < CFG_MAX_CPUS) {
-		if (!(set >> i & 1)) {
-			i++;
-			continue;
-		}
-		unsigned j = i;
-		while (j + 1 < CFG_MAX_CPUS && (set >> (j + 1) & 1))
-			j++;
-		int w;
-		if (j == i)
-			w = snprintf(buf + at, len - at, "%s%u", at ? "," : "", i);
-		else
-			w = snprintf(buf + at, len - at, "%s%u-%u", at ? "," : "", i, j);
-		if (w < 0 || (size_t)w >= len - at)
-			return; /* truncated, still NUL-terminated */
-		at += (size_t)w;
-		i = j + 1;
-	}
-}
-
-static unsigned lowest_cpu(uint64_t set)
-{
-	unsigned i = 0;
-	while (!(set >> i & 1))
-		i++;
-	return i;
-}
-
-static unsigned popcount64(uint64_t v)
-{
-	unsigned n = 0;
-	for (; v; v &= v - 1)
-		n++;
-	return n;
+		cfg_size_text(bytes, buf, len, 1);
 }
 
 /* Reads a decimal number at *i; saturates at `cap` (sets *big) so the caller can report
@@ -245,7 +202,7 @@ static int parse_cpus(struct parser *ps, struct span v)
 			return cfg_fail(ps->err, ps->line,
 				    "CPU %u is already given to partition '%s' (line %u); "
 				    "each CPU runs one partition",
-				    lowest_cpu(both), o->name, o->cpus_line);
+				    cfg_lowest_cpu(both), o->name, o->cpus_line);
 	}
 	ps->cur->cpus = set;
 	ps->cur->cpus_line = ps->line;
@@ -284,7 +241,7 @@ static int parse_memory(struct parser *ps, struct span v)
 			    "memory '%s' is more than an x86-64 machine can address",
 			    excerpt(ex, v, EXCERPT_MAX));
 	num *= mult;
-	format_size(num, sz, sizeof(sz), 0);
+	cfg_size_text(num, sz, sizeof(sz), 0);
 	if (num < CFG_MEM_ALIGN)
 		return cfg_fail(ps->err, ps->line,
 			    "memory %s is too small: a partition needs at least 2 MiB", sz);
@@ -861,93 +818,4 @@ int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error 
 	if (out->nparts == 0)
 		return cfg_fail(err, 0, "no [partition NAME] section: nothing to run");
 	return check_devices(out, err);
-}
-
-int cfg_check_machine(const struct cfg *c, uint64_t cpu_present, unsigned ncpus,
-		      uint64_t mem_free, struct cfg_error *err)
-{
-	uint64_t total = 0;
-
-	if (err) {
-		err->line = 0;
-		err->msg[0] = '\0';
-	}
-	if (!c)
-		return cfg_fail(err, 0, "internal error: no config to check");
-	/* A caller that only knows a count has CPUs 0..ncpus-1. */
-	if (!cpu_present && ncpus)
-		cpu_present = ncpus >= CFG_MAX_CPUS ? ~0ULL : (1ULL << ncpus) - 1;
-
-	for (unsigned i = 0; i < c->nparts && i < CFG_MAX_PARTS; i++) {
-		const struct cfg_partition *p = &c->part[i];
-		uint64_t missing = p->cpus & ~cpu_present;
-
-		if (missing) {
-			char have[200];
-			unsigned n = popcount64(cpu_present);
-			format_cpus(cpu_present, have, sizeof(have));
-			if (n == 0)
-				return cfg_fail(err, p->cpus_line,
-					    "partition '%s' wants CPU %u, but this machine reports no CPUs",
-					    p->name, lowest_cpu(missing));
-			return cfg_fail(err, p->cpus_line,
-				    "partition '%s' wants CPU %u, but this machine has %s %s",
-				    p->name, lowest_cpu(missing), n == 1 ? "CPU" : "CPUs", have);
-		}
-
-		total = total + p->memory < total ? UINT64_MAX : total + p->memory;
-		if (total > mem_free) {
-			char need[32], sum[32], have[32];
-			format_size(p->memory, need, sizeof(need), 0);
-			format_size(total, sum, sizeof(sum), 1);
-			format_size(mem_free, have, sizeof(have), 1);
-			if (i == 0)
-				return cfg_fail(err, p->memory_line,
-					    "partition '%s' needs %s of RAM, but the machine has %s free",
-					    p->name, need, have);
-			return cfg_fail(err, p->memory_line,
-				    "partition '%s' needs %s of RAM; with the partitions before it "
-				    "that makes %s, but the machine has %s free",
-				    p->name, need, sum, have);
-		}
-	}
-	return 0;
-}
-
-const char *cfg_file(const struct cfg_partition *p, int kind)
-{
-	if (kind == CFG_FILE_MODULE)
-		return p->nmodules ? p->modules[0] : "";
-	return kind == CFG_FILE_DISK ? p->disk : kind == CFG_FILE_INITRD ? p->initrd : p->image;
-}
-
-/* The n-th file of that kind of partition p, or NULL past the last. */
-static const char *nth_file(const struct cfg_partition *p, int kind, unsigned n)
-{
-	if (kind == CFG_FILE_MODULE)
-		return n < p->nmodules ? p->modules[n] : NULL;
-	return n == 0 && cfg_file(p, kind)[0] ? cfg_file(p, kind) : NULL;
-}
-
-/* Is path named as a file of that kind before partition i's file number j? */
-static int named_before(const struct cfg *c, int kind, const char *path, unsigned i, unsigned j)
-{
-	for (unsigned k = 0; k <= i; k++) {
-		const char *q;
-		for (unsigned m = 0; (q = nth_file(&c->part[k], kind, m)) && (k < i || m < j); m++)
-			if (!strcmp(path, q))
-				return 1;
-	}
-	return 0;
-}
-
-unsigned cfg_count_files(const struct cfg *c, int kind)
-{
-	unsigned n = 0;
-	const char *path;
-
-	for (unsigned i = 0; i < c->nparts; i++)
-		for (unsigned j = 0; (path = nth_file(&c->part[i], kind, j)); j++)
-			n += !named_before(c, kind, path, i, j);
-	return n;
 }

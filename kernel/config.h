@@ -118,6 +118,19 @@ unsigned cfg_count_files(const struct cfg *c, int kind);
  * kind but modules, where cfg_module() names each. */
 const char *cfg_file(const struct cfg_partition *p, int kind);
 
+/* The lowest CPU in a non-empty set. */
+static inline unsigned cfg_lowest_cpu(uint64_t set)
+{
+	unsigned i = 0;
+	while (!(set >> i & 1))
+		i++;
+	return i;
+}
+
+/* A size as cfg_format_size() writes it; round_mib 0 shows sizes that are not whole MiB
+ * exactly (config values), 1 rounds them down to MiB (free-memory figures). */
+void cfg_size_text(uint64_t bytes, char *buf, unsigned len, int round_mib);
+
 /* Formats a size for people in the largest of GiB, MiB, KiB that divides it exactly:
  * "16 MiB", "1 GiB", "1536 MiB", "4 KiB", else in bytes: "123 bytes", "1 byte". A size of
  * 1 MiB or more that is not a whole number of MiB is shown in MiB rounded down

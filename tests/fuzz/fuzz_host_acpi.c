@@ -2,7 +2,7 @@
  * that lead to them are built here, checksums fixed, so that the fuzzer reaches the
  * entries). The CPU list stays within ACPI_MAX_CPUS with the rest counted, the I/O APIC
  * answer names a GSI at or above its base, and every MCFG window kept has a base and its
- * buses in order. */
+ * buses in order. The input is also an SRAT's body (acpi_srat_parse). */
 #include "tests/fuzz/fuzz.h"
 #include <sys/mman.h>
 #include <mica/hypercall.h>
@@ -84,6 +84,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (unsigned i = 0; i < m.n; i++)
 			FUZZ_CHECK(m.win[i].base && m.win[i].start_bus <= m.win[i].end_bus,
 				   "window %u", i);
+	}
+	/* The whole input as an SRAT's structures: every entry kept is one the table holds,
+	 * within the limits, and its node is in the node list. */
+	static uint8_t srat[48 + BODY_MAX];
+	static struct acpi_numa numa;
+	size_t body = size - 1 > BODY_MAX ? BODY_MAX : size - 1;
+	header(srat, "SRAT", (uint32_t)(48 + body));
+	memset(srat + 36, 0, 12);
+	memcpy(srat + 48, data + 1, body);
+	if (acpi_srat_parse(srat, 48 + body, &numa) == 0) {
+		FUZZ_CHECK(numa.ncpus <= ACPI_NUMA_CPUS && numa.nmems <= ACPI_NUMA_MEMS,
+			   "%u CPUs, %u ranges", numa.ncpus, numa.nmems);
+		FUZZ_CHECK(numa.nnodes <= numa.ncpus + numa.nmems, "%u nodes", numa.nnodes);
+		for (unsigned i = 0; i < numa.ncpus; i++) {
+			unsigned k = 0;
+			while (k < numa.nnodes && numa.node[k] != numa.cpu[i].node)
+				k++;
+			FUZZ_CHECK(k < numa.nnodes, "CPU %u's node %u not listed", i, numa.cpu[i].node);
+		}
+	} else {
+		FUZZ_CHECK(!numa.ncpus && !numa.nmems && !numa.nnodes, "a refused SRAT left entries");
 	}
 	return 0;
 }

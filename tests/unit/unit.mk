@@ -3,7 +3,7 @@
 # `make unit-test` builds $(BUILD)/unit/unit-tests from every tests/unit/test_*.c plus
 # UNIT_SRCS, then runs it. Add a pure module by appending to UNIT_SRCS (from any .mk).
 
-UNIT_SRCS += kernel/config.c kernel/frame.c kernel/loader/elf.c arch/x86/pt.c kernel/host/acpi.c kernel/loader/bzimage.c kernel/loader/boot_linux.c kernel/platform/acpi_tables.c kernel/emul/gwalk.c kernel/emul/decode.c kernel/platform/vlapic.c kernel/platform/vioapic.c kernel/platform/vuart.c kernel/platform/vpit.c kernel/platform/vpm.c kernel/platform/pvclock.c lib/errmsg.c kernel/vpci/bus.c kernel/vpci/passthrough.c vmm/virtq.c vmm/switch.c kernel/virtio/transport.c vmm/backend.c vmm/blk.c vmm/console.c vmm/net.c kernel/virtio/svcring.c kernel/emul/insn_len.c kernel/loader/multiboot.c kernel/loader/phys_elf.c kernel/loader/pvh.c kernel/platform/vrtc.c kernel/platform/vpic.c lib/date.c
+UNIT_SRCS += kernel/config.c kernel/config_machine.c kernel/frame.c kernel/loader/elf.c arch/x86/pt.c kernel/host/acpi.c kernel/loader/bzimage.c kernel/loader/boot_linux.c kernel/platform/acpi_tables.c kernel/emul/gwalk.c kernel/emul/decode.c kernel/platform/vlapic.c kernel/platform/vioapic.c kernel/platform/vuart.c kernel/platform/vpit.c kernel/platform/vpm.c kernel/platform/pvclock.c lib/errmsg.c kernel/vpci/bus.c kernel/vpci/passthrough.c vmm/virtq.c vmm/switch.c kernel/virtio/transport.c vmm/backend.c vmm/blk.c vmm/console.c vmm/net.c kernel/virtio/svcring.c kernel/emul/insn_len.c kernel/loader/multiboot.c kernel/loader/phys_elf.c kernel/loader/pvh.c kernel/platform/vrtc.c kernel/platform/vpic.c lib/date.c
 UNIT_SRCS += kernel/host/pci.c
 UNIT_SRCS += kernel/host/dmar.c kernel/host/ivrs.c kernel/host/iommu_acpi.c
 UNIT_SRCS += arch/x86/iommu/amdvi_pt.c kernel/assign_check.c
