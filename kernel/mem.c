@@ -17,6 +17,12 @@ void mem_init(const struct boot_info *bi)
 		log_info("memory map has more free ranges than the allocator keeps; some RAM is unused");
 	/* The core image is MICA memory in the map already; be safe if a boot path forgot. */
 	frame_reserve(&pool, bi->core_base, bi->core_size);
+#ifdef MICA_TEST_DIRTY_RAM
+	/* Test build only (docs/testing.md): every free byte dirty, as on a machine whose RAM
+	 * held another system's data, so that the tests see that partitions get it cleared. */
+	for (unsigned i = 0; i < pool.n; i++)
+		memset(phys_to_virt(pool.free[i].base), 0xa5, pool.free[i].size);
+#endif
 }
 
 uint64_t mem_alloc_raw(uint64_t size, uint64_t align)

@@ -4,7 +4,8 @@ partition stop and restart past a vCPU that never leaves the guest. See docs/tes
 
 import textwrap
 
-from scenarios import BANNER, Expect, Scenario, counting, lit, out, restarting, stopped
+from scenarios import (BANNER, HELLO_BESIDE_COUNTER, Expect, Scenario, counting, lit, out,
+                       restarting, stopped)
 from virtio import SERVICE_PART, VMM
 
 DEFECTS_CONFIG = SERVICE_PART + textwrap.dedent("""
@@ -110,4 +111,19 @@ DEFECT_SCENARIOS = [
             anywhere=[out("plain", lit("PASS: XSETBV 0x27 (AVX-512 opmask without ZMM_Hi256, "
                                        "Hi16_ZMM) gets #GP"))]),
         timeout=150, vendors=("vmx",), core_build="build/testcore"),
+    Scenario(
+        "ram-zeroed",
+        "on a test build that fills all free memory with 0xa5 at boot, as on a machine whose "
+        "RAM held another system's data: the partitions' RAM is cleared by every CPU before "
+        "they start (kernel/zero.c), so hello finds its RAM all zero beside a counter",
+        HELLO_BESIDE_COUNTER,
+        ["hello.elf", "counter.elf"],
+        Expect(steps=[
+            r"^mica: zeroed 32 MiB of partition RAM on [1-4] CPUs? in \d+\.\d{3} s$",
+            out("hello", r"hello: RAM from 0x[0-9a-f]+ to 0xff0000 is all "
+                                     r"zero$"),
+            out("hello", lit("PASS: hello") + "$"),
+            *counting(),
+        ]),
+        timeout=90, core_build="build/testcore"),
 ]

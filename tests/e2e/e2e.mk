@@ -34,11 +34,12 @@ vmxbreak-core: $(BUILD)/mica-mb2.elf
 
 # A test build of the core (docs/testing.md) that pauses vCPUs other than 0 for 100 ms just
 # before each guest entry (scenario kick-window) and leaves XSETBV's rules to the CPU, so
-# that the exception table must turn its #GP into the guest's (scenario defects-fixup).
+# that the exception table must turn its #GP into the guest's (scenario defects-fixup), and
+# that fills all free memory with 0xa5 at boot (scenario ram-zeroed).
 .PHONY: testcore
 testcore: $(BUILD)/mica-mb2.elf loader
 	$(MAKE) core BUILD=$(BUILD)/testcore \
-		CORE_DEFINES="-DMICA_TEST_KICK_WINDOW -DMICA_TEST_TRUST_CPU"
+		CORE_DEFINES="-DMICA_TEST_KICK_WINDOW -DMICA_TEST_TRUST_CPU -DMICA_TEST_DIRTY_RAM"
 	cp $(BUILD)/mica-mb2.elf $(BUILD)/BOOTX64.EFI $(BUILD)/testcore/
 
 test-vmx: deps-test core loader check-efi guests vmm $(BUILD)/mica-mb2.elf vmxbreak-core testcore

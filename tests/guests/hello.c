@@ -35,6 +35,23 @@ int main(unsigned vcpu)
 		ok = 0;
 	}
 
+	/* Mica zeroes a partition's RAM before it starts: from the end of this image to the
+	 * stack (the top 64 KiB), every byte must be zero, whatever the memory held before. */
+	extern char __bss_end[];
+	uint64_t from = ((uint64_t)(uintptr_t)__bss_end + 4095) & ~4095ULL;
+	uint64_t to = info.mem_bytes - (64u << 10);
+	for (const volatile uint64_t *p = (const uint64_t *)(uintptr_t)from;
+	     (uint64_t)(uintptr_t)p < to; p++)
+		if (*p) {
+			uart_printf("FAIL: RAM at 0x%lx holds 0x%lx at the start, expected zero\n",
+				    (unsigned long)(uintptr_t)p, (unsigned long)*p);
+			ok = 0;
+			break;
+		}
+	if (ok)
+		uart_printf("hello: RAM from 0x%lx to 0x%lx is all zero\n", (unsigned long)from,
+			    (unsigned long)to);
+
 	if (!ok)
 		return 1;
 	uart_printf("PASS: hello\n");
