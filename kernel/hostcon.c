@@ -21,25 +21,11 @@ static uint8_t isa_irq(uint16_t port)
 	return (port == 0x2f8 || port == 0x2e8) ? 3 : 4;
 }
 
-void hostcon_serial_start(const struct boot_info *bi, const struct cfg_host *host)
+/* Sets up port (0: none) and says so; from: where the choice came from. */
+static void serial_use(uint16_t port, uint8_t irq, const char *from)
 {
-	struct acpi_spcr sp;
-	uint16_t port = UART_COM1_PORT;
-	uint8_t irq = UART_COM1_IRQ;
-	const char *from = "the default";
-
-	if (host && host->serial_given) {
-		port = host->serial_port;
-		irq = host->serial_irq;
-		from = "the config";
-	} else if (!acpi_spcr(bi->acpi_rsdp, &sp) && sp.space == 1 && sp.addr &&
-		   sp.addr <= 0xfff8 && (sp.type == 0 || sp.type == 1 || sp.type == 0x12)) {
-		/* An I/O-port 16550 (or 16450): Mica drives those; anything else stays COM1. */
-		port = (uint16_t)sp.addr;
-		irq = sp.irq ? sp.irq : isa_irq(port);
-		from = "the SPCR table";
-	}
 	int rc = arch_console_init(port, irq);
+
 	if (!port)
 		snprintf(serial_text, sizeof(serial_text), "no serial port (%s)", from);
 	else if (rc)
@@ -48,6 +34,29 @@ void hostcon_serial_start(const struct boot_info *bi, const struct cfg_host *hos
 	else
 		snprintf(serial_text, sizeof(serial_text), "serial port 0x%x, IRQ %u (%s)",
 			 port, irq, from);
+}
+
+void hostcon_serial_start(const struct boot_info *bi, const struct cfg_host *host)
+{
+	(void)bi;
+	if (host && host->serial_given)
+		serial_use(host->serial_port, host->serial_irq, "the config");
+	else
+		serial_use(UART_COM1_PORT, UART_COM1_IRQ, "the default");
+}
+
+void hostcon_serial_spcr(const struct boot_info *bi, const struct cfg_host *host)
+{
+	struct acpi_spcr sp;
+
+	if (host && host->serial_given)
+		return; /* the config's choice stands */
+	/* An I/O-port 16550 (or 16450): Mica drives those; anything else stays COM1. */
+	if (acpi_spcr(bi->acpi_rsdp, &sp) || sp.space != 1 || !sp.addr || sp.addr > 0xfff8 ||
+	    (sp.type != 0 && sp.type != 1 && sp.type != 0x12))
+		return;
+	serial_use((uint16_t)sp.addr, sp.irq ? sp.irq : isa_irq((uint16_t)sp.addr),
+		   "the SPCR table");
 }
 
 void hostcon_screen_start(const struct boot_info *bi, const struct cfg_host *host)

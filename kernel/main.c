@@ -190,6 +190,7 @@ void kernel_main(const struct boot_info *bi)
 	hostcon_serial_start(bi, host);
 	arch_init_boot_cpu(bi, &cpus[0]);
 	mem_init(bi);
+	hostcon_serial_spcr(bi, host);
 	hostcon_screen_start(bi, host);
 	hostcon_describe();
 	find_cpus(bi);

@@ -7,7 +7,7 @@ CPU model without VT-x says so and stops."""
 
 import os
 
-from harness import OVMF_DIR, SECURE_BOOT_ENV
+from harness import BUILD, OVMF_DIR, SECURE_BOOT_ENV
 from scenarios import (BANNER, HELLO_BESIDE_COUNTER, POWERED_OFF, Expect, Scenario, counting,
                        lit, out, started, stopped)
 
@@ -283,6 +283,48 @@ MATRIX.append(Scenario(
     timeout=90, vendors=("svm-machines",),
     env={"MICA_MACHINE": "q35,hpet=off,max-ram-below-4g=2G", "MICA_MEM": "6144",
          "MICA_SMP": "6,sockets=2,cores=3", "MICA_QEMU_EXTRA": NUMA}))
+
+def spcr_table(port, irq):
+    """An ACPI SPCR table (revision 2, 80 bytes) naming a 16550 at I/O port `port`, PC-AT
+    IRQ `irq`, 115200 baud, for QEMU's -acpitable (QEMU builds no SPCR on x86)."""
+    body = bytearray(80)
+    body[0:4] = b"SPCR"
+    body[4:8] = (80).to_bytes(4, "little")
+    body[8] = 2
+    body[10:16] = b"MICA  "
+    body[16:24] = b"MICATEST"
+    body[36] = 0                                  # interface: 16550
+    body[40:44] = bytes([1, 8, 0, 1])             # GAS: I/O, 8 bits, offset 0, byte access
+    body[44:52] = port.to_bytes(8, "little")
+    body[52], body[53] = 1, irq                   # interrupt type: PC-AT; the IRQ
+    body[58], body[60] = 7, 1                     # 115200 baud; 1 stop bit
+    body[64:68] = b"\xff\xff\xff\xff"            # not a PCI device
+    body[9] = (-sum(body)) & 0xFF
+    path = os.path.join(BUILD, "e2e", f"spcr-{port:x}.bin")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(bytes(body))
+    return path
+
+
+# The firmware's SPCR names COM2: with nothing on COM1 and the console on COM2, everything
+# from Mica's console line on comes out of COM2.
+MATRIX.append(Scenario(
+    "serial-spcr-com2",
+    "an SPCR table (injected with -acpitable) naming COM2 (0x2f8, IRQ 3) while COM1 leads "
+    "nowhere: Mica moves its console to COM2 as the SPCR says, says so there, and the "
+    "partitions' output follows",
+    HELLO_BESIDE_COUNTER, ["hello.elf", "counter.elf"],
+    Expect(steps=[
+        "^mica: " + lit("console: serial port 0x2f8, IRQ 3 (the SPCR table); no screen (the "
+                        "boot path found no framebuffer)") + "$",
+        BANNER,
+        out("hello", lit("PASS: hello") + "$"),
+        *counting(),
+    ]),
+    timeout=90, vendors=("svm-machines",),
+    env={"MICA_SERIAL": "null",
+         "MICA_QEMU_EXTRA": f"-serial stdio -acpitable file={spcr_table(0x2f8, 3)}"}))
 
 # Secure Boot: an unsigned loader is refused by the firmware; one signed with a key the
 # firmware trusts (Debian's test key, enrolled in OVMF_VARS_4M.snakeoil.fd) boots Mica.
