@@ -26,23 +26,20 @@ void zero_add(uint64_t pa, uint64_t size)
 	total += (size + PIECE - 1) / PIECE;
 }
 
-/* One piece, 64 bytes (a cache line) at a time: lines that are already zero (as firmware
- * often leaves memory) are only read, the others written in 8-byte stores. A CPU reads a
- * line before it writes it anyway (write-allocate), so the test costs little and saves
- * the write-back; under QEMU it also leaves untouched guest memory unallocated on the
- * host. Not memset's rep stosq: emulators run rep string instructions one element per
- * step, and this loop several times faster. */
+/* One piece, 64 bytes per loop in 8-byte stores. Not memset's rep stosq: on real CPUs
+ * both run at memory speed, but emulators (QEMU's TCG, Bochs) run a rep string
+ * instruction one element per step, and this loop several times faster. Every line is
+ * written, not first read to skip the zero ones: under QEMU a read maps the host's zero
+ * page in 4 KiB pieces, and the guest's later writes then fault 4 KiB at a time instead
+ * of taking 2 MiB pages (the Linux boot measured 1.27 against 1.17 that way). */
 static void zero_piece(uint64_t pa)
 {
-	volatile uint64_t *p = phys_to_virt(pa), *end = p + PIECE / 8;
+	uint64_t *p = phys_to_virt(pa), *end = p + PIECE / 8;
 
-	for (; p < end; p += 8) {
-		if (!(p[0] | p[1] | p[2] | p[3] | p[4] | p[5] | p[6] | p[7]))
-			continue;
+	for (; p < end; p += 8)
 		__asm__ volatile("movq %1, 0(%0); movq %1, 8(%0); movq %1, 16(%0); movq %1, 24(%0);"
 				 "movq %1, 32(%0); movq %1, 40(%0); movq %1, 48(%0); movq %1, 56(%0)"
 				 : : "r"(p), "r"(0ULL) : "memory");
-	}
 }
 
 /* Takes and zeroes pieces until none is left. */
