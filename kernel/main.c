@@ -15,6 +15,7 @@
 #include "kernel/passthrough.h"
 #include "kernel/percpu.h"
 #include "kernel/virt.h"
+#include "kernel/ram.h"
 #include "kernel/zero.h"
 #include "lib/uart16550.h"
 
@@ -83,7 +84,26 @@ static void __attribute__((noreturn)) refuse(const struct boot_info *bi, const s
 		cpu_idle();
 }
 
-/* Everything about the config that can be checked before anything starts. */
+/* One line naming the partitions whose RAM is zeroed on first touch (kernel/ram.h). */
+static void log_lazy_ram(void)
+{
+	char line[200];
+	size_t n = 0;
+
+	for (unsigned i = 0; i < config.nparts; i++) {
+		const struct cfg_partition *c = &config.part[i];
+		char size[24];
+		if (!ram_lazy_for(c) || n >= sizeof(line))
+			continue;
+		cfg_format_size(c->memory, size, sizeof(size));
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s'%s' (%s)", n ? ", " : "",
+				      c->name, size);
+	}
+	if (n)
+		log_info("partition RAM zeroed on first touch, 2 MiB at a time (no device reaches "
+			 "it): %s", line);
+}
+
 /* The files c names, as the boot path loaded them (NULL where one is not named). */
 static void partition_files_of(const struct boot_info *bi, const struct cfg_partition *c,
 			       struct partition_files *pf)
@@ -96,6 +116,7 @@ static void partition_files_of(const struct boot_info *bi, const struct cfg_part
 		pf->modules[m] = find_file(bi, c->modules[m]);
 }
 
+/* Everything about the config that can be checked before anything starts. */
 static void check_config(const struct boot_info *bi, uint64_t present)
 {
 	struct cfg_error e = { 0, "" };
@@ -234,9 +255,11 @@ void kernel_main(const struct boot_info *bi)
 	static uint64_t ram[CFG_MAX_PARTS];
 	for (unsigned i = 0; i < config.nparts; i++) {
 		ram[i] = partition_alloc_ram(&config.part[i]);
-		zero_add(ram[i], ram[i] ? config.part[i].memory : 0);
+		if (!ram_lazy_for(&config.part[i]))
+			zero_add(ram[i], ram[i] ? config.part[i].memory : 0);
 	}
 	zero_run();
+	log_lazy_ram();
 	for (unsigned i = 0; i < config.nparts; i++) {
 		const struct cfg_partition *c = &config.part[i];
 		struct partition_files pf;

@@ -26,6 +26,7 @@
 #include "kernel/percpu.h"
 #include "kernel/platform/acpi_tables.h"
 #include "kernel/platform/pc.h"
+#include "kernel/ram.h"
 #include "kernel/virtio/device.h"
 #include "kernel/virtio/service.h"
 
@@ -38,6 +39,8 @@ static struct vpci pci_buses[CFG_MAX_PARTS];
 void *partition_guest_ptr(struct partition *p, uint64_t gpa, uint64_t len)
 {
 	if (len > p->ram_size || gpa > p->ram_size - len)
+		return NULL;
+	if (p->ram_lazy && ram_touch(p, gpa, len))
 		return NULL;
 	return phys_to_virt(p->ram_hpa + gpa);
 }
@@ -273,9 +276,7 @@ static int partition_load(struct partition *p, char *err, size_t errlen)
 	struct vcpu_boot_state st;
 	void *ram = phys_to_virt(p->ram_hpa);
 
-	if (!p->ram_zeroed)
-		memset(ram, 0, p->ram_size);
-	p->ram_zeroed = 0; /* from now on the guest writes it */
+	ram_reset(p, &p->ram_zeroed); /* from now on the guest writes it */
 	for (unsigned i = 0; i < p->nvcpus; i++) /* what they remembered of the old image */
 		memset(p->vcpus[i].insn_memo, 0, sizeof(p->vcpus[i].insn_memo));
 	p->platform = 0;
@@ -347,14 +348,15 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct p
 	memcpy(p->modules, f->modules, sizeof(p->modules));
 	p->ram_size = cfg->memory;
 	p->ram_hpa = ram_hpa;
-	p->ram_zeroed = 1; /* zero_run() cleared it; partition_load() need not */
+	p->ram_lazy = ram_lazy_for(cfg);
+	p->ram_zeroed = !p->ram_lazy; /* zero_run() cleared it; partition_load() need not */
 	if (!p->ram_hpa) {
 		log_info("partition '%s': no contiguous block of %lu MiB left", p->name, cfg->memory >> 20);
 		return MICA_EINVAL;
 	}
 	int rc = virt->stage2_init(&p->s2);
 	if (!rc)
-		rc = partition_map(p, 0, p->ram_hpa, p->ram_size, S2_READ | S2_WRITE | S2_EXEC);
+		rc = ram_init(p);
 	if (rc) {
 		log_info("partition '%s': cannot build its stage-2 tables (error %d)", p->name, rc);
 		return rc;

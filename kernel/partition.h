@@ -35,6 +35,11 @@ struct partition {
 	uint64_t ram_hpa;          /* guest-physical 0 is here; RAM is one contiguous block */
 	uint64_t ram_size;
 	int ram_zeroed;            /* the RAM is all zero: the next load need not clear it */
+	int ram_lazy;              /* zeroed on first touch, 2 MiB at a time (kernel/ram.h) */
+	struct spinlock ram_lock;  /* lazy RAM: the bitmaps' changes */
+	uint64_t ram_pieces;       /* lazy RAM: 2 MiB pieces (the last may be shorter) */
+	uint64_t *ram_ready;       /* lazy RAM: a bit per piece zeroed and mapped */
+	uint64_t *ram_busy;        /* lazy RAM: a bit per piece a CPU is zeroing now */
 	struct stage2 s2;
 	unsigned nvcpus;
 	struct vcpu vcpus[PART_MAX_VCPUS];

@@ -10,6 +10,7 @@
 #include "kernel/log.h"
 #include "kernel/partition.h"
 #include "kernel/percpu.h"
+#include "kernel/ram.h"
 #include "kernel/vcpu.h"
 #include <mica/hypercall.h>
 
@@ -103,7 +104,15 @@ void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 		break;
 	case EXIT_STAGE2_FAULT: {
 		char why[CFG_MSG_MAX];
-		int rc = mmio_emulate(v, e, why, sizeof(why));
+		int rc = ram_fault(v, e->fault.gpa);
+		if (rc > 0)
+			break; /* RAM touched for the first time: zeroed and mapped now */
+		if (rc < 0) {
+			partition_end(v, 0, "its RAM at guest-physical 0x%lx could not be mapped "
+				      "(RIP 0x%lx)", e->fault.gpa, v->regs.rip);
+			break;
+		}
+		rc = mmio_emulate(v, e, why, sizeof(why));
 		if (rc > 0)
 			break;
 		if (rc < 0) {

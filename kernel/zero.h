@@ -17,4 +17,7 @@ void zero_help(void);
  * piece is zero; logs how much, on how many CPUs, in how long. */
 void zero_run(void);
 
+/* Any CPU: zeroes n bytes at `at` (n a multiple of 64), fast under emulators too. */
+void zero_bytes(void *at, uint64_t n);
+
 #endif

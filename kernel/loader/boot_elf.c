@@ -3,6 +3,7 @@
 #include <mica/hypercall.h>
 #include "kernel/loader/boot_elf.h"
 #include "kernel/loader/elf.h"
+#include "kernel/loader/guest_ram.h"
 
 /* Guest-physical layout of what Mica builds below 1 MiB. */
 #define GUEST_PML4 0x1000ULL
@@ -24,6 +25,7 @@ int boot_elf_load(const void *img, uint64_t img_size, void *ram, uint64_t ram_si
 		snprintf(err, errlen, "the ELF boot protocol needs at least 2 MiB of RAM");
 		return MICA_EINVAL;
 	}
+	guest_ram_prepare(ram, 0, BOOT_ELF_MIN_GPA);
 	memset(r, 0, BOOT_ELF_MIN_GPA);
 	int rc = elf_load(img, img_size, ram, ram_size, BOOT_ELF_MIN_GPA, &info, err, errlen);
 	if (rc)

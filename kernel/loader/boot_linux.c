@@ -10,6 +10,7 @@
 #include <mica/hypercall.h>
 
 #include "kernel/loader/boot_linux.h"
+#include "kernel/loader/guest_ram.h"
 #include "kernel/loader/bzimage.h"
 #include "kernel/platform/acpi_tables.h"
 #include "lib/bytes.h"
@@ -228,6 +229,7 @@ int boot_linux_load(const void *kernel, uint64_t ksize, const void *initrd, uint
 
 	/* Everything checked: build. */
 	uint64_t rsdp;
+	guest_ram_prepare(ram, 0, BOOT_LINUX_HIGH);
 	memset(r, 0, BOOT_LINUX_HIGH);
 	rc = acpi_build(r + BOOT_LINUX_ACPI, BOOT_LINUX_ACPI, BOOT_LINUX_ACPI_SIZE, &plat->acpi,
 			&rsdp, err, errlen);
@@ -241,10 +243,13 @@ int boot_linux_load(const void *kernel, uint64_t ksize, const void *initrd, uint
 	r[BOOT_LINUX_CMDLINE + pl.cmdline_len] = '\0';
 
 	const uint8_t *k = kernel;
+	guest_ram_prepare(ram, pl.load, bz.init_size);
 	memcpy(r + pl.load, k + bz.setup_size, bz.kernel_size);
 	memset(r + pl.load + bz.kernel_size, 0, bz.init_size - bz.kernel_size);
-	if (isize)
+	if (isize) {
+		guest_ram_prepare(ram, pl.initrd, isize);
 		memcpy(r + pl.initrd, initrd, isize);
+	}
 
 	/* 64-bit boot protocol: long mode, paging on with the kernel, zero page and command
 	 * line identity-mapped, __BOOT_CS/__BOOT_DS flat, interrupts off, RSI = zero page. */

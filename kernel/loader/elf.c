@@ -10,6 +10,7 @@
 #include <mica/hypercall.h>
 
 #include "kernel/loader/elf.h"
+#include "kernel/loader/guest_ram.h"
 #include "lib/errmsg.h"
 
 #define EI_CLASS   4
@@ -232,6 +233,7 @@ int elf_load(const void *img, uint64_t img_size, void *ram, uint64_t ram_size,
 			read_phdr(im, &eh, i, &ph);
 			if (ph.p_type != PT_LOAD || !ph.p_memsz)
 				continue;
+			guest_ram_prepare(ram, ph.p_paddr, ph.p_memsz);
 			if (ph.p_filesz)
 				memcpy(r + ph.p_paddr, im + ph.p_offset, ph.p_filesz);
 			memset(r + ph.p_paddr + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);

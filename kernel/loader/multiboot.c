@@ -2,6 +2,7 @@
 #include <string.h>
 #include <mica/hypercall.h>
 #include "kernel/loader/multiboot.h"
+#include "kernel/loader/guest_ram.h"
 #include "kernel/loader/phys_elf.h"
 #include "lib/bytes.h"
 #include "lib/errmsg.h"
@@ -201,14 +202,18 @@ int mb_load(const void *image, uint64_t size, void *ram_v, uint64_t ram_size, co
 		return 0;
 
 	for (unsigned i = 0; i < n; i++) {
+		guest_ram_prepare(ram, pc[i].paddr, pc[i].memsz);
 		memset(ram + pc[i].paddr, 0, pc[i].memsz);
 		memcpy(ram + pc[i].paddr, img + pc[i].off, pc[i].filesz);
 	}
-	for (unsigned i = 0; i < nmods; i++)
+	for (unsigned i = 0; i < nmods; i++) {
+		guest_ram_prepare(ram, mod_at[i], mods[i].size);
 		memcpy(ram + mod_at[i], mods[i].data, mods[i].size);
+	}
 
 	uint8_t *mbi = ram + info;
 	uint64_t p = info + MBI_SIZE;
+	guest_ram_prepare(ram, info, need);
 	memset(mbi, 0, need);
 	put32(mbi + MBI_FLAGS, MB_INFO_MEMORY | MB_INFO_CMDLINE | MB_INFO_MMAP |
 				       MB_INFO_LOADER_NAME | (nmods ? MB_INFO_MODS : 0));

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <mica/hypercall.h>
 #include "kernel/loader/phys_elf.h"
+#include "kernel/loader/guest_ram.h"
 #include "kernel/loader/pvh.h"
 #include "lib/bytes.h"
 #include "lib/errmsg.h"
@@ -145,11 +146,13 @@ int pvh_load(const void *image, uint64_t size, const char *cmdline, const struct
 
 	/* Everything checked: build. */
 	uint64_t rsdp;
+	guest_ram_prepare(ram, 0, HIGH);
 	memset(ram, 0, HIGH);
 	rc = acpi_build(ram + PVH_ACPI, PVH_ACPI, PVH_ACPI_SIZE, acpi, &rsdp, err, errlen);
 	if (rc)
 		return rc;
 	for (unsigned i = 0; i < n; i++) {
+		guest_ram_prepare(ram, segs[i].paddr, segs[i].memsz);
 		memset(ram + segs[i].paddr, 0, segs[i].memsz);
 		memcpy(ram + segs[i].paddr, img + segs[i].off, segs[i].filesz);
 	}
@@ -162,6 +165,7 @@ int pvh_load(const void *image, uint64_t size, const char *cmdline, const struct
 	for (unsigned i = 0; i < nmods; i++) {
 		uint8_t *m = ram + PVH_MODLIST + (uint64_t)i * MOD_ENTRY;
 		size_t sl = strlen(mods[i].string) + 1;
+		guest_ram_prepare(ram, at[i], mods[i].size);
 		memcpy(ram + at[i], mods[i].data, mods[i].size);
 		memcpy(ram + sp, mods[i].string, sl);
 		put64(m, at[i]);

@@ -29,6 +29,22 @@ DEFECTS_CONFIG = SERVICE_PART + textwrap.dedent("""
 
 PARTS = ("plain", "apic")
 
+# rezero (RAM zeroed on first touch) and rezero-dev (a virtio client: RAM zeroed before the
+# start), both first in the config: the dirty-memory test build dirties the lowest 64 MiB.
+REZERO_CONFIG = """
+    [partition rezero]
+    cpus = 1,2
+    memory = 32M
+    image = rezero.elf
+
+    [partition rezero-dev]
+    cpus = 3
+    memory = 16M
+    image = rezero.elf
+    console = virtio
+
+""" + textwrap.indent(SERVICE_PART, "    ")
+
 
 SPINNER_CONFIG = """
     [partition spinner]
@@ -114,16 +130,40 @@ DEFECT_SCENARIOS = [
     Scenario(
         "ram-zeroed",
         "on a test build that fills all free memory with 0xa5 at boot, as on a machine whose "
-        "RAM held another system's data: the partitions' RAM is cleared by every CPU before "
-        "they start (kernel/zero.c), so hello finds its RAM all zero beside a counter",
+        "RAM held another system's data: hello's RAM, which no device reaches, is cleared "
+        "2 MiB at a time as hello first touches it (kernel/ram.c), so hello finds it all "
+        "zero beside a counter",
         HELLO_BESIDE_COUNTER,
         ["hello.elf", "counter.elf"],
         Expect(steps=[
-            r"^mica: zeroed 32 MiB of partition RAM on [1-4] CPUs? in \d+\.\d{3} s$",
+            lit("mica: partition RAM zeroed on first touch, 2 MiB at a time (no device "
+                "reaches it): 'hello' (16 MiB), 'counter' (16 MiB)") + "$",
             out("hello", r"hello: RAM from 0x[0-9a-f]+ to 0xff0000 is all "
                                      r"zero$"),
             out("hello", lit("PASS: hello") + "$"),
             *counting(),
         ]),
         timeout=90, core_build="build/testcore"),
+    Scenario(
+        "ram-rezeroed",
+        "on the same dirty-memory build: rezero's two vCPUs read its RAM (zeroed on first "
+        "touch) from both ends at once and find it zero, fill it with 0xa5 and reboot; after "
+        "the restart it is all zero again. rezero-dev, a virtio client whose RAM is cleared "
+        "before the start by every CPU (kernel/zero.c), does the same",
+        REZERO_CONFIG,
+        [VMM, "rezero.elf"],
+        Expect(
+            steps=[r"^mica: zeroed 16 MiB of partition RAM on [1-4] CPUs? in \d+\.\d{3} s$",
+                   lit("mica: partition RAM zeroed on first touch, 2 MiB at a time (no device "
+                       "reaches it): 'rezero' (32 MiB), 'svc' (16 MiB)") + "$",
+                   [pat for p, n in (("rezero", 2), ("rezero-dev", 1)) for pat in (
+                       out(p, lit("rezero: life 0: RAM from 0x") + r"[0-9a-f]+ to 0x[0-9a-f]+"
+                           + lit(f" is all zero ({n} vCPUs read it)")),
+                       out(p, lit("rezero: filled it with 0xa5; rebooting")),
+                       restarting(p, 1, lit("reboot requested by the guest (code 0)")),
+                       out(p, lit("rezero: life 1: RAM from 0x") + r"[0-9a-f]+ to 0x[0-9a-f]+"
+                           + lit(f" is all zero ({n} vCPUs read it)")),
+                       stopped(p, lit("powered off (code 0)")))]],
+            forbidden=[r"^mica: partition 'svc' (stopped|restarting)"]),
+        timeout=120, core_build="build/testcore"),
 ]

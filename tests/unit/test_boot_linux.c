@@ -10,6 +10,7 @@
 
 #include "kernel/loader/boot_linux.h"
 #include "kernel/platform/acpi_tables.h"
+#include "tests/unit/guest_ram_stub.h"
 
 #define MiB (1ULL << 20)
 #define RAM_SIZE (128 * MiB)
@@ -384,4 +385,19 @@ Test(boot_linux, errors)
 	cr_expect_eq(boot_linux_load(img, IMG_SIZE, NULL, 10, NULL, ram, ram_size, &plat, &st,
 				     err, sizeof(err)), MICA_EINVAL);
 	cr_expect_str_eq(err, "an initrd of 10 bytes but no data");
+}
+
+/* RAM zeroed on first touch (kernel/ram.h): every byte the loader writes (low memory, the
+ * kernel with its init_size, the initrd at the top) lies in a range it announced first,
+ * and the RAM between them is left for the guest to touch. */
+Test(boot_linux, writes_only_what_it_announces)
+{
+	guest_ram_watch(ram, RAM_SIZE);
+	cr_assert_eq(load(), 0, "%s", err);
+	uint64_t a = guest_ram_unannounced();
+	cr_expect_eq(a, UINT64_MAX, "wrote at 0x%lx without announcing it", (unsigned long)a);
+	uint64_t at = (RAM_SIZE - sizeof(initrd)) & ~0xfffULL;
+	cr_expect(memcmp(ram + at, initrd, sizeof(initrd)) == 0, "the initrd is there");
+	cr_expect_eq(r32(ZP + 0x218), at, "ramdisk_image");
+	cr_expect(!guest_ram_announced(64 * MiB, 32 * MiB), "[64, 96) MiB announced");
 }

@@ -9,6 +9,7 @@
 #include <mica/hypercall.h>
 
 #include "kernel/loader/elf.h"
+#include "tests/unit/guest_ram_stub.h"
 
 #define RAM_SIZE 0x100000ULL /* 1 MiB of "guest RAM" */
 #define MIN_GPA  0x10000ULL
@@ -367,4 +368,17 @@ Test(elf, fuzz)
 		}
 	}
 	cr_expect(accepted > 0, "no mutation loaded at all: the fuzz base is broken");
+}
+
+/* RAM zeroed on first touch (kernel/ram.h): the segments are announced before they are
+ * written (all of this 1 MiB of RAM is one 2 MiB piece: a write without an announcement
+ * would land in it unzeroed). */
+Test(elf, writes_only_what_it_announces)
+{
+	guest_ram_watch(ram, RAM_SIZE);
+	cr_assert_eq(load(), 0, "%s", err);
+	uint64_t a = guest_ram_unannounced();
+	cr_expect_eq(a, UINT64_MAX, "wrote at 0x%lx without announcing it", (unsigned long)a);
+	cr_expect(memcmp(ram + 0x20000, im.bytes + 0x1000, 0x100) == 0);
+	cr_expect_eq(ram[0x0], 0, "the piece was zeroed before the segments went in");
 }

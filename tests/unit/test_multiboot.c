@@ -8,6 +8,7 @@
 
 #include <mica/hypercall.h>
 #include "kernel/loader/multiboot.h"
+#include "tests/unit/guest_ram_stub.h"
 #include "lib/bytes.h"
 
 #define RAM (32ULL << 20)
@@ -301,4 +302,21 @@ Test(multiboot, modules_and_information_skip_the_hole)
 	cr_expect_geq(rd32(ram + mods), 0x100000, "module at 0x%x", rd32(ram + mods));
 	cr_expect_geq(out.info, 0x100000, "information at 0x%x", out.info);
 	cr_expect_eq(memcmp(ram + rd32(ram + mods), mod, sizeof(mod)), 0);
+}
+
+/* RAM zeroed on first touch (kernel/ram.h): every byte the loader writes lies in a range
+ * it announced first; the pieces above the information are left alone. */
+Test(multiboot, writes_only_what_it_announces)
+{
+	static const uint8_t m1[100] = { 5 };
+	struct mb_module mods[1] = { { m1, sizeof(m1), "one.bin" } };
+
+	elf32(0x100000);
+	guest_ram_watch(ram, RAM);
+	cr_assert_eq(load("console=ttyS0", mods, 1), 0, "%s", err);
+	uint64_t a = guest_ram_unannounced();
+	cr_expect_eq(a, UINT64_MAX, "wrote at 0x%lx without announcing it", (unsigned long)a);
+	cr_expect_eq(ram[0x103000], 5, "the module is there");
+	cr_expect_str_eq((char *)ram + rd32(ram + out.info + 64), "Mica");
+	cr_expect(!guest_ram_announced(8ULL << 20, RAM - (8ULL << 20)), "nothing above 8 MiB");
 }

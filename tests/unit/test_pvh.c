@@ -9,6 +9,7 @@
 #include <mica/hypercall.h>
 #include "kernel/loader/pvh.h"
 #include "lib/bytes.h"
+#include "tests/unit/guest_ram_stub.h"
 
 #define RAM (64ULL << 20)
 static uint8_t *ram;
@@ -159,4 +160,19 @@ Test(pvh, refusals)
 	put32(img + 0x800 + 24 + 8, 3);
 	cr_expect_eq(load("", NULL, 0), MICA_EINVAL);
 	cr_expect_str_eq(err, "no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) in the image");
+}
+
+/* RAM zeroed on first touch (kernel/ram.h): every byte the loader writes lies in a range
+ * it announced first, and the middle of RAM, which nothing is loaded to, is left alone. */
+Test(pvh, writes_only_what_it_announces)
+{
+	static const uint8_t rd[10000] = { 7 };
+	struct pvh_module m[1] = { { rd, sizeof(rd), "initrd.img" } };
+
+	guest_ram_watch(ram, RAM);
+	cr_assert_eq(load("console=ttyS0", m, 1), 0, "%s", err);
+	uint64_t a = guest_ram_unannounced();
+	cr_expect_eq(a, UINT64_MAX, "wrote at 0x%lx without announcing it", (unsigned long)a);
+	cr_expect_eq(ram[RAM - 3 * 4096], 7, "the module is there");
+	cr_expect(!guest_ram_announced(32ULL << 20, 2ULL << 20), "32 MiB announced: nothing goes there");
 }

@@ -1,0 +1,165 @@
+/* Partition RAM zeroed on first touch (kernel/ram.h). Two bitmaps per lazy partition, a
+ * bit per 2 MiB piece: `ready` (zeroed and mapped: read without the lock, set with
+ * release) and `busy` (a CPU is zeroing it now). Pieces are zeroed outside the lock, so
+ * the vCPUs of a big guest clear different pieces at once; a CPU that wants a piece
+ * another is clearing waits for it. */
+#include <string.h>
+#include <mica/hypercall.h>
+#include "arch/x86/cpu.h"
+#include "kernel/config.h"
+#include "kernel/loader/guest_ram.h"
+#include "kernel/log.h"
+#include "kernel/mem.h"
+#include "kernel/partition.h"
+#include "kernel/percpu.h"
+#include "kernel/ram.h"
+#include "kernel/virt.h"
+#include "kernel/zero.h"
+
+#define RWX (S2_READ | S2_WRITE | S2_EXEC)
+
+static int test(const uint64_t *map, uint64_t k)
+{
+	return (__atomic_load_n(&map[k / 64], __ATOMIC_ACQUIRE) >> (k % 64)) & 1;
+}
+
+static void set(uint64_t *map, uint64_t k)
+{
+	__atomic_or_fetch(&map[k / 64], 1ULL << (k % 64), __ATOMIC_RELEASE);
+}
+
+static void clear(uint64_t *map, uint64_t k)
+{
+	__atomic_and_fetch(&map[k / 64], ~(1ULL << (k % 64)), __ATOMIC_RELEASE);
+}
+
+static uint64_t piece_size(const struct partition *p, uint64_t k)
+{
+	uint64_t off = k * RAM_PIECE;
+	return p->ram_size - off < RAM_PIECE ? p->ram_size - off : RAM_PIECE;
+}
+
+static int map_piece(struct partition *p, uint64_t k)
+{
+	return partition_map(p, k * RAM_PIECE, p->ram_hpa + k * RAM_PIECE, piece_size(p, k), RWX);
+}
+
+int ram_lazy_for(const struct cfg_partition *cfg)
+{
+	return !cfg_has_pci(cfg);
+}
+
+int ram_init(struct partition *p)
+{
+	if (!p->ram_lazy)
+		return partition_map(p, 0, p->ram_hpa, p->ram_size, RWX);
+	p->ram_pieces = (p->ram_size + RAM_PIECE - 1) / RAM_PIECE;
+	uint64_t words = (p->ram_pieces + 63) / 64;
+	uint64_t pa = mem_alloc(2 * words * sizeof(uint64_t), sizeof(uint64_t));
+	if (!pa)
+		return MICA_EFAULT;
+	p->ram_ready = phys_to_virt(pa);
+	p->ram_busy = p->ram_ready + words;
+	/* Each piece mapped once and taken out again: pt_unmap() keeps the tables, so the
+	 * pieces' leaves have a place and mapping one later allocates nothing. */
+	for (uint64_t k = 0; k < p->ram_pieces; k++) {
+		int rc = map_piece(p, k);
+		if (rc)
+			return rc;
+	}
+	return partition_unmap(p, 0, p->ram_size);
+}
+
+/* Zeroes and maps piece k unless it is ready; waits while another CPU does. */
+static int make_ready(struct partition *p, uint64_t k)
+{
+	for (;;) {
+		uint64_t f = spin_lock(&p->ram_lock);
+		if (test(p->ram_ready, k)) {
+			spin_unlock(&p->ram_lock, f);
+			return 0;
+		}
+		if (!test(p->ram_busy, k)) {
+			set(p->ram_busy, k);
+			spin_unlock(&p->ram_lock, f);
+			break;
+		}
+		spin_unlock(&p->ram_lock, f);
+		cpu_relax();
+	}
+	zero_bytes(phys_to_virt(p->ram_hpa + k * RAM_PIECE), piece_size(p, k));
+	int rc = map_piece(p, k);
+	uint64_t f = spin_lock(&p->ram_lock);
+	if (!rc)
+		set(p->ram_ready, k);
+	clear(p->ram_busy, k);
+	spin_unlock(&p->ram_lock, f);
+	if (rc)
+		log_info("partition '%s': cannot map its RAM at 0x%lx (error %d)", p->name,
+			 k * RAM_PIECE, rc);
+	return rc;
+}
+
+int ram_touch(struct partition *p, uint64_t gpa, uint64_t len)
+{
+	if (!p->ram_lazy || !len)
+		return 0;
+	for (uint64_t k = gpa / RAM_PIECE, last = (gpa + len - 1) / RAM_PIECE;
+	     k <= last && k < p->ram_pieces; k++)
+		if (!test(p->ram_ready, k) && make_ready(p, k))
+			return MICA_EFAULT;
+	return 0;
+}
+
+int ram_fault(struct vcpu *v, uint64_t gpa)
+{
+	struct partition *p = v->part;
+
+	if (!p->ram_lazy || gpa >= p->ram_size)
+		return 0;
+	uint64_t k = gpa / RAM_PIECE;
+	if (!test(p->ram_ready, k))
+		return make_ready(p, k) ? MICA_EFAULT : 1;
+	/* Ready already: another vCPU mapped it after this one faulted. Whatever this CPU
+	 * may hold of the absent entry goes before the retry (as after partition_unmap). */
+	__atomic_store_n(&v->s2_stale, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&this_cpu()->kick_pending, 1, __ATOMIC_SEQ_CST);
+	return 1;
+}
+
+void ram_reset(struct partition *p, int *zeroed)
+{
+	if (!p->ram_lazy) {
+		if (!*zeroed)
+			memset(phys_to_virt(p->ram_hpa), 0, p->ram_size);
+		*zeroed = 0;
+		return;
+	}
+	uint64_t words = (p->ram_pieces + 63) / 64;
+	uint64_t f = spin_lock(&p->ram_lock);
+	for (uint64_t w = 0; w < words; w++)
+		while (__atomic_load_n(&p->ram_busy[w], __ATOMIC_ACQUIRE)) {
+			/* a CPU is still clearing a piece (Mica on the guest's behalf) */
+			spin_unlock(&p->ram_lock, f);
+			cpu_relax();
+			f = spin_lock(&p->ram_lock);
+		}
+	if (partition_unmap(p, 0, p->ram_size))
+		log_info("partition '%s': cannot take its RAM out of its stage-2 tables", p->name);
+	memset(p->ram_ready, 0, words * sizeof(uint64_t));
+	spin_unlock(&p->ram_lock, f);
+	*zeroed = 0;
+}
+
+/* The loaders' announcement (kernel/loader/guest_ram.h): ram is a partition's RAM. */
+void guest_ram_prepare(void *ram, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < CFG_MAX_PARTS; i++) {
+		struct partition *p = &partitions[i];
+		if (p->ram_hpa && phys_to_virt(p->ram_hpa) == ram) {
+			if (len <= p->ram_size && gpa <= p->ram_size - len)
+				ram_touch(p, gpa, len);
+			return;
+		}
+	}
+}
