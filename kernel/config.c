@@ -418,6 +418,15 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 		cur->service_line = ps->line;
 		return 0;
 	}
+	if (span_is(key, "start")) {
+		if (span_is(v, "no"))
+			cur->start_stopped = 1;
+		else if (!span_is(v, "yes"))
+			return cfg_fail(ps->err, ps->line, "start '%s': expected yes or no",
+				    excerpt(ex, v, EXCERPT_MAX));
+		cur->start_line = ps->line;
+		return 0;
+	}
 	if (span_is(key, "console")) {
 		if (span_is(v, "virtio"))
 			cur->virtio_console = 1;
@@ -499,6 +508,8 @@ static int key_line(const struct parser *ps, struct span key)
 		return (int)ps->cur->service_line;
 	if (span_is(key, "console"))
 		return (int)ps->cur->console_line;
+	if (span_is(key, "start"))
+		return (int)ps->cur->start_line;
 	if (span_is(key, "disk"))
 		return (int)ps->cur->disk_line;
 	if (span_is(key, "net"))
@@ -592,8 +603,8 @@ static int parse_assignment(struct parser *ps, struct span l)
 	if (first < 0)
 		return cfg_fail(ps->err, ps->line,
 			    "unknown key '%s' (expected cpus, memory, image, initrd, "
-			    "cmdline, modules, on_crash, service, console, disk, net, pci or "
-			    "debug_exit)",
+			    "cmdline, modules, on_crash, service, start, console, disk, net, pci "
+			    "or debug_exit)",
 			    excerpt(ex, key, EXCERPT_MAX));
 	if (first > 0)
 		return cfg_fail(ps->err, ps->line,
@@ -753,10 +764,19 @@ static int check_devices(const struct cfg *c, struct cfg_error *err)
 			return cfg_fail(err, p->initrd[0] ? p->initrd_line : p->cmdline_line,
 				    "the service partition '%s' runs Mica's service program "
 				    "(an ELF image): initrd and cmdline do not apply", p->name);
+		if (p->start_stopped)
+			return cfg_fail(err, p->start_line,
+				    "the service partition '%s' cannot wait with 'start = no': it "
+				    "runs the management console that starts the others", p->name);
 		svc = p;
 	}
 	for (unsigned i = 0; i < c->nparts; i++) {
 		const struct cfg_partition *p = &c->part[i];
+		if (!svc && p->start_stopped)
+			return cfg_fail(err, p->start_line,
+				    "partition '%s' has 'start = no', but only the management "
+				    "console can start it, and it needs a partition with "
+				    "'service = yes' (docs/management.md)", p->name);
 		if (!svc && cfg_has_virtio(p)) {
 			unsigned line = p->virtio_console ? p->console_line : p->disk[0] ? p->disk_line
 											: p->net_line;

@@ -47,6 +47,9 @@ struct cfg_partition {
 	/* Multiboot and PVH guests (docs/guests.md): files handed to the kernel as modules. */
 	char modules[CFG_MODULES_MAX][BOOT_PATH_MAX];
 	unsigned nmodules, modules_line;
+	int start_stopped;             /* start = no: loaded at boot, started from the
+					* management console (docs/management.md) */
+	unsigned start_line;
 	uint16_t debug_exit;           /* QEMU's debug-exit port; 0: none (debug_exit = no) */
 	unsigned debug_exit_line;
 	/* Host PCI functions given to the partition (docs/passthrough.md). */

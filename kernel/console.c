@@ -4,6 +4,7 @@
 #include "kernel/console.h"
 #include "kernel/mem.h"
 #include "kernel/log.h"
+#include "kernel/manage.h"
 #include "kernel/partition.h"
 #include "kernel/platform/com1.h"
 #include "kernel/virtio/device.h"
@@ -20,7 +21,7 @@ static void emit(struct partition *p)
 	memcpy(line + n + 3, p->con_line, p->con_len);
 	n += 3 + p->con_len;
 	line[n++] = '\n';
-	log_write(line, n);
+	log_write_line(line, n);
 	p->con_len = 0;
 }
 
@@ -53,9 +54,11 @@ void console_flush(struct partition *p)
 }
 
 /* The partition keyboard input goes to, and whether the escape key was just pressed. Only
- * the CPU that takes the serial interrupt changes them. */
+ * the CPU that takes the serial interrupt changes them. input_manage: keys go to the
+ * management console (kernel/manage.c) instead; the manager may clear it from its CPU. */
 static int input_target = -1;
 static int input_escape;
+static volatile int input_manage;
 
 static void select_input(int i)
 {
@@ -64,8 +67,28 @@ static void select_input(int i)
 		return;
 	}
 	input_target = i;
-	log_info("console input goes to partition %d '%s' (Ctrl-] then 1-%u or n switches)", i + 1,
-		 partitions[i].name, npartitions < 9 ? npartitions : 9);
+	input_manage = 0;
+	log_info("console input goes to partition %d '%s' (Ctrl-] then 1-%u or n switches, "
+		 "m manages)", i + 1, partitions[i].name, npartitions < 9 ? npartitions : 9);
+}
+
+void console_manage_leave(void)
+{
+	if (!__atomic_exchange_n(&input_manage, 0, __ATOMIC_ACQ_REL))
+		return;
+	if (input_target >= 0)
+		log_info("console input goes to partition %d '%s' again", input_target + 1,
+			 partitions[input_target].name);
+}
+
+static void manage(void)
+{
+	if (manage_enter()) {
+		log_info("console: no management console: it runs in the service partition "
+			 "(service = yes), and none is running (docs/management.md)");
+		return;
+	}
+	input_manage = 1;
 }
 
 void console_input_start(void)
@@ -101,6 +124,10 @@ void console_rx(const char *s, size_t n)
 				select_input(npartitions ? (input_target + 1) % (int)npartitions : -1);
 				continue;
 			}
+			if (c == 'm') {
+				manage();
+				continue;
+			}
 			if (c == 'f') { /* free memory: make soak compares it before and after */
 				log_info("memory: %lu KiB free", (unsigned long)(mem_free_bytes() >> 10));
 				continue;
@@ -112,6 +139,14 @@ void console_rx(const char *s, size_t n)
 		}
 		if (k < sizeof(out))
 			out[k++] = c;
+	}
+	if (k && input_manage) {
+		if (manage_input(out, k)) {
+			log_info("console: the management console is gone (its service partition "
+				 "stopped)");
+			console_manage_leave();
+		}
+		return;
 	}
 	if (k && input_target >= 0 &&
 	    !vdev_console_input(&partitions[input_target], (const uint8_t *)out, k))

@@ -13,6 +13,9 @@ struct partition;
 /* Picks the first partition with a PC platform (else the first one) for input and says so. */
 void console_input_start(void);
 
+/* Keys go back from the management console to the partition they went to before. */
+void console_manage_leave(void);
+
 /* Bytes typed on the host serial port (called in interrupt context). */
 void console_rx(const char *s, size_t n);
 

@@ -5,6 +5,7 @@
 #include "arch/x86/cpu.h"
 #include "kernel/console.h"
 #include "kernel/hypercall.h"
+#include "kernel/manage.h"
 #include "kernel/partition.h"
 #include "kernel/vcpu.h"
 #include "kernel/virtio/service.h"
@@ -87,7 +88,7 @@ void hypercall(struct vcpu *v)
 		ret = MICA_EINVAL;
 		break;
 	default:
-		if (!service_hypercall(v, nr, &ret))
+		if (!service_hypercall(v, nr, &ret) && !manage_hypercall(v, nr, &ret))
 			ret = MICA_ENOSYS;
 		break;
 	}

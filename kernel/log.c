@@ -7,14 +7,33 @@
 #include "kernel/percpu.h"
 #include "kernel/spinlock.h"
 
-/* Serialises the serial port and the screen between all CPUs. */
+/* Serialises the serial port and the screen between all CPUs. line_open: the last byte
+ * written was not a newline (the management console's prompt, raw output). */
 static struct spinlock log_lock = SPINLOCK_INIT;
+static int line_open;
+
+static void put(const char *s, size_t n)
+{
+	if (!n)
+		return;
+	arch_console_write(s, n);
+	hostcon_screen_write(s, n);
+	line_open = s[n - 1] != '\n';
+}
 
 void log_write(const char *s, size_t n)
 {
 	uint64_t f = spin_lock(&log_lock);
-	arch_console_write(s, n);
-	hostcon_screen_write(s, n);
+	put(s, n);
+	spin_unlock(&log_lock, f);
+}
+
+void log_write_line(const char *s, size_t n)
+{
+	uint64_t f = spin_lock(&log_lock);
+	if (line_open)
+		put("\n", 1); /* after a prompt: a line of its own */
+	put(s, n);
 	spin_unlock(&log_lock, f);
 }
 
@@ -27,7 +46,7 @@ static void log_vline(const char *prefix, const char *fmt, va_list ap)
 	if (n > (int)sizeof(buf) - 2)
 		n = sizeof(buf) - 2;
 	buf[n++] = '\n';
-	log_write(buf, (size_t)n);
+	log_write_line(buf, (size_t)n);
 }
 
 void log_info(const char *fmt, ...)

@@ -7,8 +7,11 @@
 
 /* "mica: <message>\n" */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Writes n bytes exactly as given (the caller supplies whole lines). */
+/* Writes n bytes exactly as given (the management console's raw output). */
 void log_write(const char *s, size_t n);
+/* Writes whole lines, on a line of their own: after raw output that left a line open
+ * (a prompt), a newline first. */
+void log_write_line(const char *s, size_t n);
 /* "mica: PANIC on CPU n: <message>", then this CPU halts for good. */
 void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

@@ -1,9 +1,5 @@
-/* Partitions: creation from the config, loading, and the stop/restart protocol.
- *
- * Stopping: the vCPU that hits the end (crash, power-off, reboot) moves the partition to
- * PART_STOPPING, kicks its siblings out of the guest and waits until they have parked.
- * Then it either leaves the partition STOPPED (everyone stays parked) or reloads the image,
- * resets every vCPU, bumps the generation and lets them all run again. */
+/* Partitions: creation from the config and loading. What happens to them afterwards
+ * (stop, restart, pause, the management console's requests) is kernel/lifecycle.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -271,12 +267,13 @@ static int load_pvh(struct partition *p, void *ram, char *err, size_t errlen)
 }
 
 /* (Re)loads the image into zeroed RAM and resets every vCPU. vCPUs must not be running. */
-static int partition_load(struct partition *p, char *err, size_t errlen)
+int partition_load(struct partition *p, char *err, size_t errlen)
 {
 	struct vcpu_boot_state st;
 	void *ram = phys_to_virt(p->ram_hpa);
 
 	ram_reset(p, &p->ram_zeroed); /* from now on the guest writes it */
+	p->started_tsc = rdtsc();
 	for (unsigned i = 0; i < p->nvcpus; i++) /* what they remembered of the old image */
 		memset(p->vcpus[i].insn_memo, 0, sizeof(p->vcpus[i].insn_memo));
 	p->platform = 0;
@@ -389,147 +386,19 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct p
 		log_info("partition '%s': image %s: %s", p->name, cfg->image, err);
 		return rc;
 	}
-	p->state = PART_RUNNING;
 	for (unsigned k = 0; k < p->nvcpus; k++)
 		p->vcpus[k].cpu->vcpu = &p->vcpus[k];
 	cpu_list(cfg->cpus, cpus_s, sizeof(cpus_s));
 	cfg_format_size(cfg->memory, size_s, sizeof(size_s));
+	if (cfg->start_stopped) {
+		/* Its vCPUs park at once; the management console's start lets them go. */
+		p->state = PART_STOPPED;
+		p->started_tsc = 0;
+		log_info("partition '%s' ready on CPU %s: %s, image %s; not started (start = no: "
+			 "Ctrl-] m, then start %s)", p->name, cpus_s, size_s, cfg->image, p->name);
+		return 0;
+	}
+	p->state = PART_RUNNING;
 	log_info("partition '%s' started on CPU %s: %s, image %s", p->name, cpus_s, size_s, cfg->image);
 	return 0;
-}
-
-/* One line of VM-exit counts by reason, summed over the partition's vCPUs (like kvm_stat),
- * so anyone can see where a guest's exits go. Counts restart with every (re)start. */
-static void report_exits(struct partition *p)
-{
-	static const char *const names[EXIT_REASONS] = {
-		[EXIT_NONE] = "other", [EXIT_INTR] = "interrupt", [EXIT_CPUID] = "cpuid",
-		[EXIT_HYPERCALL] = "hypercall", [EXIT_IO] = "io", [EXIT_MSR] = "msr",
-		[EXIT_HLT] = "hlt", [EXIT_IRQ_WINDOW] = "irq-window",
-		[EXIT_STAGE2_FAULT] = "stage2-fault", [EXIT_TRIPLE_FAULT] = "triple-fault",
-		[EXIT_ENTRY_FAILED] = "entry-failed", [EXIT_UNHANDLED] = "unhandled",
-	};
-	uint64_t sum[EXIT_REASONS] = { 0 }, total = 0;
-	char line[300];
-	int n;
-
-	for (unsigned k = 0; k < p->nvcpus; k++)
-		for (unsigned r = 0; r < EXIT_REASONS; r++) {
-			sum[r] += p->vcpus[k].exits[r];
-			total += p->vcpus[k].exits[r];
-			p->vcpus[k].exits[r] = 0;
-		}
-	n = snprintf(line, sizeof(line), "partition '%s' exits: total %lu", p->name, total);
-	for (unsigned r = 0; r < EXIT_REASONS && n < (int)sizeof(line); r++)
-		if (sum[r])
-			n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s %lu", names[r], sum[r]);
-	log_info("%s", line);
-}
-
-/* Kicks the siblings out of the guest until every one has parked. A kick cannot be lost
- * (vcpu_may_enter), but one is re-sent every 10 ms anyway, also as an NMI, which no guest
- * state holds off: a stop must get through whatever an emulator or a CPU erratum does with
- * a guest that keeps interrupts off (docs/testing.md, Bochs). */
-static void wait_others_parked(struct partition *p)
-{
-	uint64_t next = 0, round = 0;
-
-	while (__atomic_load_n(&p->parked, __ATOMIC_ACQUIRE) < p->nvcpus - 1) {
-		uint64_t now = rdtsc();
-		if (now >= next) {
-			for (unsigned k = 0; k < p->nvcpus; k++) {
-				if (p->vcpus[k].cpu == this_cpu())
-					continue;
-				arch_kick_cpu(p->vcpus[k].cpu);
-				if (round)
-					arch_kick_cpu_nmi(p->vcpus[k].cpu);
-			}
-			round++;
-			next = now + arch_tsc_hz() / 100;
-		}
-		cpu_relax();
-	}
-}
-
-void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
-{
-	struct partition *p = v->part;
-	char reason[200];
-	va_list ap;
-
-	uint64_t f = spin_lock(&p->lock);
-	if (p->state != PART_RUNNING) {
-		spin_unlock(&p->lock, f);
-		return; /* a sibling vCPU is already taking it down; we park in partition_check */
-	}
-	p->state = PART_STOPPING;
-	spin_unlock(&p->lock, f);
-
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-
-	wait_others_parked(p);
-	console_flush(p);
-	passthrough_quiesce(p, restart); /* no DMA into the RAM about to be cleared or left */
-	if (!restart) {
-		log_info("partition '%s' stopped: %s", p->name, reason);
-		report_exits(p);
-		if (p == service_part) {
-			service_reset();
-			log_info("partition '%s' stopped: its virtio devices are without a backend "
-				 "until Mica restarts", p->name);
-		}
-		/* The service forgets its devices: they go back on a bus as at power-on
-		 * (re-adding them to the bus as it was logged "slot N is taken" at every stop:
-		 * attack_arch). Passed-through functions were quiesced above and stay off it. */
-		if (p->pci) {
-			uint64_t g = spin_lock(&p->pci_lock);
-			vpci_init(p->pci, &p->pci_host);
-			spin_unlock(&p->pci_lock, g);
-		}
-		vdev_partition_reset(p);
-		p->state = PART_STOPPED;
-		__atomic_add_fetch(&p->parked, 1, __ATOMIC_ACQ_REL);
-		irq_disable();
-		for (;;)
-			cpu_idle(); /* nothing runs here any more; interrupts still get answered */
-	}
-
-	p->restarts++;
-	log_info("partition '%s' restarting (restart %u): %s", p->name, p->restarts, reason);
-	report_exits(p);
-	char err[CFG_MSG_MAX];
-	if (partition_load(p, err, sizeof(err))) {
-		log_info("partition '%s' stopped: reloading its image failed: %s", p->name, err);
-		p->state = PART_STOPPED;
-		irq_disable();
-		for (;;)
-			cpu_idle();
-	}
-	p->parked = 0;
-	p->state = PART_RUNNING;
-	__atomic_add_fetch(&p->generation, 1, __ATOMIC_RELEASE);
-	v->generation = p->generation;
-	for (unsigned k = 0; k < p->nvcpus; k++)
-		if (p->vcpus[k].cpu != this_cpu())
-			arch_kick_cpu(p->vcpus[k].cpu);
-}
-
-void partition_check_slow(struct vcpu *v)
-{
-	struct partition *p = v->part;
-
-	if (p->state == PART_RUNNING) {
-		/* We were parked across a restart: our state was reset for us. */
-		v->generation = p->generation;
-		return;
-	}
-	unsigned g = v->generation;
-	__atomic_add_fetch(&p->parked, 1, __ATOMIC_ACQ_REL);
-	irq_disable();
-	while (__atomic_load_n(&p->generation, __ATOMIC_ACQUIRE) == g)
-		cpu_idle();
-	irq_enable(); /* the guest runs with host interrupts on, so kicks reach it */
-	v->generation = p->generation;
 }

@@ -21,8 +21,12 @@
 
 enum part_state {
 	PART_RUNNING,
-	PART_STOPPING, /* a vCPU is taking it down; the others park */
-	PART_STOPPED,
+	PART_STOPPING,    /* being changed (stop, restart, pause, ...): the vCPUs park */
+	PART_STOPPED,     /* every vCPU parked until a start */
+	PART_PAUSED,      /* every vCPU parked where it was until a resume */
+	PART_ASK_STOP,    /* asked for by the management console: the first vCPU to look */
+	PART_ASK_RESTART, /* carries it out (kernel/lifecycle.c) */
+	PART_ASK_PAUSE,
 };
 
 struct partition {
@@ -49,6 +53,7 @@ struct partition {
 	volatile unsigned generation; /* bumped on every (re)start; parked vCPUs wait for it */
 	volatile unsigned parked;
 	unsigned restarts;
+	uint64_t started_tsc;      /* TSC at the last (re)start; 0 while stopped */
 
 	struct spinlock con_lock;  /* the console line buffer, shared by this partition's vCPUs */
 	unsigned con_len;
@@ -126,8 +131,18 @@ static inline int partition_on_crash_restarts(const struct partition *p)
 	return p->cfg->on_crash == CFG_CRASH_RESTART;
 }
 
+/* (Re)loads the image into zeroed RAM and resets every vCPU; none may be running. 0, or
+ * MICA_EINVAL with a sentence in err. */
+int partition_load(struct partition *p, char *err, size_t errlen);
+
+/* The management console's op (MICA_MGMT_OP_*, include/mica/manage.h) on p, which is not
+ * the caller's partition: 0 when done or under way, MICA_MGMT_ESTATE when p's state does
+ * not allow it, MICA_EINVAL when its image cannot be loaded again. kernel/lifecycle.c. */
+int partition_manage(struct partition *p, unsigned op);
+
 /* The partition ends: crash, power-off or reboot. restart says whether it comes back
- * (reboot, or a crash with on_crash = restart). Called by one of its vCPUs. */
+ * (reboot, or a crash with on_crash = restart). Called by one of its vCPUs; after a stop
+ * it returns with the partition stopped, and the vCPU parks on its way back to the guest. */
 void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -6,6 +6,7 @@
 #include <mica/service.h>
 
 #include "vmm/crashtest.h"
+#include "vmm/mgmt.h"
 #include "vmm/rt/cpu.h"
 #include "vmm/rt/rt.h"
 #include "vmm/serve.h"
@@ -257,8 +258,51 @@ static uint64_t features(struct svc_dev *d, const struct mica_ioreq *r)
 	return r->arg[0] & d->offer;
 }
 
+/* --- the management console (vmm/mgmt.c) ---------------------------------------------- */
+
+static long mg_part(void *ctx, unsigned index, struct mica_mgmt_part *out)
+{
+	return hcall(MICA_HC_MGMT_PART, index, (long)(uintptr_t)out, sizeof(*out));
+}
+
+static long mg_ctl(void *ctx, unsigned index, unsigned op)
+{
+	return hcall(MICA_HC_MGMT_CTL, index, op, 0);
+}
+
+static void mg_write(void *ctx, const char *s, size_t n)
+{
+	hcall(MICA_HC_MGMT_WRITE, (long)(uintptr_t)s, (long)n, 0);
+}
+
+static void mg_leave(void *ctx)
+{
+	hcall(MICA_HC_MGMT_LEAVE, 0, 0, 0);
+}
+
+static struct mgmt console;
+
+static void manage(const struct mica_ioreq *r)
+{
+	static int ready;
+	if (!ready) {
+		const struct mgmt_ops ops = { mg_part, mg_ctl, mg_write, mg_leave, NULL };
+		mgmt_init(&console, &ops);
+		ready = 1;
+	}
+	if (r->len > sizeof(r->data)) {
+		bad_request(r, "management input of %u bytes", r->len);
+		return;
+	}
+	mgmt_keys(&console, r->data, r->len);
+}
+
 void serve_request(const struct mica_ioreq *r)
 {
+	if (r->type == MICA_IOREQ_MANAGE) {
+		manage(r);
+		return;
+	}
 	if (r->type == MICA_IOREQ_NOTIFY && r->device < DEV_MAX)
 		bench_notify_tsc[r->device] = rdtsc(); /* benchmark hook, above emit_console */
 	if (r->device >= ndevs) {

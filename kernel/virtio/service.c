@@ -62,6 +62,11 @@ int service_post(struct mica_ioreq *rq)
 	return rc;
 }
 
+int service_ready(void)
+{
+	return __atomic_load_n(&svc.ring_gpa, __ATOMIC_ACQUIRE) != 0;
+}
+
 int service_consumed(uint32_t id)
 {
 	int done = 1;

@@ -19,6 +19,9 @@ int service_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret);
  * 0, or MICA_EINVAL when there is no running service or its ring is full or broken. */
 int service_post(struct mica_ioreq *rq);
 
+/* Is a service running with its ring set up (so service_post() can reach it)? */
+int service_ready(void);
+
 /* Has the service taken request id off the ring yet? */
 int service_consumed(uint32_t id);
 

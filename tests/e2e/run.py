@@ -35,10 +35,11 @@ from passthrough import PASSTHROUGH_SCENARIOS  # noqa: E402
 from attacks import ATTACK_SCENARIOS  # noqa: E402
 from soak import SOAK_SCENARIOS  # noqa: E402
 from machines import MACHINE_SCENARIOS  # noqa: E402
+from manage import MANAGE_SCENARIOS  # noqa: E402
 
 SCENARIOS = (BASIC_SCENARIOS + LINUX_SCENARIOS + VIRTIO_SCENARIOS + DEFECT_SCENARIOS +
              MULTIBOOT_SCENARIOS + PASSTHROUGH_SCENARIOS + ATTACK_SCENARIOS + SOAK_SCENARIOS +
-             MACHINE_SCENARIOS)
+             MACHINE_SCENARIOS + MANAGE_SCENARIOS)
 
 TAIL = 40
 _print_lock = threading.Lock()

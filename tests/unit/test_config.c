@@ -224,16 +224,16 @@ Test(config, unknown_key_and_section)
 {
 	expect_error("[partition a]\nmemroy = 16M\n", 2,
 		     "unknown key 'memroy' (expected cpus, memory, image, initrd, "
-		     "cmdline, modules, on_crash, service, console, disk, net, pci or debug_exit)");
+		     "cmdline, modules, on_crash, service, start, console, disk, net, pci or debug_exit)");
 	expect_error("[partition a]\nCPUS = 1\n", 2,
 		     "unknown key 'CPUS' (expected cpus, memory, image, initrd, "
-		     "cmdline, modules, on_crash, service, console, disk, net, pci or debug_exit)");
+		     "cmdline, modules, on_crash, service, start, console, disk, net, pci or debug_exit)");
 	expect_error("[partition a]\ninitramfs = x\n", 2,
 		     "unknown key 'initramfs' (expected cpus, memory, image, initrd, "
-		     "cmdline, modules, on_crash, service, console, disk, net, pci or debug_exit)");
+		     "cmdline, modules, on_crash, service, start, console, disk, net, pci or debug_exit)");
 	expect_error("[partition a]\nCmdline = x\n", 2,
 		     "unknown key 'Cmdline' (expected cpus, memory, image, initrd, "
-		     "cmdline, modules, on_crash, service, console, disk, net, pci or debug_exit)");
+		     "cmdline, modules, on_crash, service, start, console, disk, net, pci or debug_exit)");
 	expect_error("# hi\n[foo]\n", 2, "unknown section '[foo]' (expected [partition NAME] or [mica])");
 	expect_error("[]\n", 1, "unknown section '[]' (expected [partition NAME] or [mica])");
 	expect_error("[partitions a]\n", 1,
@@ -487,7 +487,7 @@ Test(config, long_user_text_is_cut_in_messages)
 	cr_assert_eq(parse(text), MICA_EINVAL);
 	cr_expect(strlen(err.msg) < CFG_MSG_MAX);
 	cr_expect(strstr(err.msg, "...' (expected cpus, memory, image, initrd, cmdline, "
-				  "modules, on_crash, service, console, disk, net, pci or debug_exit)") != NULL,
+				  "modules, on_crash, service, start, console, disk, net, pci or debug_exit)") != NULL,
 		  "%s", err.msg);
 }
 
@@ -859,4 +859,26 @@ Test(config, mica_section_errors)
 		     "section [mica] given twice (first on line 1)");
 	expect_error("[mica]\nserial =\n" PART("a", "0"), 2, "key 'serial' has an empty value");
 	expect_error("[mica]\nserial = com1\n", 0, "no [partition NAME] section: nothing to run");
+}
+
+/* start = no: loaded at boot, started from the management console (the service's). */
+Test(config, start_no)
+{
+	cr_assert_eq(parse(SVC "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\nstart = no\n"
+			   "[partition b]\ncpus = 2\nmemory = 16M\nimage = k\nstart = yes\n"),
+		     0, "%s", err.msg);
+	cr_expect(!cfg.part[0].start_stopped);
+	cr_expect(cfg.part[1].start_stopped);
+	cr_expect_eq(cfg.part[1].start_line, 10);
+	cr_expect(!cfg.part[2].start_stopped);
+	expect_error(SVC "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\nstart = later\n",
+		     10, "start 'later': expected yes or no");
+	expect_error("[partition a]\ncpus = 1\nmemory = 16M\nimage = k\nstart = no\n", 5,
+		     "partition 'a' has 'start = no', but only the management console can start "
+		     "it, and it needs a partition with 'service = yes' (docs/management.md)");
+	expect_error("[partition svc]\ncpus = 0\nmemory = 16M\nimage = v\nservice = yes\n"
+		     "start = no\n", 6, "the service partition 'svc' cannot wait with 'start = "
+		     "no': it runs the management console that starts the others");
+	expect_error(SVC "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\nstart = no\n"
+		     "start = no\n", 11, "key 'start' given twice in partition 'a' (first on line 10)");
 }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "lib/line.h"
 #include "vmm/rt/cpu.h"
 #include "vmm/rt/rt.h"
 
@@ -35,14 +36,9 @@ void say(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	size_t n = line_vformat(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2; /* cut long lines, keep the newline */
-	line[n++] = '\n';
-	hcall(MICA_HC_CONSOLE_WRITE, (long)(uintptr_t)line, n, 0);
+	hcall(MICA_HC_CONSOLE_WRITE, (long)(uintptr_t)line, (long)n, 0);
 }
 
 void rt_exit(int code)

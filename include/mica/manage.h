@@ -1,0 +1,92 @@
+/* Mica's management ABI: what the `mica>` console does (docs/management.md), as hypercalls
+ * that only the manager may make. The manager is the service partition (`service = yes`):
+ * it reads the keys typed at the console, parses the commands and prints the answers; the
+ * core only carries out requests it has checked, as it would any guest's. Shared by the
+ * core and vmm/; keep docs/management.md in step. */
+#ifndef MICA_MANAGE_H
+#define MICA_MANAGE_H
+
+#include <stdint.h>
+#include <mica/hypercall.h>
+
+#define MICA_MGMT_VERSION 1
+
+enum mica_mgmt_hypercall {
+	/* () -> MICA_MGMT_VERSION. Any other caller than the manager: MICA_EPERM (for every
+	 * call below too). */
+	MICA_HC_MGMT_HELLO = 32,
+	/* (index, gpa struct mica_mgmt_part *, size) -> bytes written; MICA_EINVAL past the
+	 * last partition. Partitions are numbered 0 .. n-1 in config order. */
+	MICA_HC_MGMT_PART = 33,
+	/* (index, op) -> 0: MICA_MGMT_OP_* done (start, and anything on a partition that is
+	 * paused or stopped) or under way (stop, restart, pause of a running partition: its
+	 * own vCPU carries it out at once and Mica's log says when it is done).
+	 * MICA_MGMT_ESTATE: its state does not allow op (e.g. start while running, or a
+	 * change still under way); MICA_EPERM: the manager itself; MICA_EINVAL: bad index
+	 * or op. */
+	MICA_HC_MGMT_CTL = 34,
+	/* (gpa buf, len) -> len: bytes for the person at the console, written to it as they
+	 * are (no prefix, no line buffering: the prompt, echo, \r\n). len <= MICA_CONSOLE_MAX. */
+	MICA_HC_MGMT_WRITE = 35,
+	/* () -> 0: the console leaves management: keys go to the partition they went to
+	 * before (Mica says which). */
+	MICA_HC_MGMT_LEAVE = 36,
+};
+
+/* Keys typed at the console while it is in management (Ctrl-] then m) come to the
+ * manager as service ring requests: type MICA_IOREQ_MANAGE, len bytes in data. len 0:
+ * the console has just entered management (print a greeting and the prompt). */
+#define MICA_IOREQ_MANAGE 8
+
+#define MICA_MGMT_ESTATE (-16)
+
+enum mica_mgmt_op {
+	MICA_MGMT_OP_STOP = 1,    /* as a power-off: devices reset, the RAM kept until start */
+	MICA_MGMT_OP_START = 2,   /* a stopped partition: its image loaded afresh, then run */
+	MICA_MGMT_OP_RESTART = 3, /* as a reboot (running, paused or stopped) */
+	MICA_MGMT_OP_PAUSE = 4,   /* its vCPUs held where they are; devices and RAM kept */
+	MICA_MGMT_OP_RESUME = 5,  /* a paused partition goes on where it was */
+};
+
+enum mica_mgmt_state {
+	MICA_MGMT_RUNNING = 0,
+	MICA_MGMT_STOPPED = 1,
+	MICA_MGMT_PAUSED = 2,
+	MICA_MGMT_CHANGING = 3,   /* stopping, restarting or pausing now */
+};
+
+/* struct mica_mgmt_part.flags */
+#define MICA_MGMT_F_SERVICE  (1u << 0) /* the service partition (and so the manager) */
+#define MICA_MGMT_F_LINUX    (1u << 1) /* a PC platform guest (Linux, PVH) */
+#define MICA_MGMT_F_LAZY_RAM (1u << 2) /* RAM zeroed on first touch */
+#define MICA_MGMT_F_VCONSOLE (1u << 3) /* virtio console */
+#define MICA_MGMT_F_DISK     (1u << 4) /* virtio disk */
+#define MICA_MGMT_F_NET      (1u << 5) /* virtio network */
+#define MICA_MGMT_F_PCI      (1u << 6) /* passed-through PCI functions */
+
+/* Exit counts by reason, indexes of struct mica_mgmt_part.exits. */
+enum mica_mgmt_exit {
+	MICA_MGMT_EXIT_OTHER, MICA_MGMT_EXIT_INTERRUPT, MICA_MGMT_EXIT_CPUID,
+	MICA_MGMT_EXIT_HYPERCALL, MICA_MGMT_EXIT_IO, MICA_MGMT_EXIT_MSR, MICA_MGMT_EXIT_HLT,
+	MICA_MGMT_EXIT_IRQ_WINDOW, MICA_MGMT_EXIT_STAGE2_FAULT, MICA_MGMT_EXIT_TRIPLE_FAULT,
+	MICA_MGMT_EXIT_ENTRY_FAILED, MICA_MGMT_EXIT_UNHANDLED,
+	MICA_MGMT_EXITS
+};
+
+struct mica_mgmt_part {
+	uint32_t id;
+	uint32_t state;           /* enum mica_mgmt_state */
+	uint64_t cpus;            /* host CPUs, bit n = CPU n */
+	uint64_t ram_bytes;
+	uint64_t uptime_ms;       /* since its last (re)start; 0 while stopped */
+	uint64_t now_ms;          /* Mica's clock when this was written (for rates) */
+	uint32_t restarts;
+	uint32_t vcpus;
+	uint32_t flags;           /* MICA_MGMT_F_* */
+	uint32_t reserved;
+	uint64_t exits[MICA_MGMT_EXITS]; /* since its last (re)start */
+	char name[MICA_NAME_MAX]; /* NUL-terminated */
+	char image[MICA_NAME_MAX]; /* the config's image =, NUL-terminated (cut if longer) */
+};
+
+#endif

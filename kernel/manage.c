@@ -1,0 +1,140 @@
+/* The management console's core side (docs/management.md). The manager, which is the
+ * service partition, reads the keys typed at the console and parses the commands; the
+ * core answers its hypercalls, checking each as it would any guest's, and carries out
+ * the lifecycle changes (kernel/lifecycle.c). */
+#include <stdio.h>
+#include <string.h>
+#include <mica/manage.h>
+#include <mica/service.h>
+#include "arch/x86/cpu.h"
+#include "kernel/arch.h"
+#include "kernel/console.h"
+#include "kernel/log.h"
+#include "kernel/manage.h"
+#include "kernel/partition.h"
+#include "kernel/vcpu.h"
+#include "kernel/virtio/service.h"
+
+_Static_assert((int)EXIT_REASONS == (int)MICA_MGMT_EXITS, "exit reasons and the ABI's counts");
+_Static_assert((int)EXIT_STAGE2_FAULT == (int)MICA_MGMT_EXIT_STAGE2_FAULT &&
+	       (int)EXIT_UNHANDLED == (int)MICA_MGMT_EXIT_UNHANDLED, "the same order");
+
+static uint32_t state_of(const struct partition *p)
+{
+	switch (p->state) {
+	case PART_RUNNING: return MICA_MGMT_RUNNING;
+	case PART_STOPPED: return MICA_MGMT_STOPPED;
+	case PART_PAUSED: return MICA_MGMT_PAUSED;
+	default: return MICA_MGMT_CHANGING;
+	}
+}
+
+static uint64_t ms(uint64_t ticks)
+{
+	uint64_t khz = arch_tsc_hz() / 1000;
+	return khz ? ticks / khz : 0;
+}
+
+static int64_t part_info(struct vcpu *v, uint64_t index, uint64_t gpa, uint64_t size)
+{
+	struct mica_mgmt_part m;
+
+	if (index >= npartitions || size < sizeof(m))
+		return MICA_EINVAL;
+	void *dst = partition_guest_ptr(v->part, gpa, sizeof(m));
+	if (!dst)
+		return MICA_EFAULT;
+	const struct partition *p = &partitions[index];
+	const struct cfg_partition *c = p->cfg;
+	uint64_t now = rdtsc(), started = p->started_tsc;
+	memset(&m, 0, sizeof(m));
+	m.id = (uint32_t)index;
+	m.state = state_of(p);
+	m.cpus = c->cpus;
+	m.ram_bytes = p->ram_size;
+	m.uptime_ms = started && now > started ? ms(now - started) : 0;
+	m.now_ms = ms(now);
+	m.restarts = p->restarts;
+	m.vcpus = p->nvcpus;
+	m.flags = (c->service ? MICA_MGMT_F_SERVICE : 0) | (p->platform ? MICA_MGMT_F_LINUX : 0) |
+		  (p->ram_lazy ? MICA_MGMT_F_LAZY_RAM : 0) |
+		  (c->virtio_console ? MICA_MGMT_F_VCONSOLE : 0) | (c->disk[0] ? MICA_MGMT_F_DISK : 0) |
+		  (c->net[0] ? MICA_MGMT_F_NET : 0) | (c->npci ? MICA_MGMT_F_PCI : 0);
+	for (unsigned k = 0; k < p->nvcpus; k++)
+		for (unsigned r = 0; r < EXIT_REASONS; r++)
+			m.exits[r] += __atomic_load_n(&p->vcpus[k].exits[r], __ATOMIC_RELAXED);
+	snprintf(m.name, sizeof(m.name), "%s", p->name);
+	snprintf(m.image, sizeof(m.image), "%s", c->image);
+	memcpy(dst, &m, sizeof(m));
+	return sizeof(m);
+}
+
+static int64_t ctl(struct vcpu *v, uint64_t index, uint64_t op)
+{
+	if (index >= npartitions || op < MICA_MGMT_OP_STOP || op > MICA_MGMT_OP_RESUME)
+		return MICA_EINVAL;
+	struct partition *p = &partitions[index];
+	if (p == v->part)
+		return MICA_EPERM; /* the manager runs the console: it cannot act on itself */
+	return partition_manage(p, (unsigned)op);
+}
+
+static int64_t write_out(struct vcpu *v, uint64_t gpa, uint64_t len)
+{
+	if (len > MICA_CONSOLE_MAX)
+		return MICA_EINVAL;
+	const char *buf = partition_guest_ptr(v->part, gpa, len);
+	if (!buf)
+		return MICA_EFAULT;
+	log_write(buf, len);
+	return (int64_t)len;
+}
+
+int manage_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret)
+{
+	const uint64_t *r = v->regs.gpr;
+	uint64_t a0 = r[REG_RDI], a1 = r[REG_RSI], a2 = r[REG_RDX];
+
+	if (nr < MICA_HC_MGMT_HELLO || nr > MICA_HC_MGMT_LEAVE)
+		return 0;
+	if (!service_part || v->part != service_part) {
+		*ret = MICA_EPERM;
+		return 1;
+	}
+	switch (nr) {
+	case MICA_HC_MGMT_HELLO: *ret = MICA_MGMT_VERSION; break;
+	case MICA_HC_MGMT_PART: *ret = part_info(v, a0, a1, a2); break;
+	case MICA_HC_MGMT_CTL: *ret = ctl(v, a0, a1); break;
+	case MICA_HC_MGMT_WRITE: *ret = write_out(v, a0, a1); break;
+	default: console_manage_leave(); *ret = 0; break;
+	}
+	return 1;
+}
+
+static int post(const char *s, size_t n)
+{
+	struct mica_ioreq rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.type = MICA_IOREQ_MANAGE;
+	rq.len = (uint32_t)n;
+	memcpy(rq.data, s, n);
+	return service_post(&rq) ? -1 : 0;
+}
+
+int manage_enter(void)
+{
+	return service_ready() ? post("", 0) : -1;
+}
+
+int manage_input(const char *s, size_t n)
+{
+	while (n) {
+		size_t k = n < sizeof(((struct mica_ioreq *)0)->data) ? n : sizeof(((struct mica_ioreq *)0)->data);
+		if (post(s, k))
+			return -1;
+		s += k;
+		n -= k;
+	}
+	return 0;
+}

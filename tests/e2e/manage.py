@@ -1,0 +1,135 @@
+"""The management console (issue #14, docs/management.md), driven through the serial
+console as a person would: Ctrl-] then m, commands typed at `mica>`, Mica's log lines
+and the guests' output checked.
+
+The console is one stream: Mica's log lines and the partitions' lines may follow the
+prompt on the same line, so the patterns here that can come after a prompt are not
+anchored at the start."""
+
+from harness import Allow, Forbid, Script, Type, Wait
+from scenarios import BANNER, Scenario, lit, started
+from virtio import SERVICE_PART, VMM
+
+CONFIG = SERVICE_PART + """
+[partition hello]
+cpus = 1
+memory = 16M
+image = hello.elf
+start = no
+
+[partition counter]
+cpus = 2
+memory = 16M
+image = counter.elf
+"""
+
+ESC = "\x1d"  # Ctrl-]
+
+
+def log(text):
+    """One of Mica's own lines, maybe after the prompt."""
+    return lit("mica: " + text) + "$"
+
+
+def said(part, text):
+    """A partition's line, maybe after the prompt."""
+    return lit(f"[{part}] ") + text
+
+
+COUNT = said("counter", r"count \d+$")
+
+
+def cmd(line, *answers, timeout=30):
+    """Types a command line; then waits for every answer (regexes, any order)."""
+    return [Type(line + "\r"), Wait(*answers, timeout=timeout)]
+
+
+def script():
+    return Script(
+        [
+            BANNER,
+            Wait(started("svc", "0", "16 MiB", "vmm.elf"),
+                 started("counter", "2", "16 MiB", "counter.elf"),
+                 r"^mica: partition 'hello' ready on CPU 1: 16 MiB, image hello\.elf; not "
+                 r"started \(start = no: Ctrl-\] m, then start hello\)$"),
+            Wait(COUNT),
+            Type(ESC + "m"),
+            Wait(r"Mica management console: type help; exit \(or Ctrl-\] then 1-9\) goes "
+                 r"back to a partition$"),
+            *cmd("help", r"^  list +every partition", r"^  pause NAME +its vCPUs held",
+                 r"^  exit +keys go back"),
+            *cmd("list",
+                 r"^ # NAME +STATE +CPUS +MEMORY +UPTIME +RESTARTS +EXITS/S +DEVICES$",
+                 r"^ 1 svc +running +0 +16M +\S+ +0 +\d+ +service$",
+                 r"^ 2 hello +stopped +1 +16M +- +0 +- +-$",
+                 r"^ 3 counter +running +2 +16M +\S+s +0 +\d+ +-$"),
+            # start = no: started by command; once it has powered off, started again
+            *cmd("start hello", log("partition 'hello' starting from the management console"),
+                 said("hello", lit("PASS: hello")),
+                 log("partition 'hello' stopped: powered off (code 0)")),
+            *cmd("start 2", log("partition 'hello' starting from the management console"),
+                 said("hello", lit("PASS: hello")),
+                 log("partition 'hello' stopped: powered off (code 0)")),
+            # pause holds the counter where it is; resume lets it go on
+            *cmd("pause counter", log("partition 'counter' paused from the management "
+                                      "console: its vCPUs wait where they were (resume "
+                                      "counter goes on)")),
+            Forbid(COUNT),
+            *cmd("list", r"^ 3 counter +paused +2 +16M "),
+            *cmd("pause counter", r"^cannot pause 'counter': it is paused already$"),
+            *cmd("start counter", r"^cannot start 'counter': it is paused \(resume it\)$"),
+            Allow(COUNT),
+            *cmd("resume counter", log("partition 'counter' resumed from the management "
+                                       "console")),
+            Wait(COUNT),
+            Wait(COUNT),
+            # stop, and what a stopped partition refuses
+            *cmd("stop counter", log("partition 'counter' stopped: stopped from the "
+                                     "management console")),
+            Forbid(COUNT),
+            *cmd("stop counter", r"^cannot stop 'counter': it is stopped already$"),
+            *cmd("resume counter",
+                 r"^cannot resume 'counter': it is stopped, not paused \(start it\)$"),
+            *cmd("stats counter", r"^'counter' is stopped: no exits since it stopped"),
+            Allow(COUNT),
+            *cmd("start counter", log("partition 'counter' starting from the management "
+                                      "console"),
+                 said("counter", lit("counter: start (restarts 0)"))),
+            Wait(COUNT),
+            *cmd("restart counter",
+                 log("partition 'counter' restarting (restart 1): restarted from the "
+                     "management console"),
+                 said("counter", lit("counter: start (restarts 1)"))),
+            Wait(COUNT),
+            *cmd("stats counter", r"^'counter': running, up \S+, 1 restarts, 1 vCPUs, image "
+                                  r"counter\.elf$",
+                 r"^EXIT +COUNT +PER SECOND$", r"^io +\d+ +\d+$",
+                 r"^total +\d+ +\d+  \(per second"),
+            # refusals: one clear line each, nothing changes
+            *cmd("stop svc", r"^cannot stop 'svc': it runs this console \(the service "
+                             r"partition\)$"),
+            *cmd("stop nosuch", r"^no partition 'nosuch' \(there are: svc, hello, counter\)$"),
+            *cmd("stop 9", r"^no partition '9' \(there are: svc, hello, counter\)$"),
+            *cmd("frobnicate now", r"^unknown command 'frobnicate' \(type help\)$"),
+            *cmd("stop", r"^usage: stop NAME$"),
+            *cmd("list counter", r"^usage: list$"),
+            # line editing: backspace and Ctrl-U, a cursor key's sequence ignored
+            *cmd("lisx\x7ft\x15stat\x1b[Ds counter", r"^'counter': running, up "),
+            # back to the partitions
+            *cmd("exit", log("console input goes to partition 2 'hello' again")),
+            Wait(COUNT),
+        ],
+        forbidden=[r"mica: partition 'svc' (stopped|restarting)", r"bad request",
+                   r"PANIC", r"exception"],
+    )
+
+
+MANAGE_SCENARIOS = [
+    Scenario(
+        "manage-console",
+        "the management console through the serial port: Ctrl-] m, help, list; a start = "
+        "no partition started (twice), the counter paused, resumed, stopped, started and "
+        "restarted, its stats; every refusal answers with one line; line editing; exit",
+        CONFIG, [VMM, "hello.elf", "counter.elf"], script(), timeout=180,
+        vendors=("svm",)),  # Bochs' console takes no input
+]

@@ -1,0 +1,224 @@
+/* vmm/mgmt.c: the management console's text side against fake management hypercalls:
+ * line editing, every command's answer and every refusal. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm/mgmt.h"
+
+static struct mica_mgmt_part parts[3];
+static unsigned nparts;
+static char out[8192];
+static size_t out_len;
+static unsigned ctl_calls, ctl_index, ctl_op, leaves;
+static long ctl_rc;
+static struct mgmt m;
+
+static long f_part(void *ctx, unsigned i, struct mica_mgmt_part *p)
+{
+	if (i >= nparts)
+		return MICA_EINVAL;
+	*p = parts[i];
+	return sizeof(*p);
+}
+
+static long f_ctl(void *ctx, unsigned i, unsigned op)
+{
+	ctl_calls++;
+	ctl_index = i;
+	ctl_op = op;
+	return ctl_rc;
+}
+
+static void f_write(void *ctx, const char *s, size_t n)
+{
+	cr_assert(out_len + n < sizeof(out));
+	memcpy(out + out_len, s, n);
+	out_len += n;
+	out[out_len] = '\0';
+}
+
+static void f_leave(void *ctx)
+{
+	leaves++;
+}
+
+static void part(unsigned i, const char *name, uint32_t state, uint64_t cpus, uint64_t mib,
+		 uint32_t flags)
+{
+	struct mica_mgmt_part *p = &parts[i];
+	memset(p, 0, sizeof(*p));
+	p->id = i;
+	p->state = state;
+	p->cpus = cpus;
+	p->ram_bytes = mib << 20;
+	p->flags = flags;
+	p->vcpus = 1;
+	p->uptime_ms = state == MICA_MGMT_STOPPED ? 0 : 65000;
+	p->now_ms = 100000;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->image, sizeof(p->image), "%s.elf", name);
+}
+
+static void clear(void)
+{
+	out_len = 0;
+	out[0] = '\0';
+}
+
+static void setup(void)
+{
+	const struct mgmt_ops ops = { f_part, f_ctl, f_write, f_leave, NULL };
+	part(0, "svc", MICA_MGMT_RUNNING, 1, 16, MICA_MGMT_F_SERVICE);
+	part(1, "web", MICA_MGMT_RUNNING, 0x6, 1024, MICA_MGMT_F_DISK | MICA_MGMT_F_NET);
+	part(2, "tiny", MICA_MGMT_STOPPED, 8, 16, 0);
+	parts[1].exits[MICA_MGMT_EXIT_IO] = 6500;
+	parts[1].exits[MICA_MGMT_EXIT_CPUID] = 13000;
+	parts[1].restarts = 2;
+	nparts = 3;
+	clear();
+	ctl_calls = leaves = 0;
+	ctl_rc = 0;
+	mgmt_init(&m, &ops);
+}
+
+TestSuite(mgmt, .init = setup);
+
+static void type(const char *s)
+{
+	mgmt_keys(&m, (const uint8_t *)s, strlen(s));
+}
+
+static void expect_out(const char *want)
+{
+	cr_expect(strstr(out, want) != NULL, "expected %s in:\n%s", want, out);
+}
+
+Test(mgmt, greeting_and_prompt)
+{
+	mgmt_keys(&m, NULL, 0);
+	cr_expect_str_eq(out, "\nMica management console: type help; exit (or Ctrl-] then 1-9) "
+			      "goes back to a partition\nmica> ");
+}
+
+Test(mgmt, list)
+{
+	type("list\r");
+	expect_out("list\n # NAME             STATE    CPUS     MEMORY   UPTIME RESTARTS  "
+		   "EXITS/S  DEVICES\n");
+	expect_out("\n 1 svc              running  0           16M    1m05s        0        0  "
+		   "service\n");
+	/* 19500 exits in 65 s: 300 a second */
+	expect_out("\n 2 web              running  1,2          1G    1m05s        2      300  "
+		   "disk,net\n");
+	expect_out("\n 3 tiny             stopped  3           16M        -        0        -  -\n");
+	cr_expect(out_len > 6 && !strcmp(out + out_len - 6, "mica> "), "a prompt after it");
+	/* a second look gives the rate since the first */
+	parts[1].now_ms += 2000;
+	parts[1].uptime_ms += 2000;
+	parts[1].exits[MICA_MGMT_EXIT_IO] += 1000;
+	clear();
+	mgmt_run(&m, "list");
+	expect_out("1,2          1G    1m07s        2      500  disk,net\n");
+}
+
+Test(mgmt, ops_reach_mica_by_name_or_number)
+{
+	static const struct { const char *cmd; unsigned op; } cases[] = {
+		{ "stop web", MICA_MGMT_OP_STOP }, { "start web", MICA_MGMT_OP_START },
+		{ "restart 2", MICA_MGMT_OP_RESTART }, { "pause  web ", MICA_MGMT_OP_PAUSE },
+		{ "resume\tweb", MICA_MGMT_OP_RESUME },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ctl_calls = 0;
+		clear();
+		cr_expect_eq(mgmt_run(&m, cases[i].cmd), 0);
+		cr_expect_eq(ctl_calls, 1, "%s", cases[i].cmd);
+		cr_expect_eq(ctl_index, 1, "%s", cases[i].cmd);
+		cr_expect_eq(ctl_op, cases[i].op, "%s", cases[i].cmd);
+		cr_expect_str_eq(out, "", "done: Mica's own log line says so (%s)", cases[i].cmd);
+	}
+}
+
+Test(mgmt, refusals)
+{
+	mgmt_run(&m, "stop nosuch");
+	expect_out("no partition 'nosuch' (there are: svc, web, tiny)\n");
+	mgmt_run(&m, "stop 0");
+	expect_out("no partition '0' (there are: svc, web, tiny)\n");
+	mgmt_run(&m, "stop 4");
+	expect_out("no partition '4' (there are: svc, web, tiny)\n");
+	mgmt_run(&m, "stop");
+	expect_out("usage: stop NAME\n");
+	mgmt_run(&m, "stop web tiny");
+	expect_out("usage: stop NAME\n");
+	mgmt_run(&m, "a b c d e");
+	expect_out("too many words: every command takes at most one NAME (type help)\n");
+	mgmt_run(&m, "snapshot web");
+	expect_out("unknown command 'snapshot' (type help)\n");
+	cr_expect_eq(ctl_calls, 0, "nothing reached Mica");
+
+	ctl_rc = MICA_EPERM;
+	mgmt_run(&m, "stop svc");
+	expect_out("cannot stop 'svc': it runs this console (the service partition)\n");
+	ctl_rc = MICA_MGMT_ESTATE;
+	mgmt_run(&m, "start web");
+	expect_out("cannot start 'web': it is running (restart it, or stop it first)\n");
+	mgmt_run(&m, "resume tiny");
+	expect_out("cannot resume 'tiny': it is stopped, not paused (start it)\n");
+	mgmt_run(&m, "pause tiny");
+	expect_out("cannot pause 'tiny': it is stopped (start it)\n");
+	parts[1].state = MICA_MGMT_CHANGING;
+	mgmt_run(&m, "stop web");
+	expect_out("cannot stop 'web': it is changing state now; try again in a moment\n");
+	ctl_rc = MICA_EINVAL;
+	mgmt_run(&m, "start tiny");
+	expect_out("cannot start 'tiny': Mica answered -22 (see its log line above)\n");
+}
+
+Test(mgmt, stats)
+{
+	mgmt_run(&m, "stats web");
+	expect_out("'web': running, up 1m05s, 2 restarts, 1 vCPUs, image web.elf\n");
+	expect_out("\ncpuid                 13000        200\n");
+	expect_out("\nio                     6500        100\n");
+	expect_out("\ntotal                 19500        300  (per second");
+	cr_expect(!strstr(out, "hlt"), "only the reasons that happened");
+	clear();
+	mgmt_run(&m, "stats tiny");
+	expect_out("'tiny' is stopped: no exits since it stopped");
+}
+
+Test(mgmt, line_editing)
+{
+	type("lisx\x7f" "t\r");
+	expect_out("lisx\b \bt\n # NAME");
+	clear();
+	type("stop web\x15" "list\n");
+	cr_expect_eq(ctl_calls, 0, "Ctrl-U dropped the line");
+	expect_out(" # NAME");
+	clear();
+	type("li\x1b[D\x1b[Ast\r\n"); /* cursor keys dropped; CR LF is one Enter */
+	expect_out("list\n # NAME");
+	cr_expect(strstr(out, "mica> mica> ") == NULL, "one prompt, not two");
+	clear();
+	type("stop web\x03");
+	cr_expect_eq(ctl_calls, 0);
+	expect_out("^C\nmica> ");
+	clear();
+	type("\x7f\x7f");
+	cr_expect_str_eq(out, "", "nothing to erase");
+	for (unsigned i = 0; i < MGMT_LINE_MAX + 10; i++)
+		type("x");
+	expect_out("\a");
+	cr_expect_eq(m.len, MGMT_LINE_MAX - 1);
+}
+
+Test(mgmt, exit_leaves_without_a_prompt)
+{
+	type("exit\r");
+	cr_expect_eq(leaves, 1);
+	cr_expect_str_eq(out, "exit\n");
+	type("help\r");
+	expect_out("  stop NAME ");
+}

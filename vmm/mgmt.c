@@ -1,0 +1,425 @@
+/* The management console's text side (vmm/mgmt.h, docs/management.md). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "lib/line.h"
+#include "vmm/mgmt.h"
+
+#define WORDS_MAX 4
+#define PROMPT "mica> "
+
+static const char *const exit_names[MICA_MGMT_EXITS] = {
+	[MICA_MGMT_EXIT_OTHER] = "other", [MICA_MGMT_EXIT_INTERRUPT] = "interrupt",
+	[MICA_MGMT_EXIT_CPUID] = "cpuid", [MICA_MGMT_EXIT_HYPERCALL] = "hypercall",
+	[MICA_MGMT_EXIT_IO] = "io", [MICA_MGMT_EXIT_MSR] = "msr", [MICA_MGMT_EXIT_HLT] = "hlt",
+	[MICA_MGMT_EXIT_IRQ_WINDOW] = "irq-window",
+	[MICA_MGMT_EXIT_STAGE2_FAULT] = "stage2-fault",
+	[MICA_MGMT_EXIT_TRIPLE_FAULT] = "triple-fault",
+	[MICA_MGMT_EXIT_ENTRY_FAILED] = "entry-failed", [MICA_MGMT_EXIT_UNHANDLED] = "unhandled",
+};
+
+static const char *const state_names[] = {
+	[MICA_MGMT_RUNNING] = "running", [MICA_MGMT_STOPPED] = "stopped",
+	[MICA_MGMT_PAUSED] = "paused", [MICA_MGMT_CHANGING] = "changing",
+};
+
+typedef unsigned long long ull;
+
+static void put(struct mgmt *m, const char *s, size_t n)
+{
+	if (n)
+		m->ops.write(m->ops.ctx, s, n);
+}
+
+/* One line of answer, \n added (Mica's serial output turns it into CR LF). */
+static void say_line(struct mgmt *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say_line(struct mgmt *m, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	size_t n = line_vformat(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	put(m, buf, n);
+}
+
+void mgmt_init(struct mgmt *m, const struct mgmt_ops *ops)
+{
+	memset(m, 0, sizeof(*m));
+	m->ops = *ops;
+}
+
+/* --- formatting ---------------------------------------------------------------------- */
+
+static const char *state_name(uint32_t s)
+{
+	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+static void fmt_size(uint64_t bytes, char *buf, size_t len)
+{
+	if (bytes && !(bytes & ((1ULL << 30) - 1)))
+		snprintf(buf, len, "%lluG", (ull)(bytes >> 30));
+	else if (bytes && !(bytes & ((1ULL << 20) - 1)))
+		snprintf(buf, len, "%lluM", (ull)(bytes >> 20));
+	else
+		snprintf(buf, len, "%lluK", (ull)(bytes >> 10));
+}
+
+static void fmt_uptime(uint64_t ms, char *buf, size_t len)
+{
+	uint64_t s = ms / 1000;
+	if (s < 60)
+		snprintf(buf, len, "%llu.%llus", (ull)s, (ull)(ms % 1000 / 100));
+	else if (s < 3600)
+		snprintf(buf, len, "%llum%02llus", (ull)(s / 60), (ull)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, len, "%lluh%02llum", (ull)(s / 3600), (ull)(s / 60 % 60));
+	else
+		snprintf(buf, len, "%llud%02lluh", (ull)(s / 86400), (ull)(s / 3600 % 24));
+}
+
+static void fmt_cpus(uint64_t mask, char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (unsigned c = 0; c < 64 && n < len; c++)
+		if (mask & (1ULL << c))
+			n += (size_t)snprintf(buf + n, len - n, "%s%u", n ? "," : "", c);
+}
+
+static void fmt_devices(uint32_t f, char *buf, size_t len)
+{
+	static const struct { uint32_t flag; const char *name; } devs[] = {
+		{ MICA_MGMT_F_SERVICE, "service" }, { MICA_MGMT_F_VCONSOLE, "console" },
+		{ MICA_MGMT_F_DISK, "disk" }, { MICA_MGMT_F_NET, "net" }, { MICA_MGMT_F_PCI, "pci" },
+	};
+	size_t n = 0;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < sizeof(devs) / sizeof(devs[0]) && n < len; i++)
+		if (f & devs[i].flag)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "", devs[i].name);
+	if (!n)
+		snprintf(buf, len, "-");
+}
+
+static uint64_t total_exits(const struct mica_mgmt_part *p)
+{
+	uint64_t t = 0;
+	for (unsigned r = 0; r < MICA_MGMT_EXITS; r++)
+		t += p->exits[r];
+	return t;
+}
+
+/* Exits per second since the previous look at partition i (else since its start), and
+ * remembers this look. */
+static uint64_t rate(struct mgmt *m, const struct mica_mgmt_part *p, uint64_t total)
+{
+	uint64_t r = 0;
+	unsigned i = p->id;
+	if (i < MGMT_PARTS_MAX && m->seen_ms[i] && p->now_ms > m->seen_ms[i] &&
+	    total >= m->seen_exits[i] && p->now_ms - m->seen_ms[i] < p->uptime_ms)
+		r = (total - m->seen_exits[i]) * 1000 / (p->now_ms - m->seen_ms[i]);
+	else if (p->uptime_ms)
+		r = total * 1000 / p->uptime_ms;
+	if (i < MGMT_PARTS_MAX) {
+		m->seen_ms[i] = p->now_ms;
+		m->seen_exits[i] = total;
+	}
+	return r;
+}
+
+/* --- commands ------------------------------------------------------------------------ */
+
+static unsigned all_parts(struct mgmt *m, struct mica_mgmt_part *parts)
+{
+	unsigned n = 0;
+	while (n < MGMT_PARTS_MAX && m->ops.part(m->ops.ctx, n, &parts[n]) > 0)
+		n++;
+	for (unsigned i = 0; i < n; i++)
+		parts[i].name[MICA_NAME_MAX - 1] = parts[i].image[MICA_NAME_MAX - 1] = '\0';
+	return n;
+}
+
+/* The partition a command names: its name, else its number in `list` (from 1). */
+static int find(struct mgmt *m, const char *word, struct mica_mgmt_part *out)
+{
+	struct mica_mgmt_part parts[MGMT_PARTS_MAX];
+	unsigned n = all_parts(m, parts);
+
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(parts[i].name, word)) {
+			*out = parts[i];
+			return 0;
+		}
+	unsigned num = 0, k = 0;
+	while (word[k] >= '0' && word[k] <= '9' && num < 1000)
+		num = num * 10 + (unsigned)(word[k++] - '0');
+	if (k && !word[k] && num >= 1 && num <= n) {
+		*out = parts[num - 1];
+		return 0;
+	}
+	char names[200];
+	size_t len = 0;
+	names[0] = '\0';
+	for (unsigned i = 0; i < n && len < sizeof(names); i++)
+		len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", i ? ", " : "",
+					parts[i].name);
+	say_line(m, "no partition '%s' (there are: %s)", word, n ? names : "none");
+	return -1;
+}
+
+static void cmd_list(struct mgmt *m)
+{
+	struct mica_mgmt_part parts[MGMT_PARTS_MAX];
+	unsigned n = all_parts(m, parts);
+
+	say_line(m, "%2s %-16s %-8s %-8s %6s %8s %8s %8s  %s", "#", "NAME", "STATE", "CPUS",
+		 "MEMORY", "UPTIME", "RESTARTS", "EXITS/S", "DEVICES");
+	for (unsigned i = 0; i < n; i++) {
+		const struct mica_mgmt_part *p = &parts[i];
+		char cpus[40], mem[16], up[16], devs[48], rs[24];
+		uint64_t total = total_exits(p);
+		fmt_cpus(p->cpus, cpus, sizeof(cpus));
+		fmt_size(p->ram_bytes, mem, sizeof(mem));
+		if (p->state == MICA_MGMT_STOPPED) {
+			snprintf(up, sizeof(up), "-");
+			snprintf(rs, sizeof(rs), "-");
+		} else {
+			fmt_uptime(p->uptime_ms, up, sizeof(up));
+			snprintf(rs, sizeof(rs), "%llu", (ull)rate(m, p, total));
+		}
+		fmt_devices(p->flags, devs, sizeof(devs));
+		say_line(m, "%2u %-16s %-8s %-8s %6s %8s %8u %8s  %s", i + 1, p->name,
+			 state_name(p->state), cpus, mem, up, p->restarts, rs, devs);
+	}
+}
+
+static void cmd_stats(struct mgmt *m, const char *name)
+{
+	struct mica_mgmt_part p;
+	if (find(m, name, &p))
+		return;
+	/* Each reason's rate is its average since the start; the total's is since the last
+	 * look (list or stats), as in list. */
+	uint64_t total = total_exits(&p);
+	char up[16];
+	fmt_uptime(p.uptime_ms, up, sizeof(up));
+	if (p.state == MICA_MGMT_STOPPED) {
+		say_line(m, "'%s' is stopped: no exits since it stopped (its last counts were logged "
+			 "then)", p.name);
+		return;
+	}
+	say_line(m, "'%s': %s, up %s, %u restarts, %u vCPUs, image %s", p.name,
+		 state_name(p.state), up, p.restarts, p.vcpus, p.image);
+	say_line(m, "%-14s %12s %10s", "EXIT", "COUNT", "PER SECOND");
+	for (unsigned r = 0; r < MICA_MGMT_EXITS; r++)
+		if (p.exits[r])
+			say_line(m, "%-14s %12llu %10llu", exit_names[r], (ull)p.exits[r],
+				 (ull)(p.uptime_ms ? p.exits[r] * 1000 / p.uptime_ms : 0));
+	say_line(m, "%-14s %12llu %10llu  (per second: since the start; total: since the "
+		 "last look)", "total", (ull)total, (ull)rate(m, &p, total));
+}
+
+static const struct {
+	const char *name;
+	unsigned op;
+	const char *verb; /* for "cannot <verb> 'x'" */
+} ops[] = {
+	{ "stop", MICA_MGMT_OP_STOP, "stop" },
+	{ "start", MICA_MGMT_OP_START, "start" },
+	{ "restart", MICA_MGMT_OP_RESTART, "restart" },
+	{ "pause", MICA_MGMT_OP_PAUSE, "pause" },
+	{ "resume", MICA_MGMT_OP_RESUME, "resume" },
+};
+
+/* Why op cannot be done in state s, and what would do. */
+static const char *state_advice(unsigned op, uint32_t s)
+{
+	if (s == MICA_MGMT_CHANGING)
+		return "it is changing state now; try again in a moment";
+	switch (op) {
+	case MICA_MGMT_OP_STOP: return "it is stopped already";
+	case MICA_MGMT_OP_START:
+		return s == MICA_MGMT_PAUSED ? "it is paused (resume it)"
+					     : "it is running (restart it, or stop it first)";
+	case MICA_MGMT_OP_PAUSE:
+		return s == MICA_MGMT_PAUSED ? "it is paused already" : "it is stopped (start it)";
+	case MICA_MGMT_OP_RESUME:
+		return s == MICA_MGMT_STOPPED ? "it is stopped, not paused (start it)"
+					      : "it is running, not paused";
+	default: return "its state does not allow it";
+	}
+}
+
+static void cmd_op(struct mgmt *m, unsigned k, const char *name)
+{
+	struct mica_mgmt_part p;
+	if (find(m, name, &p))
+		return;
+	long rc = m->ops.ctl(m->ops.ctx, p.id, ops[k].op);
+	if (rc == 0)
+		return; /* Mica's log line says what happened */
+	if (rc == MICA_MGMT_ESTATE) {
+		struct mica_mgmt_part now;
+		uint32_t s = m->ops.part(m->ops.ctx, p.id, &now) > 0 ? now.state : p.state;
+		say_line(m, "cannot %s '%s': %s", ops[k].verb, p.name, state_advice(ops[k].op, s));
+	} else if (rc == MICA_EPERM) {
+		say_line(m, "cannot %s '%s': it runs this console (the service partition)",
+			 ops[k].verb, p.name);
+	} else {
+		say_line(m, "cannot %s '%s': Mica answered %ld (see its log line above)",
+			 ops[k].verb, p.name, rc);
+	}
+}
+
+static void cmd_help(struct mgmt *m)
+{
+	say_line(m, "commands (NAME: a partition's name, or its # in list):");
+	say_line(m, "  list             every partition: state, CPUs, memory, uptime, restarts, "
+		    "exits/s, devices");
+	say_line(m, "  stats NAME       its exits by reason");
+	say_line(m, "  stop NAME        as a power-off (devices reset; its RAM is cleared at the "
+		    "next start)");
+	say_line(m, "  start NAME       a stopped partition: its image loaded afresh, then run");
+	say_line(m, "  restart NAME     as a reboot");
+	say_line(m, "  pause NAME       its vCPUs held where they are");
+	say_line(m, "  resume NAME      a paused partition goes on");
+	say_line(m, "  help             this");
+	say_line(m, "  exit             keys go back to the partition (or Ctrl-] then 1-9)");
+}
+
+int mgmt_run(struct mgmt *m, const char *line)
+{
+	char buf[MGMT_LINE_MAX];
+	char *w[WORDS_MAX];
+	unsigned n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (char *p = buf; *p;) {
+		while (*p == ' ' || *p == '\t')
+			*p++ = '\0';
+		if (!*p)
+			break;
+		if (n == WORDS_MAX) {
+			say_line(m, "too many words: every command takes at most one NAME (type help)");
+			return 0;
+		}
+		w[n++] = p;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+	}
+	if (!n)
+		return 0;
+	if (!strcmp(w[0], "help") || !strcmp(w[0], "?")) {
+		cmd_help(m);
+		return 0;
+	}
+	if (!strcmp(w[0], "exit") || !strcmp(w[0], "quit")) {
+		m->ops.leave(m->ops.ctx);
+		return 1;
+	}
+	if (!strcmp(w[0], "list")) {
+		if (n > 1)
+			say_line(m, "usage: list");
+		else
+			cmd_list(m);
+		return 0;
+	}
+	if (!strcmp(w[0], "stats")) {
+		if (n != 2)
+			say_line(m, "usage: stats NAME");
+		else
+			cmd_stats(m, w[1]);
+		return 0;
+	}
+	for (unsigned k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)
+		if (!strcmp(w[0], ops[k].name)) {
+			if (n != 2)
+				say_line(m, "usage: %s NAME", ops[k].name);
+			else
+				cmd_op(m, k, w[1]);
+			return 0;
+		}
+	say_line(m, "unknown command '%s' (type help)", w[0]);
+	return 0;
+}
+
+/* --- the line editor ----------------------------------------------------------------- */
+
+static void prompt(struct mgmt *m)
+{
+	put(m, PROMPT, sizeof(PROMPT) - 1);
+}
+
+static void erase(struct mgmt *m, unsigned count)
+{
+	for (; count && m->len; count--) {
+		m->len--;
+		put(m, "\b \b", 3);
+	}
+}
+
+void mgmt_keys(struct mgmt *m, const uint8_t *keys, size_t n)
+{
+	if (!n) {
+		put(m, "\n", 1);
+		say_line(m, "Mica management console: type help; exit (or Ctrl-] then 1-9) goes "
+			    "back to a partition");
+		m->len = 0;
+		m->esc = 0;
+		prompt(m);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = keys[i], last = m->last;
+		m->last = c;
+		if (m->esc == 1) { /* ESC [ starts a sequence; ESC and anything else: dropped */
+			m->esc = c == '[' ? 2 : 0;
+			continue;
+		}
+		if (m->esc == 2) { /* parameters until the final byte 0x40-0x7e */
+			if (c >= 0x40 && c <= 0x7e)
+				m->esc = 0;
+			continue;
+		}
+		switch (c) {
+		case 0x1b:
+			m->esc = 1;
+			break;
+		case '\n':
+			if (last == '\r')
+				break; /* the LF of a CR LF */
+			/* fall through */
+		case '\r':
+			put(m, "\n", 1);
+			m->line[m->len] = '\0';
+			m->len = 0;
+			if (!mgmt_run(m, m->line))
+				prompt(m);
+			break;
+		case 0x7f: case 0x08: /* backspace */
+			erase(m, 1);
+			break;
+		case 0x15: /* Ctrl-U: the whole line */
+			erase(m, MGMT_LINE_MAX);
+			break;
+		case 0x03: /* Ctrl-C: drop the line */
+			put(m, "^C\n", 3);
+			m->len = 0;
+			prompt(m);
+			break;
+		default:
+			if (c < 0x20 || c > 0x7e)
+				break; /* other control keys: nothing */
+			if (m->len + 1 >= MGMT_LINE_MAX) {
+				put(m, "\a", 1); /* full: the terminal beeps */
+				break;
+			}
+			m->line[m->len++] = (char)c;
+			put(m, (const char *)&c, 1);
+			break;
+		}
+	}
+}
