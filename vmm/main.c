@@ -5,6 +5,7 @@
 
 #include <mica/service.h>
 
+#include "vmm/mgmttest.h"
 #include "vmm/rt/cpu.h"
 #include "vmm/rt/rt.h"
 #include "vmm/serve.h"
@@ -74,6 +75,7 @@ int main(void)
 		return 1;
 	unsigned n = dev_setup();
 	say("serving %u of %u devices", n, ndevs);
+	mgmttest_run(); /* the management test build's script; nothing otherwise */
 
 	uint32_t tail = 0, lost = 0;
 	for (;;) {

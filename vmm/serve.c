@@ -282,7 +282,7 @@ static void mg_leave(void *ctx)
 
 static struct mgmt console;
 
-static void manage(const struct mica_ioreq *r)
+void serve_manage_keys(const uint8_t *keys, size_t n)
 {
 	static int ready;
 	if (!ready) {
@@ -290,11 +290,16 @@ static void manage(const struct mica_ioreq *r)
 		mgmt_init(&console, &ops);
 		ready = 1;
 	}
+	mgmt_keys(&console, keys, n);
+}
+
+static void manage(const struct mica_ioreq *r)
+{
 	if (r->len > sizeof(r->data)) {
 		bad_request(r, "management input of %u bytes", r->len);
 		return;
 	}
-	mgmt_keys(&console, r->data, r->len);
+	serve_manage_keys(r->data, r->len);
 }
 
 void serve_request(const struct mica_ioreq *r)

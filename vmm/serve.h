@@ -3,10 +3,15 @@
 #ifndef MICA_VMM_SERVE_H
 #define MICA_VMM_SERVE_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <mica/service.h>
 
 /* One request; r is the service's own copy. */
 void serve_request(const struct mica_ioreq *r);
+
+/* Keys for the management console (vmm/mgmt.h); n == 0: it has just been opened. */
+void serve_manage_keys(const uint8_t *keys, size_t n);
 
 /* Every live device's queues once: after Mica lost requests, a notify may be among them. */
 void serve_all(void);

@@ -22,7 +22,7 @@ VMM_SRCS := $(VMM_RT_SRCS) vmm/main.c vmm/setup.c vmm/serve.c $(VMM_PURE_SRCS) \
 VMM_OBJS := $(patsubst %,$(VMM_OUT)/obj/%.o,$(VMM_SRCS))
 
 .PHONY: vmm
-vmm: $(VMM_ELF) $(VMM_OUT)/vmm-crashtest.elf
+vmm: $(VMM_ELF) $(VMM_OUT)/vmm-crashtest.elf $(VMM_OUT)/vmm-mgmttest.elf
 
 $(VMM_OUT)/obj/%.c.o: %.c
 	@mkdir -p $(dir $@)
@@ -35,22 +35,33 @@ $(VMM_OUT)/obj/%.S.o: %.S
 $(VMM_ELF): $(VMM_OBJS) vmm/rt/vmm.ld
 	$(LD) $(VMM_LDFLAGS) -o $@ $(VMM_OBJS)
 
-# The crash-test build (vmm/crashtest.h): the same program, faulting on a trigger line.
-VMM_CT_OUT := $(BUILD)/vmm/crashtest
-VMM_CT_OBJS := $(patsubst %,$(VMM_CT_OUT)/obj/%.o,$(VMM_SRCS) vmm/crashtest.c)
+# Test builds of the service: the same program with one test hook compiled in.
+#   vmm-crashtest.elf (vmm/crashtest.h): faults when a guest writes a trigger line.
+#   vmm-mgmttest.elf (vmm/mgmttest.h): types a fixed script into its own management
+#   console at start, for emulators whose console takes no input (Bochs).
+# $(1): variable stem, $(2): name, $(3): the define, $(4): its extra source.
+define VMM_VARIANT
+VMM_$(1)_OUT := $(BUILD)/vmm/$(2)
+VMM_$(1)_OBJS := $$(patsubst %,$$(VMM_$(1)_OUT)/obj/%.o,$$(VMM_SRCS) $(4))
 
-.PHONY: vmm-crashtest
-vmm-crashtest: $(VMM_OUT)/vmm-crashtest.elf
+.PHONY: vmm-$(2)
+vmm-$(2): $(VMM_OUT)/vmm-$(2).elf
 
-$(VMM_CT_OUT)/obj/%.c.o: %.c
-	@mkdir -p $(dir $@)
-	$(CC) $(VMM_CFLAGS) -DVMM_CRASHTEST -MMD -MP -c $< -o $@
+$$(VMM_$(1)_OUT)/obj/%.c.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(VMM_CFLAGS) -D$(3) -MMD -MP -c $$< -o $$@
 
-$(VMM_CT_OUT)/obj/%.S.o: %.S
-	@mkdir -p $(dir $@)
-	$(CC) $(VMM_CFLAGS) -DVMM_CRASHTEST -D__ASSEMBLY__ -MMD -MP -c $< -o $@
+$$(VMM_$(1)_OUT)/obj/%.S.o: %.S
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(VMM_CFLAGS) -D$(3) -D__ASSEMBLY__ -MMD -MP -c $$< -o $$@
 
-$(VMM_OUT)/vmm-crashtest.elf: $(VMM_CT_OBJS) vmm/rt/vmm.ld
-	$(LD) $(VMM_LDFLAGS) -o $@ $(VMM_CT_OBJS)
+$(VMM_OUT)/vmm-$(2).elf: $$(VMM_$(1)_OBJS) vmm/rt/vmm.ld
+	$$(LD) $$(VMM_LDFLAGS) -o $$@ $$(VMM_$(1)_OBJS)
 
--include $(VMM_OBJS:.o=.d) $(VMM_CT_OBJS:.o=.d)
+-include $$(VMM_$(1)_OBJS:.o=.d)
+endef
+
+$(eval $(call VMM_VARIANT,CT,crashtest,VMM_CRASHTEST,vmm/crashtest.c))
+$(eval $(call VMM_VARIANT,MT,mgmttest,VMM_MGMTTEST,vmm/mgmttest.c))
+
+-include $(VMM_OBJS:.o=.d)

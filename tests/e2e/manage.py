@@ -6,9 +6,13 @@ The console is one stream: Mica's log lines and the partitions' lines may follow
 prompt on the same line, so the patterns here that can come after a prompt are not
 anchored at the start."""
 
-from harness import Allow, Forbid, Script, Type, Wait
+import os
+
+from harness import BUILD, Allow, Forbid, Script, Type, Wait
 from scenarios import BANNER, Scenario, lit, started
 from virtio import SERVICE_PART, VMM
+
+VMM_MGMTTEST = os.path.join(BUILD, "vmm", "vmm-mgmttest.elf")
 
 CONFIG = SERVICE_PART + """
 [partition hello]
@@ -124,6 +128,44 @@ def script():
     )
 
 
+def scripted():
+    """What the management test build of the service (vmm/mgmttest.c) does by itself."""
+    return Script(
+        [
+            BANNER,
+            Wait(started("counter", "2", "16 MiB", "counter.elf"),
+                 r"^mica: partition 'hello' ready on CPU 1: 16 MiB, image hello\.elf; not "
+                 r"started"),
+            Wait(r"Mica management console: type help"),
+            Wait(r"^ 2 hello +stopped +1 +16M +- +0 +- +-$"),
+            Wait(log("partition 'counter' paused from the management console: its vCPUs "
+                     "wait where they were (resume counter goes on)")),
+            Forbid(COUNT),
+            Wait(r"^ 3 counter +paused +2 +16M "),
+            Wait(log("partition 'counter' resumed from the management console")),
+            Allow(COUNT),
+            Wait(COUNT),
+            Wait(log("partition 'counter' stopped: stopped from the management console")),
+            Forbid(COUNT),
+            Wait(log("partition 'counter' starting from the management console")),
+            Allow(COUNT),
+            Wait(said("counter", lit("counter: start (restarts 0)"))),
+            Wait(COUNT),
+            Wait(log("partition 'counter' restarting (restart 1): restarted from the "
+                     "management console")),
+            Wait(said("counter", lit("counter: start (restarts 1)"))),
+            Wait(log("partition 'hello' starting from the management console")),
+            Wait(said("hello", lit("PASS: hello")),
+                 log("partition 'hello' stopped: powered off (code 0)")),
+            Wait(r"^'counter': running, up \S+, 1 restarts, 1 vCPUs, image counter\.elf$"),
+            Wait(said("svc", lit("mgmttest: script done"))),
+            Wait(COUNT),
+        ],
+        forbidden=[r"mica: partition 'svc' (stopped|restarting)", r"bad request",
+                   r"^cannot |^no partition|^unknown command|^usage:"],
+    )
+
+
 MANAGE_SCENARIOS = [
     Scenario(
         "manage-console",
@@ -132,4 +174,12 @@ MANAGE_SCENARIOS = [
         "restarted, its stats; every refusal answers with one line; line editing; exit",
         CONFIG, [VMM, "hello.elf", "counter.elf"], script(), timeout=180,
         vendors=("svm",)),  # Bochs' console takes no input
+    Scenario(
+        "manage-script",
+        "the same calls without a keyboard, for Bochs: the service's management test build "
+        "types a script into its own console (list, pause, resume, stop, start, restart, "
+        "start a start = no partition, stats); the counter is held while paused and "
+        "stopped, and goes on after",
+        CONFIG.replace("image = vmm.elf", "image = vmm-mgmttest.elf"),
+        [VMM_MGMTTEST, "hello.elf", "counter.elf"], scripted(), timeout=240),
 ]
