@@ -213,7 +213,9 @@ syntax:
 		    excerpt(ex, v, EXCERPT_MAX));
 }
 
-static int parse_memory(struct parser *ps, struct span v)
+/* A size such as 64M or 1G (K, M, G or KiB, MiB, GiB; no unit: bytes) into *out: 0, -1
+ * when it is not one, -2 when it is more than an x86-64 machine can address. */
+static int read_size(struct span v, uint64_t *out)
 {
 	static const struct {
 		const char *suffix;
@@ -222,25 +224,38 @@ static int parse_memory(struct parser *ps, struct span v)
 		{ "", 1 },       { "K", KIB }, { "KiB", KIB }, { "M", MIB },
 		{ "MiB", MIB },  { "G", GIB }, { "GiB", GIB },
 	};
-	char ex[EXCERPT_MAX + 4], sz[32];
 	uint64_t num, mult = 0;
 	size_t i = 0;
 	int big;
 
 	if (!read_number(v, &i, UINT64_MAX, &num, &big))
-		goto syntax;
+		return -1;
 	skip_space(v, &i);
 	struct span suffix = { v.p + i, v.n - i };
 	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++)
 		if (span_is(suffix, units[u].suffix))
 			mult = units[u].mult;
 	if (!mult)
-		goto syntax;
+		return -1;
 	if (big || num > MEM_LIMIT / mult)
+		return -2;
+	*out = num * mult;
+	return 0;
+}
+
+static int parse_memory(struct parser *ps, struct span v)
+{
+	char ex[EXCERPT_MAX + 4], sz[32];
+	uint64_t num;
+	int rc = read_size(v, &num);
+
+	if (rc == -1)
+		return cfg_fail(ps->err, ps->line, "memory '%s': expected a size such as 64M or 1G",
+			    excerpt(ex, v, EXCERPT_MAX));
+	if (rc)
 		return cfg_fail(ps->err, ps->line,
 			    "memory '%s' is more than an x86-64 machine can address",
 			    excerpt(ex, v, EXCERPT_MAX));
-	num *= mult;
 	cfg_size_text(num, sz, sizeof(sz), 0);
 	if (num < CFG_MEM_ALIGN)
 		return cfg_fail(ps->err, ps->line,
@@ -250,10 +265,25 @@ static int parse_memory(struct parser *ps, struct span v)
 	ps->cur->memory = num;
 	ps->cur->memory_line = ps->line;
 	return 0;
+}
 
-syntax:
-	return cfg_fail(ps->err, ps->line, "memory '%s': expected a size such as 64M or 1G",
-		    excerpt(ex, v, EXCERPT_MAX));
+/* log = SIZE | no: the ring that keeps the partition's console output (docs/config.md). */
+static int parse_log(struct parser *ps, struct span v)
+{
+	char ex[EXCERPT_MAX + 4];
+	uint64_t num = 0;
+
+	ps->cur->log_line = ps->line;
+	if (span_is(v, "no")) {
+		ps->cur->log_size = 0;
+		return 0;
+	}
+	if (read_size(v, &num) || (num && (num < CFG_LOG_MIN || num > CFG_LOG_MAX ||
+					   num % CFG_LOG_MIN)))
+		return cfg_fail(ps->err, ps->line, "log '%s': expected a size from 4K to 1M (a "
+			    "multiple of 4K), or no", excerpt(ex, v, EXCERPT_MAX));
+	ps->cur->log_size = num;
+	return 0;
 }
 
 /* A name people give (a partition, a switch): 1..31 of [A-Za-z0-9_-]. */
@@ -418,6 +448,8 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 		cur->service_line = ps->line;
 		return 0;
 	}
+	if (span_is(key, "log"))
+		return parse_log(ps, v);
 	if (span_is(key, "start")) {
 		if (span_is(v, "no"))
 			cur->start_stopped = 1;
@@ -510,6 +542,8 @@ static int key_line(const struct parser *ps, struct span key)
 		return (int)ps->cur->console_line;
 	if (span_is(key, "start"))
 		return (int)ps->cur->start_line;
+	if (span_is(key, "log"))
+		return (int)ps->cur->log_line;
 	if (span_is(key, "disk"))
 		return (int)ps->cur->disk_line;
 	if (span_is(key, "net"))
@@ -603,8 +637,8 @@ static int parse_assignment(struct parser *ps, struct span l)
 	if (first < 0)
 		return cfg_fail(ps->err, ps->line,
 			    "unknown key '%s' (expected cpus, memory, image, initrd, "
-			    "cmdline, modules, on_crash, service, start, console, disk, net, pci "
-			    "or debug_exit)",
+			    "cmdline, modules, on_crash, service, start, log, console, disk, net, "
+			    "pci or debug_exit)",
 			    excerpt(ex, key, EXCERPT_MAX));
 	if (first > 0)
 		return cfg_fail(ps->err, ps->line,
@@ -702,6 +736,7 @@ static int parse_section(struct parser *ps, struct span l)
 	span_copy(c->name, name);
 	c->on_crash = CFG_CRASH_STOP;
 	c->debug_exit = CFG_DEBUG_EXIT_DEFAULT;
+	c->log_size = CFG_LOG_DEFAULT;
 	c->line = ps->line;
 	ps->cur = c;
 	ps->on_crash_line = 0;

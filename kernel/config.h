@@ -15,6 +15,9 @@
 #define CFG_MODULES_MAX 8          /* Multiboot and PVH modules per partition */
 #define CFG_DEBUG_EXIT_DEFAULT 0xF4 /* QEMU's isa-debug-exit port */
 #define CFG_PCI_MAX     8          /* host PCI functions passed through to one partition */
+#define CFG_LOG_DEFAULT (64ULL << 10) /* the ring of a partition's console output */
+#define CFG_LOG_MIN     (4ULL << 10)
+#define CFG_LOG_MAX     (1ULL << 20)
 
 /* A host PCI function, as written in a partition's pci = list. */
 struct cfg_pci {
@@ -50,6 +53,9 @@ struct cfg_partition {
 	int start_stopped;             /* start = no: loaded at boot, started from the
 					* management console (docs/management.md) */
 	unsigned start_line;
+	uint64_t log_size;             /* log = SIZE: its console output kept for `log NAME`
+					* (0: log = no) */
+	unsigned log_line;
 	uint16_t debug_exit;           /* QEMU's debug-exit port; 0: none (debug_exit = no) */
 	unsigned debug_exit_line;
 	/* Host PCI functions given to the partition (docs/passthrough.md). */

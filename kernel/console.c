@@ -1,6 +1,7 @@
 /* Partition consoles: whatever a guest writes reaches the host serial a whole line at a time,
  * prefixed with the partition's name, so two partitions never mix inside one line. */
 #include <string.h>
+#include <mica/hypercall.h>
 #include "kernel/console.h"
 #include "kernel/mem.h"
 #include "kernel/log.h"
@@ -25,9 +26,45 @@ static void emit(struct partition *p)
 	p->con_len = 0;
 }
 
+/* Keeps the bytes in p's ring (under con_lock). */
+static void keep(struct partition *p, const char *s, uint64_t n)
+{
+	if (!p->log)
+		return;
+	if (n > p->log_size) { /* only the last log_size bytes can stay */
+		p->log_total += n - p->log_size;
+		s += n - p->log_size;
+		n = p->log_size;
+	}
+	uint64_t at = p->log_total % p->log_size, first = p->log_size - at;
+	if (first > n)
+		first = n;
+	memcpy(p->log + at, s, first);
+	memcpy(p->log, s + first, n - first);
+	p->log_total += n;
+}
+
+int64_t console_log_read(struct partition *p, uint64_t from, char *buf, uint64_t len)
+{
+	int64_t rc;
+	uint64_t f = spin_lock(&p->con_lock);
+	uint64_t oldest = p->log_total > p->log_size ? p->log_total - p->log_size : 0;
+	if (!p->log || from < oldest || from > p->log_total) {
+		rc = MICA_EINVAL;
+	} else {
+		uint64_t n = p->log_total - from < len ? p->log_total - from : len;
+		for (uint64_t i = 0; i < n; i++)
+			buf[i] = p->log[(from + i) % p->log_size];
+		rc = (int64_t)n;
+	}
+	spin_unlock(&p->con_lock, f);
+	return rc;
+}
+
 void console_put(struct partition *p, const char *s, uint64_t n)
 {
 	uint64_t f = spin_lock(&p->con_lock);
+	keep(p, s, n);
 	for (uint64_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (c == '\n') {

@@ -22,6 +22,11 @@ void console_rx(const char *s, size_t n);
 /* A partition's console output: bytes from its UART or the console hypercall, written as
  * whole "[name] text" lines. console_flush() writes out a partial line. */
 void console_put(struct partition *p, const char *s, uint64_t n);
+
+/* Copies bytes [from, from + len) of p's console output, as far as they were written, out
+ * of its ring (config key log): the count, or MICA_EINVAL when p keeps no log or from is no
+ * longer (or not yet) in it. */
+int64_t console_log_read(struct partition *p, uint64_t from, char *buf, uint64_t len);
 void console_flush(struct partition *p);
 
 #endif

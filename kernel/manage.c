@@ -60,6 +60,8 @@ static int64_t part_info(struct vcpu *v, uint64_t index, uint64_t gpa, uint64_t 
 		  (p->ram_lazy ? MICA_MGMT_F_LAZY_RAM : 0) |
 		  (c->virtio_console ? MICA_MGMT_F_VCONSOLE : 0) | (c->disk[0] ? MICA_MGMT_F_DISK : 0) |
 		  (c->net[0] ? MICA_MGMT_F_NET : 0) | (c->npci ? MICA_MGMT_F_PCI : 0);
+	m.log_bytes = __atomic_load_n(&p->log_total, __ATOMIC_RELAXED);
+	m.log_size = p->log_size;
 	for (unsigned k = 0; k < p->nvcpus; k++)
 		for (unsigned r = 0; r < EXIT_REASONS; r++)
 			m.exits[r] += __atomic_load_n(&p->vcpus[k].exits[r], __ATOMIC_RELAXED);
@@ -79,6 +81,17 @@ static int64_t ctl(struct vcpu *v, uint64_t index, uint64_t op)
 	return partition_manage(p, (unsigned)op);
 }
 
+static int64_t log_read(struct vcpu *v, uint64_t index, uint64_t gpa, uint64_t len,
+			uint64_t from)
+{
+	if (index >= npartitions || len > MICA_CONSOLE_MAX)
+		return MICA_EINVAL;
+	char *buf = partition_guest_ptr(v->part, gpa, len);
+	if (!buf)
+		return MICA_EFAULT;
+	return console_log_read(&partitions[index], from, buf, len);
+}
+
 static int64_t write_out(struct vcpu *v, uint64_t gpa, uint64_t len)
 {
 	if (len > MICA_CONSOLE_MAX)
@@ -93,9 +106,9 @@ static int64_t write_out(struct vcpu *v, uint64_t gpa, uint64_t len)
 int manage_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret)
 {
 	const uint64_t *r = v->regs.gpr;
-	uint64_t a0 = r[REG_RDI], a1 = r[REG_RSI], a2 = r[REG_RDX];
+	uint64_t a0 = r[REG_RDI], a1 = r[REG_RSI], a2 = r[REG_RDX], a3 = r[REG_R10];
 
-	if (nr < MICA_HC_MGMT_HELLO || nr > MICA_HC_MGMT_LEAVE)
+	if (nr < MICA_HC_MGMT_HELLO || nr > MICA_HC_MGMT_LOG)
 		return 0;
 	if (!service_part || v->part != service_part) {
 		*ret = MICA_EPERM;
@@ -106,6 +119,7 @@ int manage_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret)
 	case MICA_HC_MGMT_PART: *ret = part_info(v, a0, a1, a2); break;
 	case MICA_HC_MGMT_CTL: *ret = ctl(v, a0, a1); break;
 	case MICA_HC_MGMT_WRITE: *ret = write_out(v, a0, a1); break;
+	case MICA_HC_MGMT_LOG: *ret = log_read(v, a0, a1, a2, a3); break;
 	default: console_manage_leave(); *ret = 0; break;
 	}
 	return 1;

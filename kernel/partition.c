@@ -378,6 +378,16 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct p
 	rc = passthrough_attach(p);
 	if (rc)
 		return rc;
+	if (cfg->log_size) {
+		uint64_t pa = mem_alloc(cfg->log_size, 4096);
+		if (pa) {
+			p->log = phys_to_virt(pa);
+			p->log_size = cfg->log_size;
+		} else {
+			log_info("partition '%s': no memory for its console log (log = %lu KiB): it "
+				 "runs without one", p->name, (unsigned long)(cfg->log_size >> 10));
+		}
+	}
 	rc = vdev_create(p, f->disk);
 	if (rc)
 		return rc;

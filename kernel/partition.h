@@ -58,6 +58,9 @@ struct partition {
 	struct spinlock con_lock;  /* the console line buffer, shared by this partition's vCPUs */
 	unsigned con_len;
 	char con_line[CONSOLE_LINE];
+	char *log;                 /* the ring of its console output, as written (log =), or NULL */
+	uint64_t log_size;
+	uint64_t log_total;        /* bytes ever written: the ring holds the last log_size */
 	struct spinlock dev_lock;  /* the port devices below, shared by the partition's vCPUs */
 	struct com1 com1;
 	struct vpit pit;

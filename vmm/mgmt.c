@@ -274,12 +274,83 @@ static void cmd_op(struct mgmt *m, unsigned k, const char *name)
 	}
 }
 
+/* The console output a partition wrote, as the terminal may show it: line ends kept,
+ * CRs and escape sequences dropped, other control bytes as '.'. esc: as in the line
+ * editor, kept across calls. Returns the bytes left in out. */
+static size_t printable(const char *in, size_t n, char *out, uint8_t *esc)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = (uint8_t)in[i];
+		if (*esc == 1) {
+			*esc = c == '[' ? 2 : 0;
+			continue;
+		}
+		if (*esc == 2) {
+			if (c >= 0x40 && c <= 0x7e)
+				*esc = 0;
+			continue;
+		}
+		if (c == 0x1b)
+			*esc = 1;
+		else if (c == '\n' || c == '\t' || (c >= 0x20 && c <= 0x7e))
+			out[k++] = (char)c;
+		else if (c != '\r')
+			out[k++] = '.';
+	}
+	return k;
+}
+
+static void cmd_log(struct mgmt *m, const char *name)
+{
+	struct mica_mgmt_part p;
+	char in[256], out[256];
+	uint8_t esc = 0;
+	char last = '\n';
+
+	if (find(m, name, &p))
+		return;
+	if (!p.log_size) {
+		say_line(m, "'%s' keeps no console log (log = no in its config)", p.name);
+		return;
+	}
+	uint64_t end = p.log_bytes, from = end > p.log_size ? end - p.log_size : 0;
+	say_line(m, "--- '%s': the last %llu bytes of its console output (of %llu since boot) ---",
+		 p.name, (ull)(end - from), (ull)end);
+	while (from < end) {
+		size_t want = end - from < sizeof(in) ? (size_t)(end - from) : sizeof(in);
+		long n = m->ops.log(m->ops.ctx, p.id, in, want, from);
+		if (n == MICA_EINVAL && m->ops.part(m->ops.ctx, p.id, &p) > 0 && p.log_size &&
+		    p.log_bytes > p.log_size && p.log_bytes - p.log_size > from) {
+			/* it wrote more than its ring holds while this was shown */
+			uint64_t oldest = p.log_bytes - p.log_size;
+			if (last != '\n')
+				put(m, "\n", 1);
+			say_line(m, "--- %llu bytes went by meanwhile ---", (ull)(oldest - from));
+			last = '\n';
+			from = oldest;
+			continue;
+		}
+		if (n <= 0)
+			break;
+		size_t k = printable(in, (size_t)n, out, &esc);
+		put(m, out, k);
+		if (k)
+			last = out[k - 1];
+		from += (uint64_t)n;
+	}
+	if (last != '\n')
+		put(m, "\n", 1);
+	say_line(m, "--- end of '%s' ---", p.name);
+}
+
 static void cmd_help(struct mgmt *m)
 {
 	say_line(m, "commands (NAME: a partition's name, or its # in list):");
 	say_line(m, "  list             every partition: state, CPUs, memory, uptime, restarts, "
 		    "exits/s, devices");
 	say_line(m, "  stats NAME       its exits by reason");
+	say_line(m, "  log NAME         what it wrote to its console lately (the config's log =)");
 	say_line(m, "  stop NAME        as a power-off (devices reset; its RAM is cleared at the "
 		    "next start)");
 	say_line(m, "  start NAME       a stopped partition: its image loaded afresh, then run");
@@ -327,11 +398,13 @@ int mgmt_run(struct mgmt *m, const char *line)
 			cmd_list(m);
 		return 0;
 	}
-	if (!strcmp(w[0], "stats")) {
+	if (!strcmp(w[0], "stats") || !strcmp(w[0], "log")) {
 		if (n != 2)
-			say_line(m, "usage: stats NAME");
-		else
+			say_line(m, "usage: %s NAME", w[0]);
+		else if (w[0][0] == 's')
 			cmd_stats(m, w[1]);
+		else
+			cmd_log(m, w[1]);
 		return 0;
 	}
 	for (unsigned k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)

@@ -20,6 +20,8 @@ struct mgmt_ops {
 	void (*write)(void *ctx, const char *s, size_t n);
 	/* MICA_HC_MGMT_LEAVE. */
 	void (*leave)(void *ctx);
+	/* MICA_HC_MGMT_LOG: bytes [from, from + len) of a partition's console output. */
+	long (*log)(void *ctx, unsigned index, char *buf, size_t len, uint64_t from);
 	void *ctx;
 };
 

@@ -19,6 +19,7 @@ static const struct {
 	{ "restart counter", 900 },
 	{ "start hello", 300 },
 	{ "stats counter", 0 },
+	{ "log counter", 0 },
 };
 
 static void wait_ms(unsigned ms)

@@ -31,6 +31,11 @@ enum mica_mgmt_hypercall {
 	/* () -> 0: the console leaves management: keys go to the partition they went to
 	 * before (Mica says which). */
 	MICA_HC_MGMT_LEAVE = 36,
+	/* (index, gpa buf, len, from) -> bytes copied: bytes [from, from + len) of the
+	 * partition's console output (counted since boot: struct mica_mgmt_part.log_bytes is
+	 * the end), as far as written. MICA_EINVAL when it keeps no log (log = no) or from
+	 * is no longer in its ring (log_bytes - log_size is the oldest kept) or beyond. */
+	MICA_HC_MGMT_LOG = 37,
 };
 
 /* Keys typed at the console while it is in management (Ctrl-] then m) come to the
@@ -85,6 +90,8 @@ struct mica_mgmt_part {
 	uint32_t flags;           /* MICA_MGMT_F_* */
 	uint32_t reserved;
 	uint64_t exits[MICA_MGMT_EXITS]; /* since its last (re)start */
+	uint64_t log_bytes;       /* console output written since boot */
+	uint64_t log_size;        /* of it, the ring keeps the last log_size bytes (0: none) */
 	char name[MICA_NAME_MAX]; /* NUL-terminated */
 	char image[MICA_NAME_MAX]; /* the config's image =, NUL-terminated (cut if longer) */
 };

@@ -109,6 +109,11 @@ def script():
                                   r"counter\.elf$",
                  r"^EXIT +COUNT +PER SECOND$", r"^io +\d+ +\d+$",
                  r"^total +\d+ +\d+  \(per second"),
+            # what it wrote since boot, from its ring, without the [counter] prefix
+            *cmd("log counter", r"^--- 'counter': the last \d+ bytes of its console output "
+                                r"\(of \d+ since boot\) ---$",
+                 r"^counter: start \(restarts 1\)$", r"^count \d+$",
+                 r"^--- end of 'counter' ---$"),
             # refusals: one clear line each, nothing changes
             *cmd("stop svc", r"^cannot stop 'svc': it runs this console \(the service "
                              r"partition\)$"),
@@ -158,6 +163,8 @@ def scripted():
             Wait(said("hello", lit("PASS: hello")),
                  log("partition 'hello' stopped: powered off (code 0)")),
             Wait(r"^'counter': running, up \S+, 1 restarts, 1 vCPUs, image counter\.elf$"),
+            Wait(r"^--- 'counter': the last \d+ bytes of its console output", r"^count \d+$",
+                 r"^--- end of 'counter' ---$"),
             Wait(said("svc", lit("mgmttest: script done"))),
             Wait(COUNT),
         ],

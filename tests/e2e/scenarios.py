@@ -263,7 +263,7 @@ SCENARIOS = [
         lambda cfg: Expect(
             steps=[loader_error(config_line(cfg, "memroy"), lit(
                 "unknown key 'memroy' (expected cpus, memory, image, initrd, cmdline, modules, "
-                "on_crash, service, start, console, disk, net, pci or debug_exit)"))],
+                "on_crash, service, start, log, console, disk, net, pci or debug_exit)"))],
             forbidden=NO_PARTITION_OUTPUT, settle=3),
     ),
     Scenario(

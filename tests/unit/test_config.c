@@ -224,16 +224,16 @@ Test(config, unknown_key_and_section)
 {
 	expect_error("[partition a]\nmemroy = 16M\n", 2,
 		     "unknown key 'memroy' (expected cpus, memory, image, initrd, "
-		     "cmdline, modules, on_crash, service, start, console, disk, net, pci or debug_exit)");
+		     "cmdline, modules, on_crash, service, start, log, console, disk, net, pci or debug_exit)");
 	expect_error("[partition a]\nCPUS = 1\n", 2,
 		     "unknown key 'CPUS' (expected cpus, memory, image, initrd, "
-		     "cmdline, modules, on_crash, service, start, console, disk, net, pci or debug_exit)");
+		     "cmdline, modules, on_crash, service, start, log, console, disk, net, pci or debug_exit)");
 	expect_error("[partition a]\ninitramfs = x\n", 2,
 		     "unknown key 'initramfs' (expected cpus, memory, image, initrd, "
-		     "cmdline, modules, on_crash, service, start, console, disk, net, pci or debug_exit)");
+		     "cmdline, modules, on_crash, service, start, log, console, disk, net, pci or debug_exit)");
 	expect_error("[partition a]\nCmdline = x\n", 2,
 		     "unknown key 'Cmdline' (expected cpus, memory, image, initrd, "
-		     "cmdline, modules, on_crash, service, start, console, disk, net, pci or debug_exit)");
+		     "cmdline, modules, on_crash, service, start, log, console, disk, net, pci or debug_exit)");
 	expect_error("# hi\n[foo]\n", 2, "unknown section '[foo]' (expected [partition NAME] or [mica])");
 	expect_error("[]\n", 1, "unknown section '[]' (expected [partition NAME] or [mica])");
 	expect_error("[partitions a]\n", 1,
@@ -487,7 +487,7 @@ Test(config, long_user_text_is_cut_in_messages)
 	cr_assert_eq(parse(text), MICA_EINVAL);
 	cr_expect(strlen(err.msg) < CFG_MSG_MAX);
 	cr_expect(strstr(err.msg, "...' (expected cpus, memory, image, initrd, cmdline, "
-				  "modules, on_crash, service, start, console, disk, net, pci or debug_exit)") != NULL,
+				  "modules, on_crash, service, start, log, console, disk, net, pci or debug_exit)") != NULL,
 		  "%s", err.msg);
 }
 
@@ -881,4 +881,23 @@ Test(config, start_no)
 		     "no': it runs the management console that starts the others");
 	expect_error(SVC "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\nstart = no\n"
 		     "start = no\n", 11, "key 'start' given twice in partition 'a' (first on line 10)");
+}
+
+/* log = SIZE | no: the ring of a partition's console output, 64K by default. */
+Test(config, log_size)
+{
+	cr_assert_eq(parse(PART("a", "0") "log = 1M\n" PART("b", "1") PART("c", "2") "log = no\n"
+			   PART("d", "3") "log = 0\n"), 0, "%s", err.msg);
+	cr_expect_eq(cfg.part[0].log_size, 1ULL << 20);
+	cr_expect_eq(cfg.part[1].log_size, 64ULL << 10, "the default");
+	cr_expect_eq(cfg.part[2].log_size, 0);
+	cr_expect_eq(cfg.part[3].log_size, 0);
+	static const char *const bad[] = { "2M", "1K", "5000", "6K", "lots", "-4K" };
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[200], msg[120];
+		snprintf(text, sizeof(text), PART("a", "0") "log = %s\n", bad[i]);
+		snprintf(msg, sizeof(msg), "log '%s': expected a size from 4K to 1M (a multiple "
+			 "of 4K), or no", bad[i]);
+		expect_error(text, 5, msg);
+	}
 }

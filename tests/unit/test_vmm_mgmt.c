@@ -43,6 +43,27 @@ static void f_leave(void *ctx)
 	leaves++;
 }
 
+/* web's console output since boot: log_text[from - log_base ...]; reads before
+ * log_oldest fail as Mica's do when the ring has moved on. */
+static const char *log_text;
+static uint64_t log_base, log_oldest, log_moves;
+
+static long f_log(void *ctx, unsigned i, char *buf, size_t len, uint64_t from)
+{
+	uint64_t end = log_base + strlen(log_text);
+	if (i != 1 || from < log_oldest || from > end)
+		return MICA_EINVAL;
+	if (log_moves) { /* the guest writes on while it is shown: the ring moves */
+		log_moves--;
+		log_oldest += 300;
+		parts[1].log_bytes += 300;
+		return MICA_EINVAL;
+	}
+	size_t n = end - from < len ? (size_t)(end - from) : len;
+	memcpy(buf, log_text + (from - log_base), n);
+	return (long)n;
+}
+
 static void part(unsigned i, const char *name, uint32_t state, uint64_t cpus, uint64_t mib,
 		 uint32_t flags)
 {
@@ -68,7 +89,7 @@ static void clear(void)
 
 static void setup(void)
 {
-	const struct mgmt_ops ops = { f_part, f_ctl, f_write, f_leave, NULL };
+	const struct mgmt_ops ops = { f_part, f_ctl, f_write, f_leave, f_log, NULL };
 	part(0, "svc", MICA_MGMT_RUNNING, 1, 16, MICA_MGMT_F_SERVICE);
 	part(1, "web", MICA_MGMT_RUNNING, 0x6, 1024, MICA_MGMT_F_DISK | MICA_MGMT_F_NET);
 	part(2, "tiny", MICA_MGMT_STOPPED, 8, 16, 0);
@@ -221,4 +242,36 @@ Test(mgmt, exit_leaves_without_a_prompt)
 	cr_expect_str_eq(out, "exit\n");
 	type("help\r");
 	expect_out("  stop NAME ");
+}
+
+Test(mgmt, log)
+{
+	/* 600 bytes kept of 1600 written: what the terminal would show, escapes and CRs out */
+	static char text[1601];
+	memset(text, 'x', 1000);
+	strcpy(text + 1000, "\x1b[2J\x1b[1;31mred\x1b[0m line\r\nbell\a tab\there");
+	memset(text + strlen(text), 'y', 1600 - strlen(text));
+	log_text = text;
+	log_base = 0;
+	log_oldest = 1000;
+	parts[1].log_bytes = 1600;
+	parts[1].log_size = 600;
+	mgmt_run(&m, "log web");
+	expect_out("--- 'web': the last 600 bytes of its console output (of 1600 since boot) ---\n"
+		   "red line\nbell. tab\there");
+	expect_out("yyyy\n--- end of 'web' ---\n");
+	cr_expect(!strstr(out, "x"), "nothing older than the ring");
+	cr_expect(!strchr(out, 0x1b) && !strchr(out, '\r'));
+
+	clear();
+	log_moves = 1;
+	mgmt_run(&m, "log 2");
+	expect_out("--- 300 bytes went by meanwhile ---\n");
+	expect_out("--- end of 'web' ---\n");
+
+	clear();
+	mgmt_run(&m, "log tiny");
+	expect_out("'tiny' keeps no console log (log = no in its config)\n");
+	mgmt_run(&m, "log");
+	expect_out("usage: log NAME\n");
 }
