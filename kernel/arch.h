@@ -14,6 +14,8 @@ struct pcpu;
  * answers there (then there is none). */
 int arch_console_init(uint16_t port, uint8_t irq);
 void arch_console_write(const char *s, size_t n);
+/* The same, byte for byte: no CR added before LF (an attached partition's own output). */
+void arch_console_write_raw(const char *s, size_t n);
 /* Routes the host serial port's receive interrupt to this CPU; each byte that arrives is
  * handed to console_rx() in interrupt context. Returns 0, or -1 (no port, or no I/O APIC
  * found). */

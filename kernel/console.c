@@ -1,5 +1,6 @@
 /* Partition consoles: whatever a guest writes reaches the host serial a whole line at a time,
  * prefixed with the partition's name, so two partitions never mix inside one line. */
+#include <stdio.h>
 #include <string.h>
 #include <mica/hypercall.h>
 #include "kernel/console.h"
@@ -61,10 +62,25 @@ int64_t console_log_read(struct partition *p, uint64_t from, char *buf, uint64_t
 	return rc;
 }
 
+/* The partition the terminal is attached to (console NAME at the management console), or
+ * -1; while it is, the others' output is held (kept in their rings, not printed) and
+ * counted in held[]. */
+static volatile int attached = -1;
+static uint64_t held[CFG_MAX_PARTS];
+
 void console_put(struct partition *p, const char *s, uint64_t n)
 {
 	uint64_t f = spin_lock(&p->con_lock);
 	keep(p, s, n);
+	int a = __atomic_load_n(&attached, __ATOMIC_ACQUIRE);
+	if (a >= 0) {
+		if (p == &partitions[a])
+			log_write_raw(s, n); /* as it is: escape sequences, long lines, no prefix */
+		else
+			held[p->id] += n;
+		spin_unlock(&p->con_lock, f);
+		return;
+	}
 	for (uint64_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (c == '\n') {
@@ -118,6 +134,36 @@ void console_manage_leave(void)
 			 partitions[input_target].name);
 }
 
+void console_attach(struct partition *p)
+{
+	console_flush(p); /* its last partial line, the usual way */
+	for (unsigned i = 0; i < CFG_MAX_PARTS; i++)
+		__atomic_store_n(&held[i], 0, __ATOMIC_RELAXED);
+	input_manage = 0;
+	__atomic_store_n(&attached, (int)p->id, __ATOMIC_RELEASE);
+}
+
+/* Ctrl-] while attached: a summary of what was held, then back to the management console. */
+static void detach(void)
+{
+	char line[240];
+	size_t n = 0;
+	int a = __atomic_exchange_n(&attached, -1, __ATOMIC_ACQ_REL);
+
+	line[0] = '\0';
+	for (unsigned i = 0; i < npartitions && n < sizeof(line); i++) {
+		uint64_t h = __atomic_load_n(&held[i], __ATOMIC_RELAXED);
+		if (h)
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "%s'%s' %lu bytes%s",
+					      n ? ", " : "", partitions[i].name, (unsigned long)h,
+					      partitions[i].log ? "" : " (not kept: log = no)");
+	}
+	log_info("console detached from '%s'; held meanwhile: %s%s", partitions[a].name,
+		 n ? line : "nothing", n ? " (log NAME shows them)" : "");
+	if (!manage_enter())
+		input_manage = 1;
+}
+
 static void manage(void)
 {
 	if (manage_enter()) {
@@ -144,10 +190,32 @@ void console_input_start(void)
 		select_input(first);
 }
 
+/* Typed bytes for partition p: its virtio console if it has one, else its UART. */
+static void deliver(struct partition *p, const char *s, size_t n)
+{
+	if (!vdev_console_input(p, (const uint8_t *)s, n))
+		com1_input(p, (const uint8_t *)s, n);
+}
+
 void console_rx(const char *s, size_t n)
 {
 	char out[64];
 	size_t k = 0;
+
+	int a = __atomic_load_n(&attached, __ATOMIC_ACQUIRE);
+	if (a >= 0) {
+		/* Attached: every byte is the partition's but Ctrl-], which detaches. */
+		size_t i = 0;
+		while (i < n && s[i] != CONSOLE_ESCAPE)
+			i++;
+		if (i)
+			deliver(&partitions[a], s, i);
+		if (i < n) {
+			detach();
+			console_rx(s + i + 1, n - i - 1);
+		}
+		return;
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
@@ -185,7 +253,6 @@ void console_rx(const char *s, size_t n)
 		}
 		return;
 	}
-	if (k && input_target >= 0 &&
-	    !vdev_console_input(&partitions[input_target], (const uint8_t *)out, k))
-		com1_input(&partitions[input_target], (const uint8_t *)out, k);
+	if (k && input_target >= 0)
+		deliver(&partitions[input_target], out, k);
 }

@@ -13,6 +13,10 @@ struct partition;
 /* Picks the first partition with a PC platform (else the first one) for input and says so. */
 void console_input_start(void);
 
+/* The terminal is attached to p (console NAME): its output passes as it is, keys go to it,
+ * the others' output is held until Ctrl-] detaches (and says how much was held). */
+void console_attach(struct partition *p);
+
 /* Keys go back from the management console to the partition they went to before. */
 void console_manage_leave(void);
 

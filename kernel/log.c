@@ -12,11 +12,14 @@
 static struct spinlock log_lock = SPINLOCK_INIT;
 static int line_open;
 
-static void put(const char *s, size_t n)
+static void put(const char *s, size_t n, int raw)
 {
 	if (!n)
 		return;
-	arch_console_write(s, n);
+	if (raw)
+		arch_console_write_raw(s, n);
+	else
+		arch_console_write(s, n);
 	hostcon_screen_write(s, n);
 	line_open = s[n - 1] != '\n';
 }
@@ -24,7 +27,14 @@ static void put(const char *s, size_t n)
 void log_write(const char *s, size_t n)
 {
 	uint64_t f = spin_lock(&log_lock);
-	put(s, n);
+	put(s, n, 0);
+	spin_unlock(&log_lock, f);
+}
+
+void log_write_raw(const char *s, size_t n)
+{
+	uint64_t f = spin_lock(&log_lock);
+	put(s, n, 1);
 	spin_unlock(&log_lock, f);
 }
 
@@ -32,8 +42,8 @@ void log_write_line(const char *s, size_t n)
 {
 	uint64_t f = spin_lock(&log_lock);
 	if (line_open)
-		put("\n", 1); /* after a prompt: a line of its own */
-	put(s, n);
+		put("\n", 1, 0); /* after a prompt: a line of its own */
+	put(s, n, 0);
 	spin_unlock(&log_lock, f);
 }
 

@@ -9,6 +9,8 @@
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes n bytes exactly as given (the management console's raw output). */
 void log_write(const char *s, size_t n);
+/* Writes n bytes byte for byte, not even a CR added before a LF (an attached partition). */
+void log_write_raw(const char *s, size_t n);
 /* Writes whole lines, on a line of their own: after raw output that left a line open
  * (a prompt), a newline first. */
 void log_write_line(const char *s, size_t n);

@@ -92,6 +92,16 @@ static int64_t log_read(struct vcpu *v, uint64_t index, uint64_t gpa, uint64_t l
 	return console_log_read(&partitions[index], from, buf, len);
 }
 
+static int64_t attach(struct vcpu *v, uint64_t index)
+{
+	if (index >= npartitions)
+		return MICA_EINVAL;
+	if (&partitions[index] == v->part)
+		return MICA_EPERM;
+	console_attach(&partitions[index]);
+	return 0;
+}
+
 static int64_t write_out(struct vcpu *v, uint64_t gpa, uint64_t len)
 {
 	if (len > MICA_CONSOLE_MAX)
@@ -108,7 +118,7 @@ int manage_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret)
 	const uint64_t *r = v->regs.gpr;
 	uint64_t a0 = r[REG_RDI], a1 = r[REG_RSI], a2 = r[REG_RDX], a3 = r[REG_R10];
 
-	if (nr < MICA_HC_MGMT_HELLO || nr > MICA_HC_MGMT_LOG)
+	if (nr < MICA_HC_MGMT_HELLO || nr > MICA_HC_MGMT_ATTACH)
 		return 0;
 	if (!service_part || v->part != service_part) {
 		*ret = MICA_EPERM;
@@ -120,6 +130,7 @@ int manage_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret)
 	case MICA_HC_MGMT_CTL: *ret = ctl(v, a0, a1); break;
 	case MICA_HC_MGMT_WRITE: *ret = write_out(v, a0, a1); break;
 	case MICA_HC_MGMT_LOG: *ret = log_read(v, a0, a1, a2, a3); break;
+	case MICA_HC_MGMT_ATTACH: *ret = attach(v, a0); break;
 	default: console_manage_leave(); *ret = 0; break;
 	}
 	return 1;

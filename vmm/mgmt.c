@@ -344,6 +344,29 @@ static void cmd_log(struct mgmt *m, const char *name)
 	say_line(m, "--- end of '%s' ---", p.name);
 }
 
+/* 1 when the console is now attached to the partition (no prompt), else 0. */
+static int cmd_console(struct mgmt *m, const char *name)
+{
+	struct mica_mgmt_part p;
+	if (find(m, name, &p))
+		return 0;
+	if (p.flags & MICA_MGMT_F_SERVICE) {
+		say_line(m, "cannot attach to '%s': it runs this console (the service partition)",
+			 p.name);
+		return 0;
+	}
+	say_line(m, "console attached to '%s'%s: its output as it is, keys go to it, the "
+		 "others' output held; Ctrl-] comes back here", p.name,
+		 p.state == MICA_MGMT_RUNNING ? "" : p.state == MICA_MGMT_PAUSED ? " (paused)"
+										  : " (stopped)");
+	long rc = m->ops.attach(m->ops.ctx, p.id);
+	if (rc) {
+		say_line(m, "cannot attach to '%s': Mica answered %ld", p.name, rc);
+		return 0;
+	}
+	return 1;
+}
+
 static void cmd_help(struct mgmt *m)
 {
 	say_line(m, "commands (NAME: a partition's name, or its # in list):");
@@ -351,6 +374,8 @@ static void cmd_help(struct mgmt *m)
 		    "exits/s, devices");
 	say_line(m, "  stats NAME       its exits by reason");
 	say_line(m, "  log NAME         what it wrote to its console lately (the config's log =)");
+	say_line(m, "  console NAME     the terminal to it alone, as it is (full-screen programs "
+		    "work); Ctrl-] back");
 	say_line(m, "  stop NAME        as a power-off (devices reset; its RAM is cleared at the "
 		    "next start)");
 	say_line(m, "  start NAME       a stopped partition: its image loaded afresh, then run");
@@ -397,6 +422,13 @@ int mgmt_run(struct mgmt *m, const char *line)
 		else
 			cmd_list(m);
 		return 0;
+	}
+	if (!strcmp(w[0], "console")) {
+		if (n != 2) {
+			say_line(m, "usage: console NAME");
+			return 0;
+		}
+		return cmd_console(m, w[1]);
 	}
 	if (!strcmp(w[0], "stats") || !strcmp(w[0], "log")) {
 		if (n != 2)

@@ -22,6 +22,8 @@ struct mgmt_ops {
 	void (*leave)(void *ctx);
 	/* MICA_HC_MGMT_LOG: bytes [from, from + len) of a partition's console output. */
 	long (*log)(void *ctx, unsigned index, char *buf, size_t len, uint64_t from);
+	/* MICA_HC_MGMT_ATTACH: 0, or a MICA_E* code. */
+	long (*attach)(void *ctx, unsigned index);
 	void *ctx;
 };
 
@@ -42,7 +44,7 @@ void mgmt_init(struct mgmt *m, const struct mgmt_ops *ops);
 void mgmt_keys(struct mgmt *m, const uint8_t *keys, size_t n);
 
 /* Carries out one command line (what mgmt_keys does at Enter), answering through
- * ops.write. 1 when the console left management (exit), else 0. */
+ * ops.write. 1 when the console left management (exit, console), else 0. */
 int mgmt_run(struct mgmt *m, const char *line);
 
 #endif

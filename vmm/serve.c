@@ -280,6 +280,11 @@ static void mg_leave(void *ctx)
 	hcall(MICA_HC_MGMT_LEAVE, 0, 0, 0);
 }
 
+static long mg_attach(void *ctx, unsigned index)
+{
+	return hcall(MICA_HC_MGMT_ATTACH, index, 0, 0);
+}
+
 static long mg_log(void *ctx, unsigned index, char *buf, size_t len, uint64_t from)
 {
 	return hcall5(MICA_HC_MGMT_LOG, index, (long)(uintptr_t)buf, (long)len, (long)from, 0);
@@ -291,7 +296,8 @@ void serve_manage_keys(const uint8_t *keys, size_t n)
 {
 	static int ready;
 	if (!ready) {
-		const struct mgmt_ops ops = { mg_part, mg_ctl, mg_write, mg_leave, mg_log, NULL };
+		const struct mgmt_ops ops = { mg_part, mg_ctl, mg_write, mg_leave, mg_log, mg_attach,
+						 NULL };
 		mgmt_init(&console, &ops);
 		ready = 1;
 	}

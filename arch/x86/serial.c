@@ -42,6 +42,14 @@ void arch_console_write(const char *s, size_t n)
 	}
 }
 
+void arch_console_write_raw(const char *s, size_t n)
+{
+	if (!port)
+		return;
+	for (size_t i = 0; i < n; i++)
+		put(s[i]);
+}
+
 void serial_rx_interrupt(void)
 {
 	char buf[64];

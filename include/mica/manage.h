@@ -36,6 +36,11 @@ enum mica_mgmt_hypercall {
 	 * the end), as far as written. MICA_EINVAL when it keeps no log (log = no) or from
 	 * is no longer in its ring (log_bytes - log_size is the oldest kept) or beyond. */
 	MICA_HC_MGMT_LOG = 37,
+	/* (index) -> 0: the console is attached to the partition: what it writes passes as it
+	 * is, keys go to it, the other partitions' output is held (kept in their logs) until
+	 * Ctrl-], which comes back to the management console with a line saying how much
+	 * each wrote meanwhile. MICA_EPERM: the manager itself. */
+	MICA_HC_MGMT_ATTACH = 38,
 };
 
 /* Keys typed at the console while it is in management (Ctrl-] then m) come to the

@@ -112,6 +112,7 @@ class Console:
         if serial_path:
             self._serial = open(serial_path, "rb")
         self.lines = []  # every line so far, escape sequences removed
+        self.raw_lines = []  # the same lines as they came (bytes, escapes and CRs in)
         self._buf = b""
         self._log = open(log_path, "wb") if log_path else None
         self.started = time.monotonic()
@@ -168,6 +169,7 @@ class Console:
     def _add(self, raw):
         if self._log:
             self._log.write(raw + b"\n")
+        self.raw_lines.append(raw)
         text = raw.decode("utf-8", "replace").rstrip("\r")
         text = _ANSI.sub("", text).replace("\r", "")
         self.lines.append(text)

@@ -7,6 +7,7 @@ prompt on the same line, so the patterns here that can come after a prompt are n
 anchored at the start."""
 
 import os
+import re
 
 from harness import BUILD, Allow, Forbid, Script, Type, Wait
 from scenarios import BANNER, Scenario, lit, started
@@ -25,6 +26,11 @@ start = no
 cpus = 2
 memory = 16M
 image = counter.elf
+
+[partition tui]
+cpus = 3
+memory = 16M
+image = tui.elf
 """
 
 ESC = "\x1d"  # Ctrl-]
@@ -41,6 +47,25 @@ def said(part, text):
 
 
 COUNT = said("counter", r"count \d+$")
+
+
+class WaitRaw(Wait):
+    """A line whose bytes as they came (escape sequences and CR in) match a bytes regex."""
+
+    def __init__(self, pattern, what):
+        super().__init__(what=what)
+        self.raw = re.compile(pattern)
+
+    def begin(self, console, ctx):
+        self.console = console
+
+    def feed(self, line, ctx):
+        return bool(self.raw.search(self.console.raw_lines[-1]))
+
+
+LETTERS = "".join(chr(ord("a") + i % 26) for i in range(200))
+TUI_UNATTACHED = said("tui", r"\.\[H\.\[2Jtui: frame \d+ abc")  # split, ESC as '.'
+HELD = [COUNT, said("tui", ""), said("svc", "")]
 
 
 def cmd(line, *answers, timeout=30):
@@ -66,7 +91,8 @@ def script():
                  r"^ # NAME +STATE +CPUS +MEMORY +UPTIME +RESTARTS +EXITS/S +DEVICES$",
                  r"^ 1 svc +running +0 +16M +\S+ +0 +\d+ +service$",
                  r"^ 2 hello +stopped +1 +16M +- +0 +- +-$",
-                 r"^ 3 counter +running +2 +16M +\S+s +0 +\d+ +-$"),
+                 r"^ 3 counter +running +2 +16M +\S+s +0 +\d+ +-$",
+                 r"^ 4 tui +running +3 +16M "),
             # start = no: started by command; once it has powered off, started again
             *cmd("start hello", log("partition 'hello' starting from the management console"),
                  said("hello", lit("PASS: hello")),
@@ -117,13 +143,30 @@ def script():
             # refusals: one clear line each, nothing changes
             *cmd("stop svc", r"^cannot stop 'svc': it runs this console \(the service "
                              r"partition\)$"),
-            *cmd("stop nosuch", r"^no partition 'nosuch' \(there are: svc, hello, counter\)$"),
-            *cmd("stop 9", r"^no partition '9' \(there are: svc, hello, counter\)$"),
+            *cmd("stop nosuch", r"^no partition 'nosuch' \(there are: svc, hello, counter, tui\)$"),
+            *cmd("stop 9", r"^no partition '9' \(there are: svc, hello, counter, tui\)$"),
             *cmd("frobnicate now", r"^unknown command 'frobnicate' \(type help\)$"),
             *cmd("stop", r"^usage: stop NAME$"),
             *cmd("list counter", r"^usage: list$"),
             # line editing: backspace and Ctrl-U, a cursor key's sequence ignored
             *cmd("lisx\x7ft\x15stat\x1b[Ds counter", r"^'counter': running, up "),
+            # the terminal to tui alone: its frames as they are, the others held
+            Wait(TUI_UNATTACHED),
+            Type("console tui\r"),
+            Wait(r"^console attached to 'tui': its output as it is, keys go to it, the "
+                 r"others' output held; Ctrl-\] comes back here$"),
+            Forbid(*HELD),
+            WaitRaw(rb"^\x1b\[H\x1b\[2Jtui: frame \d+ " + LETTERS.encode() +
+                    rb" \x1b\[7mINV\x1b\[0m\r$",
+                    "a whole frame of tui's, byte for byte (escapes, 200 letters, CR)"),
+            WaitRaw(rb"^\x1b\[H\x1b\[2Jtui: frame \d+ ", "another"),
+            Type(ESC),
+            Wait(r"mica: console detached from 'tui'; held meanwhile: ('svc' \d+ bytes, )?"
+                 r"'counter' \d+ bytes \(log NAME shows them\)$"),
+            Allow(*HELD),
+            Wait(r"Mica management console: type help"),
+            Wait(COUNT, TUI_UNATTACHED),
+            *cmd("console svc", r"^cannot attach to 'svc': it runs this console"),
             # back to the partitions
             *cmd("exit", log("console input goes to partition 2 'hello' again")),
             Wait(COUNT),
@@ -179,7 +222,7 @@ MANAGE_SCENARIOS = [
         "the management console through the serial port: Ctrl-] m, help, list; a start = "
         "no partition started (twice), the counter paused, resumed, stopped, started and "
         "restarted, its stats; every refusal answers with one line; line editing; exit",
-        CONFIG, [VMM, "hello.elf", "counter.elf"], script(), timeout=180,
+        CONFIG, [VMM, "hello.elf", "counter.elf", "tui.elf"], script(), timeout=180,
         vendors=("svm",)),  # Bochs' console takes no input
     Scenario(
         "manage-script",
@@ -187,6 +230,6 @@ MANAGE_SCENARIOS = [
         "types a script into its own console (list, pause, resume, stop, start, restart, "
         "start a start = no partition, stats); the counter is held while paused and "
         "stopped, and goes on after",
-        CONFIG.replace("image = vmm.elf", "image = vmm-mgmttest.elf"),
+        CONFIG.replace("image = vmm.elf", "image = vmm-mgmttest.elf").split("[partition tui]")[0],
         [VMM_MGMTTEST, "hello.elf", "counter.elf"], scripted(), timeout=240),
 ]

@@ -43,6 +43,15 @@ static void f_leave(void *ctx)
 	leaves++;
 }
 
+static unsigned attaches, attached_to;
+
+static long f_attach(void *ctx, unsigned i)
+{
+	attaches++;
+	attached_to = i;
+	return 0;
+}
+
 /* web's console output since boot: log_text[from - log_base ...]; reads before
  * log_oldest fail as Mica's do when the ring has moved on. */
 static const char *log_text;
@@ -89,7 +98,7 @@ static void clear(void)
 
 static void setup(void)
 {
-	const struct mgmt_ops ops = { f_part, f_ctl, f_write, f_leave, f_log, NULL };
+	const struct mgmt_ops ops = { f_part, f_ctl, f_write, f_leave, f_log, f_attach, NULL };
 	part(0, "svc", MICA_MGMT_RUNNING, 1, 16, MICA_MGMT_F_SERVICE);
 	part(1, "web", MICA_MGMT_RUNNING, 0x6, 1024, MICA_MGMT_F_DISK | MICA_MGMT_F_NET);
 	part(2, "tiny", MICA_MGMT_STOPPED, 8, 16, 0);
@@ -274,4 +283,24 @@ Test(mgmt, log)
 	expect_out("'tiny' keeps no console log (log = no in its config)\n");
 	mgmt_run(&m, "log");
 	expect_out("usage: log NAME\n");
+}
+
+Test(mgmt, console_attach)
+{
+	type("console web\r");
+	cr_expect_eq(attaches, 1);
+	cr_expect_eq(attached_to, 1);
+	expect_out("console attached to 'web': its output as it is, keys go to it, the others' "
+		   "output held; Ctrl-] comes back here\n");
+	cr_expect(strstr(out, "mica> ") == NULL, "no prompt: the keys are web's now");
+	clear();
+	mgmt_run(&m, "console tiny");
+	expect_out("console attached to 'tiny' (stopped):");
+	clear();
+	attaches = 0;
+	mgmt_run(&m, "console svc");
+	expect_out("cannot attach to 'svc': it runs this console (the service partition)\n");
+	mgmt_run(&m, "console");
+	expect_out("usage: console NAME\n");
+	cr_expect_eq(attaches, 0);
 }
