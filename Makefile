@@ -26,7 +26,7 @@ CORE_SRCS := $(wildcard kernel/*.c kernel/*/*.c arch/x86/*.c arch/x86/svm/*.c ar
 CORE_ASMS := $(wildcard arch/x86/*.S arch/x86/svm/*.S arch/x86/vmx/*.S)
 CORE_OBJS := $(patsubst %,$(BUILD)/core/%.o,$(CORE_SRCS) $(CORE_ASMS))
 
-.PHONY: all core run run-linux test bench clean deps-build deps-run deps-test deps-fuzz
+.PHONY: all core run run-tiny run-linux test bench clean deps-build deps-run deps-test deps-fuzz
 all: core loader check-efi mb2 guests vmm
 
 core: $(BUILD)/core.elf
@@ -69,15 +69,28 @@ include tests/fuzz/fuzz.mk
 include tests/e2e/e2e.mk
 
 # The README's two commands. Each installs what it needs first (scripts/deps.sh).
+# `make run`: the service partition, two Linux partitions on a virtio switch (one with a
+# virtio disk) and a tiny one (configs/default.cfg). The Linux image is built from Debian's
+# packages (scripts/linux-image.sh, cached); the disk is made once, blank, and kept.
+RUN_FILES = $(BUILD)/linux/vmlinuz $(BUILD)/linux/initrd.img $(BUILD)/vmm/vmm.elf \
+	$(BUILD)/guests/counter.elf $(BUILD)/web-disk.img
 run: deps-run
 	$(MAKE) all
-	scripts/mkesp.sh $(BUILD)/esp-default.img configs/default.cfg $(GUEST_ELFS)
+	scripts/linux-image.sh
+	test -f $(BUILD)/web-disk.img || truncate -s 64M $(BUILD)/web-disk.img
+	scripts/mkesp.sh $(BUILD)/esp-default.img configs/default.cfg $(RUN_FILES)
 	scripts/qemu.sh $(BUILD)/esp-default.img
 
+# The tiny demo: two test guests, no Linux (configs/tiny.cfg).
+run-tiny: deps-run
+	$(MAKE) all
+	scripts/mkesp.sh $(BUILD)/esp-tiny.img configs/tiny.cfg $(GUEST_ELFS)
+	scripts/qemu.sh $(BUILD)/esp-tiny.img
+
 # A USB stick image (docs/booting.md): a GPT disk with one EFI System Partition holding the
-# loader, the core, USB_CONFIG as mica.cfg and USB_FILES (default: `make run`'s partitions);
+# loader, the core, USB_CONFIG as mica.cfg and USB_FILES (default: the tiny demo's);
 # SIGN_KEY and SIGN_CERT (PEM) sign the EFI programs for Secure Boot (docs/booting.md).
-USB_CONFIG ?= configs/default.cfg
+USB_CONFIG ?= configs/tiny.cfg
 USB_FILES ?= $(GUEST_ELFS)
 .PHONY: usb-image
 usb-image: deps-build

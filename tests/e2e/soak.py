@@ -55,6 +55,7 @@ class Soak(Step):
         self.what = f"{minutes:g} minutes of soak"
 
     def begin(self, console, ctx):
+        self.console = console
         self.end_at = time.monotonic() + self.minutes * 60
         self.count = {k: {"soak-a": 0, "soak-b": 0} for k in ("round", "net", "verified",
                                                              "reboot")}
@@ -88,7 +89,30 @@ class Soak(Step):
                   if not sum(self.count[k].values())]
         if short or not self.svc:
             raise Failure(f"the soak did not exercise everything ({summary}): none of "
-                          + ", ".join(short + ([] if self.svc else ["service restarts"])))
+                          + ", ".join(short + ([] if self.svc else ["service restarts"]))
+                          + "; the management console said:" + diagnose(self.console))
+
+
+def diagnose(console, wait=8):
+    """What the management console says of the partitions now (where each one's exits go,
+    so a hung guest shows whether it spins or sleeps), as lines for a failure message."""
+    try:
+        console.send("\x1dm")
+        time.sleep(0.5)
+        console.send("list\rstats soak-a\rstats soak-b\rexit\r")
+    except Failure as e:
+        return f" (could not ask it: {e})"
+    said, end = [], time.monotonic() + wait
+    while time.monotonic() < end:
+        try:
+            line = console.read_line(end)
+        except Failure:
+            break
+        if line is None:
+            break
+        if not line.startswith(("[soak-", "[svc]", "[chaos]")):
+            said.append(line)
+    return "".join(f"\n    | {l}" for l in said[-40:]) or " (nothing)"
 
 
 class FreeSame(Step):

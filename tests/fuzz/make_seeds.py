@@ -30,7 +30,7 @@ def acpi_table(sig, body, rev=1):
 
 
 def configs():
-    for name in ("default.cfg", "linux.cfg"):
+    for name in ("default.cfg", "tiny.cfg", "linux.cfg"):
         shutil.copy(os.path.join(ROOT, "configs", name), os.path.join(SEEDS, "fuzz_config", name))
     put("fuzz_config", "passthrough.cfg",
         b"[partition edu]\ncpus = 1\nmemory = 16M\nimage = edu.elf\npci = 00:10.0, 0000:01:00.0\n"
