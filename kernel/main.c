@@ -100,7 +100,7 @@ static void log_lazy_ram(void)
 				      c->name, size);
 	}
 	if (n)
-		log_info("partition RAM zeroed on first touch, 2 MiB at a time (no device reaches "
+		log_info("partition RAM zeroed on first touch, 2 MiB at a time (no DMA reaches "
 			 "it): %s", line);
 }
 

@@ -44,6 +44,7 @@ struct partition {
 	uint64_t ram_pieces;       /* lazy RAM: 2 MiB pieces (the last may be shorter) */
 	uint64_t *ram_ready;       /* lazy RAM: a bit per piece zeroed and mapped */
 	uint64_t *ram_busy;        /* lazy RAM: a bit per piece a CPU is zeroing now */
+	uint64_t ram_window;       /* lazy RAM: where the service's window onto it is (0: none) */
 	struct stage2 s2;
 	unsigned nvcpus;
 	struct vcpu vcpus[PART_MAX_VCPUS];

@@ -14,6 +14,7 @@
 #include "kernel/percpu.h"
 #include "kernel/ram.h"
 #include "kernel/virt.h"
+#include "kernel/virtio/service.h"
 #include "kernel/zero.h"
 
 #define RWX (S2_READ | S2_WRITE | S2_EXEC)
@@ -46,7 +47,7 @@ static int map_piece(struct partition *p, uint64_t k)
 
 int ram_lazy_for(const struct cfg_partition *cfg)
 {
-	return !cfg_has_pci(cfg);
+	return !cfg->npci;
 }
 
 int ram_init(struct partition *p)
@@ -70,6 +71,28 @@ int ram_init(struct partition *p)
 	return partition_unmap(p, 0, p->ram_size);
 }
 
+/* Piece k in the service's window onto p (read/write, never executable), under
+ * p->ram_lock: the service sees a piece once it is zeroed, never before. */
+static int map_window_piece(struct partition *p, uint64_t k)
+{
+	return partition_map(service_part, p->ram_window + k * RAM_PIECE,
+			     p->ram_hpa + k * RAM_PIECE, piece_size(p, k), S2_READ | S2_WRITE);
+}
+
+int ram_window_open(struct partition *p, uint64_t gpa)
+{
+	int rc = 0;
+	uint64_t f = spin_lock(&p->ram_lock);
+	if (!p->ram_window) {
+		p->ram_window = gpa;
+		for (uint64_t k = 0; k < p->ram_pieces && !rc; k++)
+			if (test(p->ram_ready, k))
+				rc = map_window_piece(p, k);
+	}
+	spin_unlock(&p->ram_lock, f);
+	return rc;
+}
+
 /* Zeroes and maps piece k unless it is ready; waits while another CPU does. */
 static int make_ready(struct partition *p, uint64_t k)
 {
@@ -90,6 +113,8 @@ static int make_ready(struct partition *p, uint64_t k)
 	zero_bytes(phys_to_virt(p->ram_hpa + k * RAM_PIECE), piece_size(p, k));
 	int rc = map_piece(p, k);
 	uint64_t f = spin_lock(&p->ram_lock);
+	if (!rc && p->ram_window)
+		rc = map_window_piece(p, k);
 	if (!rc)
 		set(p->ram_ready, k);
 	clear(p->ram_busy, k);
@@ -111,20 +136,44 @@ int ram_touch(struct partition *p, uint64_t gpa, uint64_t len)
 	return 0;
 }
 
+/* vCPU v faulted on piece k of p (its own RAM, or the service's window onto p's). */
+static int piece_fault(struct vcpu *v, struct partition *p, uint64_t k)
+{
+	if (!test(p->ram_ready, k))
+		return make_ready(p, k) ? MICA_EFAULT : 1;
+	/* Ready already: another CPU mapped it after this one faulted. Whatever this CPU may
+	 * hold of the absent entry goes before the retry (as after partition_unmap). */
+	__atomic_store_n(&v->s2_stale, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&this_cpu()->kick_pending, 1, __ATOMIC_SEQ_CST);
+	return 1;
+}
+
+/* The service's stage-2 fault at gpa: inside its window onto a partition whose RAM is
+ * zeroed on first touch, the piece is made ready (and so mapped into the window). */
+static int window_fault(struct vcpu *v, uint64_t gpa)
+{
+	uint64_t first = MICA_SVC_RAM_WINDOW(0);
+	if (gpa < first || gpa >= MICA_SVC_RAM_WINDOW(CFG_MAX_PARTS))
+		return 0;
+	uint64_t i = (gpa - first) / MICA_SVC_WINDOW_MAX, off = gpa - MICA_SVC_RAM_WINDOW(i);
+	if (i >= npartitions)
+		return 0;
+	struct partition *p = &partitions[i];
+	if (!p->ram_lazy || !__atomic_load_n(&p->ram_window, __ATOMIC_ACQUIRE) ||
+	    off >= p->ram_size)
+		return 0;
+	return piece_fault(v, p, off / RAM_PIECE);
+}
+
 int ram_fault(struct vcpu *v, uint64_t gpa)
 {
 	struct partition *p = v->part;
 
+	if (p == service_part && gpa >= p->ram_size)
+		return window_fault(v, gpa);
 	if (!p->ram_lazy || gpa >= p->ram_size)
 		return 0;
-	uint64_t k = gpa / RAM_PIECE;
-	if (!test(p->ram_ready, k))
-		return make_ready(p, k) ? MICA_EFAULT : 1;
-	/* Ready already: another vCPU mapped it after this one faulted. Whatever this CPU
-	 * may hold of the absent entry goes before the retry (as after partition_unmap). */
-	__atomic_store_n(&v->s2_stale, 1, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&this_cpu()->kick_pending, 1, __ATOMIC_SEQ_CST);
-	return 1;
+	return piece_fault(v, p, gpa / RAM_PIECE);
 }
 
 void ram_reset(struct partition *p, int *zeroed)
@@ -144,8 +193,9 @@ void ram_reset(struct partition *p, int *zeroed)
 			cpu_relax();
 			f = spin_lock(&p->ram_lock);
 		}
-	if (partition_unmap(p, 0, p->ram_size))
-		log_info("partition '%s': cannot take its RAM out of its stage-2 tables", p->name);
+	if (partition_unmap(p, 0, p->ram_size) ||
+	    (p->ram_window && partition_unmap(service_part, p->ram_window, p->ram_size)))
+		log_info("partition '%s': cannot take its RAM out of the stage-2 tables", p->name);
 	memset(p->ram_ready, 0, words * sizeof(uint64_t));
 	spin_unlock(&p->ram_lock, f);
 	*zeroed = 0;

@@ -1,12 +1,14 @@
 /* Partition RAM zeroed on first touch, 2 MiB at a time (docs/architecture.md, "Start").
  *
- * A partition whose RAM no device can reach (no virtio device, so no service window onto
- * it; no passed-through device, so no IOMMU mapping of it) starts with its RAM absent from
- * its stage-2 tables. The first access to a 2 MiB piece, by the guest (a stage-2 fault) or
- * by Mica on the guest's behalf (partition_guest_ptr(), the loaders), zeroes the piece and
- * maps it; a restart takes every piece out again. The partition never sees a byte it did
- * not write or Mica did not load, and a guest that uses little of its RAM costs little to
- * start. Every other partition's RAM is zeroed before it starts (kernel/zero.h). */
+ * A partition whose RAM no device can reach by DMA (no passed-through device, so no IOMMU
+ * mapping of it) starts with its RAM absent from its stage-2 tables. The first access to a
+ * 2 MiB piece, by the guest (a stage-2 fault), by Mica on the guest's behalf
+ * (partition_guest_ptr(), the loaders) or by the service partition through its window
+ * onto the guest's RAM (a stage-2 fault of the service's), zeroes the piece and maps it,
+ * into the window too; a restart takes every piece out of both again. Neither the
+ * partition nor its service ever sees a byte it did not write or Mica did not load, and a
+ * guest that uses little of its RAM costs little to start. Partitions with passed-through
+ * devices have their RAM zeroed before they start (kernel/zero.h). */
 #ifndef MICA_RAM_H
 #define MICA_RAM_H
 
@@ -29,8 +31,13 @@ int ram_init(struct partition *p);
 /* Makes [gpa, gpa + len), inside the RAM, zero-or-written and mapped. 0 or MICA_EFAULT. */
 int ram_touch(struct partition *p, uint64_t gpa, uint64_t len);
 
-/* A stage-2 fault at gpa: 1 if gpa is RAM that is now mapped (the guest retries the
- * access), 0 if it is not this partition's RAM. */
+/* The service maps its window onto p's RAM at its gpa (MICA_HC_SVC_MAP): the pieces ready
+ * now at once, the others as they become ready. 0, or the backend's error. */
+int ram_window_open(struct partition *p, uint64_t gpa);
+
+/* A stage-2 fault at gpa: 1 if gpa is RAM (the service's: its window onto a partition's
+ * RAM) that is now mapped (the vCPU retries the access), 0 if it is not, MICA_EFAULT when
+ * it could not be mapped. */
 int ram_fault(struct vcpu *v, uint64_t gpa);
 
 /* Before a (re)load, with the partition's vCPUs parked: every piece out of the stage-2

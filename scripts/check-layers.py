@@ -13,7 +13,7 @@ ROOT_CONTRACTS = ("kernel/arch.h", "kernel/config.h", "kernel/console.h", "kerne
                   "kernel/mem.h", "kernel/partition.h", "kernel/percpu.h", "kernel/vcpu.h",
                   "kernel/vcpu_layout.h", "kernel/virt.h", "kernel/spinlock.h",
                   "kernel/irq.h", "kernel/frame.h", "kernel/hypercall.h", "kernel/iommu.h",
-                  "kernel/host/iommu_acpi.h")
+                  "kernel/host/iommu_acpi.h", "kernel/ram.h")
 X86_INSNS = ("arch/x86/cpu.h", "arch/x86/extable.h")
 RULES = {
     "lib": (("lib/",), False, "lib/ stands alone: every program links it"),

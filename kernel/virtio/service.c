@@ -12,6 +12,7 @@
 #include "kernel/irq.h"
 #include "kernel/log.h"
 #include "kernel/partition.h"
+#include "kernel/ram.h"
 #include "kernel/vcpu.h"
 #include "kernel/virtio/device.h"
 #include "kernel/virtio/service.h"
@@ -182,6 +183,17 @@ static int64_t svc_map(struct vcpu *v, uint64_t kind, uint64_t index)
 			return MICA_EPERM; /* not a partition this service serves */
 		if (p->ram_size > MICA_SVC_WINDOW_MAX)
 			return MICA_EINVAL;
+		if (p->ram_lazy) {
+			/* Zeroed on first touch: the window gets each piece once it is zeroed
+			 * (kernel/ram.h); a piece the service reaches first faults in. */
+			int rc = ram_window_open(p, MICA_SVC_RAM_WINDOW(index));
+			if (rc) {
+				log_info("service '%s': cannot map the RAM of '%s' (error %d)",
+					 v->part->name, p->name, rc);
+				return MICA_EINVAL;
+			}
+			return (int64_t)MICA_SVC_RAM_WINDOW(index);
+		}
 		return map(v->part, MICA_SVC_RAM_WINDOW(index), p->ram_hpa, p->ram_size,
 			   &svc.ram_mapped[index]);
 	}

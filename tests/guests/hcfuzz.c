@@ -3,6 +3,7 @@
  * must come back unchanged. HALT and SHUTDOWN are never called. */
 #include <string.h>
 #include "lib/guest.h"
+#include <mica/manage.h>
 #include <mica/service.h>
 
 #define CALLS     20000
@@ -229,9 +230,11 @@ static void one_call(void)
 		break;
 	default:
 		in.rax = unknown_nr();
-		/* The service role's calls exist, but only for the service partition. */
-		e.v[0] = in.rax >= MICA_HC_SVC_SETUP && in.rax <= MICA_HC_SVC_CONSOLE ? MICA_EPERM
-										       : MICA_ENOSYS;
+		/* The service's and the manager's calls exist, but only for the service
+		 * partition (include/mica/service.h, manage.h). */
+		e.v[0] = (in.rax >= MICA_HC_SVC_SETUP && in.rax <= MICA_HC_SVC_CONSOLE) ||
+				 (in.rax >= MICA_HC_MGMT_HELLO && in.rax <= MICA_HC_MGMT_ATTACH)
+			 ? MICA_EPERM : MICA_ENOSYS;
 		break;
 	}
 

@@ -1,7 +1,8 @@
 /* svcprobe: a hostile service partition. Configured with `service = yes` in place of Mica's
  * service program, it checks that the service role's calls refuse what a service may not
  * have: another partition's RAM when that partition has no virtio device, its own RAM, a
- * partition or disk that does not exist, rings and buffers outside its RAM. Then it maps the
+ * partition or disk that does not exist, rings and buffers outside its RAM; and that the
+ * manager's calls (include/mica/manage.h) refuse every bad argument. Then it maps the
  * one partition it does serve, reads that partition's RAM through the window, and writes
  * just past the window's end, where Mica must stop it (docs/hypercalls.md, "The service
  * role"; tests/e2e/virtio.py, virtio-service-isolation).
@@ -9,6 +10,7 @@
  * Expected config: partition 0 svcprobe (the service), partition 1 with `console = virtio`
  * (any test guest: they all start with lib/crt0.S at 1 MiB), partition 2 without devices. */
 #include <string.h>
+#include <mica/manage.h>
 #include <mica/service.h>
 #include "lib/guest.h"
 
@@ -91,6 +93,33 @@ int main(unsigned vcpu)
 	expect("needs-reset call (22) with a 4000-byte reason", hcall6(MICA_HC_SVC_FAIL, 0, (long)(uintptr_t)ring, 4000, 0, 0),
 	       MICA_EINVAL);
 	expect("DONE for a request never posted", hcall(MICA_HC_SVC_DONE, 12345, 0), MICA_EINVAL);
+
+	/* The manager's calls (the service is the manager): every bad argument refused. */
+	struct mica_mgmt_part part;
+	const long far = 1l << 40, buf = (long)(uintptr_t)ring;
+	expect("MGMT_HELLO", hcall(MICA_HC_MGMT_HELLO, 0, 0), MICA_MGMT_VERSION);
+	expect("MGMT_PART of partition 1", hcall6(MICA_HC_MGMT_PART, SERVED,
+						  (long)(uintptr_t)&part, sizeof(part), 0, 0),
+	       (long)sizeof(part));
+	expect("MGMT_PART past the last partition",
+	       hcall6(MICA_HC_MGMT_PART, 3, (long)(uintptr_t)&part, sizeof(part), 0, 0), MICA_EINVAL);
+	expect("MGMT_PART into a buffer outside RAM",
+	       hcall6(MICA_HC_MGMT_PART, 0, far, sizeof(part), 0, 0), MICA_EFAULT);
+	expect("MGMT_PART into 8 bytes", hcall6(MICA_HC_MGMT_PART, 0, buf, 8, 0, 0), MICA_EINVAL);
+	expect("MGMT_CTL stop of itself", hcall(MICA_HC_MGMT_CTL, 0, MICA_MGMT_OP_STOP), MICA_EPERM);
+	expect("MGMT_CTL op 99", hcall(MICA_HC_MGMT_CTL, UNSERVED, 99), MICA_EINVAL);
+	expect("MGMT_CTL of partition 7", hcall(MICA_HC_MGMT_CTL, 7, MICA_MGMT_OP_STOP), MICA_EINVAL);
+	expect("MGMT_CTL resume of a running partition",
+	       hcall(MICA_HC_MGMT_CTL, UNSERVED, MICA_MGMT_OP_RESUME), MICA_MGMT_ESTATE);
+	expect("MGMT_WRITE of 5000 bytes", hcall6(MICA_HC_MGMT_WRITE, buf, 5000, 0, 0, 0), MICA_EINVAL);
+	expect("MGMT_WRITE from outside RAM", hcall6(MICA_HC_MGMT_WRITE, far, 1, 0, 0, 0), MICA_EFAULT);
+	expect("MGMT_LOG of 5000 bytes", hcall6(MICA_HC_MGMT_LOG, SERVED, buf, 5000, 0, 0), MICA_EINVAL);
+	expect("MGMT_LOG from beyond what was written",
+	       hcall6(MICA_HC_MGMT_LOG, SERVED, buf, 16, 1l << 60, 0), MICA_EINVAL);
+	expect("MGMT_LOG into a buffer outside RAM", hcall6(MICA_HC_MGMT_LOG, SERVED, far, 16, 0, 0),
+	       MICA_EFAULT);
+	expect("MGMT_ATTACH to itself", hcall(MICA_HC_MGMT_ATTACH, 0, 0), MICA_EPERM);
+	expect("MGMT_ATTACH to partition 9", hcall(MICA_HC_MGMT_ATTACH, 9, 0), MICA_EINVAL);
 
 	/* What it may: the served partition's RAM, exactly that much. */
 	long win = hcall(MICA_HC_SVC_MAP, MICA_SVC_MAP_RAM, SERVED);
