@@ -1,5 +1,9 @@
 /* Partition consoles: whatever a guest writes reaches the host serial a whole line at a time,
- * prefixed with the partition's name, so two partitions never mix inside one line. */
+ * prefixed with the partition's name, so two partitions never mix inside one line; it is
+ * also kept, as written, in the partition's log ring (config key log). While the terminal
+ * is attached to one partition (console NAME), that one's output passes byte for byte and
+ * the others' is only kept. Keys go to one partition, to the management console
+ * (kernel/manage.c) or to the attached partition. */
 #include <stdio.h>
 #include <string.h>
 #include <mica/hypercall.h>
