@@ -240,8 +240,24 @@ static int reload(struct partition *p)
 	return 0;
 }
 
+/* A change under way (a stop, restart or pause being carried out, or asked for) settles
+ * within moments: a command typed right after Mica's log line says "stopped" waits for
+ * it, a bounded while, instead of being refused. */
+static void settle(struct partition *p)
+{
+	uint64_t end = rdtsc() + arch_tsc_hz() / 2;
+
+	for (;;) {
+		enum part_state s = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
+		if ((s != PART_STOPPING && !asked(s)) || rdtsc() > end)
+			return;
+		cpu_relax();
+	}
+}
+
 int partition_manage(struct partition *p, unsigned op)
 {
+	settle(p);
 	uint64_t f = spin_lock(&p->lock);
 	enum part_state s = p->state;
 

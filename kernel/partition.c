@@ -32,15 +32,6 @@ struct partition partitions[CFG_MAX_PARTS];
 unsigned npartitions;
 static struct vpci pci_buses[CFG_MAX_PARTS];
 
-void *partition_guest_ptr(struct partition *p, uint64_t gpa, uint64_t len)
-{
-	if (len > p->ram_size || gpa > p->ram_size - len)
-		return NULL;
-	if (p->ram_lazy && ram_touch(p, gpa, len))
-		return NULL;
-	return phys_to_virt(p->ram_hpa + gpa);
-}
-
 int partition_map(struct partition *p, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm)
 {
 	return virt->stage2_map(&p->s2, gpa, hpa, size, perm);

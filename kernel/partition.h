@@ -5,12 +5,14 @@
 #include <stdint.h>
 #include "kernel/config.h"
 #include "kernel/percpu.h"
+#include "kernel/mem.h"
 #include "kernel/platform/com1.h"
 #include "kernel/platform/vioapic.h"
 #include "kernel/platform/vpic.h"
 #include "kernel/platform/vpit.h"
 #include "kernel/platform/vpm.h"
 #include "kernel/platform/vrtc.h"
+#include "kernel/ram.h"
 #include "kernel/spinlock.h"
 #include "kernel/vcpu.h"
 #include "kernel/virt.h"
@@ -127,7 +129,21 @@ int partition_unmap(struct partition *p, uint64_t gpa, uint64_t size);
 
 
 /* Host pointer to guest-physical [gpa, gpa+len) if the partition owns all of it, else NULL. */
-void *partition_guest_ptr(struct partition *p, uint64_t gpa, uint64_t len);
+static inline void *partition_guest_ptr(struct partition *p, uint64_t gpa, uint64_t len)
+{
+	if (len > p->ram_size || gpa > p->ram_size - len)
+		return NULL;
+	if (p->ram_lazy) {
+		/* On the exit paths (hypercall buffers, the page walks of MMIO emulation, the
+		 * service's ring) the range is one piece that is ready: one bit test. */
+		uint64_t k = gpa / RAM_PIECE;
+		int ready = len && k == (gpa + len - 1) / RAM_PIECE &&
+			    ((__atomic_load_n(&p->ram_ready[k / 64], __ATOMIC_ACQUIRE) >> (k % 64)) & 1);
+		if (!ready && ram_touch(p, gpa, len))
+			return NULL;
+	}
+	return phys_to_virt(p->ram_hpa + gpa);
+}
 
 /* A crash of p restarts it (on_crash = restart) rather than stopping it. */
 static inline int partition_on_crash_restarts(const struct partition *p)
