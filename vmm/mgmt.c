@@ -274,26 +274,38 @@ static void cmd_op(struct mgmt *m, unsigned k, const char *name)
 	}
 }
 
+/* Escape sequences, byte by byte: 1 when c belongs to one (ESC, ESC and the byte after
+ * it, or ESC [ up to its final byte 0x40-0x7e), which is then dropped. esc: 0 outside one,
+ * 1 after ESC, 2 inside ESC [. */
+static int escape_step(uint8_t *esc, uint8_t c)
+{
+	if (*esc == 1) {
+		*esc = c == '[' ? 2 : 0;
+		return 1;
+	}
+	if (*esc == 2) {
+		if (c >= 0x40 && c <= 0x7e)
+			*esc = 0;
+		return 1;
+	}
+	if (c == 0x1b) {
+		*esc = 1;
+		return 1;
+	}
+	return 0;
+}
+
 /* The console output a partition wrote, as the terminal may show it: line ends kept,
- * CRs and escape sequences dropped, other control bytes as '.'. esc: as in the line
- * editor, kept across calls. Returns the bytes left in out. */
+ * CRs and escape sequences dropped, other control bytes as '.'. esc: escape_step()'s,
+ * kept across calls. Returns the bytes left in out. */
 static size_t printable(const char *in, size_t n, char *out, uint8_t *esc)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = (uint8_t)in[i];
-		if (*esc == 1) {
-			*esc = c == '[' ? 2 : 0;
+		if (escape_step(esc, c))
 			continue;
-		}
-		if (*esc == 2) {
-			if (c >= 0x40 && c <= 0x7e)
-				*esc = 0;
-			continue;
-		}
-		if (c == 0x1b)
-			*esc = 1;
-		else if (c == '\n' || c == '\t' || (c >= 0x20 && c <= 0x7e))
+		if (c == '\n' || c == '\t' || (c >= 0x20 && c <= 0x7e))
 			out[k++] = (char)c;
 		else if (c != '\r')
 			out[k++] = '.';
@@ -480,19 +492,9 @@ void mgmt_keys(struct mgmt *m, const uint8_t *keys, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = keys[i], last = m->last;
 		m->last = c;
-		if (m->esc == 1) { /* ESC [ starts a sequence; ESC and anything else: dropped */
-			m->esc = c == '[' ? 2 : 0;
-			continue;
-		}
-		if (m->esc == 2) { /* parameters until the final byte 0x40-0x7e */
-			if (c >= 0x40 && c <= 0x7e)
-				m->esc = 0;
-			continue;
-		}
+		if (escape_step(&m->esc, c))
+			continue; /* cursor keys and the like: nothing */
 		switch (c) {
-		case 0x1b:
-			m->esc = 1;
-			break;
 		case '\n':
 			if (last == '\r')
 				break; /* the LF of a CR LF */
