@@ -864,23 +864,20 @@ Test(config, mica_section_errors)
 /* start = no: loaded at boot, started from the management console (the service's). */
 Test(config, start_no)
 {
-	cr_assert_eq(parse(SVC "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\nstart = no\n"
-			   "[partition b]\ncpus = 2\nmemory = 16M\nimage = k\nstart = yes\n"),
-		     0, "%s", err.msg);
-	cr_expect(!cfg.part[0].start_stopped);
-	cr_expect(cfg.part[1].start_stopped);
+	cr_assert_eq(parse(SVC PART("a", "1") "start = no\n" PART("b", "2") "start = yes\n"), 0,
+		     "%s", err.msg);
+	cr_expect(!cfg.part[0].start_stopped && cfg.part[1].start_stopped);
 	cr_expect_eq(cfg.part[1].start_line, 10);
 	cr_expect(!cfg.part[2].start_stopped);
-	expect_error(SVC "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\nstart = later\n",
-		     10, "start 'later': expected yes or no");
-	expect_error("[partition a]\ncpus = 1\nmemory = 16M\nimage = k\nstart = no\n", 5,
-		     "partition 'a' has 'start = no', but only the management console can start "
-		     "it, and it needs a partition with 'service = yes' (docs/management.md)");
+	expect_error(SVC PART("a", "1") "start = later\n", 10, "start 'later': expected yes or no");
+	expect_error(PART("a", "1") "start = no\n", 5, "partition 'a' has 'start = no', but only "
+		     "the management console can start it, and it needs a partition with 'service "
+		     "= yes' (docs/management.md)");
 	expect_error("[partition svc]\ncpus = 0\nmemory = 16M\nimage = v\nservice = yes\n"
 		     "start = no\n", 6, "the service partition 'svc' cannot wait with 'start = "
 		     "no': it runs the management console that starts the others");
-	expect_error(SVC "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\nstart = no\n"
-		     "start = no\n", 11, "key 'start' given twice in partition 'a' (first on line 10)");
+	expect_error(SVC PART("a", "1") "start = no\nstart = no\n", 11,
+		     "key 'start' given twice in partition 'a' (first on line 10)");
 }
 
 /* log = SIZE | no: the ring of a partition's console output, 64K by default. */
