@@ -52,6 +52,13 @@ uint32_t arch_boot_apic_id(void);
 
 void kernel_ap_main(struct pcpu *cpu);
 
+/* The guest's FPU/SSE/AVX state, which lives in the CPU while its vCPU is parked (Mica
+ * uses none of it): save into buf (ARCH_FPU_MAX bytes, 64-byte aligned) and load back,
+ * on the vCPU's own CPU. save returns 0, or -1 when the CPU's state would not fit. */
+#define ARCH_FPU_MAX 8192
+int arch_fpu_save(void *buf);
+void arch_fpu_load(const void *buf);
+
 /* Host interrupt vectors the kernel hands out: ARCH_VEC_DEV_FIRST..LAST to passed-through
  * devices (each CPU has its own set), ARCH_VEC_IOMMU to the IOMMUs' fault reports. The
  * platform layer calls these in interrupt context, then signals the end of the

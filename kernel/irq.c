@@ -25,6 +25,7 @@ void irq_vcpu_reset(struct vcpu *v, int on, int ap)
 	q->pv_eoi = NULL;
 	q->pv_eoi_msr = 0;
 	q->pv_eoi_set = 0;
+	q->pvclock = 0;
 	spin_unlock(&q->lock, f);
 }
 

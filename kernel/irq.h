@@ -26,6 +26,7 @@ struct vcpu_irq {
 	uint32_t *pv_eoi;
 	uint64_t pv_eoi_msr;
 	int pv_eoi_set;
+	uint64_t pvclock;         /* MSR_KVM_SYSTEM_TIME_NEW as written (bit 0: on) */
 };
 
 /* (Re)sets v's interrupt state. ap: starts in wait-for-SIPI. */

@@ -19,6 +19,7 @@
 #include "kernel/partition.h"
 #include "kernel/passthrough.h"
 #include "kernel/percpu.h"
+#include "kernel/snapshot.h"
 #include "kernel/virtio/device.h"
 #include "kernel/virtio/service.h"
 
@@ -114,7 +115,8 @@ static void release(struct partition *p)
 
 static int asked(enum part_state s)
 {
-	return s == PART_ASK_STOP || s == PART_ASK_RESTART || s == PART_ASK_PAUSE;
+	return s == PART_ASK_STOP || s == PART_ASK_RESTART || s == PART_ASK_PAUSE ||
+	       s == PART_ASK_HOLD;
 }
 
 void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
@@ -159,8 +161,10 @@ void partition_end(struct vcpu *v, int restart, const char *fmt, ...)
 	v->generation = p->generation;
 }
 
-/* A pause asked for by the management console, carried out by vCPU v of p. */
-static void pause_now(struct vcpu *v)
+/* A pause (PART_PAUSED) or a snapshot's hold (PART_HELD) asked for by the management
+ * console, carried out by vCPU v of p: its siblings parked, the state set; v parks in
+ * partition_check_slow() like the others. */
+static void park_all(struct vcpu *v, enum part_state to)
 {
 	struct partition *p = v->part;
 
@@ -173,10 +177,10 @@ static void pause_now(struct vcpu *v)
 	spin_unlock(&p->lock, f);
 	wait_others_parked(p);
 	console_flush(p);
-	__atomic_store_n(&p->state, PART_PAUSED, __ATOMIC_RELEASE);
-	log_info("partition '%s' paused from the management console: its vCPUs wait where they "
-		 "were (resume %s goes on)", p->name, p->name);
-	/* this vCPU parks in partition_check_slow() like the others */
+	__atomic_store_n(&p->state, to, __ATOMIC_RELEASE);
+	if (to == PART_PAUSED)
+		log_info("partition '%s' paused from the management console: its vCPUs wait "
+			 "where they were (resume %s goes on)", p->name, p->name);
 }
 
 void partition_check_slow(struct vcpu *v)
@@ -191,8 +195,8 @@ void partition_check_slow(struct vcpu *v)
 			p->state = PART_RUNNING; /* this vCPU carries it out, from here on */
 		spin_unlock(&p->lock, f);
 		if (mine) {
-			if (s == PART_ASK_PAUSE)
-				pause_now(v);
+			if (s == PART_ASK_PAUSE || s == PART_ASK_HOLD)
+				park_all(v, s == PART_ASK_PAUSE ? PART_PAUSED : PART_HELD);
 			else
 				partition_end(v, s == PART_ASK_RESTART, "%s from the management console",
 					      s == PART_ASK_RESTART ? "restarted" : "stopped");
@@ -207,8 +211,13 @@ void partition_check_slow(struct vcpu *v)
 	unsigned g = v->generation;
 	__atomic_add_fetch(&p->parked, 1, __ATOMIC_ACQ_REL);
 	irq_disable();
-	while (__atomic_load_n(&p->generation, __ATOMIC_ACQUIRE) == g)
+	while (__atomic_load_n(&p->generation, __ATOMIC_ACQUIRE) == g) {
+		if (v->snap_save || v->snap_load) {
+			snapshot_vcpu_serve(v); /* on this CPU: the VMCS and FPU are here */
+			continue;
+		}
 		cpu_idle();
+	}
 	irq_enable(); /* the guest runs with host interrupts on, so kicks reach it */
 	v->generation = p->generation;
 }
@@ -249,9 +258,62 @@ static void settle(struct partition *p)
 
 	for (;;) {
 		enum part_state s = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
-		if ((s != PART_STOPPING && !asked(s)) || rdtsc() > end)
+		if ((s != PART_STOPPING && s != PART_HELD && !asked(s)) || rdtsc() > end)
 			return;
 		cpu_relax();
+	}
+}
+
+int partition_hold(struct partition *p)
+{
+	settle(p);
+	uint64_t f = spin_lock(&p->lock);
+	enum part_state s = p->state;
+	if (s == PART_RUNNING) {
+		p->state = PART_ASK_HOLD; /* its own vCPUs carry it out (hold_now) */
+		spin_unlock(&p->lock, f);
+		for (unsigned k = 0; k < p->nvcpus; k++)
+			arch_kick_cpu(p->vcpus[k].cpu);
+		/* Until PART_HELD, or a stop or restart that overtook the hold (a crash). */
+		uint64_t end = rdtsc() + arch_tsc_hz() * 2;
+		for (;;) {
+			enum part_state now = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
+			if (now == PART_HELD)
+				break;
+			if (now == PART_STOPPED || now == PART_PAUSED || rdtsc() > end) {
+				f = spin_lock(&p->lock);
+				if (p->state == PART_ASK_HOLD)
+					p->state = PART_RUNNING; /* nobody took it: withdrawn */
+				spin_unlock(&p->lock, f);
+				if (now == PART_STOPPED || now == PART_PAUSED)
+					return partition_hold(p);
+				return MICA_MGMT_ESTATE;
+			}
+			cpu_relax();
+		}
+		s = PART_RUNNING;
+	} else if (s == PART_PAUSED || s == PART_STOPPED) {
+		p->state = PART_STOPPING; /* ours now: no vCPU acts on it */
+		spin_unlock(&p->lock, f);
+	} else {
+		spin_unlock(&p->lock, f);
+		return MICA_MGMT_ESTATE;
+	}
+	if (all_parked(p)) {
+		partition_unhold(p, s);
+		return MICA_MGMT_ESTATE;
+	}
+	return (int)s;
+}
+
+void partition_unhold(struct partition *p, int s)
+{
+	if (s == PART_RUNNING) {
+		if (!p->started_tsc)
+			p->started_tsc = rdtsc();
+		release(p);
+	} else {
+		__atomic_store_n(&p->state, (enum part_state)s, __ATOMIC_RELEASE);
 	}
 }
 

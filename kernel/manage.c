@@ -12,6 +12,7 @@
 #include "kernel/log.h"
 #include "kernel/manage.h"
 #include "kernel/partition.h"
+#include "kernel/snapshot.h"
 #include "kernel/vcpu.h"
 #include "kernel/virtio/service.h"
 
@@ -113,12 +114,67 @@ static int64_t write_out(struct vcpu *v, uint64_t gpa, uint64_t len)
 	return (int64_t)len;
 }
 
+/* A snapshot's tag from the manager's memory: 1 .. MICA_SNAP_TAG_MAX - 1 bytes of
+ * [A-Za-z0-9._-]. 0, or MICA_EINVAL / MICA_EFAULT. */
+static int read_tag(struct vcpu *v, uint64_t gpa, uint64_t len, char *tag)
+{
+	if (!len || len >= MICA_SNAP_TAG_MAX)
+		return MICA_EINVAL;
+	const char *src = partition_guest_ptr(v->part, gpa, len);
+	if (!src)
+		return MICA_EFAULT;
+	memcpy(tag, src, len); /* once: the manager may change its copy meanwhile */
+	tag[len] = '\0';
+	for (uint64_t i = 0; i < len; i++) {
+		char c = tag[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return MICA_EINVAL;
+	}
+	return 0;
+}
+
+static int64_t snap_call(struct vcpu *v, uint64_t nr, uint64_t index, uint64_t gpa,
+			 uint64_t len)
+{
+	char tag[MICA_SNAP_TAG_MAX];
+
+	if (index >= npartitions)
+		return MICA_EINVAL;
+	struct partition *p = &partitions[index];
+	if (p == v->part)
+		return MICA_EPERM;
+	int rc = read_tag(v, gpa, len, tag);
+	if (rc)
+		return rc;
+	if (nr == MICA_HC_MGMT_SNAPSHOT)
+		return snapshot_take(p, tag);
+	if (nr == MICA_HC_MGMT_RESTORE)
+		return snapshot_restore(p, tag);
+	return snapshot_drop(p, tag);
+}
+
+static int64_t snap_info(struct vcpu *v, uint64_t slot, uint64_t gpa, uint64_t size)
+{
+	struct mica_mgmt_snap m;
+
+	if (size < sizeof(m) || slot >= MICA_SNAP_MAX)
+		return MICA_EINVAL;
+	void *dst = partition_guest_ptr(v->part, gpa, sizeof(m));
+	if (!dst)
+		return MICA_EFAULT;
+	if (snapshot_info((unsigned)slot, &m))
+		return MICA_EINVAL;
+	memcpy(dst, &m, sizeof(m));
+	return sizeof(m);
+}
+
 int manage_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret)
 {
 	const uint64_t *r = v->regs.gpr;
 	uint64_t a0 = r[REG_RDI], a1 = r[REG_RSI], a2 = r[REG_RDX], a3 = r[REG_R10];
 
-	if (nr < MICA_HC_MGMT_HELLO || nr > MICA_HC_MGMT_ATTACH)
+	if (nr < MICA_HC_MGMT_HELLO || nr > MICA_HC_MGMT_SNAPS)
 		return 0;
 	if (!service_part || v->part != service_part) {
 		*ret = MICA_EPERM;
@@ -131,6 +187,10 @@ int manage_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret)
 	case MICA_HC_MGMT_WRITE: *ret = write_out(v, a0, a1); break;
 	case MICA_HC_MGMT_LOG: *ret = log_read(v, a0, a1, a2, a3); break;
 	case MICA_HC_MGMT_ATTACH: *ret = attach(v, a0); break;
+	case MICA_HC_MGMT_SNAPSHOT:
+	case MICA_HC_MGMT_RESTORE:
+	case MICA_HC_MGMT_DROP: *ret = snap_call(v, nr, a0, a1, a2); break;
+	case MICA_HC_MGMT_SNAPS: *ret = snap_info(v, a0, a1, a2); break;
 	default: console_manage_leave(); *ret = 0; break;
 	}
 	return 1;

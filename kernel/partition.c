@@ -42,6 +42,12 @@ int partition_unmap(struct partition *p, uint64_t gpa, uint64_t size)
 	int rc = virt->stage2_unmap(&p->s2, gpa, size);
 	if (rc)
 		return rc;
+	partition_s2_stale(p);
+	return 0;
+}
+
+void partition_s2_stale(struct partition *p)
+{
 	/* Every vCPU drops what its CPU cached of the old mapping before it next enters the
 	 * guest (vcpu_kicked); one in the guest now is kicked out first. */
 	for (unsigned k = 0; k < p->nvcpus; k++) {
@@ -51,7 +57,6 @@ int partition_unmap(struct partition *p, uint64_t gpa, uint64_t size)
 		else
 			arch_kick_cpu(p->vcpus[k].cpu);
 	}
-	return 0;
 }
 
 enum image_kind partition_image_kind(const struct boot_file *f)

@@ -29,6 +29,8 @@ enum part_state {
 	PART_ASK_STOP,    /* asked for by the management console: the first vCPU to look */
 	PART_ASK_RESTART, /* carries it out (kernel/lifecycle.c) */
 	PART_ASK_PAUSE,
+	PART_ASK_HOLD,    /* a snapshot or restore wants every vCPU parked ... */
+	PART_HELD,        /* ... and has them: it changes the partition, then lets it go */
 };
 
 struct partition {
@@ -46,6 +48,8 @@ struct partition {
 	uint64_t ram_pieces;       /* lazy RAM: 2 MiB pieces (the last may be shorter) */
 	uint64_t *ram_ready;       /* lazy RAM: a bit per piece zeroed and mapped */
 	uint64_t *ram_busy;        /* lazy RAM: a bit per piece a CPU is zeroing now */
+	uint64_t *ram_frozen;      /* lazy RAM: a bit per piece a snapshot reads live: mapped
+				    * read-only, copied for the snapshots on its first write */
 	uint64_t ram_window;       /* lazy RAM: where the service's window onto it is (0: none) */
 	struct stage2 s2;
 	unsigned nvcpus;
@@ -126,6 +130,8 @@ int partition_map(struct partition *p, uint64_t gpa, uint64_t hpa, uint64_t size
  * today (a passed-through BAR the guest moves: its own device either way); memory that
  * changes owner will need a wait. */
 int partition_unmap(struct partition *p, uint64_t gpa, uint64_t size);
+/* What partition_unmap() does after the unmap: p's vCPUs flush before their next entry. */
+void partition_s2_stale(struct partition *p);
 
 
 /* Host pointer to guest-physical [gpa, gpa+len) if the partition owns all of it, else NULL. */
@@ -159,6 +165,15 @@ int partition_load(struct partition *p, char *err, size_t errlen);
  * the caller's partition: 0 when done or under way, MICA_MGMT_ESTATE when p's state does
  * not allow it, MICA_EINVAL when its image cannot be loaded again. kernel/lifecycle.c. */
 int partition_manage(struct partition *p, unsigned op);
+
+/* For snapshots (kernel/snapshot.c): brings p to a standstill, every vCPU parked and
+ * the caller owning it, a bounded while. Returns the state to give back to
+ * partition_unhold(): PART_RUNNING, PART_PAUSED or PART_STOPPED; or MICA_MGMT_ESTATE when
+ * p is changing and does not settle, or its vCPUs do not park. */
+int partition_hold(struct partition *p);
+/* p goes on in state s: PART_RUNNING lets its vCPUs go, PART_PAUSED and PART_STOPPED
+ * keep them parked. */
+void partition_unhold(struct partition *p, int s);
 
 /* The partition ends: crash, power-off or reboot. restart says whether it comes back
  * (reboot, or a crash with on_crash = restart). Called by one of its vCPUs; after a stop

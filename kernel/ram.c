@@ -6,6 +6,7 @@
 #include <string.h>
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
+#include "kernel/arch.h"
 #include "kernel/config.h"
 #include "kernel/loader/guest_ram.h"
 #include "kernel/log.h"
@@ -13,6 +14,7 @@
 #include "kernel/partition.h"
 #include "kernel/percpu.h"
 #include "kernel/ram.h"
+#include "kernel/snapshot.h"
 #include "kernel/virt.h"
 #include "kernel/virtio/service.h"
 #include "kernel/zero.h"
@@ -45,6 +47,29 @@ static int map_piece(struct partition *p, uint64_t k)
 	return partition_map(p, k * RAM_PIECE, p->ram_hpa + k * RAM_PIECE, piece_size(p, k), RWX);
 }
 
+/* Piece k out of p's stage-2 and the service's window; the CPUs forget it before their
+ * next entry (partition_unmap). */
+static int unmap_piece(struct partition *p, uint64_t k)
+{
+	int rc = partition_unmap(p, k * RAM_PIECE, piece_size(p, k));
+	if (!rc && p->ram_window)
+		rc = partition_unmap(service_part, p->ram_window + k * RAM_PIECE, piece_size(p, k));
+	return rc;
+}
+
+static int map_window_piece(struct partition *p, uint64_t k);
+
+/* Piece k mapped writable for p and its service, and ready; under p->ram_lock. */
+static int map_ready(struct partition *p, uint64_t k)
+{
+	int rc = map_piece(p, k);
+	if (!rc && p->ram_window)
+		rc = map_window_piece(p, k);
+	if (!rc)
+		set(p->ram_ready, k);
+	return rc;
+}
+
 int ram_lazy_for(const struct cfg_partition *cfg)
 {
 	return !cfg->npci;
@@ -56,11 +81,12 @@ int ram_init(struct partition *p)
 		return partition_map(p, 0, p->ram_hpa, p->ram_size, RWX);
 	p->ram_pieces = (p->ram_size + RAM_PIECE - 1) / RAM_PIECE;
 	uint64_t words = (p->ram_pieces + 63) / 64;
-	uint64_t pa = mem_alloc(2 * words * sizeof(uint64_t), sizeof(uint64_t));
+	uint64_t pa = mem_alloc(3 * words * sizeof(uint64_t), sizeof(uint64_t));
 	if (!pa)
 		return MICA_EFAULT;
 	p->ram_ready = phys_to_virt(pa);
 	p->ram_busy = p->ram_ready + words;
+	p->ram_frozen = p->ram_busy + words;
 	/* Each piece mapped once and taken out again: pt_unmap() keeps the tables, so the
 	 * pieces' leaves have a place and mapping one later allocates nothing. */
 	for (uint64_t k = 0; k < p->ram_pieces; k++) {
@@ -76,7 +102,8 @@ int ram_init(struct partition *p)
 static int map_window_piece(struct partition *p, uint64_t k)
 {
 	return partition_map(service_part, p->ram_window + k * RAM_PIECE,
-			     p->ram_hpa + k * RAM_PIECE, piece_size(p, k), S2_READ | S2_WRITE);
+			     p->ram_hpa + k * RAM_PIECE, piece_size(p, k),
+			     test(p->ram_frozen, k) ? S2_READ : S2_READ | S2_WRITE);
 }
 
 int ram_window_open(struct partition *p, uint64_t gpa)
@@ -86,7 +113,7 @@ int ram_window_open(struct partition *p, uint64_t gpa)
 	if (!p->ram_window) {
 		p->ram_window = gpa;
 		for (uint64_t k = 0; k < p->ram_pieces && !rc; k++)
-			if (test(p->ram_ready, k))
+			if (test(p->ram_ready, k) || test(p->ram_frozen, k))
 				rc = map_window_piece(p, k);
 	}
 	spin_unlock(&p->ram_lock, f);
@@ -110,13 +137,19 @@ static int make_ready(struct partition *p, uint64_t k)
 		spin_unlock(&p->ram_lock, f);
 		cpu_relax();
 	}
-	zero_bytes(phys_to_virt(p->ram_hpa + k * RAM_PIECE), piece_size(p, k));
-	int rc = map_piece(p, k);
+	int frozen = test(p->ram_frozen, k), rc = 0;
+	if (frozen) {
+		/* Written for the first time since a snapshot: the snapshots that read it live
+		 * get their copy, then it is the partition's own again. */
+		snapshot_unshare(p, k);
+		rc = unmap_piece(p, k);
+	} else {
+		zero_bytes(phys_to_virt(p->ram_hpa + k * RAM_PIECE), piece_size(p, k));
+	}
 	uint64_t f = spin_lock(&p->ram_lock);
-	if (!rc && p->ram_window)
-		rc = map_window_piece(p, k);
+	clear(p->ram_frozen, k);
 	if (!rc)
-		set(p->ram_ready, k);
+		rc = map_ready(p, k);
 	clear(p->ram_busy, k);
 	spin_unlock(&p->ram_lock, f);
 	if (rc)
@@ -185,6 +218,11 @@ void ram_reset(struct partition *p, int *zeroed)
 		return;
 	}
 	uint64_t words = (p->ram_pieces + 63) / 64;
+	for (uint64_t k = 0; k < p->ram_pieces; k++)
+		if (test(p->ram_frozen, k)) {
+			snapshot_unshare(p, k); /* the snapshots keep what is about to go */
+			clear(p->ram_frozen, k);
+		}
 	uint64_t f = spin_lock(&p->ram_lock);
 	for (uint64_t w = 0; w < words; w++)
 		while (__atomic_load_n(&p->ram_busy[w], __ATOMIC_ACQUIRE)) {
@@ -199,6 +237,89 @@ void ram_reset(struct partition *p, int *zeroed)
 	memset(p->ram_ready, 0, words * sizeof(uint64_t));
 	spin_unlock(&p->ram_lock, f);
 	*zeroed = 0;
+}
+
+/* --- snapshots (kernel/snapshot.c): p's vCPUs are parked ---------------------------- */
+
+int ram_piece_touched(struct partition *p, uint64_t k)
+{
+	return test(p->ram_ready, k) || test(p->ram_frozen, k);
+}
+
+/* Piece k read-only in a stage-2 (unmapped and mapped again: pt_map() maps over nothing),
+ * without the kicks of partition_unmap(): ram_freeze_done() asks for the flushes once. */
+static int s2_read_only(struct partition *owner, uint64_t gpa, uint64_t hpa, uint64_t size,
+			unsigned perm)
+{
+	int rc = virt->stage2_unmap(&owner->s2, gpa, size);
+	return rc ? rc : virt->stage2_map(&owner->s2, gpa, hpa, size, perm);
+}
+
+int ram_freeze(struct partition *p, uint64_t k)
+{
+	if (test(p->ram_frozen, k))
+		return 0;
+	uint64_t f = spin_lock(&p->ram_lock);
+	while (test(p->ram_busy, k)) { /* the service may be making it ready now */
+		spin_unlock(&p->ram_lock, f);
+		cpu_relax();
+		f = spin_lock(&p->ram_lock);
+	}
+	clear(p->ram_ready, k);
+	set(p->ram_frozen, k);
+	uint64_t hpa = p->ram_hpa + k * RAM_PIECE, len = piece_size(p, k);
+	int rc = s2_read_only(p, k * RAM_PIECE, hpa, len, S2_READ | S2_EXEC);
+	if (!rc && p->ram_window)
+		rc = s2_read_only(service_part, p->ram_window + k * RAM_PIECE, hpa, len, S2_READ);
+	spin_unlock(&p->ram_lock, f);
+	return rc;
+}
+
+void ram_freeze_done(struct partition *p)
+{
+	partition_s2_stale(p);
+	if (p->ram_window)
+		partition_s2_stale(service_part);
+}
+
+int ram_thaw(struct partition *p, uint64_t k)
+{
+	if (!test(p->ram_frozen, k))
+		return 0;
+	uint64_t f = spin_lock(&p->ram_lock);
+	clear(p->ram_frozen, k);
+	int rc = unmap_piece(p, k);
+	if (!rc)
+		rc = map_ready(p, k);
+	spin_unlock(&p->ram_lock, f);
+	return rc;
+}
+
+void ram_piece_absent(struct partition *p, uint64_t k)
+{
+	uint64_t f = spin_lock(&p->ram_lock);
+	clear(p->ram_ready, k);
+	clear(p->ram_frozen, k);
+	if (unmap_piece(p, k))
+		log_info("partition '%s': cannot take its RAM at 0x%lx out of the stage-2 tables",
+			 p->name, k * RAM_PIECE);
+	spin_unlock(&p->ram_lock, f);
+}
+
+/* Maps piece k as it is (a restore writes all of it next). */
+static int map_dirty(struct partition *p, uint64_t k)
+{
+	uint64_t f = spin_lock(&p->ram_lock);
+	int rc = map_ready(p, k);
+	spin_unlock(&p->ram_lock, f);
+	return rc;
+}
+
+void *ram_piece_writable(struct partition *p, uint64_t k)
+{
+	if (test(p->ram_frozen, k) ? ram_thaw(p, k) : !test(p->ram_ready, k) ? map_dirty(p, k) : 0)
+		return NULL;
+	return phys_to_virt(p->ram_hpa + k * RAM_PIECE);
 }
 
 /* The loaders' announcement (kernel/loader/guest_ram.h): ram is a partition's RAM. */

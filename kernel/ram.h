@@ -45,4 +45,19 @@ int ram_fault(struct vcpu *v, uint64_t gpa);
  * Clears *zeroed. */
 void ram_reset(struct partition *p, int *zeroed);
 
+/* Snapshots (kernel/snapshot.c), with p's vCPUs parked. touched: piece k holds anything
+ * (zeroed, or kept for a snapshot). freeze: k becomes read-only for p and its service;
+ * the first write to it calls snapshot_unshare() and makes it writable again. thaw: the
+ * same without a write (no snapshot reads it live any more). absent: k leaves p, to be
+ * zeroed on its next touch. writable: k mapped and writable as it is, for a restore to
+ * fill (NULL when it cannot be mapped). */
+int ram_piece_touched(struct partition *p, uint64_t k);
+int ram_freeze(struct partition *p, uint64_t k);
+/* After the freezes: every CPU of p and of its service drops what it cached of them
+ * before its next entry (the caller is the service's; p's vCPUs are parked). */
+void ram_freeze_done(struct partition *p);
+int ram_thaw(struct partition *p, uint64_t k);
+void ram_piece_absent(struct partition *p, uint64_t k);
+void *ram_piece_writable(struct partition *p, uint64_t k);
+
 #endif

@@ -34,6 +34,10 @@ struct vcpu {
 	uint64_t exits[EXIT_REASONS];
 	struct vcpu_irq irq;     /* local APIC, INIT/SIPI (guests with a platform) */
 	struct insn_memo insn_memo[INSN_MEMOS];
+	/* A snapshot's request to this vCPU while it is parked: save its state there, or
+	 * load it from there (kernel/snapshot.c); cleared when done. */
+	void *volatile snap_save;
+	const void *volatile snap_load;
 };
 
 

@@ -125,7 +125,16 @@ struct virt_ops {
 	 * return 0 when handled, MICA_ENOSYS when the MSR is not the backend's. */
 	int (*msr_read)(struct vcpu *v, uint32_t index, uint64_t *value);
 	int (*msr_write)(struct vcpu *v, uint32_t index, uint64_t value);
+	/* Snapshots (kernel/snapshot.c), both on v's own CPU while v is parked: vcpu_save
+	 * writes what the backend holds of the guest's state (up to VIRT_STATE_MAX bytes) to
+	 * buf; vcpu_load puts such a state back, for v's next entry, in place of whatever
+	 * v ran or was reset to. The kernel keeps the general registers (struct vcpu regs)
+	 * and the FPU itself. */
+	void (*vcpu_save)(struct vcpu *v, void *buf);
+	void (*vcpu_load)(struct vcpu *v, const void *buf);
 };
+
+#define VIRT_STATE_MAX 4096
 
 /* Chosen once at boot by CPU vendor; read-only afterwards. NULL if none is usable. */
 extern const struct virt_ops *virt;

@@ -867,6 +867,80 @@ BENCHES.append(Bench("msi-path", "svm", MSI_CONFIG, ["edu.elf"], MSI_RAW, msi_fi
 BENCHES.append(PassthroughNvmeRead())
 
 
+SNAP_TAKEN = re.compile(r"^mica: partition 'linux': snapshot 's(\d+)' taken \((\d+) MiB of its "
+                        r"RAM in use, paused (\d+) us: vCPUs parked (\d+), saved (\d+), "
+                        r"devices and RAM (\d+)\)")
+SNAP_RESTORED = re.compile(r"^mica: partition 'linux': restored to snapshot 's(\d+)' "
+                           r"\(in (\d+) us\)")
+
+
+class Snapshot:
+    """Snapshots in RAM (docs/snapshots.md) of the Linux partition the other benches boot
+    (1 vCPU, 256M, `quiet`, no devices), beside the service, from the management console.
+    Once its shell is up, `runs` times: a snapshot (Mica's line says how long the partition
+    was paused: from the request to the partition going on, which is what the guest sees),
+    a few seconds on, a restore (how long from the request until the partition can go on).
+    Each run's figures go to stderr; the figures are medians. QEMU TCG -cpu max, -smp 2:
+    times are wall-clock microseconds of emulated Mica code, which under TCG runs many
+    times slower than on a CPU."""
+
+    name = "snapshot"
+    log_hint = "snapshot.log"
+
+    def __init__(self, runs=5, timeout=400):
+        self.runs = runs
+        self.timeout = timeout
+
+    def run(self):
+        base = virtio_bench_base(self.name)
+        with open(base + ".cfg", "w") as f:
+            f.write(SERVICE_CONFIG + "\n" + linux_partition("linux", 1, ""))
+        image = base + ".iso"
+        harness.build_iso(image, base + ".cfg",
+                          [os.path.join(LINUX_DIR, "vmlinuz"), os.path.join(LINUX_DIR, "initrd.img"),
+                           VMM_ELF])
+        pauses, restores = [], []
+        env = {"MICA_SMP": "2", "MICA_MEM": "1024"}
+        with BACKENDS["svm-mb2"].boot(image, base + ".log", env=env) as c:
+            deadline = c.started + self.timeout
+
+            def until(rx, what):
+                while True:
+                    line = c.read_line(deadline)
+                    if line is None:
+                        raise Failure(f"timed out waiting for {what}; last console lines:"
+                                      f"{_tail(c)}")
+                    if re.search(r"^mica: partition '(linux|svc)' (stopped|restarting)", line):
+                        raise Failure(line.strip())
+                    m = rx.search(line)
+                    if m:
+                        return m
+
+            until(LINUX_READY, "the shell-ready marker")
+            c.send("\x1dm")
+            until(re.compile(r"Mica management console"), "the management console")
+            for i in range(1, self.runs + 1):
+                c.send(f"snapshot linux s{i}\r")
+                t = until(SNAP_TAKEN, "the snapshot's line")
+                pauses.append(int(t.group(3)))
+                time.sleep(2)  # the guest runs on and writes: copies on write
+                c.send(f"restore linux s{i}\r")
+                r = until(SNAP_RESTORED, "the restore's line")
+                restores.append(int(r.group(2)))
+                print(f"bench-run: snapshot {i}: {t.group(2)} MiB in use, paused {t.group(3)} us "
+                      f"(parking {t.group(4)}, vCPU state {t.group(5)}, devices and RAM "
+                      f"{t.group(6)}); restore {r.group(2)} us", file=sys.stderr, flush=True)
+                c.send(f"drop linux s{i}\r")
+                until(re.compile(r"snapshot 's%d' dropped" % i), "the drop's line")
+        return [("snapshot_pause", f"{median(pauses):g}",
+                 f"us (256 MiB Linux, TCG; runs {min(pauses)}-{max(pauses)} us)"),
+                ("restore_ready", f"{median(restores):g}",
+                 f"us (the same; runs {min(restores)}-{max(restores)} us)")]
+
+
+BENCHES.append(Snapshot())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -84,6 +84,13 @@ int vdev_setup_queue(struct vdev *d, unsigned q, uint32_t size, uint64_t desc,
 	return setup(d, q);
 }
 
+int vdev_resume_queue(struct vdev *d, unsigned q)
+{
+	if (q >= d->nqueues || !(d->ready & (1u << q)))
+		return MICA_EINVAL;
+	return vq_resume(&d->q[q], &d->mem);
+}
+
 int vdev_serving(const struct vdev *d, unsigned q)
 {
 	return q < d->nqueues && d->live && !d->broken && (d->ready & (1u << q));

@@ -56,6 +56,10 @@ void vdev_reset(struct vdev *d);
  * device is not live (nothing has been taken from them yet). */
 void vdev_set_features(struct vdev *d, uint64_t features);
 
+/* Queue q, just set up again, takes up where its used ring stands (vq_resume): its
+ * partition was restored from a snapshot. 0, or MICA_EINVAL. */
+int vdev_resume_queue(struct vdev *d, unsigned q);
+
 /* The driver enabled queue q. 0, or MICA_EINVAL: the device is broken (why says what). */
 int vdev_setup_queue(struct vdev *d, unsigned q, uint32_t size, uint64_t desc,
 		     uint64_t avail, uint64_t used);

@@ -274,6 +274,109 @@ static void cmd_op(struct mgmt *m, unsigned k, const char *name)
 	}
 }
 
+/* --- snapshots (docs/snapshots.md) ------------------------------------------------------ */
+
+static int tag_ok(const char *t)
+{
+	size_t n = strlen(t);
+	if (!n || n >= MICA_SNAP_TAG_MAX)
+		return 0;
+	for (; *t; t++)
+		if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') ||
+		      (*t >= '0' && *t <= '9') || *t == '.' || *t == '_' || *t == '-'))
+			return 0;
+	return 1;
+}
+
+/* Does partition id have a snapshot tagged tag? */
+static int has_snapshot(struct mgmt *m, uint32_t id, const char *tag)
+{
+	struct mica_mgmt_snap s;
+	for (unsigned i = 0; i < MICA_SNAP_MAX && m->ops.snaps(m->ops.ctx, i, &s) > 0; i++)
+		if (s.part == id && !strcmp(s.tag, tag))
+			return 1;
+	return 0;
+}
+
+static const char *const snap_verb[] = { "snapshot", "restore", "drop" };
+
+static void cmd_snap(struct mgmt *m, unsigned call, const char *name, const char *tag)
+{
+	const char *verb = snap_verb[call - MICA_HC_MGMT_SNAPSHOT];
+	struct mica_mgmt_part p;
+	char made[16];
+
+	if (find(m, name, &p))
+		return;
+	if (!tag) { /* snapshot NAME: the first free of snap1, snap2, ... */
+		for (unsigned k = 1; k <= MICA_SNAP_MAX + 1; k++) {
+			snprintf(made, sizeof(made), "snap%u", k);
+			if (!has_snapshot(m, p.id, made))
+				break;
+		}
+		tag = made;
+	}
+	if (!tag_ok(tag)) {
+		char shown[41]; /* vmm's printf has no precision */
+		snprintf(shown, sizeof(shown), "%s", tag);
+		say_line(m, "cannot %s '%s' (tag '%s'): a tag is 1 to %u letters, digits, '.', "
+			 "'_' or '-'", verb, p.name, shown, MICA_SNAP_TAG_MAX - 1);
+		return;
+	}
+	long rc = m->ops.snap(m->ops.ctx, call, p.id, tag, strlen(tag));
+	if (rc == 0)
+		return; /* Mica's log line says what was done */
+	const char *why;
+	switch (rc) {
+	case MICA_EPERM: why = "it runs this console (the service partition)"; break;
+	case MICA_MGMT_ENOENT: why = "it has no snapshot of that tag (snapshots lists them)"; break;
+	case MICA_MGMT_EEXIST: why = "it has a snapshot of that tag already (drop it, or choose "
+				     "another tag)"; break;
+	case MICA_MGMT_ENOMEM: why = "not enough free RAM: a snapshot reserves as much as the "
+				     "RAM the partition has used (drop a snapshot, or stop a "
+				     "partition)"; break;
+	case MICA_MGMT_EFULL: why = "Mica keeps 16 snapshots at most: drop one first"; break;
+	case MICA_MGMT_EDEVICE: why = "it has passed-through PCI devices, whose state Mica "
+				      "cannot reach"; break;
+	case MICA_MGMT_ESTATE: {
+		struct mica_mgmt_part now;
+		uint32_t s = m->ops.part(m->ops.ctx, p.id, &now) > 0 ? now.state : p.state;
+		why = s == MICA_MGMT_STOPPED && call == MICA_HC_MGMT_SNAPSHOT
+			? "it is stopped: there is nothing to keep (start it)"
+			: "it is changing state now; try again in a moment";
+		break;
+	}
+	default: why = "Mica refused it (see its log line above)"; break;
+	}
+	say_line(m, "cannot %s '%s' (tag '%s'): %s", verb, p.name, tag, why);
+}
+
+static void cmd_snapshots(struct mgmt *m)
+{
+	struct mica_mgmt_snap s;
+	unsigned i = 0;
+
+	for (; i < MICA_SNAP_MAX && m->ops.snaps(m->ops.ctx, i, &s) > 0; i++) {
+		struct mica_mgmt_part p;
+		char age[16], used[16], held[16];
+		if (!i)
+			say_line(m, "%-16s %-16s %8s %9s %8s %8s", "PARTITION", "TAG", "AGE", "PAUSED",
+				 "IN USE", "HELD");
+		if (m->ops.part(m->ops.ctx, s.part, &p) <= 0)
+			snprintf(p.name, sizeof(p.name), "#%u", s.part + 1);
+		fmt_uptime(s.age_ms, age, sizeof(age));
+		fmt_size(s.touched_bytes, used, sizeof(used));
+		fmt_size(s.held_bytes, held, sizeof(held));
+		say_line(m, "%-16s %-16s %8s %7lluus %8s %8s", p.name, s.tag, age,
+			 (ull)s.pause_us, used, held);
+	}
+	if (!i)
+		say_line(m, "no snapshots (snapshot NAME [TAG] takes one)");
+	else
+		say_line(m, "(IN USE: the partition's RAM that held anything when it was taken; HELD: "
+			    "RAM the snapshot holds now, its copies and reserve)");
+}
+
 /* Escape sequences, byte by byte: 1 when c belongs to one (ESC, ESC and the byte after
  * it, or ESC [ up to its final byte 0x40-0x7e), which is then dropped. esc: 0 outside one,
  * 1 after ESC, 2 inside ESC [. */
@@ -394,6 +497,11 @@ static void cmd_help(struct mgmt *m)
 	say_line(m, "  restart NAME     as a reboot");
 	say_line(m, "  pause NAME       its vCPUs held where they are");
 	say_line(m, "  resume NAME      a paused partition goes on");
+	say_line(m, "  snapshot NAME [TAG]  keep its state in RAM (paused for a moment; TAG: "
+		    "snap1, snap2, ...)");
+	say_line(m, "  snapshots        the snapshots kept");
+	say_line(m, "  restore NAME TAG back to that snapshot (running, or paused if it was)");
+	say_line(m, "  drop NAME TAG    forget that snapshot, its RAM back to the pool");
 	say_line(m, "  help             this");
 	say_line(m, "  exit             keys go back to the partition (or Ctrl-] then 1-9)");
 }
@@ -411,7 +519,8 @@ int mgmt_run(struct mgmt *m, const char *line)
 		if (!*p)
 			break;
 		if (n == WORDS_MAX) {
-			say_line(m, "too many words: every command takes at most one NAME (type help)");
+			say_line(m, "too many words: no command takes more than a NAME and a TAG "
+				    "(type help)");
 			return 0;
 		}
 		w[n++] = p;
@@ -449,6 +558,28 @@ int mgmt_run(struct mgmt *m, const char *line)
 			cmd_stats(m, w[1]);
 		else
 			cmd_log(m, w[1]);
+		return 0;
+	}
+	if (!strcmp(w[0], "snapshots")) {
+		if (n > 1)
+			say_line(m, "usage: snapshots");
+		else
+			cmd_snapshots(m);
+		return 0;
+	}
+	if (!strcmp(w[0], "snapshot")) {
+		if (n < 2 || n > 3)
+			say_line(m, "usage: snapshot NAME [TAG]");
+		else
+			cmd_snap(m, MICA_HC_MGMT_SNAPSHOT, w[1], n == 3 ? w[2] : NULL);
+		return 0;
+	}
+	if (!strcmp(w[0], "restore") || !strcmp(w[0], "drop")) {
+		if (n != 3)
+			say_line(m, "usage: %s NAME TAG", w[0]);
+		else
+			cmd_snap(m, w[0][0] == 'r' ? MICA_HC_MGMT_RESTORE : MICA_HC_MGMT_DROP, w[1],
+				 w[2]);
 		return 0;
 	}
 	for (unsigned k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)

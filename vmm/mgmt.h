@@ -24,6 +24,11 @@ struct mgmt_ops {
 	long (*log)(void *ctx, unsigned index, char *buf, size_t len, uint64_t from);
 	/* MICA_HC_MGMT_ATTACH: 0, or a MICA_E* code. */
 	long (*attach)(void *ctx, unsigned index);
+	/* MICA_HC_MGMT_SNAPSHOT, _RESTORE or _DROP (call) of the snapshot tag (len bytes):
+	 * 0 or a MICA_E* / MICA_MGMT_E* code. */
+	long (*snap)(void *ctx, unsigned call, unsigned index, const char *tag, size_t len);
+	/* MICA_HC_MGMT_SNAPS: bytes written, or < 0 past the last snapshot. */
+	long (*snaps)(void *ctx, unsigned slot, struct mica_mgmt_snap *out);
 	void *ctx;
 };
 

@@ -1,5 +1,5 @@
 /* The management test build's script (vmm/mgmttest.h). The partitions are the scenario's:
- * hello (start = no) and counter. */
+ * hello (start = no), counter and snapmem (tests/guests/snapmem.c). */
 #include <string.h>
 #include "vmm/mgmttest.h"
 #include "vmm/rt/cpu.h"
@@ -20,6 +20,15 @@ static const struct {
 	{ "start hello", 300 },
 	{ "stats counter", 0 },
 	{ "log counter", 0 },
+	/* snapshots (docs/snapshots.md): snapmem checks its RAM and XMM5 every tick */
+	{ "snapshot snapmem s1", 1200 },
+	{ "snapshots", 0 },
+	{ "restore snapmem s1", 1200 },
+	{ "pause snapmem", 300 },
+	{ "restore snapmem s1", 300 },
+	{ "resume snapmem", 1200 },
+	{ "drop snapmem s1", 0 },
+	{ "snapshots", 0 },
 };
 
 static void wait_ms(unsigned ms)

@@ -242,8 +242,8 @@ static void reset(struct svc_dev *d, const struct mica_ioreq *r)
 		net_port_reset(&net_pool, &net_ports_of(d)[d->be.net.port]);
 		say_net_stats(d);
 	}
-	if (r->arg[0] == 1)
-		return; /* the guest partition restarted or stopped: nobody waits */
+	if (r->arg[0] == 1 || r->arg[0] == MICA_IOREQ_RESET_RESTORED)
+		return; /* the guest partition restarted, stopped or was restored: nobody waits */
 	long rc = hcall(MICA_HC_SVC_DONE, r->id, 0, 0);
 	if (rc < 0)
 		say("device %u: MICA_HC_SVC_DONE(%u) refused (%ld)", index_of(d), r->id, rc);
@@ -290,14 +290,26 @@ static long mg_log(void *ctx, unsigned index, char *buf, size_t len, uint64_t fr
 	return hcall5(MICA_HC_MGMT_LOG, index, (long)(uintptr_t)buf, (long)len, (long)from, 0);
 }
 
+static long mg_snap(void *ctx, unsigned call, unsigned index, const char *tag, size_t len)
+{
+	return hcall(call, index, (long)(uintptr_t)tag, (long)len);
+}
+
+static long mg_snaps(void *ctx, unsigned slot, struct mica_mgmt_snap *out)
+{
+	return hcall(MICA_HC_MGMT_SNAPS, slot, (long)(uintptr_t)out, sizeof(*out));
+}
+
 static struct mgmt console;
 
 void serve_manage_keys(const uint8_t *keys, size_t n)
 {
 	static int ready;
 	if (!ready) {
-		const struct mgmt_ops ops = { mg_part, mg_ctl, mg_write, mg_leave, mg_log, mg_attach,
-						 NULL };
+		const struct mgmt_ops ops = {
+			.part = mg_part, .ctl = mg_ctl, .write = mg_write, .leave = mg_leave,
+			.log = mg_log, .attach = mg_attach, .snap = mg_snap, .snaps = mg_snaps,
+		};
 		mgmt_init(&console, &ops);
 		ready = 1;
 	}
@@ -345,6 +357,8 @@ void serve_request(const struct mica_ioreq *r)
 		break;
 	case MICA_IOREQ_QUEUE:
 		vdev_setup_queue(&d->v, r->queue, r->size, r->arg[0], r->arg[1], r->arg[2]);
+		if (r->data[0] == MICA_IOREQ_QUEUE_RESUME)
+			vdev_resume_queue(&d->v, r->queue);
 		serve_queue(d, r->queue); /* a queue enabled after DRIVER_OK may have buffers */
 		flush(d);
 		break;

@@ -319,6 +319,16 @@ int vq_next(struct vq *q, const struct vq_mem *m, struct vq_chain *c, char *err,
 	return 1;
 }
 
+int vq_resume(struct vq *q, const struct vq_mem *m)
+{
+	if (!m || !m->base || m->size < q->ring_end || q->size == 0 || q->broken)
+		return MICA_EINVAL;
+	uint16_t idx = ld16(m, q->used + 2);
+	q->last_avail_idx = q->used_idx = q->signalled_used = idx;
+	q->signalled_valid = 0;
+	return 0;
+}
+
 int vq_push(struct vq *q, const struct vq_mem *m, uint16_t head, uint32_t written)
 {
 	if (!m || !m->base || m->size < q->ring_end || q->size == 0 || head >= q->size)

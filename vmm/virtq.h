@@ -87,6 +87,12 @@ int vq_next(struct vq *q, const struct vq_mem *m, struct vq_chain *c, char *err,
  * not a descriptor index, nothing is outstanding, or m no longer holds the rings. */
 int vq_push(struct vq *q, const struct vq_mem *m, uint16_t head, uint32_t written);
 
+/* A queue set up again after its partition was restored from a snapshot: the device takes
+ * up where the used ring's index stands (every chain made available after it is taken
+ * again: the service answers each chain before it takes the next, so nothing it had
+ * taken was unanswered). 0, or MICA_EINVAL when the queue is not set up. */
+int vq_resume(struct vq *q, const struct vq_mem *m);
+
 /* After one or more vq_push(): 1 if the driver wants an interrupt now (used_event with
  * event_idx, else the avail NO_INTERRUPT flag), 0 if not, MICA_EINVAL if m no longer holds
  * the rings. */

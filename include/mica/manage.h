@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <mica/hypercall.h>
 
-#define MICA_MGMT_VERSION 1
+#define MICA_MGMT_VERSION 2 /* 2: snapshots (calls 39-42) */
 
 enum mica_mgmt_hypercall {
 	/* () -> MICA_MGMT_VERSION. Any other caller than the manager: MICA_EPERM (for every
@@ -41,6 +41,27 @@ enum mica_mgmt_hypercall {
 	 * Ctrl-], which comes back to the management console with a line saying how much
 	 * each wrote meanwhile. MICA_EPERM: the manager itself. */
 	MICA_HC_MGMT_ATTACH = 38,
+	/* (index, gpa tag, len) -> 0: the partition's state is kept in RAM under tag
+	 * (docs/snapshots.md): it is paused while its vCPUs and devices are saved and its RAM
+	 * is write-protected, then goes on as it was (running, paused or stopped). tag: len
+	 * bytes, 1 .. MICA_SNAP_TAG_MAX - 1 of [A-Za-z0-9._-]. MICA_MGMT_EEXIST: it has a
+	 * snapshot of that tag; MICA_MGMT_ENOMEM: not enough free RAM for the copies its
+	 * writes may need; MICA_MGMT_EFULL: MICA_SNAP_MAX snapshots are kept;
+	 * MICA_MGMT_EDEVICE: it has passed-through devices (their state is out of reach) or
+	 * its RAM is not held piece by piece; MICA_MGMT_ESTATE: it is stopped (nothing to
+	 * keep) or changing. */
+	MICA_HC_MGMT_SNAPSHOT = 39,
+	/* (index, gpa tag, len) -> 0: the partition is back at the moment of the snapshot
+	 * (RAM, vCPUs, devices, the service's queue positions), running, or paused if it was
+	 * paused. It may be running, paused or stopped (after a crash, too). Its clocks jump
+	 * forward to now (docs/snapshots.md). MICA_MGMT_ENOENT: no such snapshot. */
+	MICA_HC_MGMT_RESTORE = 40,
+	/* (index, gpa tag, len) -> 0: the snapshot is dropped, its RAM back to the pool.
+	 * MICA_MGMT_ENOENT: no such snapshot. */
+	MICA_HC_MGMT_DROP = 41,
+	/* (slot, gpa struct mica_mgmt_snap *, size) -> bytes written; MICA_EINVAL past the
+	 * last. Slots are 0 .. n-1, oldest first. */
+	MICA_HC_MGMT_SNAPS = 42,
 };
 
 /* Keys typed at the console while it is in management (Ctrl-] then m) come to the
@@ -48,7 +69,15 @@ enum mica_mgmt_hypercall {
  * the console has just entered management (print a greeting and the prompt). */
 #define MICA_IOREQ_MANAGE 8
 
-#define MICA_MGMT_ESTATE (-16)
+#define MICA_MGMT_ESTATE  (-16)
+#define MICA_MGMT_ENOENT  (-2)  /* no such snapshot */
+#define MICA_MGMT_ENOMEM  (-12) /* not enough free RAM */
+#define MICA_MGMT_EEXIST  (-17) /* that snapshot exists */
+#define MICA_MGMT_EDEVICE (-19) /* passed-through devices: state out of reach */
+#define MICA_MGMT_EFULL   (-28) /* no room for another snapshot */
+
+#define MICA_SNAP_TAG_MAX 32 /* with the NUL */
+#define MICA_SNAP_MAX 16
 
 enum mica_mgmt_op {
 	MICA_MGMT_OP_STOP = 1,    /* as a power-off: devices reset, the RAM kept until start */
@@ -99,6 +128,18 @@ struct mica_mgmt_part {
 	uint64_t log_size;        /* of it, the ring keeps the last log_size bytes (0: none) */
 	char name[MICA_NAME_MAX]; /* NUL-terminated */
 	char image[MICA_NAME_MAX]; /* the config's image =, NUL-terminated (cut if longer) */
+};
+
+/* What MICA_HC_MGMT_SNAPS writes about one snapshot. */
+struct mica_mgmt_snap {
+	uint32_t part;            /* the partition's index */
+	uint32_t vcpus;
+	uint64_t age_ms;          /* since it was taken */
+	uint64_t pause_us;        /* how long the partition was paused to take it */
+	uint64_t ram_bytes;       /* the partition's RAM */
+	uint64_t touched_bytes;   /* of it, what held anything when it was taken */
+	uint64_t held_bytes;      /* RAM the snapshot holds now: copies and reserved spares */
+	char tag[MICA_SNAP_TAG_MAX];
 };
 
 #endif

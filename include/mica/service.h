@@ -112,6 +112,9 @@ enum mica_ioreq_type {
 	 * (available) ring, arg[2] device (used) ring, all guest-physical, as the driver
 	 * wrote them (the service checks them: vq_setup()). */
 	MICA_IOREQ_QUEUE = 1,
+	/* (data[0] = MICA_IOREQ_QUEUE_RESUME: the partition was restored from a snapshot;
+	 * the queue takes up where its used ring's index stands, every buffer made available
+	 * after it being taken again.) */
 	/* The guest notified `queue` (one request per queue until the service takes it). */
 	MICA_IOREQ_NOTIFY = 2,
 	/* The driver set FEATURES_OK and Mica accepted it: arg[0] = the features the driver
@@ -123,12 +126,17 @@ enum mica_ioreq_type {
 	 * stopped: arg[0] = 1 then). Forget every queue; the driver polls the status until
 	 * MICA_HC_SVC_DONE(id). */
 	MICA_IOREQ_RESET = 4,
+	/* (arg[0] = MICA_IOREQ_RESET_RESTORED: the partition was restored from a snapshot; its
+	 * devices' set-up follows as requests. Nobody waits for this one either.) */
 	/* The guest wrote len (1, 2, 4) bytes of device config at arg[0]: value arg[1]. Mica
 	 * has already stored them in its copy; the backend may act. */
 	MICA_IOREQ_CONFIG = 5,
 	/* Typed input for a virtio console: len bytes in data. */
 	MICA_IOREQ_INPUT = 6,
 };
+
+#define MICA_IOREQ_QUEUE_RESUME    1
+#define MICA_IOREQ_RESET_RESTORED  2
 
 struct mica_ioreq {
 	uint32_t id;      /* the request's sequence number (for MICA_HC_SVC_DONE) */

@@ -68,13 +68,16 @@ int msr_platform_read(struct vcpu *v, uint32_t index, uint64_t *value)
  * never changes its rate, so one write is all the guest ever needs. */
 static int system_time(struct vcpu *v, uint64_t value)
 {
-	if (!(value & 1))
+	if (!(value & 1)) {
+		v->irq.pvclock = 0;
 		return 0;
+	}
 	uint64_t gpa = value & ~1ULL;
 	struct pvclock_time *t = partition_guest_ptr(v->part, gpa, sizeof(*t));
 	if (!t || (gpa & 3))
 		return MICA_EINVAL;
 	pvclock_fill(t, arch_tsc_hz(), v->part->clock_epoch, rdtsc());
+	v->irq.pvclock = value; /* a restore marks it (kernel/snapshot.c) */
 	return 0;
 }
 

@@ -12,6 +12,8 @@
 #define MSR_KVM_PV_EOI_EN       0x4b564d04u /* kernel/irq.c */
 #define KVM_FEATURE_CLOCKSOURCE2        (1u << 3)
 #define KVM_FEATURE_CLOCKSOURCE_STABLE  (1u << 24)
+#define PVCLOCK_GUEST_STOPPED           (1u << 1) /* flags: the guest was stopped; its
+						   * watchdogs clear it and look away once */
 
 struct pvclock_time {          /* the layout the guest reads (32 bytes) */
 	uint32_t version;      /* even: consistent */

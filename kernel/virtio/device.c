@@ -202,6 +202,73 @@ void vdev_partition_reset(struct partition *p)
 	spin_unlock(&p->pci_lock, f);
 }
 
+void vdev_save(struct partition *p, struct vio *out)
+{
+	uint64_t f = spin_lock(&p->pci_lock);
+	for (unsigned s = 1; s < VPCI_SLOTS; s++)
+		if (p->pci_dev[s])
+			out[s] = p->pci_dev[s]->vio;
+	spin_unlock(&p->pci_lock, f);
+}
+
+static void post(struct vdev *d, uint16_t type, uint16_t queue, uint16_t size, uint64_t a0,
+		 uint64_t a1, uint64_t a2, uint8_t flag)
+{
+	struct mica_ioreq rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.type = type;
+	rq.device = (uint16_t)d->index;
+	rq.queue = queue;
+	rq.size = size;
+	rq.arg[0] = a0;
+	rq.arg[1] = a1;
+	rq.arg[2] = a2;
+	rq.data[0] = flag;
+	if (service_post(&rq))
+		log_info("partition '%s': the service did not take the restored state of its "
+			 "virtio %s (its ring is full or it is not running)", d->part->name,
+			 type_name(d->type));
+}
+
+void vdev_restore(struct partition *p, const struct vio *in)
+{
+	uint64_t f = spin_lock(&p->pci_lock);
+	for (unsigned s = 1; s < VPCI_SLOTS; s++) {
+		struct vdev *d = p->pci_dev[s];
+		if (!d)
+			continue;
+		/* The driver's side as it was; what the backend offers stays as it is now. */
+		struct vio now = d->vio, *v = &d->vio;
+		*v = in[s];
+		v->nvec = now.nvec;
+		v->max_queues = now.max_queues;
+		v->attached = now.attached;
+		v->dev_features = now.dev_features;
+		v->num_queues = now.num_queues;
+		v->queue_max = now.queue_max;
+		v->config_len = now.config_len;
+		memcpy(v->config, now.config, sizeof(v->config));
+		v->config_generation = now.config_generation;
+		v->reset_pending = 0;
+		d->reset_id = 0;
+		memset(d->notify_posted, 0, sizeof(d->notify_posted));
+		if (!v->attached)
+			continue;
+		post(d, MICA_IOREQ_RESET, 0, 0, MICA_IOREQ_RESET_RESTORED, 0, 0, 0);
+		if (!(v->status & VIO_S_FEATURES_OK))
+			continue;
+		post(d, MICA_IOREQ_FEATURES, 0, 0, v->drv_features, 0, 0, 0);
+		for (unsigned q = 0; q < v->num_queues && q < VIO_QUEUES_MAX; q++)
+			if (v->q[q].enable)
+				post(d, MICA_IOREQ_QUEUE, (uint16_t)q, v->q[q].size, v->q[q].desc,
+				     v->q[q].driver, v->q[q].device, MICA_IOREQ_QUEUE_RESUME);
+		if (v->status & VIO_S_DRIVER_OK)
+			post(d, MICA_IOREQ_DRIVER_OK, 0, 0, v->drv_features, 0, 0, 0);
+	}
+	spin_unlock(&p->pci_lock, f);
+}
+
 unsigned vdev_service_gone(void)
 {
 	unsigned broken = 0;

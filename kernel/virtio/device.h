@@ -48,6 +48,14 @@ int vdev_create(struct partition *p, const struct boot_file *disk);
  * power-on state; the backend is told to forget what it knew of them. */
 void vdev_partition_reset(struct partition *p);
 
+/* Snapshots (kernel/snapshot.c), with p held: the driver's side of p's devices, by slot
+ * (VPCI_SLOTS entries), saved and put back. A restore tells the service that each device
+ * was reset and set up again as the driver had it, every queue taking up where its used
+ * ring stands (MICA_IOREQ_QUEUE_RESUME): requests the driver had made available and the
+ * service had not answered at the snapshot are served again. */
+void vdev_save(struct partition *p, struct vio *out);
+void vdev_restore(struct partition *p, const struct vio *in);
+
 /* Typed input for p's virtio console; 0 if p has none (use the UART). */
 int vdev_console_input(struct partition *p, const uint8_t *bytes, size_t n);
 

@@ -722,6 +722,18 @@ class Allow(Step):
             ctx["forbidden"].pop(p, None)
 
 
+class Watch(Step):
+    """From here on, fn(line, ctx) sees every console line before the step that takes it
+    (to remember something the later steps check); complete at once."""
+
+    def __init__(self, fn, what="watching the console"):
+        self.fn = fn
+        self.what = what
+
+    def begin(self, console, ctx):
+        ctx.setdefault("watch", []).append(self.fn)
+
+
 class Run(Step):
     """Types one shell command into partition `part`'s shell and checks its answer.
 
@@ -825,7 +837,7 @@ def play(console, script, timeout, on_line=None):
             step.begin(console, ctx)
         except Failure as e:
             raise Failure(f"{e} (step {i} of {total}: {step.what})") from None
-        if isinstance(step, (Type, Forbid, Allow)):
+        if isinstance(step, (Type, Forbid, Allow, Watch)):
             continue
         step_deadline = deadline
         if step.timeout:
@@ -839,6 +851,8 @@ def play(console, script, timeout, on_line=None):
                               f"(step {i} of {total})")
             if on_line:
                 on_line(line)
+            for fn in ctx.get("watch", ()):
+                fn(line, ctx)
             for f in ctx["forbidden"].values():
                 if f.search(line):
                     raise Failure(f"forbidden /{f.pattern}/ appeared: {line!r} "

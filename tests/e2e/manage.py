@@ -41,6 +41,11 @@ def log(text):
     return lit("mica: " + text) + "$"
 
 
+def log_re(pattern):
+    """One of Mica's own lines (a regex), maybe after the prompt."""
+    return r"mica: " + pattern + "$"
+
+
 def said(part, text):
     """A partition's line, maybe after the prompt."""
     return lit(f"[{part}] ") + text
@@ -177,9 +182,11 @@ def script():
 
 
 def scripted():
+    import snapshots  # noqa: E402 (it imports this module)
     """What the management test build of the service (vmm/mgmttest.c) does by itself."""
     return Script(
         [
+            snapshots.WATCH,
             BANNER,
             Wait(started("counter", "2", "16 MiB", "counter.elf"),
                  r"^mica: partition 'hello' ready on CPU 1: 16 MiB, image hello\.elf; not "
@@ -208,11 +215,28 @@ def scripted():
             Wait(r"^'counter': running, up \S+, 1 restarts, 1 vCPUs, image counter\.elf$"),
             Wait(r"^--- 'counter': the last \d+ bytes of its console output", r"^count \d+$",
                  r"^--- end of 'counter' ---$"),
+            # snapshots: snapmem goes back to the tick it was at, RAM and XMM5 with it
+            snapshots.Ticks(log_re(r"partition 'snapmem': snapshot 's1' taken \(\d+ MiB of its "
+                                   r"RAM in use, paused \d+ us: [^)]*\)"), key="s1"),
+            Wait(r"^snapmem +s1 +\S+ +\d+us +\d+M +\d+[MK]$"),
+            snapshots.Ticks(log_re(r"partition 'snapmem': restored to snapshot 's1' \(in \d+ "
+                                   r"us\)"), key="before"),
+            snapshots.TickBack("s1", "before"),
+            snapshots.Ticks(log("partition 'snapmem' paused from the management console: its "
+                                "vCPUs wait where they were (resume snapmem goes on)"),
+                            key="paused"),
+            Wait(log_re(r"partition 'snapmem': restored to snapshot 's1' \(in \d+ "
+                                  r"us\); it stays paused \(resume goes on\)")),
+            Wait(log("partition 'snapmem' resumed from the management console")),
+            snapshots.TickBack("s1", "paused"),
+            Wait(log("partition 'snapmem': snapshot 's1' dropped")),
+            Wait(r"^no snapshots"),
             Wait(said("svc", lit("mgmttest: script done"))),
             Wait(COUNT),
+            Wait(said("snapmem", r"tick \d+$")),
         ],
         forbidden=[r"mica: partition 'svc' (stopped|restarting)", r"bad request",
-                   r"^cannot |^no partition|^unknown command|^usage:"],
+                   r"^cannot |^no partition|^unknown command|^usage:", lit("snapmem: FAIL")],
     )
 
 
@@ -230,6 +254,7 @@ MANAGE_SCENARIOS = [
         "types a script into its own console (list, pause, resume, stop, start, restart, "
         "start a start = no partition, stats); the counter is held while paused and "
         "stopped, and goes on after",
-        CONFIG.replace("image = vmm.elf", "image = vmm-mgmttest.elf").split("[partition tui]")[0],
-        [VMM_MGMTTEST, "hello.elf", "counter.elf"], scripted(), timeout=240),
+        CONFIG.replace("image = vmm.elf", "image = vmm-mgmttest.elf").split("[partition tui]")[0]
+        + "[partition snapmem]\ncpus = 3\nmemory = 16M\nimage = snapmem.elf\n",
+        [VMM_MGMTTEST, "hello.elf", "counter.elf", "snapmem.elf"], scripted(), timeout=300),
 ]

@@ -2,7 +2,8 @@
 # Included by the top Makefile; builds $(BUILD)/guests/<name>.elf.
 
 GUEST_NAMES := hello cpuid probe triple hcfuzz counter crasher bench vhostile vrestart vbench svcprobe \
-	defects spinner edu victim attack_msr attack_virt attack_io attack_s2 attack_irq attack_arch chaos rezero tui
+	defects spinner edu victim attack_msr attack_virt attack_io attack_s2 attack_irq attack_arch chaos rezero tui \
+	snapmem
 GUEST_ELFS  := $(patsubst %,$(BUILD)/guests/%.elf,$(GUEST_NAMES))
 
 GUEST_DIR := tests/guests

@@ -120,6 +120,28 @@ int main(unsigned vcpu)
 	       MICA_EFAULT);
 	expect("MGMT_ATTACH to itself", hcall(MICA_HC_MGMT_ATTACH, 0, 0), MICA_EPERM);
 	expect("MGMT_ATTACH to partition 9", hcall(MICA_HC_MGMT_ATTACH, 9, 0), MICA_EINVAL);
+	static char tag[40] = "probe";
+	const long t = (long)(uintptr_t)tag;
+	expect("MGMT_SNAPSHOT of itself", hcall6(MICA_HC_MGMT_SNAPSHOT, 0, t, 5, 0, 0), MICA_EPERM);
+	expect("MGMT_SNAPSHOT of partition 9", hcall6(MICA_HC_MGMT_SNAPSHOT, 9, t, 5, 0, 0),
+	       MICA_EINVAL);
+	expect("MGMT_SNAPSHOT with an empty tag", hcall6(MICA_HC_MGMT_SNAPSHOT, SERVED, t, 0, 0, 0),
+	       MICA_EINVAL);
+	expect("MGMT_SNAPSHOT with a 32-byte tag", hcall6(MICA_HC_MGMT_SNAPSHOT, SERVED, t, 32, 0, 0),
+	       MICA_EINVAL);
+	expect("MGMT_SNAPSHOT with a tag outside RAM",
+	       hcall6(MICA_HC_MGMT_SNAPSHOT, SERVED, far, 5, 0, 0), MICA_EFAULT);
+	tag[2] = '/';
+	expect("MGMT_SNAPSHOT with a '/' in the tag",
+	       hcall6(MICA_HC_MGMT_SNAPSHOT, SERVED, t, 5, 0, 0), MICA_EINVAL);
+	tag[2] = 'o';
+	expect("MGMT_RESTORE of a snapshot never taken",
+	       hcall6(MICA_HC_MGMT_RESTORE, SERVED, t, 5, 0, 0), MICA_MGMT_ENOENT);
+	expect("MGMT_DROP of a snapshot never taken", hcall6(MICA_HC_MGMT_DROP, SERVED, t, 5, 0, 0),
+	       MICA_MGMT_ENOENT);
+	expect("MGMT_SNAPS slot 0 with none kept", hcall6(MICA_HC_MGMT_SNAPS, 0, buf, 256, 0, 0),
+	       MICA_EINVAL);
+	expect("MGMT_SNAPS into 8 bytes", hcall6(MICA_HC_MGMT_SNAPS, 0, buf, 8, 0, 0), MICA_EINVAL);
 
 	/* What it may: the served partition's RAM, exactly that much. */
 	long win = hcall(MICA_HC_SVC_MAP, MICA_SVC_MAP_RAM, SERVED);

@@ -52,6 +52,46 @@ static long f_attach(void *ctx, unsigned i)
 	return 0;
 }
 
+/* The snapshots Mica keeps, as MICA_HC_MGMT_SNAPS lists them; the last call made. */
+static struct mica_mgmt_snap snaps_kept[4];
+static unsigned nsnaps, snap_calls, snap_call, snap_index;
+static char snap_tag[64];
+static long snap_rc;
+
+static long f_snap(void *ctx, unsigned call, unsigned i, const char *tag, size_t len)
+{
+	snap_calls++;
+	snap_call = call;
+	snap_index = i;
+	cr_assert(len < sizeof(snap_tag));
+	memcpy(snap_tag, tag, len);
+	snap_tag[len] = '\0';
+	return snap_rc;
+}
+
+static long f_snaps(void *ctx, unsigned slot, struct mica_mgmt_snap *o)
+{
+	if (slot >= nsnaps)
+		return MICA_EINVAL;
+	*o = snaps_kept[slot];
+	return sizeof(*o);
+}
+
+static void kept(unsigned i, unsigned part, const char *tag)
+{
+	struct mica_mgmt_snap *k = &snaps_kept[i];
+	memset(k, 0, sizeof(*k));
+	k->part = part;
+	k->vcpus = 2;
+	k->age_ms = 75000;
+	k->pause_us = 420;
+	k->ram_bytes = 256 << 20;
+	k->touched_bytes = 96 << 20;
+	k->held_bytes = 100 << 20;
+	snprintf(k->tag, sizeof(k->tag), "%s", tag);
+	nsnaps = i + 1;
+}
+
 /* web's console output since boot: log_text[from - log_base ...]; reads before
  * log_oldest fail as Mica's do when the ring has moved on. */
 static const char *log_text;
@@ -98,7 +138,12 @@ static void clear(void)
 
 static void setup(void)
 {
-	const struct mgmt_ops ops = { f_part, f_ctl, f_write, f_leave, f_log, f_attach, NULL };
+	const struct mgmt_ops ops = {
+		.part = f_part, .ctl = f_ctl, .write = f_write, .leave = f_leave, .log = f_log,
+		.attach = f_attach, .snap = f_snap, .snaps = f_snaps,
+	};
+	nsnaps = snap_calls = 0;
+	snap_rc = 0;
 	part(0, "svc", MICA_MGMT_RUNNING, 1, 16, MICA_MGMT_F_SERVICE);
 	part(1, "web", MICA_MGMT_RUNNING, 0x6, 1024, MICA_MGMT_F_DISK | MICA_MGMT_F_NET);
 	part(2, "tiny", MICA_MGMT_STOPPED, 8, 16, 0);
@@ -183,9 +228,9 @@ Test(mgmt, refusals)
 	mgmt_run(&m, "stop web tiny");
 	expect_out("usage: stop NAME\n");
 	mgmt_run(&m, "a b c d e");
-	expect_out("too many words: every command takes at most one NAME (type help)\n");
-	mgmt_run(&m, "snapshot web");
-	expect_out("unknown command 'snapshot' (type help)\n");
+	expect_out("too many words: no command takes more than a NAME and a TAG (type help)\n");
+	mgmt_run(&m, "clone web");
+	expect_out("unknown command 'clone' (type help)\n");
 	cr_expect_eq(ctl_calls, 0, "nothing reached Mica");
 
 	ctl_rc = MICA_EPERM;
@@ -303,4 +348,74 @@ Test(mgmt, console_attach)
 	mgmt_run(&m, "console");
 	expect_out("usage: console NAME\n");
 	cr_expect_eq(attaches, 0);
+}
+
+Test(mgmt, snapshot_commands)
+{
+	mgmt_run(&m, "snapshots");
+	expect_out("no snapshots (snapshot NAME [TAG] takes one)\n");
+	mgmt_run(&m, "snapshot web before-upgrade");
+	cr_expect_eq(snap_calls, 1);
+	cr_expect_eq(snap_call, MICA_HC_MGMT_SNAPSHOT);
+	cr_expect_eq(snap_index, 1);
+	cr_expect_str_eq(snap_tag, "before-upgrade");
+	kept(0, 1, "snap1");
+	mgmt_run(&m, "snapshot 2"); /* by number, no tag: the first free snapN */
+	cr_expect_str_eq(snap_tag, "snap2");
+	mgmt_run(&m, "restore web snap1");
+	cr_expect_eq(snap_call, MICA_HC_MGMT_RESTORE);
+	cr_expect_str_eq(snap_tag, "snap1");
+	mgmt_run(&m, "drop web snap1");
+	cr_expect_eq(snap_call, MICA_HC_MGMT_DROP);
+	clear();
+	mgmt_run(&m, "snapshots");
+	expect_out("PARTITION        TAG                   AGE    PAUSED   IN USE     HELD\n");
+	expect_out("web              snap1               1m15s     420us      96M     100M\n");
+}
+
+Test(mgmt, snapshot_refusals)
+{
+	mgmt_run(&m, "snapshot");
+	expect_out("usage: snapshot NAME [TAG]\n");
+	mgmt_run(&m, "restore web");
+	expect_out("usage: restore NAME TAG\n");
+	mgmt_run(&m, "drop web");
+	expect_out("usage: drop NAME TAG\n");
+	mgmt_run(&m, "snapshots web");
+	expect_out("usage: snapshots\n");
+	mgmt_run(&m, "snapshot web a/b");
+	expect_out("cannot snapshot 'web' (tag 'a/b'): a tag is 1 to 31 letters, digits, '.', '_' "
+		   "or '-'\n");
+	mgmt_run(&m, "snapshot web 0123456789012345678901234567890123");
+	expect_out("cannot snapshot 'web' (tag '0123456789012345678901234567890123'): a tag is");
+	mgmt_run(&m, "snapshot nosuch x");
+	expect_out("no partition 'nosuch' (there are: svc, web, tiny)\n");
+	cr_expect_eq(snap_calls, 0, "nothing reached Mica");
+
+	static const struct { long rc; const char *cmd, *want; } cases[] = {
+		{ MICA_EPERM, "snapshot svc x",
+		  "cannot snapshot 'svc' (tag 'x'): it runs this console (the service partition)\n" },
+		{ MICA_MGMT_ENOENT, "restore web x",
+		  "cannot restore 'web' (tag 'x'): it has no snapshot of that tag (snapshots lists "
+		  "them)\n" },
+		{ MICA_MGMT_ENOENT, "drop web x", "cannot drop 'web' (tag 'x'): it has no snapshot" },
+		{ MICA_MGMT_EEXIST, "snapshot web x",
+		  "cannot snapshot 'web' (tag 'x'): it has a snapshot of that tag already" },
+		{ MICA_MGMT_ENOMEM, "snapshot web x", "cannot snapshot 'web' (tag 'x'): not enough "
+		  "free RAM" },
+		{ MICA_MGMT_EFULL, "snapshot web x", "Mica keeps 16 snapshots at most: drop one first" },
+		{ MICA_MGMT_EDEVICE, "snapshot web x", "it has passed-through PCI devices, whose "
+		  "state Mica cannot reach\n" },
+		{ MICA_MGMT_ESTATE, "snapshot tiny x",
+		  "cannot snapshot 'tiny' (tag 'x'): it is stopped: there is nothing to keep (start "
+		  "it)\n" },
+		{ MICA_MGMT_ESTATE, "restore web x", "it is changing state now; try again in a moment" },
+		{ -99, "restore web x", "Mica refused it (see its log line above)" },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		clear();
+		snap_rc = cases[i].rc;
+		mgmt_run(&m, cases[i].cmd);
+		expect_out(cases[i].want);
+	}
 }

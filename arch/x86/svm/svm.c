@@ -244,6 +244,29 @@ static void svm_stage2_flush(struct vcpu *v)
 	vmcb_of(v)->ctl.tlb_control = TLB_CONTROL_FLUSH_ALL;
 }
 
+/* The whole VMCB is the guest's state; what points at Mica's own tables (the permission
+ * maps, the nested page tables and their ASID) stays as this vCPU has it. */
+static void svm_vcpu_save(struct vcpu *v, void *buf)
+{
+	_Static_assert(sizeof(struct vmcb) <= VIRT_STATE_MAX, "a VMCB fits a state buffer");
+	memcpy(buf, vmcb_of(v), sizeof(struct vmcb));
+}
+
+static void svm_vcpu_load(struct vcpu *v, const void *buf)
+{
+	struct vmcb *vm = vmcb_of(v);
+	uint64_t iopm = vm->ctl.iopm_pa, msrpm = vm->ctl.msrpm_pa, ncr3 = vm->ctl.ncr3;
+	uint32_t asid = vm->ctl.asid;
+
+	memcpy(vm, buf, sizeof(*vm));
+	vm->ctl.iopm_pa = iopm;
+	vm->ctl.msrpm_pa = msrpm;
+	vm->ctl.ncr3 = ncr3;
+	vm->ctl.asid = asid;
+	vm->ctl.clean = 0;                           /* the CPU caches nothing of it */
+	vm->ctl.tlb_control = TLB_CONTROL_FLUSH_ALL; /* nor translations of the guest's */
+}
+
 static const struct virt_ops svm_ops = {
 	.name = "svm",
 	.hcall_insn = MICA_HCALL_INSN_VMMCALL,
@@ -255,6 +278,8 @@ static const struct virt_ops svm_ops = {
 	.vcpu_init = svm_vcpu_init,
 	.vcpu_reset = svm_vcpu_reset,
 	.vcpu_run = svm_vcpu_run,
+	.vcpu_save = svm_vcpu_save,
+	.vcpu_load = svm_vcpu_load,
 	.inject_exception = svm_inject_exception,
 	.get_paging = svm_get_paging,
 	.guest_cpl = svm_guest_cpl,

@@ -282,6 +282,8 @@ void vmx_apply_reset(struct vcpu *v)
 	invalidate_tlbs(v);
 }
 
+static void apply_load(struct vcpu *v, const struct vmx_snap *s);
+
 static void __attribute__((noreturn)) vmx_vcpu_run(struct vcpu *v)
 {
 	struct vmx_vcpu *vx = v->hw;
@@ -292,6 +294,10 @@ static void __attribute__((noreturn)) vmx_vcpu_run(struct vcpu *v)
 	setup_vmcs(v);
 	vx->vmcs_ready = 1;
 	vmx_apply_reset(v);
+	if (vx->load_pending) {
+		vx->load_pending = 0;
+		apply_load(v, &vx->load);
+	}
 	vmx_loop(v);
 }
 
@@ -416,6 +422,101 @@ static int vmx_msr_write(struct vcpu *v, uint32_t index, uint64_t value)
 	return MICA_ENOSYS;
 }
 
+/* The guest's VMCS fields: segments, descriptor tables, control registers as the guest
+ * and the CPU see them, the MSRs the VMCS holds, and the event and interruptibility
+ * state of the next entry (an interrupt being injected, an interrupt shadow, HLT). */
+static const uint32_t snap_fields[] = {
+	GUEST_ES_SEL, GUEST_ES_SEL + 2, GUEST_ES_SEL + 4, GUEST_ES_SEL + 6, GUEST_ES_SEL + 8,
+	GUEST_ES_SEL + 10, GUEST_ES_SEL + 12, GUEST_ES_SEL + 14,
+	GUEST_ES_LIMIT, GUEST_ES_LIMIT + 2, GUEST_ES_LIMIT + 4, GUEST_ES_LIMIT + 6,
+	GUEST_ES_LIMIT + 8, GUEST_ES_LIMIT + 10, GUEST_ES_LIMIT + 12, GUEST_ES_LIMIT + 14,
+	GUEST_ES_AR, GUEST_ES_AR + 2, GUEST_ES_AR + 4, GUEST_ES_AR + 6, GUEST_ES_AR + 8,
+	GUEST_ES_AR + 10, GUEST_ES_AR + 12, GUEST_ES_AR + 14,
+	GUEST_ES_BASE, GUEST_ES_BASE + 2, GUEST_ES_BASE + 4, GUEST_ES_BASE + 6,
+	GUEST_ES_BASE + 8, GUEST_ES_BASE + 10, GUEST_ES_BASE + 12, GUEST_ES_BASE + 14,
+	GUEST_GDTR_LIMIT, GUEST_IDTR_LIMIT, GUEST_GDTR_BASE, GUEST_IDTR_BASE,
+	GUEST_CR0, GUEST_CR3, GUEST_CR4, VMCS_CR0_SHADOW, VMCS_CR4_SHADOW, GUEST_DR7,
+	GUEST_RSP, GUEST_RFLAGS, GUEST_PENDING_DBG, GUEST_SYSENTER_CS, GUEST_SYSENTER_ESP,
+	GUEST_SYSENTER_EIP, GUEST_DEBUGCTL, GUEST_PAT, GUEST_EFER, GUEST_INTERRUPTIBILITY,
+};
+/* Written after the others: the entry's event and mode, and the interrupt window. */
+static const uint32_t snap_late[] = {
+	GUEST_ACTIVITY, VMCS_ENTRY_INTR_INFO, VMCS_ENTRY_EXC_ERROR, VMCS_ENTRY_INSN_LEN,
+	VMCS_ENTRY_CTLS, VMCS_PROC_CTLS,
+};
+_Static_assert(sizeof(snap_fields) / 4 + sizeof(snap_late) / 4 <= VMX_SNAP_FIELDS,
+	       "room for the fields");
+_Static_assert(sizeof(struct vmx_snap) <= VIRT_STATE_MAX, "a state fits its buffer");
+
+#define NSNAP (sizeof(snap_fields) / sizeof(snap_fields[0]))
+#define NLATE (sizeof(snap_late) / sizeof(snap_late[0]))
+
+static void vmx_vcpu_save(struct vcpu *v, void *buf)
+{
+	struct vmx_vcpu *vx = v->hw;
+	struct vmx_snap *s = buf;
+
+	memset(s, 0, sizeof(*s));
+	s->boot = vx->boot;
+	s->star = vx->star;
+	s->lstar = vx->lstar;
+	s->cstar = vx->cstar;
+	s->sfmask = vx->sfmask;
+	s->kernel_gs_base = vx->kernel_gs_base;
+	if (vx->reset_pending || !vx->vmcs_ready) {
+		s->kind = VMX_SNAP_BOOT; /* its VMCS has nothing of the guest's yet */
+		return;
+	}
+	s->kind = VMX_SNAP_VMCS;
+	s->nfields = NSNAP + NLATE;
+	for (unsigned i = 0; i < NSNAP; i++)
+		s->field[i] = vmread(snap_fields[i]);
+	for (unsigned i = 0; i < NLATE; i++)
+		s->field[NSNAP + i] = vmread(snap_late[i]);
+}
+
+/* Writes s into the current VMCS (on the owning CPU). */
+static void apply_load(struct vcpu *v, const struct vmx_snap *s)
+{
+	for (unsigned i = 0; i < NSNAP; i++)
+		vmwrite(snap_fields[i], s->field[i]);
+	for (unsigned i = 0; i < NLATE; i++)
+		vmwrite(snap_late[i], s->field[NSNAP + i]);
+	vmwrite(GUEST_RIP, v->regs.rip);
+	invalidate_tlbs(v); /* nothing of the guest's old address spaces survives */
+}
+
+static void vmx_vcpu_load(struct vcpu *v, const void *buf)
+{
+	struct vmx_vcpu *vx = v->hw;
+	const struct vmx_snap *s = buf;
+
+	vx->star = s->star;
+	vx->lstar = s->lstar;
+	vx->cstar = s->cstar;
+	vx->sfmask = s->sfmask;
+	vx->kernel_gs_base = s->kernel_gs_base;
+	/* This CPU runs only this vCPU: the real MSRs are the guest's (vmx_msr_write). */
+	wrmsr_safe(MSR_STAR, s->star);
+	wrmsr_safe(MSR_LSTAR, s->lstar);
+	wrmsr_safe(MSR_CSTAR, s->cstar);
+	wrmsr_safe(MSR_SFMASK, s->sfmask);
+	wrmsr_safe(MSR_KERNEL_GS_BASE, s->kernel_gs_base);
+	vx->load_pending = 0;
+	if (s->kind != VMX_SNAP_VMCS) {
+		vx->boot = s->boot;
+		__atomic_store_n(&vx->reset_pending, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	__atomic_store_n(&vx->reset_pending, 0, __ATOMIC_RELEASE);
+	if (vx->vmcs_ready) {
+		apply_load(v, s);
+	} else {
+		vx->load = *s; /* vmx_vcpu_run writes it after the host state */
+		vx->load_pending = 1;
+	}
+}
+
 static const struct virt_ops vmx_ops = {
 	.name = "vmx",
 	.hcall_insn = MICA_HCALL_INSN_VMCALL,
@@ -427,6 +528,8 @@ static const struct virt_ops vmx_ops = {
 	.vcpu_init = vmx_vcpu_init,
 	.vcpu_reset = vmx_vcpu_reset,
 	.vcpu_run = vmx_vcpu_run,
+	.vcpu_save = vmx_vcpu_save,
+	.vcpu_load = vmx_vcpu_load,
 	.inject_exception = vmx_inject_exception,
 	.get_paging = vmx_get_paging,
 	.guest_cpl = vmx_guest_cpl,

@@ -10,6 +10,20 @@
 /* A vCPU's VMCS can be written only on the CPU where it is current, so a reset asked for
  * by another CPU (partition restart) is recorded here and applied by the owner before its
  * next VM entry. */
+/* What a snapshot keeps of a vCPU (kernel/snapshot.c): the VMCS fields that are the
+ * guest's, or, for a vCPU that has not entered the guest since its last reset, that
+ * reset's boot state. */
+#define VMX_SNAP_FIELDS 64
+struct vmx_snap {
+	uint32_t kind;           /* VMX_SNAP_BOOT or VMX_SNAP_VMCS */
+	uint32_t nfields;
+	struct vcpu_boot_state boot;
+	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
+	uint64_t field[VMX_SNAP_FIELDS];
+};
+#define VMX_SNAP_BOOT 1
+#define VMX_SNAP_VMCS 2
+
 struct vmx_vcpu {
 	uint64_t vmcs_pa;
 	struct vcpu_boot_state boot;
@@ -17,6 +31,8 @@ struct vmx_vcpu {
 	int vmcs_ready;          /* host state and controls written on the owning CPU */
 	uint64_t eptp;
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base; /* not switched by VMX */
+	int load_pending;        /* a snapshot's state for the first entry (vmx_vcpu_run) */
+	struct vmx_snap load;
 };
 
 static inline uint64_t vmread(uint64_t field)

@@ -1,0 +1,248 @@
+"""Snapshots in RAM (issue #14, docs/snapshots.md), driven through the management console.
+
+snapmem checks every tick that its RAM (one word in each page of 6 MiB) and XMM5 hold
+what its previous tick left there, then moves on and prints "tick N". A restore must
+bring it back to the tick it was at when the snapshot was taken, RAM, registers and FPU
+together (it would print "snapmem: FAIL" otherwise), and it must go on ticking."""
+
+import re
+
+import os
+
+from harness import Allow, Failure, Forbid, Run, Script, Type, Wait, Watch
+from manage import ESC, log, log_re, said
+from scenarios import BANNER, Scenario, lit, started
+from linux import ready
+from virtio import E2E_DIR, HELLO, LINUX_FILES, SERVICE_PART, VMM, linux, make_disk, ping_check
+
+CONFIG = SERVICE_PART + """
+[partition snapmem]
+cpus = 1
+memory = 16M
+image = snapmem.elf
+
+[partition counter]
+cpus = 2
+memory = 16M
+image = counter.elf
+"""
+
+TICK = re.compile(r"\[snapmem\] tick (\d+)$")
+
+
+def last_tick(line, ctx):
+    """The Watch that keeps the last tick snapmem printed in ctx["last"]."""
+    m = TICK.search(line)
+    if m:
+        ctx["last"] = int(m.group(1))
+
+
+WATCH = Watch(last_tick, "remembering snapmem's ticks")
+
+
+class Ticks(Wait):
+    """Waits for patterns like Wait, remembering as ctx[key] the last tick snapmem printed
+    before they all appeared (WATCH must come first)."""
+
+    def __init__(self, *patterns, key, timeout=None):
+        super().__init__(*patterns, timeout=timeout)
+        self.key = key
+
+    def feed(self, line, ctx):
+        done = super().feed(line, ctx)
+        if done:
+            ctx[self.key] = ctx.get("last", -1)
+        return done
+
+
+def cmd(line, *answers, timeout=30):
+    return [Type(line + "\r"), Wait(*answers, timeout=timeout)]
+
+
+class TickBack(Wait):
+    """The first tick after a restore: the one after the snapshot's (the snapshot's log
+    line may follow one more tick), and well before the last one seen."""
+
+    def __init__(self, snap_key, before_key):
+        super().__init__(r"\[snapmem\] tick \d+$", timeout=30)
+        self.snap_key, self.before_key = snap_key, before_key
+        self.what = f"snapmem's first tick after the restore to be the one after {snap_key}'s"
+
+    def feed(self, line, ctx):
+        m = TICK.search(line)
+        if not m:
+            return False
+        got, snap = int(m.group(1)), ctx[self.snap_key]
+        if got not in (snap, snap + 1) or got >= ctx[self.before_key]:
+            raise Failure(f"after the restore snapmem went on at tick {got}; the snapshot "
+                          f"was taken after tick {snap - 1}..{snap}, the last tick before the "
+                          f"restore was {ctx[self.before_key]}")
+        return True
+
+
+TICKS = said("snapmem", r"tick \d+$")
+
+
+def ticks(n):
+    return [Wait(TICKS) for _ in range(n)]
+
+
+FORBIDDEN = [lit("snapmem: FAIL"), r"mica: partition 'svc' (stopped|restarting)",
+             r"bad request", r"PANIC", r"exception"]
+
+
+def script():
+    return Script([
+        WATCH,
+        BANNER,
+        Wait(started("snapmem", "1", "16 MiB", "snapmem.elf"),
+             said("snapmem", lit("snapmem: start (6144 KiB checked every tick)"))),
+        *ticks(3),
+        Type(ESC + "m"),
+        Wait(r"Mica management console: type help"),
+        *cmd("snapshots", r"^no snapshots \(snapshot NAME \[TAG\] takes one\)$"),
+        Type("snapshot snapmem one\r"),
+        Ticks(log_re(r"partition 'snapmem': snapshot 'one' taken \(\d+ MiB of its RAM in use, "
+                     r"paused \d+ us: vCPUs parked \d+, saved \d+, devices and RAM "
+                     r"\d+\)"), key="one"),
+        *ticks(4),
+        *cmd("snapshots", r"^PARTITION +TAG +AGE +PAUSED +IN USE +HELD$",
+             r"^snapmem +one +\S+ +\d+us +\d+M +\d+[MK]$"),
+        Type("restore snapmem one\r"),
+        Ticks(log_re(r"partition 'snapmem': restored to snapshot 'one' \(in \d+ us\)"),
+              key="before1"),
+        TickBack("one", "before1"),
+        *ticks(4),  # and on: timers, RAM, registers all as they should be
+        # again: the snapshot is still there, and still what it was
+        Type("restore snapmem one\r"),
+        Ticks(log_re(r"partition 'snapmem': restored to snapshot 'one' \(in \d+ us\)"),
+              key="before2"),
+        TickBack("one", "before2"),
+        *ticks(2),
+        # a second snapshot beside the first; a restore of a paused partition stays paused
+        Type("snapshot snapmem two\r"),
+        Ticks(log_re(r"partition 'snapmem': snapshot 'two' taken .*"), key="two"),
+        *ticks(3),
+        *cmd("snapshot snapmem two", r"^cannot snapshot 'snapmem' \(tag 'two'\): it has a "
+                                     r"snapshot of that tag already"),
+        Type("pause snapmem\r"),
+        Ticks(log("partition 'snapmem' paused from the management console: its vCPUs wait "
+                  "where they were (resume snapmem goes on)"), key="before3"),
+        *cmd("restore snapmem two", log_re(r"partition 'snapmem': restored to snapshot 'two' "
+                                           r"\(in \d+ us\); it stays paused \(resume goes "
+                                           r"on\)")),
+        *cmd("resume snapmem", log("partition 'snapmem' resumed from the management console")),
+        TickBack("two", "before3"),
+        *ticks(2),
+        # after a stop (its devices reset, as after a crash): back where snapshot one was
+        *cmd("stop snapmem", log("partition 'snapmem' stopped: stopped from the management "
+                                 "console")),
+        *cmd("snapshot snapmem three", r"^cannot snapshot 'snapmem' \(tag 'three'\): it is "
+                                       r"stopped: there is nothing to keep \(start it\)$"),
+        Type("restore snapmem one\r"),
+        Ticks(log_re(r"partition 'snapmem': restored to snapshot 'one' .*"), key="stopped"),
+        TickBack("one", "stopped"),
+        *ticks(2),
+        # refusals
+        *cmd("restore snapmem nosuch", r"^cannot restore 'snapmem' \(tag 'nosuch'\): it has no "
+                                       r"snapshot of that tag"),
+        *cmd("snapshot svc x", r"^cannot snapshot 'svc' \(tag 'x'\): it runs this console"),
+        *cmd("snapshot snapmem a/b", r"^cannot snapshot 'snapmem' \(tag 'a/b'\): a tag is 1 "
+                                     r"to 31 letters"),
+        # dropped, the RAM they held goes back
+        *cmd("drop snapmem one", log("partition 'snapmem': snapshot 'one' dropped")),
+        *cmd("drop snapmem two", log("partition 'snapmem': snapshot 'two' dropped")),
+        *cmd("snapshots", r"^no snapshots"),
+        *cmd("exit", log_re(r"console input goes to partition \d '\w+' again")),
+        *ticks(3),
+    ], forbidden=FORBIDDEN)
+
+
+# --- Linux: 2 vCPUs, a virtio disk and network, a peer on the same switch ----------------
+
+LINUX_DISK = os.path.join(E2E_DIR, "snap-disk.img")
+LINUX_CONFIG = (SERVICE_PART + "\n"
+                + linux("linux", "1-2", "mica.ip=10.0.0.1/24",
+                        ["disk = snap-disk.img", "net = lan"]) + "\n"
+                + linux("peer", 3, "mica.ip=10.0.0.2/24", ["net = lan"]))
+GREETING = r"Mica management console: type help"
+BACK = log_re(r"console input goes to partition 2 'linux' again")
+ENDS = r"^mica: partition 'linux' (stopped|restarting)"
+BEFORE = "disk-before\ntmpfs-before"
+
+
+def manage(*lines):
+    """Into the management console, the commands (each with its answer), and back."""
+    steps = [Type(ESC + "m"), Wait(GREETING)]
+    for line, answer in lines:
+        steps += cmd(line, answer, timeout=120)
+    return steps + cmd("exit", BACK)
+
+
+def linux_script(cfg):
+    return Script([
+        BANNER,
+        Wait(started("linux", "1,2", "256 MiB", "vmlinuz"), started("peer", "3", "256 MiB",
+                                                                      "vmlinuz")),
+        Forbid(ENDS),
+        Wait(ready("linux"), HELLO("linux"), ready("peer"), HELLO("peer"), timeout=600),
+        # state to keep: a file on the disk, one in tmpfs, a process counting
+        Run("mke2fs -q /dev/vda >/dev/null 2>&1 && mkdir -p /mnt && mount /dev/vda /mnt && "
+            "echo disk-before > /mnt/f && sync && echo tmpfs-before > /tmp/t && "
+            "cat /mnt/f /tmp/t", BEFORE, timeout=120),
+        Run("(i=0; while :; do i=$((i+1)); echo $i > /tmp/c; usleep 100000; done) "
+            ">/dev/null 2>&1 & true", r".*"),
+        Run("ping -c 1 -W 5 10.0.0.2", ping_check, timeout=60),
+        *manage(("snapshot linux s1", log_re(r"partition 'linux': snapshot 's1' taken \(\d+ "
+                                             r"MiB of its RAM in use, paused \d+ us: [^)]*\); its "
+                                             r"disk copied"))),
+        # changes after it, everywhere
+        Run("echo disk-after > /mnt/f && sync && echo tmpfs-after > /tmp/t && touch /tmp/new "
+            "&& cat /mnt/f /tmp/t", "disk-after\ntmpfs-after", timeout=60),
+        *manage(("restore linux s1", log_re(r"partition 'linux': restored to snapshot 's1' "
+                                            r"\(in \d+ us\)"))),
+        # all back, and it goes on: timers, the counting process, disk, network
+        Run("cat /mnt/f /tmp/t; test ! -e /tmp/new", BEFORE),
+        Run("a=$(cat /tmp/c); sleep 1; b=$(cat /tmp/c); test $b -gt $a && echo counting",
+            "counting"),
+        Run("echo 3 > /proc/sys/vm/drop_caches && cat /mnt/f", "disk-before"),
+        Run("dd if=/dev/urandom of=/mnt/g bs=4k count=64 2>/dev/null && sync && "
+            "echo 3 > /proc/sys/vm/drop_caches && wc -c < /mnt/g", "262144", timeout=60),
+        Run("ping -c 2 -W 5 10.0.0.2", ping_check, timeout=60),
+        # a crash: the kernel panics (panic=-1 reboots it), and the snapshot brings it back
+        Allow(ENDS),
+        Type("echo c > /proc/sysrq-trigger\n"),
+        Wait(r"^mica: partition 'linux' restarting", timeout=120),
+        *manage(("restore linux s1", log_re(r"partition 'linux': restored to snapshot 's1' "
+                                            r"\(in \d+ us\)"))),
+        Forbid(ENDS),
+        Run("cat /mnt/f /tmp/t", BEFORE),
+        Run("a=$(cat /tmp/c); sleep 1; b=$(cat /tmp/c); test $b -gt $a && echo counting",
+            "counting"),
+        Run("ping -c 1 -W 5 10.0.0.2", ping_check, timeout=60),
+        *manage(("drop linux s1", log("partition 'linux': snapshot 's1' dropped"))),
+    ], forbidden=[r"^mica: partition '(svc|peer)' (stopped|restarting)", r"bad request",
+                  r"soft lockup", r"rcu: INFO", r"^mica: partition 'linux': virtio",
+                  r"hung_task", r"PANIC"])
+
+
+LINUX_SCENARIO = Scenario(
+    "snapshot-linux",
+    "a 2-vCPU Linux with a virtio disk and network beside a peer on its switch: a file on "
+    "the disk, one in tmpfs and a counting process are snapshotted, changed, and come back "
+    "with a restore; then timers, the process, the disk and ping to the peer go on; after a "
+    "kernel panic (and the reboot it causes) the snapshot brings it back again",
+    LINUX_CONFIG, LINUX_FILES + [VMM, LINUX_DISK], linux_script, timeout=1200,
+    vendors=("svm",), env={"MICA_SMP": "4", "MICA_MEM": "1024"})
+LINUX_SCENARIO.prepare = lambda: make_disk(LINUX_DISK, 24)
+
+SNAPSHOT_SCENARIOS = [
+    Scenario(
+        "snapshot-console",
+        "snapshots in RAM from the management console: snapmem (6 MiB of RAM and XMM5 "
+        "checked every tick) snapshotted, restored twice, a second snapshot restored while "
+        "paused, one restored after a stop; refusals; both dropped",
+        CONFIG, [VMM, "snapmem.elf", "counter.elf"],
+        script(), timeout=240, vendors=("svm",)),
+    LINUX_SCENARIO,
+]
