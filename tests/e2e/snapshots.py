@@ -12,6 +12,7 @@ import os
 from harness import Allow, Failure, Forbid, Run, Script, Type, Wait, Watch
 from manage import ESC, log, log_re, said
 from scenarios import BANNER, Scenario, lit, started
+from soak import FREE, FreeSame, Remember
 from linux import ready
 from virtio import E2E_DIR, HELLO, LINUX_FILES, SERVICE_PART, VMM, linux, make_disk, ping_check
 
@@ -98,6 +99,9 @@ def script():
         Wait(started("snapmem", "1", "16 MiB", "snapmem.elf"),
              said("snapmem", lit("snapmem: start (6144 KiB checked every tick)"))),
         *ticks(3),
+        Type(ESC + "f"),
+        Wait(FREE),
+        Remember("free_before"),
         Type(ESC + "m"),
         Wait(r"Mica management console: type help"),
         *cmd("snapshots", r"^no snapshots \(snapshot NAME \[TAG\] takes one\)$"),
@@ -155,6 +159,7 @@ def script():
         *cmd("snapshots", r"^no snapshots"),
         *cmd("exit", log_re(r"console input goes to partition \d '\w+' again")),
         *ticks(3),
+        FreeSame(),  # every page a snapshot held is back in the pool
     ], forbidden=FORBIDDEN)
 
 

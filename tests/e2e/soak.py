@@ -132,7 +132,7 @@ class FreeSame(Step):
 
     def end(self, ctx):
         before = int(ctx["free_before"].group(1))
-        print(f"soak: free memory {before} KiB before, {self.now} KiB after", flush=True)
+        print(f"free memory: {before} KiB before, {self.now} KiB after", flush=True)
         if self.now != before:
             raise Failure(f"free memory went from {before} KiB to {self.now} KiB: a leak")
 
