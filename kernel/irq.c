@@ -37,15 +37,27 @@ void irq_vcpu_reset(struct vcpu *v, int on, int ap)
  * is out, with the vCPU's lock held), it looks: bit cleared, the guest ended the interrupt
  * and Mica does the EOI now; bit still set, Mica clears it and the guest will write the
  * EOI register as usual. Only this vCPU's CPU touches the word while the vCPU is out of
- * the guest, and the guest clears it with one instruction: no race. */
-static void pv_eoi_sync(struct vcpu_irq *q)
+ * the guest, and the guest clears it with one instruction: no race.
+ *
+ * Mica writes the word through partition_guest_ptr() every time, never a pointer kept
+ * from the enable: the piece of RAM it is in may have been write-protected for a
+ * snapshot since (kernel/snapshot.h), and must be copied for the snapshot first. */
+static uint32_t *pv_eoi_word(struct vcpu *v)
 {
+	uint32_t *w = partition_guest_ptr(v->part, v->irq.pv_eoi_msr & ~1ull, sizeof(*w));
+	return w ? w : v->irq.pv_eoi; /* checked at the enable: always in its RAM */
+}
+
+static void pv_eoi_sync(struct vcpu *v)
+{
+	struct vcpu_irq *q = &v->irq;
 	if (__builtin_expect(!q->pv_eoi_set, 1))
 		return;
 	q->pv_eoi_set = 0;
-	uint32_t w = __atomic_load_n(q->pv_eoi, __ATOMIC_RELAXED);
+	uint32_t *word = pv_eoi_word(v);
+	uint32_t w = __atomic_load_n(word, __ATOMIC_RELAXED);
 	if (w & 1)
-		__atomic_store_n(q->pv_eoi, w & ~1u, __ATOMIC_RELAXED);
+		__atomic_store_n(word, w & ~1u, __ATOMIC_RELAXED);
 	else
 		vlapic_eoi(&q->lapic); /* edge-triggered only: nothing for the IOAPIC */
 }
@@ -68,7 +80,7 @@ int irq_pv_eoi_enable(struct vcpu *v, uint64_t value)
 			return MICA_EINVAL;
 	}
 	uint64_t f = spin_lock(&q->lock);
-	pv_eoi_sync(q);
+	pv_eoi_sync(v);
 	q->pv_eoi = w;
 	q->pv_eoi_msr = value;
 	spin_unlock(&q->lock, f);
@@ -177,7 +189,7 @@ int irq_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 	if (!v->irq.on)
 		return MICA_ENOSYS;
 	uint64_t f = spin_lock(&v->irq.lock);
-	pv_eoi_sync(&v->irq);
+	pv_eoi_sync(v);
 	int rc = vlapic_rdmsr(&v->irq.lapic, msr, rdtsc(), val);
 	spin_unlock(&v->irq.lock, f);
 	return rc;
@@ -190,7 +202,7 @@ int irq_msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 	if (!v->irq.on)
 		return MICA_ENOSYS;
 	uint64_t f = spin_lock(&v->irq.lock);
-	pv_eoi_sync(&v->irq);
+	pv_eoi_sync(v);
 	int rc = vlapic_wrmsr(&v->irq.lapic, msr, val, rdtsc(), &ipi);
 	spin_unlock(&v->irq.lock, f);
 	if (rc == VLAPIC_WR_IPI) {
@@ -278,7 +290,7 @@ void irq_before_entry(struct vcpu *v)
 	if (__builtin_expect(q->rtc_deadline != 0, 0))
 		rtc_poll(v);
 	uint64_t f = spin_lock(&q->lock);
-	pv_eoi_sync(q);
+	pv_eoi_sync(v);
 	vlapic_timer_update(&q->lapic, rdtsc());
 	int vec = vlapic_highest_pending(&q->lapic);
 	if (vec >= 0) {
@@ -290,7 +302,8 @@ void irq_before_entry(struct vcpu *v)
 		}
 	}
 	if (q->pv_eoi && vlapic_lazy_eoi_ok(&q->lapic)) {
-		__atomic_store_n(q->pv_eoi, *q->pv_eoi | 1u, __ATOMIC_RELAXED);
+		uint32_t *word = pv_eoi_word(v);
+		__atomic_store_n(word, *word | 1u, __ATOMIC_RELAXED);
 		q->pv_eoi_set = 1;
 	}
 	timer_sync(next_deadline(q));
@@ -310,7 +323,7 @@ void irq_halt(struct vcpu *v, int guest_if)
 		if (q->rtc_deadline)
 			rtc_poll(v);
 		uint64_t f = spin_lock(&q->lock);
-		pv_eoi_sync(q);
+		pv_eoi_sync(v);
 		vlapic_timer_update(&q->lapic, rdtsc());
 		int pending = vlapic_highest_pending(&q->lapic) >= 0;
 		if (!(pending && guest_if))

@@ -171,7 +171,9 @@ void snapshot_vcpu_serve(struct vcpu *v)
 	}
 }
 
-/* Asks every parked vCPU of p to save into s, or load from it; waits until all have. */
+/* Asks every parked vCPU of p to save into s, or load from it; waits until all have.
+ * A parked vCPU answers at once (a kick wakes its idle loop); one that has not within 2 s
+ * may still be about to write into s: the caller then keeps s's memory out of the pool. */
 static int vcpus_serve(struct partition *p, struct snapshot *s, int load)
 {
 	for (unsigned i = 0; i < p->nvcpus; i++) {
@@ -359,8 +361,7 @@ int snapshot_take(struct partition *p, const char *tag)
 	uint64_t t_held = rdtsc();
 	if (vcpus_serve(p, s, 0)) {
 		partition_unhold(p, was);
-		free_snapshot_memory(s);
-		s->used = 0;
+		s->used = 0; /* its memory stays out of the pool: a late answer may land there */
 		return MICA_MGMT_ESTATE;
 	}
 	uint64_t t_saved = rdtsc();
@@ -431,6 +432,18 @@ int snapshot_restore(struct partition *p, const char *tag)
 	clocks_jumped(p, s);
 	int rc = vcpus_serve(p, s, 1);
 	p->ram_zeroed = 0;
+	if (rc) {
+		/* Some vCPUs as they were, some as they are: nothing to run. Stopped, it can be
+		 * started afresh or restored again; the snapshot stays (a load only reads it). */
+		for (unsigned i = 0; i < p->nvcpus; i++)
+			__atomic_store_n(&p->vcpus[i].snap_load, NULL, __ATOMIC_RELEASE);
+		s->used = 1;
+		p->started_tsc = 0;
+		log_info("partition '%s' stopped: restoring snapshot '%s' failed (a vCPU did not "
+			 "load its state); start it, or restore again", p->name, tag);
+		partition_unhold(p, PART_STOPPED);
+		return MICA_MGMT_ESTATE;
+	}
 	if (was == PART_STOPPED)
 		p->started_tsc = 0; /* it starts again (partition_unhold) */
 	s->used = 1;
@@ -438,7 +451,7 @@ int snapshot_restore(struct partition *p, const char *tag)
 		 (rdtsc() - t0) * 1000000 / arch_tsc_hz(),
 		 was == PART_PAUSED ? "; it stays paused (resume goes on)" : "");
 	partition_unhold(p, was == PART_PAUSED ? PART_PAUSED : PART_RUNNING);
-	return rc ? MICA_MGMT_ESTATE : 0;
+	return 0;
 }
 
 int snapshot_drop(struct partition *p, const char *tag)
