@@ -327,6 +327,8 @@ static void manage(const struct mica_ioreq *r)
 
 void serve_request(const struct mica_ioreq *r)
 {
+	if (r->type == MICA_IOREQ_CANCELLED)
+		return; /* withdrawn by Mica: a restore's set-up follows */
 	if (r->type == MICA_IOREQ_MANAGE) {
 		manage(r);
 		return;

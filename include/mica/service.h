@@ -133,6 +133,10 @@ enum mica_ioreq_type {
 	MICA_IOREQ_CONFIG = 5,
 	/* Typed input for a virtio console: len bytes in data. */
 	MICA_IOREQ_INPUT = 6,
+	/* (8 is MICA_IOREQ_MANAGE, include/mica/manage.h.) Mica withdrew this request before
+	 * the service took it: its device was restored from a snapshot, and a RESET with
+	 * MICA_IOREQ_RESET_RESTORED follows. Nothing to do. */
+	MICA_IOREQ_CANCELLED = 9,
 };
 
 #define MICA_IOREQ_QUEUE_RESUME    1

@@ -255,6 +255,9 @@ void vdev_restore(struct partition *p, const struct vio *in)
 		memset(d->notify_posted, 0, sizeof(d->notify_posted));
 		if (!v->attached)
 			continue;
+		/* What the service has not taken yet was asked of the device as it was before
+		 * the restore (a NOTIFY against queue positions it no longer has): withdrawn. */
+		service_cancel(d->index);
 		post(d, MICA_IOREQ_RESET, 0, 0, MICA_IOREQ_RESET_RESTORED, 0, 0, 0);
 		if (!(v->status & VIO_S_FEATURES_OK))
 			continue;

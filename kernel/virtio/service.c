@@ -63,6 +63,14 @@ int service_post(struct mica_ioreq *rq)
 	return rc;
 }
 
+unsigned service_cancel(unsigned device)
+{
+	uint64_t f = spin_lock(&svc.lock);
+	unsigned n = svc.ring_gpa ? svcring_cancel(ring(), svc.size, svc.head, (uint16_t)device) : 0;
+	spin_unlock(&svc.lock, f);
+	return n;
+}
+
 int service_ready(void)
 {
 	return __atomic_load_n(&svc.ring_gpa, __ATOMIC_ACQUIRE) != 0;

@@ -19,6 +19,10 @@ int service_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret);
  * 0, or MICA_EINVAL when there is no running service or its ring is full or broken. */
 int service_post(struct mica_ioreq *rq);
 
+/* Withdraws the requests for device the service has not taken (svcring_cancel): the
+ * caller is the service's own hypercall, so it takes none meanwhile. Returns how many. */
+unsigned service_cancel(unsigned device);
+
 /* Is a service running with its ring set up (so service_post() can reach it)? */
 int service_ready(void);
 

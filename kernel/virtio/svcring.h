@@ -25,4 +25,11 @@ enum svcring_post svcring_post(struct mica_svc_ring *ring, uint32_t size, uint32
 int svcring_consumed(const struct mica_svc_ring *ring, uint32_t size, uint32_t head,
 		     uint32_t id);
 
+/* Withdraws every request for device that the service has not taken yet (between its
+ * tail and head): each becomes MICA_IOREQ_CANCELLED, which the service skips. Only while
+ * the service is not taking requests (it is in a hypercall: its one vCPU). Returns how
+ * many; 0 with an insane tail. */
+unsigned svcring_cancel(struct mica_svc_ring *ring, uint32_t size, uint32_t head,
+			uint16_t device);
+
 #endif

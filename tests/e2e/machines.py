@@ -206,7 +206,10 @@ def default_on(name, about, ncpus, env, hello_cpu="1", counter_cpu="2", extra_st
     return Scenario(
         name, about, hello_counter(hello_cpu, counter_cpu), ["hello.elf", "counter.elf"],
         Expect(steps=[
-            BANNER.replace(r"\d+ CPUs", f"{ncpus} CPUs"),
+            # every shape measures the host's TSC (a few GHz), however its CPUs crowd the
+            # host: 32 of them once made a 2.4 GHz TSC read as 19.8 GHz (arch/x86/tsc.c)
+            BANNER.replace(r"\d+ CPUs", f"{ncpus} CPUs").replace(
+                "(, .*)?$", r", TSC [1-9]\d{3} MHz$"),
             *extra_steps,
             out("hello", lit("PASS: hello") + "$"),
             stopped("hello", POWERED_OFF),
@@ -239,11 +242,10 @@ MATRIX = [
                "others idle", 32, {"MICA_SMP": "32,sockets=2,cores=12,threads=2,maxcpus=48"},
                hello_cpu="30", counter_cpu="31", timeout=180),
     default_on("machine-no-pit", "a q35 without the 8254 PIT (pit=off) and without an HPET: "
-               "Mica measures the TSC against the ACPI PM timer and says so; timers in the "
-               "partitions still work (counter's count)", 4,
-               {"MICA_MACHINE": "q35,pit=off,hpet=off"},
-               anywhere=["^mica: " + lit("PIT channel 2 does not count: TSC measured against "
-                                         "the ACPI PM timer (port 0x608, 24 bits)") + "$"]),
+               "Mica measures the TSC against the ACPI PM timer (as on any machine that has "
+               "one) and finds a rate of a few GHz; timers in the partitions still work "
+               "(counter's count)", 4,
+               {"MICA_MACHINE": "q35,pit=off,hpet=off"}),
 ]
 # One CPU: room for one partition, on the boot CPU.
 MATRIX.append(Scenario(

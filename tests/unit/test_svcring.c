@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <mica/manage.h>
 #include "kernel/virtio/svcring.h"
 
 #define N 16u
@@ -103,4 +104,24 @@ Test(svcring, consumed_follows_the_tail)
 	cr_expect(!svcring_consumed(ring, N, head, 1));
 	ring->tail = 77; /* nonsense: nothing may wait on it */
 	cr_expect(svcring_consumed(ring, N, head, 1));
+}
+
+Test(svcring, cancel_withdraws_one_device_not_taken)
+{
+	uint32_t head = 0;
+	struct mica_ioreq r;
+	for (unsigned i = 0; i < 6; i++) {
+		r = req(i == 4 ? MICA_IOREQ_MANAGE : MICA_IOREQ_NOTIFY, (uint16_t)(i % 2));
+		cr_assert_eq(svcring_post(ring, N, &head, &r), SVCRING_POSTED);
+	}
+	ring->tail = 2; /* the service took 0 and 1 */
+	cr_expect_eq(svcring_cancel(ring, N, head, 0), 1, "request 2 (device 0); 4 is MANAGE");
+	cr_expect_eq(ring->req[0].type, MICA_IOREQ_NOTIFY, "taken: left alone");
+	cr_expect_eq(ring->req[2].type, MICA_IOREQ_CANCELLED);
+	cr_expect_eq(ring->req[3].type, MICA_IOREQ_NOTIFY, "device 1");
+	cr_expect_eq(ring->req[4].type, MICA_IOREQ_MANAGE);
+	cr_expect_eq(svcring_cancel(ring, N, head, 0), 0, "already withdrawn");
+	ring->tail = 1000; /* nonsense: nothing touched */
+	cr_expect_eq(svcring_cancel(ring, N, head, 1), 0);
+	cr_expect_eq(ring->req[5].type, MICA_IOREQ_NOTIFY);
 }
