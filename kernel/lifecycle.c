@@ -252,9 +252,9 @@ static int reload(struct partition *p)
 /* A change under way (a stop, restart or pause being carried out, or asked for) settles
  * within moments: a command typed right after Mica's log line says "stopped" waits for
  * it, a bounded while, instead of being refused. */
-static void settle(struct partition *p)
+static void settle_for(struct partition *p, uint64_t ticks)
 {
-	uint64_t end = rdtsc() + arch_tsc_hz() / 2;
+	uint64_t end = rdtsc() + ticks;
 
 	for (;;) {
 		enum part_state s = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
@@ -264,9 +264,16 @@ static void settle(struct partition *p)
 	}
 }
 
+static void settle(struct partition *p)
+{
+	settle_for(p, arch_tsc_hz() / 2);
+}
+
 int partition_hold(struct partition *p)
 {
-	settle(p);
+	/* A restart under way may take a while: each piece of RAM a snapshot still reads in
+	 * place is copied for it before the RAM is cleared (ram_reset). */
+	settle_for(p, arch_tsc_hz() * 5);
 	uint64_t f = spin_lock(&p->lock);
 	enum part_state s = p->state;
 	if (s == PART_RUNNING) {
