@@ -240,7 +240,8 @@ static void reset(struct svc_dev *d, const struct mica_ioreq *r)
 	if (d->info.type == MICA_VIRTIO_NET) {
 		sw_flush_port(&switches[d->be.net.sw].sw, d->be.net.port);
 		net_port_reset(&net_pool, &net_ports_of(d)[d->be.net.port]);
-		say_net_stats(d);
+		if (r->arg[0] != MICA_IOREQ_RESET_RESTORED) /* said by restored() already */
+			say_net_stats(d);
 	}
 	if (r->arg[0] == 1 || r->arg[0] == MICA_IOREQ_RESET_RESTORED)
 		return; /* the guest partition restarted, stopped or was restored: nobody waits */
@@ -290,9 +291,29 @@ static long mg_log(void *ctx, unsigned index, char *buf, size_t len, uint64_t fr
 	return hcall5(MICA_HC_MGMT_LOG, index, (long)(uintptr_t)buf, (long)len, (long)from, 0);
 }
 
+/* Partition `partition` was just restored from a snapshot: what its devices' queues say
+ * here is of the RAM it had before. Forget it now, before any request already waiting on
+ * the ring (another partition's packet through the switch) could put a buffer of the old
+ * queues into the restored ring; Mica's RESET (MICA_IOREQ_RESET_RESTORED) and the set-up
+ * requests after it bring the devices back. */
+static void restored(unsigned partition)
+{
+	struct mica_ioreq r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = MICA_IOREQ_RESET;
+	r.arg[0] = 1; /* as for a restart: nobody waits; the net stats are said here */
+	for (unsigned i = 0; i < ndevs; i++)
+		if (devs[i].attached && devs[i].info.partition == partition)
+			reset(&devs[i], &r);
+}
+
 static long mg_snap(void *ctx, unsigned call, unsigned index, const char *tag, size_t len)
 {
-	return hcall(call, index, (long)(uintptr_t)tag, (long)len);
+	long rc = hcall(call, index, (long)(uintptr_t)tag, (long)len);
+	if (!rc && call == MICA_HC_MGMT_RESTORE)
+		restored(index);
+	return rc;
 }
 
 static long mg_snaps(void *ctx, unsigned slot, struct mica_mgmt_snap *out)
