@@ -277,7 +277,7 @@ int partition_hold(struct partition *p)
 	uint64_t f = spin_lock(&p->lock);
 	enum part_state s = p->state;
 	if (s == PART_RUNNING) {
-		p->state = PART_ASK_HOLD; /* its own vCPUs carry it out (hold_now) */
+		p->state = PART_ASK_HOLD; /* its own vCPUs carry it out (park_all) */
 		spin_unlock(&p->lock, f);
 		for (unsigned k = 0; k < p->nvcpus; k++)
 			arch_kick_cpu(p->vcpus[k].cpu);
