@@ -197,37 +197,6 @@ Test(virtq, single_readable)
 	cr_expect_eq(next(), 0);
 }
 
-/* After a restore the queue is set up afresh and takes up at the used ring's index: the
- * chains made available after it are taken again, the ones answered are not. */
-Test(virtq, resume_at_the_used_index)
-{
-	for (unsigned i = 0; i < 3; i++) {
-		set_desc(DESC, i, BUF + 0x100 * i, 100, 0, 0);
-		publish((uint16_t)i);
-	}
-	cr_assert_eq(next(), 1, "%s", err);
-	cr_assert_eq(vq_push(&q, &mem, ch.head, 0), 0);
-	cr_assert_eq(next(), 1, "%s", err); /* taken, not answered: a restore replays it */
-	cr_assert_eq(vq_setup(&q, &mem, &cfg, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(vq_resume(&q, &mem), 0);
-	cr_expect_eq(q.last_avail_idx, 1);
-	cr_expect_eq(q.used_idx, 1);
-	cr_assert_eq(next(), 1, "%s", err);
-	cr_expect_eq(ch.head, 1, "the unanswered chain again");
-	cr_assert_eq(next(), 1, "%s", err);
-	cr_expect_eq(ch.head, 2);
-	cr_expect_eq(next(), 0);
-	cr_assert_eq(vq_push(&q, &mem, 1, 0), 0);
-	cr_expect_eq(rd16(USED + 2), 2, "used index goes on from the ring's");
-}
-
-Test(virtq, resume_refuses_a_queue_not_set_up)
-{
-	struct vq none;
-	memset(&none, 0, sizeof(none));
-	cr_expect_eq(vq_resume(&none, &mem), MICA_EINVAL);
-}
-
 Test(virtq, direct_read_then_write)
 {
 	/* virtio-blk style: header, data, data, status; out of table order. */
