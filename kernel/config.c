@@ -362,6 +362,40 @@ static int parse_modules(struct parser *ps, struct span v)
 /* pci = ADDR[, ADDR ...]: host PCI functions ([segment:]bus:device.function, hex), each
  * given to one partition only. Whether they exist and may be passed through is checked
  * against the machine later (kernel/assign_check.c). */
+/* disk = nvme:NAME: the GPT partition named NAME on the NVMe disk the service partition
+ * drives (docs/storage.md). Names as sgdisk -c writes them, limited to characters that
+ * need no quoting anywhere: 1..36 of A-Z a-z 0-9 . _ - */
+static int parse_nvme_disk(struct parser *ps, struct span v)
+{
+	struct cfg_partition *cur = ps->cur;
+	char ex[EXCERPT_MAX + 8];
+	struct span name = { v.p + 5, v.n - 5 };
+
+	if (name.n == 0 || name.n > CFG_NVME_NAME_MAX - 1)
+		return cfg_fail(ps->err, ps->line,
+			    "disk '%s': expected nvme:NAME with a GPT partition name of 1 to %u "
+			    "characters", excerpt(ex, v, EXCERPT_MAX), CFG_NVME_NAME_MAX - 1);
+	for (unsigned k = 0; k < name.n; k++) {
+		char ch = name.p[k];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+			return cfg_fail(ps->err, ps->line,
+				    "disk '%s': a GPT partition name here may have only A-Z a-z "
+				    "0-9 . _ - (rename it with sgdisk -c N:NAME)",
+				    excerpt(ex, v, EXCERPT_MAX));
+	}
+	for (unsigned k = 0; k + 1 < ps->out->nparts; k++)
+		if (span_is(name, ps->out->part[k].disk_nvme))
+			return cfg_fail(ps->err, ps->line,
+				    "disk 'nvme:%s' already belongs to partition '%s' (line %u); "
+				    "a disk belongs to one partition",
+				    ps->out->part[k].disk_nvme, ps->out->part[k].name,
+				    ps->out->part[k].disk_line);
+	span_copy(cur->disk_nvme, name);
+	cur->disk_line = ps->line;
+	return 0;
+}
+
 static int parse_pci(struct parser *ps, struct span v)
 {
 	struct cfg_partition *cur = ps->cur;
@@ -469,6 +503,8 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 		return 0;
 	}
 	if (span_is(key, "disk")) {
+		if (v.n >= 5 && !memcmp(v.p, "nvme:", 5))
+			return parse_nvme_disk(ps, v);
 		if (v.n > BOOT_PATH_MAX - 1)
 			return cfg_fail(ps->err, ps->line,
 				    "disk path is %u characters long; at most %u are allowed",
@@ -807,14 +843,23 @@ static int check_devices(const struct cfg *c, struct cfg_error *err)
 	}
 	for (unsigned i = 0; i < c->nparts; i++) {
 		const struct cfg_partition *p = &c->part[i];
+		if (p->disk_nvme[0] && svc && !svc->npci)
+			return cfg_fail(err, p->disk_line,
+				    "partition '%s' has disk = nvme:%s, but the service partition "
+				    "'%s' has no NVMe controller to serve it from (give it the "
+				    "controller: pci = BB:DD.F in its section; docs/storage.md)",
+				    p->name, p->disk_nvme, svc->name);
+	}
+	for (unsigned i = 0; i < c->nparts; i++) {
+		const struct cfg_partition *p = &c->part[i];
 		if (!svc && p->start_stopped)
 			return cfg_fail(err, p->start_line,
 				    "partition '%s' has 'start = no', but only the management "
 				    "console can start it, and it needs a partition with "
 				    "'service = yes' (docs/management.md)", p->name);
 		if (!svc && cfg_has_virtio(p)) {
-			unsigned line = p->virtio_console ? p->console_line : p->disk[0] ? p->disk_line
-											: p->net_line;
+			unsigned line = p->virtio_console ? p->console_line :
+					(p->disk[0] || p->disk_nvme[0]) ? p->disk_line : p->net_line;
 			return cfg_fail(err, line,
 				    "partition '%s' has a virtio device, but no partition is marked "
 				    "'service = yes' to serve it (add the service partition, see "

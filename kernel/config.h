@@ -15,6 +15,7 @@
 #define CFG_MODULES_MAX 8          /* Multiboot and PVH modules per partition */
 #define CFG_DEBUG_EXIT_DEFAULT 0xF4 /* QEMU's isa-debug-exit port */
 #define CFG_PCI_MAX     8          /* host PCI functions passed through to one partition */
+#define CFG_NVME_NAME_MAX 37        /* a GPT partition name: 36 characters, then NUL */
 #define CFG_LOG_DEFAULT (64ULL << 10) /* the ring of a partition's console output */
 #define CFG_LOG_MIN     (4ULL << 10)
 #define CFG_LOG_MAX     (1ULL << 20)
@@ -45,6 +46,8 @@ struct cfg_partition {
 	int service;                   /* service = yes: serves the others' virtio devices */
 	int virtio_console;            /* console = virtio (default: uart) */
 	char disk[BOOT_PATH_MAX];      /* disk = PATH: a virtio-blk disk image; "" when none */
+	char disk_nvme[CFG_NVME_NAME_MAX]; /* disk = nvme:NAME: the GPT partition NAME on the
+					* service's NVMe disk (docs/storage.md); "" when none */
 	char net[MICA_NAME_MAX];       /* net = SWITCH: a virtio-net port on that switch; "" */
 	unsigned service_line, console_line, disk_line, net_line;
 	/* Multiboot and PVH guests (docs/guests.md): files handed to the kernel as modules. */
@@ -66,13 +69,13 @@ struct cfg_partition {
 /* Does the partition have any PCI device (virtio or passed through), hence a PCI bus? */
 static inline int cfg_has_pci(const struct cfg_partition *p)
 {
-	return p->virtio_console || p->disk[0] || p->net[0] || p->npci;
+	return p->virtio_console || p->disk[0] || p->disk_nvme[0] || p->net[0] || p->npci;
 }
 
 /* Does the partition have any virtio device? */
 static inline int cfg_has_virtio(const struct cfg_partition *p)
 {
-	return p->virtio_console || p->disk[0] || p->net[0];
+	return p->virtio_console || p->disk[0] || p->disk_nvme[0] || p->net[0];
 }
 
 /* The [mica] section: the hypervisor's own console (docs/config.md, "The [mica] section"). */

@@ -59,8 +59,9 @@ static int64_t part_info(struct vcpu *v, uint64_t index, uint64_t gpa, uint64_t 
 	m.vcpus = p->nvcpus;
 	m.flags = (c->service ? MICA_MGMT_F_SERVICE : 0) | (p->platform ? MICA_MGMT_F_LINUX : 0) |
 		  (p->ram_lazy ? MICA_MGMT_F_LAZY_RAM : 0) |
-		  (c->virtio_console ? MICA_MGMT_F_VCONSOLE : 0) | (c->disk[0] ? MICA_MGMT_F_DISK : 0) |
-		  (c->net[0] ? MICA_MGMT_F_NET : 0) | (c->npci ? MICA_MGMT_F_PCI : 0);
+		  (c->virtio_console ? MICA_MGMT_F_VCONSOLE : 0) | ((c->disk[0] || c->disk_nvme[0]) ? MICA_MGMT_F_DISK : 0) |
+		  (c->net[0] ? MICA_MGMT_F_NET : 0) | (c->npci ? MICA_MGMT_F_PCI : 0) |
+		  (c->disk_nvme[0] ? MICA_MGMT_F_NVME : 0);
 	m.log_bytes = __atomic_load_n(&p->log_total, __ATOMIC_RELAXED);
 	m.log_size = p->log_size;
 	for (unsigned k = 0; k < p->nvcpus; k++)

@@ -329,7 +329,9 @@ static int alloc_block(struct partition *p, struct snapshot *s)
 
 int snapshot_take(struct partition *p, const char *tag)
 {
-	if (!p->ram_lazy || p->cfg->npci)
+	/* A disk on NVMe goes on being written after the snapshot, and its old contents are
+	 * nowhere: a restore would bring back RAM that does not match the disk. */
+	if (!p->ram_lazy || p->cfg->npci || p->cfg->disk_nvme[0])
 		return MICA_MGMT_EDEVICE;
 	uint64_t f = spin_lock(&snap_lock);
 	struct snapshot *s = NULL;

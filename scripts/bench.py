@@ -21,6 +21,10 @@ and virtio through the service partition (VirtioBlkRead, VirtioNet, below):
     bench: virtio_blk_read_ratio <R> (Mica <x> MB/s / bare QEMU <y> MB/s, medians of N)
     bench: virtio_net_mbps <N> (guest-to-guest TCP through the switch, <B> bytes in <s> s)
 
+and a disk on NVMe served by the service partition (NvmeVirtioBlkRead, docs/storage.md):
+
+    bench: nvme_virtio_blk_read_ratio <R> (Mica <x> MB/s / bare QEMU's NVMe <y> MB/s, ...)
+
 Each entry in BENCHES yields one or more figures. Usage: scripts/bench.py [--list] [NAME...]
 (--linux-runs N: boots of each kind for the Linux ratio, default 3; --blk-runs N: the same
 for virtio-blk, default 3; --net-runs N: boots for virtio-net, default 1)
@@ -838,6 +842,63 @@ class PassthroughNvmeRead:
                  f"(Mica {mm:.1f} MB/s / bare QEMU {mb:.1f} MB/s, medians of {self.runs})")]
 
 
+# --- Disks on NVMe served by the service partition (docs/storage.md) ----------------------
+
+NVME_DISK_MIB = 128  # one GPT partition, "bench", from 1 MiB to the end (~126 MiB)
+
+
+def nvme_gpt_disk(path, mib=NVME_DISK_MIB):
+    """A fresh zero-filled raw image with one GPT partition named bench (sgdisk)."""
+    with open(path, "wb") as f:
+        f.truncate(mib << 20)
+    subprocess.run(["sgdisk", "-o", "-n", "1:2048:0", "-c", "1:bench", path], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+class NvmeVirtioBlkRead:
+    """mica-blkbench's sequential read (docs/linux.md) on /dev/vda when the disk is a GPT
+    partition of an NVMe controller the service partition drives (`disk = nvme:bench`;
+    the controller passed through to the service behind QEMU's amd-iommu), against the
+    same guest reading QEMU's own NVMe in bare QEMU (bare_blkread_mbps, nvme=True): the
+    same kernel, initrd and command line (`quiet mica.then=blkbench[:nvme0n1]`), 1 vCPU,
+    256M, a fresh raw image (cache=unsafe) each boot. Runs alternate, Mica first; the ratio
+    is of the median MB/s."""
+
+    name = "nvme-virtio-blk"
+    log_hint = "nvme-virtio-blk-mica-<n>.log"
+
+    def __init__(self, runs=3, timeout=420, bare_timeout=300):
+        self.runs = runs
+        self.timeout = timeout
+        self.bare_timeout = bare_timeout
+
+    def run(self):
+        base = virtio_bench_base(self.name)
+        with open(base + ".cfg", "w") as f:
+            f.write(SERVICE_CONFIG + "pci = 00:11.0\n\n" + linux_partition(
+                "linux", 1, "mica.then=blkbench", ["disk = nvme:bench"]))
+        image = base + ".iso"
+        harness.build_iso(image, base + ".cfg",
+                          [os.path.join(LINUX_DIR, "vmlinuz"), os.path.join(LINUX_DIR, "initrd.img"),
+                           VMM_ELF])
+        mica, bare = [], []
+        for i in range(1, self.runs + 1):
+            disk = f"{base}-disk.img"
+            nvme_gpt_disk(disk)
+            extra = ("-device amd-iommu,intremap=on -drive if=none,id=nvm,format=raw,"
+                     f"cache=unsafe,file={disk} -device nvme,drive=nvm,serial=mica-nvme,addr=0x11")
+            mica.append(mica_blkread_run(self.name, image, f"{base}-mica-{i}.log", i,
+                                         self.timeout, extra=extra))
+            bare.append(bare_blkread_mbps(runs=1, first=i, timeout=self.bare_timeout,
+                                          nvme=True))
+        mm, mb = median(mica), median(bare)
+        return [("nvme_virtio_blk_read_ratio", f"{mm / mb:.2f}",
+                 f"(Mica {mm:.1f} MB/s / bare QEMU {mb:.1f} MB/s, medians of {self.runs})")]
+
+
+BENCHES += [NvmeVirtioBlkRead()]
+
+
 MSI_RAW = re.compile(r"^\[edu-bench\] edu-bench-raw: base=(\d+) nops64=(\d+) msi=(\d+)")
 
 
@@ -956,7 +1017,7 @@ def main():
     for b in BENCHES:
         if isinstance(b, LinuxBoot):
             b.runs = max(1, args.linux_runs)
-        elif isinstance(b, (VirtioBlkRead, PassthroughNvmeRead)):
+        elif isinstance(b, (VirtioBlkRead, PassthroughNvmeRead, NvmeVirtioBlkRead)):
             b.runs = max(1, args.blk_runs)
         elif isinstance(b, VirtioNet):
             b.runs = max(1, args.net_runs)

@@ -1,4 +1,5 @@
-/* virtio-blk backend (virtio 1.1, 5.2) over a disk image in memory. Pure logic. */
+/* virtio-blk backend (virtio 1.1, 5.2) over a disk image in memory, or over a medium that
+ * moves blocks itself (a GPT partition on NVMe: vmm/nvme_disk.h). Pure logic. */
 #ifndef MICA_VMM_BLK_H
 #define MICA_VMM_BLK_H
 
@@ -32,9 +33,25 @@
 #define BLK_MAX_BYTES ((1u << 20) + 4096u) /* largest chain */
 #define BLK_CONFIG_LEN 24u /* capacity, size_max, seg_max, geometry, blk_size */
 
+/* A disk that is not in memory. Each call completes before it returns: a write has reached
+ * the medium as far as the medium promises (its own write cache aside, which flush empties),
+ * so the request it serves is answered only then. */
+struct blk_medium {
+	/* len bytes at byte off of the disk to (write 0) or from (write 1) buf; off and len are
+	 * multiples of the block size, inside the disk. 0, or -1 on an I/O error (the medium
+	 * has logged what happened). */
+	int (*rw)(void *ctx, int write, uint64_t off, void *buf, uint64_t len);
+	/* Everything written so far is on stable storage when it returns 0; -1: it may not be. */
+	int (*flush)(void *ctx);
+	void *ctx;
+	uint8_t *bounce;         /* BLK_MAX_BYTES of the service's own memory for the data */
+};
+
 struct blk {
-	uint8_t *disk;           /* the disk image, through the service's window */
-	uint64_t bytes;          /* a multiple of BLK_SECTOR */
+	uint8_t *disk;           /* the disk image, through the service's window; or NULL: */
+	const struct blk_medium *medium; /* ... the medium that holds it */
+	uint64_t bytes;          /* a multiple of blk_size */
+	uint32_t blk_size;       /* BLK_SECTOR, or the medium's block size (4096) */
 	char id[BLK_ID_BYTES];   /* "mica:<partition name>", NUL padded, not terminated */
 };
 
@@ -43,6 +60,11 @@ void blk_device(struct vdev *d, uint8_t *ram, uint64_t ram_bytes);
 
 /* The disk [disk, disk + bytes) of partition `name`'s device. */
 void blk_init(struct blk *b, uint8_t *disk, uint64_t bytes, const char *name);
+
+/* A disk of bytes on medium m, in blocks of blk_size (512 or 4096: what the guest is told,
+ * and what every request must be a multiple of). */
+void blk_init_medium(struct blk *b, const struct blk_medium *m, uint64_t bytes,
+		     uint32_t blk_size, const char *name);
 
 /* Features, one queue of BLK_QUEUE_MAX, and struct virtio_blk_config up to blk_size. */
 void blk_offer(const struct blk *b, struct mica_svc_attach *a);
@@ -60,8 +82,9 @@ struct blk_result {
 int blk_request(const struct blk *b, const struct vq_chain *c, struct blk_result *r,
 		char *err, size_t errlen);
 
-/* Serves the request queue until it is empty or the driver breaks the rules. Stats:
- * requests, bytes (data moved), drops (requests answered IOERR or UNSUPP). */
-void blk_serve(const struct blk *b, struct vdev *d);
+/* Serves the request queue until it is empty, budget requests were served, or the driver
+ * breaks the rules. Returns 1 when it stopped for the budget (more may be waiting), else 0.
+ * Stats: requests, bytes (data moved), drops (requests answered IOERR or UNSUPP). */
+int blk_serve(const struct blk *b, struct vdev *d, unsigned budget);
 
 #endif

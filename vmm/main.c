@@ -78,14 +78,16 @@ int main(void)
 	mgmttest_run(); /* the management test build's script; nothing otherwise */
 
 	uint32_t tail = 0, lost = 0;
+	int backlog = 0;
 	for (;;) {
 		cli();
-		if (ring->head == tail) {
+		if (ring->head == tail && !backlog) {
 			sti_hlt(); /* the notification vector wakes us */
 			continue;
 		}
 		sti();
 		take_requests(ring, &tail);
+		backlog = serve_backlog();
 		uint32_t now_lost = ring->lost;
 		if (now_lost != lost) {
 			if (lost == 0)

@@ -336,8 +336,11 @@ static void cmd_snap(struct mgmt *m, unsigned call, const char *name, const char
 				     "RAM the partition has used (drop a snapshot, or stop a "
 				     "partition)"; break;
 	case MICA_MGMT_EFULL: why = "Mica keeps 16 snapshots at most: drop one first"; break;
-	case MICA_MGMT_EDEVICE: why = "it has passed-through PCI devices, whose state Mica "
-				      "cannot reach"; break;
+	case MICA_MGMT_EDEVICE: why = (p.flags & MICA_MGMT_F_NVME)
+				? "its disk is on NVMe, which a snapshot in RAM cannot keep: the "
+				  "disk would not match the RAM restored"
+				: "it has passed-through PCI devices, whose state Mica cannot reach";
+		break;
 	case MICA_MGMT_ESTATE: {
 		struct mica_mgmt_part now;
 		uint32_t s = m->ops.part(m->ops.ctx, p.id, &now) > 0 ? now.state : p.state;

@@ -35,6 +35,10 @@ static void bad_request(const struct mica_ioreq *r, const char *fmt, ...)
 	    bad_requests == BAD_REQUESTS_SAID ? " (no more such lines)" : "");
 }
 
+/* Block devices whose queue had more requests when their turn's budget ran out. */
+#define BLK_BUDGET 8u
+static uint8_t backlog[DEV_MAX];
+
 static unsigned index_of(const struct svc_dev *d)
 {
 	return (unsigned)(d - devs);
@@ -201,7 +205,10 @@ static void serve_queue(struct svc_dev *d, unsigned q)
 		return;
 	switch (d->info.type) {
 	case MICA_VIRTIO_BLOCK:
-		blk_serve(&d->be.blk, &d->v);
+		/* A few requests per turn: the other disks' requests are served in between
+		 * (serve_backlog), so one busy guest cannot starve another. */
+		if (blk_serve(&d->be.blk, &d->v, BLK_BUDGET))
+			backlog[index_of(d)] = 1;
 		break;
 	case MICA_VIRTIO_CONSOLE:
 		if (q == CON_RX)
@@ -217,6 +224,20 @@ static void serve_queue(struct svc_dev *d, unsigned q)
 		break;
 	}
 	flush(d);
+}
+
+int serve_backlog(void)
+{
+	int more = 0;
+
+	for (unsigned i = 0; i < ndevs; i++) {
+		if (!backlog[i])
+			continue;
+		backlog[i] = 0;
+		serve_queue(&devs[i], 0);
+		more |= backlog[i];
+	}
+	return more;
 }
 
 static void serve_device(struct svc_dev *d)

@@ -13,6 +13,10 @@ void serve_request(const struct mica_ioreq *r);
 /* Keys for the management console (vmm/mgmt.h); n == 0: it has just been opened. */
 void serve_manage_keys(const uint8_t *keys, size_t n);
 
+/* One more turn for each block device that had requests left when its turn ended (a few
+ * requests each, round robin). Returns 1 while some still have. */
+int serve_backlog(void);
+
 /* Every live device's queues once: after Mica lost requests, a notify may be among them. */
 void serve_all(void);
 

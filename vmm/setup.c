@@ -7,6 +7,7 @@
 
 #include "vmm/rt/rt.h"
 #include "vmm/setup.h"
+#include "vmm/storage.h"
 
 typedef unsigned long long ull;
 
@@ -128,6 +129,17 @@ static int prepare(struct svc_dev *d, unsigned i, struct mica_svc_attach *a)
 
 	switch (in->type) {
 	case MICA_VIRTIO_BLOCK: {
+		if (in->disk == MICA_SVC_DISK_NVME) {
+			const struct blk_medium *m;
+			uint64_t bytes;
+			uint32_t bs;
+			if (storage_disk(in, &m, &bytes, &bs))
+				return -1;
+			blk_device(&d->v, ram->base, ram_bytes);
+			blk_init_medium(&d->be.blk, m, bytes, bs, in->partition_name);
+			blk_offer(&d->be.blk, a);
+			return 0;
+		}
 		snprintf(what, sizeof(what), "disk %u (%s)", in->disk, in->what);
 		struct window *disk = window(MICA_SVC_MAP_DISK, in->disk, in->disk_bytes, what);
 		if (!disk || !disk->base)

@@ -47,8 +47,9 @@ enum mica_mgmt_hypercall {
 	 * bytes, 1 .. MICA_SNAP_TAG_MAX - 1 of [A-Za-z0-9._-]. MICA_MGMT_EEXIST: it has a
 	 * snapshot of that tag; MICA_MGMT_ENOMEM: not enough free RAM for the copies its
 	 * writes may need; MICA_MGMT_EFULL: MICA_SNAP_MAX snapshots are kept;
-	 * MICA_MGMT_EDEVICE: it has passed-through devices (their state is out of reach) or
-	 * its RAM is not held piece by piece; MICA_MGMT_ESTATE: it is stopped (nothing to
+	 * MICA_MGMT_EDEVICE: it has passed-through devices (their state is out of reach), its
+	 * disk is on NVMe (a snapshot could not keep it), or its RAM is not held piece by
+	 * piece; MICA_MGMT_ESTATE: it is stopped (nothing to
 	 * keep) or changing. */
 	MICA_HC_MGMT_SNAPSHOT = 39,
 	/* (index, gpa tag, len) -> 0: the partition is back at the moment of the snapshot
@@ -102,6 +103,7 @@ enum mica_mgmt_state {
 #define MICA_MGMT_F_DISK     (1u << 4) /* virtio disk */
 #define MICA_MGMT_F_NET      (1u << 5) /* virtio network */
 #define MICA_MGMT_F_PCI      (1u << 6) /* passed-through PCI functions */
+#define MICA_MGMT_F_NVME     (1u << 7) /* its virtio disk is a GPT partition on NVMe */
 
 /* Exit counts by reason, indexes of struct mica_mgmt_part.exits. */
 enum mica_mgmt_exit {

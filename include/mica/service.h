@@ -78,6 +78,8 @@ enum mica_svc_hypercall {
 #define MICA_VIRTIO_BLOCK   2
 #define MICA_VIRTIO_CONSOLE 3
 
+#define MICA_SVC_DISK_NAME_MAX 40u /* a GPT partition name (36 characters), NUL, padding */
+
 struct mica_svc_device {
 	uint32_t device;          /* this device's index */
 	uint32_t type;            /* MICA_VIRTIO_* */
@@ -85,14 +87,19 @@ struct mica_svc_device {
 	uint32_t pci_slot;        /* 00:slot.0 on the guest's PCI bus */
 	uint64_t ram_bytes;       /* the guest's RAM: [0, ram_bytes) */
 	uint64_t disk_bytes;      /* block: disk size (a multiple of 512) */
-	uint32_t disk;            /* block: MICA_SVC_MAP_DISK index */
+	uint32_t disk;            /* block: MICA_SVC_MAP_DISK index, or MICA_SVC_DISK_NVME */
 	uint32_t net_switch;      /* net: switch index; devices with the same index share it */
 	uint8_t mac[6];           /* net: the guest's MAC address (locally administered) */
 	uint16_t reserved;
 	uint32_t max_queues;      /* queues the transport can hold for this device */
 	char partition_name[MICA_NAME_MAX]; /* NUL-terminated */
 	char what[MICA_NAME_MAX];           /* for logs: "disk mica/disk.img", "switch lan" */
+	/* block, disk MICA_SVC_DISK_NVME: the GPT partition to serve, on the NVMe controller
+	 * the service drives itself (disk_bytes is 0: the service finds the size). */
+	char disk_name[MICA_SVC_DISK_NAME_MAX]; /* NUL-terminated */
 };
+
+#define MICA_SVC_DISK_NVME 0xFFFFFFFFu /* mica_svc_device.disk: a GPT partition on NVMe */
 
 #define MICA_SVC_CONFIG_MAX 256u /* device config bytes a backend may publish */
 #define MICA_SVC_QUEUES_MAX 8u   /* queues per device */

@@ -77,6 +77,13 @@ int vdev_create(struct partition *p, const struct boot_file *disk)
 			return MICA_EINVAL;
 		d->disk = disk;
 		d->disk_index = ndisks++;
+	} else if (c->disk_nvme[0]) {
+		/* A GPT partition on the NVMe disk the service drives: no file, no window. */
+		d = add(p, MICA_VIRTIO_BLOCK, VDEV_SLOT_BLOCK);
+		if (!d)
+			return MICA_EINVAL;
+		d->disk = NULL;
+		d->disk_index = MICA_SVC_DISK_NVME;
 	}
 	if (c->net[0]) {
 		d = add(p, MICA_VIRTIO_NET, VDEV_SLOT_NET);

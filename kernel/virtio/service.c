@@ -151,8 +151,13 @@ static int64_t svc_device(struct vcpu *v, uint64_t index, uint64_t gpa, uint64_t
 	snprintf(info.partition_name, sizeof(info.partition_name), "%s", p->name);
 	if (d->type == MICA_VIRTIO_BLOCK) {
 		info.disk = d->disk_index;
-		info.disk_bytes = d->disk->size & ~511ULL;
-		snprintf(info.what, sizeof(info.what), "disk %s", p->cfg->disk);
+		if (d->disk) {
+			info.disk_bytes = d->disk->size & ~511ULL;
+			snprintf(info.what, sizeof(info.what), "disk %s", p->cfg->disk);
+		} else {
+			snprintf(info.disk_name, sizeof(info.disk_name), "%s", p->cfg->disk_nvme);
+			snprintf(info.what, sizeof(info.what), "disk nvme:%s", p->cfg->disk_nvme);
+		}
 	} else if (d->type == MICA_VIRTIO_NET) {
 		info.net_switch = d->net_switch;
 		memcpy(info.mac, d->mac, sizeof(info.mac));
@@ -208,7 +213,7 @@ static int64_t svc_map(struct vcpu *v, uint64_t kind, uint64_t index)
 	if (kind == MICA_SVC_MAP_DISK) {
 		for (unsigned i = 0; i < nvdevs; i++) {
 			const struct vdev *d = &vdevs[i];
-			if (d->type == MICA_VIRTIO_BLOCK && d->disk_index == index)
+			if (d->type == MICA_VIRTIO_BLOCK && d->disk && d->disk_index == index)
 				return map(v->part, MICA_SVC_DISK_WINDOW(index), d->disk->addr,
 					   d->disk->size, &svc.disk_mapped[index]);
 		}

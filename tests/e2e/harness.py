@@ -100,6 +100,7 @@ class Console:
         # The emulator's stdin is the serial console's input when the console is its stdout
         # (QEMU -serial stdio): send() types into it. A file console is output only.
         stdin = subprocess.DEVNULL if serial_path else subprocess.PIPE
+        self._argv, self._env = argv, full_env
         try:
             self.proc = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdin=stdin,
                                          stdout=out, stderr=subprocess.STDOUT,
@@ -140,6 +141,35 @@ class Console:
         except (BrokenPipeError, OSError, ValueError) as e:
             raise Failure(f"could not type into the console: {e}") from None
 
+    def power_cut(self, between=None):
+        """Kills the emulator at once (SIGKILL to its process group: no shutdown, no flush
+        by anyone), calls between() if given (the disk images are still now), then boots
+        the same machine again on this console: a power cut. QEMU consoles only."""
+        if self._serial:
+            raise Failure("a power cut needs a QEMU console (stdin/stdout)")
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        with _live_lock:
+            _live.discard(self.proc)
+        self._drain_all()
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+        if self._log:
+            self._log.write(b"==== power cut (SIGKILL); booting the same machine again ====\n")
+        if between:
+            between()
+        self.proc = subprocess.Popen(self._argv, cwd=ROOT, env=self._env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        with _live_lock:
+            _live.add(self.proc)
+
     def close(self):
         if self.proc.stdin is not None:
             try:
@@ -149,10 +179,7 @@ class Console:
         _kill_group(self.proc)
         with _live_lock:
             _live.discard(self.proc)
-        self._drain()
-        if self._buf:
-            self._add(self._buf)
-            self._buf = b""
+        self._drain_all()
         if self._log:
             self._log.close()
             self._log = None
@@ -174,6 +201,13 @@ class Console:
         text = _ANSI.sub("", text).replace("\r", "")
         self.lines.append(text)
         return text
+
+    def _drain_all(self):
+        """Every line the emulator left, the last one even without its newline."""
+        self._drain()
+        if self._buf:
+            self._add(self._buf)
+            self._buf = b""
 
     def _drain(self):
         if self._serial:
@@ -696,6 +730,18 @@ class Type(Step):
 
     def begin(self, console, ctx):
         console.send(self.text)
+
+
+class PowerCut(Type):
+    """Cuts the machine's power at once (Console.power_cut), runs check() while it is off
+    (it raises Failure when what it finds is wrong), and boots it again."""
+
+    def __init__(self, check=None, what="a power cut"):
+        self.check = check
+        self.what = what
+
+    def begin(self, console, ctx):
+        console.power_cut(self.check)
 
 
 class Forbid(Step):

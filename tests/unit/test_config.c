@@ -24,7 +24,7 @@ static void expect_error(const char *text, unsigned line, const char *msg)
 {
 	int rc = parse(text);
 	cr_assert_eq(rc, MICA_EINVAL, "accepted:\n%s", text);
-	cr_expect_str_eq(err.msg, msg, "for:\n%s", text);
+	cr_expect_str_eq(err.msg, msg, "got: %s\nfor:\n%s", err.msg, text);
 	cr_expect_eq(err.line, line, "line %u, expected %u for:\n%s (msg: %s)", err.line, line,
 		     text, err.msg);
 }
@@ -701,6 +701,52 @@ Test(config, device_errors)
 	expect_error("[partition svc]\ncpus = 0\nmemory = 16M\nimage = v\nservice = yes\n"
 		     "initrd = i\n", 6, "the service partition 'svc' runs Mica's service program "
 		     "(an ELF image): initrd and cmdline do not apply");
+}
+
+#define SVC_NVME "[partition svc]\ncpus = 0\nmemory = 16M\nimage = vmm.elf\nservice = yes\n" \
+	"pci = 00:11.0\n"
+
+Test(config, nvme_disks)
+{
+	cr_assert_eq(parse(SVC_NVME "[partition a]\ncpus = 1\nmemory = 64M\nimage = k\n"
+			   "disk = nvme:web-root\n"
+			   "[partition b]\ncpus = 2\nmemory = 64M\nimage = k\n"
+			   "disk = nvme:db.data_2\n"),
+		     0, "%s", err.msg);
+	cr_expect_str_eq(cfg.part[1].disk_nvme, "web-root");
+	cr_expect_str_eq(cfg.part[1].disk, "", "no file is loaded for an NVMe disk");
+	cr_expect(cfg_has_virtio(&cfg.part[1]) && cfg_has_pci(&cfg.part[1]));
+	cr_expect_str_eq(cfg.part[2].disk_nvme, "db.data_2");
+	cr_expect_eq(cfg_count_files(&cfg, CFG_FILE_DISK), 0);
+	/* 36 characters is a GPT name's limit */
+	cr_expect_eq(parse(SVC_NVME "[partition a]\ncpus = 1\nmemory = 64M\nimage = k\n"
+			   "disk = nvme:abcdefghijklmnopqrstuvwxyz0123456789\n"), 0, "%s", err.msg);
+}
+
+Test(config, nvme_disk_errors)
+{
+	expect_error(SVC_NVME "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\ndisk = nvme:\n",
+		     11, "disk 'nvme:': expected nvme:NAME with a GPT partition name of 1 to 36 "
+		     "characters");
+	expect_error(SVC_NVME "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\n"
+		     "disk = nvme:abcdefghijklmnopqrstuvwxyz0123456789X\n",
+		     11, "disk 'nvme:abcdefghijklmnopqrstuvwxyz012345678...': expected nvme:NAME with a "
+		     "GPT partition name of 1 to 36 characters");
+	expect_error(SVC_NVME "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\n"
+		     "disk = nvme:web/root\n", 11,
+		     "disk 'nvme:web/root': a GPT partition name here may have only A-Z a-z 0-9 "
+		     ". _ - (rename it with sgdisk -c N:NAME)");
+	expect_error(SVC_NVME "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\ndisk = nvme:d\n"
+		     "[partition b]\ncpus = 2\nmemory = 16M\nimage = k\ndisk = nvme:d\n", 16,
+		     "disk 'nvme:d' already belongs to partition 'a' (line 11); a disk belongs "
+		     "to one partition");
+	expect_error(SVC "[partition a]\ncpus = 1\nmemory = 16M\nimage = k\ndisk = nvme:d\n",
+		     10, "partition 'a' has disk = nvme:d, but the service partition 'svc' has no "
+		     "NVMe controller to serve it from (give it the controller: pci = BB:DD.F in "
+		     "its section; docs/storage.md)");
+	expect_error("[partition a]\ncpus = 1\nmemory = 16M\nimage = k\ndisk = nvme:d\n", 5,
+		     "partition 'a' has a virtio device, but no partition is marked 'service = "
+		     "yes' to serve it (add the service partition, see docs/config.md)");
 }
 
 Test(config, modules_and_debug_exit)

@@ -412,7 +412,7 @@ Test(blk, serve_through_rings)
 	header(ram + BUF + 0x2000, VIRTIO_BLK_T_IN, 128);
 	publish(2, (struct gbuf[]){ { BUF + 0x2000, 16, 0 }, { BUF + 0x2100, 513, 1 } });
 
-	blk_serve(&b, &d);
+	cr_expect_eq(blk_serve(&b, &d, 1000), 0);
 	cr_expect_eq(d.broken, 0, "%s", d.why);
 	cr_expect_eq(rd16(ram + USED + 2), 3);
 	cr_expect_eq(used_id(0), h0);
@@ -450,7 +450,7 @@ Test(blk, indirect_request)
 	put_desc(0, table, 48, VQ_DESC_F_INDIRECT, 0);
 	memcpy(ram + AVAIL + 4, &(uint16_t){ 0 }, 2);
 	memcpy(ram + AVAIL + 2, &(uint16_t){ 1 }, 2);
-	blk_serve(&b, &d);
+	cr_expect_eq(blk_serve(&b, &d, 1000), 0);
 	cr_expect_eq(d.broken, 0, "%s", d.why);
 	cr_expect_eq(used_len(0), 513);
 	cr_expect_eq(memcmp(ram + BUF + 0x200, disk + 512, 512), 0);
@@ -467,7 +467,7 @@ Test(blk, rule_breaking_request_fails_the_device)
 	header(ram + BUF + 0x400, VIRTIO_BLK_T_FLUSH, 0);
 	publish(2, (struct gbuf[]){ { BUF + 0x400, 16, 0 }, { BUF + 0x440, 1, 1 } });
 
-	blk_serve(&b, &d);
+	cr_expect_eq(blk_serve(&b, &d, 1000), 0);
 	cr_expect_eq(d.broken, 1);
 	cr_expect_eq(d.fail_pending, 1);
 	char want[128];
@@ -475,7 +475,7 @@ Test(blk, rule_breaking_request_fails_the_device)
 		 "requestq: write request from descriptor %u has 512 writable data bytes", bad);
 	cr_expect_str_eq(d.why, want);
 	cr_expect_eq(rd16(ram + USED + 2), 1, "only the request before it completed");
-	blk_serve(&b, &d);
+	cr_expect_eq(blk_serve(&b, &d, 1000), 0);
 	cr_expect_eq(rd16(ram + USED + 2), 1, "a broken device serves nothing");
 }
 
@@ -483,7 +483,7 @@ Test(blk, hostile_chain_fails_the_device)
 {
 	go_live();
 	publish(2, (struct gbuf[]){ { BUF, 16, 0 }, { RAM_SIZE - 8, 16, 1 } });
-	blk_serve(&b, &d);
+	cr_expect_eq(blk_serve(&b, &d, 1000), 0);
 	cr_expect_eq(d.broken, 1);
 	cr_expect_str_eq(d.why, "requestq: descriptor 1 points outside guest RAM: "
 				"[0x3fff8, +0x10) beyond 0x40000");
@@ -501,7 +501,7 @@ Test(blk, chain_over_the_size_limit_fails_the_device)
 	go_live();
 	struct gbuf g[3] = { { BUF, 16, 0 }, { 0x10000, 0x110000, 1 }, { BUF + 0x40, 1, 1 } };
 	publish(3, g);
-	blk_serve(&b, &d);
+	cr_expect_eq(blk_serve(&b, &d, 1000), 0);
 	cr_expect_eq(d.broken, 1);
 	cr_expect_str_eq(d.why, "requestq: descriptor chain from head 0 is longer than 1052672 "
 				"bytes");
@@ -513,9 +513,188 @@ Test(blk, not_live_serves_nothing)
 	d.live = 0;
 	header(ram + BUF, VIRTIO_BLK_T_FLUSH, 0);
 	publish(2, (struct gbuf[]){ { BUF, 16, 0 }, { BUF + 0x40, 1, 1 } });
-	blk_serve(&b, &d);
+	cr_expect_eq(blk_serve(&b, &d, 1000), 0);
 	cr_expect_eq(rd16(ram + USED + 2), 0);
 	d.live = 1;
-	blk_serve(&b, &d);
+	cr_expect_eq(blk_serve(&b, &d, 1000), 0);
 	cr_expect_eq(rd16(ram + USED + 2), 1);
+}
+
+/* ---- the budget: a busy queue gives way ---- */
+
+Test(blk, budget_stops_and_resumes)
+{
+	go_live();
+	for (unsigned i = 0; i < 5; i++) {
+		header(ram + BUF + 0x100 * i, VIRTIO_BLK_T_FLUSH, 0);
+		publish(2, (struct gbuf[]){ { BUF + 0x100 * i, 16, 0 },
+					    { BUF + 0x100 * i + 0x40, 1, 1 } });
+	}
+	cr_expect_eq(blk_serve(&b, &d, 2), 1, "more are waiting");
+	cr_expect_eq(rd16(ram + USED + 2), 2);
+	cr_expect_eq(blk_serve(&b, &d, 2), 1);
+	cr_expect_eq(rd16(ram + USED + 2), 4);
+	cr_expect_eq(blk_serve(&b, &d, 2), 0, "the queue ran dry within the budget");
+	cr_expect_eq(rd16(ram + USED + 2), 5);
+}
+
+/* ---- a medium (NVMe): calls made, errors per request, block size 4096 ---- */
+
+static struct {
+	uint8_t *data;
+	uint64_t bytes;
+	unsigned rw_calls, flushes;
+	int fail_rw, fail_flush;
+	uint64_t last_off, last_len;
+} med;
+static uint8_t bounce_buf[BLK_MAX_BYTES];
+
+static int med_rw(void *ctx, int write, uint64_t off, void *buf, uint64_t len)
+{
+	cr_assert_eq(ctx, &med);
+	cr_assert_eq(buf, bounce_buf, "data goes through the bounce buffer");
+	cr_assert(off + len <= med.bytes, "the backend asked past the disk's end");
+	med.rw_calls++;
+	med.last_off = off;
+	med.last_len = len;
+	if (med.fail_rw)
+		return -1;
+	if (write)
+		memcpy(med.data + off, buf, len);
+	else
+		memcpy(buf, med.data + off, len);
+	return 0;
+}
+
+static int med_flush(void *ctx)
+{
+	med.flushes++;
+	return med.fail_flush ? -1 : 0;
+}
+
+static const struct blk_medium medium = { med_rw, med_flush, &med, bounce_buf };
+
+static void use_medium(uint32_t blk_size)
+{
+	memset(&med, 0, sizeof(med));
+	med.data = disk;
+	med.bytes = DISK_SIZE;
+	blk_init_medium(&b, &medium, DISK_SIZE, blk_size, "nv");
+}
+
+Test(blk, medium_read_write_flush)
+{
+	use_medium(512);
+	uint8_t h[16], data[1024], st = 0xff;
+	header(h, VIRTIO_BLK_T_IN, 5);
+	add(h, 16, 0);
+	add(data, 300, 1); /* split over two writable segments */
+	add(data + 300, 724, 1);
+	add(&st, 1, 1);
+	cr_assert_eq(request(), 0, "%s", err);
+	cr_expect_eq(st, VIRTIO_BLK_S_OK);
+	cr_expect_eq(med.rw_calls, 1);
+	cr_expect_eq(med.last_off, 5 * 512);
+	cr_expect_eq(med.last_len, 1024);
+	cr_expect_eq(memcmp(data, disk + 5 * 512, 1024), 0);
+
+	memset(&ch, 0, sizeof(ch));
+	uint8_t hd[16 + 512];
+	header(hd, VIRTIO_BLK_T_OUT, 9);
+	memset(hd + 16, 0xab, 512);
+	add(hd, sizeof(hd), 0);
+	add(&st, 1, 1);
+	cr_assert_eq(request(), 0, "%s", err);
+	cr_expect_eq(st, VIRTIO_BLK_S_OK);
+	cr_expect_eq(disk[9 * 512 + 511], 0xab);
+	cr_expect_eq(res.data, 512);
+
+	memset(&ch, 0, sizeof(ch));
+	header(h, VIRTIO_BLK_T_FLUSH, 0);
+	add(h, 16, 0);
+	add(&st, 1, 1);
+	cr_assert_eq(request(), 0, "%s", err);
+	cr_expect_eq(st, VIRTIO_BLK_S_OK);
+	cr_expect_eq(med.flushes, 1, "a flush reaches the medium");
+}
+
+Test(blk, medium_errors_fail_the_request_only)
+{
+	use_medium(512);
+	med.fail_rw = 1;
+	uint8_t h[16], data[512], st = 0xff;
+	header(h, VIRTIO_BLK_T_IN, 0);
+	add(h, 16, 0);
+	add(data, 512, 1);
+	add(&st, 1, 1);
+	cr_assert_eq(request(), 0, "an I/O error is an answer, not a broken driver");
+	cr_expect_eq(st, VIRTIO_BLK_S_IOERR);
+	cr_expect_eq(res.written, 1, "no data counted as written");
+
+	memset(&ch, 0, sizeof(ch));
+	uint8_t hd[16 + 512];
+	header(hd, VIRTIO_BLK_T_OUT, 0);
+	add(hd, sizeof(hd), 0);
+	add(&st, 1, 1);
+	st = 0xff;
+	cr_assert_eq(request(), 0);
+	cr_expect_eq(st, VIRTIO_BLK_S_IOERR, "a write is not acknowledged unless it was done");
+
+	memset(&ch, 0, sizeof(ch));
+	med.fail_flush = 1;
+	header(h, VIRTIO_BLK_T_FLUSH, 0);
+	add(h, 16, 0);
+	add(&st, 1, 1);
+	st = 0xff;
+	cr_assert_eq(request(), 0);
+	cr_expect_eq(st, VIRTIO_BLK_S_IOERR, "a flush the medium could not do is an error");
+}
+
+Test(blk, medium_4k_blocks)
+{
+	use_medium(4096);
+	struct mica_svc_attach a;
+	blk_offer(&b, &a);
+	cr_expect_eq(rd32(a.config + 20), 4096, "blk_size");
+	cr_expect_eq(rd64(a.config), DISK_SIZE / 512, "capacity is still in 512-byte sectors");
+
+	uint8_t h[16], data[4096], st;
+	/* sector 8 = byte 4096: aligned */
+	header(h, VIRTIO_BLK_T_IN, 8);
+	add(h, 16, 0);
+	add(data, 4096, 1);
+	add(&st, 1, 1);
+	cr_assert_eq(request(), 0, "%s", err);
+	cr_expect_eq(st, VIRTIO_BLK_S_OK);
+	cr_expect_eq(med.last_off, 4096);
+	/* sector 1: not on a block boundary; 512 bytes: not a whole block */
+	for (int k = 0; k < 2; k++) {
+		memset(&ch, 0, sizeof(ch));
+		header(h, VIRTIO_BLK_T_IN, k ? 1 : 0);
+		add(h, 16, 0);
+		add(data, k ? 4096 : 512, 1);
+		add(&st, 1, 1);
+		med.rw_calls = 0;
+		cr_assert_eq(request(), 0);
+		cr_expect_eq(st, VIRTIO_BLK_S_IOERR);
+		cr_expect_eq(med.rw_calls, 0, "refused before the medium is asked");
+	}
+}
+
+Test(blk, medium_never_asked_past_the_end)
+{
+	use_medium(512);
+	uint8_t h[16], data[1024], st;
+	/* the last sector and one past it; then a sector number that overflows */
+	uint64_t sectors[] = { DISK_SIZE / 512 - 1, UINT64_MAX / 512 + 1, UINT64_MAX };
+	for (unsigned k = 0; k < 3; k++) {
+		memset(&ch, 0, sizeof(ch));
+		header(h, VIRTIO_BLK_T_IN, sectors[k]);
+		add(h, 16, 0);
+		add(data, 1024, 1);
+		add(&st, 1, 1);
+		cr_assert_eq(request(), 0);
+		cr_expect_eq(st, VIRTIO_BLK_S_IOERR);
+	}
+	cr_expect_eq(med.rw_calls, 0);
 }
