@@ -21,7 +21,7 @@ import textwrap
 
 from harness import BUILD, Failure, PowerCut, Run, Script, Type, Wait
 from linux import LINUX_FILES, Ready, ready
-from virtio import HELLO, TO_A, TO_B, VMM, Checksum, linux as virtio_linux
+from virtio import HELLO, TO_A, TO_B, VMM, VMM_CRASHTEST, Checksum, linux as virtio_linux
 from scenarios import BANNER, Scenario, lit, out
 
 AMDVI = "-device amd-iommu,intremap=on"
@@ -209,6 +209,67 @@ def two_guests():
     return s
 
 
+# --- storage-service-crash ----------------------------------------------------------------
+
+CRASH_SERVICE = (SERVICE.replace("image = vmm.elf", "image = vmm-crashtest.elf")
+                 + "on_crash = restart\n")
+ESC = "\x1d"  # Ctrl-]
+
+
+def service_crash_script():
+    sums = {}
+    up = [Wait(NVME_FOUND, timeout=120), Wait(served("linux", "web-root"))]
+    return Script(
+        [
+            Wait(BANNER), *up,
+            Wait(ready("linux"), HELLO("linux"), timeout=600),
+            Run("mkdir -p /mnt && mke2fs -q /dev/vda >/dev/null && mount /dev/vda /mnt && "
+                f"yes {MARK} | head -c 4194304 >/mnt/f && sync && sha256sum /mnt/f",
+                Checksum(sums, "f"), timeout=300),
+            # disk writes go on in the background while the service crashes
+            Run("(while :; do dd if=/dev/zero of=/mnt/g bs=64k count=128; sync; done) "
+                ">/dev/null 2>&1 </dev/null & echo writing", "writing"),
+            # the trigger is printed after 2 s on hvc0 (split in the typed line, so that
+            # the line's own echo does not carry it)
+            Type('sleep 2; echo "vmm-crashtest: crash the"" service now"\n'),
+            Wait(out("svc", lit("crash test: faulting on purpose")), timeout=60),
+            Wait(r"^mica: partition 'svc' restarting \(restart 1\): triple fault"),
+            *up,
+            # Linux's devices are in "needs reset": the partition is restarted
+            Type(ESC + "m"),
+            Wait(r"Mica management console: type help"),
+            Type("restart linux\r"),
+            Wait(lit("mica: partition 'linux' restarting (restart 1): restarted from the "
+                     "management console")),
+            Type("exit\r"),
+            Wait(ready("linux"), HELLO("linux"), timeout=600),
+            Run("mkdir -p /mnt && mount /dev/vda /mnt && sha256sum /mnt/f",
+                Checksum(sums, "f", compare=True), timeout=120),
+            Run("dd if=/dev/zero of=/mnt/h bs=64k count=16 2>/dev/null && sync && "
+                "umount /mnt && echo written", "written", timeout=120),
+        ],
+        forbidden=[r"^mica: .*iommu fault", r"^\[svc\] nvme .*(failed|fatal|no answer)",
+                   r"^mica: partition 'svc' restarting \(restart 2\)",
+                   r"^\[linux\] .*Kernel panic"],
+    )
+
+
+def service_crash():
+    name = "storage-service-crash"
+    s = Scenario(
+        name,
+        "the service partition, which drives the NVMe, crashes while Linux writes to its "
+        "nvme disk (crash-test build, on_crash = restart): it comes back and sets the "
+        "controller up again; after a restart of the Linux partition the file written and "
+        "synced before the crash is there with its checksum, and the disk takes writes",
+        CRASH_SERVICE + "\n" + virtio_linux("linux", "1", "mica.shell=hvc0",
+                                             ["console = virtio", "disk = nvme:web-root"]),
+        [VMM_CRASHTEST] + LINUX_FILES, service_crash_script(),
+        timeout=1200, vendors=("svm",), env={"MICA_QEMU_EXTRA": qemu_extra(name)})
+    s.prepare = lambda: make_gpt_disk(name)
+    return s
+
+
 # --- bad disks -----------------------------------------------------------------------------
 
 COUNTERS = textwrap.dedent("""
@@ -283,4 +344,4 @@ def bad_disks():
     ]
 
 
-STORAGE_SCENARIOS = [powercut(), two_guests()] + bad_disks()
+STORAGE_SCENARIOS = [powercut(), two_guests(), service_crash()] + bad_disks()

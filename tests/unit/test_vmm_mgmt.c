@@ -418,4 +418,11 @@ Test(mgmt, snapshot_refusals)
 		mgmt_run(&m, cases[i].cmd);
 		expect_out(cases[i].want);
 	}
+	/* the same refusal for a disk on NVMe says so */
+	clear();
+	parts[1].flags |= MICA_MGMT_F_NVME;
+	snap_rc = MICA_MGMT_EDEVICE;
+	mgmt_run(&m, "snapshot web x");
+	expect_out("cannot snapshot 'web' (tag 'x'): its disk is on NVMe, which a snapshot in RAM "
+		   "cannot keep: the disk would not match the RAM restored\n");
 }
