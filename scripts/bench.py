@@ -897,8 +897,7 @@ class NvmeVirtioBlkRead:
 
         def prepare():
             nvme_gpt_disk(disk)
-            # the GPT's protective MBR looks bootable to SeaBIOS: the CD goes first
-            return "-boot order=d -device amd-iommu,intremap=on " + nvme_args(disk)
+            return "-device amd-iommu,intremap=on " + nvme_args(disk)
         mm, mb = alternate_blkread(self.name, image, base, self.runs, self.timeout,
                                    self.bare_timeout, prepare, nvme=True)
         return [("nvme_virtio_blk_read_ratio", f"{mm / mb:.2f}",

@@ -485,7 +485,9 @@ class QemuSvmMb2(Backend):
         argv = (["qemu-system-x86_64", "-machine", "q35"] + qemu_accel()
                 + ["-m", env.get("MICA_MEM", "1024"), "-smp", env.get("MICA_SMP", "4"),
                    "-nodefaults", "-display", "none", "-no-reboot", "-net", "none",
-                   "-serial", "stdio", "-cdrom", image])
+                   "-serial", "stdio", "-cdrom", image,
+                   # the CD first: a disk with a GPT (its protective MBR) looks bootable
+                   "-boot", "order=d"])
         if env.get("MICA_ICOUNT"):
             argv += ["-icount", f"shift={env['MICA_ICOUNT']}"]
         argv += env.get("MICA_QEMU_EXTRA", "").split()
