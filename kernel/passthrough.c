@@ -597,6 +597,18 @@ static void describe(const struct hpci_dev *h, struct vpci_pt_desc *o)
 		o->msix_off = h->msix_off;
 		o->pba_off = h->pba_off;
 	}
+	for (unsigned k = 0; k < h->ncap_vendor && k < VPCI_VCAPS_MAX; k++) {
+		unsigned at = h->cap_vendor[k];
+		unsigned len = (hrd(h, at) >> 16) & 0xFF;
+		if (len > VPCI_VCAP_MAX || at + len > 0x100)
+			break; /* longer than Mica shows: this one and the rest stay hidden */
+		for (unsigned b = 0; b < len; b += 4) {
+			uint32_t v = hrd(h, at + b);
+			memcpy(o->vcap[k] + b, &v, len - b < 4 ? len - b : 4);
+		}
+		o->vcap_len[k] = (uint8_t)len;
+		o->nvcaps = (uint8_t)(k + 1);
+	}
 	if (h->cap_pcie) {
 		o->has_pcie = 1;
 		for (unsigned k = 0; k < sizeof(o->pcie); k += 4) {

@@ -21,6 +21,9 @@ BBPKG=busybox-static
 # "depends=" fields. virtio_pci_{modern,legacy}_dev are separate modules in 6.1.
 MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio
 virtio_console virtio_blk failover net_failover virtio_net"
+# Loaded only when asked for (not listed in modules.load): the Linux bridge, for a gateway
+# partition (mica.bridge=, docs/network.md); its load order goes to modules.bridge.
+MODULES_BRIDGE="llc stp bridge"
 CMDLINE="console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1 rdinit=/init"
 
 say() { echo "linux-image: $*"; }
@@ -167,7 +170,7 @@ done
 # Modules: uncompressed .ko in /lib/modules/<release>/ (busybox insmod cannot read
 # compressed ones). Debian 6.1 ships them uncompressed; newer kernels may use xz or zstd.
 MD="$R/lib/modules/$krel"
-for m in $MODULES; do
+for m in $MODULES $MODULES_BRIDGE; do
 	f=$(find "$MODSRC" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" -o -name "$m.ko.gz" | head -n1)
 	[ -n "$f" ] || die "module $m not found in $kpkg"
 	case "$f" in
@@ -187,6 +190,10 @@ visit() {
 }
 for m in $MODULES; do visit "$m" "$m"; done
 for m in $order; do echo "$m"; done >"$MD/modules.load"
+boot_order=$order order=""
+for m in $MODULES_BRIDGE; do visit "$m" "$m"; done
+for m in $order; do echo "$m"; done >"$MD/modules.bridge"
+bridge_order=$order order=$boot_order
 
 printf '%s\n' "$CMDLINE" >"$R/etc/cmdline.suggested"
 echo "mica-linux" >"$R/etc/hostname"
@@ -202,4 +209,4 @@ printf 'release %s\nkernel %s %s\nbusybox %s %s\nmodules%s\n' \
 for f in vmlinuz initrd.img cmdline version; do mv -f "$T/$f" "$OUT/$f"; done
 echo "$key" >"$OUT/.stamp"
 say "built $OUT: vmlinuz $(stat -c %s "$OUT/vmlinuz") B, initrd.img $(stat -c %s "$OUT/initrd.img") B ($krel)"
-say "modules, in load order:$order"
+say "modules, in load order:$order; for mica.bridge=:$bridge_order"

@@ -33,6 +33,7 @@
 #define CAP_PM       0x01
 #define CAP_MSI      0x05
 #define CAP_PCIE     0x10
+#define CAP_VENDOR 0x09
 #define CAP_MSIX     0x11
 #define CAP_LINKS    48   /* (256 - 64) / 4: more links than fit means the list loops */
 
@@ -193,6 +194,10 @@ static void read_caps(const struct scan *s, struct hpci_dev *d)
 			d->pba_bir = pba & 7, d->pba_off = pba & ~7u;
 			break;
 		}
+		case CAP_VENDOR: /* PCI 3.0 6.7: its length at +2 (virtio 1.1 4.1.4) */
+			if (d->ncap_vendor < HPCI_VCAPS)
+				d->cap_vendor[d->ncap_vendor++] = (uint8_t)p;
+			break;
 		case CAP_PCIE: /* PCIe Base 4.0 7.5.3.2: port type in 7:4; 7.5.3.3 at +4 */
 			if (d->cap_pcie || p + 8 > 0x100)
 				break;

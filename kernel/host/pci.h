@@ -15,6 +15,7 @@
 
 #define HPCI_MAX_DEVS 256 /* functions kept (more are counted in skipped) */
 #define HPCI_BARS     6
+#define HPCI_VCAPS 8 /* vendor-specific capabilities kept per function */
 
 /* Configuration space access: aligned 32-bit reads and writes of register reg (0..4095)
  * of one function. A read of an absent function returns 0xFFFFFFFF. */
@@ -63,6 +64,8 @@ struct hpci_dev {
 	uint64_t rom_size;     /* expansion ROM BAR size, 0: none */
 	/* Capabilities (offsets in configuration space, 0: absent). */
 	uint8_t cap_pm, cap_msi, cap_msix, cap_pcie;
+	uint8_t cap_vendor[HPCI_VCAPS]; /* vendor-specific capabilities (ID 0x09), in order */
+	uint8_t ncap_vendor;
 	uint8_t pcie_type;     /* HPCI_PCIE_*, when cap_pcie */
 	uint8_t flr;           /* PCIe Device Capabilities: Function Level Reset */
 	uint8_t pm_no_soft_reset; /* PM Control/Status bit 3: D3hot -> D0 keeps state */

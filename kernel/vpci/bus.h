@@ -194,6 +194,9 @@ int vpci_signal(struct vpci *b, unsigned slot, unsigned vector);
  * (I/O BARs are not offered); capabilities: MSI-X (at most VPCI_MSIX_MAX vectors shown),
  * MSI (msi vectors, 64-bit address, per-vector masking), and a read-only copy of the PCI Express capability;
  * no expansion ROM, no INTx (interrupt pin 0), no extended capabilities. */
+#define VPCI_VCAPS_MAX 8u   /* vendor-specific capabilities shown per function */
+#define VPCI_VCAP_MAX  24u  /* bytes of each (virtio's are 16 or 20) */
+
 struct vpci_pt_desc {
 	uint16_t vendor, device, subvendor, subsystem;
 	uint32_t class;
@@ -206,6 +209,11 @@ struct vpci_pt_desc {
 	uint32_t msix_off, pba_off;
 	uint8_t has_pcie;
 	uint8_t pcie[0x3c];            /* the host's PCI Express capability, from its ID on */
+	/* The host's vendor-specific capabilities (ID 0x09), from their ID on, cap_len bytes
+	 * each: shown read-only (a virtio device's driver finds its registers through them). */
+	uint8_t nvcaps;
+	uint8_t vcap_len[VPCI_VCAPS_MAX];
+	uint8_t vcap[VPCI_VCAPS_MAX][VPCI_VCAP_MAX];
 };
 
 /* Puts a passed-through function at 00:slot.0: 0, or MICA_EINVAL with a sentence (slot

@@ -44,6 +44,7 @@ enum vpci_region vpci_pt_region(const struct vpci_fn *f, unsigned i, uint64_t of
 
 #define CAP_ID_MSI     0x05
 #define CAP_ID_PCIE    0x10
+#define CAP_ID_VENDOR  0x09
 #define MSI_CTRL       2
 #define MSI_ADDR       4
 #define MSI_ADDR_HI    8
@@ -155,6 +156,21 @@ int vpci_add_passthrough(struct vpci *b, unsigned slot, const struct vpci_pt_des
 			f->cfg[prev + 1] = (uint8_t)pos;
 		prev = pos;
 		pos += PCIE_CAP_LEN;
+	}
+	/* Vendor-specific capabilities, read-only (no write mask), while they fit below 0x100:
+	 * what they say (virtio: where each register block is in which BAR) holds for the
+	 * guest too, since BAR numbers and offsets are the host's. */
+	for (unsigned k = 0; k < d->nvcaps && k < VPCI_VCAPS_MAX; k++) {
+		unsigned len = d->vcap_len[k];
+		if (len < 3 || len > VPCI_VCAP_MAX || pos + ((len + 3) & ~3u) > 0x100)
+			break;
+		memcpy(f->cfg + pos, d->vcap[k], len);
+		f->cfg[pos] = CAP_ID_VENDOR;
+		f->cfg[pos + 1] = 0;
+		if (prev)
+			f->cfg[prev + 1] = (uint8_t)pos;
+		prev = pos;
+		pos += (len + 3) & ~3u;
 	}
 	if (prev) {
 		put16(f->cfg + CFG_STATUS, STATUS_CAP_LIST);

@@ -171,6 +171,8 @@ class Console:
             _live.add(self.proc)
 
     def close(self):
+        for c in getattr(self, "companions", ()):
+            c.close()
         if self.proc.stdin is not None:
             try:
                 self.proc.stdin.close()
@@ -744,6 +746,82 @@ class PowerCut(Type):
 
     def begin(self, console, ctx):
         console.power_cut(self.check)
+
+
+class Companion(Type):
+    """Starts a second emulator beside the one under test (a machine on the same virtual
+    network: the "outside" of a gateway, docs/network.md) as ctx[key], a Console closed
+    with the main one. Its output goes to log_path, not into the scenario's lines; steps
+    talk to it with CompanionRun."""
+
+    def __init__(self, key, argv, env=None, log_path=None, what=None):
+        self.key, self.argv, self.env, self.log_path = key, argv, env, log_path
+        self.what = what or f"starting {key}"
+
+    def begin(self, console, ctx):
+        c = Console(self.argv, env=self.env, log_path=self.log_path)
+        if not hasattr(console, "companions"):
+            console.companions = []
+        console.companions.append(c)
+        ctx[self.key] = c
+
+
+class CompanionRun(Type):
+    """Waits for `wait` (a regex; None: nothing) on companion ctx[key]'s console, then,
+    if command is given, types it there and checks its output as Run does (a regex or a
+    function (output, status) -> problem). Blocks on the companion alone (the main
+    console's output waits in its pipe meanwhile), up to timeout seconds."""
+
+    _seq = 0
+
+    def __init__(self, key, command=None, check=r"(?s).*", wait=None, timeout=120, what=None):
+        self.key, self.command, self.check, self.wait = key, command, check, wait
+        self.timeout = timeout
+        self.what = what or f"`{command or wait}` on {key}"
+
+    def _line(self, c, deadline, waiting_for):
+        line = c.read_line(deadline)
+        if line is None:
+            tail = "".join(f"\n    | {l}" for l in c.lines[-15:])
+            raise Failure(f"{self.key}: timed out ({self.timeout}s) waiting for {waiting_for}"
+                          f"; its last lines:{tail}")
+        return line
+
+    def begin(self, console, ctx):
+        c = ctx[self.key]
+        deadline = time.monotonic() + self.timeout
+        if self.wait:
+            rx = re.compile(self.wait)
+            while not rx.search(self._line(c, deadline, f"/{self.wait}/")):
+                pass
+        if not self.command:
+            return
+        CompanionRun._seq += 1
+        n = CompanionRun._seq
+        c.send(f'echo @CB{n}""@; {self.command}; echo @CE{n}""@ $?\n')
+        begin, end = re.compile(f"^@CB{n}@$"), re.compile(f"^@CE{n}@ (\\d+)$")
+        while not begin.search(self._line(c, deadline, f"`{self.command}` to start")):
+            pass
+        out = []
+        while True:
+            line = self._line(c, deadline, f"`{self.command}` to end")
+            m = end.search(line)
+            if m:
+                break
+            out.append(line)
+        status, output = int(m.group(1)), "\n".join(out)
+        if callable(self.check):
+            problem = self.check(output, status)
+        elif status != 0:
+            problem = f"exit status {status}"
+        elif not re.fullmatch(self.check, output):
+            problem = f"expected /{self.check}/"
+        else:
+            problem = None
+        if problem:
+            shown = "\n".join(f"      > {l}" for l in out[-20:]) or "      > (no output)"
+            raise Failure(f"`{self.command}` on {self.key}: {problem}; it answered (status "
+                          f"{status}):\n{shown}")
 
 
 class Forbid(Step):

@@ -448,12 +448,32 @@ Test(host_pci, nvme_64bit_bar_msix_pm_and_pcie)
 	cr_expect_eq(d->pcie_type, HPCI_PCIE_ENDPOINT);
 	cr_expect_eq(d->flr, 1);
 	cr_expect_eq(d->cap_msi, 0);
+	cr_expect_eq(d->ncap_vendor, 0);
 	d = at(4, 0, 0);
 	cr_expect_eq(d->cap_pcie, 0xC8);
 	cr_expect_eq(d->flr, 0);
 	cr_expect_eq(d->cap_pm, 0);
 	cr_expect_eq(at(0, 0x1c, 0)->pcie_type, HPCI_PCIE_ROOT_PORT);
 	cr_expect_eq(at(1, 0, 0)->pcie_type, HPCI_PCIE_TO_PCI_BRIDGE);
+}
+
+Test(host_pci, vendor_capabilities_in_order)
+{
+	q35();
+	struct fn *f = fk.f[0][2][0];
+	/* MSI-X at 0x40 -> vendor at 0x50 -> PCIe at 0x80 -> vendor at 0xA0 */
+	cap(f, 0x40, 0x11, 0x50, 64);
+	cap(f, 0x50, 0x09, 0x80, 0x0110); /* cap_len 16 */
+	pcie(f, 0x80, 0xA0, 0x0, 1);
+	cap(f, 0xA0, 0x09, 0x00, 0x0214);
+	hpci_scan(&cfg, 0, 0, &list);
+	const struct hpci_dev *d = at(0, 2, 0);
+	cr_assert_eq(d->ncap_vendor, 2);
+	cr_expect_eq(d->cap_vendor[0], 0x50);
+	cr_expect_eq(d->cap_vendor[1], 0xA0);
+	cr_expect_eq(d->cap_msix, 0x40);
+	cr_expect_eq(d->cap_pcie, 0x80);
+	cr_expect_eq(d->cap_pm, 0, "no longer in the list");
 }
 
 Test(host_pci, msix_bir_and_offsets_are_split)

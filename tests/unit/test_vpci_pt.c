@@ -390,6 +390,61 @@ Test(vpci_pt, capability_chain)
 	cr_expect_eq(rd(8, 0x40 + 2, 2), 0x0002);
 }
 
+Test(vpci_pt, vendor_capabilities_are_read_only_copies)
+{
+	/* virtio-net-pci's: MSI-X, then common (16 bytes), notify (20), ISR, device (16) */
+	struct vpci_pt_desc d = edu_desc();
+	static const uint8_t common[16] = { 0x09, 0x70, 16, 1, 4, 0, 0, 0, 0, 0, 0, 0,
+					    0x00, 0x10, 0, 0 };
+	static const uint8_t notify[20] = { 0x09, 0x50, 20, 2, 4, 0, 0, 0, 0, 0x30, 0, 0,
+					    0x00, 0x10, 0, 0, 4, 0, 0, 0 };
+	unsigned pos[8];
+	uint8_t id[8], before[256], after[256];
+
+	d.msi = 0;
+	d.msix_nvec = 4;
+	d.msix_bir = 0;
+	d.msix_off = 0x800;
+	d.pba_off = 0xC00;
+	d.nvcaps = 2;
+	d.vcap_len[0] = 16;
+	memcpy(d.vcap[0], common, 16);
+	d.vcap_len[1] = 20;
+	memcpy(d.vcap[1], notify, 20);
+	setup_bus();
+	cr_assert_eq(vpci_add_passthrough(&bus, 9, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(chain(9, pos, id, 8), 3);
+	cr_expect(id[0] == 0x11 && id[1] == 0x09 && id[2] == 0x09);
+	cr_expect_eq(pos[1], 0x50, "after MSI-X, dword aligned");
+	cr_expect_eq(pos[2], 0x60);
+	for (unsigned i = 2; i < 16; i++)
+		cr_expect_eq(rd(9, pos[1] + i, 1), common[i], "common byte %u", i);
+	for (unsigned i = 2; i < 20; i++)
+		cr_expect_eq(rd(9, pos[2] + i, 1), notify[i], "notify byte %u", i);
+	cr_expect_eq(rd(9, pos[2] + 1, 1), 0, "the host's next pointer is not kept");
+	snapshot(9, before);
+	for (unsigned r = pos[1]; r < pos[2] + 20; r += 4)
+		wr(9, r, 4, 0xA5A5A5A5);
+	snapshot(9, after);
+	cr_expect_arr_eq(after, before, 256, "writes to them are dropped");
+
+	/* one that does not fit below 0x100 ends the list there: after MSI-X and PCI Express
+	 * (0x40 + 16 + 60 = 0x8C), 16 + 5 * 20 bytes reach 0x100 exactly */
+	struct vpci_pt_desc e = nvme_desc();
+	e.msi = 0;
+	e.nvcaps = VPCI_VCAPS_MAX;
+	e.vcap_len[0] = 16;
+	memcpy(e.vcap[0], common, 16);
+	for (unsigned k = 1; k < VPCI_VCAPS_MAX; k++) {
+		e.vcap_len[k] = 20;
+		memcpy(e.vcap[k], notify, 20);
+	}
+	cr_assert_eq(vpci_add_passthrough(&bus, 10, &e, err, sizeof(err)), 0, "%s", err);
+	unsigned n = chain(10, pos, id, 8);
+	cr_expect_eq(n, 2 + 6, "MSI-X, PCI Express and the 6 vendor capabilities that fit");
+	cr_expect_eq(pos[n - 1], 0xEC);
+}
+
 Test(vpci_pt, msi_and_msix_control)
 {
 	setup_bus();
