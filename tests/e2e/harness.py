@@ -809,15 +809,8 @@ class CompanionRun(Type):
             if m:
                 break
             out.append(line)
-        status, output = int(m.group(1)), "\n".join(out)
-        if callable(self.check):
-            problem = self.check(output, status)
-        elif status != 0:
-            problem = f"exit status {status}"
-        elif not re.fullmatch(self.check, output):
-            problem = f"expected /{self.check}/"
-        else:
-            problem = None
+        status = int(m.group(1))
+        problem = check_answer(self.check, "\n".join(out), status)
         if problem:
             shown = "\n".join(f"      > {l}" for l in out[-20:]) or "      > (no output)"
             raise Failure(f"`{self.command}` on {self.key}: {problem}; it answered (status "
@@ -858,6 +851,18 @@ class Watch(Step):
 
     def begin(self, console, ctx):
         ctx.setdefault("watch", []).append(self.fn)
+
+
+def check_answer(check, output, status):
+    """What is wrong with a command's answer, or None: check is a regex the whole output
+    must match (status 0 required), or a function (output, status) -> problem."""
+    if callable(check):
+        return check(output, status)
+    if status != 0:
+        return f"exit status {status}"
+    if not re.fullmatch(check, output):
+        return f"expected /{check}/"
+    return None
 
 
 class Run(Step):
@@ -908,14 +913,7 @@ class Run(Step):
     def end(self, ctx):
         output = "\n".join(self._out)
         ctx.setdefault("answers", []).append((self.command, output, self._status))
-        if callable(self.check):
-            problem = self.check(output, self._status)
-        elif self._status != 0:
-            problem = f"exit status {self._status}"
-        elif not re.fullmatch(self.check, output):
-            problem = f"expected /{self.check}/"
-        else:
-            problem = None
+        problem = check_answer(self.check, output, self._status)
         if problem:
             shown = "\n".join(f"      > {l}" for l in self._out[-30:]) or "      > (no output)"
             raise Failure(f"`{self.command}` in '{self.part}': {problem}; "
