@@ -25,6 +25,10 @@ and a disk on NVMe served by the service partition (NvmeVirtioBlkRead, docs/stor
 
     bench: nvme_virtio_blk_read_ratio <R> (Mica <x> MB/s / bare QEMU's NVMe <y> MB/s, ...)
 
+and the way out through a gateway partition (GatewayTcp, docs/network.md):
+
+    bench: gateway_tcp_mbps <N> (behind the gateway to a QEMU outside, <B> bytes in <s> s)
+
 Each entry in BENCHES yields one or more figures. Usage: scripts/bench.py [--list] [NAME...]
 (--linux-runs N: boots of each kind for the Linux ratio, default 3; --blk-runs N: the same
 for virtio-blk, default 3; --net-runs N: boots for virtio-net, default 1)
@@ -907,6 +911,68 @@ class NvmeVirtioBlkRead:
 BENCHES += [NvmeVirtioBlkRead()]
 
 
+# --- The way out: TCP through a gateway partition (docs/network.md) ------------------------
+
+class GatewayTcp:
+    """tests/e2e/network.py's set-up as a benchmark: partition `behind` (CPU 2, 10.0.0.1,
+    `mica.then=netfetch:10.0.0.9`) fetches the 32 MiB file that a second QEMU, bare Linux
+    on this machine (10.0.0.9, `mica.then=netserve`), serves, through the gateway
+    partition `gw` (CPU 1: Linux bridging its switch port and a passed-through
+    virtio-net-pci behind amd-iommu, whose link is a TCP socket to the outside QEMU).
+    QEMU -smp 3 -m 1024 for Mica, -smp 1 -m 256 for the outside, both TCG. The median of
+    --net-runs runs."""
+
+    name = "gateway"
+    log_hint = "gateway-<n>.log"
+
+    def __init__(self, runs=1, timeout=600):
+        self.runs = runs
+        self.timeout = timeout
+
+    def run(self):
+        from network import nic_args, free_port
+        base = virtio_bench_base(self.name)
+        with open(base + ".cfg", "w") as f:
+            f.write(SERVICE_CONFIG + "\n"
+                    + linux_partition("gw", 1, "mica.bridge=br0 mica.ip=10.0.0.2/24",
+                                      ["net = lan", "pci = 00:12.0"]) + "\n"
+                    + linux_partition("behind", 2, "mica.ip=10.0.0.1/24 "
+                                      "mica.then=netfetch:10.0.0.9", ["net = lan"]))
+        image = base + ".iso"
+        harness.build_iso(image, base + ".cfg",
+                          [os.path.join(LINUX_DIR, "vmlinuz"), os.path.join(LINUX_DIR, "initrd.img"),
+                           VMM_ELF])
+        results = []
+        for i in range(1, self.runs + 1):
+            port = free_port()
+            env = {"MICA_LINUX_NET": f"socket,listen=127.0.0.1:{port}",
+                   "MICA_LINUX_APPEND": "quiet mica.ip=10.0.0.9/24 mica.then=netserve"}
+            # The outside listens first; Mica's NIC connects to it.
+            with harness.Console([os.path.join(ROOT, "scripts", "linux-bare.sh"), LINUX_DIR,
+                                  "-smp", "1", "-m", "256"], env=env,
+                                 log_path=f"{base}-outside-{i}.log"):
+                time.sleep(1)
+                m, took, exits, rest, notable, others = mica_linux_run(
+                    image, f"{base}-{i}.log", 3, "behind", NETFETCH, NET_FAILED, self.timeout,
+                    extra=nic_args(port, "connect"))
+            nbytes, usec = int(m.group(1)), int(m.group(2))
+            results.append((nbytes * 8 / usec, nbytes, usec))
+            print(f"bench-run: gateway {i}: {results[-1][0]:.1f} Mb/s ({nbytes} B in "
+                  f"{usec / 1e6:.3f}s; QEMU start to netfetch {took:.1f}s{load_note(others)})",
+                  file=sys.stderr, flush=True)
+            for line in notable:
+                print(f"bench-run: gateway {i}: noted: {line}", file=sys.stderr, flush=True)
+        results.sort()
+        mbps, nbytes, usec = results[len(results) // 2]
+        runs = f", median of {self.runs}" if self.runs > 1 else ""
+        return [("gateway_tcp_mbps", f"{mbps:.1f}",
+                 f"(behind the gateway to a QEMU outside, {nbytes} bytes in "
+                 f"{usec / 1e6:.3f} s{runs})")]
+
+
+BENCHES += [GatewayTcp()]
+
+
 MSI_RAW = re.compile(r"^\[edu-bench\] edu-bench-raw: base=(\d+) nops64=(\d+) msi=(\d+)")
 
 
@@ -1027,7 +1093,7 @@ def main():
             b.runs = max(1, args.linux_runs)
         elif isinstance(b, (VirtioBlkRead, PassthroughNvmeRead, NvmeVirtioBlkRead)):
             b.runs = max(1, args.blk_runs)
-        elif isinstance(b, VirtioNet):
+        elif isinstance(b, (VirtioNet, GatewayTcp)):
             b.runs = max(1, args.net_runs)
     benches = [b for b in BENCHES if not args.names or b.name in args.names]
     if args.list or not benches:

@@ -29,11 +29,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def nic_args(port):
-    """The gateway's NIC: virtio-net-pci translated by AMD-Vi, its link a listening socket;
-    no option ROM (OVMF would offer a network boot)."""
+def nic_args(port, mode="listen"):
+    """The gateway's NIC: virtio-net-pci translated by AMD-Vi, its link a socket that
+    listens (or connects: mode); no option ROM (OVMF would offer a network boot)."""
     return ("-device amd-iommu,intremap=on "
-            f"-netdev socket,id=up,listen=127.0.0.1:{port} "
+            f"-netdev socket,id=up,{mode}=127.0.0.1:{port} "
             "-device virtio-net-pci,netdev=up,addr=0x12,iommu_platform=on,disable-legacy=on,"
             "mac=52:54:00:00:00:09,romfile=")
 
