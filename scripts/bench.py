@@ -24,6 +24,8 @@ and virtio through the service partition (VirtioBlkRead, VirtioNet, below):
 and a disk on NVMe served by the service partition (NvmeVirtioBlkRead, docs/storage.md):
 
     bench: nvme_virtio_blk_read_ratio <R> (Mica <x> MB/s / bare QEMU's NVMe <y> MB/s, ...)
+    bench: nvme_fsync_write_ratio <R> (4 KiB write + fsync: Mica <a> us / bare QEMU <b> us ...)
+    bench: nvme_share <R> (two guests reading from one NVMe at once: a <x> MB/s, b <y> MB/s)
 
 and the way out through a gateway partition (GatewayTcp, docs/network.md):
 
@@ -508,11 +510,12 @@ def load_note(cores):
 
 BLKREAD = re.compile(r"mica-linux: blkread bytes=(\d+) usec=(\d+) MBps=([0-9.]+)")
 BLKREAD_FAILED = re.compile(r"mica-linux: blkread failed: .*")
+FSYNC = re.compile(r"mica-linux: fsync ops=(\d+) usec_per_op=(\d+)")
 BLKREAD_DISK_MIB = 96
 
 
 def bare_blkread_mbps(runs=3, cpus=1, mem_mb=LINUX_MEM_MB, timeout=180, verbose=True, first=1,
-                      nvme=False):
+                      nvme=False, fsync=None):
     """Sequential read speed of QEMU's own virtio-blk-pci (TCG), in MB/s (10^6 B/s): the
     median of `runs` boots. Each boot gets a fresh 96 MiB zero-filled raw image in a temp
     dir as /dev/vda (scripts/linux-bare.sh with MICA_LINUX_DISK, cache=unsafe; `-smp cpus
@@ -523,7 +526,8 @@ def bare_blkread_mbps(runs=3, cpus=1, mem_mb=LINUX_MEM_MB, timeout=180, verbose=
     and powers off. The figure is recomputed from bytes/usec. Logs: build/bench/
     blkread-bare-<i>.log, i counting from `first`. Raises Failure with the log's tail if
     the line never comes. nvme: the disk is a QEMU NVMe controller's namespace instead
-    (MICA_LINUX_NVME, /dev/nvme0n1; logs blkread-bare-nvme-<i>.log)."""
+    (MICA_LINUX_NVME, /dev/nvme0n1; logs blkread-bare-nvme-<i>.log). fsync: a list that
+    gets each run's `mica-linux: fsync` figure (microseconds per 4 KiB write + fsync)."""
     import shutil
     import tempfile
     out_dir = os.path.join(BUILD, "bench")
@@ -554,6 +558,9 @@ def bare_blkread_mbps(runs=3, cpus=1, mem_mb=LINUX_MEM_MB, timeout=180, verbose=
                             raise Failure(f"no blkread line within {timeout}s")
                         if BLKREAD_FAILED.search(line):
                             raise Failure(line.strip())
+                        f = FSYNC.search(line)
+                        if f and fsync is not None:
+                            fsync.append(int(f.group(2)))
                         m = BLKREAD.search(line)
                     now = time.monotonic()
                 except Failure as e:
@@ -604,7 +611,7 @@ def _tail(console, n=20):
 
 
 def mica_linux_run(image, log, smp, part, result, failed, timeout, mem_mb=1024, after=None,
-                   after_wait=60, extra=""):
+                   after_wait=60, extra="", also=None, also_out=None):
     """Boots `image` (a GRUB ISO: SeaBIOS + GRUB + the Multiboot2 entry, TCG -cpu max, as
     LinuxBoot) with `-smp smp -m mem_mb` and reads Mica's console until partition `part`
     prints a line matching `result` (`[part] ...`). Fails at once, with the last console
@@ -614,7 +621,9 @@ def mica_linux_run(image, log, smp, part, result, failed, timeout, mem_mb=1024, 
     (it powers off after its result). Returns (match, seconds from QEMU's start to the
     result, the exit-count line or None, the lines after the result, notable lines, and
     the host cores other processes used over the measured interval (HostLoad; the
-    interval is group 2 of the match, in microseconds, up to the result line) or None)."""
+    interval is group 2 of the match, in microseconds, up to the result line) or None).
+    Lines of `part` before the result that match `also` are appended (as matches) to
+    also_out."""
     env = {"MICA_SMP": str(smp), "MICA_MEM": str(mem_mb)}
     if extra:
         env["MICA_QEMU_EXTRA"] = extra  # more devices (passthrough: an IOMMU and NVMe)
@@ -639,6 +648,8 @@ def mica_linux_run(image, log, smp, part, result, failed, timeout, mem_mb=1024, 
                 if ends.search(line):
                     raise Failure(f"'{line.strip()}' before the result line")
                 if mine.search(line):
+                    if also and also.search(line) and also_out is not None:
+                        also_out.append(also.search(line))
                     m = result.search(line)
             now = time.monotonic()
         except Failure as e:
@@ -678,17 +689,36 @@ def virtio_bench_base(name):
     return os.path.join(out_dir, name)
 
 
+def service_iso(base, config, extra_files=()):
+    """Writes base.cfg and builds base.iso with the Linux image, the service and
+    extra_files: the image a virtio bench boots."""
+    with open(base + ".cfg", "w") as f:
+        f.write(config)
+    image = base + ".iso"
+    harness.build_iso(image, base + ".cfg",
+                      [os.path.join(LINUX_DIR, "vmlinuz"), os.path.join(LINUX_DIR, "initrd.img"),
+                       VMM_ELF] + list(extra_files))
+    return image
+
+
 def _check_built(*paths):
     for p in paths:
         if not os.path.exists(p):
             raise Failure(f"{os.path.relpath(p, ROOT)} is missing (run `make all`)")
 
 
-def mica_blkread_run(label, image, log, i, timeout, extra=""):
+def mica_blkread_run(label, image, log, i, timeout, extra="", fsync=None):
     """One Mica boot of a blkread bench (mica.then=blkbench[:DEV] in partition `linux`):
-    its MB/s, with the figures, Mica's exit counts and notable lines on stderr."""
+    its MB/s, with the figures, Mica's exit counts and notable lines on stderr; its fsync
+    figure appended to the list fsync, if given."""
+    seen = []
     m, took, exits, _, notable, others = mica_linux_run(
-        image, log, 2, "linux", BLKREAD, BLKREAD_FAILED, timeout, extra=extra)
+        image, log, 2, "linux", BLKREAD, BLKREAD_FAILED, timeout, extra=extra, also=FSYNC,
+        also_out=seen)
+    if seen and fsync is not None:
+        fsync.append(int(seen[-1].group(2)))
+        print(f"bench-run: {label} {i}: Mica fsync {fsync[-1]} us per 4 KiB write",
+              file=sys.stderr, flush=True)
     nbytes, usec = int(m.group(1)), int(m.group(2))
     mbps = nbytes / usec
     print(f"bench-run: {label} {i}: Mica {mbps:.1f} MB/s ({nbytes} B in {usec / 1e6:.3f}s; "
@@ -707,16 +737,21 @@ def nvme_args(disk):
 
 
 def alternate_blkread(label, image, base, runs, timeout, bare_timeout, prepare=None,
-                      nvme=False):
+                      nvme=False, fsync_mica=None, fsync_bare=None):
     """`runs` Mica boots of a blkread bench (mica_blkread_run), each followed by one bare
     boot (bare_blkread_mbps, nvme: its disk is QEMU's NVMe). prepare(), if given, makes the
-    run's disk and returns the QEMU args that attach it. Returns the two median MB/s."""
+    run's disk and returns the QEMU args that attach it. Returns the two median MB/s;
+    fsync_mica and fsync_bare, lists if given, get each run's fsync figures."""
     mica, bare = [], []
     for i in range(1, runs + 1):
         extra = prepare() if prepare else ""
         mica.append(mica_blkread_run(label, image, f"{base}-mica-{i}.log", i, timeout,
-                                     extra=extra))
-        bare.append(bare_blkread_mbps(runs=1, first=i, timeout=bare_timeout, nvme=nvme))
+                                     extra=extra, fsync=fsync_mica))
+        bare.append(bare_blkread_mbps(runs=1, first=i, timeout=bare_timeout, nvme=nvme,
+                                      fsync=fsync_bare))
+        if fsync_bare:
+            print(f"bench-run: blkread bare {i}: fsync {fsync_bare[-1]} us per 4 KiB write",
+                  file=sys.stderr, flush=True)
     return median(mica), median(bare)
 
 
@@ -744,13 +779,8 @@ class VirtioBlkRead:
         disk = base + "-disk.img"
         with open(disk, "wb") as f:  # fresh and zero-filled (sparse)
             f.truncate(BLKREAD_DISK_MIB << 20)
-        with open(base + ".cfg", "w") as f:
-            f.write(SERVICE_CONFIG + "\n" + linux_partition(
-                "linux", 1, "mica.then=blkbench", [f"disk = {os.path.basename(disk)}"]))
-        image = base + ".iso"
-        harness.build_iso(image, base + ".cfg",
-                          [os.path.join(LINUX_DIR, "vmlinuz"), os.path.join(LINUX_DIR, "initrd.img"),
-                           VMM_ELF, disk])
+        image = service_iso(base, SERVICE_CONFIG + "\n" + linux_partition(
+                "linux", 1, "mica.then=blkbench", [f"disk = {os.path.basename(disk)}"]), [disk])
         mm, mb = alternate_blkread(self.name, image, base, self.runs, self.timeout,
                                    self.bare_timeout)
         return [("virtio_blk_read_ratio", f"{mm / mb:.2f}",
@@ -776,16 +806,11 @@ class VirtioNet:
 
     def run(self):
         base = virtio_bench_base(self.name)
-        with open(base + ".cfg", "w") as f:
-            f.write(SERVICE_CONFIG + "\n"
+        image = service_iso(base, SERVICE_CONFIG + "\n"
                     + linux_partition("linux-a", 1, "mica.ip=10.0.0.1/24 mica.then=netfetch:10.0.0.2",
                                       ["net = lan"]) + "\n"
                     + linux_partition("linux-b", 2, "mica.ip=10.0.0.2/24 mica.then=netserve",
                                       ["net = lan"]))
-        image = base + ".iso"
-        harness.build_iso(image, base + ".cfg",
-                          [os.path.join(LINUX_DIR, "vmlinuz"), os.path.join(LINUX_DIR, "initrd.img"),
-                           VMM_ELF])
         results = []
         for i in range(1, self.runs + 1):
             m, took, exits, rest, notable, others = mica_linux_run(
@@ -890,25 +915,85 @@ class NvmeVirtioBlkRead:
 
     def run(self):
         base = virtio_bench_base(self.name)
-        with open(base + ".cfg", "w") as f:
-            f.write(SERVICE_CONFIG + "pci = 00:11.0\n\n" + linux_partition(
+        image = service_iso(base, SERVICE_CONFIG + "pci = 00:11.0\n\n" + linux_partition(
                 "linux", 1, "mica.then=blkbench", ["disk = nvme:bench"]))
-        image = base + ".iso"
-        harness.build_iso(image, base + ".cfg",
-                          [os.path.join(LINUX_DIR, "vmlinuz"), os.path.join(LINUX_DIR, "initrd.img"),
-                           VMM_ELF])
         disk = f"{base}-disk.img"
 
         def prepare():
             nvme_gpt_disk(disk)
             return "-device amd-iommu,intremap=on " + nvme_args(disk)
+        fm, fb = [], []
         mm, mb = alternate_blkread(self.name, image, base, self.runs, self.timeout,
-                                   self.bare_timeout, prepare, nvme=True)
-        return [("nvme_virtio_blk_read_ratio", f"{mm / mb:.2f}",
-                 f"(Mica {mm:.1f} MB/s / bare QEMU {mb:.1f} MB/s, medians of {self.runs})")]
+                                   self.bare_timeout, prepare, nvme=True, fsync_mica=fm,
+                                   fsync_bare=fb)
+        figures = [("nvme_virtio_blk_read_ratio", f"{mm / mb:.2f}",
+                    f"(Mica {mm:.1f} MB/s / bare QEMU {mb:.1f} MB/s, medians of {self.runs})")]
+        if fm and fb:
+            # as a speed, like the read ratio: bare latency / Mica latency
+            figures.append(("nvme_fsync_write_ratio", f"{median(fb) / median(fm):.2f}",
+                            f"(4 KiB write + fsync: Mica {median(fm):.0f} us / bare QEMU "
+                            f"{median(fb):.0f} us per write, as a speed; medians of "
+                            f"{len(fm)}; runs {min(fm)}-{max(fm)} / {min(fb)}-{max(fb)} us)"))
+        return figures
 
 
-BENCHES += [NvmeVirtioBlkRead()]
+class NvmeShare:
+    """Fairness between two guests on one NVMe (docs/storage.md, "Several guests on one
+    disk"): partitions `a` (CPU 1) and `b` (CPU 2), each `disk = nvme:<its name>` on one
+    controller passed through to the service (CPU 0), boot together and run mica-blkbench
+    (`mica.then=blkbench`) at the same time. Figure: the slower guest's read rate over the
+    faster one's (1.0: an even share), and both rates. QEMU -smp 3 -m 1024, TCG."""
+
+    name = "nvme-share"
+    log_hint = "nvme-share-<n>.log"
+    RESULT = re.compile(r"^\[(a|b)\] mica-linux: blkread bytes=(\d+) usec=(\d+)")
+
+    def __init__(self, runs=1, timeout=600):
+        self.runs = runs
+        self.timeout = timeout
+
+    def run(self):
+        base = virtio_bench_base(self.name)
+        image = service_iso(base, SERVICE_CONFIG + "pci = 00:11.0\n\n"
+                    + linux_partition("a", 1, "mica.then=blkbench", ["disk = nvme:a"]) + "\n"
+                    + linux_partition("b", 2, "mica.then=blkbench", ["disk = nvme:b"]))
+        disk = base + "-disk.img"
+        shares = []
+        for i in range(1, self.runs + 1):
+            with open(disk, "wb") as f:
+                f.truncate(256 << 20)
+            subprocess.run(["sgdisk", "-o", "-n", "1:2048:+100M", "-c", "1:a", "-n",
+                            "2:0:+100M", "-c", "2:b", disk], check=True,
+                           stdout=subprocess.DEVNULL)
+            env = {"MICA_SMP": "3", "MICA_MEM": "1024",
+                   "MICA_QEMU_EXTRA": "-device amd-iommu,intremap=on " + nvme_args(disk)}
+            rates = {}
+            with BACKENDS["svm-mb2"].boot(image, f"{base}-{i}.log", env=env) as c:
+                deadline = c.started + self.timeout
+                while len(rates) < 2:
+                    line = c.read_line(deadline)
+                    if line is None:
+                        raise Failure(f"no blkread lines from both a and b within "
+                                      f"{self.timeout}s; last console lines:{_tail(c)}")
+                    if BLKREAD_FAILED.search(line) or (NOTABLE.search(line) and
+                                                       "powered off" not in line):
+                        raise Failure(f"{line.strip()}; last console lines:{_tail(c)}")
+                    m = self.RESULT.search(line)
+                    if m:
+                        rates[m.group(1)] = int(m.group(2)) / int(m.group(3))
+            lo, hi = sorted(rates.values())
+            shares.append((lo / hi, rates["a"], rates["b"]))
+            print(f"bench-run: nvme-share {i}: a {rates['a']:.1f} MB/s, b {rates['b']:.1f} "
+                  f"MB/s at the same time", file=sys.stderr, flush=True)
+        shares.sort()
+        share, ra, rb = shares[len(shares) // 2]
+        runs = f", median of {self.runs}" if self.runs > 1 else ""
+        return [("nvme_share", f"{share:.2f}",
+                 f"(two guests reading from one NVMe at once: a {ra:.1f} MB/s, b {rb:.1f} "
+                 f"MB/s{runs})")]
+
+
+BENCHES += [NvmeVirtioBlkRead(), NvmeShare()]
 
 
 # --- The way out: TCP through a gateway partition (docs/network.md) ------------------------
@@ -932,16 +1017,11 @@ class GatewayTcp:
     def run(self):
         from network import nic_args, free_port
         base = virtio_bench_base(self.name)
-        with open(base + ".cfg", "w") as f:
-            f.write(SERVICE_CONFIG + "\n"
+        image = service_iso(base, SERVICE_CONFIG + "\n"
                     + linux_partition("gw", 1, "mica.bridge=br0 mica.ip=10.0.0.2/24",
                                       ["net = lan", "pci = 00:12.0"]) + "\n"
                     + linux_partition("behind", 2, "mica.ip=10.0.0.1/24 "
                                       "mica.then=netfetch:10.0.0.9", ["net = lan"]))
-        image = base + ".iso"
-        harness.build_iso(image, base + ".cfg",
-                          [os.path.join(LINUX_DIR, "vmlinuz"), os.path.join(LINUX_DIR, "initrd.img"),
-                           VMM_ELF])
         results = []
         for i in range(1, self.runs + 1):
             port = free_port()
@@ -1028,12 +1108,7 @@ class Snapshot:
 
     def run(self):
         base = virtio_bench_base(self.name)
-        with open(base + ".cfg", "w") as f:
-            f.write(SERVICE_CONFIG + "\n" + linux_partition("linux", 1, ""))
-        image = base + ".iso"
-        harness.build_iso(image, base + ".cfg",
-                          [os.path.join(LINUX_DIR, "vmlinuz"), os.path.join(LINUX_DIR, "initrd.img"),
-                           VMM_ELF])
+        image = service_iso(base, SERVICE_CONFIG + "\n" + linux_partition("linux", 1, ""))
         pauses, restores = [], []
         env = {"MICA_SMP": "2", "MICA_MEM": "1024"}
         with BACKENDS["svm-mb2"].boot(image, base + ".log", env=env) as c:
@@ -1093,7 +1168,7 @@ def main():
             b.runs = max(1, args.linux_runs)
         elif isinstance(b, (VirtioBlkRead, PassthroughNvmeRead, NvmeVirtioBlkRead)):
             b.runs = max(1, args.blk_runs)
-        elif isinstance(b, (VirtioNet, GatewayTcp)):
+        elif isinstance(b, (VirtioNet, GatewayTcp, NvmeShare)):
             b.runs = max(1, args.net_runs)
     benches = [b for b in BENCHES if not args.names or b.name in args.names]
     if args.list or not benches:

@@ -175,6 +175,15 @@ int gpt_read(const struct gpt_io *io, struct gpt *t, char *err, size_t errlen)
 			? errmsg(-1, err, errlen, "the primary GPT header names itself as its "
 				 "backup")
 			: -1;
+	/* The usable area must leave both copies of the table alone: a partition over them
+	 * would let its guest rewrite the table. */
+	uint64_t array = ((uint64_t)pri.nentries * pri.entry_size + io->block - 1) / io->block;
+	if (pri.entries_lba < 2 || pri.first_usable < pri.entries_lba + array ||
+	    pri.last_usable >= bak.entries_lba || bak.entries_lba + array > bak.my)
+		return errmsg(-1, err, errlen, "the GPT's usable area (LBA %llu to %llu) overlaps "
+			      "the table itself (entries at LBA %llu and %llu, %llu blocks each)",
+			      (ull)pri.first_usable, (ull)pri.last_usable, (ull)pri.entries_lba,
+			      (ull)bak.entries_lba, (ull)array);
 	if (bak.alternate != 1)
 		return errmsg(-1, err, errlen, "the backup GPT header (LBA %llu) names LBA %llu "
 			      "as the primary, not 1", (ull)bak.my, (ull)bak.alternate);

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #define MICA_ABI_MAJOR 0
-#define MICA_ABI_MINOR 2
+#define MICA_ABI_MINOR 3
 #define MICA_ABI_VERSION ((MICA_ABI_MAJOR << 16) | MICA_ABI_MINOR)
 
 /* CPUID leaves the hypervisor answers (CPUID.1:ECX bit 31 is set too). */

@@ -1,4 +1,4 @@
-/* Mica service ABI (part of hypercall ABI 0.2): what the hypervisor and the service
+/* Mica service ABI (part of hypercall ABI 0.3): what the hypervisor and the service
  * partition (vmm/) share. Described for people in docs/hypercalls.md ("The service role")
  * and docs/vmm.md; keep them in step.
  *
@@ -94,8 +94,9 @@ struct mica_svc_device {
 	uint32_t max_queues;      /* queues the transport can hold for this device */
 	char partition_name[MICA_NAME_MAX]; /* NUL-terminated */
 	char what[MICA_NAME_MAX];           /* for logs: "disk mica/disk.img", "switch lan" */
-	/* block, disk MICA_SVC_DISK_NVME: the GPT partition to serve, on the NVMe controller
-	 * the service drives itself (disk_bytes is 0: the service finds the size). */
+	/* Since ABI 0.3. block, disk MICA_SVC_DISK_NVME: the GPT partition to serve, on the
+	 * NVMe controller the service drives itself (disk_bytes is 0: the service finds the
+	 * size). */
 	char disk_name[MICA_SVC_DISK_NAME_MAX]; /* NUL-terminated */
 };
 

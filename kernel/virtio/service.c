@@ -5,6 +5,7 @@
  * windows onto served partitions' RAM and onto disks are added to the service's stage-2
  * tables on request, only for what it serves, and never with execute permission. */
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <mica/boot_info.h>
 #include <mica/service.h>
@@ -134,9 +135,11 @@ static int64_t svc_device(struct vcpu *v, uint64_t index, uint64_t gpa, uint64_t
 {
 	struct mica_svc_device info;
 
-	if (index >= nvdevs || size < sizeof(info))
+	/* A service built for ABI 0.2 passes the struct without disk_name: it gets that much. */
+	uint64_t len = size < sizeof(info) ? size : sizeof(info);
+	if (index >= nvdevs || len < offsetof(struct mica_svc_device, disk_name))
 		return MICA_EINVAL;
-	void *dst = partition_guest_ptr(v->part, gpa, sizeof(info));
+	void *dst = partition_guest_ptr(v->part, gpa, len);
 	if (!dst)
 		return MICA_EFAULT;
 	const struct vdev *d = &vdevs[index];
@@ -165,8 +168,8 @@ static int64_t svc_device(struct vcpu *v, uint64_t index, uint64_t gpa, uint64_t
 	} else {
 		snprintf(info.what, sizeof(info.what), "console");
 	}
-	memcpy(dst, &info, sizeof(info));
-	return sizeof(info);
+	memcpy(dst, &info, len);
+	return (int64_t)len;
 }
 
 static int64_t map(struct partition *s, uint64_t gpa, uint64_t hpa, uint64_t size, uint8_t *done)

@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct vq_mem bm = { before, RAM };
 		int rc = vq_next(&q, &bm, &c, err, sizeof(err));
 		uint16_t used = d.q[0].used_idx;
-		blk_serve(&b, &d);
+		blk_serve(&b, &d, 1u << 16);
 		/* Compared whole first; byte by byte only to name the byte. */
 		if (memcmp(disk, disk_model, GUARD) ||
 		    memcmp(disk + GUARD + b.bytes, disk_model + GUARD + b.bytes,

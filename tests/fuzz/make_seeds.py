@@ -194,6 +194,32 @@ def vpci():
     put("fuzz_vpci", "msix-and-msi", ops)
 
 
+def gpt():
+    """An 8-block disk as fuzz_gpt reads it: LBA 1 primary header, 2 four entries,
+    3-5 usable, 6 the backup entries, 7 the backup header (both sealed with CRC32)."""
+    import zlib
+    bs, blocks = 512, 8
+    disk = bytearray(bs * blocks)
+    entries = bytearray(bs)
+    for i, (first, last, name) in enumerate([(3, 3, "web-root"), (4, 5, "db")]):
+        e = bytes([0xAF] * 16) + bytes([0x10 + i] * 16) + struct.pack("<QQQ", first, last, 0)
+        e += name.encode("utf-16-le").ljust(72, b"\0")
+        entries[128 * i:128 * (i + 1)] = e
+    disk[2 * bs:3 * bs] = entries
+    disk[6 * bs:7 * bs] = entries
+    acrc = zlib.crc32(bytes(entries))
+    for at, alt, arr in ((1, 7, 2), (7, 1, 6)):
+        h = bytearray(b"EFI PART" + struct.pack("<IIII", 0x00010000, 92, 0, 0)
+                      + struct.pack("<QQQQ", at, alt, 3, 5) + bytes([0x42] * 16)
+                      + struct.pack("<QIII", arr, 4, 128, acrc))
+        struct.pack_into("<I", h, 16, zlib.crc32(bytes(h)))
+        disk[at * bs:at * bs + len(h)] = h
+    put("fuzz_gpt", "two-partitions", bytes(disk))
+    sealed = bytearray(disk)
+    sealed[0] |= 1  # the harness seals what the input says
+    put("fuzz_gpt", "sealed", bytes(sealed))
+
+
 def main():
     for h in ("fuzz_config", "fuzz_elf"):
         os.makedirs(os.path.join(SEEDS, h), exist_ok=True)
@@ -208,6 +234,7 @@ def main():
     host_pci()
     mbi()
     vpci()
+    gpt()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
  *
  * Expected config: partition 0 svcprobe (the service), partition 1 with `console = virtio`
  * (any test guest: they all start with lib/crt0.S at 1 MiB), partition 2 without devices. */
+#include <stddef.h>
 #include <string.h>
 #include <mica/manage.h>
 #include <mica/service.h>
@@ -74,6 +75,13 @@ int main(unsigned vcpu)
 	expect("DEVICE 0", hcall6(MICA_HC_SVC_DEVICE, 0, (long)(uintptr_t)&dev, sizeof(dev), 0, 0),
 	       sizeof(dev));
 	expect("DEVICE 0 belongs to partition 1", dev.partition, SERVED);
+	expect("DEVICE 0 into a 0.2 service's struct (without disk_name)",
+	       hcall6(MICA_HC_SVC_DEVICE, 0, (long)(uintptr_t)&dev,
+		      offsetof(struct mica_svc_device, disk_name), 0, 0),
+	       offsetof(struct mica_svc_device, disk_name));
+	expect("DEVICE 0 into a buffer too small for a 0.2 struct",
+	       hcall6(MICA_HC_SVC_DEVICE, 0, (long)(uintptr_t)&dev,
+		      offsetof(struct mica_svc_device, disk_name) - 1, 0, 0), MICA_EINVAL);
 	expect("DEVICE 1 (there is one device)",
 	       hcall6(MICA_HC_SVC_DEVICE, 1, (long)(uintptr_t)&dev, sizeof(dev), 0, 0), MICA_EINVAL);
 	expect("DEVICE into a buffer outside RAM", hcall6(MICA_HC_SVC_DEVICE, 0, 1l << 40, sizeof(dev), 0, 0),

@@ -213,6 +213,22 @@ Test(gpt, header_in_the_wrong_place)
 	cr_expect_str_eq(err, "the primary GPT header at LBA 1 says it is at LBA 7");
 }
 
+Test(gpt, usable_area_over_the_table)
+{
+	for (int k = 0; k < 2; k++) {
+		init();
+		/* first usable inside the primary array; last usable inside the backup array */
+		put64(lba(1) + 40, k ? 34 : 20);
+		put64(lba(1) + 48, k ? 2030 : 2014);
+		put64(lba(BLOCKS - 1) + 40, k ? 34 : 20);
+		put64(lba(BLOCKS - 1) + 48, k ? 2030 : 2014);
+		seal_header(1);
+		seal_header(BLOCKS - 1);
+		cr_expect_eq(read_table(), -1);
+		cr_expect(strstr(err, "overlaps the table itself"), "%s", err);
+	}
+}
+
 Test(gpt, backup_past_the_end)
 {
 	put64(lba(1) + 32, BLOCKS);
