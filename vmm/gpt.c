@@ -148,7 +148,8 @@ static int take_entries(const struct gpt_io *io, const struct hdr *h, struct gpt
 			uint16_t ch = rd16(e + 56 + 2 * n);
 			if (ch == 0)
 				break;
-			p->name[n] = ch < 0x80 ? (char)ch : '?';
+			/* printable ASCII only: the name goes into log lines */
+			p->name[n] = ch >= 0x20 && ch < 0x7F ? (char)ch : '?';
 		}
 		p->name[n] = '\0';
 	}

@@ -22,7 +22,7 @@ struct gpt_io {
 struct gpt_part {
 	unsigned number;     /* 1-based, as sgdisk and Linux number them */
 	uint64_t first, last; /* LBAs, inclusive */
-	char name[GPT_NAME_MAX + 1]; /* ASCII; a character outside ASCII reads as '?' */
+	char name[GPT_NAME_MAX + 1]; /* printable ASCII; any other character reads as '?' */
 };
 
 struct gpt {

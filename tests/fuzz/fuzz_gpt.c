@@ -3,7 +3,7 @@
  * the input says: each header's entry array CRC and header CRC are recomputed (as a tool
  * would), and the checks behind the CRCs get exercised. A table that reads must describe
  * partitions inside the disk and inside the usable area, with first <= last and names
- * that are NUL-terminated ASCII; gpt_find answers a partition of the table or a sentence. */
+ * that are NUL-terminated printable ASCII; gpt_find answers a partition of the table or a sentence. */
 #include "tests/fuzz/fuzz.h"
 #include "lib/bytes.h"
 #include "vmm/gpt.h"
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = strnlen(q->name, sizeof(q->name));
 		FUZZ_CHECK(n < sizeof(q->name), "name not terminated");
 		for (size_t k = 0; k < n; k++)
-			FUZZ_CHECK(q->name[k] > 0 && q->name[k] < 0x7F, "name byte 0x%02x",
+			FUZZ_CHECK(q->name[k] >= 0x20 && q->name[k] < 0x7F, "name byte 0x%02x",
 				   (unsigned char)q->name[k]);
 	}
 	const char *name = t.nparts ? t.part[data[size - 1] % t.nparts].name : "x";

@@ -152,13 +152,18 @@ Test(gpt, missing_and_duplicate_names)
 			 "pick one partition (rename one with sgdisk -c)");
 }
 
-Test(gpt, non_ascii_name_never_matches)
+Test(gpt, unprintable_name_characters_never_match)
 {
 	uint8_t *e = lba(2);
 	put16(e + 56 + 2, 0x00E9); /* "wé..." */
 	seal();
 	cr_assert_eq(read_table(), 0, "%s", err);
 	cr_expect_str_eq(t.part[0].name, "w?b-root");
+	put16(lba(2) + 56 + 2, 0x001B); /* ESC: never into a log line */
+	put16(lba(2) + 56 + 4, 0x000A);
+	seal();
+	cr_assert_eq(read_table(), 0, "%s", err);
+	cr_expect_str_eq(t.part[0].name, "w??-root");
 }
 
 Test(gpt, no_table)
