@@ -87,7 +87,6 @@ int main(void)
 		}
 		sti();
 		take_requests(ring, &tail);
-		backlog = serve_backlog();
 		uint32_t now_lost = ring->lost;
 		if (now_lost != lost) {
 			if (lost == 0)
@@ -95,5 +94,7 @@ int main(void)
 			lost = now_lost;
 			serve_all(); /* a lost notify must not leave a queue waiting */
 		}
+		/* last: whatever served a queue above may have left it a backlog */
+		backlog = serve_backlog();
 	}
 }
