@@ -79,13 +79,21 @@ int main(void)
 
 	uint32_t tail = 0, lost = 0;
 	int backlog = 0;
+	const uint64_t second = rt_tsc_khz() * 1000;
+	uint64_t watch = rdtsc() + second;
+	rt_timer_at(watch);
 	for (;;) {
 		cli();
-		if (ring->head == tail && !backlog) {
-			sti_hlt(); /* the notification vector wakes us */
+		if (ring->head == tail && !backlog && rdtsc() < watch) {
+			sti_hlt(); /* the notification vector or the timer wakes us */
 			continue;
 		}
 		sti();
+		if (rdtsc() >= watch) {
+			serve_watch();
+			watch = rdtsc() + second;
+			rt_timer_at(watch);
+		}
 		take_requests(ring, &tail);
 		uint32_t now_lost = ring->lost;
 		if (now_lost != lost) {

@@ -253,6 +253,67 @@ void serve_all(void)
 			serve_device(&devs[i]);
 }
 
+/* --- the watch: once a second, a queue left waiting is found and served ----------------
+ * Every queue's work is announced (a NOTIFY from Mica, or a signal we send), so a queue
+ * that shows the same waiting state at two looks a second apart has lost its
+ * announcement: available requests nobody told us about, or a used entry the driver asked
+ * to hear of with no decision to interrupt since (vq_look). Either would stop that queue for good (with EVENT_IDX
+ * the driver does not notify again until we take what it has given). The watch serves
+ * or signals it and says so once per device: it is a defect to report. */
+struct watch {
+	struct vq_look look;
+	uint8_t seen;  /* look holds the last one's */
+};
+static struct watch watches[DEV_MAX][VDEV_QUEUES];
+static uint8_t watch_said[DEV_MAX];
+
+/* Queues whose available entries are requests (not buffers waiting for input). */
+static int work_queue(const struct svc_dev *d, unsigned q)
+{
+	return d->info.type == MICA_VIRTIO_BLOCK || (d->info.type == MICA_VIRTIO_CONSOLE &&
+						      q != CON_RX) ||
+	       (d->info.type == MICA_VIRTIO_NET && q == NET_TX);
+}
+
+static void watch_queue(struct svc_dev *d, unsigned q)
+{
+	struct watch *w = &watches[index_of(d)][q];
+	struct vq_look now;
+
+	if (!vdev_serving(&d->v, q) || vq_look(&d->v.q[q], &d->v.mem, &now)) {
+		w->seen = 0;
+		return;
+	}
+	int same = w->seen && !memcmp(&now, &w->look, sizeof(now));
+	int lost_notify = same && now.pending && work_queue(d, q);
+	int lost_signal = same && now.unheard;
+	w->look = now;
+	w->seen = !(lost_notify || lost_signal); /* acted on: the next look starts afresh */
+	if (!lost_notify && !lost_signal)
+		return;
+	if (!watch_said[index_of(d)]++)
+		say("device %u ('%s' %s): %s waited a second unannounced (avail %u ahead of %u, "
+		    "used %u, event %u): %s", index_of(d), d->info.partition_name,
+		    d->v.qname[q], lost_notify ? "requests" : "a used entry", now.pending,
+		    now.last_avail, now.used_idx, now.used_event,
+		    lost_notify ? "served now" : "signalled now");
+	if (lost_notify)
+		serve_queue(d, q);
+	else
+		hcall(MICA_HC_SVC_SIGNAL, index_of(d), q, 0);
+}
+
+void serve_watch(void)
+{
+	for (unsigned i = 0; i < ndevs; i++)
+		for (unsigned q = 0; q < devs[i].v.nqueues; q++) {
+			if (devs[i].attached)
+				watch_queue(&devs[i], q);
+			else
+				watches[i][q].seen = 0;
+		}
+}
+
 static void reset(struct svc_dev *d, const struct mica_ioreq *r)
 {
 	vdev_reset(&d->v);

@@ -20,4 +20,8 @@ int serve_backlog(void);
 /* Every live device's queues once: after Mica lost requests, a notify may be among them. */
 void serve_all(void);
 
+/* Once a second: every queue left waiting with no announcement (a lost notify or signal)
+ * is served or signalled, and said once per device. */
+void serve_watch(void);
+
 #endif

@@ -324,7 +324,7 @@ int vq_resume(struct vq *q, const struct vq_mem *m)
 	if (!m || !m->base || m->size < q->ring_end || q->size == 0 || q->broken)
 		return MICA_EINVAL;
 	uint16_t idx = ld16(m, q->used + 2);
-	q->last_avail_idx = q->used_idx = q->signalled_used = idx;
+	q->last_avail_idx = q->used_idx = q->signalled_used = q->told_idx = idx;
 	q->signalled_valid = 0;
 	return 0;
 }
@@ -364,11 +364,34 @@ int vq_needs_notify(struct vq *q, const struct vq_mem *m)
 	int valid = q->signalled_valid;
 	q->signalled_used = new_idx;
 	q->signalled_valid = 1;
+	int yes;
 	if (q->event_idx) {
 		uint16_t event = ld16(m, used_event_gpa(q));
-		if (!valid)
-			return 1;
-		return event_passed(event, new_idx, old_idx);
+		yes = !valid || event_passed(event, new_idx, old_idx);
+	} else {
+		yes = !(ld16(m, q->avail) & VQ_AVAIL_F_NO_INTERRUPT);
 	}
-	return !(ld16(m, q->avail) & VQ_AVAIL_F_NO_INTERRUPT);
+	if (yes)
+		q->told_idx = new_idx;
+	return yes;
+}
+
+int vq_look(const struct vq *q, const struct vq_mem *m, struct vq_look *l)
+{
+	memset(l, 0, sizeof(*l));
+	if (q->broken || q->size == 0 || !m || !m->base || m->size < q->ring_end)
+		return MICA_EINVAL;
+	l->last_avail = q->last_avail_idx;
+	l->pending = (uint16_t)(ld16(m, q->avail + 2) - q->last_avail_idx);
+	l->used_idx = q->used_idx;
+	if (q->event_idx && q->signalled_valid) {
+		l->used_event = ld16(m, used_event_gpa(q));
+		/* The driver wants to hear when entry used_event is pushed: it is, if it lies
+		 * in [used_idx - size, used_idx); and it was told if it also lies below the
+		 * used index of the last decision to interrupt. */
+		uint16_t pushed = (uint16_t)(q->used_idx - l->used_event);
+		uint16_t told = (uint16_t)(q->told_idx - l->used_event);
+		l->unheard = pushed >= 1 && pushed <= q->size && !(told >= 1 && told <= q->size);
+	}
+	return 0;
 }

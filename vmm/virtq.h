@@ -45,6 +45,7 @@ struct vq {
 	uint16_t used_idx;       /* the device's copy of used->idx (the guest may scribble on it) */
 	uint16_t signalled_used; /* used_idx at the last vq_needs_notify() */
 	uint8_t signalled_valid;
+	uint16_t told_idx;       /* used_idx at the last decision to interrupt (vq_look) */
 	uint8_t event_idx;
 	uint8_t broken;          /* vq_next() found garbage: refuse until vq_setup() again */
 };
@@ -97,5 +98,20 @@ int vq_resume(struct vq *q, const struct vq_mem *m);
  * event_idx, else the avail NO_INTERRUPT flag), 0 if not, MICA_EINVAL if m no longer holds
  * the rings. */
 int vq_needs_notify(struct vq *q, const struct vq_mem *m);
+
+/* What a queue shows without anything taken or pushed: the service's once-a-second watch
+ * (vmm/serve.c) compares two looks to find a queue left waiting. */
+struct vq_look {
+	uint16_t pending;    /* available entries not yet taken */
+	uint16_t last_avail; /* the device's next entry */
+	uint16_t used_idx;   /* the device's used index */
+	uint16_t used_event; /* event_idx: the entry the driver asked to hear about */
+	uint8_t unheard;     /* event_idx: that entry was pushed, and no decision to
+			      * interrupt was made since (a driver that asked too late) */
+};
+
+/* Fills l. 0, or MICA_EINVAL when the queue is broken or m no longer holds the rings. A
+ * pending count larger than the queue (a driver's garbage) is left for vq_next to refuse. */
+int vq_look(const struct vq *q, const struct vq_mem *m, struct vq_look *l);
 
 #endif

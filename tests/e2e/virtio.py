@@ -59,6 +59,10 @@ def hostile_steps(part="vhostile"):
     return [
         out(part, lit("vhostile: hello through virtio")),
         out(part, lit("vhostile: done, 6 of 6 hostile cases detected")),
+        # a line made available with no notify: the service's watch finds it
+        out("svc", r"device \d+ \('" + part + r"' transmitq0\): requests waited a second "
+            r"unannounced \(avail 1 ahead of \d+, used \d+, event \d+\): served now$"),
+        out(part, lit("vhostile: never notified, still served")),
         stopped(part, lit("powered off (code 0)")),
     ]
 

@@ -3,7 +3,9 @@
  * line, then hands the transmit queue six hostile chains, one at a time. After each, the
  * device must say DEVICE_NEEDS_RESET (the service refused the chain); the guest resets it,
  * initialises it again and sends a good line, which must come back used: the device works
- * again. The power-off code is 0 if all six were refused and every good line was used.
+ * again. Last, one good line is made available with no notify: the service's watch must
+ * find it by itself. The power-off code is 0 if all six were refused and every good line
+ * was used.
  * The driver's ordinary part (finding the device, initialisation, queues) is lib/vdrv.c.
  *
  * Everything is polled (interrupts stay off, MSI-X is never enabled), and every poll has a
@@ -150,6 +152,15 @@ int main(unsigned vcpu)
 	}
 	printf("vhostile: done, %u of %u hostile cases detected\n", detected,
 	       (unsigned)NCASES);
+	/* A line made available with no notify at all (a driver that forgot, or a notify
+	 * lost on the way): the service's watch must find it within a few seconds. */
+	if (alive) {
+		struct vdrv_queue *q = &d->q[TXQ];
+		static char quiet[] = "vhostile: never notified, still served\n";
+		vdrv_set_desc(q, 0, (uintptr_t)quiet, sizeof(quiet) - 1, 0, 0);
+		vdrv_publish(q, 0);
+		ok &= vdrv_wait_used(d, TXQ, 0, "the line never notified");
+	}
 	if (detected != NCASES || !ok)
 		return 1;
 	return 0;

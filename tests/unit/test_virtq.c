@@ -883,3 +883,88 @@ Test(virtq, fuzz_never_escapes_ram, .timeout = 120)
 	cr_expect_gt(accepted, 10000, "accepted %u", accepted);
 	cr_expect_gt(refused, 10000, "refused %u", refused);
 }
+
+Test(virtq, look_sees_pending_and_unheard)
+{
+	uint64_t used_event = AVAIL + 4 + 2 * 16;
+	struct vq_look l;
+	cr_assert_eq(setup_q(16, 1, 1 << 20), 0, "%s", err);
+	cr_assert_eq(vq_look(&q, &mem, &l), 0);
+	cr_expect_eq(l.pending, 0);
+	cr_expect_eq(l.unheard, 0, "nothing pushed, nothing signalled yet");
+	/* Two requests made available, none taken: both pending, nothing changes. */
+	set_desc(DESC, 0, BUF, 4, 0, 0);
+	publish(0);
+	publish(0);
+	cr_assert_eq(vq_look(&q, &mem, &l), 0);
+	cr_expect_eq(l.pending, 2);
+	cr_expect_eq(l.last_avail, 0);
+	cr_expect_eq(q.last_avail_idx, 0, "a look takes nothing");
+	cr_assert_eq(next(), 1);
+	cr_assert_eq(vq_push(&q, &mem, 0, 0), 0);
+	wr16(used_event, 0);
+	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
+	/* The driver took entry 0 and asks for entry 1, not yet pushed: nothing unheard. */
+	wr16(used_event, 1);
+	cr_assert_eq(vq_look(&q, &mem, &l), 0);
+	cr_expect_eq(l.pending, 1);
+	cr_expect_eq(l.used_idx, 1);
+	cr_expect_eq(l.unheard, 0);
+	/* Entry 1 pushed and the decision made: the driver is told. */
+	cr_assert_eq(next(), 1);
+	cr_assert_eq(vq_push(&q, &mem, 0, 0), 0);
+	cr_assert_eq(vq_look(&q, &mem, &l), 0);
+	cr_expect_eq(l.used_event, 1);
+	cr_expect_eq(l.unheard, 1, "pushed, no decision yet");
+	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
+	cr_assert_eq(vq_look(&q, &mem, &l), 0);
+	cr_expect_eq(l.unheard, 0, "told: a slow or paused driver is not the device's fault");
+	/* The driver asks for entry 2 only after entry 2 was pushed and the decision said
+	 * no (a driver that broke the order of 2.7.10): unheard until the next decision. */
+	publish(0);
+	cr_assert_eq(next(), 1);
+	cr_assert_eq(vq_push(&q, &mem, 0, 0), 0);
+	wr16(used_event, 5);
+	cr_expect_eq(vq_needs_notify(&q, &mem), 0);
+	wr16(used_event, 2);
+	cr_assert_eq(vq_look(&q, &mem, &l), 0);
+	cr_expect_eq(l.unheard, 1);
+	/* The driver caught up (asks for entry 3): nothing unheard. */
+	wr16(used_event, 3);
+	cr_assert_eq(vq_look(&q, &mem, &l), 0);
+	cr_expect_eq(l.unheard, 0);
+}
+
+Test(virtq, look_hostile_and_broken)
+{
+	uint64_t used_event = AVAIL + 4 + 2 * 16;
+	struct vq_look l;
+	cr_assert_eq(setup_q(16, 1, 1 << 20), 0, "%s", err);
+	push_one();
+	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
+	/* A used_event far from anything pushed (garbage, or 0x8000 ahead): not unheard. */
+	wr16(used_event, 0x8001);
+	cr_assert_eq(vq_look(&q, &mem, &l), 0);
+	cr_expect_eq(l.unheard, 0);
+	/* An avail index far ahead is reported as it is, for vq_next to refuse. */
+	wr16(AVAIL + 2, 0x4000);
+	cr_assert_eq(vq_look(&q, &mem, &l), 0);
+	cr_expect_eq(l.pending, 0x4000 - 1);
+	cr_expect_lt(next(), 0);
+	cr_expect_eq(vq_look(&q, &mem, &l), MICA_EINVAL, "a broken queue is not looked at");
+	/* RAM that no longer holds the rings. */
+	cr_assert_eq(setup_q(16, 1, 1 << 20), 0, "%s", err);
+	struct vq_mem small = { mem.base, 0x100 };
+	cr_expect_eq(vq_look(&q, &small, &l), MICA_EINVAL);
+}
+
+Test(virtq, look_without_event_idx_never_unheard)
+{
+	struct vq_look l;
+	push_one();
+	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
+	push_one();
+	cr_assert_eq(vq_look(&q, &mem, &l), 0);
+	cr_expect_eq(l.unheard, 0);
+	cr_expect_eq(l.used_event, 0);
+}

@@ -10,6 +10,9 @@
 #define MSR_X2APIC_TPR  0x808u
 #define MSR_X2APIC_EOI  0x80Bu
 #define MSR_X2APIC_SVR  0x80Fu
+#define MSR_X2APIC_LVTT 0x832u
+#define LVTT_DEADLINE   (2u << 17) /* TSC-deadline mode */
+#define MSR_TSC_DEADLINE 0x6E0u
 #define SVR_ENABLE      0x100u
 #define MSR_KVM_PV_EOI_EN 0x4B564D04u /* Mica takes it from every vCPU with a local APIC */
 
@@ -35,4 +38,14 @@ void rt_eoi(void)
 	__asm__ volatile("btrl $0, %0; setc %1" : "+m"(pv_eoi), "=q"(was_set) :: "memory");
 	if (!was_set)
 		wrmsr(MSR_X2APIC_EOI, 0);
+}
+
+void rt_timer_at(uint64_t tsc)
+{
+	static int armed;
+	if (!armed) {
+		wrmsr(MSR_X2APIC_LVTT, LVTT_DEADLINE | RT_TIMER_VECTOR);
+		armed = 1;
+	}
+	wrmsr(MSR_TSC_DEADLINE, tsc);
 }

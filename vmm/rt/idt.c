@@ -90,6 +90,7 @@ void rt_interrupt(struct rt_frame *f)
 		exception(f);
 	if (f->vector == RT_SPURIOUS_VECTOR)
 		return;
-	/* RT_NOTIFY_VECTOR, or one nobody asked for: acknowledge, nothing more. */
+	/* RT_NOTIFY_VECTOR, RT_TIMER_VECTOR, or one nobody asked for: acknowledge, nothing
+	 * more (the main loop looks at what there is to do). */
 	rt_eoi();
 }

@@ -1,6 +1,7 @@
 /* The service partition's runtime (vmm/rt/): entry, hypercalls, console lines, the IDT and
- * x2APIC for its one interrupt, and page tables for the windows Mica maps in. It runs on
- * vCPU 0 only, in the long-mode identity map Mica's ELF boot protocol sets up. */
+ * x2APIC for its two interrupts (Mica's notification, its timer), and page tables for the
+ * windows Mica maps in. It runs on vCPU 0 only, in the long-mode identity map Mica's ELF
+ * boot protocol sets up. */
 #ifndef MICA_VMM_RT_H
 #define MICA_VMM_RT_H
 
@@ -8,6 +9,7 @@
 #include <mica/hypercall.h>
 
 #define RT_NOTIFY_VECTOR   0x40u /* Mica raises it when it adds requests */
+#define RT_TIMER_VECTOR    0x41u /* the local APIC timer (rt_timer_at) */
 #define RT_SPURIOUS_VECTOR 0xFFu /* what the SVR names: never gets an EOI */
 
 int main(void);
@@ -35,6 +37,10 @@ uint64_t rt_tsc_khz(void);
  * -1 after saying why (not 2 MiB aligned, overlapping our own RAM's map, beyond 512 GiB,
  * or the page-directory pool is used up). */
 int rt_map_window(uint64_t gpa, uint64_t bytes);
+
+/* One timer interrupt (RT_TIMER_VECTOR) when the TSC reaches tsc (the local APIC's
+ * TSC-deadline mode); a later call moves it. It only wakes a HLT: the handler does nothing. */
+void rt_timer_at(uint64_t tsc);
 
 /* Acknowledges the interrupt being handled (x2APIC EOI). */
 void rt_eoi(void);
