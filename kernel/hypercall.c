@@ -38,6 +38,7 @@ static int64_t hc_self_info(struct vcpu *v, uint64_t gpa, uint64_t size)
 	info.vcpu_count = p->nvcpus;
 	info.mem_bytes = p->ram_size;
 	info.restarts = p->restarts;
+	info.vm_generation = __atomic_load_n(&p->vm_generation, __ATOMIC_ACQUIRE);
 	for (unsigned i = 0; i < MICA_NAME_MAX - 1 && p->name[i]; i++)
 		info.name[i] = p->name[i];
 	memcpy(dst, &info, sizeof(info));

@@ -25,6 +25,7 @@
 #include "kernel/ram.h"
 #include "kernel/virtio/device.h"
 #include "kernel/virtio/service.h"
+#include "kernel/vmgenid.h"
 
 /* Filled by the boot CPU before any vCPU runs; afterwards each partition is changed only
  * under its own lock, by its own vCPUs. */
@@ -189,6 +190,7 @@ static int load_linux(struct partition *p, void *ram, char *err, size_t errlen)
 
 	memset(&plat, 0, sizeof(plat));
 	guest_acpi(p->cfg, p->nvcpus, &plat.acpi);
+	plat.acpi.vmgenid = 1;
 	int rc = boot_linux_load(phys_to_virt(p->image->addr), p->image->size,
 				 p->initrd ? phys_to_virt(p->initrd->addr) : NULL,
 				 p->initrd ? p->initrd->size : 0, p->cfg->cmdline, ram, p->ram_size,
@@ -198,6 +200,7 @@ static int load_linux(struct partition *p, void *ram, char *err, size_t errlen)
 	p->platform = 1;
 	p->legacy = 1;
 	p->clock_epoch = rdtsc();
+	vmgenid_init(p, BOOT_LINUX_ACPI + acpi_vmgenid_offset(&plat.acpi), ram);
 	vioapic_reset(&p->ioapic, plat.acpi.ioapic_id);
 	for (unsigned i = 0; i < p->nvcpus; i++)
 		irq_vcpu_reset(&p->vcpus[i], 1, i > 0);
@@ -248,6 +251,7 @@ static int load_pvh(struct partition *p, void *ram, char *err, size_t errlen)
 
 	memcpy(f.modules, p->modules, sizeof(f.modules));
 	guest_acpi(p->cfg, p->nvcpus, &acpi);
+	acpi.vmgenid = 1;
 	int rc = pvh_load(phys_to_virt(p->image->addr), p->image->size, p->cfg->cmdline, mods,
 			  pvh_modules(p->cfg, &f, mods), ram, p->ram_size, &acpi, &st, err, errlen);
 	if (rc)
@@ -255,6 +259,7 @@ static int load_pvh(struct partition *p, void *ram, char *err, size_t errlen)
 	p->platform = 1;
 	p->legacy = 1;
 	p->clock_epoch = rdtsc();
+	vmgenid_init(p, PVH_ACPI + acpi_vmgenid_offset(&acpi), ram);
 	vioapic_reset(&p->ioapic, acpi.ioapic_id);
 	for (unsigned i = 0; i < p->nvcpus; i++)
 		irq_vcpu_reset(&p->vcpus[i], 1, i > 0);
@@ -273,6 +278,7 @@ int partition_load(struct partition *p, char *err, size_t errlen)
 	for (unsigned i = 0; i < p->nvcpus; i++) /* what they remembered of the old image */
 		memset(p->vcpus[i].insn_memo, 0, sizeof(p->vcpus[i].insn_memo));
 	p->platform = 0;
+	p->vmgenid_gpa = 0; /* the PC-platform loaders give one */
 	if (p == service_part)
 		service_reset(); /* its ring was in the RAM just cleared */
 	p->legacy = 0;

@@ -81,6 +81,9 @@ struct partition {
 				    * controller (Linux and Multiboot guests) */
 	unsigned gp_logged;        /* #GP reports so far (unknown MSRs, string I/O): a few, then quiet */
 	uint64_t clock_epoch;      /* TSC at the last (re)start: the guest's paravirtual clock 0 */
+	uint64_t vmgenid_gpa;      /* its VM generation ID (kernel/vmgenid.h), 0: none */
+	uint32_t vm_generation;    /* restores so far (mica_self_info.vm_generation) */
+	int sci_level;             /* IRQ 9 as the PM/GPE registers drive it (platform/pc.c) */
 	struct spinlock ioapic_lock;
 	struct vioapic ioapic;
 

@@ -21,6 +21,7 @@
 #include "kernel/ram.h"
 #include "kernel/snapram.h"
 #include "kernel/snapshot.h"
+#include "kernel/vmgenid.h"
 #include "kernel/spinlock.h"
 #include "kernel/virtio/device.h"
 
@@ -448,6 +449,7 @@ int snapshot_restore(struct partition *p, const char *tag)
 	}
 	if (was == PART_STOPPED)
 		p->started_tsc = 0; /* it starts again (partition_unhold) */
+	vmgenid_changed(p); /* a new VM generation: the guest may tell (docs/snapshots.md) */
 	s->used = 1;
 	log_info("partition '%s': restored to snapshot '%s' (in %lu us)%s", p->name, tag,
 		 (rdtsc() - t0) * 1000000 / arch_tsc_hz(),

@@ -48,7 +48,8 @@ struct mica_self_info {
 	uint32_t vcpu_count;
 	uint64_t mem_bytes;       /* guest RAM: [0, mem_bytes) */
 	uint32_t restarts;        /* how many times this partition was restarted */
-	uint32_t reserved;
+	uint32_t vm_generation;   /* how many times it was restored from a snapshot: a guest
+				   * that sees it change was taken back in time (reseed) */
 	char name[MICA_NAME_MAX]; /* NUL-terminated */
 };
 

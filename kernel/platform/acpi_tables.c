@@ -119,6 +119,11 @@ static const uint8_t dsdt_aml[] = {
 #define AML_EXT         0x5b /* ExtOpPrefix: DeviceOp is 0x5b 0x82 */
 #define AML_DEVICE      0x82
 #define AML_ROOT        0x5c /* '\' */
+#define AML_STRING      0x0d
+#define AML_PACKAGE     0x12
+#define AML_METHOD      0x14
+#define AML_NOTIFY      0x86
+#define AML_DUAL_NAME   0x2e /* DualNamePrefix: two NameSegs follow */
 
 /* Resource descriptors (6.4): large items are tag, 16-bit length of what follows, data;
  * the _LEN values are whole descriptors. */
@@ -354,9 +359,75 @@ static void aml_pci(struct aml *a, const struct acpi_guest *g)
 	aml_close(a, scope);
 }
 
+static void aml_name_string(struct aml *a, const char seg[5], const char *str)
+{
+	aml_byte(a, AML_NAME);
+	aml_bytes(a, seg, 4);
+	aml_byte(a, AML_STRING);
+	aml_bytes(a, str, (uint32_t)strlen(str) + 1);
+}
+
+/* With a VM generation ID (g->vmgenid) the DSDT also holds
+ *
+ *   Scope (\_SB) {
+ *       Device (VGEN) {                      Microsoft's "Virtual Machine Generation ID"
+ *           Name (_HID, "MICA0001")
+ *           Name (_CID, "VM_Gen_Counter")    what guests' drivers look for
+ *           Name (_DDN, "VM_Gen_Counter")
+ *           Name (ADDR, Package () { lo, hi })  where the 16-byte ID is
+ *       }
+ *   }
+ *   Scope (\_GPE) {
+ *       Method (_E00) { Notify (\_SB.VGEN, 0x80) }  GPE 0: the ID changed
+ *   }
+ *
+ * (ACPICA makes _CID upper case, so Linux's vmgenid matches it as VM_GEN_COUNTER.) */
+static void aml_vmgenid(struct aml *a, uint64_t id_gpa)
+{
+	uint32_t scope, dev, pkg, method;
+
+	aml_byte(a, AML_SCOPE);
+	scope = aml_open(a);
+	aml_byte(a, AML_ROOT);
+	aml_bytes(a, "_SB_", 4);
+	aml_byte(a, AML_EXT);
+	aml_byte(a, AML_DEVICE);
+	dev = aml_open(a);
+	aml_bytes(a, "VGEN", 4);
+	aml_name_string(a, "_HID", "MICA0001");
+	aml_name_string(a, "_CID", "VM_Gen_Counter");
+	aml_name_string(a, "_DDN", "VM_Gen_Counter");
+	aml_byte(a, AML_NAME);
+	aml_bytes(a, "ADDR", 4);
+	aml_byte(a, AML_PACKAGE);
+	pkg = aml_open(a);
+	aml_byte(a, 2); /* NumElements */
+	aml_int(a, id_gpa & 0xffffffffu);
+	aml_int(a, id_gpa >> 32);
+	aml_close(a, pkg);
+	aml_close(a, dev);
+	aml_close(a, scope);
+
+	aml_byte(a, AML_SCOPE);
+	scope = aml_open(a);
+	aml_byte(a, AML_ROOT);
+	aml_bytes(a, "_GPE", 4);
+	aml_byte(a, AML_METHOD);
+	method = aml_open(a);
+	aml_bytes(a, "_E00", 4);
+	aml_byte(a, 0); /* MethodFlags: no arguments, not serialized */
+	aml_byte(a, AML_NOTIFY);
+	aml_byte(a, AML_ROOT);
+	aml_byte(a, AML_DUAL_NAME);
+	aml_bytes(a, "_SB_VGEN", 8);
+	aml_int(a, 0x80);
+	aml_close(a, method);
+	aml_close(a, scope);
+}
+
 /* Where each table goes, as offsets from the start of the buffer. */
 struct layout {
-	uint64_t rsdp, facs, fadt, dsdt, madt, mcfg, rsdt, xsdt, end;
+	uint64_t rsdp, facs, fadt, dsdt, madt, mcfg, rsdt, xsdt, vgid, end;
 	uint32_t dsdt_len, madt_len, n_lapic, n_x2apic, n_tables;
 };
 
@@ -375,6 +446,9 @@ static int check(const struct acpi_guest *g, char *err, size_t errlen)
 	if (!g->ioapic_addr || (g->ioapic_addr & 0xfff))
 		return errmsg(MICA_EINVAL, err, errlen, "I/O APIC address 0x%x is not a non-zero multiple of "
 				"4 KiB", g->ioapic_addr);
+	if (g->vmgenid && !g->gpe0_port)
+		return errmsg(MICA_EINVAL, err, errlen, "a VM generation ID needs a GPE block to "
+			      "announce changes (GPE0 port 0)");
 	if (!g->pm1a_evt_port || !g->pm1a_cnt_port || !g->pm_tmr_port)
 		return errmsg(MICA_EINVAL, err, errlen, "ACPI PM ports must be non-zero (PM1a_EVT 0x%x, "
 				"PM1a_CNT 0x%x, PM_TMR 0x%x)", g->pm1a_evt_port,
@@ -427,10 +501,11 @@ static int check(const struct acpi_guest *g, char *err, size_t errlen)
 			return errmsg(MICA_EINVAL, err, errlen, "the PCI I/O window of 0x%x ports at "
 					"0x%x must be non-empty and inside ports 0-0xffff",
 					g->pci_io_size, base);
-		static const char *const what[] = { "PCI configuration ports", "ACPI PM ports" };
-		uint32_t from[] = { 0xcf8, g->pm1a_evt_port };
-		uint32_t to[] = { 0xd00, g->pm_tmr_port + 4u };
-		for (unsigned i = 0; i < 2; i++)
+		static const char *const what[] = { "PCI configuration ports", "ACPI PM ports",
+						    "ACPI GPE block" };
+		uint32_t from[] = { 0xcf8, g->pm1a_evt_port, g->gpe0_port };
+		uint32_t to[] = { 0xd00, g->pm_tmr_port + 4u, g->gpe0_port + 4u };
+		for (unsigned i = 0; i < (g->gpe0_port ? 3u : 2u); i++)
 			if (base < to[i] && from[i] < end)
 				return errmsg(MICA_EINVAL, err, errlen, "the PCI I/O window [0x%x, "
 						"0x%x) overlaps the %s at [0x%x, 0x%x)", base, end,
@@ -445,6 +520,8 @@ static void plan(const struct acpi_guest *g, struct layout *l)
 	l->n_x2apic = g->ncpus - l->n_lapic;
 	struct aml pci = { NULL, 0 };
 	aml_pci(&pci, g);
+	if (g->vmgenid)
+		aml_vmgenid(&pci, 0xffffffffffffffffull); /* the longest encoding: sizes only */
 	l->dsdt_len = SDT_HEADER + sizeof(dsdt_aml) + pci.n;
 	l->madt_len = MADT_FIXED + l->n_lapic * MADT_LAPIC_LEN + l->n_x2apic * MADT_X2APIC_LEN +
 		      MADT_IOAPIC_LEN + 2 * MADT_ISO_LEN;
@@ -459,6 +536,20 @@ static void plan(const struct acpi_guest *g, struct layout *l)
 	l->rsdt = g->ecam_base ? align(l->mcfg + MCFG_SIZE, 16) : l->mcfg;
 	l->xsdt = align(l->rsdt + SDT_HEADER + 4 * l->n_tables, 16);
 	l->end = l->xsdt + SDT_HEADER + 8 * l->n_tables;
+	l->vgid = 0;
+	if (g->vmgenid) {
+		l->vgid = align(l->end, 16);
+		l->end = l->vgid + ACPI_VMGENID_LEN;
+	}
+}
+
+uint64_t acpi_vmgenid_offset(const struct acpi_guest *g)
+{
+	struct layout l;
+	if (check(g, NULL, 0))
+		return 0;
+	plan(g, &l);
+	return l.vgid;
 }
 
 uint64_t acpi_build_size(const struct acpi_guest *g)
@@ -480,6 +571,7 @@ void acpi_guest_defaults(struct acpi_guest *g, uint32_t ncpus)
 	g->pm1a_evt_port = ACPI_PM1A_EVT_PORT;
 	g->pm1a_cnt_port = ACPI_PM1A_CNT_PORT;
 	g->pm_tmr_port = ACPI_PM_TMR_PORT;
+	g->gpe0_port = ACPI_GPE0_PORT;
 }
 
 static uint8_t checksum(const uint8_t *p, uint64_t len)
@@ -533,6 +625,11 @@ static void build_fadt(uint8_t *t, uint64_t facs, uint64_t dsdt, const struct ac
 	put8(t + 88, 4);                         /* PM1_EVT_LEN */
 	put8(t + 89, 2);                         /* PM1_CNT_LEN */
 	put8(t + 91, 4);                         /* PM_TMR_LEN */
+	if (g->gpe0_port) {
+		put32(t + 80, g->gpe0_port);     /* GPE0_BLK */
+		put8(t + 92, 4);                 /* GPE0_BLK_LEN: 16 events */
+		gas(t + 220, 32, GAS_BYTE, g->gpe0_port); /* X_GPE0_BLK */
+	}
 	put16(t + 96, 101);                      /* P_LVL2_LAT > 100: no C2 */
 	put16(t + 98, 1001);                     /* P_LVL3_LAT > 1000: no C3 */
 	put8(t + 108, ACPI_RTC_CENTURY);         /* CENTURY: the CMOS register holding it */
@@ -643,6 +740,11 @@ int acpi_build(void *buf, uint64_t buf_gpa, uint64_t buf_size, const struct acpi
 	memcpy(b + l.dsdt + SDT_HEADER, dsdt_aml, sizeof(dsdt_aml));
 	struct aml pci = { b + l.dsdt + SDT_HEADER + sizeof(dsdt_aml), 0 };
 	aml_pci(&pci, g);
+	if (g->vmgenid)
+		aml_vmgenid(&pci, buf_gpa + l.vgid);
+	/* The planned length holds the ADDR package's longest encoding: the table is as
+	 * long as what was written (the bytes after it stay zero, inside the buffer). */
+	put32(b + l.dsdt + 4, SDT_HEADER + sizeof(dsdt_aml) + pci.n);
 	seal(b + l.dsdt);
 	build_madt(b + l.madt, &l, g);
 	if (g->ecam_base)

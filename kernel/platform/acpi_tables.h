@@ -21,6 +21,9 @@
 #define ACPI_PM1A_CNT_PORT    0x604 /* PM1a_CNT_BLK, 2 bytes */
 #define ACPI_PM_TMR_PORT      0x608 /* PM_TMR_BLK, 4 bytes: a 32-bit counter (TMR_VAL_EXT) */
 #define ACPI_PM_TMR_HZ        3579545 /* the PM timer's fixed rate */
+#define ACPI_GPE0_PORT        0x60c /* GPE0_BLK, 4 bytes: GPE0_STS (16), GPE0_EN (16) */
+#define ACPI_GPE_VMGENID      0     /* the GPE whose _E00 tells of a new VM generation ID */
+#define ACPI_VMGENID_LEN      16    /* the generation ID: 128 bits */
 #define ACPI_RESET_PORT       0xcf9 /* RESET_REG: a byte write of ACPI_RESET_VALUE resets */
 #define ACPI_RTC_CENTURY 0x32 /* CMOS register of the century (platform/vrtc.h) */
 #define ACPI_RESET_VALUE      0x06
@@ -52,6 +55,11 @@ struct acpi_guest {
 	uint16_t pm1a_evt_port;
 	uint16_t pm1a_cnt_port;
 	uint16_t pm_tmr_port;
+	uint16_t gpe0_port;      /* GPE0_BLK (4 bytes: 16 events), 0: none */
+	/* A VM generation ID (needs gpe0_port): 16 bytes after the tables
+	 * (acpi_vmgenid_offset()), \_SB.VGEN in the DSDT naming them, and GPE 0 announcing
+	 * a change (Notify 0x80). The caller writes the ID. */
+	int vmgenid;
 	/* PCI host bridge, off when ecam_base is 0. ecam_base is bus 0's ECAM address (MCFG,
 	 * segment 0, 1 MiB aligned), the bridge decodes buses ecam_bus_start..ecam_bus_end, and
 	 * the ECAM range of those buses must end at or below 4 GiB. With it the DSDT describes
@@ -73,6 +81,10 @@ struct acpi_guest {
  * (0..0), the memory window (ACPI_PCI_MEM_BASE, ACPI_PCI_MEM_SIZE) and the I/O window
  * (ACPI_PCI_IO_BASE, ACPI_PCI_IO_SIZE). */
 void acpi_guest_defaults(struct acpi_guest *g, uint32_t ncpus);
+
+/* Where the VM generation ID lies in the buffer acpi_build() fills (16-byte aligned), or
+ * 0 when g has none or is invalid. */
+uint64_t acpi_vmgenid_offset(const struct acpi_guest *g);
 
 /* Bytes acpi_build() needs for g (0 if g is invalid). */
 uint64_t acpi_build_size(const struct acpi_guest *g);

@@ -62,17 +62,44 @@ void pc_reset(struct partition *p, uint64_t now)
 		p->port92 = 0x02; /* A20 on */
 	}
 	p->vcpus[0].irq.rtc_deadline = 0;
-	if (p->platform)
+	if (p->platform) {
 		vpm_reset(&p->pm, ACPI_PM1A_EVT_PORT, ACPI_PM1A_CNT_PORT, ACPI_PM_TMR_PORT,
 			  arch_tsc_hz(), now);
+		vpm_gpe_block(&p->pm, ACPI_GPE0_PORT);
+	}
+	p->sci_level = 0;
 	spin_unlock(&p->dev_lock, f);
+}
+
+/* IRQ 9 follows the PM and GPE registers; called with p->dev_lock held, it returns the
+ * level to drive, or -1 when it did not change. */
+static int sci_changed(struct partition *p)
+{
+	int level = vpm_sci_level(&p->pm);
+	if (level == p->sci_level)
+		return -1;
+	p->sci_level = level;
+	return level;
+}
+
+void pc_gpe_raise(struct partition *p, unsigned gpe)
+{
+	if (!p->platform)
+		return;
+	uint64_t f = spin_lock(&p->dev_lock);
+	vpm_gpe_raise(&p->pm, gpe);
+	sci_changed(p);
+	int sci = p->sci_level;
+	spin_unlock(&p->dev_lock, f);
+	/* Driven even when unchanged: after a restore the I/O APIC's pin is the snapshot's. */
+	irq_line(p, ACPI_SCI_IRQ, sci);
 }
 
 int pc_port_access(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_t val,
 		   uint32_t *result, uint64_t now)
 {
 	struct partition *p = v->part;
-	int action = VPM_NONE, rtc_moved = 0;
+	int action = VPM_NONE, rtc_moved = 0, sci = -1;
 
 	uint64_t f = spin_lock(&p->dev_lock);
 	if (vrtc_claims(port) || vpic_claims(port)) {
@@ -127,6 +154,7 @@ int pc_port_access(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_
 			*result = vpm_read(&p->pm, port, size, now);
 		else
 			action = vpm_write(&p->pm, port, size, val, now);
+		sci = sci_changed(p);
 	} else {
 		spin_unlock(&p->dev_lock, f);
 		return 0;
@@ -136,6 +164,8 @@ int pc_port_access(struct vcpu *v, uint16_t port, unsigned size, int in, uint32_
 
 	if (rtc_moved)
 		arch_kick_cpu(p->vcpus[0].cpu);
+	if (sci >= 0)
+		irq_line(p, ACPI_SCI_IRQ, sci);
 	if (action == VPM_POWEROFF)
 		partition_end(v, 0, "powered off (ACPI S5)");
 	else if (action == VPM_RESET)

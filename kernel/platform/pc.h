@@ -26,6 +26,10 @@ void pc_rtc_tick(struct partition *p, uint64_t now);
  * saying the value and the status QEMU would exit with), else 0. */
 int pc_debug_exit(struct vcpu *v, uint16_t port, int in, uint32_t val);
 
+/* Raises general-purpose event gpe of p's ACPI GPE block (platform/vpm.h): the SCI (IRQ
+ * 9) goes up if the guest enabled that event. */
+void pc_gpe_raise(struct partition *p, unsigned gpe);
+
 /* Power-on state of p's port devices (COM1; the PIT and PM with a platform), at load and
  * at every restart. now: the TSC (the PM timer's 0). */
 void pc_reset(struct partition *p, uint64_t now);

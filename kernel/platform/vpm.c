@@ -47,6 +47,18 @@ static int inside(uint16_t port, unsigned size, uint16_t base, unsigned len)
 	return port >= base && (uint32_t)port + size <= (uint32_t)base + len;
 }
 
+void vpm_gpe_block(struct vpm *pm, uint16_t port)
+{
+	pm->gpe_port = port;
+	pm->gpe_sts = pm->gpe_en = 0;
+}
+
+void vpm_gpe_raise(struct vpm *pm, unsigned gpe)
+{
+	if (pm->gpe_port && gpe < 16)
+		pm->gpe_sts |= (uint16_t)(1u << gpe);
+}
+
 int vpm_claims(const struct vpm *pm, uint16_t port, unsigned size)
 {
 	if (size != 1 && size != 2 && size != 4)
@@ -54,6 +66,7 @@ int vpm_claims(const struct vpm *pm, uint16_t port, unsigned size)
 	return inside(port, size, pm->evt_port, VPM_EVT_LEN) ||
 	       inside(port, size, pm->cnt_port, VPM_CNT_LEN) ||
 	       inside(port, size, pm->tmr_port, VPM_TMR_LEN) ||
+	       (pm->gpe_port && inside(port, size, pm->gpe_port, VPM_GPE_LEN)) ||
 	       (port == ACPI_RESET_PORT && size == 1);
 }
 
@@ -71,6 +84,10 @@ static uint32_t block_value(const struct vpm *pm, uint16_t port, uint64_t now, u
 	if (inside(port, 1, pm->tmr_port, VPM_TMR_LEN)) {
 		*off = port - pm->tmr_port;
 		return vpm_timer(pm, now);
+	}
+	if (pm->gpe_port && inside(port, 1, pm->gpe_port, VPM_GPE_LEN)) {
+		*off = port - pm->gpe_port;
+		return (uint32_t)pm->gpe_en << 16 | pm->gpe_sts;
 	}
 	*off = 0;
 	return pm->reset_reg;
@@ -110,6 +127,15 @@ int vpm_write(struct vpm *pm, uint16_t port, unsigned size, uint32_t val, uint64
 		pm->en = (uint16_t)((pm->en & ~(which >> 16)) | ((bits >> 16) & VPM_EN_MASK));
 		return VPM_NONE;
 	}
+	if (pm->gpe_port && inside(port, 1, pm->gpe_port, VPM_GPE_LEN)) {
+		/* As PM1's: status write one to clear, enables read/write. */
+		uint32_t shift = 8 * (port - pm->gpe_port);
+		uint32_t bits = (val & mask) << shift, which = mask << shift;
+
+		pm->gpe_sts &= (uint16_t)~bits;
+		pm->gpe_en = (uint16_t)((pm->gpe_en & ~(which >> 16)) | (bits >> 16));
+		return VPM_NONE;
+	}
 	if (inside(port, 1, pm->cnt_port, VPM_CNT_LEN)) {
 		uint32_t shift = 8 * (port - pm->cnt_port);
 		uint32_t bits = (val & mask) << shift, which = (mask << shift) & 0xFFFF;
@@ -128,7 +154,7 @@ int vpm_write(struct vpm *pm, uint16_t port, unsigned size, uint32_t val, uint64
 
 int vpm_sci_level(const struct vpm *pm)
 {
-	return (pm->sts & pm->en & VPM_SCI_SOURCES) != 0;
+	return (pm->sts & pm->en & VPM_SCI_SOURCES) != 0 || (pm->gpe_sts & pm->gpe_en) != 0;
 }
 
 uint64_t vpm_next_event(const struct vpm *pm)

@@ -46,6 +46,7 @@
 #define VPM_EVT_LEN 4
 #define VPM_CNT_LEN 2
 #define VPM_TMR_LEN 4
+#define VPM_GPE_LEN 4 /* GPE0_STS (16 bits), GPE0_EN (16 bits) */
 
 struct vpm {
 	uint16_t evt_port, cnt_port, tmr_port;
@@ -53,6 +54,8 @@ struct vpm {
 	uint64_t tsc_base;   /* guest TSC at which the PM timer read 0 */
 	uint64_t tmr_carry;  /* bit-31 toggles of the timer already folded into TMR_STS */
 	uint16_t sts, en, cnt;
+	uint16_t gpe_port;   /* GPE0_BLK (vpm_gpe_block), 0: none */
+	uint16_t gpe_sts, gpe_en; /* GPE0_STS (write one to clear) and GPE0_EN */
 	uint8_t reset_reg;   /* the last byte written to 0xCF9 */
 	uint8_t sleep_type;  /* SLP_TYP of the last sleep request */
 };
@@ -63,9 +66,17 @@ struct vpm {
 void vpm_reset(struct vpm *pm, uint16_t evt_port, uint16_t cnt_port, uint16_t tmr_port,
 	       uint64_t tsc_hz, uint64_t now);
 
+/* Adds a general-purpose event block at port (the FADT's GPE0_BLK, VPM_GPE_LEN bytes:
+ * GPE0_STS then GPE0_EN, 16 events), events clear and disabled. */
+void vpm_gpe_block(struct vpm *pm, uint16_t port);
+
+/* Sets the status of general-purpose event gpe (0-15): the SCI rises if the guest enabled
+ * it. No effect without a GPE block. */
+void vpm_gpe_raise(struct vpm *pm, unsigned gpe);
+
 /* Whether an access of size bytes (1, 2 or 4) at port is ours: wholly inside the PM1 event
- * block, the PM1 control block or the timer, or a byte at ACPI_RESET_PORT (0xCF8-0xCFB as a
- * dword is PCI's CONFIG_ADDRESS, not ours). */
+ * block, the PM1 control block, the timer or the GPE block, or a byte at ACPI_RESET_PORT
+ * (0xCF8-0xCFB as a dword is PCI's CONFIG_ADDRESS, not ours). */
 int vpm_claims(const struct vpm *pm, uint16_t port, unsigned size);
 
 /* IN at guest TSC now; any width within a register block works (bytes little-endian). An
@@ -79,7 +90,8 @@ int vpm_write(struct vpm *pm, uint16_t port, unsigned size, uint32_t val, uint64
 /* Folds the timer's bit-31 carries up to now into TMR_STS. */
 void vpm_update(struct vpm *pm, uint64_t now);
 
-/* The SCI line: an enabled status bit is set (as of the last call that took a TSC). */
+/* The SCI line: an enabled PM1 or GPE status bit is set (as of the last call that took a
+ * TSC). The caller drives IRQ 9 with it after every access and every vpm_gpe_raise(). */
 int vpm_sci_level(const struct vpm *pm);
 
 /* TSC at which TMR_STS will next be set, if that would raise the SCI (TMR_EN set, TMR_STS

@@ -223,14 +223,14 @@ def scripted():
             Wait(r"^snapmem +s1 +\S+ +\d+us +\d+M +\d+[MK]$"),
             snapshots.Ticks(log_re(r"partition 'snapmem': restored to snapshot 's1' \(in \d+ "
                                    r"us\)"), key="before"),
-            snapshots.TickBack("s1", "before"),
+            snapshots.TickBack("s1", "before", snapshots.gen_line(0, 1)),
             snapshots.Ticks(log("partition 'snapmem' paused from the management console: its "
                                 "vCPUs wait where they were (resume snapmem goes on)"),
                             key="paused"),
             Wait(log_re(r"partition 'snapmem': restored to snapshot 's1' \(in \d+ "
                                   r"us\); it stays paused \(resume goes on\)")),
             Wait(log("partition 'snapmem' resumed from the management console")),
-            snapshots.TickBack("s1", "paused"),
+            snapshots.TickBack("s1", "paused", snapshots.gen_line(0, 2)),
             Wait(log("partition 'snapmem': snapshot 's1' dropped")),
             Wait(r"^no snapshots"),
             Wait(said("svc", lit("mgmttest: script done"))),

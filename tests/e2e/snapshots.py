@@ -60,25 +60,48 @@ def cmd(line, *answers, timeout=30):
     return [Type(line + "\r"), Wait(*answers, timeout=timeout)]
 
 
+def gen_line(old, new):
+    return said("snapmem", lit(f"snapmem: VM generation {old} -> {new}: restored (reseed)"))
+
+
 class TickBack(Wait):
     """The first tick after a restore: the one after the snapshot's (the snapshot's log
-    line may follow one more tick), and well before the last one seen."""
+    line may follow one more tick), and well before the last one seen. With gen (a
+    pattern), also snapmem's line that its VM generation moved on: before that first tick
+    or after it (the snapshot may have caught snapmem between its tick and its print),
+    within two more ticks."""
 
-    def __init__(self, snap_key, before_key):
+    def __init__(self, snap_key, before_key, gen=None):
         super().__init__(r"\[snapmem\] tick \d+$", timeout=30)
-        self.snap_key, self.before_key = snap_key, before_key
+        self.snap_key, self.before_key, self.gen = snap_key, before_key, gen
         self.what = f"snapmem's first tick after the restore to be the one after {snap_key}'s"
+        if gen:
+            self.what += " and its VM generation line"
+
+    def begin(self, console, ctx):
+        super().begin(console, ctx)
+        self._first, self._later, self._gen_seen = None, 0, self.gen is None
 
     def feed(self, line, ctx):
+        if self.gen and re.search(self.gen, line):
+            self._gen_seen = True
+            return self._first is not None
         m = TICK.search(line)
         if not m:
+            return False
+        if self._first is not None:
+            self._later += 1
+            if self._later > 2:
+                raise Failure(f"no VM generation line ({self.gen}) by the third tick after "
+                              f"the restore")
             return False
         got, snap = int(m.group(1)), ctx[self.snap_key]
         if got not in (snap, snap + 1) or got >= ctx[self.before_key]:
             raise Failure(f"after the restore snapmem went on at tick {got}; the snapshot "
                           f"was taken after tick {snap - 1}..{snap}, the last tick before the "
                           f"restore was {ctx[self.before_key]}")
-        return True
+        self._first = got
+        return self._gen_seen
 
 
 TICKS = said("snapmem", r"tick \d+$")
@@ -97,7 +120,7 @@ def script():
         WATCH,
         BANNER,
         Wait(started("snapmem", "1", "16 MiB", "snapmem.elf"),
-             said("snapmem", lit("snapmem: start (6144 KiB checked every tick)"))),
+             said("snapmem", lit("snapmem: start (6144 KiB checked every tick, VM generation 0)"))),
         *ticks(3),
         Type(ESC + "f"),
         Wait(FREE),
@@ -115,13 +138,13 @@ def script():
         Type("restore snapmem one\r"),
         Ticks(log_re(r"partition 'snapmem': restored to snapshot 'one' \(in \d+ us\)"),
               key="before1"),
-        TickBack("one", "before1"),
+        TickBack("one", "before1", gen_line(0, 1)),
         *ticks(4),  # and on: timers, RAM, registers all as they should be
         # again: the snapshot is still there, and still what it was
         Type("restore snapmem one\r"),
         Ticks(log_re(r"partition 'snapmem': restored to snapshot 'one' \(in \d+ us\)"),
               key="before2"),
-        TickBack("one", "before2"),
+        TickBack("one", "before2", gen_line(0, 2)),
         *ticks(2),
         # a second snapshot beside the first; a restore of a paused partition stays paused
         Type("snapshot snapmem two\r"),
@@ -136,7 +159,7 @@ def script():
                                            r"\(in \d+ us\); it stays paused \(resume goes "
                                            r"on\)")),
         *cmd("resume snapmem", log("partition 'snapmem' resumed from the management console")),
-        TickBack("two", "before3"),
+        TickBack("two", "before3", gen_line(2, 3)),
         *ticks(2),
         # after a stop (its devices reset, as after a crash): back where snapshot one was
         *cmd("stop snapmem", log("partition 'snapmem' stopped: stopped from the management "
@@ -145,7 +168,7 @@ def script():
                                        r"stopped: there is nothing to keep \(start it\)$"),
         Type("restore snapmem one\r"),
         Ticks(log_re(r"partition 'snapmem': restored to snapshot 'one' .*"), key="stopped"),
-        TickBack("one", "stopped"),
+        TickBack("one", "stopped", gen_line(0, 4)),
         *ticks(2),
         # refusals
         *cmd("restore snapmem nosuch", r"^cannot restore 'snapmem' \(tag 'nosuch'\): it has no "
@@ -176,6 +199,14 @@ ENDS = r"^mica: partition 'linux' (stopped|restarting)"
 BEFORE = "disk-before\ntmpfs-before"
 
 
+# vgid: the 16 bytes of the VM generation ID, found where the DSDT's \_SB.VGEN.ADDR says
+# (a Package of two integers: the low one a DWord, the high one Zero below 4 GiB).
+VGID_FN = ("vgid() { le=$(hexdump -ve '1/1 \"%02x\"' /sys/firmware/acpi/tables/DSDT | "
+           "sed -n 's/.*41444452120[0-9a-f]020c\\([0-9a-f]\\{8\\}\\)00.*/\\1/p'); "
+           "a=$(echo $le | sed 's/\\(..\\)\\(..\\)\\(..\\)\\(..\\)/\\4\\3\\2\\1/'); "
+           "test -n \"$a\" && echo $(devmem 0x$a 64)$(devmem $((0x$a + 8)) 64); }; ")
+
+
 def manage(*lines):
     """Into the management console, the commands (each with its answer), and back."""
     steps = [Type(ESC + "m"), Wait(GREETING)]
@@ -198,6 +229,10 @@ def linux_script(cfg):
         Run("(i=0; while :; do i=$((i+1)); echo $i > /tmp/c; usleep 100000; done) "
             ">/dev/null 2>&1 & true", r".*"),
         Run("ping -c 1 -W 5 10.0.0.2", ping_check, timeout=60),
+        # the VM generation ID device, its ID and GPE 0's count, kept to compare after
+        Run(VGID_FN + "cat /sys/bus/acpi/devices/MICA0001:00/path; vgid > /tmp/id0; "
+            "read n rest < /sys/firmware/acpi/interrupts/gpe00; echo $n > /tmp/gpe0; "
+            "grep -c . /tmp/id0", r"\\_SB_\.VGEN\n1"),
         *manage(("snapshot linux s1", log_re(r"partition 'linux': snapshot 's1' taken \(\d+ "
                                              r"MiB of its RAM in use, paused \d+ us: [^)]*\); its "
                                              r"disk copied"))),
@@ -208,6 +243,10 @@ def linux_script(cfg):
                                             r"\(in \d+ us\)"))),
         # all back, and it goes on: timers, the counting process, disk, network
         Run("cat /mnt/f /tmp/t; test ! -e /tmp/new", BEFORE),
+        # a new VM generation ID, announced by GPE 0 (the SCI ran \_GPE._E00)
+        Run(VGID_FN + "test \"$(vgid)\" != \"$(cat /tmp/id0)\" && echo new-id; "
+            "read n rest < /sys/firmware/acpi/interrupts/gpe00; "
+            "test $n -gt $(cat /tmp/gpe0) && echo gpe-seen", "new-id\ngpe-seen"),
         Run("a=$(cat /tmp/c); sleep 1; b=$(cat /tmp/c); test $b -gt $a && echo counting",
             "counting"),
         Run("echo 3 > /proc/sys/vm/drop_caches && cat /mnt/f", "disk-before"),

@@ -3,7 +3,8 @@
  * hold exactly what the previous tick left there: one word in every 4 KiB page of 6 MiB
  * (three 2 MiB pieces), and tick number in XMM5. Then it writes the next tick's values
  * and prints "tick N". A restore takes it back to an earlier tick, whose RAM, registers
- * and FPU must all come back together: any mismatch prints "snapmem: FAIL". */
+ * and FPU must all come back together: any mismatch prints "snapmem: FAIL". It also
+ * prints when its VM generation (struct mica_self_info) changes: after every restore. */
 #include "lib/guest.h"
 
 #define AREA  (6u << 20)
@@ -44,7 +45,10 @@ int main(unsigned vcpu)
 	for (unsigned p = 0; p < PAGES; p++)
 		area[p * WORDS_PER_PAGE] = value(0, p);
 	xmm5_set(0);
-	uart_printf("snapmem: start (%u KiB checked every tick)\n", AREA >> 10);
+	struct mica_self_info info;
+	uint32_t gen = self_info(&info) == (long)sizeof(info) ? info.vm_generation : 0;
+	uart_printf("snapmem: start (%u KiB checked every tick, VM generation %u)\n",
+		    AREA >> 10, gen);
 	for (;;) {
 		delay_ms(300);
 		unsigned bad = 0, first = 0;
@@ -59,6 +63,12 @@ int main(unsigned vcpu)
 		for (unsigned p = 0; p < PAGES; p++)
 			area[p * WORDS_PER_PAGE] = value(tick, p);
 		xmm5_set(tick);
+		/* A restore takes gen back with the rest of RAM; Mica's counter goes on. */
+		if (self_info(&info) == (long)sizeof(info) && info.vm_generation != gen) {
+			uart_printf("snapmem: VM generation %u -> %u: restored (reseed)\n", gen,
+				    info.vm_generation);
+			gen = info.vm_generation;
+		}
 		uart_printf("tick %lu\n", tick);
 	}
 }

@@ -137,7 +137,10 @@ Test(acpi_build, fadt_fields)
 	cr_expect_eq(r32(f + 64), 0x604, "PM1a_CNT_BLK");
 	cr_expect_eq(r32(f + 68), 0, "PM1b_CNT_BLK");
 	cr_expect_eq(r32(f + 76), 0x608, "PM_TMR_BLK");
-	cr_expect_eq(r32(f + 80), 0, "GPE0_BLK");
+	cr_expect_eq(r32(f + 80), 0x60c, "GPE0_BLK");
+	cr_expect_eq(f[92], 4, "GPE0_BLK_LEN: 16 events");
+	cr_expect_eq(f[220], 1, "X_GPE0_BLK in I/O space");
+	cr_expect_eq(r64(f + 224), 0x60c, "X_GPE0_BLK address");
 	cr_expect_eq(f[88], 4, "PM1_EVT_LEN");
 	cr_expect_eq(f[89], 2, "PM1_CNT_LEN");
 	cr_expect_eq(f[91], 4, "PM_TMR_LEN");
@@ -461,6 +464,7 @@ static void enable_pci(void)
 struct aml_obj {
 	char path[40];
 	const uint8_t *value;
+	const uint8_t *end; /* a Method's: where its code ends */
 };
 static struct aml_obj objs[32];
 static unsigned nobjs;
@@ -482,13 +486,16 @@ static unsigned name_string(const uint8_t *p, const char *scope, char *path, siz
 	return n + 4;
 }
 
-/* Bytes a data object takes: an integer, or a Package or Buffer with its PkgLength. */
+/* Bytes a data object takes: an integer, a String, or a Package or Buffer with its
+ * PkgLength. */
 static unsigned object_size(const uint8_t *p)
 {
 	unsigned n;
 	uint64_t v;
 	if (p[0] == 0x12 || p[0] == 0x11)
 		return 1 + pkglen(p + 1, &n);
+	if (p[0] == 0x0d)
+		return 2 + (unsigned)strlen((const char *)p + 1);
 	return data_object(p, &v);
 }
 
@@ -501,9 +508,23 @@ static void walk(const uint8_t *p, const uint8_t *end, const char *scope)
 			p += 1 + name_string(p + 1, scope, path, sizeof(path));
 			cr_assert_lt(nobjs, 32);
 			strcpy(objs[nobjs].path, path);
+			objs[nobjs].end = NULL;
 			objs[nobjs++].value = p;
 			p += object_size(p);
 			cr_assert_leq(p, end, "%s runs past its scope", path);
+			continue;
+		}
+		if (p[0] == 0x14) {
+			/* A Method: its value is its MethodFlags byte and the code after it. */
+			const uint8_t *body = p + 1, *pend = body + pkglen(body, &n);
+			cr_assert_leq(pend, end, "a method runs past %s", scope);
+			body += n;
+			body += name_string(body, scope, path, sizeof(path));
+			cr_assert_lt(nobjs, 32);
+			strcpy(objs[nobjs].path, path);
+			objs[nobjs].value = body;
+			objs[nobjs++].end = pend;
+			p = pend;
 			continue;
 		}
 		cr_assert(p[0] == 0x10 || (p[0] == 0x5b && p[1] == 0x82),
@@ -893,4 +914,96 @@ Test(acpi_build, dump_for_iasl)
 		fwrite(p, 1, r32(p + 4), fp);
 		fclose(fp);
 	}
+}
+
+/* --- the VM generation ID ----------------------------------------------------------- */
+
+static void expect_string(const char *path, const char *want)
+{
+	const uint8_t *v = obj(path);
+	cr_assert_not_null(v, "no %s", path);
+	cr_assert_eq(v[0], 0x0d, "%s is not a String", path);
+	cr_expect_str_eq((const char *)v + 1, want, "%s", path);
+}
+
+static const struct aml_obj *method(const char *path)
+{
+	for (unsigned i = 0; i < nobjs; i++)
+		if (!strcmp(objs[i].path, path) && objs[i].end)
+			return &objs[i];
+	return NULL;
+}
+
+Test(acpi_build, vmgenid_device_and_gpe_method)
+{
+	g.vmgenid = 1;
+	uint32_t len;
+	walk_dsdt(&len);
+	expect_string("\\_SB_.VGEN._HID", "MICA0001");
+	expect_string("\\_SB_.VGEN._CID", "VM_Gen_Counter");
+	expect_string("\\_SB_.VGEN._DDN", "VM_Gen_Counter");
+	/* ADDR: Package (2) { low 32 bits, high 32 bits } of where the 16 bytes are. */
+	const uint8_t *v = obj("\\_SB_.VGEN.ADDR");
+	cr_assert_not_null(v);
+	cr_assert_eq(v[0], 0x12, "ADDR is a Package");
+	unsigned n;
+	const uint8_t *pend = v + 1 + pkglen(v + 1, &n), *p = v + 1 + n;
+	cr_assert_eq(*p++, 2, "two elements");
+	uint64_t lo, hi;
+	p += data_object(p, &lo);
+	p += data_object(p, &hi);
+	cr_expect_eq(p, pend, "the package ends after its two integers");
+	uint64_t off = acpi_vmgenid_offset(&g);
+	cr_assert_neq(off, 0);
+	cr_expect_eq(off % 16, 0);
+	cr_expect_eq(lo | hi << 32, gpa + off);
+	cr_expect_eq(off + 16, acpi_build_size(&g), "the ID ends the buffer's used part");
+	for (unsigned i = 0; i < 16; i++)
+		cr_expect_eq(buf[off + i], 0, "acpi_build() leaves the ID zero for the caller");
+	cr_expect_gt(off, (uint64_t)(r64(at(rsdp) + 24) - gpa), "after the XSDT");
+	/* \_GPE._E00: Notify (\_SB.VGEN, 0x80), nothing else. */
+	const struct aml_obj *m = method("\\_GPE._E00");
+	cr_assert_not_null(m, "no \\_GPE._E00");
+	static const uint8_t code[] = { 0x00, 0x86, 0x5c, 0x2e, '_', 'S', 'B', '_',
+					'V', 'G', 'E', 'N', 0x0a, 0x80 };
+	cr_assert_eq((size_t)(m->end - m->value), sizeof(code));
+	cr_expect_eq(memcmp(m->value, code, sizeof(code)), 0, "_E00's flags and code");
+}
+
+Test(acpi_build, vmgenid_with_pci_and_high_address)
+{
+	/* With the PCI bridge too, and the tables placed where ADDR needs a DWord: the
+	 * walker still finds every object and the checksum holds. */
+	g.vmgenid = 1;
+	enable_pci();
+	uint32_t len;
+	walk_dsdt(&len);
+	cr_expect_not_null(obj("\\_SB_.PCI0._HID"));
+	cr_expect_not_null(obj("\\_SB_.VGEN.ADDR"));
+	cr_expect_not_null(method("\\_GPE._E00"));
+}
+
+Test(acpi_build, vmgenid_needs_a_gpe_block)
+{
+	g.vmgenid = 1;
+	g.gpe0_port = 0;
+	cr_expect_eq(acpi_build(buf, gpa, BUF_SIZE, &g, &rsdp, err, sizeof(err)), MICA_EINVAL);
+	cr_expect(strstr(err, "GPE block"), "%s", err);
+	cr_expect_eq(acpi_vmgenid_offset(&g), 0);
+	g.vmgenid = 0;
+	cr_expect_eq(acpi_build(buf, gpa, BUF_SIZE, &g, &rsdp, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(r32(find("FACP") + 80), 0, "no GPE0_BLK");
+	cr_expect_eq(acpi_vmgenid_offset(&g), 0);
+}
+
+Test(acpi_build, pci_io_window_over_gpe_block)
+{
+	enable_pci();
+	g.pci_io_base = 0x600;
+	g.pci_io_size = 0x10;
+	g.pm1a_evt_port = 0x700;
+	g.pm1a_cnt_port = 0x704;
+	g.pm_tmr_port = 0x708;
+	cr_expect_eq(acpi_build(buf, gpa, BUF_SIZE, &g, &rsdp, err, sizeof(err)), MICA_EINVAL);
+	cr_expect(strstr(err, "GPE block"), "%s", err);
 }

@@ -211,3 +211,47 @@ Test(vpm, moved_ports)
 	cr_expect_eq(in(0xb008, 4), pm_ticks(TSC_HZ));
 	cr_expect_eq(out(0xb004, 2, 0x3400 | ACPI_PM1_CNT_SCI_EN), VPM_POWEROFF);
 }
+
+/* --- the GPE block ------------------------------------------------------------------- */
+
+Test(vpm, gpe_block_absent_until_added)
+{
+	cr_expect_not(vpm_claims(&pm, ACPI_GPE0_PORT, 2));
+	vpm_gpe_raise(&pm, 0);
+	cr_expect_not(vpm_sci_level(&pm), "no block: nothing can rise");
+	vpm_gpe_block(&pm, ACPI_GPE0_PORT);
+	cr_expect(vpm_claims(&pm, ACPI_GPE0_PORT, 4));
+	cr_expect(vpm_claims(&pm, ACPI_GPE0_PORT + 2, 2));
+	cr_expect(vpm_claims(&pm, ACPI_GPE0_PORT + 3, 1));
+	cr_expect_not(vpm_claims(&pm, ACPI_GPE0_PORT + 2, 4), "runs past the block");
+	cr_expect_eq(in(ACPI_GPE0_PORT, 4), 0, "clear and disabled after the reset");
+}
+
+Test(vpm, gpe_raise_enable_clear)
+{
+	vpm_gpe_block(&pm, ACPI_GPE0_PORT);
+	vpm_gpe_raise(&pm, ACPI_GPE_VMGENID);
+	cr_expect_eq(in(ACPI_GPE0_PORT, 2), 1, "status set");
+	cr_expect_not(vpm_sci_level(&pm), "not enabled: no SCI");
+	cr_expect_eq(out(ACPI_GPE0_PORT + 2, 2, 1), VPM_NONE);
+	cr_expect_eq(in(ACPI_GPE0_PORT + 2, 2), 1, "enable reads back");
+	cr_expect(vpm_sci_level(&pm), "enabled and set: SCI");
+	/* Writing zero to the status changes nothing; writing one clears it. */
+	out(ACPI_GPE0_PORT, 2, 0);
+	cr_expect(vpm_sci_level(&pm));
+	out(ACPI_GPE0_PORT, 1, 1);
+	cr_expect_eq(in(ACPI_GPE0_PORT, 4), 0x10000, "status clear, enable kept");
+	cr_expect_not(vpm_sci_level(&pm));
+	/* A dword write sets the enables and clears the statuses in one go. */
+	vpm_gpe_raise(&pm, 3);
+	vpm_gpe_raise(&pm, 15);
+	vpm_gpe_raise(&pm, 16); /* no such event: ignored */
+	cr_expect_eq(in(ACPI_GPE0_PORT, 2), 0x8008);
+	out(ACPI_GPE0_PORT, 4, 0x80000008u);
+	cr_expect_eq(in(ACPI_GPE0_PORT, 4), 0x80008000u);
+	cr_expect(vpm_sci_level(&pm), "GPE 15 set and enabled");
+	/* A byte write to the enable's high byte leaves the low byte. */
+	out(ACPI_GPE0_PORT + 3, 1, 0);
+	cr_expect_eq(in(ACPI_GPE0_PORT + 2, 2), 0);
+	cr_expect_not(vpm_sci_level(&pm));
+}
