@@ -297,6 +297,25 @@ static void aml_word_range(struct aml *a, uint8_t type, uint8_t type_flags, uint
 	aml_u16(a, len);                       /* length */
 }
 
+/* Scope (\seg) { and Device (seg) {: each returns what aml_close() needs. */
+static uint32_t aml_root_scope(struct aml *a, const char seg[5])
+{
+	aml_byte(a, AML_SCOPE);
+	uint32_t at = aml_open(a);
+	aml_byte(a, AML_ROOT);
+	aml_bytes(a, seg, 4);
+	return at;
+}
+
+static uint32_t aml_device(struct aml *a, const char seg[5])
+{
+	aml_byte(a, AML_EXT);
+	aml_byte(a, AML_DEVICE);
+	uint32_t at = aml_open(a);
+	aml_bytes(a, seg, 4);
+	return at;
+}
+
 /* Appends the PCI part of the DSDT (the comment above) when there is a host bridge. */
 static void aml_pci(struct aml *a, const struct acpi_guest *g)
 {
@@ -305,15 +324,8 @@ static void aml_pci(struct aml *a, const struct acpi_guest *g)
 
 	if (!g->ecam_base)
 		return;
-	aml_byte(a, AML_SCOPE);
-	scope = aml_open(a);
-	aml_byte(a, AML_ROOT);
-	aml_bytes(a, "_SB_", 4);
-
-	aml_byte(a, AML_EXT);
-	aml_byte(a, AML_DEVICE);
-	dev = aml_open(a);
-	aml_bytes(a, "PCI0", 4);
+	scope = aml_root_scope(a, "_SB_");
+	dev = aml_device(a, "PCI0");
 	aml_name_eisa_id(a, "_HID", "PNP0A08");
 	aml_name_eisa_id(a, "_CID", "PNP0A03");
 	aml_name_int(a, "_UID", 0);
@@ -342,10 +354,7 @@ static void aml_pci(struct aml *a, const struct acpi_guest *g)
 	aml_close(a, dev);
 
 	ecam_range(g, &lo, &hi);
-	aml_byte(a, AML_EXT);
-	aml_byte(a, AML_DEVICE);
-	dev = aml_open(a);
-	aml_bytes(a, "ECAM", 4);
+	dev = aml_device(a, "ECAM");
 	aml_name_eisa_id(a, "_HID", "PNP0C02");
 	crs = aml_crs_begin(a, RES_MEM32_FIXED_LEN);
 	aml_byte(a, RES_MEM32_FIXED);
@@ -386,14 +395,8 @@ static void aml_vmgenid(struct aml *a, uint64_t id_gpa)
 {
 	uint32_t scope, dev, pkg, method;
 
-	aml_byte(a, AML_SCOPE);
-	scope = aml_open(a);
-	aml_byte(a, AML_ROOT);
-	aml_bytes(a, "_SB_", 4);
-	aml_byte(a, AML_EXT);
-	aml_byte(a, AML_DEVICE);
-	dev = aml_open(a);
-	aml_bytes(a, "VGEN", 4);
+	scope = aml_root_scope(a, "_SB_");
+	dev = aml_device(a, "VGEN");
 	aml_name_string(a, "_HID", "MICA0001");
 	aml_name_string(a, "_CID", "VM_Gen_Counter");
 	aml_name_string(a, "_DDN", "VM_Gen_Counter");
@@ -408,10 +411,7 @@ static void aml_vmgenid(struct aml *a, uint64_t id_gpa)
 	aml_close(a, dev);
 	aml_close(a, scope);
 
-	aml_byte(a, AML_SCOPE);
-	scope = aml_open(a);
-	aml_byte(a, AML_ROOT);
-	aml_bytes(a, "_GPE", 4);
+	scope = aml_root_scope(a, "_GPE");
 	aml_byte(a, AML_METHOD);
 	method = aml_open(a);
 	aml_bytes(a, "_E00", 4);
