@@ -110,6 +110,12 @@ int vdev_next(struct vdev *d, unsigned q, struct vq_chain *c)
 	return rc;
 }
 
+void vdev_unget(struct vdev *d, unsigned q)
+{
+	if (q < d->nqueues)
+		vq_unget(&d->q[q]);
+}
+
 void vdev_push(struct vdev *d, unsigned q, uint16_t head, uint32_t written)
 {
 	/* vq_push() refuses only a head it did not hand out or rings outside the window,

@@ -72,6 +72,9 @@ int vdev_serving(const struct vdev *d, unsigned q);
  * with "<queue name>: <vq_next's sentence>" as the reason. */
 int vdev_next(struct vdev *d, unsigned q, struct vq_chain *c);
 
+/* The chain vdev_next() just gave stays on queue q for the next call (vq_unget). */
+void vdev_unget(struct vdev *d, unsigned q);
+
 /* Gives chain head back with written bytes, and marks q for a signal check. */
 void vdev_push(struct vdev *d, unsigned q, uint16_t head, uint32_t written);
 

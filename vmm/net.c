@@ -159,13 +159,65 @@ static int drain(struct net_pool *pool, struct net_port *p)
 
 void net_serve_rx(struct net_pool *pool, struct net_port *p)
 {
-	if (p->d && vdev_serving(p->d, NET_RX))
-		drain(pool, p);
+	if (p->d && vdev_serving(p->d, NET_RX) && drain(pool, p))
+		p->congested = 0;
 }
 
 void net_port_reset(struct net_pool *pool, struct net_port *p)
 {
 	backlog_flush(pool, p);
+	p->held = p->held_ticks = p->congested = 0;
+}
+
+uint32_t net_release(struct net_port port[], unsigned nports, unsigned rx)
+{
+	uint32_t mask = 0;
+
+	for (unsigned i = 0; i < nports; i++)
+		if (port[i].held == rx + 1) {
+			port[i].held = port[i].held_ticks = 0;
+			mask |= 1u << i;
+		}
+	return mask;
+}
+
+uint32_t net_tick(struct net_port port[], unsigned nports)
+{
+	uint32_t mask = 0;
+
+	for (unsigned i = 0; i < nports; i++) {
+		struct net_port *p = &port[i];
+		if (!p->held || ++p->held_ticks < 2)
+			continue;
+		if (p->held <= nports && !port[p->held - 1].congested) {
+			port[p->held - 1].congested = 1;
+			port[p->held - 1].stats.congested++;
+		}
+		p->held = p->held_ticks = 0;
+		mask |= 1u << i;
+	}
+	return mask;
+}
+
+/* The one port a frame from port in is for, if it is a unicast the switch has learned;
+ * else -1 (flooded or dropped: never a reason to hold the sender). */
+static int unicast_port(const struct sw *s, unsigned in, const uint8_t *frame, size_t len)
+{
+	if (len < SW_FRAME_MIN || (frame[0] & 1))
+		return -1;
+	int p = sw_lookup(s, frame);
+	return p == (int)in ? -1 : p;
+}
+
+/* Would a frame for p have to push one of p's waiting frames out (or be dropped)? Only
+ * while p is up and not congested, after its backlog went into whatever buffers it has. */
+static int full(struct net_pool *pool, struct net_port *p)
+{
+	if (!p->d || !vdev_serving(p->d, NET_RX) || p->congested)
+		return 0;
+	if (drain(pool, p))
+		return 0; /* nothing waits: a buffer takes the frame, or it starts the backlog */
+	return !(p->count < NET_BACKLOG_MAX && p->count < pool_free(pool));
 }
 
 /* One frame to one receiving port: after what waits there, into a receive buffer if it
@@ -195,17 +247,27 @@ void net_serve_tx(struct sw *s, struct net_pool *pool, struct net_port port[], u
 
 	if (!d)
 		return;
+	port[in].held = port[in].held_ticks = 0;
 	while (vdev_next(d, NET_TX, &c) > 0) {
 		uint64_t len = c.read_bytes >= NET_HDR_LEN ? c.read_bytes - NET_HDR_LEN : 0;
 		uint32_t mask = 0;
 
-		d->stats.requests++;
 		if (c.read_bytes < NET_HDR_LEN || len > SW_FRAME_MAX) {
+			d->stats.requests++;
 			d->stats.drops++;
 			port[in].stats.tx_bad++;
 		} else {
 			/* The header asks for nothing we offered (no checksum, no GSO): skip it. */
 			chain_gather(&c, NET_HDR_LEN, frame, len);
+			int to = unicast_port(s, in, frame, len);
+			if (to >= 0 && (unsigned)to < nports && full(pool, &port[to])) {
+				/* Untaken: the chain stays first on the ring for the next turn. */
+				vdev_unget(d, NET_TX);
+				port[in].held = (uint8_t)(to + 1);
+				port[in].stats.held++;
+				return;
+			}
+			d->stats.requests++;
 			d->stats.bytes += len;
 			port[in].stats.tx_frames++;
 			port[in].stats.tx_bytes += len;

@@ -40,9 +40,13 @@ uint32_t net_rx_fill(const struct vq_chain *c, const uint8_t *frame, size_t len)
  * take a slot while it holds fewer than NET_BACKLOG_MAX and fewer than the pool has free
  * (a dynamic threshold: one busy port gets up to half the pool, several share it, and a
  * port that never takes its frames cannot starve the others). A frame the port may not
- * keep pushes its oldest waiting frame out (dropped and counted); with nothing waiting
- * and nothing free, the frame itself is dropped. The sender is never held back
- * (docs/vmm.md, "Net"). */
+ * keep holds its sender back instead: the frame stays on the sender's transmit ring, and
+ * the sender's queue is served again when the port takes frames (net_release). A port that
+ * keeps its senders waiting for two watch ticks (net_tick, about 1-2 s: hung or hostile)
+ * is congested: frames for it push its oldest waiting frame out (dropped and counted),
+ * with nothing waiting and nothing free the frame itself is dropped, until it takes all
+ * it has waiting. Flooded frames (broadcast, multicast, unknown unicast) never hold a
+ * sender: they drop as for a congested port (docs/vmm.md, "Net"). */
 #define NET_POOL_FRAMES 512u
 #define NET_BACKLOG_MAX 256u /* a whole transmit ring (NET_QUEUE_MAX) of one sender */
 #define NET_SLOT_BYTES  ((SW_FRAME_MAX + 7u) & ~7u)
@@ -67,6 +71,8 @@ struct net_stats {
 	uint64_t rx_flushed;          /* dropped: waiting when the port was reset or broke */
 	uint64_t waited;              /* frames that went into the backlog */
 	uint32_t backlog_max;         /* most frames ever waiting at once */
+	uint64_t held;                /* times this sender was held back for a full port */
+	uint64_t congested;           /* times this receiver kept its senders too long */
 };
 
 /* One port of a switch as the backend sees it. Zero is a port with nothing attached. */
@@ -74,12 +80,16 @@ struct net_port {
 	struct vdev *d;                 /* the port's device; NULL: nothing attached */
 	uint16_t slot[NET_BACKLOG_MAX]; /* pool slots of the waiting frames, a ring */
 	uint16_t first, count;          /* the oldest waiting frame, how many wait */
+	uint8_t held;                   /* sender: 1 + the full port it waits for; 0: none */
+	uint8_t held_ticks;             /* net_tick() calls while held */
+	uint8_t congested;              /* receiver: kept senders too long, frames drop */
 	struct net_stats stats;
 };
 
 /* Serves the transmit queue of port `in` of switch s, whose ports are port[0 .. nports).
  * Each frame goes through the switch to every port it is for whose device is serving its
- * receive queue: into a receive buffer, or into that port's backlog. Stats (the port's
+ * receive queue: into a receive buffer, or into that port's backlog; or, for one port
+ * whose backlog may not grow, it stays on the ring and port `in` is held back (above). Stats (the port's
  * and its device's): the sender counts its frames and bytes, and drops frames without a
  * header or over SW_FRAME_MAX; a receiver counts frames and bytes received, and drops
  * what its backlog pushes out, and frames for a receive buffer too small (which it gets
@@ -89,10 +99,21 @@ void net_serve_tx(struct sw *s, struct net_pool *pool, struct net_port port[], u
 		  unsigned in);
 
 /* The driver of p may have added receive buffers: its waiting frames go out, in order,
- * while there are buffers (if p's device is serving its receive queue). */
+ * while there are buffers (if p's device is serving its receive queue). A congested port
+ * that took everything is no longer congested. */
 void net_serve_rx(struct net_pool *pool, struct net_port *p);
 
-/* p's device was reset: its waiting frames are dropped (counted in rx_flushed). */
+/* Port rx took frames, or went down: the senders held back for it are let go. Returns
+ * the mask of those ports, whose transmit queues the caller serves again. */
+uint32_t net_release(struct net_port port[], unsigned nports, unsigned rx);
+
+/* The watch's tick (about once a second): a sender held at two ticks in a row makes the
+ * port it waits for congested and is let go. Returns the mask of senders let go. */
+uint32_t net_tick(struct net_port port[], unsigned nports);
+
+/* p's device was reset: its waiting frames are dropped (counted in rx_flushed), it is
+ * held back for nobody and no longer congested. The caller lets go of those held back
+ * for it (net_release). */
 void net_port_reset(struct net_pool *pool, struct net_port *p);
 
 #endif

@@ -140,10 +140,29 @@ static void serve_net_tx(struct svc_dev *d)
 			flush(s->dev[p]);
 }
 
-/* The driver of net device d may have added receive buffers: frames waiting for them. */
+/* Senders (a mask of switch sw's ports) that were held back go on: their transmit
+ * queues are served again (a sender still blocked is held again). */
+static void serve_released(unsigned sw, uint32_t senders)
+{
+	struct svc_switch *s = &switches[sw];
+
+	for (unsigned p = 0; p < s->nports && senders; p++)
+		if ((senders & (1u << p)) && s->dev[p] && vdev_serving(&s->dev[p]->v, NET_TX)) {
+			serve_net_tx(s->dev[p]);
+			flush(s->dev[p]);
+		}
+}
+
+/* The driver of net device d may have added receive buffers: frames waiting for them,
+ * then the senders held back for this port. */
 static void serve_net_rx(struct svc_dev *d)
 {
-	net_serve_rx(&net_pool, &net_ports_of(d)[d->be.net.port]);
+	struct net_port *ports = net_ports_of(d);
+	struct svc_switch *s = &switches[d->be.net.sw];
+
+	net_serve_rx(&net_pool, &ports[d->be.net.port]);
+	flush(d); /* what the senders bring next comes after these */
+	serve_released(d->be.net.sw, net_release(ports, s->nports, d->be.net.port));
 }
 
 /* "1.5 KiB": bytes for people, in one short field. */
@@ -192,10 +211,10 @@ static void say_net_stats(struct svc_dev *d)
 	size_str(received, sizeof(received), n->rx_bytes);
 	/* Short enough for one console line (160 characters) with the usual numbers. */
 	say("device %u: net '%s' sent %llu (%s), received %llu (%s), backlog max %u (%llu "
-	    "waited), drops: %llu bad, %llu full, %llu small, %llu reset",
+	    "waited, %llu held), drops: %llu bad, %llu full, %llu small, %llu reset",
 	    index_of(d), d->info.partition_name, (ull)n->tx_frames, sent, (ull)n->rx_frames,
-	    received, n->backlog_max, (ull)n->waited, (ull)n->tx_bad, (ull)n->rx_overflow,
-	    (ull)n->rx_small, (ull)n->rx_flushed);
+	    received, n->backlog_max, (ull)n->waited, (ull)n->held, (ull)n->tx_bad,
+	    (ull)n->rx_overflow, (ull)n->rx_small, (ull)n->rx_flushed);
 }
 
 /* Whatever queue q of d has to do, if d is serving it. */
@@ -267,12 +286,40 @@ struct watch {
 static struct watch watches[DEV_MAX][VDEV_QUEUES];
 static uint8_t watch_said[DEV_MAX];
 
-/* Queues whose available entries are requests (not buffers waiting for input). */
+/* Queues whose available entries are requests (not buffers waiting for input) that the
+ * backend would take now: a net sender held back for a full port waits on purpose. */
 static int work_queue(const struct svc_dev *d, unsigned q)
 {
+	if (d->info.type == MICA_VIRTIO_NET)
+		return q == NET_TX && !net_ports[d->be.net.sw][d->be.net.port].held;
 	return d->info.type == MICA_VIRTIO_BLOCK || (d->info.type == MICA_VIRTIO_CONSOLE &&
-						      q != CON_RX) ||
-	       (d->info.type == MICA_VIRTIO_NET && q == NET_TX);
+						      q != CON_RX);
+}
+
+/* Net ports that keep their senders waiting two ticks become congested (vmm/net.h); the
+ * first few times per port it is said. */
+#define CONGESTED_SAID 4u
+static uint8_t congested_said[SWITCH_MAX][SW_MAX_PORTS];
+
+static void watch_switches(void)
+{
+	for (unsigned sw = 0; sw < nswitches; sw++) {
+		struct svc_switch *s = &switches[sw];
+		struct net_port *ports = net_ports[sw];
+		uint64_t before[SW_MAX_PORTS];
+		for (unsigned p = 0; p < s->nports; p++)
+			before[p] = ports[p].stats.congested;
+		uint32_t let_go = net_tick(ports, s->nports);
+		for (unsigned p = 0; p < s->nports; p++)
+			if (ports[p].stats.congested != before[p] && s->dev[p] &&
+			    congested_said[sw][p]++ < CONGESTED_SAID)
+				say("device %u: net '%s' left its senders waiting 2 s for receive "
+				    "buffers: frames for it drop until it takes what waits%s",
+				    index_of(s->dev[p]), s->dev[p]->info.partition_name,
+				    congested_said[sw][p] == CONGESTED_SAID ? " (no more such lines)"
+									    : "");
+		serve_released(sw, let_go);
+	}
 }
 
 static void watch_queue(struct svc_dev *d, unsigned q)
@@ -305,6 +352,7 @@ static void watch_queue(struct svc_dev *d, unsigned q)
 
 void serve_watch(void)
 {
+	watch_switches();
 	for (unsigned i = 0; i < ndevs; i++)
 		for (unsigned q = 0; q < devs[i].v.nqueues; q++) {
 			if (devs[i].attached)
@@ -320,10 +368,14 @@ static void reset(struct svc_dev *d, const struct mica_ioreq *r)
 	if (d->info.type == MICA_VIRTIO_CONSOLE)
 		con_reset(&d->be.con);
 	if (d->info.type == MICA_VIRTIO_NET) {
+		struct net_port *ports = net_ports_of(d);
 		sw_flush_port(&switches[d->be.net.sw].sw, d->be.net.port);
-		net_port_reset(&net_pool, &net_ports_of(d)[d->be.net.port]);
+		net_port_reset(&net_pool, &ports[d->be.net.port]);
 		if (r->arg[0] != MICA_IOREQ_RESET_RESTORED) /* said by restored() already */
 			say_net_stats(d);
+		/* senders held back for it: it is down, their frames for it go nowhere */
+		serve_released(d->be.net.sw, net_release(ports, switches[d->be.net.sw].nports,
+							 d->be.net.port));
 	}
 	if (r->arg[0] == 1 || r->arg[0] == MICA_IOREQ_RESET_RESTORED)
 		return; /* the guest partition restarted, stopped or was restored: nobody waits */

@@ -319,6 +319,12 @@ int vq_next(struct vq *q, const struct vq_mem *m, struct vq_chain *c, char *err,
 	return 1;
 }
 
+void vq_unget(struct vq *q)
+{
+	if (q->last_avail_idx != q->used_idx)
+		q->last_avail_idx--;
+}
+
 int vq_resume(struct vq *q, const struct vq_mem *m)
 {
 	if (!m || !m->base || m->size < q->ring_end || q->size == 0 || q->broken)

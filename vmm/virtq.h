@@ -83,6 +83,10 @@ int vq_setup(struct vq *q, const struct vq_mem *m, const struct vq_config *cfg, 
 int vq_next(struct vq *q, const struct vq_mem *m, struct vq_chain *c, char *err,
 	    size_t errlen);
 
+/* Puts back the chain the last vq_next() took (nothing pushed since): the next vq_next()
+ * takes it again. For a backend that cannot carry a request out yet. */
+void vq_unget(struct vq *q);
+
 /* Returns chain head to the driver with written bytes written into its writable
  * segments: writes the used element, then the used index. 0, or MICA_EINVAL if head is
  * not a descriptor index, nothing is outstanding, or m no longer holds the rings. */

@@ -7,7 +7,9 @@
  * is not for nothing; a receiver only its receive used ring and, in each chain it took,
  * the first "used length" writable bytes: 0, or a one-buffer header and a frame of
  * SW_FRAME_MIN..SW_FRAME_MAX bytes that fits; with nothing waiting, the frame itself goes
- * to the next chain; backlogs fit the pool. Receive chains with writable buffers in the
+ * to the next chain; backlogs fit the pool. A sender held back for a full port has its
+ * chain untaken, and two watch ticks let it go (the step then ends as for a congested
+ * port). Receive chains with writable buffers in the
  * rings or overlapping each other are checked for memory safety only. */
 /* 16 KiB of guest RAM: room for the rings and every buffer, and several times the
  * executions per second of 64 KiB (each step copies and compares all of it). */
@@ -148,10 +150,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(mask < 1u << NPORTS && !(mask >> p & 1), "frame from port %u sent "
 				   "to ports 0x%x", p, mask);
 		}
-		if (tx)
+		if (tx) {
 			net_serve_tx(&s, &pool, port, NPORTS, p);
-		else
+			if (port[p].held) {
+				/* Held back for a full port: only a learned unicast for a port
+				 * with frames waiting, the chain untaken. Then the watch gives
+				 * up on that port at once, and the step ends as it would for
+				 * a congested port: the frame taken, the oldest pushed out. */
+				unsigned r = port[p].held - 1u;
+				FUZZ_CHECK(r < NPORTS && mask == 1u << r && port[r].count &&
+					   x->d.q[NET_TX].used_idx == v.used_idx,
+					   "sender %u held for port %u (mask 0x%x, %u waiting)", p, r,
+					   mask, r < NPORTS ? port[r].count : 0);
+				FUZZ_CHECK(!net_tick(port, NPORTS) && net_tick(port, NPORTS) ==
+					   1u << p && port[r].congested && !port[p].held,
+					   "two ticks did not let sender %u go", p);
+				g[r].waited = port[r].count; /* what the first try drained */
+				g[r].was = g[r].d.q[NET_RX];
+				memcpy(g[r].before, g[r].ram, RAM);
+				net_serve_tx(&s, &pool, port, NPORTS, p);
+			}
+		} else {
 			net_serve_rx(&pool, &port[p]);
+		}
 		uint16_t k = (uint16_t)(x->d.q[NET_TX].used_idx - v.used_idx);
 		uint64_t e = USED_ELEM(NET_TX, v.used_idx);
 		FUZZ_CHECK(k == (rc == 1) && (rc >= 0 || x->d.broken) &&

@@ -1,7 +1,9 @@
 /* vmm/net.c: three guests on one switch, each with its own RAM and real rings. Frames are
  * flooded, then forwarded once learned; a receiver without buffers gets its frames later,
  * in order, from a bounded backlog; receivers with buffers too small, down, or with
- * hostile chains lose only their own frames; the sender never suffers for them. */
+ * hostile chains lose only their own frames. A sender whose unicast frame finds the
+ * receiver's backlog full is held back (the frame stays on its ring) until the receiver
+ * takes frames, or gives up after two watch ticks (the receiver is congested then). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +141,8 @@ static void make_frame(const uint8_t *dst, const uint8_t *src, size_t len, uint8
 /* Guest p sends frame[0..len) with a zero header in one segment, and the switch runs. */
 static void send(unsigned p, size_t len)
 {
-	uint64_t gpa = BUF;
+	/* a buffer per ring entry: a chain held on the ring keeps its frame */
+	uint64_t gpa = BUF + 0x800ull * (g[p].idx[NET_TX] % QSIZE);
 	memset(g[p].ram + gpa, 0, NET_HDR_LEN);
 	memcpy(g[p].ram + gpa + NET_HDR_LEN, frame, len);
 	publish(p, NET_TX, 1, (struct gbuf[]){ { gpa, (uint32_t)(NET_HDR_LEN + len), 0 } });
@@ -532,7 +535,7 @@ Test(net, one_pass_takes_every_frame_of_the_sender)
 		publish(0, NET_TX, 1, (struct gbuf[]){ { gpa, NET_HDR_LEN + 100, 0 } });
 	}
 	net_serve_tx(&s, &pool, ports, NPORTS, 0);
-	cr_expect_eq(used_idx(0, NET_TX), 1 + 8, "the sender is never held back");
+	cr_expect_eq(used_idx(0, NET_TX), 1 + 8, "room in the backlog: every frame taken");
 	expect_numbers(1, 2, 3, 0, 100);
 	cr_expect_eq(ports[1].count, 5);
 	rx_buffers(1, 5);
@@ -540,9 +543,143 @@ Test(net, one_pass_takes_every_frame_of_the_sender)
 	expect_numbers(1, 5, 5, 3, 100);
 }
 
+/* --- Holding the sender back -------------------------------------------------------- */
+
+Test(net, a_full_backlog_holds_the_sender_back)
+{
+	learn_all();
+	send_numbered(0, 1, 0, NET_BACKLOG_MAX + 3, 200);
+	/* NET_BACKLOG_MAX wait; the next stays on the sender's ring, and so do the two after
+	 * it (each send serves the ring again: the first chain is still the held one) */
+	cr_expect_eq(ports[1].count, NET_BACKLOG_MAX);
+	cr_expect_eq(used_idx(0, NET_TX), 1 + NET_BACKLOG_MAX, "three frames not taken");
+	cr_expect_eq(ports[0].held, 1 + 1, "held for port 1");
+	cr_expect_eq(ports[0].stats.held, 3);
+	cr_expect_eq(ports[0].stats.tx_frames, 1 + NET_BACKLOG_MAX, "untaken frames not counted");
+	cr_expect_eq(ports[1].stats.rx_overflow, 0);
+	cr_expect_eq(g[1].d.stats.drops, 0, "nothing lost");
+	cr_expect_eq(net_tick(ports, NPORTS), 0, "one tick: still held");
+
+	/* port 1 takes frames: the sender is let go and served again, in order */
+	rx_buffers(1, QSIZE);
+	net_serve_rx(&pool, &ports[1]);
+	expect_numbers(1, 2, QSIZE, 0, 200);
+	cr_expect_eq(net_release(ports, NPORTS, 1), 1u << 0);
+	cr_expect_eq(ports[0].held, 0);
+	net_serve_tx(&s, &pool, ports, NPORTS, 0);
+	cr_expect_eq(used_idx(0, NET_TX), 1 + NET_BACKLOG_MAX + 3, "all taken now");
+	cr_expect_eq(ports[1].count, NET_BACKLOG_MAX - QSIZE + 3);
+	unsigned next = QSIZE, u = 2 + QSIZE;
+	while (ports[1].count) {
+		rx_buffers(1, QSIZE);
+		net_serve_rx(&pool, &ports[1]);
+		unsigned n = (uint16_t)(used_idx(1, NET_RX) - u);
+		expect_numbers(1, u, n, next, 200);
+		u += n;
+		next += n;
+	}
+	cr_expect_eq(next, NET_BACKLOG_MAX + 3, "every frame, in order, none lost");
+	cr_expect_eq(g[1].d.stats.drops, 0);
+	cr_expect_eq(net_release(ports, NPORTS, 1), 0, "nobody waits");
+}
+
+Test(net, a_held_sender_only_waits_for_unicast)
+{
+	learn_all();
+	send_numbered(0, 1, 0, NET_BACKLOG_MAX, 100);
+	cr_assert_eq(ports[1].count, NET_BACKLOG_MAX);
+	/* a broadcast (and so any flood) drops for the full port instead of holding */
+	make_frame(bcast, mac[0], 60, 9);
+	rx_buffer(2, 1526);
+	send(0, 60);
+	cr_expect_eq(ports[0].held, 0);
+	cr_expect_eq(used_idx(0, NET_TX), 1 + NET_BACKLOG_MAX + 1);
+	cr_expect_eq(ports[1].stats.rx_overflow, 1, "port 1 lost its oldest");
+	cr_expect_eq(used_idx(2, NET_RX), 3, "port 2 got the broadcast");
+	/* an unknown unicast floods too */
+	static const uint8_t stranger[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x77 };
+	rx_buffer(2, 1526);
+	make_frame(stranger, mac[0], 60, 9);
+	send(0, 60);
+	cr_expect_eq(ports[0].held, 0);
+	cr_expect_eq(ports[1].stats.rx_overflow, 2);
+	/* the other port's frames go while port 1 is full */
+	rx_buffer(2, 1526);
+	send_numbered(0, 2, 500, 1, 100);
+	cr_expect_eq(ports[0].held, 0);
+	expect_numbers(2, 4, 1, 500, 100);
+}
+
+Test(net, a_port_that_keeps_its_senders_waiting_becomes_congested)
+{
+	learn_all();
+	send_numbered(0, 1, 0, NET_BACKLOG_MAX + 2, 100);
+	cr_assert_eq(ports[0].held, 2);
+	/* two ticks held: port 1 is congested, the sender let go */
+	cr_expect_eq(net_tick(ports, NPORTS), 0);
+	cr_expect_eq(net_tick(ports, NPORTS), 1u << 0);
+	cr_expect_eq(ports[1].congested, 1);
+	cr_expect_eq(ports[1].stats.congested, 1);
+	cr_expect_eq(ports[0].held, 0);
+	/* served again, the sender goes on: port 1 loses its oldest, as a switch does */
+	net_serve_tx(&s, &pool, ports, NPORTS, 0);
+	cr_expect_eq(used_idx(0, NET_TX), 1 + NET_BACKLOG_MAX + 2);
+	cr_expect_eq(ports[1].stats.rx_overflow, 2);
+	cr_expect_eq(ports[0].held, 0);
+	/* it takes everything: no longer congested, and holds senders again when full */
+	while (ports[1].count) {
+		rx_buffers(1, QSIZE);
+		net_serve_rx(&pool, &ports[1]);
+	}
+	cr_expect_eq(ports[1].congested, 0);
+	send_numbered(0, 1, 1000, NET_BACKLOG_MAX + 1, 100);
+	cr_expect_eq(ports[0].held, 2);
+	cr_expect_eq(ports[1].stats.rx_overflow, 2, "no more lost");
+}
+
+Test(net, a_reset_lets_go_of_the_held)
+{
+	learn_all();
+	send_numbered(0, 1, 0, NET_BACKLOG_MAX + 1, 100);
+	cr_assert_eq(ports[0].held, 2);
+	/* a held sender whose port is reset forgets it was held; served, it is again */
+	net_port_reset(&pool, &ports[0]);
+	cr_expect_eq(ports[0].held, 0);
+	net_serve_tx(&s, &pool, ports, NPORTS, 0);
+	cr_expect_eq(ports[0].held, 2);
+	/* the receiver's driver resets: its backlog dropped, its senders let go */
+	vdev_reset(&g[1].d);
+	net_port_reset(&pool, &ports[1]);
+	cr_expect_eq(net_release(ports, NPORTS, 1), 1u << 0);
+	net_serve_tx(&s, &pool, ports, NPORTS, 0);
+	cr_expect_eq(used_idx(0, NET_TX), 1 + NET_BACKLOG_MAX + 1, "a down port takes nothing");
+	cr_expect_eq(ports[0].held, 0);
+	cr_expect_eq(ports[1].stats.rx_flushed, NET_BACKLOG_MAX);
+}
+
+Test(net, unget_puts_the_chain_back)
+{
+	struct vq_chain c;
+	make_frame(bcast, mac[0], 60, 1);
+	memset(g[0].ram + BUF, 0, NET_HDR_LEN);
+	memcpy(g[0].ram + BUF + NET_HDR_LEN, frame, 60);
+	uint16_t head = publish(0, NET_TX, 1, (struct gbuf[]){ { BUF, NET_HDR_LEN + 60, 0 } });
+	cr_assert_eq(vdev_next(&g[0].d, NET_TX, &c), 1);
+	vdev_unget(&g[0].d, NET_TX);
+	cr_assert_eq(vdev_next(&g[0].d, NET_TX, &c), 1, "the same chain again");
+	cr_expect_eq(c.head, head);
+	cr_expect_eq(vdev_next(&g[0].d, NET_TX, &c), 0, "and only it");
+	vdev_push(&g[0].d, NET_TX, head, 0);
+	vdev_unget(&g[0].d, NET_TX); /* nothing taken and unanswered: no effect */
+	cr_expect_eq(vdev_next(&g[0].d, NET_TX, &c), 0);
+}
+
+/* --- A congested port: frames drop, the oldest first ------------------------------- */
+
 Test(net, backlog_is_bounded_and_loses_its_oldest)
 {
 	learn_all();
+	ports[1].congested = 1; /* it kept its senders waiting too long (above) */
 	send_numbered(0, 1, 0, NET_BACKLOG_MAX + 3, 200);
 	cr_expect_eq(used_idx(0, NET_TX), 1 + NET_BACKLOG_MAX + 3);
 	cr_expect_eq(ports[1].count, NET_BACKLOG_MAX);
@@ -571,6 +708,8 @@ Test(net, backlog_is_bounded_and_loses_its_oldest)
 Test(net, pool_shared_by_ports)
 {
 	learn_all();
+	for (unsigned p = 0; p < NPORTS; p++)
+		ports[p].congested = 1; /* so frames drop rather than hold the senders */
 	pool.limit = 12;
 	/* alone, a port takes up to half the pool: while it holds fewer than are free */
 	send_numbered(0, 1, 0, 8, 60);
@@ -600,6 +739,8 @@ Test(net, pool_shared_by_ports)
 	cr_expect_eq(pool.nfree, 11, "every slot is back");
 
 	/* one slot: the first port to need it keeps it, the next loses its frame */
+	for (unsigned p = 0; p < NPORTS; p++)
+		ports[p].congested = 1; /* (taking everything cleared it) */
 	pool.limit = 1;
 	pool.nfree = 0;
 	pool.fresh = 0;
