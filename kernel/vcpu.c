@@ -128,8 +128,17 @@ void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 		break;
 	}
 	case EXIT_TRIPLE_FAULT:
-		partition_end(v, partition_on_crash_restarts(p), "triple fault (RIP 0x%lx)",
-			      v->regs.rip);
+		/* RSP, and the event being delivered and CR2 where the CPU says: enough to tell
+		 * a stack that ran out from an IDT that is gone. */
+		if (e->shutdown.event & (1u << 31))
+			partition_end(v, partition_on_crash_restarts(p), "triple fault (RIP 0x%lx, "
+				      "RSP 0x%lx, delivering vector %u type %u, CR2 0x%lx)",
+				      v->regs.rip, v->regs.gpr[REG_RSP], e->shutdown.event & 0xff,
+				      (e->shutdown.event >> 8) & 7, e->shutdown.cr2);
+		else
+			partition_end(v, partition_on_crash_restarts(p), "triple fault (RIP 0x%lx, "
+				      "RSP 0x%lx, CR2 0x%lx)", v->regs.rip, v->regs.gpr[REG_RSP],
+				      e->shutdown.cr2);
 		break;
 	case EXIT_ENTRY_FAILED:
 		/* The guest state the CPU refused is the guest's own doing (Mica checks what it

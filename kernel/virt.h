@@ -55,6 +55,12 @@ struct vm_exit {
 			uint64_t gpa;
 			uint8_t read, write, exec;
 		} fault;
+		struct {
+			uint32_t event; /* what the CPU was delivering: vector 7:0, type 10:8,
+					 * valid bit 31 (SVM EXITINTINFO, VT-x IDT-vectoring
+					 * info: the same layout); 0 if it does not say */
+			uint64_t cr2;   /* the guest's CR2 where the backend has it, else 0 */
+		} shutdown;
 	};
 	uint64_t raw[3];   /* the backend's exit code and qualifications, for reports */
 	const char *what;  /* words for ENTRY_FAILED / UNHANDLED */

@@ -6,8 +6,8 @@ make them are in hcfuzz too, a vCPU that never exits is `kick-spinner` (defects.
 
 import textwrap
 
-from scenarios import BANNER, Expect, POWERED_OFF, RIP, Scenario, counting, lit, out, \
-    restarting, stopped
+from scenarios import BANNER, Expect, POWERED_OFF, RIP, TRIPLE, Scenario, counting, lit, \
+    out, restarting, stopped
 from virtio import SERVICE_PART, VMM
 
 NO_STRAY = [r"^mica: partition '(svc|counter|bystander)' (stopped|restarting)",
@@ -199,7 +199,7 @@ ATTACK_SCENARIOS = [
             steps=[BANNER,
                    [pat for p in ("arch", "plain") for pat in (
                        out(p, lit("PASS: a #GP with no gate present became a double fault")),
-                       restarting(p, 1, lit("triple fault ") + RIP),
+                       restarting(p, 1, lit("triple fault ") + TRIPLE),
                        restarting(p, 2, lit("read from guest-physical 0x80000010 outside its "
                                             "RAM ") + RIP),
                        out(p, lit("PASS: attack_arch") + "$"),

@@ -104,6 +104,8 @@ static void __attribute__((noinline)) slow_exit(struct vcpu *v, struct vmcb *vm,
 		break;
 	case VMEXIT_SHUTDOWN:
 		e.reason = EXIT_TRIPLE_FAULT;
+		e.shutdown.event = (uint32_t)vm->ctl.exitintinfo;
+		e.shutdown.cr2 = vm->save.cr2;
 		break;
 	case VMEXIT_VMRUN: case VMEXIT_VMLOAD: case VMEXIT_VMSAVE: case VMEXIT_STGI:
 	case VMEXIT_CLGI: case VMEXIT_SKINIT: case VMEXIT_INVLPGA:

@@ -271,6 +271,8 @@ static void __attribute__((noinline)) slow_exit(struct vcpu *v, uint32_t reason)
 		break;
 	case EXIT_REASON_TRIPLE_FAULT:
 		e.reason = EXIT_TRIPLE_FAULT;
+		e.shutdown.event = idt;
+		e.shutdown.cr2 = 0; /* not in the VMCS */
 		break;
 	case EXIT_REASON_EPT_MISCONFIG:
 		e.reason = EXIT_UNHANDLED;
