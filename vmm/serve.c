@@ -276,9 +276,10 @@ void serve_all(void)
  * Every queue's work is announced (a NOTIFY from Mica, or a signal we send), so a queue
  * that shows the same waiting state at two looks a second apart has lost its
  * announcement: available requests nobody told us about, or a used entry the driver asked
- * to hear of with no decision to interrupt since (vq_look). Either would stop that queue for good (with EVENT_IDX
- * the driver does not notify again until we take what it has given). The watch serves
- * or signals it and says so once per device: it is a defect to report. */
+ * to hear of with no decision to interrupt since (vq_look). Either would stop that queue
+ * for good (with EVENT_IDX the driver does not notify again until we take what it has
+ * given). The watch serves or signals it and says so once per device: it is a defect to
+ * report. */
 struct watch {
 	struct vq_look look;
 	uint8_t seen;  /* look holds the last one's */
@@ -312,7 +313,7 @@ static void watch_switches(void)
 		uint32_t let_go = net_tick(ports, s->nports);
 		for (unsigned p = 0; p < s->nports; p++)
 			if (ports[p].stats.congested != before[p] && s->dev[p] &&
-			    congested_said[sw][p]++ < CONGESTED_SAID)
+			    congested_said[sw][p] < CONGESTED_SAID && ++congested_said[sw][p])
 				say("device %u: net '%s' left its senders waiting 2 s for receive "
 				    "buffers: frames for it drop until it takes what waits%s",
 				    index_of(s->dev[p]), s->dev[p]->info.partition_name,
@@ -338,7 +339,7 @@ static void watch_queue(struct svc_dev *d, unsigned q)
 	w->seen = !(lost_notify || lost_signal); /* acted on: the next look starts afresh */
 	if (!lost_notify && !lost_signal)
 		return;
-	if (!watch_said[index_of(d)]++)
+	if (!watch_said[index_of(d)] && (watch_said[index_of(d)] = 1))
 		say("device %u ('%s' %s): %s waited a second unannounced (avail %u ahead of %u, "
 		    "used %u, event %u): %s", index_of(d), d->info.partition_name,
 		    d->v.qname[q], lost_notify ? "requests" : "a used entry", now.pending,
