@@ -1,7 +1,7 @@
 /* vmm/virtq.c: a host buffer stands for guest RAM; the tests play the driver, build rings
  * in it, and check the device side takes good chains apart and names every kind of bad
  * one. Then 200k random mutations that must never crash (ASan) nor hand out a segment
- * outside guest RAM. */
+ * outside guest RAM. Interrupts, avail_event and vq_look: test_virtq_notify.c. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,90 +10,9 @@
 
 #include "vmm/virtq.h"
 
-#define RAM_SIZE 0x10000ull
-#define DESC     0x1000ull
-#define AVAIL    0x2000ull
-#define USED     0x3000ull
-#define IND      0x4000ull /* indirect tables */
-#define BUF      0x8000ull /* data buffers */
-
-static uint8_t *ram;
-static struct vq_mem mem;
-static struct vq q;
-static struct vq_config cfg;
-static struct vq_chain ch;
-static char err[256];
-static uint16_t drv_idx; /* the driver's avail->idx */
-
-static void set_desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
-		     uint16_t next)
-{
-	uint8_t *p = ram + table + 16ull * i;
-	memcpy(p, &addr, 8);
-	memcpy(p + 8, &len, 4);
-	memcpy(p + 12, &flags, 2);
-	memcpy(p + 14, &next, 2);
-}
-
-static uint16_t rd16(uint64_t gpa)
-{
-	uint16_t v;
-	memcpy(&v, ram + gpa, 2);
-	return v;
-}
-
-static uint32_t rd32(uint64_t gpa)
-{
-	uint32_t v;
-	memcpy(&v, ram + gpa, 4);
-	return v;
-}
-
-static void wr16(uint64_t gpa, uint16_t v)
-{
-	memcpy(ram + gpa, &v, 2);
-}
-
-/* Puts head in the next avail ring slot and publishes it. */
-static void publish(uint16_t head)
-{
-	wr16(AVAIL + 4 + 2ull * (drv_idx % cfg.size), head);
-	drv_idx++;
-	wr16(AVAIL + 2, drv_idx);
-}
-
-static int setup_q(uint32_t size, int event_idx, uint64_t max_bytes)
-{
-	cfg = (struct vq_config){ .size = size, .desc = DESC, .avail = AVAIL, .used = USED,
-				  .event_idx = event_idx, .max_bytes = max_bytes };
-	drv_idx = 0;
-	memset(ram + AVAIL, 0, 0x1000); /* a fresh driver: rings zeroed */
-	memset(ram + USED, 0, 0x1000);
-	return vq_setup(&q, &mem, &cfg, err, sizeof(err));
-}
-
-static void init(void)
-{
-	ram = aligned_alloc(4096, RAM_SIZE); /* exactly guest RAM: ASan sees any overrun */
-	cr_assert(ram);
-	memset(ram, 0, RAM_SIZE);
-	mem = (struct vq_mem){ ram, RAM_SIZE };
-	cr_assert_eq(setup_q(16, 0, 1 << 20), 0, "%s", err);
-}
-
-static void fini(void)
-{
-	free(ram);
-}
+#include "tests/unit/virtq_fixture.h"
 
 TestSuite(virtq, .init = init, .fini = fini);
-
-static int next(void)
-{
-	memset(err, 0x55, sizeof(err));
-	err[sizeof(err) - 1] = '\0';
-	return vq_next(&q, &mem, &ch, err, sizeof(err));
-}
 
 static void expect_seg(unsigned k, uint64_t gpa, uint32_t len, int writable)
 {
@@ -621,7 +540,7 @@ Test(virtq, no_error_buffer)
 	cr_expect_str_eq(tiny, "queue s");
 }
 
-/* ---- used ring and notifications ---- */
+/* ---- used ring (notifications: test_virtq_notify.c) ---- */
 
 Test(virtq, push_writes_used_ring)
 {
@@ -659,91 +578,6 @@ Test(virtq, used_idx_is_the_devices_own)
 	cr_expect_eq(vq_push(&q, &mem, 0, 0), 0);
 	cr_expect_eq(rd16(USED + 2), 1);
 	cr_expect_eq(rd32(USED + 4), 0);
-}
-
-static void push_one(void)
-{
-	set_desc(DESC, 0, BUF, 4, 0, 0);
-	publish(0);
-	cr_assert_eq(next(), 1, "%s", err);
-	cr_assert_eq(vq_push(&q, &mem, 0, 0), 0);
-}
-
-Test(virtq, notify_without_event_idx)
-{
-	push_one();
-	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
-	wr16(AVAIL, VQ_AVAIL_F_NO_INTERRUPT);
-	push_one();
-	cr_expect_eq(vq_needs_notify(&q, &mem), 0);
-	wr16(AVAIL, 0);
-	push_one();
-	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
-}
-
-Test(virtq, notify_with_event_idx)
-{
-	uint64_t used_event = AVAIL + 4 + 2 * 16;
-	cr_assert_eq(setup_q(16, 1, 1 << 20), 0, "%s", err);
-	wr16(AVAIL, VQ_AVAIL_F_NO_INTERRUPT); /* ignored with event_idx */
-	wr16(used_event, 0);
-	push_one(); /* used idx 1 */
-	cr_expect_eq(vq_needs_notify(&q, &mem), 1, "first decision always interrupts");
-	wr16(used_event, 3); /* "tell me when entry 3 is used", i.e. used idx passes 3 */
-	push_one();          /* 2 */
-	cr_expect_eq(vq_needs_notify(&q, &mem), 0);
-	push_one();          /* 3 */
-	cr_expect_eq(vq_needs_notify(&q, &mem), 0);
-	push_one();          /* 4: entry 3 is now used */
-	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
-	/* Several pushes at once: interrupt if the event lies anywhere in them. */
-	wr16(used_event, 5);
-	push_one();
-	push_one();
-	push_one(); /* 7 */
-	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
-	wr16(used_event, 6); /* already passed at the last decision */
-	push_one();
-	cr_expect_eq(vq_needs_notify(&q, &mem), 0);
-	cr_expect_eq(vq_needs_notify(&q, &mem), 0, "nothing new: no interrupt");
-}
-
-Test(virtq, notify_event_idx_wraps)
-{
-	uint64_t used_event = AVAIL + 4 + 2 * 4;
-	cr_assert_eq(setup_q(4, 1, 1 << 20), 0, "%s", err);
-	for (unsigned i = 0; i < 65534; i++) {
-		set_desc(DESC, 0, BUF, 4, 0, 0);
-		publish(0);
-		cr_assert_eq(next(), 1);
-		cr_assert_eq(vq_push(&q, &mem, 0, 0), 0);
-	}
-	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
-	wr16(used_event, 0xffff); /* entry 65535 */
-	push_one();               /* used idx 65535 */
-	cr_expect_eq(vq_needs_notify(&q, &mem), 0);
-	push_one();               /* 0: wrapped past 65535 */
-	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
-}
-
-Test(virtq, avail_event_written_when_idle)
-{
-	uint64_t avail_event = USED + 4 + 8 * 16;
-	cr_assert_eq(setup_q(16, 1, 1 << 20), 0, "%s", err);
-	wr16(avail_event, 0x7777);
-	cr_expect_eq(next(), 0);
-	cr_expect_eq(rd16(avail_event), 0, "asks to hear of entry 0");
-	push_one();
-	push_one();
-	cr_expect_eq(rd16(avail_event), 0, "not rewritten while busy");
-	cr_expect_eq(next(), 0);
-	cr_expect_eq(rd16(avail_event), 2);
-
-	/* Without event_idx the field is left alone. */
-	cr_assert_eq(setup_q(16, 0, 1 << 20), 0, "%s", err);
-	wr16(avail_event, 0x7777);
-	cr_expect_eq(next(), 0);
-	cr_expect_eq(rd16(avail_event), 0x7777);
 }
 
 /* ---- random damage ---- */
@@ -882,89 +716,4 @@ Test(virtq, fuzz_never_escapes_ram, .timeout = 120)
 	/* The mutations should both keep some chains valid and break many. */
 	cr_expect_gt(accepted, 10000, "accepted %u", accepted);
 	cr_expect_gt(refused, 10000, "refused %u", refused);
-}
-
-Test(virtq, look_sees_pending_and_unheard)
-{
-	uint64_t used_event = AVAIL + 4 + 2 * 16;
-	struct vq_look l;
-	cr_assert_eq(setup_q(16, 1, 1 << 20), 0, "%s", err);
-	cr_assert_eq(vq_look(&q, &mem, &l), 0);
-	cr_expect_eq(l.pending, 0);
-	cr_expect_eq(l.unheard, 0, "nothing pushed, nothing signalled yet");
-	/* Two requests made available, none taken: both pending, nothing changes. */
-	set_desc(DESC, 0, BUF, 4, 0, 0);
-	publish(0);
-	publish(0);
-	cr_assert_eq(vq_look(&q, &mem, &l), 0);
-	cr_expect_eq(l.pending, 2);
-	cr_expect_eq(l.last_avail, 0);
-	cr_expect_eq(q.last_avail_idx, 0, "a look takes nothing");
-	cr_assert_eq(next(), 1);
-	cr_assert_eq(vq_push(&q, &mem, 0, 0), 0);
-	wr16(used_event, 0);
-	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
-	/* The driver took entry 0 and asks for entry 1, not yet pushed: nothing unheard. */
-	wr16(used_event, 1);
-	cr_assert_eq(vq_look(&q, &mem, &l), 0);
-	cr_expect_eq(l.pending, 1);
-	cr_expect_eq(l.used_idx, 1);
-	cr_expect_eq(l.unheard, 0);
-	/* Entry 1 pushed and the decision made: the driver is told. */
-	cr_assert_eq(next(), 1);
-	cr_assert_eq(vq_push(&q, &mem, 0, 0), 0);
-	cr_assert_eq(vq_look(&q, &mem, &l), 0);
-	cr_expect_eq(l.used_event, 1);
-	cr_expect_eq(l.unheard, 1, "pushed, no decision yet");
-	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
-	cr_assert_eq(vq_look(&q, &mem, &l), 0);
-	cr_expect_eq(l.unheard, 0, "told: a slow or paused driver is not the device's fault");
-	/* The driver asks for entry 2 only after entry 2 was pushed and the decision said
-	 * no (a driver that broke the order of 2.7.10): unheard until the next decision. */
-	publish(0);
-	cr_assert_eq(next(), 1);
-	cr_assert_eq(vq_push(&q, &mem, 0, 0), 0);
-	wr16(used_event, 5);
-	cr_expect_eq(vq_needs_notify(&q, &mem), 0);
-	wr16(used_event, 2);
-	cr_assert_eq(vq_look(&q, &mem, &l), 0);
-	cr_expect_eq(l.unheard, 1);
-	/* The driver caught up (asks for entry 3): nothing unheard. */
-	wr16(used_event, 3);
-	cr_assert_eq(vq_look(&q, &mem, &l), 0);
-	cr_expect_eq(l.unheard, 0);
-}
-
-Test(virtq, look_hostile_and_broken)
-{
-	uint64_t used_event = AVAIL + 4 + 2 * 16;
-	struct vq_look l;
-	cr_assert_eq(setup_q(16, 1, 1 << 20), 0, "%s", err);
-	push_one();
-	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
-	/* A used_event far from anything pushed (garbage, or 0x8000 ahead): not unheard. */
-	wr16(used_event, 0x8001);
-	cr_assert_eq(vq_look(&q, &mem, &l), 0);
-	cr_expect_eq(l.unheard, 0);
-	/* An avail index far ahead is reported as it is, for vq_next to refuse. */
-	wr16(AVAIL + 2, 0x4000);
-	cr_assert_eq(vq_look(&q, &mem, &l), 0);
-	cr_expect_eq(l.pending, 0x4000 - 1);
-	cr_expect_lt(next(), 0);
-	cr_expect_eq(vq_look(&q, &mem, &l), MICA_EINVAL, "a broken queue is not looked at");
-	/* RAM that no longer holds the rings. */
-	cr_assert_eq(setup_q(16, 1, 1 << 20), 0, "%s", err);
-	struct vq_mem small = { mem.base, 0x100 };
-	cr_expect_eq(vq_look(&q, &small, &l), MICA_EINVAL);
-}
-
-Test(virtq, look_without_event_idx_never_unheard)
-{
-	struct vq_look l;
-	push_one();
-	cr_expect_eq(vq_needs_notify(&q, &mem), 1);
-	push_one();
-	cr_assert_eq(vq_look(&q, &mem, &l), 0);
-	cr_expect_eq(l.unheard, 0);
-	cr_expect_eq(l.used_event, 0);
 }
