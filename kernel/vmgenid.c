@@ -20,9 +20,7 @@ static uint64_t random64(void)
 	if (r[2] & (1u << 30)) {
 		for (int i = 0; i < 10; i++) {
 			uint64_t v;
-			uint8_t ok;
-			__asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok) :: "cc");
-			if (ok)
+			if (rdrand64(&v))
 				return v;
 		}
 	}

@@ -63,6 +63,15 @@ static inline uint64_t rdtsc(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
+/* RDRAND (CPUID.1:ECX bit 30, the caller checks): 1 with 64 random bits in *v, 0 when the
+ * generator had none this time (retry a few times). */
+static inline int rdrand64(uint64_t *v)
+{
+	uint8_t ok;
+	__asm__ volatile("rdrand %0; setc %1" : "=r"(*v), "=qm"(ok) :: "cc");
+	return ok;
+}
+
 #define DEFINE_CR(n) \
 	static inline uint64_t read_cr##n(void) { uint64_t v; __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v)); return v; } \
 	static inline void write_cr##n(uint64_t v) { __asm__ volatile("mov %0, %%cr" #n : : "r"(v) : "memory"); }
