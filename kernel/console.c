@@ -66,6 +66,25 @@ int64_t console_log_read(struct partition *p, uint64_t from, char *buf, uint64_t
 	return rc;
 }
 
+unsigned console_line_get(struct partition *p, char *line)
+{
+	uint64_t f = spin_lock(&p->con_lock);
+	unsigned n = p->con_len;
+	memcpy(line, p->con_line, n);
+	spin_unlock(&p->con_lock, f);
+	return n;
+}
+
+void console_line_set(struct partition *p, const char *line, unsigned len)
+{
+	uint64_t f = spin_lock(&p->con_lock);
+	if (p->con_len)
+		emit(p);
+	p->con_len = len < CONSOLE_LINE ? len : CONSOLE_LINE - 1;
+	memcpy(p->con_line, line, p->con_len);
+	spin_unlock(&p->con_lock, f);
+}
+
 /* The partition the terminal is attached to (console NAME at the management console), or
  * -1; while it is, the others' output is held (kept in their rings, not printed) and
  * counted in held[]. */

@@ -32,5 +32,10 @@ void console_put(struct partition *p, const char *s, uint64_t n);
  * longer (or not yet) in it. */
 int64_t console_log_read(struct partition *p, uint64_t from, char *buf, uint64_t len);
 void console_flush(struct partition *p);
+/* The partial line is part of what a snapshot keeps (kernel/snapshot.c): console_line_get
+ * copies it out (returns its length, line holds CONSOLE_LINE bytes); console_line_set
+ * writes out the partial line there is now, then makes line[0..len) the partial line. */
+unsigned console_line_get(struct partition *p, char *line);
+void console_line_set(struct partition *p, const char *line, unsigned len);
 
 #endif

@@ -176,7 +176,10 @@ static void park_all(struct vcpu *v, enum part_state to)
 	p->state = PART_STOPPING;
 	spin_unlock(&p->lock, f);
 	wait_others_parked(p);
-	console_flush(p);
+	/* A pause shows the line it was writing (a prompt, say); a snapshot's hold is too
+	 * short to cut a line in two, and the snapshot keeps it (kernel/snapshot.c) */
+	if (to == PART_PAUSED)
+		console_flush(p);
 	__atomic_store_n(&p->state, to, __ATOMIC_RELEASE);
 	if (to == PART_PAUSED)
 		log_info("partition '%s' paused from the management console: its vCPUs wait "

@@ -13,6 +13,7 @@
 #include <mica/service.h>
 #include "arch/x86/cpu.h"
 #include "kernel/arch.h"
+#include "kernel/console.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"
@@ -53,6 +54,8 @@ struct snapshot {
 	struct vpic pic;
 	uint8_t port92;
 	struct vioapic ioapic;
+	char con_line[CONSOLE_LINE]; /* the line it was writing: the rest comes after a restore */
+	unsigned con_len;
 	int platform, legacy;
 	uint64_t clock_epoch;
 	/* its virtio disk (disk = FILE), copied whole: it lives in the service's memory */
@@ -216,6 +219,7 @@ static void devices_save(struct partition *p, struct snapshot *s)
 	f = spin_lock(&p->ioapic_lock);
 	s->ioapic = p->ioapic;
 	spin_unlock(&p->ioapic_lock, f);
+	s->con_len = console_line_get(p, s->con_line);
 	s->platform = p->platform;
 	s->legacy = p->legacy;
 	s->clock_epoch = p->clock_epoch;
@@ -240,6 +244,7 @@ static void devices_load(struct partition *p, const struct snapshot *s)
 	f = spin_lock(&p->ioapic_lock);
 	p->ioapic = s->ioapic;
 	spin_unlock(&p->ioapic_lock, f);
+	console_line_set(p, s->con_line, s->con_len);
 	p->platform = s->platform;
 	p->legacy = s->legacy;
 	p->clock_epoch = s->clock_epoch;
