@@ -20,6 +20,7 @@ and virtio through the service partition (VirtioBlkRead, VirtioNet, below):
 
     bench: virtio_blk_read_ratio <R> (Mica <x> MB/s / bare QEMU <y> MB/s, medians of N)
     bench: virtio_net_mbps <N> (guest-to-guest TCP through the switch, <B> bytes in <s> s)
+    bench: virtio_net_ratio <R> (Mica <x> Mb/s / two bare QEMUs joined by -netdev socket <y>)
 
 and a disk on NVMe served by the service partition (NvmeVirtioBlkRead, docs/storage.md):
 
@@ -787,14 +788,67 @@ class VirtioBlkRead:
                  f"(Mica {mm:.1f} MB/s / bare QEMU {mb:.1f} MB/s, medians of {self.runs})")]
 
 
+def free_tcp_port():
+    """A TCP port on 127.0.0.1 nothing listens on right now."""
+    import socket
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        return sk.getsockname()[1]
+
+
+def bare_net_run(i, timeout):
+    """The same two guests as VirtioNet in two bare QEMUs (scripts/linux-bare.sh, 1 vCPU
+    and 256M each, QEMU's own virtio-net-pci) joined by `-netdev socket` on 127.0.0.1: B
+    listens and serves, A connects and fetches. QEMU's socket backend carries no virtio-net
+    header, so QEMU offers neither checksum nor segmentation offload there: 1500-byte
+    frames, checksums in the guests. Returns A's NETFETCH match. Logs: build/bench/
+    virtio-net-bare-<i>-{a,b}.log."""
+    out_dir = os.path.join(BUILD, "bench")
+    os.makedirs(out_dir, exist_ok=True)
+    port = free_tcp_port()
+    argv = [os.path.join(ROOT, "scripts", "linux-bare.sh"), LINUX_DIR,
+            "-smp", "1", "-m", str(LINUX_MEM_MB)]
+    env_b = {"MICA_LINUX_NET": f"socket,listen=127.0.0.1:{port}",
+             "MICA_LINUX_MAC": "52:54:00:00:00:0b",
+             "MICA_LINUX_APPEND": "quiet mica.ip=10.0.0.2/24 mica.then=netserve"}
+    env_a = {"MICA_LINUX_NET": f"socket,connect=127.0.0.1:{port}",
+             "MICA_LINUX_MAC": "52:54:00:00:00:0a",
+             "MICA_LINUX_APPEND": "quiet mica.ip=10.0.0.1/24 mica.then=netfetch:10.0.0.2"}
+    log_b = os.path.join(out_dir, f"virtio-net-bare-{i}-b.log")
+    log_a = os.path.join(out_dir, f"virtio-net-bare-{i}-a.log")
+    with harness.Console(argv, env=env_b, log_path=log_b) as b:
+        deadline = b.started + timeout
+        while True:  # A connects to B's socket: B must be listening first
+            line = b.read_line(deadline)
+            if line is None or NET_FAILED.search(line):
+                raise Failure(f"bare virtio-net run {i}: B did not serve "
+                              f"({line.strip() if line else f'nothing within {timeout}s'}; "
+                              f"log {os.path.relpath(log_b)})")
+            if "netserve ready" in line:
+                break
+        with harness.Console(argv, env=env_a, log_path=log_a) as a:
+            deadline = a.started + timeout
+            while True:
+                line = a.read_line(deadline)
+                if line is None or NET_FAILED.search(line):
+                    raise Failure(f"bare virtio-net run {i}: A did not fetch "
+                                  f"({line.strip() if line else f'nothing within {timeout}s'};"
+                                  f" log {os.path.relpath(log_a)})")
+                m = NETFETCH.search(line)
+                if m:
+                    return m
+
+
 class VirtioNet:
     """Guest-to-guest TCP through the service partition's switch (vmm/net.c, switch.c):
     the service on CPU 0, Linux `linux-a` (CPU 1, 10.0.0.1, `mica.then=netfetch:10.0.0.2`)
     and `linux-b` (CPU 2, 10.0.0.2, `mica.then=netserve`), both `net = lan`, same guest as
     the other Linux benches (1 vCPU, 256M, `quiet`); QEMU -smp 3 -m 1024, TCG. B serves a
     32 MiB file with busybox httpd, A waits for B, times `wget -O /dev/null` of it
-    (tests/linux/bin/mica-netbench) and powers off. With several runs (--net-runs) the
-    figure is the median run's. A's and B's eth0/TCP counters go to stderr."""
+    (tests/linux/bin/mica-netbench) and powers off. Each Mica run is followed by one of the
+    same guests in two bare QEMUs joined by -netdev socket (bare_net_run): the ratio of
+    the medians is virtio_net_ratio. With several runs (--net-runs) the figures are the
+    median run's. A's and B's eth0/TCP counters go to stderr."""
 
     name = "virtio-net"
     log_hint = "virtio-net-<n>.log"
@@ -811,7 +865,7 @@ class VirtioNet:
                                       ["net = lan"]) + "\n"
                     + linux_partition("linux-b", 2, "mica.ip=10.0.0.2/24 mica.then=netserve",
                                       ["net = lan"]))
-        results = []
+        results, bare = [], []
         for i in range(1, self.runs + 1):
             m, took, exits, rest, notable, others = mica_linux_run(
                 image, f"{base}-{i}.log", 3, "linux-a", NETFETCH, NET_FAILED, self.timeout)
@@ -830,12 +884,19 @@ class VirtioNet:
                   file=sys.stderr, flush=True)
             for line in notable:
                 print(f"bench-run: virtio-net {i}: noted: {line}", file=sys.stderr, flush=True)
+            b = bare_net_run(i, self.timeout)
+            bare.append(int(b.group(1)) * 8 / int(b.group(2)))
+            print(f"bench-run: virtio-net bare {i}: {bare[-1]:.1f} Mb/s (two QEMUs, -netdev "
+                  f"socket)", file=sys.stderr, flush=True)
         results.sort()
         mbps, nbytes, usec = results[len(results) // 2]
         runs = f", median of {self.runs}" if self.runs > 1 else ""
         return [("virtio_net_mbps", f"{mbps:.1f}",
                  f"(guest-to-guest TCP through the switch, {nbytes} bytes in "
-                 f"{usec / 1e6:.3f} s{runs})")]
+                 f"{usec / 1e6:.3f} s{runs})"),
+                ("virtio_net_ratio", f"{mbps / median(bare):.2f}",
+                 f"(Mica {mbps:.1f} Mb/s / two bare QEMUs joined by -netdev socket "
+                 f"{median(bare):.1f} Mb/s{runs})")]
 
 
 BENCHES += [VirtioBlkRead(), VirtioNet()]

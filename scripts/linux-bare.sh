@@ -13,6 +13,7 @@
 #                                  (/dev/nvme0n1): -drive ...,cache=unsafe -device nvme
 #   MICA_LINUX_NET=BACKEND         a virtio-net-pci NIC (eth0) on -netdev BACKEND,id=micanet,
 #                                  e.g. MICA_LINUX_NET=user (QEMU's NAT: guest 10.0.2.15/24)
+#   MICA_LINUX_MAC=52:54:00:...    that NIC's MAC (two guests on one -netdev socket need two)
 #   MICA_LINUX_HVC=CHARDEV         a virtio console (hvc0) on -chardev CHARDEV,id=micahvc
 #                                  (-device virtio-serial-pci -device virtconsole), e.g.
 #                                  MICA_LINUX_HVC=socket,path=/tmp/hvc.sock,server=on,wait=off
@@ -29,7 +30,8 @@ if [ -n "${MICA_LINUX_HVC:-}" ]; then
 		-device virtconsole,chardev=micahvc "$@"
 fi
 if [ -n "${MICA_LINUX_NET:-}" ]; then
-	set -- -netdev "$MICA_LINUX_NET,id=micanet" -device virtio-net-pci,netdev=micanet "$@"
+	set -- -netdev "$MICA_LINUX_NET,id=micanet" \
+		-device "virtio-net-pci,netdev=micanet${MICA_LINUX_MAC:+,mac=$MICA_LINUX_MAC}" "$@"
 fi
 if [ -n "${MICA_LINUX_DISK:-}" ]; then
 	[ -f "$MICA_LINUX_DISK" ] || [ -b "$MICA_LINUX_DISK" ] ||

@@ -167,3 +167,26 @@ uint64_t chain_scatter(const struct vq_chain *c, uint64_t off, const void *src, 
 	}
 	return done;
 }
+
+uint64_t chain_copy(const struct vq_chain *dst, uint64_t doff, const struct vq_chain *src,
+		    uint64_t soff, uint64_t len)
+{
+	uint64_t done = 0;
+
+	for (unsigned i = 0; i < src->nread && done < len; i++) {
+		const struct vq_seg *s = &src->seg[i];
+		if (soff >= s->len) {
+			soff -= s->len;
+			continue;
+		}
+		uint64_t n = s->len - soff;
+		if (n > len - done)
+			n = len - done;
+		uint64_t put = chain_scatter(dst, doff + done, s->ptr + soff, n);
+		done += put;
+		if (put < n)
+			break; /* dst is full */
+		soff = 0;
+	}
+	return done;
+}

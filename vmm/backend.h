@@ -87,5 +87,10 @@ void vdev_break(struct vdev *d, const char *fmt, ...) __attribute__((format(prin
  * than len where the chain ends). */
 uint64_t chain_gather(const struct vq_chain *c, uint64_t off, void *dst, uint64_t len);
 uint64_t chain_scatter(const struct vq_chain *c, uint64_t off, const void *src, uint64_t len);
+/* Copies up to len of src's readable bytes, from byte soff of them, into dst's writable
+ * bytes from byte doff of them, with no copy in between (two guests' RAM: one move per
+ * byte). Returns how many bytes it copied. */
+uint64_t chain_copy(const struct vq_chain *dst, uint64_t doff, const struct vq_chain *src,
+		    uint64_t soff, uint64_t len);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "lib/bytes.h"
 #include "vmm/net.h"
+#include "vmm/offload.h"
 
 void net_device(struct vdev *d, uint8_t *ram, uint64_t ram_bytes)
 {
@@ -15,7 +16,7 @@ void net_offer(const uint8_t mac[6], struct mica_svc_attach *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->features = VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS |
-		      VIRTIO_RING_F_EVENT_IDX;
+		      VIRTIO_RING_F_EVENT_IDX | VIRTIO_RING_F_INDIRECT_DESC | NET_OFFLOADS;
 	a->num_queues = 2;
 	a->queue_max = NET_QUEUE_MAX;
 	a->config_len = NET_CONFIG_LEN;
@@ -25,13 +26,19 @@ void net_offer(const uint8_t mac[6], struct mica_svc_attach *a)
 
 uint32_t net_rx_fill(const struct vq_chain *c, const uint8_t *frame, size_t len)
 {
+	static const struct net_hdr none; /* 5.1.6.4: no checksum or GSO information */
+
+	return net_rx_fill_hdr(c, &none, frame, len);
+}
+
+uint32_t net_rx_fill_hdr(const struct vq_chain *c, const struct net_hdr *h, const uint8_t *frame,
+			 size_t len)
+{
 	uint8_t hdr[NET_HDR_LEN];
 
 	if (c->write_bytes < NET_HDR_LEN + (uint64_t)len)
 		return 0;
-	/* 5.1.6.4: no checksum or GSO information; num_buffers (le16 at 10) is 1. */
-	memset(hdr, 0, sizeof(hdr));
-	put16(hdr + 10, 1);
+	net_hdr_write(hdr, h); /* num_buffers is 1 */
 	chain_scatter(c, 0, hdr, sizeof(hdr));
 	chain_scatter(c, NET_HDR_LEN, frame, len);
 	return (uint32_t)(NET_HDR_LEN + len);
@@ -114,10 +121,13 @@ static void backlog_add(struct net_pool *pool, struct net_port *p, const uint8_t
 		p->stats.backlog_max = p->count;
 }
 
-/* One frame into p's next receive buffer: 1 if a buffer took it (a buffer too small
- * takes it too, comes back empty and counts a drop), 0 if there is no buffer, < 0 if the
- * driver broke the rules (p's device is broken now). */
-static int put(struct net_port *p, const uint8_t *frame, size_t len)
+/* One frame into p's next receive buffer behind header h, from frame, or (frame NULL)
+ * straight from the sender's chain src, behind its header: 1 if a buffer took it (a buffer
+ * too small takes a plain frame too, comes back empty and counts a drop), 2 if the buffer
+ * is too small for a GSO frame (it stays on the ring: the frame's segments may fit), 0 if
+ * there is no buffer, < 0 if the driver broke the rules (p's device is broken now). */
+static int put(struct net_port *p, const struct net_hdr *h, const uint8_t *frame,
+	       const struct vq_chain *src, size_t len)
 {
 	struct vdev *r = p->d;
 	struct vq_chain c;
@@ -125,7 +135,20 @@ static int put(struct net_port *p, const uint8_t *frame, size_t len)
 
 	if (rc <= 0)
 		return rc;
-	uint32_t written = net_rx_fill(&c, frame, len);
+	uint32_t written = 0;
+	if (frame) {
+		written = net_rx_fill_hdr(&c, h, frame, len);
+	} else if (c.write_bytes >= NET_HDR_LEN + (uint64_t)len) {
+		uint8_t hdr[NET_HDR_LEN];
+		net_hdr_write(hdr, h);
+		chain_scatter(&c, 0, hdr, sizeof(hdr));
+		chain_copy(&c, NET_HDR_LEN, src, NET_HDR_LEN, len);
+		written = (uint32_t)(NET_HDR_LEN + len);
+	}
+	if (!written && h->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+		vdev_unget(r, NET_RX);
+		return 2;
+	}
 	if (written) {
 		r->stats.requests++;
 		r->stats.bytes += len;
@@ -139,13 +162,15 @@ static int put(struct net_port *p, const uint8_t *frame, size_t len)
 	return 1;
 }
 
+static const struct net_hdr plain; /* 5.1.6.4: no checksum or GSO information */
+
 /* p's waiting frames, oldest first, while it has receive buffers: 1 if none is left
  * waiting and p can take more, 0 if not (no buffer, or p broke: its backlog is gone). */
 static int drain(struct net_pool *pool, struct net_port *p)
 {
 	while (p->count) {
 		uint16_t slot = p->slot[p->first];
-		int rc = put(p, pool->frame[slot], pool->len[slot]);
+		int rc = put(p, &plain, pool->frame[slot], NULL, pool->len[slot]);
 		if (rc == 0)
 			return 0;
 		if (rc < 0) {
@@ -209,21 +234,75 @@ static int unicast_port(const struct sw *s, unsigned in, const uint8_t *frame, s
 	return p == (int)in ? -1 : p;
 }
 
-/* Would a frame for p have to push one of p's waiting frames out (or be dropped)? Only
- * while p is up and not congested, after its backlog went into whatever buffers it has. */
-static int full(struct net_pool *pool, struct net_port *p)
+/* Would `need` frames for p have to push some of p's waiting frames out (or be dropped)?
+ * Only while p is up and not congested, after its backlog went into whatever buffers it
+ * has. */
+static int full(struct net_pool *pool, struct net_port *p, uint32_t need)
 {
 	if (!p->d || !vdev_serving(p->d, NET_RX) || p->congested)
 		return 0;
-	if (drain(pool, p))
+	if (drain(pool, p) && need <= 1)
 		return 0; /* nothing waits: a buffer takes the frame, or it starts the backlog */
-	return !(p->count < NET_BACKLOG_MAX && p->count < pool_free(pool));
+	return !(p->count + need <= NET_BACKLOG_MAX && p->count + need <= pool_free(pool));
 }
 
-/* One frame to one receiving port: after what waits there, into a receive buffer if it
- * has one, else into its backlog. */
-static void deliver(struct net_pool *pool, struct net_port *p, const uint8_t *frame,
-		    size_t len)
+/* One plain frame (nothing left to do to it) to one receiving port: after what waits
+ * there, into a receive buffer if it has one, else into its backlog. */
+static void deliver_plain(struct net_pool *pool, struct net_port *p, const uint8_t *frame,
+			  size_t len)
+{
+	if (!vdev_serving(p->d, NET_RX))
+		return;
+	if (drain(pool, p) && put(p, &plain, frame, NULL, len) != 0)
+		return; /* delivered, or the driver broke the rules: p is broken now */
+	if (vdev_serving(p->d, NET_RX))
+		backlog_add(pool, p, frame, len);
+}
+
+/* A transmitted frame, its header, and what finishing it takes (vmm/offload.h). A frame
+ * longer than a switch frame (GSO) is copied out of the sender's chain only if some
+ * receiver needs it finished; one that a receiver takes whole goes chain to chain. */
+struct tx_frame {
+	uint8_t *frame;     /* its first NET_PEEK bytes, or all of it once `whole` */
+	const struct vq_chain *src;
+	size_t len;
+	int whole;
+	struct net_hdr h;
+	struct net_tso t;
+	int csum_done; /* done[] holds the frame with its checksum written */
+};
+
+static uint8_t done[SW_FRAME_MAX]; /* the service serves one queue at a time */
+static uint8_t seg[SW_FRAME_MAX];
+
+/* f finished by the switch (its checksum written, or cut into its segments) to p. */
+static void deliver_finished(struct net_pool *pool, struct net_port *p, struct tx_frame *f)
+{
+	if (!f->whole) {
+		chain_gather(f->src, NET_HDR_LEN, f->frame, f->len);
+		f->whole = 1;
+	}
+	if (f->h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+		for (uint32_t k = 0; k < f->t.nseg; k++)
+			deliver_plain(pool, p, seg, offload_segment(f->frame, f->len, &f->h, &f->t, k,
+								     seg));
+		return;
+	}
+	if (f->h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		if (!f->csum_done) {
+			memcpy(done, f->frame, f->len);
+			offload_csum(done, f->len, &f->h);
+			f->csum_done = 1;
+		}
+		deliver_plain(pool, p, done, f->len);
+		return;
+	}
+	deliver_plain(pool, p, f->frame, f->len);
+}
+
+/* One frame to one receiving port: as it is, header and all, if p's driver takes that and
+ * has a buffer for it with nothing waiting before it; else finished by the switch. */
+static void deliver(struct net_pool *pool, struct net_port *p, struct tx_frame *f)
 {
 	if (!vdev_serving(p->d, NET_RX)) {
 		/* The port is down: like a cable that is not plugged in. A port broken by
@@ -232,17 +311,28 @@ static void deliver(struct net_pool *pool, struct net_port *p, const uint8_t *fr
 		backlog_flush(pool, p);
 		return;
 	}
-	if (drain(pool, p) && put(p, frame, len) != 0)
-		return; /* delivered, or the driver broke the rules: p is broken now */
-	if (vdev_serving(p->d, NET_RX))
-		backlog_add(pool, p, frame, len);
+	if (offload_takes(&f->h, p->d->features) && drain(pool, p)) {
+		int rc = put(p, &f->h, f->whole ? f->frame : NULL, f->src, f->len);
+		if (rc == 1 || rc < 0)
+			return; /* delivered, or the driver broke the rules */
+	}
+	deliver_finished(pool, p, f); /* no buffer (it waits), or one too small for it */
+}
+
+/* How many backlog slots f may need at p: its segments, unless p takes it whole (at most
+ * 64: a longer run pushes older waiting frames out rather than hold the sender forever). */
+static uint32_t need_at(const struct net_port *p, const struct tx_frame *f)
+{
+	if (!p->d || offload_takes(&f->h, p->d->features))
+		return 1;
+	return f->t.nseg < 64 ? f->t.nseg : 64;
 }
 
 void net_serve_tx(struct sw *s, struct net_pool *pool, struct net_port port[], unsigned nports,
 		  unsigned in)
 {
 	struct vdev *d = in < nports ? port[in].d : NULL;
-	uint8_t frame[SW_FRAME_MAX];
+	static uint8_t frame[NET_GSO_FRAME_MAX];
 	struct vq_chain c;
 
 	if (!d)
@@ -250,17 +340,35 @@ void net_serve_tx(struct sw *s, struct net_pool *pool, struct net_port port[], u
 	port[in].held = port[in].held_ticks = 0;
 	while (vdev_next(d, NET_TX, &c) > 0) {
 		uint64_t len = c.read_bytes >= NET_HDR_LEN ? c.read_bytes - NET_HDR_LEN : 0;
+		uint8_t raw[NET_HDR_LEN];
+		struct tx_frame f = { .frame = frame, .src = &c, .len = len,
+				      .whole = len <= NET_PEEK };
 		uint32_t mask = 0;
 
-		if (c.read_bytes < NET_HDR_LEN || len > SW_FRAME_MAX) {
+		chain_gather(&c, 0, raw, sizeof(raw));
+		net_hdr_read(raw, &f.h);
+		if (c.read_bytes < NET_HDR_LEN || len > NET_GSO_FRAME_MAX ||
+		    (len > SW_FRAME_MAX && f.h.gso_type == VIRTIO_NET_HDR_GSO_NONE)) {
 			d->stats.requests++;
 			d->stats.drops++;
 			port[in].stats.tx_bad++;
 		} else {
-			/* The header asks for nothing we offered (no checksum, no GSO): skip it. */
-			chain_gather(&c, NET_HDR_LEN, frame, len);
+			char why[VDEV_WHY_MAX - 16];
+			chain_gather(&c, NET_HDR_LEN, frame, f.whole ? len : NET_PEEK);
+			if (offload_check(&f.h, d->features, frame, len, &f.t, why, sizeof(why))) {
+				port[in].stats.tx_bad++;
+				vdev_break(d, "%s: %s", d->qname[NET_TX], why);
+				return;
+			}
+			/* Receivers get what was asked, nothing else (not DATA_VALID, say). */
+			f.h.flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM;
+			if (!f.h.flags)
+				f.h.csum_start = f.h.csum_offset = 0;
+			if (f.h.gso_type == VIRTIO_NET_HDR_GSO_NONE)
+				f.h.gso_size = f.h.hdr_len = 0;
 			int to = unicast_port(s, in, frame, len);
-			if (to >= 0 && (unsigned)to < nports && full(pool, &port[to])) {
+			if (to >= 0 && (unsigned)to < nports &&
+			    full(pool, &port[to], need_at(&port[to], &f))) {
 				/* Untaken: the chain stays first on the ring for the next turn. */
 				vdev_unget(d, NET_TX);
 				port[in].held = (uint8_t)(to + 1);
@@ -271,15 +379,16 @@ void net_serve_tx(struct sw *s, struct net_pool *pool, struct net_port port[], u
 			d->stats.bytes += len;
 			port[in].stats.tx_frames++;
 			port[in].stats.tx_bytes += len;
-			/* What the switch drops (runts, forged sources, hairpins) it counts. */
-			sw_input(s, in, frame, len, &mask);
+			/* What the switch drops (runts, forged sources, hairpins) it counts. It
+			 * sees a GSO frame as the frames it stands for, each at most a frame. */
+			sw_input(s, in, frame, len < SW_FRAME_MAX ? len : SW_FRAME_MAX, &mask);
 		}
 		for (unsigned p = 0; p < nports && mask; p++) {
 			if (!(mask & (1u << p)))
 				continue;
 			mask &= ~(1u << p);
 			if (port[p].d)
-				deliver(pool, &port[p], frame, len);
+				deliver(pool, &port[p], &f);
 		}
 		vdev_push(d, NET_TX, c.head, 0);
 	}

@@ -16,8 +16,8 @@ VMM_LDFLAGS := -nostdlib -static -no-pie --build-id=none -z max-page-size=4096 \
 
 VMM_RT_SRCS   := vmm/rt/crt0.S vmm/rt/vectors.S vmm/rt/init.c vmm/rt/hcall.c vmm/rt/idt.c \
 	vmm/rt/apic.c vmm/rt/paging.c
-VMM_PURE_SRCS := vmm/virtq.c vmm/switch.c vmm/backend.c vmm/blk.c vmm/console.c vmm/net.c vmm/mgmt.c \
-	vmm/gpt.c vmm/nvme_cmd.c
+VMM_PURE_SRCS := vmm/virtq.c vmm/switch.c vmm/backend.c vmm/blk.c vmm/console.c vmm/net.c vmm/offload.c \
+	vmm/mgmt.c vmm/gpt.c vmm/nvme_cmd.c
 VMM_SRCS := $(VMM_RT_SRCS) vmm/main.c vmm/setup.c vmm/serve.c vmm/pci.c vmm/nvme.c vmm/storage.c \
 	$(VMM_PURE_SRCS) \
 	lib/errmsg.c lib/string.c lib/format.c lib/line.c

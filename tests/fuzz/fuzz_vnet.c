@@ -1,7 +1,9 @@
 /* vmm/net.c, vmm/switch.c: three ports on one switch (aging and pool size from the input),
  * each a guest with 16 KiB of RAM and hostile queues. Each step gives a port a receive
  * chain (then net_serve_rx) or a transmit chain: a 12-byte header and a frame of any
- * length (then net_serve_tx). After each step: the switch sends a frame only to ports that
+ * length (then net_serve_tx); the drivers take no offload, so a header that asks for one
+ * (where overlapping buffers write frame bytes over it) breaks the sender, with nothing
+ * sent. Receivers get a zero header whatever else the sender's said. After each step: the switch sends a frame only to ports that
  * exist, never back to its sender, and none gets a frame without a header or over
  * SW_FRAME_MAX; the sender changes only its transmit used ring (lengths 0), ports a frame
  * is not for nothing; a receiver only its receive used ring and, in each chain it took,
@@ -143,7 +145,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (tx && vdev_serving(&x->d, NET_TX))
 			rc = vq_next(&v, &bm, &c, err, sizeof(err));
 		len = c.read_bytes - NET_HDR_LEN;
-		if (rc == 1 && c.read_bytes >= NET_HDR_LEN && len <= SW_FRAME_MAX) {
+		/* A header that asks for an offload this driver did not take breaks it. */
+		uint8_t hdr[NET_HDR_LEN] = { 0 };
+		if (rc == 1)
+			chain_gather(&c, 0, hdr, NET_HDR_LEN);
+		int bad = rc == 1 && c.read_bytes >= NET_HDR_LEN && (len <= SW_FRAME_MAX || hdr[1]) &&
+			  ((hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) || hdr[1]);
+		if (rc == 1 && c.read_bytes >= NET_HDR_LEN && len <= SW_FRAME_MAX && !bad) {
 			chain_gather(&c, NET_HDR_LEN, sent + NET_HDR_LEN, len);
 			shadow = s;
 			sw_input(&shadow, p, sent + NET_HDR_LEN, len, &mask);
@@ -175,7 +183,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		uint16_t k = (uint16_t)(x->d.q[NET_TX].used_idx - v.used_idx);
 		uint64_t e = USED_ELEM(NET_TX, v.used_idx);
-		FUZZ_CHECK(k == (rc == 1) && (rc >= 0 || x->d.broken) &&
+		FUZZ_CHECK(!bad || (x->d.broken && !k && !port[p].held), "sender: header 0x%02x "
+			   "0x%02x taken from a driver without offloads", hdr[0], hdr[1]);
+		FUZZ_CHECK(k == (rc == 1 && !bad) && (rc >= 0 || x->d.broken) &&
 			   (!k || (rd32(x->ram + e) == c.head && !rd32(x->ram + e + 4))),
 			   "sender: rc %d, %u used elements", rc, k);
 		for (unsigned q = 0; q < NPORTS; q++) {

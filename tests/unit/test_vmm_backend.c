@@ -97,6 +97,34 @@ Test(vdev, scatter_across_segments)
 	cr_expect_eq(chain_scatter(&ch, 9, "Q", 1), 0);
 }
 
+/* Chain to chain (the switch's GSO frames): both split unevenly, offsets on both sides. */
+Test(vdev, copy_chain_to_chain)
+{
+	uint8_t r1[3] = { 'h', 'e', 'l' }, r2[9] = { 'l', 'o', ',', ' ', 'w', 'o', 'r', 'l', 'd' };
+	uint8_t w1[4], w2[2], w3[5];
+	struct vq_chain dst = { .nsegs = 3 };
+
+	memset(w1, '.', sizeof(w1));
+	memset(w2, '.', sizeof(w2));
+	memset(w3, '.', sizeof(w3));
+	add(r1, sizeof(r1), 0);
+	add(r2, sizeof(r2), 0);
+	dst.seg[0] = (struct vq_seg){ .ptr = w1, .len = sizeof(w1), .writable = 1 };
+	dst.seg[1] = (struct vq_seg){ .ptr = w2, .len = sizeof(w2), .writable = 1 };
+	dst.seg[2] = (struct vq_seg){ .ptr = w3, .len = sizeof(w3), .writable = 1 };
+	dst.write_bytes = 11;
+
+	cr_expect_eq(chain_copy(&dst, 1, &ch, 2, 8), 8);
+	cr_expect_eq(memcmp(w1, ".llo", 4), 0);
+	cr_expect_eq(memcmp(w2, ", ", 2), 0);
+	cr_expect_eq(memcmp(w3, "wor..", 5), 0);
+	cr_expect_eq(chain_copy(&dst, 9, &ch, 0, 12), 2, "stops where dst ends");
+	cr_expect_eq(memcmp(w3, "worhe", 5), 0);
+	cr_expect_eq(chain_copy(&dst, 0, &ch, 10, 100), 2, "stops where src ends");
+	cr_expect_eq(memcmp(w1, "ldlo", 4), 0);
+	cr_expect_eq(chain_copy(&dst, 0, &ch, 12, 1), 0);
+}
+
 Test(vdev, gather_and_scatter_on_an_empty_chain)
 {
 	uint8_t b[4];
