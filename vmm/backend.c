@@ -118,10 +118,16 @@ void vdev_unget(struct vdev *d, unsigned q)
 
 void vdev_push(struct vdev *d, unsigned q, uint16_t head, uint32_t written)
 {
-	/* vq_push() refuses only a head it did not hand out or rings outside the window,
+	vdev_push_many(d, q, &head, &written, 1);
+}
+
+void vdev_push_many(struct vdev *d, unsigned q, const uint16_t *head, const uint32_t *written,
+		    unsigned n)
+{
+	/* vq_push_many() refuses only heads it did not hand out or rings outside the window,
 	 * neither of which a backend does; should it happen, stop rather than go on. */
-	if (vq_push(&d->q[q], &d->mem, head, written))
-		vdev_break(d, "%s: the used ring refused descriptor %u", d->qname[q], head);
+	if (vq_push_many(&d->q[q], &d->mem, head, written, n))
+		vdev_break(d, "%s: the used ring refused descriptor %u", d->qname[q], head[0]);
 	else
 		d->pushed |= (uint8_t)(1u << q);
 }

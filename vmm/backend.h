@@ -77,6 +77,9 @@ void vdev_unget(struct vdev *d, unsigned q);
 
 /* Gives chain head back with written bytes, and marks q for a signal check. */
 void vdev_push(struct vdev *d, unsigned q, uint16_t head, uint32_t written);
+/* The same for n chains taken in a row, published together (vq_push_many). */
+void vdev_push_many(struct vdev *d, unsigned q, const uint16_t *head, const uint32_t *written,
+		    unsigned n);
 
 /* The driver broke the rules: the first reason is kept for Mica, the device stops. */
 void vdev_break(struct vdev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -16,32 +16,13 @@ void net_offer(const uint8_t mac[6], struct mica_svc_attach *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->features = VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS |
-		      VIRTIO_RING_F_EVENT_IDX | VIRTIO_RING_F_INDIRECT_DESC | NET_OFFLOADS;
+		      VIRTIO_RING_F_EVENT_IDX | VIRTIO_RING_F_INDIRECT_DESC |
+		      VIRTIO_NET_F_MRG_RXBUF | NET_OFFLOADS;
 	a->num_queues = 2;
 	a->queue_max = NET_QUEUE_MAX;
 	a->config_len = NET_CONFIG_LEN;
 	memcpy(a->config, mac, 6);
 	put16(a->config + 6, VIRTIO_NET_S_LINK_UP);
-}
-
-uint32_t net_rx_fill(const struct vq_chain *c, const uint8_t *frame, size_t len)
-{
-	static const struct net_hdr none; /* 5.1.6.4: no checksum or GSO information */
-
-	return net_rx_fill_hdr(c, &none, frame, len);
-}
-
-uint32_t net_rx_fill_hdr(const struct vq_chain *c, const struct net_hdr *h, const uint8_t *frame,
-			 size_t len)
-{
-	uint8_t hdr[NET_HDR_LEN];
-
-	if (c->write_bytes < NET_HDR_LEN + (uint64_t)len)
-		return 0;
-	net_hdr_write(hdr, h); /* num_buffers is 1 */
-	chain_scatter(c, 0, hdr, sizeof(hdr));
-	chain_scatter(c, NET_HDR_LEN, frame, len);
-	return (uint32_t)(NET_HDR_LEN + len);
 }
 
 /* --- The pool of backlog slots ------------------------------------------------------- */
@@ -121,44 +102,98 @@ static void backlog_add(struct net_pool *pool, struct net_port *p, const uint8_t
 		p->stats.backlog_max = p->count;
 }
 
-/* One frame into p's next receive buffer behind header h, from frame, or (frame NULL)
- * straight from the sender's chain src, behind its header: 1 if a buffer took it (a buffer
- * too small takes a plain frame too, comes back empty and counts a drop), 2 if the buffer
- * is too small for a GSO frame (it stays on the ring: the frame's segments may fit), 0 if
- * there is no buffer, < 0 if the driver broke the rules (p's device is broken now). */
+/* Copies [off, off + n) of the frame (from frame, or with frame NULL from the sender's
+ * chain src, behind its header) into chain c from byte coff of its writable bytes. */
+static void copy_out(const struct vq_chain *c, uint64_t coff, const uint8_t *frame,
+		     const struct vq_chain *src, uint64_t off, uint64_t n)
+{
+	if (frame)
+		chain_scatter(c, coff, frame + off, n);
+	else
+		chain_copy(c, coff, src, NET_HDR_LEN + off, n);
+}
+
+/* The receive chains of one frame for a driver that took MRG_RXBUF (5.1.6.4.2): as many
+ * as its header and bytes fill, each written full but the last. */
+static struct vq_chain mrg[NET_MRG_MAX];
+
+/* Takes receive chains (at most max) of r until they hold `need` bytes: how many; 0 if the
+ * ring ran out first, -1 if max chains were not enough (both with every chain given
+ * back); -2 if the driver broke the rules. */
+static int take_chains(struct vdev *r, uint64_t need, unsigned max)
+{
+	uint64_t got = 0;
+	unsigned n = 0;
+
+	while (got < need) {
+		int rc = n < max ? vdev_next(r, NET_RX, &mrg[n]) : 0;
+		if (rc < 0)
+			return -2;
+		if (rc == 0) {
+			for (unsigned i = 0; i < n; i++)
+				vdev_unget(r, NET_RX);
+			return n < max ? 0 : -1;
+		}
+		got += mrg[n++].write_bytes;
+	}
+	return (int)n;
+}
+
+/* One frame into p's next receive buffers behind header h, from frame, or (frame NULL)
+ * straight from the sender's chain src, behind its header: 1 if buffers took it (a buffer
+ * too small takes a plain frame too, comes back empty and counts a drop), 2 if the
+ * buffers are too small for a GSO frame (they stay on the ring: the frame's segments may
+ * fit), 0 if there is no buffer, < 0 if the driver broke the rules (p's device is broken
+ * now). One buffer per frame; with MRG_RXBUF as many as it fills. */
 static int put(struct net_port *p, const struct net_hdr *h, const uint8_t *frame,
 	       const struct vq_chain *src, size_t len)
 {
 	struct vdev *r = p->d;
-	struct vq_chain c;
-	int rc = vdev_next(r, NET_RX, &c);
+	int gso = h->gso_type != VIRTIO_NET_HDR_GSO_NONE;
+	uint64_t need = NET_HDR_LEN + (uint64_t)len;
+	int n = take_chains(r, need, r->features & VIRTIO_NET_F_MRG_RXBUF ? NET_MRG_MAX : 1);
 
-	if (rc <= 0)
-		return rc;
-	uint32_t written = 0;
-	if (frame) {
-		written = net_rx_fill_hdr(&c, h, frame, len);
-	} else if (c.write_bytes >= NET_HDR_LEN + (uint64_t)len) {
-		uint8_t hdr[NET_HDR_LEN];
-		net_hdr_write(hdr, h);
-		chain_scatter(&c, 0, hdr, sizeof(hdr));
-		chain_copy(&c, NET_HDR_LEN, src, NET_HDR_LEN, len);
-		written = (uint32_t)(NET_HDR_LEN + len);
-	}
-	if (!written && h->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-		vdev_unget(r, NET_RX);
-		return 2;
-	}
-	if (written) {
-		r->stats.requests++;
-		r->stats.bytes += len;
-		p->stats.rx_frames++;
-		p->stats.rx_bytes += len;
-	} else {
+	if (n < -1)
+		return -1;
+	if (n == 0)
+		return 0; /* not enough buffers yet (a segment is cut for those there are) */
+	if (n < 0) {
+		/* Not enough room in NET_MRG_MAX buffers (one, without MRG_RXBUF). A segment
+		 * is cut for them; a plain frame is dropped and the first buffer comes back
+		 * empty, as one too small. */
+		if (gso)
+			return 2;
+		if (vdev_next(r, NET_RX, &mrg[0]) <= 0)
+			return -1;
 		r->stats.drops++;
 		p->stats.rx_small++;
+		vdev_push(r, NET_RX, mrg[0].head, 0);
+		return 1;
 	}
-	vdev_push(r, NET_RX, c.head, written);
+	uint8_t hdr[NET_HDR_LEN];
+	net_hdr_write(hdr, h);
+	put16(hdr + 10, (uint16_t)n); /* num_buffers */
+	uint64_t off = 0; /* of header and frame */
+	uint16_t heads[NET_MRG_MAX];
+	uint32_t lens[NET_MRG_MAX];
+	for (int i = 0; i < n; i++) {
+		uint64_t room = mrg[i].write_bytes, w = need - off < room ? need - off : room;
+		uint64_t at = 0;
+		if (off < NET_HDR_LEN) {
+			at = NET_HDR_LEN - off < w ? NET_HDR_LEN - off : w;
+			chain_scatter(&mrg[i], 0, hdr + off, at);
+		}
+		if (w > at)
+			copy_out(&mrg[i], at, frame, src, off + at - NET_HDR_LEN, w - at);
+		off += w;
+		heads[i] = mrg[i].head;
+		lens[i] = (uint32_t)w;
+	}
+	vdev_push_many(r, NET_RX, heads, lens, (unsigned)n); /* the driver sees all or none */
+	r->stats.requests++;
+	r->stats.bytes += len;
+	p->stats.rx_frames++;
+	p->stats.rx_bytes += len;
 	return 1;
 }
 

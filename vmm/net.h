@@ -1,7 +1,7 @@
 /* virtio-net backend (virtio 1.1, 5.1): every device is one port of a learning switch
  * (vmm/switch.h) shared with the other devices on the same switch. Checksum and TCP
- * segmentation offload between ports (vmm/offload.h); no mergeable buffers: one frame per
- * receive chain (a driver that takes GUEST_TSO gives 64 KiB chains). Pure logic. */
+ * segmentation offload between ports (vmm/offload.h); a frame fills one receive chain, or
+ * with MRG_RXBUF as many as it needs (num_buffers says how many). Pure logic. */
 #ifndef MICA_VMM_NET_H
 #define MICA_VMM_NET_H
 
@@ -25,24 +25,20 @@
 #define NET_HDR_LEN    12u /* struct virtio_net_hdr with num_buffers (VERSION_1) */
 #define NET_CONFIG_LEN 8u  /* mac[6], le16 status */
 #define NET_PEEK       SW_FRAME_MAX /* what the switch reads of a frame to send it on */
+#define NET_MRG_MAX    64u /* receive buffers one frame may fill (MRG_RXBUF) */
 
 /* d: a net device over guest RAM [0, ram_bytes) at ram (receiveq, transmitq). */
 void net_device(struct vdev *d, uint8_t *ram, uint64_t ram_bytes);
+
+#define VIRTIO_NET_F_MRG_RXBUF (1ULL << 15)
 
 /* Checksum and TCP segmentation offload, both ways (vmm/offload.h). */
 #define NET_OFFLOADS (VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_HOST_TSO4 | \
 		      VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6)
 
-/* VERSION_1, MAC, STATUS, EVENT_IDX, INDIRECT_DESC and NET_OFFLOADS; two queues of
- * NET_QUEUE_MAX; mac and link up. */
+/* VERSION_1, MAC, STATUS, EVENT_IDX, INDIRECT_DESC, MRG_RXBUF and NET_OFFLOADS; two
+ * queues of NET_QUEUE_MAX; mac and link up. */
 void net_offer(const uint8_t mac[6], struct mica_svc_attach *a);
-
-/* Writes frame into receive chain c behind a header that says one buffer: the bytes
- * written, or 0 if the chain has no room for both. */
-uint32_t net_rx_fill(const struct vq_chain *c, const uint8_t *frame, size_t len);
-/* The same behind header h (offloads the receiver took: vmm/offload.h). */
-uint32_t net_rx_fill_hdr(const struct vq_chain *c, const struct net_hdr *h, const uint8_t *frame,
-			 size_t len);
 
 /* A frame for a port whose driver has no receive buffer at that moment waits in the
  * port's backlog, and goes out, oldest first and before any newer frame, as soon as the

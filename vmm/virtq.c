@@ -337,16 +337,27 @@ int vq_resume(struct vq *q, const struct vq_mem *m)
 
 int vq_push(struct vq *q, const struct vq_mem *m, uint16_t head, uint32_t written)
 {
-	if (!m || !m->base || m->size < q->ring_end || q->size == 0 || head >= q->size)
+	return vq_push_many(q, m, &head, &written, 1);
+}
+
+int vq_push_many(struct vq *q, const struct vq_mem *m, const uint16_t *head,
+		 const uint32_t *written, unsigned n)
+{
+	if (!m || !m->base || m->size < q->ring_end || q->size == 0)
 		return MICA_EINVAL;
-	if (q->used_idx == q->last_avail_idx)
-		return MICA_EINVAL; /* nothing taken that is not already returned */
-	uint64_t elem = q->used + 4 + 8ull * (q->used_idx & (q->size - 1));
-	st32(m, elem, head);
-	st32(m, elem + 4, written);
-	/* 2.7.8: the element must be visible before the index that publishes it; x86 keeps
-	 * stores in order, and st32/st16 hold the compiler back. */
-	q->used_idx++;
+	if ((uint16_t)(q->last_avail_idx - q->used_idx) < n)
+		return MICA_EINVAL; /* fewer taken that are not already returned */
+	for (unsigned i = 0; i < n; i++)
+		if (head[i] >= q->size)
+			return MICA_EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t elem = q->used + 4 + 8ull * ((q->used_idx + i) & (q->size - 1));
+		st32(m, elem, head[i]);
+		st32(m, elem + 4, written[i]);
+	}
+	/* 2.7.8: the elements must be visible before the index that publishes them; x86
+	 * keeps stores in order, and st32/st16 hold the compiler back. */
+	q->used_idx = (uint16_t)(q->used_idx + n);
 	st16(m, q->used + 2, q->used_idx);
 	return 0;
 }

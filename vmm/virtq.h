@@ -91,6 +91,10 @@ void vq_unget(struct vq *q);
  * segments: writes the used element, then the used index. 0, or MICA_EINVAL if head is
  * not a descriptor index, nothing is outstanding, or m no longer holds the rings. */
 int vq_push(struct vq *q, const struct vq_mem *m, uint16_t head, uint32_t written);
+/* The same for n chains at once: the driver sees all n used elements with one index
+ * update, never some of them (a net frame over several MRG_RXBUF buffers). */
+int vq_push_many(struct vq *q, const struct vq_mem *m, const uint16_t *head,
+		 const uint32_t *written, unsigned n);
 
 /* A queue set up again after its partition was restored from a snapshot: the device takes
  * up where the used ring's index stands (every chain made available after it is taken

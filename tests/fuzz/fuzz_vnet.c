@@ -3,7 +3,9 @@
  * chain (then net_serve_rx) or a transmit chain: a 12-byte header and a frame of any
  * length (then net_serve_tx); the drivers take no offload, so a header that asks for one
  * (where overlapping buffers write frame bytes over it) breaks the sender, with nothing
- * sent. Receivers get a zero header whatever else the sender's said. After each step: the switch sends a frame only to ports that
+ * sent. Receivers get a zero header whatever else the sender's said. A receiver whose
+ * driver took MRG_RXBUF (from the input) may take several chains for one frame: checked
+ * for used lengths and memory only. After each step: the switch sends a frame only to ports that
  * exist, never back to its sender, and none gets a frame without a header or over
  * SW_FRAME_MAX; the sender changes only its transmit used ring (lengths 0), ports a frame
  * is not for nothing; a receiver only its receive used ring and, in each chain it took,
@@ -27,6 +29,7 @@ struct guest {
 	struct vq was;                 /* the receive queue before the step */
 	struct fuzz_drv drv[2];        /* the driver's queues (no INDIRECT on receive) */
 	uint16_t waited;
+	uint8_t mrg;                   /* the driver took MRG_RXBUF: a frame may fill several */
 };
 
 static struct guest g[NPORTS] __attribute__((aligned(4096)));
@@ -65,7 +68,7 @@ static void check_port(unsigned q)
 	char err[VDEV_WHY_MAX];
 
 	FUZZ_CHECK(target || (!k && port[q].count == x->waited), "port %u got a frame not for it", q);
-	FUZZ_CHECK(!direct || k <= 1, "port %u took %u chains for one frame", q, k);
+	FUZZ_CHECK(!direct || k <= 1 || x->mrg, "port %u took %u chains for one frame", q, k);
 	for (unsigned j = 0; j < k; j++) {
 		FUZZ_CHECK(j < QSIZE && vq_next(&v, &bm, &rx[j], err, sizeof(err)) == 1,
 			   "port %u took a receive chain the driver did not give", q);
@@ -80,13 +83,14 @@ static void check_port(unsigned q)
 		uint64_t e = USED_ELEM(NET_RX, x->was.used_idx + j);
 		uint32_t n = rd32(x->ram + e + 4);
 		uint64_t fits = rx[j].write_bytes >= NET_HDR_LEN + len ? NET_HDR_LEN + len : 0;
-		FUZZ_CHECK(rd32(x->ram + e) == rx[j].head && (direct ? n == fits : !n ||
+		FUZZ_CHECK(rd32(x->ram + e) == rx[j].head && n <= rx[j].write_bytes &&
+			   (x->mrg || (direct ? n == fits : !n ||
 			   (n >= NET_HDR_LEN + SW_FRAME_MIN && n <= NET_HDR_LEN + SW_FRAME_MAX &&
-			    n <= rx[j].write_bytes)), "port %u: used length %u of a chain of %llu "
+			    n <= rx[j].write_bytes))), "port %u: used length %u of a chain of %llu "
 			   "writable bytes", q, n, (unsigned long long)rx[j].write_bytes);
 		for (uint32_t o = 0; o < n; o++) {
 			uint64_t a = fuzz_chain_wgpa(&rx[j], o);
-			FUZZ_CHECK((o >= NET_HDR_LEN && !direct) || k > 1 || x->ram[a] == sent[o],
+			FUZZ_CHECK((o >= NET_HDR_LEN && !direct) || k > 1 || x->mrg || x->ram[a] == sent[o],
 				   "port %u: received byte %u", q, o);
 			undo[a] = x->before[a];
 		}
@@ -103,12 +107,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sw_init(&s, NPORTS, fuzz_take(&in, 1) % 4, err, sizeof(err));
 	pool.limit = 1 + (uint32_t)fuzz_take(&in, 1) % 32;
 	pool.fresh = pool.nfree = 0;
+	unsigned mrg = (unsigned)fuzz_take(&in, 1);
 	for (unsigned q = 0; q < NPORTS; q++) {
 		struct guest *x = &g[q];
+		x->mrg = (uint8_t)(mrg >> q & 1);
 		memset(x->ram, 0, 0x1000);
 		memset(x->ram + 0x1000, 0xee, RAM - 0x1000);
 		net_device(&x->d, x->ram, RAM);
-		vdev_set_features(&x->d, VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC);
+		vdev_set_features(&x->d, VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC |
+					 (x->mrg ? VIRTIO_NET_F_MRG_RXBUF : 0));
 		for (unsigned r = 0; r < 2; r++) {
 			x->drv[r] = (struct fuzz_drv){ .ram = x->ram, .q = r, .flags = r == NET_RX ? 3 : 7 };
 			FUZZ_CHECK(!vdev_setup_queue(&x->d, r, QSIZE, RING(r), AVAIL(r), USED(r)),

@@ -568,6 +568,30 @@ Test(virtq, push_writes_used_ring)
 	cr_expect_eq(rd16(USED + 2), 2);
 }
 
+/* Several chains of one answer (a frame over MRG_RXBUF buffers): every element written,
+ * then the index moved once; more than are outstanding, or one bad head: nothing. */
+Test(virtq, push_many_publishes_once)
+{
+	for (unsigned i = 0; i < 3; i++) {
+		set_desc(DESC, i, BUF + 0x100 * i, 64, VQ_DESC_F_WRITE, 0);
+		publish((uint16_t)i);
+		cr_assert_eq(next(), 1);
+	}
+	uint16_t heads[3] = { 0, 1, 2 }, bad[2] = { 1, 16 };
+	uint32_t lens[3] = { 64, 64, 7 };
+	cr_expect_eq(vq_push_many(&q, &mem, bad, lens, 2), MICA_EINVAL);
+	cr_expect_eq(vq_push_many(&q, &mem, heads, lens, 4), MICA_EINVAL);
+	cr_expect_eq(rd16(USED + 2), 0);
+	cr_expect_eq(rd32(USED + 4), 0, "nothing written");
+	cr_expect_eq(vq_push_many(&q, &mem, heads, lens, 3), 0);
+	cr_expect_eq(rd16(USED + 2), 3);
+	for (unsigned i = 0; i < 3; i++) {
+		cr_expect_eq(rd32(USED + 4 + 8 * i), i);
+		cr_expect_eq(rd32(USED + 8 + 8 * i), lens[i]);
+	}
+	cr_expect_eq(vq_push_many(&q, &mem, heads, lens, 1), MICA_EINVAL, "none outstanding");
+}
+
 Test(virtq, used_idx_is_the_devices_own)
 {
 	/* The guest scribbling on used->idx does not move where the device writes. */

@@ -15,7 +15,8 @@ Test(net, offer)
 	net_offer(mac[1], &a);
 	cr_expect_eq(a.features, (1ull << 32) | (1ull << 5) | (1ull << 16) | (1ull << 29) |
 				 (1ull << 28) | 1 | 2 | (1ull << 7) | (1ull << 8) | (1ull << 11) |
-				 (1ull << 12), "offloads: CSUM, GUEST_CSUM, GUEST_TSO4/6, HOST_TSO4/6");
+				 (1ull << 12) | (1ull << 15),
+		     "offloads: CSUM, GUEST_CSUM, GUEST_TSO4/6, HOST_TSO4/6; MRG_RXBUF");
 	cr_expect_eq(a.num_queues, 2);
 	cr_expect_eq(a.queue_max, 256);
 	cr_expect_eq(a.config_len, 8);
@@ -27,22 +28,6 @@ Test(net, offer)
 	cr_expect_str_eq(g[0].d.qname[NET_RX], "receiveq");
 	cr_expect_str_eq(g[0].d.qname[NET_TX], "transmitq");
 	cr_expect_eq(g[0].d.max_bytes, 128 * 1024, "a GSO frame and its header");
-}
-
-Test(net, rx_fill)
-{
-	uint8_t a[5], b[200];
-	struct vq_chain c = { .nsegs = 2 };
-	c.seg[0] = (struct vq_seg){ .ptr = a, .len = sizeof(a), .writable = 1 };
-	c.seg[1] = (struct vq_seg){ .ptr = b, .len = sizeof(b), .writable = 1 };
-	c.write_bytes = sizeof(a) + sizeof(b);
-	make_frame(bcast, mac[0], 60, 1);
-	cr_expect_eq(net_rx_fill(&c, frame, 60), 72);
-	cr_expect_eq(memcmp(a, "\0\0\0\0\0", 5), 0);
-	cr_expect_eq(memcmp(b, "\0\0\0\0\0\1\0", 7), 0, "num_buffers = 1 at offset 10");
-	cr_expect_eq(memcmp(b + 7, frame, 60), 0);
-	cr_expect_eq(net_rx_fill(&c, frame, 194), 0, "12 + 194 > 205");
-	cr_expect_eq(net_rx_fill(&c, frame, 193), 205);
 }
 
 Test(net, broadcast_floods_then_unicast_is_forwarded)

@@ -459,3 +459,90 @@ Test(offload, receivers_get_only_what_was_asked)
 	cr_expect_eq(memcmp(g[2].ram + b2, plain, NET_HDR_LEN), 0);
 	cr_expect_eq(memcmp(g[1].ram + b1 + NET_HDR_LEN, big, n), 0);
 }
+
+/* --- Mergeable receive buffers (MRG_RXBUF) ------------------------------------------- */
+
+/* Gives guest p n one-descriptor receive buffers of len bytes, 0x800 apart from BUF+64K. */
+static void small_buffers(unsigned p, unsigned n, uint32_t len)
+{
+	for (unsigned i = 0; i < n; i++)
+		publish(p, NET_RX, 1, (struct gbuf[]){ { BUF + 0x10000 + 0x800ull * i, len, 1 } });
+}
+
+/* The frame guest p received in used elements [0, n), each buffer full but the last. */
+static void expect_merged(unsigned p, unsigned n, uint32_t len, const uint8_t *want,
+			  size_t want_len, const struct net_hdr *h)
+{
+	cr_assert_eq(used_idx(p, NET_RX), n);
+	static uint8_t got[NET_HDR_LEN + NET_GSO_FRAME_MAX];
+	size_t at = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t u = used_len(p, NET_RX, i);
+		cr_expect(i + 1 == n ? u <= len : u == len, "buffer %u: %u bytes", i, u);
+		memcpy(got + at, g[p].ram + BUF + 0x10000 + 0x800ull * i, u);
+		at += u;
+	}
+	cr_assert_eq(at, NET_HDR_LEN + want_len);
+	struct net_hdr gh;
+	net_hdr_read(got, &gh);
+	cr_expect_eq(memcmp(&gh, h, sizeof(gh)), 0, "the header");
+	cr_expect_eq(got[10] | got[11] << 8, n, "num_buffers");
+	cr_expect_eq(memcmp(got + NET_HDR_LEN, want, want_len), 0, "the frame");
+}
+
+/* A 20000-byte segment fills 14 buffers of 1526 bytes of a driver that took MRG_RXBUF. */
+Test(offload, a_segment_fills_mergeable_buffers)
+{
+	offloads(0, VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4);
+	offloads(1, VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_MRG_RXBUF);
+	g[2].d.live = 0; /* one receiver */
+	small_buffers(1, 15, 1526);
+	uint32_t l4;
+	size_t n = tcp_frame(0, 0, 20000, 0x18, &l4);
+	struct net_hdr h = gso_hdr(0, l4, 1448);
+	send_gso(0, &h, n);
+	cr_assert(!g[0].d.broken && !g[1].d.broken, "%s%s", g[0].d.why, g[1].d.why);
+	expect_merged(1, 14, 1526, big, n, &h);
+	cr_expect_eq(ports[1].stats.rx_frames, 1);
+}
+
+/* A plain frame over three buffers of 600 bytes. */
+Test(offload, a_plain_frame_over_mergeable_buffers)
+{
+	offloads(1, VIRTIO_NET_F_MRG_RXBUF);
+	g[2].d.live = 0;
+	small_buffers(1, 4, 600);
+	make_frame(bcast, mac[0], 1514, 5);
+	send(0, 1514);
+	static const struct net_hdr none;
+	expect_merged(1, 3, 600, frame, 1514, &none);
+}
+
+/* Too few buffers on the ring: a plain frame waits, buffers untouched, and goes when
+ * there are enough; a segment is cut for the buffers there are, the rest waits. */
+Test(offload, too_few_mergeable_buffers)
+{
+	offloads(0, VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4);
+	offloads(1, VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_MRG_RXBUF);
+	g[2].d.live = 0;
+	small_buffers(1, 2, 600);
+	make_frame(bcast, mac[0], 1514, 5);
+	send(0, 1514);
+	cr_expect_eq(used_idx(1, NET_RX), 0);
+	cr_expect_eq(ports[1].count, 1, "it waits");
+	publish(1, NET_RX, 1, (struct gbuf[]){ { BUF + 0x10000 + 0x800ull * 2, 600, 1 } });
+	net_serve_rx(&pool, &ports[1]);
+	static const struct net_hdr none;
+	expect_merged(1, 3, 600, frame, 1514, &none);
+
+	/* 5000 bytes of segment, 4 buffers of 1526: cut in four frames, three fit */
+	for (unsigned i = 0; i < 3; i++)
+		publish(1, NET_RX, 1, (struct gbuf[]){ { BUF + 0x20000 + 0x800ull * i, 1526, 1 } });
+	uint32_t l4;
+	size_t n = tcp_frame(0, 0, 5000, 0x18, &l4);
+	struct net_hdr h = gso_hdr(0, l4, 1448);
+	send_gso(0, &h, n);
+	cr_expect_eq(used_idx(1, NET_RX), 6);
+	cr_expect_eq(ports[1].count, 1, "the last segment waits");
+	cr_expect_eq(ports[1].stats.rx_small, 0);
+}
