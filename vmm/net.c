@@ -276,8 +276,9 @@ static int full(struct net_pool *pool, struct net_port *p, uint32_t need)
 {
 	if (!p->d || !vdev_serving(p->d, NET_RX) || p->congested)
 		return 0;
-	if (drain(pool, p) && need <= 1)
-		return 0; /* nothing waits: a buffer takes the frame, or it starts the backlog */
+	if (drain(pool, p))
+		return 0; /* nothing waits: buffers take the frame, or it starts the backlog (to
+			   * hold the sender then, no frame of p's would come to let it go) */
 	return !(p->count + need <= NET_BACKLOG_MAX && p->count + need <= pool_free(pool));
 }
 
@@ -354,12 +355,11 @@ static void deliver(struct net_pool *pool, struct net_port *p, struct tx_frame *
 	deliver_finished(pool, p, f); /* no buffer (it waits), or one too small for it */
 }
 
-/* How many backlog slots f may need at p: its segments, unless p takes it whole (at most
- * 64: a longer run pushes older waiting frames out rather than hold the sender forever). */
-static uint32_t need_at(const struct net_port *p, const struct tx_frame *f)
+/* How many backlog slots f may need at a port: its segments (a receiver that takes it
+ * whole may lack the buffers for it and get it cut too), at most 64: a longer run pushes
+ * older waiting frames out rather than hold the sender forever. */
+static uint32_t need_of(const struct tx_frame *f)
 {
-	if (!p->d || offload_takes(&f->h, p->d->features))
-		return 1;
 	return f->t.nseg < 64 ? f->t.nseg : 64;
 }
 
@@ -403,7 +403,7 @@ void net_serve_tx(struct sw *s, struct net_pool *pool, struct net_port port[], u
 				f.h.gso_size = f.h.hdr_len = 0;
 			int to = unicast_port(s, in, frame, len);
 			if (to >= 0 && (unsigned)to < nports &&
-			    full(pool, &port[to], need_at(&port[to], &f))) {
+			    full(pool, &port[to], need_of(&f))) {
 				/* Untaken: the chain stays first on the ring for the next turn. */
 				vdev_unget(d, NET_TX);
 				port[in].held = (uint8_t)(to + 1);
