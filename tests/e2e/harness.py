@@ -644,6 +644,7 @@ def watch(console, expect, timeout, on_line=None):
             on_line(line)
         for f in forbidden:
             if f.search(line):
+                read_after(console)
                 raise Failure(f"forbidden /{f.pattern}/ appeared: {line!r}")
         for p in [p for p, r in anywhere.items() if r.search(line)]:
             del anywhere[p]
@@ -949,6 +950,15 @@ class Script:
         return s
 
 
+def read_after(console, seconds=3.0):
+    """Reads what the console says for a few more seconds, into its log: a guest's panic
+    or Mica's report goes on for lines (registers, a call trace) after the line that
+    failed the scenario, and those lines are what a person needs."""
+    end = time.monotonic() + seconds
+    while console.read_line(end) is not None:
+        pass
+
+
 def play(console, script, timeout, on_line=None):
     """Runs a Script against a console. Raises Failure naming the step that was not met
     (with its number) or the forbidden line that appeared."""
@@ -979,6 +989,7 @@ def play(console, script, timeout, on_line=None):
                 fn(line, ctx)
             for f in ctx["forbidden"].values():
                 if f.search(line):
+                    read_after(console)
                     raise Failure(f"forbidden /{f.pattern}/ appeared: {line!r} "
                                   f"(during step {i} of {total}: {step.what})")
             if step.feed(line, ctx):
