@@ -375,7 +375,7 @@ void net_serve_tx(struct sw *s, struct net_pool *pool, struct net_port port[], u
 	port[in].held = port[in].held_ticks = 0;
 	while (vdev_next(d, NET_TX, &c) > 0) {
 		uint64_t len = c.read_bytes >= NET_HDR_LEN ? c.read_bytes - NET_HDR_LEN : 0;
-		uint8_t raw[NET_HDR_LEN];
+		uint8_t raw[NET_HDR_LEN] = { 0 }; /* a chain shorter than a header: all zero */
 		struct tx_frame f = { .frame = frame, .src = &c, .len = len,
 				      .whole = len <= NET_PEEK };
 		uint32_t mask = 0;
