@@ -34,6 +34,8 @@ svm_loop:					/* rdi = vcpu, rsi = VMCB, rdx = host save area */
 	mov	GPR(7)(%rdi), %rdi
 	vmload	%rax
 	vmrun	%rax
+	.global svm_vmrun_return
+svm_vmrun_return:				/* the host's RIP after every #VMEXIT */
 	vmsave	%rax
 	push	%rdi				/* the guest's RDI; the vcpu is at [rsp + 8] now */
 	mov	8(%rsp), %rdi

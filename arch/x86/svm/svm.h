@@ -29,5 +29,7 @@ void svm_irq_window(struct vcpu *v, int on);
  * exit and reloads the host's hidden state from host_pa (this CPU's host save area, the
  * VMSAVE area of svm_cpu); never returns. */
 void svm_loop(struct vcpu *v, uint64_t vmcb_pa, uint64_t host_pa) __attribute__((noreturn));
+/* entry.S: the instruction after VMRUN, where the host resumes at every #VMEXIT. */
+extern const char svm_vmrun_return[];
 
 #endif
