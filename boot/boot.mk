@@ -14,7 +14,7 @@ LOADER_LDFLAGS := -nostdlib -shared -Bsymbolic -znocombreloc --no-undefined \
 
 LOADER_SRCS := $(addprefix boot/,efi_main.c console.c say.c efi_file.c mica_mem.c elf_core.c efi_mmap.c \
 	efi_tables.c) \
-	kernel/config.c kernel/config_machine.c kernel/host/pci.c $(LIB_SRCS)
+	kernel/config.c kernel/config_devices.c kernel/config_machine.c kernel/host/pci.c $(LIB_SRCS)
 LOADER_OBJS := $(patsubst %,$(BUILD)/efi/%.o,$(LOADER_SRCS))
 
 .PHONY: loader
@@ -40,7 +40,7 @@ $(BUILD)/BOOTX64.EFI: $(BUILD)/efi/loader.so
 # reading, the core's config and ACPI parsers, and boot/check/.
 CHECK_SRCS := $(addprefix boot/,console.c say.c efi_file.c mica_mem.c efi_mmap.c efi_tables.c) \
 	$(addprefix boot/check/,main.c probe.c judge.c acpi_facts.c) \
-	kernel/config.c kernel/config_machine.c kernel/host/acpi.c kernel/host/dmar.c kernel/host/ivrs.c \
+	kernel/config.c kernel/config_devices.c kernel/config_machine.c kernel/host/acpi.c kernel/host/dmar.c kernel/host/ivrs.c \
 	kernel/host/iommu_acpi.c kernel/host/pci.c $(LIB_SRCS)
 CHECK_OBJS := $(patsubst %,$(BUILD)/efi/%.o,$(CHECK_SRCS))
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "kernel/config.h"
-#include "kernel/host/pci.h"
+#include "kernel/config_parse.h"
 
 #define KIB (1ULL << 10)
 #define MIB (1ULL << 20)
@@ -17,22 +17,6 @@
 #define LINE_MAX_CHARS 255
 #define CMDLINE_LINE_MAX_CHARS 2047 /* a cmdline line: room for a 1023-character value */
 #define MEM_LIMIT (1ULL << 52) /* the x86-64 physical address width limit */
-#define EXCERPT_MAX 40         /* longest piece of user text quoted back in a message */
-
-struct span {
-	const char *p;
-	size_t n;
-};
-
-/* What the parser carries from line to line; lives on cfg_parse's stack. */
-struct parser {
-	struct cfg *out;
-	struct cfg_error *err;
-	struct cfg_partition *cur; /* NULL before the first section and in [mica] */
-	int in_host;               /* inside the [mica] section */
-	unsigned on_crash_line;    /* struct cfg_partition has no field for it */
-	unsigned line;
-};
 
 int cfg_fail(struct cfg_error *err, unsigned line, const char *fmt, ...)
 {
@@ -48,7 +32,7 @@ int cfg_fail(struct cfg_error *err, unsigned line, const char *fmt, ...)
 
 /* Copies user text into buf for quoting in a message: at most max characters (then "..."),
  * control characters shown as '?'. buf must hold max + 4 bytes. */
-static const char *excerpt(char *buf, struct span s, size_t max)
+const char *cfg_excerpt(char *buf, struct span s, size_t max)
 {
 	size_t n = s.n < max ? s.n : max;
 	size_t i;
@@ -84,13 +68,13 @@ static struct span trim(const char *p, const char *e)
 	return (struct span){ p, (size_t)(e - p) };
 }
 
-static int span_is(struct span s, const char *word)
+int cfg_span_is(struct span s, const char *word)
 {
 	size_t n = strlen(word);
 	return s.n == n && memcmp(s.p, word, n) == 0;
 }
 
-static void span_copy(char *dst, struct span s)
+void cfg_span_copy(char *dst, struct span s)
 {
 	memcpy(dst, s.p, s.n);
 	dst[s.n] = '\0';
@@ -177,13 +161,13 @@ static int parse_cpus(struct parser *ps, struct span v)
 			while (end < v.n && is_digit(v.p[end]))
 				end++;
 			return cfg_fail(ps->err, ps->line, "CPU %s is out of range (0-%u)",
-				    excerpt(ex, (struct span){ v.p + at, end - at }, 20),
+				    cfg_excerpt(ex, (struct span){ v.p + at, end - at }, 20),
 				    CFG_MAX_CPUS - 1);
 		}
 		if (hi < lo)
 			return cfg_fail(ps->err, ps->line,
 				    "cpus '%s': the range %u-%u runs backwards; write %u-%u",
-				    excerpt(ex, v, EXCERPT_MAX), (unsigned)lo, (unsigned)hi,
+				    cfg_excerpt(ex, v, EXCERPT_MAX), (unsigned)lo, (unsigned)hi,
 				    (unsigned)hi, (unsigned)lo);
 		for (uint64_t c = lo; c <= hi; c++)
 			set |= 1ULL << c;
@@ -210,7 +194,7 @@ static int parse_cpus(struct parser *ps, struct span v)
 
 syntax:
 	return cfg_fail(ps->err, ps->line, "cpus '%s': expected CPU numbers such as 1, 1,2 or 2-3",
-		    excerpt(ex, v, EXCERPT_MAX));
+		    cfg_excerpt(ex, v, EXCERPT_MAX));
 }
 
 /* A size such as 64M or 1G (K, M, G or KiB, MiB, GiB; no unit: bytes) into *out: 0, -1
@@ -233,7 +217,7 @@ static int read_size(struct span v, uint64_t *out)
 	skip_space(v, &i);
 	struct span suffix = { v.p + i, v.n - i };
 	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++)
-		if (span_is(suffix, units[u].suffix))
+		if (cfg_span_is(suffix, units[u].suffix))
 			mult = units[u].mult;
 	if (!mult)
 		return -1;
@@ -251,11 +235,11 @@ static int parse_memory(struct parser *ps, struct span v)
 
 	if (rc == -1)
 		return cfg_fail(ps->err, ps->line, "memory '%s': expected a size such as 64M or 1G",
-			    excerpt(ex, v, EXCERPT_MAX));
+			    cfg_excerpt(ex, v, EXCERPT_MAX));
 	if (rc)
 		return cfg_fail(ps->err, ps->line,
 			    "memory '%s' is more than an x86-64 machine can address",
-			    excerpt(ex, v, EXCERPT_MAX));
+			    cfg_excerpt(ex, v, EXCERPT_MAX));
 	cfg_size_text(num, sz, sizeof(sz), 0);
 	if (num < CFG_MEM_ALIGN)
 		return cfg_fail(ps->err, ps->line,
@@ -274,14 +258,14 @@ static int parse_log(struct parser *ps, struct span v)
 	uint64_t num = 0;
 
 	ps->cur->log_line = ps->line;
-	if (span_is(v, "no")) {
+	if (cfg_span_is(v, "no")) {
 		ps->cur->log_size = 0;
 		return 0;
 	}
 	if (read_size(v, &num) || (num && (num < CFG_LOG_MIN || num > CFG_LOG_MAX ||
 					   num % CFG_LOG_MIN)))
 		return cfg_fail(ps->err, ps->line, "log '%s': expected a size from 4K to 1M (a "
-			    "multiple of 4K), or no", excerpt(ex, v, EXCERPT_MAX));
+			    "multiple of 4K), or no", cfg_excerpt(ex, v, EXCERPT_MAX));
 	ps->cur->log_size = num;
 	return 0;
 }
@@ -294,14 +278,14 @@ static int check_name(struct parser *ps, const char *what, struct span name)
 	if (name.n > MICA_NAME_MAX - 1)
 		return cfg_fail(ps->err, ps->line,
 			    "%s name '%s' is %u characters long; at most %u are allowed", what,
-			    excerpt(ex, name, EXCERPT_MAX), (unsigned)name.n, MICA_NAME_MAX - 1);
+			    cfg_excerpt(ex, name, EXCERPT_MAX), (unsigned)name.n, MICA_NAME_MAX - 1);
 	for (size_t i = 0; i < name.n; i++) {
 		char c = name.p[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
 		      c == '_' || c == '-'))
 			return cfg_fail(ps->err, ps->line,
 				    "%s name '%s' may use only letters, digits, '_' and '-'", what,
-				    excerpt(ex, name, EXCERPT_MAX));
+				    cfg_excerpt(ex, name, EXCERPT_MAX));
 	}
 	return 0;
 }
@@ -351,92 +335,11 @@ static int parse_modules(struct parser *ps, struct span v)
 		if (m.n > BOOT_PATH_MAX - 1)
 			return cfg_fail(ps->err, ps->line,
 				    "module path '%s' is %u characters long; at most %u are allowed",
-				    excerpt(ex, m, EXCERPT_MAX), (unsigned)m.n, BOOT_PATH_MAX - 1);
-		span_copy(cur->modules[cur->nmodules++], m);
+				    cfg_excerpt(ex, m, EXCERPT_MAX), (unsigned)m.n, BOOT_PATH_MAX - 1);
+		cfg_span_copy(cur->modules[cur->nmodules++], m);
 	}
 	if (!cur->nmodules)
 		return cfg_fail(ps->err, ps->line, "modules: expected one or more file paths");
-	return 0;
-}
-
-/* pci = ADDR[, ADDR ...]: host PCI functions ([segment:]bus:device.function, hex), each
- * given to one partition only. Whether they exist and may be passed through is checked
- * against the machine later (kernel/assign_check.c). */
-/* disk = nvme:NAME: the GPT partition named NAME on the NVMe disk the service partition
- * drives (docs/storage.md). Names as sgdisk -c writes them, limited to characters that
- * need no quoting anywhere: 1..36 of A-Z a-z 0-9 . _ - */
-static int parse_nvme_disk(struct parser *ps, struct span v)
-{
-	struct cfg_partition *cur = ps->cur;
-	char ex[EXCERPT_MAX + 8];
-	struct span name = { v.p + 5, v.n - 5 };
-
-	if (name.n == 0 || name.n > CFG_NVME_NAME_MAX - 1)
-		return cfg_fail(ps->err, ps->line,
-			    "disk '%s': expected nvme:NAME with a GPT partition name of 1 to %u "
-			    "characters", excerpt(ex, v, EXCERPT_MAX), CFG_NVME_NAME_MAX - 1);
-	for (unsigned k = 0; k < name.n; k++) {
-		char ch = name.p[k];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-			return cfg_fail(ps->err, ps->line,
-				    "disk '%s': a GPT partition name here may have only A-Z a-z "
-				    "0-9 . _ - (rename it with sgdisk -c N:NAME)",
-				    excerpt(ex, v, EXCERPT_MAX));
-	}
-	for (unsigned k = 0; k + 1 < ps->out->nparts; k++)
-		if (span_is(name, ps->out->part[k].disk_nvme))
-			return cfg_fail(ps->err, ps->line,
-				    "disk 'nvme:%s' already belongs to partition '%s' (line %u); "
-				    "a disk belongs to one partition",
-				    ps->out->part[k].disk_nvme, ps->out->part[k].name,
-				    ps->out->part[k].disk_line);
-	span_copy(cur->disk_nvme, name);
-	cur->disk_line = ps->line;
-	return 0;
-}
-
-static int parse_pci(struct parser *ps, struct span v)
-{
-	struct cfg_partition *cur = ps->cur;
-	char ex[EXCERPT_MAX + 4];
-	size_t i = 0;
-
-	cur->pci_line = ps->line;
-	for (;;) {
-		while (i < v.n && (v.p[i] == ' ' || v.p[i] == '\t' || v.p[i] == ','))
-			i++;
-		if (i == v.n)
-			break;
-		size_t start = i;
-		while (i < v.n && v.p[i] != ' ' && v.p[i] != '\t' && v.p[i] != ',')
-			i++;
-		struct span a = { v.p + start, i - start };
-		struct cfg_pci d;
-		memset(&d, 0, sizeof(d)); /* compared whole with memcmp below: no stray padding */
-		if (hpci_parse_addr(a.p, a.n, &d.seg, &d.bus, &d.dev, &d.fn))
-			return cfg_fail(ps->err, ps->line,
-				    "pci '%s': expected a PCI address bus:device.function in hex "
-				    "(e.g. 00:04.0, or 0000:00:04.0 with the segment)",
-				    excerpt(ex, a, EXCERPT_MAX));
-		for (unsigned k = 0; k < ps->out->nparts; k++) {
-			const struct cfg_partition *o = &ps->out->part[k];
-			for (unsigned j = 0; j < o->npci; j++)
-				if (!memcmp(&o->pci[j], &d, sizeof(d)))
-					return cfg_fail(ps->err, ps->line,
-						    "PCI device %04x:%02x:%02x.%x is given twice "
-						    "(also to partition '%s', line %u); a device "
-						    "belongs to one partition", d.seg, d.bus, d.dev,
-						    d.fn, o->name, o->pci_line);
-		}
-		if (cur->npci == CFG_PCI_MAX)
-			return cfg_fail(ps->err, ps->line,
-				    "more than %u PCI devices; at most %u per partition",
-				    CFG_PCI_MAX, CFG_PCI_MAX);
-		cur->pci[cur->npci++] = d;
-	}
-	if (!cur->npci)
-		return cfg_fail(ps->err, ps->line, "pci: expected one or more PCI addresses (e.g. 00:04.0)");
 	return 0;
 }
 
@@ -445,150 +348,150 @@ static int parse_value(struct parser *ps, struct span key, struct span v)
 	char ex[EXCERPT_MAX + 4];
 	struct cfg_partition *cur = ps->cur;
 
-	if (span_is(key, "cpus"))
+	if (cfg_span_is(key, "cpus"))
 		return parse_cpus(ps, v);
-	if (span_is(key, "memory"))
+	if (cfg_span_is(key, "memory"))
 		return parse_memory(ps, v);
-	if (span_is(key, "image") || span_is(key, "initrd")) {
-		int is_image = span_is(key, "image");
+	if (cfg_span_is(key, "image") || cfg_span_is(key, "initrd")) {
+		int is_image = cfg_span_is(key, "image");
 		if (v.n > BOOT_PATH_MAX - 1)
 			return cfg_fail(ps->err, ps->line,
 				    "%s path is %u characters long; at most %u are allowed",
 				    is_image ? "image" : "initrd", (unsigned)v.n, BOOT_PATH_MAX - 1);
 		if (is_image) {
-			span_copy(cur->image, v);
+			cfg_span_copy(cur->image, v);
 			cur->image_line = ps->line;
 		} else {
-			span_copy(cur->initrd, v);
+			cfg_span_copy(cur->initrd, v);
 			cur->initrd_line = ps->line;
 		}
 		return 0;
 	}
-	if (span_is(key, "cmdline")) {
+	if (cfg_span_is(key, "cmdline")) {
 		if (v.n > CFG_CMDLINE_MAX - 1)
 			return cfg_fail(ps->err, ps->line,
 				    "cmdline is %u characters long; at most %u are allowed",
 				    (unsigned)v.n, CFG_CMDLINE_MAX - 1);
-		span_copy(cur->cmdline, v);
+		cfg_span_copy(cur->cmdline, v);
 		cur->cmdline_line = ps->line;
 		return 0;
 	}
-	if (span_is(key, "service")) {
-		if (span_is(v, "yes"))
+	if (cfg_span_is(key, "service")) {
+		if (cfg_span_is(v, "yes"))
 			cur->service = 1;
-		else if (!span_is(v, "no"))
+		else if (!cfg_span_is(v, "no"))
 			return cfg_fail(ps->err, ps->line, "service '%s': expected yes or no",
-				    excerpt(ex, v, EXCERPT_MAX));
+				    cfg_excerpt(ex, v, EXCERPT_MAX));
 		cur->service_line = ps->line;
 		return 0;
 	}
-	if (span_is(key, "log"))
+	if (cfg_span_is(key, "log"))
 		return parse_log(ps, v);
-	if (span_is(key, "start")) {
-		if (span_is(v, "no"))
+	if (cfg_span_is(key, "start")) {
+		if (cfg_span_is(v, "no"))
 			cur->start_stopped = 1;
-		else if (!span_is(v, "yes"))
+		else if (!cfg_span_is(v, "yes"))
 			return cfg_fail(ps->err, ps->line, "start '%s': expected yes or no",
-				    excerpt(ex, v, EXCERPT_MAX));
+				    cfg_excerpt(ex, v, EXCERPT_MAX));
 		cur->start_line = ps->line;
 		return 0;
 	}
-	if (span_is(key, "console")) {
-		if (span_is(v, "virtio"))
+	if (cfg_span_is(key, "console")) {
+		if (cfg_span_is(v, "virtio"))
 			cur->virtio_console = 1;
-		else if (!span_is(v, "uart"))
+		else if (!cfg_span_is(v, "uart"))
 			return cfg_fail(ps->err, ps->line, "console '%s': expected uart or virtio",
-				    excerpt(ex, v, EXCERPT_MAX));
+				    cfg_excerpt(ex, v, EXCERPT_MAX));
 		cur->console_line = ps->line;
 		return 0;
 	}
-	if (span_is(key, "disk")) {
+	if (cfg_span_is(key, "disk")) {
 		if (v.n >= 5 && !memcmp(v.p, "nvme:", 5))
-			return parse_nvme_disk(ps, v);
+			return cfg_parse_nvme_disk(ps, v);
 		if (v.n > BOOT_PATH_MAX - 1)
 			return cfg_fail(ps->err, ps->line,
 				    "disk path is %u characters long; at most %u are allowed",
 				    (unsigned)v.n, BOOT_PATH_MAX - 1);
 		for (unsigned k = 0; k + 1 < ps->out->nparts; k++)
-			if (span_is(v, ps->out->part[k].disk))
+			if (cfg_span_is(v, ps->out->part[k].disk))
 				return cfg_fail(ps->err, ps->line,
 					    "disk '%s' already belongs to partition '%s' (line %u); "
 					    "a disk belongs to one partition",
 					    ps->out->part[k].disk, ps->out->part[k].name,
 					    ps->out->part[k].disk_line);
-		span_copy(cur->disk, v);
+		cfg_span_copy(cur->disk, v);
 		cur->disk_line = ps->line;
 		return 0;
 	}
-	if (span_is(key, "modules"))
+	if (cfg_span_is(key, "modules"))
 		return parse_modules(ps, v);
-	if (span_is(key, "pci"))
-		return parse_pci(ps, v);
-	if (span_is(key, "debug_exit")) {
+	if (cfg_span_is(key, "pci"))
+		return cfg_parse_pci(ps, v);
+	if (cfg_span_is(key, "debug_exit")) {
 		uint64_t port = 0;
 		cur->debug_exit_line = ps->line;
-		if (span_is(v, "no")) {
+		if (cfg_span_is(v, "no")) {
 			cur->debug_exit = 0;
 			return 0;
 		}
 		if (parse_port(v, &port))
 			return cfg_fail(ps->err, ps->line,
 				    "debug_exit '%s': expected a port number 1-0xffff (e.g. 0xf4) or no",
-				    excerpt(ex, v, EXCERPT_MAX));
+				    cfg_excerpt(ex, v, EXCERPT_MAX));
 		cur->debug_exit = (uint16_t)port;
 		return 0;
 	}
-	if (span_is(key, "net")) {
+	if (cfg_span_is(key, "net")) {
 		int rc = check_name(ps, "switch", v);
 		if (rc)
 			return rc;
-		span_copy(cur->net, v);
+		cfg_span_copy(cur->net, v);
 		cur->net_line = ps->line;
 		return 0;
 	}
 	/* on_crash */
-	if (span_is(v, "stop"))
+	if (cfg_span_is(v, "stop"))
 		cur->on_crash = CFG_CRASH_STOP;
-	else if (span_is(v, "restart"))
+	else if (cfg_span_is(v, "restart"))
 		cur->on_crash = CFG_CRASH_RESTART;
 	else
 		return cfg_fail(ps->err, ps->line, "on_crash '%s': expected stop or restart",
-			    excerpt(ex, v, EXCERPT_MAX));
+			    cfg_excerpt(ex, v, EXCERPT_MAX));
 	ps->on_crash_line = ps->line;
 	return 0;
 }
 
 static int key_line(const struct parser *ps, struct span key)
 {
-	if (span_is(key, "cpus"))
+	if (cfg_span_is(key, "cpus"))
 		return (int)ps->cur->cpus_line;
-	if (span_is(key, "memory"))
+	if (cfg_span_is(key, "memory"))
 		return (int)ps->cur->memory_line;
-	if (span_is(key, "image"))
+	if (cfg_span_is(key, "image"))
 		return (int)ps->cur->image_line;
-	if (span_is(key, "initrd"))
+	if (cfg_span_is(key, "initrd"))
 		return (int)ps->cur->initrd_line;
-	if (span_is(key, "cmdline"))
+	if (cfg_span_is(key, "cmdline"))
 		return (int)ps->cur->cmdline_line;
-	if (span_is(key, "on_crash"))
+	if (cfg_span_is(key, "on_crash"))
 		return (int)ps->on_crash_line;
-	if (span_is(key, "service"))
+	if (cfg_span_is(key, "service"))
 		return (int)ps->cur->service_line;
-	if (span_is(key, "console"))
+	if (cfg_span_is(key, "console"))
 		return (int)ps->cur->console_line;
-	if (span_is(key, "start"))
+	if (cfg_span_is(key, "start"))
 		return (int)ps->cur->start_line;
-	if (span_is(key, "log"))
+	if (cfg_span_is(key, "log"))
 		return (int)ps->cur->log_line;
-	if (span_is(key, "disk"))
+	if (cfg_span_is(key, "disk"))
 		return (int)ps->cur->disk_line;
-	if (span_is(key, "net"))
+	if (cfg_span_is(key, "net"))
 		return (int)ps->cur->net_line;
-	if (span_is(key, "modules"))
+	if (cfg_span_is(key, "modules"))
 		return (int)ps->cur->modules_line;
-	if (span_is(key, "debug_exit"))
+	if (cfg_span_is(key, "debug_exit"))
 		return (int)ps->cur->debug_exit_line;
-	if (span_is(key, "pci"))
+	if (cfg_span_is(key, "pci"))
 		return (int)ps->cur->pci_line;
 	return -1; /* not a key */
 }
@@ -604,17 +507,17 @@ static int parse_serial(struct parser *ps, struct span v)
 	uint64_t port = 0;
 
 	h->serial_given = 1;
-	if (span_is(v, "none")) {
+	if (cfg_span_is(v, "none")) {
 		h->serial_port = 0;
 		return 0;
 	}
 	for (unsigned i = 0; i < sizeof(com) / sizeof(com[0]); i++)
-		if (span_is(v, com[i].name))
+		if (cfg_span_is(v, com[i].name))
 			port = com[i].port;
 	if (!port && (parse_port(v, &port) || port > 0xfff8))
 		return cfg_fail(ps->err, ps->line,
 			    "serial '%s': expected com1, com2, com3, com4, an I/O port such as "
-			    "0x2f8, or none", excerpt(ex, v, EXCERPT_MAX));
+			    "0x2f8, or none", cfg_excerpt(ex, v, EXCERPT_MAX));
 	h->serial_port = (uint16_t)port;
 	h->serial_irq = (port == 0x2f8 || port == 0x2e8) ? 3 : 4;
 	return 0;
@@ -627,29 +530,29 @@ static int parse_host(struct parser *ps, struct span key, struct span v)
 	char ex[EXCERPT_MAX + 4];
 	unsigned *line;
 
-	if (span_is(key, "serial"))
+	if (cfg_span_is(key, "serial"))
 		line = &h->serial_line;
-	else if (span_is(key, "screen"))
+	else if (cfg_span_is(key, "screen"))
 		line = &h->screen_line;
 	else
 		return cfg_fail(ps->err, ps->line, "unknown key '%s' in [mica] (expected serial or "
-			    "screen)", excerpt(ex, key, EXCERPT_MAX));
+			    "screen)", cfg_excerpt(ex, key, EXCERPT_MAX));
 	if (*line)
 		return cfg_fail(ps->err, ps->line, "key '%s' given twice in [mica] (first on line %u)",
-			    excerpt(ex, key, EXCERPT_MAX), *line);
+			    cfg_excerpt(ex, key, EXCERPT_MAX), *line);
 	*line = ps->line;
 	if (v.n == 0)
 		return cfg_fail(ps->err, ps->line, "key '%s' has an empty value",
-			    excerpt(ex, key, EXCERPT_MAX));
+			    cfg_excerpt(ex, key, EXCERPT_MAX));
 	if (line == &h->serial_line)
 		return parse_serial(ps, v);
-	if (span_is(v, "on") || span_is(v, "yes"))
+	if (cfg_span_is(v, "on") || cfg_span_is(v, "yes"))
 		h->screen = CFG_SCREEN_ON;
-	else if (span_is(v, "off") || span_is(v, "no"))
+	else if (cfg_span_is(v, "off") || cfg_span_is(v, "no"))
 		h->screen = CFG_SCREEN_OFF;
 	else
 		return cfg_fail(ps->err, ps->line, "screen '%s': expected on or off",
-			    excerpt(ex, v, EXCERPT_MAX));
+			    cfg_excerpt(ex, v, EXCERPT_MAX));
 	return 0;
 }
 
@@ -663,10 +566,10 @@ static int parse_assignment(struct parser *ps, struct span l)
 	struct span key = trim(l.p, l.p + eq);
 	if (eq == l.n || key.n == 0)
 		return cfg_fail(ps->err, ps->line, "expected 'key = value', found '%s'",
-			    excerpt(ex2, l, 60));
+			    cfg_excerpt(ex2, l, 60));
 	if (!ps->cur && !ps->in_host)
 		return cfg_fail(ps->err, ps->line, "'%s' is outside a [partition NAME] section",
-			    excerpt(ex, key, EXCERPT_MAX));
+			    cfg_excerpt(ex, key, EXCERPT_MAX));
 	if (ps->in_host)
 		return parse_host(ps, key, trim(l.p + eq + 1, l.p + l.n));
 	int first = key_line(ps, key);
@@ -675,29 +578,29 @@ static int parse_assignment(struct parser *ps, struct span l)
 			    "unknown key '%s' (expected cpus, memory, image, initrd, "
 			    "cmdline, modules, on_crash, service, start, log, console, disk, net, "
 			    "pci or debug_exit)",
-			    excerpt(ex, key, EXCERPT_MAX));
+			    cfg_excerpt(ex, key, EXCERPT_MAX));
 	if (first > 0)
 		return cfg_fail(ps->err, ps->line,
 			    "key '%s' given twice in partition '%s' (first on line %u)",
-			    excerpt(ex, key, EXCERPT_MAX), ps->cur->name, (unsigned)first);
+			    cfg_excerpt(ex, key, EXCERPT_MAX), ps->cur->name, (unsigned)first);
 
 	struct span v = trim(l.p + eq + 1, l.p + l.n);
 	if (v.n && v.p[0] == '"') {
 		if (v.n < 2 || v.p[v.n - 1] != '"')
 			return cfg_fail(ps->err, ps->line,
 				    "value of '%s' opens a '\"' quote but does not end with one",
-				    excerpt(ex, key, EXCERPT_MAX));
+				    cfg_excerpt(ex, key, EXCERPT_MAX));
 		v.p++;
 		v.n -= 2;
 		for (size_t i = 0; i < v.n; i++)
 			if (v.p[i] == '"')
 				return cfg_fail(ps->err, ps->line,
 					    "value of '%s' has a '\"' inside its quotes",
-					    excerpt(ex, key, EXCERPT_MAX));
+					    cfg_excerpt(ex, key, EXCERPT_MAX));
 	}
 	if (v.n == 0)
 		return cfg_fail(ps->err, ps->line, "key '%s' has an empty value",
-			    excerpt(ex, key, EXCERPT_MAX));
+			    cfg_excerpt(ex, key, EXCERPT_MAX));
 	return parse_value(ps, key, v);
 }
 
@@ -733,9 +636,9 @@ static int parse_section(struct parser *ps, struct span l)
 	ps->in_host = 0;
 	if (l.p[l.n - 1] != ']' || l.n < 2)
 		return cfg_fail(ps->err, ps->line, "expected '[partition NAME]', found '%s'",
-			    excerpt(ex2, l, 60));
+			    cfg_excerpt(ex2, l, 60));
 	struct span in = trim(l.p + 1, l.p + l.n - 1);
-	if (span_is(in, "mica")) {
+	if (cfg_span_is(in, "mica")) {
 		if (out->host.line)
 			return cfg_fail(ps->err, ps->line, "section [mica] given twice (first on "
 				    "line %u)", out->host.line);
@@ -746,20 +649,20 @@ static int parse_section(struct parser *ps, struct span l)
 	size_t w = 0;
 	while (w < in.n && !is_space(in.p[w]))
 		w++;
-	if (!span_is((struct span){ in.p, w }, "partition"))
+	if (!cfg_span_is((struct span){ in.p, w }, "partition"))
 		return cfg_fail(ps->err, ps->line, "unknown section '%s' (expected [partition NAME] or [mica])",
-			    excerpt(ex2, l, 60));
+			    cfg_excerpt(ex2, l, 60));
 	struct span name = trim(in.p + w, in.p + in.n);
 	if (name.n == 0)
 		return cfg_fail(ps->err, ps->line,
 			    "section '%s' has no name (expected [partition NAME])",
-			    excerpt(ex2, l, 60));
+			    cfg_excerpt(ex2, l, 60));
 	rc = check_name(ps, "partition", name);
 	if (rc)
 		return rc;
 
 	for (unsigned k = 0; k < out->nparts; k++)
-		if (span_is(name, out->part[k].name))
+		if (cfg_span_is(name, out->part[k].name))
 			return cfg_fail(ps->err, ps->line,
 				    "partition name '%s' is used twice (first on line %u)",
 				    out->part[k].name, out->part[k].line);
@@ -769,7 +672,7 @@ static int parse_section(struct parser *ps, struct span l)
 
 	struct cfg_partition *c = &out->part[out->nparts++];
 	memset(c, 0, sizeof(*c));
-	span_copy(c->name, name);
+	cfg_span_copy(c->name, name);
 	c->on_crash = CFG_CRASH_STOP;
 	c->debug_exit = CFG_DEBUG_EXIT_DEFAULT;
 	c->log_size = CFG_LOG_DEFAULT;
@@ -811,62 +714,6 @@ static int parse_line(struct parser *ps, const char *p, const char *e)
 	if (l.p[0] == '[')
 		return parse_section(ps, l);
 	return parse_assignment(ps, l);
-}
-
-/* The service partition and the partitions it serves, once the whole text is read. */
-static int check_devices(const struct cfg *c, struct cfg_error *err)
-{
-	const struct cfg_partition *svc = NULL;
-
-	for (unsigned i = 0; i < c->nparts; i++) {
-		const struct cfg_partition *p = &c->part[i];
-		if (!p->service)
-			continue;
-		if (svc)
-			return cfg_fail(err, p->service_line,
-				    "partition '%s' is a second service partition ('%s' is one, line "
-				    "%u); there can be only one", p->name, svc->name,
-				    svc->service_line);
-		if (cfg_has_virtio(p))
-			return cfg_fail(err, p->line,
-				    "the service partition '%s' cannot have virtio devices itself "
-				    "(console = virtio, disk or net)", p->name);
-		if (p->initrd[0] || p->cmdline[0])
-			return cfg_fail(err, p->initrd[0] ? p->initrd_line : p->cmdline_line,
-				    "the service partition '%s' runs Mica's service program "
-				    "(an ELF image): initrd and cmdline do not apply", p->name);
-		if (p->start_stopped)
-			return cfg_fail(err, p->start_line,
-				    "the service partition '%s' cannot wait with 'start = no': it "
-				    "runs the management console that starts the others", p->name);
-		svc = p;
-	}
-	for (unsigned i = 0; i < c->nparts; i++) {
-		const struct cfg_partition *p = &c->part[i];
-		if (p->disk_nvme[0] && svc && !svc->npci)
-			return cfg_fail(err, p->disk_line,
-				    "partition '%s' has disk = nvme:%s, but the service partition "
-				    "'%s' has no NVMe controller to serve it from (give it the "
-				    "controller: pci = BB:DD.F in its section; docs/storage.md)",
-				    p->name, p->disk_nvme, svc->name);
-	}
-	for (unsigned i = 0; i < c->nparts; i++) {
-		const struct cfg_partition *p = &c->part[i];
-		if (!svc && p->start_stopped)
-			return cfg_fail(err, p->start_line,
-				    "partition '%s' has 'start = no', but only the management "
-				    "console can start it, and it needs a partition with "
-				    "'service = yes' (docs/management.md)", p->name);
-		if (!svc && cfg_has_virtio(p)) {
-			unsigned line = p->virtio_console ? p->console_line :
-					(p->disk[0] || p->disk_nvme[0]) ? p->disk_line : p->net_line;
-			return cfg_fail(err, line,
-				    "partition '%s' has a virtio device, but no partition is marked "
-				    "'service = yes' to serve it (add the service partition, see "
-				    "docs/config.md)", p->name);
-		}
-	}
-	return 0;
 }
 
 int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error *err)
@@ -917,5 +764,5 @@ int cfg_parse(const char *text, uint64_t len, struct cfg *out, struct cfg_error 
 		return rc;
 	if (out->nparts == 0)
 		return cfg_fail(err, 0, "no [partition NAME] section: nothing to run");
-	return check_devices(out, err);
+	return cfg_check_devices(out, err);
 }

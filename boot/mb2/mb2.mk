@@ -11,7 +11,7 @@ MB2_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 -z noexecstack \
 	--no-warn-rwx-segments --build-id=none -T boot/mb2/mb2.ld
 
 MB2_SRCS := $(addprefix boot/mb2/,main.c mbi.c mbi1.c memmap.c rsdp.c console.c) boot/say.c boot/elf_core.c \
-	kernel/config.c kernel/config_machine.c kernel/host/pci.c $(LIB_SRCS)
+	kernel/config.c kernel/config_devices.c kernel/config_machine.c kernel/host/pci.c $(LIB_SRCS)
 MB2_OBJS := $(patsubst %,$(BUILD)/mb2/%.o,$(MB2_SRCS)) $(BUILD)/mb2/boot/mb2/entry.S.o
 
 # The pure parts are unit-tested on the host (tests/unit/test_mb2*.c).
