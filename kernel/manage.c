@@ -11,7 +11,9 @@
 #include "kernel/console.h"
 #include "kernel/log.h"
 #include "kernel/manage.h"
+#include "kernel/mem.h"
 #include "kernel/partition.h"
+#include "kernel/percpu.h"
 #include "kernel/snapshot.h"
 #include "kernel/vcpu.h"
 #include "kernel/virtio/service.h"
@@ -26,6 +28,7 @@ static uint32_t state_of(const struct partition *p)
 	case PART_RUNNING: return MICA_MGMT_RUNNING;
 	case PART_STOPPED: return MICA_MGMT_STOPPED;
 	case PART_PAUSED: return MICA_MGMT_PAUSED;
+	case PART_DESTROYED: return MICA_MGMT_DESTROYED;
 	default: return MICA_MGMT_CHANGING;
 	}
 }
@@ -75,12 +78,35 @@ static int64_t part_info(struct vcpu *v, uint64_t index, uint64_t gpa, uint64_t 
 
 static int64_t ctl(struct vcpu *v, uint64_t index, uint64_t op)
 {
-	if (index >= npartitions || op < MICA_MGMT_OP_STOP || op > MICA_MGMT_OP_RESUME)
+	if (index >= npartitions || op < MICA_MGMT_OP_STOP || op > MICA_MGMT_OP_DESTROY)
 		return MICA_EINVAL;
 	struct partition *p = &partitions[index];
 	if (p == v->part)
 		return MICA_EPERM; /* the manager runs the console: it cannot act on itself */
+	if (op == MICA_MGMT_OP_DESTROY)
+		return partition_destroy(p);
 	return partition_manage(p, (unsigned)op);
+}
+
+static int64_t pool_info(struct vcpu *v, uint64_t gpa, uint64_t size)
+{
+	struct mica_mgmt_pool m;
+
+	if (size < sizeof(m))
+		return MICA_EINVAL;
+	void *dst = partition_guest_ptr(v->part, gpa, sizeof(m));
+	if (!dst)
+		return MICA_EFAULT;
+	memset(&m, 0, sizeof(m));
+	m.free_bytes = mem_free_bytes();
+	for (unsigned c = 0; c < ncpus && c < 64; c++)
+		m.cpus |= 1ULL << c;
+	m.free_cpus = m.cpus;
+	for (unsigned i = 0; i < npartitions; i++)
+		if (__atomic_load_n(&partitions[i].state, __ATOMIC_ACQUIRE) != PART_DESTROYED)
+			m.free_cpus &= ~partitions[i].cfg->cpus;
+	memcpy(dst, &m, sizeof(m));
+	return sizeof(m);
 }
 
 static int64_t log_read(struct vcpu *v, uint64_t index, uint64_t gpa, uint64_t len,
@@ -175,7 +201,7 @@ int manage_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret)
 	const uint64_t *r = v->regs.gpr;
 	uint64_t a0 = r[REG_RDI], a1 = r[REG_RSI], a2 = r[REG_RDX], a3 = r[REG_R10];
 
-	if (nr < MICA_HC_MGMT_HELLO || nr > MICA_HC_MGMT_SNAPS)
+	if (nr < MICA_HC_MGMT_HELLO || nr > MICA_HC_MGMT_POOL)
 		return 0;
 	if (!service_part || v->part != service_part) {
 		*ret = MICA_EPERM;
@@ -192,6 +218,7 @@ int manage_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret)
 	case MICA_HC_MGMT_RESTORE:
 	case MICA_HC_MGMT_DROP: *ret = snap_call(v, nr, a0, a1, a2); break;
 	case MICA_HC_MGMT_SNAPS: *ret = snap_info(v, a0, a1, a2); break;
+	case MICA_HC_MGMT_POOL: *ret = pool_info(v, a0, a1); break;
 	default: console_manage_leave(); *ret = 0; break;
 	}
 	return 1;

@@ -31,6 +31,7 @@ enum part_state {
 	PART_ASK_PAUSE,
 	PART_ASK_HOLD,    /* a snapshot or restore wants every vCPU parked ... */
 	PART_HELD,        /* ... and has them: it changes the partition, then lets it go */
+	PART_DESTROYED,   /* gone until Mica restarts: its RAM back in the pool (destroy.c) */
 };
 
 struct partition {
@@ -168,6 +169,11 @@ int partition_load(struct partition *p, char *err, size_t errlen);
  * the caller's partition: 0 when done or under way, MICA_MGMT_ESTATE when p's state does
  * not allow it, MICA_EINVAL when its image cannot be loaded again. kernel/lifecycle.c. */
 int partition_manage(struct partition *p, unsigned op);
+
+/* kernel/destroy.c: a stopped partition is gone until Mica restarts; its RAM goes back to
+ * the free pool. 0 (Mica's log says what was freed), MICA_MGMT_ESTATE (not stopped), or
+ * MICA_MGMT_EDEVICE (passed-through devices, or the service partition). */
+int partition_destroy(struct partition *p);
 
 /* For snapshots (kernel/snapshot.c): brings p to a standstill, every vCPU parked and
  * the caller owning it, a bounded while. Returns the state to give back to

@@ -120,6 +120,13 @@ int ram_window_open(struct partition *p, uint64_t gpa)
 	return rc;
 }
 
+void ram_window_close(struct partition *p)
+{
+	uint64_t f = spin_lock(&p->ram_lock);
+	__atomic_store_n(&p->ram_window, 0, __ATOMIC_RELEASE);
+	spin_unlock(&p->ram_lock, f);
+}
+
 /* Zeroes and maps piece k unless it is ready; waits while another CPU does. */
 static int make_ready(struct partition *p, uint64_t k)
 {

@@ -34,6 +34,9 @@ int ram_touch(struct partition *p, uint64_t gpa, uint64_t len);
 /* The service maps its window onto p's RAM at its gpa (MICA_HC_SVC_MAP): the pieces ready
  * now at once, the others as they become ready. 0, or the backend's error. */
 int ram_window_open(struct partition *p, uint64_t gpa);
+/* The service's window onto p is gone (p destroyed): no piece is mapped into it any more.
+ * The caller unmaps what was. */
+void ram_window_close(struct partition *p);
 
 /* A stage-2 fault at gpa: 1 if gpa is RAM (the service's: its window onto a partition's
  * RAM) that is now mapped (the vCPU retries the access), 0 if it is not, MICA_EFAULT when

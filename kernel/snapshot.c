@@ -487,6 +487,23 @@ int snapshot_drop(struct partition *p, const char *tag)
 	return 0;
 }
 
+unsigned snapshot_drop_all(struct partition *p)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < MICA_SNAP_MAX; i++) {
+		char tag[MICA_SNAP_TAG_MAX];
+		uint64_t f = spin_lock(&snap_lock);
+		int mine = snaps[i].used == 1 && snaps[i].part == p;
+		if (mine)
+			memcpy(tag, snaps[i].tag, sizeof(tag));
+		spin_unlock(&snap_lock, f);
+		if (mine && snapshot_drop(p, tag) == 0)
+			n++;
+	}
+	return n;
+}
+
 int snapshot_info(unsigned i, struct mica_mgmt_snap *out)
 {
 	const struct snapshot *order[MICA_SNAP_MAX];

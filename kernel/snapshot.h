@@ -21,6 +21,8 @@ struct vcpu;
 int snapshot_take(struct partition *p, const char *tag);
 int snapshot_restore(struct partition *p, const char *tag);
 int snapshot_drop(struct partition *p, const char *tag);
+/* Drops every snapshot of p (a destroy): how many. */
+unsigned snapshot_drop_all(struct partition *p);
 /* Slot i of the snapshots kept, oldest first: 0 and *out, or MICA_EINVAL past the last. */
 int snapshot_info(unsigned i, struct mica_mgmt_snap *out);
 

@@ -21,6 +21,7 @@ static const char *const exit_names[MICA_MGMT_EXITS] = {
 static const char *const state_names[] = {
 	[MICA_MGMT_RUNNING] = "running", [MICA_MGMT_STOPPED] = "stopped",
 	[MICA_MGMT_PAUSED] = "paused", [MICA_MGMT_CHANGING] = "changing",
+	[MICA_MGMT_DESTROYED] = "destroyed",
 };
 
 typedef unsigned long long ull;
@@ -175,7 +176,7 @@ static void cmd_list(struct mgmt *m)
 	struct mica_mgmt_part parts[MGMT_PARTS_MAX];
 	unsigned n = all_parts(m, parts);
 
-	say_line(m, "%2s %-16s %-8s %-8s %6s %8s %8s %8s  %s", "#", "NAME", "STATE", "CPUS",
+	say_line(m, "%2s %-16s %-9s %-8s %6s %8s %8s %8s  %s", "#", "NAME", "STATE", "CPUS",
 		 "MEMORY", "UPTIME", "RESTARTS", "EXITS/S", "DEVICES");
 	for (unsigned i = 0; i < n; i++) {
 		const struct mica_mgmt_part *p = &parts[i];
@@ -183,16 +184,25 @@ static void cmd_list(struct mgmt *m)
 		uint64_t total = total_exits(p);
 		fmt_cpus(p->cpus, cpus, sizeof(cpus));
 		fmt_size(p->ram_bytes, mem, sizeof(mem));
-		if (p->state == MICA_MGMT_STOPPED) {
+		if (p->state == MICA_MGMT_STOPPED || p->state == MICA_MGMT_DESTROYED) {
 			snprintf(up, sizeof(up), "-");
 			snprintf(rs, sizeof(rs), "-");
 		} else {
 			fmt_uptime(p->uptime_ms, up, sizeof(up));
 			snprintf(rs, sizeof(rs), "%llu", (ull)rate(m, p, total));
 		}
+		if (p->state == MICA_MGMT_DESTROYED)
+			snprintf(mem, sizeof(mem), "-");
 		fmt_devices(p->flags, devs, sizeof(devs));
-		say_line(m, "%2u %-16s %-8s %-8s %6s %8s %8u %8s  %s", i + 1, p->name,
+		say_line(m, "%2u %-16s %-9s %-8s %6s %8s %8u %8s  %s", i + 1, p->name,
 			 state_name(p->state), cpus, mem, up, p->restarts, rs, devs);
+	}
+	struct mica_mgmt_pool pool;
+	if (m->ops.pool && m->ops.pool(m->ops.ctx, &pool) > 0) {
+		char cpus[40];
+		fmt_cpus(pool.free_cpus, cpus, sizeof(cpus));
+		say_line(m, "free: CPUs %s, memory %lluM (no partition's: never given, or destroyed)",
+			 pool.free_cpus ? cpus : "none", (ull)(pool.free_bytes >> 20));
 	}
 }
 
@@ -232,6 +242,7 @@ static const struct {
 	{ "restart", MICA_MGMT_OP_RESTART, "restart" },
 	{ "pause", MICA_MGMT_OP_PAUSE, "pause" },
 	{ "resume", MICA_MGMT_OP_RESUME, "resume" },
+	{ "destroy", MICA_MGMT_OP_DESTROY, "destroy" },
 };
 
 /* Why op cannot be done in state s, and what would do. */
@@ -239,7 +250,13 @@ static const char *state_advice(unsigned op, uint32_t s)
 {
 	if (s == MICA_MGMT_CHANGING)
 		return "it is changing state now; try again in a moment";
+	if (s == MICA_MGMT_DESTROYED)
+		return op == MICA_MGMT_OP_DESTROY ? "it is destroyed already"
+			: "it was destroyed (it is gone until Mica restarts)";
 	switch (op) {
+	case MICA_MGMT_OP_DESTROY:
+		return s == MICA_MGMT_PAUSED ? "it is paused (stop it first)"
+					     : "it is running (stop it first)";
 	case MICA_MGMT_OP_STOP: return "it is stopped already";
 	case MICA_MGMT_OP_START:
 		return s == MICA_MGMT_PAUSED ? "it is paused (resume it)"
@@ -267,6 +284,10 @@ static void cmd_op(struct mgmt *m, unsigned k, const char *name)
 		say_line(m, "cannot %s '%s': %s", ops[k].verb, p.name, state_advice(ops[k].op, s));
 	} else if (rc == MICA_EPERM) {
 		say_line(m, "cannot %s '%s': it runs this console (the service partition)",
+			 ops[k].verb, p.name);
+	} else if (rc == MICA_MGMT_EDEVICE) {
+		say_line(m, "cannot %s '%s': it has passed-through PCI devices (Mica cannot take "
+			 "their DMA mappings back yet); stop it and leave it stopped",
 			 ops[k].verb, p.name);
 	} else {
 		say_line(m, "cannot %s '%s': Mica answered %ld (see its log line above)",
@@ -505,6 +526,8 @@ static void cmd_help(struct mgmt *m)
 	say_line(m, "  snapshots        the snapshots kept");
 	say_line(m, "  restore NAME TAG back to that snapshot (running, or paused if it was)");
 	say_line(m, "  drop NAME TAG    forget that snapshot, its RAM back to the pool");
+	say_line(m, "  destroy NAME     a stopped partition is gone until Mica restarts: its "
+		    "RAM back to the pool");
 	say_line(m, "  help             this");
 	say_line(m, "  exit             keys go back to the partition (or Ctrl-] then 1-9)");
 }

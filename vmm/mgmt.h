@@ -29,6 +29,8 @@ struct mgmt_ops {
 	long (*snap)(void *ctx, unsigned call, unsigned index, const char *tag, size_t len);
 	/* MICA_HC_MGMT_SNAPS: bytes written, or < 0 past the last snapshot. */
 	long (*snaps)(void *ctx, unsigned slot, struct mica_mgmt_snap *out);
+	/* MICA_HC_MGMT_POOL: bytes written, or < 0. */
+	long (*pool)(void *ctx, struct mica_mgmt_pool *out);
 	void *ctx;
 };
 

@@ -24,6 +24,7 @@ static const struct {
 	{ "start hello", 300, "hello" },
 	{ "stats counter", 0, NULL },
 	{ "log counter", 0, NULL },
+	{ "destroy hello", 0, NULL }, /* stopped by now (above); its 16 MiB back to the pool */
 	/* snapshots (docs/snapshots.md): snapmem checks its RAM and XMM5 every tick */
 	{ "snapshot snapmem s1", 1200, NULL },
 	{ "snapshots", 0, NULL },

@@ -372,7 +372,7 @@ static void reset(struct svc_dev *d, const struct mica_ioreq *r)
 		struct net_port *ports = net_ports_of(d);
 		sw_flush_port(&switches[d->be.net.sw].sw, d->be.net.port);
 		net_port_reset(&net_pool, &ports[d->be.net.port]);
-		if (r->arg[0] != MICA_IOREQ_RESET_RESTORED) /* said by restored() already */
+		if (r->arg[0] != MICA_IOREQ_RESET_RESTORED) /* said by forget_devices() already */
 			say_net_stats(d);
 		/* senders held back for it: it is down, their frames for it go nowhere */
 		serve_released(d->be.net.sw, net_release(ports, switches[d->be.net.sw].nports,
@@ -401,9 +401,19 @@ static long mg_part(void *ctx, unsigned index, struct mica_mgmt_part *out)
 	return hcall(MICA_HC_MGMT_PART, index, (long)(uintptr_t)out, sizeof(*out));
 }
 
+static void forget_devices(unsigned partition);
+
 static long mg_ctl(void *ctx, unsigned index, unsigned op)
 {
-	return hcall(MICA_HC_MGMT_CTL, index, op, 0);
+	long rc = hcall(MICA_HC_MGMT_CTL, index, op, 0);
+	if (!rc && op == MICA_MGMT_OP_DESTROY)
+		forget_devices(index); /* its RAM is no longer ours to reach */
+	return rc;
+}
+
+static long mg_pool(void *ctx, struct mica_mgmt_pool *out)
+{
+	return hcall(MICA_HC_MGMT_POOL, (long)(uintptr_t)out, sizeof(*out), 0);
 }
 
 static void mg_write(void *ctx, const char *s, size_t n)
@@ -430,8 +440,9 @@ static long mg_log(void *ctx, unsigned index, char *buf, size_t len, uint64_t fr
  * here is of the RAM it had before. Forget it now, before any request already waiting on
  * the ring (another partition's packet through the switch) could put a buffer of the old
  * queues into the restored ring; Mica's RESET (MICA_IOREQ_RESET_RESTORED) and the set-up
- * requests after it bring the devices back. */
-static void restored(unsigned partition)
+ * requests after it bring the devices back. The same when it was destroyed: its window is
+ * gone, and its devices never come back (their switch ports drop what comes for them). */
+static void forget_devices(unsigned partition)
 {
 	struct mica_ioreq r;
 
@@ -447,7 +458,7 @@ static long mg_snap(void *ctx, unsigned call, unsigned index, const char *tag, s
 {
 	long rc = hcall(call, index, (long)(uintptr_t)tag, (long)len);
 	if (!rc && call == MICA_HC_MGMT_RESTORE)
-		restored(index);
+		forget_devices(index);
 	return rc;
 }
 
@@ -465,6 +476,7 @@ void serve_manage_keys(const uint8_t *keys, size_t n)
 		const struct mgmt_ops ops = {
 			.part = mg_part, .ctl = mg_ctl, .write = mg_write, .leave = mg_leave,
 			.log = mg_log, .attach = mg_attach, .snap = mg_snap, .snaps = mg_snaps,
+			.pool = mg_pool,
 		};
 		mgmt_init(&console, &ops);
 		ready = 1;

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <mica/hypercall.h>
 
-#define MICA_MGMT_VERSION 2 /* 2: snapshots (calls 39-42) */
+#define MICA_MGMT_VERSION 3 /* 2: snapshots (calls 39-42); 3: destroy, the free pool (43) */
 
 enum mica_mgmt_hypercall {
 	/* () -> MICA_MGMT_VERSION. Any other caller than the manager: MICA_EPERM (for every
@@ -22,7 +22,8 @@ enum mica_mgmt_hypercall {
 	 * paused or stopped) or under way (stop, restart, pause of a running partition: its
 	 * own vCPU carries it out at once and Mica's log says when it is done).
 	 * MICA_MGMT_ESTATE: its state does not allow op (e.g. start while running, or a
-	 * change still under way); MICA_EPERM: the manager itself; MICA_EINVAL: bad index
+	 * change still under way); MICA_MGMT_EDEVICE: destroy of a partition with
+	 * passed-through devices; MICA_EPERM: the manager itself; MICA_EINVAL: bad index
 	 * or op. */
 	MICA_HC_MGMT_CTL = 34,
 	/* (gpa buf, len) -> len: bytes for the person at the console, written to it as they
@@ -63,6 +64,8 @@ enum mica_mgmt_hypercall {
 	/* (slot, gpa struct mica_mgmt_snap *, size) -> bytes written; MICA_EINVAL past the
 	 * last. Slots are 0 .. n-1, oldest first. */
 	MICA_HC_MGMT_SNAPS = 42,
+	/* (gpa struct mica_mgmt_pool *, size) -> bytes written: what no partition holds. */
+	MICA_HC_MGMT_POOL = 43,
 };
 
 /* Keys typed at the console while it is in management (Ctrl-] then m) come to the
@@ -86,6 +89,8 @@ enum mica_mgmt_op {
 	MICA_MGMT_OP_RESTART = 3, /* as a reboot (running, paused or stopped) */
 	MICA_MGMT_OP_PAUSE = 4,   /* its vCPUs held where they are; devices and RAM kept */
 	MICA_MGMT_OP_RESUME = 5,  /* a paused partition goes on where it was */
+	MICA_MGMT_OP_DESTROY = 6, /* a stopped one is gone until Mica restarts: its snapshots
+				   * dropped, its RAM back in the pool, its CPUs idle */
 };
 
 enum mica_mgmt_state {
@@ -93,6 +98,7 @@ enum mica_mgmt_state {
 	MICA_MGMT_STOPPED = 1,
 	MICA_MGMT_PAUSED = 2,
 	MICA_MGMT_CHANGING = 3,   /* stopping, restarting or pausing now */
+	MICA_MGMT_DESTROYED = 4,  /* gone until Mica restarts (its log stays readable) */
 };
 
 /* struct mica_mgmt_part.flags */
@@ -130,6 +136,14 @@ struct mica_mgmt_part {
 	uint64_t log_size;        /* of it, the ring keeps the last log_size bytes (0: none) */
 	char name[MICA_NAME_MAX]; /* NUL-terminated */
 	char image[MICA_NAME_MAX]; /* the config's image =, NUL-terminated (cut if longer) */
+};
+
+/* What MICA_HC_MGMT_POOL writes: the free pool. */
+struct mica_mgmt_pool {
+	uint64_t free_bytes;      /* RAM no partition or snapshot holds */
+	uint64_t free_cpus;       /* bit n: CPU n runs no partition (none given, or destroyed) */
+	uint64_t cpus;            /* bit n: CPU n is there */
+	uint64_t reserved;
 };
 
 /* What MICA_HC_MGMT_SNAPS writes about one snapshot. */

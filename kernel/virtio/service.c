@@ -101,6 +101,19 @@ void service_reset(void)
 			 broken == 1 ? "s" : "");
 }
 
+int service_window_close(struct partition *p)
+{
+	if (!service_part || p == service_part || p->id >= CFG_MAX_PARTS)
+		return 0;
+	uint64_t f = spin_lock(&svc.lock);
+	ram_window_close(p);
+	int rc = partition_unmap(service_part, MICA_SVC_RAM_WINDOW(p->id), p->ram_size);
+	if (!rc)
+		svc.ram_mapped[p->id] = 0;
+	spin_unlock(&svc.lock, f);
+	return rc;
+}
+
 /* --- the calls -------------------------------------------------------------------------- */
 
 static int64_t svc_setup(struct vcpu *v, uint64_t gpa, uint64_t bytes, uint64_t vector)
@@ -195,8 +208,9 @@ static int64_t svc_map(struct vcpu *v, uint64_t kind, uint64_t index)
 		if (index >= npartitions)
 			return MICA_EINVAL;
 		struct partition *p = &partitions[index];
-		if (!p->pci || p == v->part)
-			return MICA_EPERM; /* not a partition this service serves */
+		if (!p->pci || p == v->part ||
+		    __atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == PART_DESTROYED)
+			return MICA_EPERM; /* not a partition this service serves (any more) */
 		if (p->ram_size > MICA_SVC_WINDOW_MAX)
 			return MICA_EINVAL;
 		if (p->ram_lazy) {

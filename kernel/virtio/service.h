@@ -32,4 +32,10 @@ int service_consumed(uint32_t id);
 /* The service partition (re)loads or stops: its ring and its devices are gone. */
 void service_reset(void);
 
+/* Takes the service's window onto p's RAM out of its stage-2 (p is destroyed) and keeps it
+ * from being mapped again. The service's vCPUs flush their TLBs before they next run; the
+ * caller is the service's own vCPU (the manager's hypercall), so the memory may change
+ * owner once the call returns. 0, or the unmap's error. */
+int service_window_close(struct partition *p);
+
 #endif

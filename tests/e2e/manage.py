@@ -9,7 +9,7 @@ anchored at the start."""
 import os
 import re
 
-from harness import BUILD, Allow, Forbid, Script, Type, Wait
+from harness import Failure, BUILD, Allow, Forbid, Script, Type, Wait
 from scenarios import BANNER, Scenario, lit, started
 from virtio import SERVICE_PART, VMM
 
@@ -68,6 +68,32 @@ class WaitRaw(Wait):
         return bool(self.raw.search(self.console.raw_lines[-1]))
 
 
+class PoolLine(Wait):
+    """The list's last line, the free pool: CPUs (their list, or "none") and memory,
+    kept in ctx["free_mib"]; with grew=N, the memory must be N MiB more than the last
+    PoolLine saw (a destroy gave back exactly its RAM)."""
+
+    def __init__(self, cpus, grew=None):
+        super().__init__(r"^free: CPUs " + re.escape(cpus) + r", memory (\d+)M "
+                         r"\(no partition's: never given, or destroyed\)$",
+                         what=f"the free pool: CPUs {cpus}" +
+                         (f", {grew} MiB more memory than before" if grew else ""))
+        self.grew = grew
+
+    def feed(self, line, ctx):
+        if not super().feed(line, ctx):
+            return False
+        m = ctx["match"]
+        mib = int(m.group(1))
+        if self.grew is not None:
+            before = ctx.get("free_mib")
+            if before is None or mib != before + self.grew:
+                raise Failure(f"free memory {mib} MiB after the destroy, expected "
+                              f"{before} + {self.grew} MiB")
+        ctx["free_mib"] = mib
+        return True
+
+
 LETTERS = "".join(chr(ord("a") + i % 26) for i in range(200))
 TUI_UNATTACHED = said("tui", r"\.\[H\.\[2Jtui: frame \d+ abc")  # split, ESC as '.'
 HELD = [COUNT, said("tui", ""), said("svc", "")]
@@ -105,6 +131,19 @@ def script():
             *cmd("start 2", log("partition 'hello' starting from the management console"),
                  said("hello", lit("PASS: hello")),
                  log("partition 'hello' stopped: powered off (code 0)")),
+            # destroy: only a stopped partition, never the service; its RAM goes back to
+            # the free pool, exactly, and it cannot start again
+            Type("list\r"), PoolLine("none"),
+            *cmd("destroy counter", r"^cannot destroy 'counter': it is running \(stop it "
+                                    r"first\)$"),
+            *cmd("destroy svc", r"^cannot destroy 'svc': it runs this console \(the service "
+                                r"partition\)$"),
+            *cmd("destroy hello", log_re(r"partition 'hello' destroyed: 16 MiB of RAM back to "
+                                         r"the free pool \(\d+ MiB free now\); its CPUs idle")),
+            Type("list\r"), Wait(r"^ 2 hello +destroyed +1 +- +- +0 +- +-$"), PoolLine("1", 16),
+            *cmd("start hello", r"^cannot start 'hello': it was destroyed \(it is gone until "
+                                r"Mica restarts\)$"),
+            *cmd("destroy 2", r"^cannot destroy 'hello': it is destroyed already$"),
             # pause holds the counter where it is; resume lets it go on
             *cmd("pause counter", log("partition 'counter' paused from the management "
                                       "console: its vCPUs wait where they were (resume "
@@ -216,6 +255,8 @@ def scripted():
             Wait(r"^'counter': running, up \S+, 1 restarts, 1 vCPUs, image counter\.elf$"),
             Wait(r"^--- 'counter': the last \d+ bytes of its console output", r"^count \d+$",
                  r"^--- end of 'counter' ---$"),
+            Wait(log_re(r"partition 'hello' destroyed: 16 MiB of RAM back to the free pool "
+                        r"\(\d+ MiB free now\); its CPUs idle")),
             # snapshots: snapmem goes back to the tick it was at, RAM and XMM5 with it
             snapshots.Ticks(log_re(r"partition 'snapmem': snapshot 's1' taken \(\d+ MiB of its "
                                    r"RAM in use, paused \d+ us: [^)]*\)"), key="s1"),
@@ -245,15 +286,15 @@ MANAGE_SCENARIOS = [
     Scenario(
         "manage-console",
         "the management console through the serial port: Ctrl-] m, help, list; a start = "
-        "no partition started (twice), the counter paused, resumed, stopped, started and "
-        "restarted, its stats; every refusal answers with one line; line editing; exit",
+        "no partition started (twice), then destroyed (its RAM back in the free pool); the "
+        "counter paused, resumed, stopped, started and restarted, its stats; every refusal answers with one line; line editing; exit",
         CONFIG, [VMM, "hello.elf", "counter.elf", "tui.elf"], script(), timeout=180,
         vendors=("svm",)),  # Bochs' console takes no input
     Scenario(
         "manage-script",
         "the same calls without a keyboard, for Bochs: the service's management test build "
         "types a script into its own console (list, pause, resume, stop, start, restart, "
-        "start a start = no partition, stats); the counter is held while paused and "
+        "start a start = no partition, stats, destroy it); the counter is held while paused and "
         "stopped, and goes on after",
         CONFIG.replace("image = vmm.elf", "image = vmm-mgmttest.elf").split("[partition tui]")[0]
         + "[partition snapmem]\ncpus = 3\nmemory = 16M\nimage = snapmem.elf\n",

@@ -113,6 +113,15 @@ static long f_log(void *ctx, unsigned i, char *buf, size_t len, uint64_t from)
 	return (long)n;
 }
 
+/* The free pool as MICA_HC_MGMT_POOL tells it. */
+static struct mica_mgmt_pool pool;
+
+static long f_pool(void *ctx, struct mica_mgmt_pool *o)
+{
+	*o = pool;
+	return sizeof(*o);
+}
+
 static void part(unsigned i, const char *name, uint32_t state, uint64_t cpus, uint64_t mib,
 		 uint32_t flags)
 {
@@ -140,8 +149,11 @@ static void setup(void)
 {
 	const struct mgmt_ops ops = {
 		.part = f_part, .ctl = f_ctl, .write = f_write, .leave = f_leave, .log = f_log,
-		.attach = f_attach, .snap = f_snap, .snaps = f_snaps,
+		.attach = f_attach, .snap = f_snap, .snaps = f_snaps, .pool = f_pool,
 	};
+	memset(&pool, 0, sizeof(pool));
+	pool.cpus = 0xf;
+	pool.free_bytes = 600ull << 20;
 	nsnaps = snap_calls = 0;
 	snap_rc = 0;
 	part(0, "svc", MICA_MGMT_RUNNING, 1, 16, MICA_MGMT_F_SERVICE);
@@ -179,14 +191,15 @@ Test(mgmt, greeting_and_prompt)
 Test(mgmt, list)
 {
 	type("list\r");
-	expect_out("list\n # NAME             STATE    CPUS     MEMORY   UPTIME RESTARTS  "
+	expect_out("list\n # NAME             STATE     CPUS     MEMORY   UPTIME RESTARTS  "
 		   "EXITS/S  DEVICES\n");
-	expect_out("\n 1 svc              running  0           16M    1m05s        0        0  "
+	expect_out("\n 1 svc              running   0           16M    1m05s        0        0  "
 		   "service\n");
 	/* 19500 exits in 65 s: 300 a second */
-	expect_out("\n 2 web              running  1,2          1G    1m05s        2      300  "
+	expect_out("\n 2 web              running   1,2          1G    1m05s        2      300  "
 		   "disk,net\n");
-	expect_out("\n 3 tiny             stopped  3           16M        -        0        -  -\n");
+	expect_out("\n 3 tiny             stopped   3           16M        -        0        -  -\n");
+	expect_out("\nfree: CPUs none, memory 600M (no partition's: never given, or destroyed)\n");
 	cr_expect(out_len > 6 && !strcmp(out + out_len - 6, "mica> "), "a prompt after it");
 	/* a second look gives the rate since the first */
 	parts[1].now_ms += 2000;
@@ -425,4 +438,54 @@ Test(mgmt, snapshot_refusals)
 	mgmt_run(&m, "snapshot web x");
 	expect_out("cannot snapshot 'web' (tag 'x'): its disk is on NVMe, which a snapshot in RAM "
 		   "cannot keep: the disk would not match the RAM restored\n");
+}
+
+Test(mgmt, destroy)
+{
+	mgmt_run(&m, "destroy tiny");
+	cr_expect_eq(ctl_calls, 1);
+	cr_expect_eq(ctl_index, 2);
+	cr_expect_eq(ctl_op, MICA_MGMT_OP_DESTROY);
+	cr_expect_str_eq(out, "", "Mica's log line says it: nothing more");
+
+	/* refusals, by the state Mica reports when it refuses */
+	ctl_rc = MICA_MGMT_ESTATE;
+	clear();
+	mgmt_run(&m, "destroy web");
+	cr_expect_str_eq(out, "cannot destroy 'web': it is running (stop it first)\n");
+	parts[1].state = MICA_MGMT_PAUSED;
+	clear();
+	mgmt_run(&m, "destroy 2");
+	cr_expect_str_eq(out, "cannot destroy 'web': it is paused (stop it first)\n");
+	ctl_rc = MICA_MGMT_EDEVICE;
+	clear();
+	mgmt_run(&m, "destroy web");
+	cr_expect_str_eq(out, "cannot destroy 'web': it has passed-through PCI devices (Mica "
+			      "cannot take their DMA mappings back yet); stop it and leave it "
+			      "stopped\n");
+	ctl_rc = MICA_EPERM;
+	clear();
+	mgmt_run(&m, "destroy svc");
+	cr_expect_str_eq(out, "cannot destroy 'svc': it runs this console (the service "
+			      "partition)\n");
+
+	/* a destroyed partition: in list without memory or uptime, refused by every op */
+	part(2, "tiny", MICA_MGMT_DESTROYED, 8, 16, 0);
+	pool.free_cpus = 8;
+	pool.free_bytes = (600ull + 16) << 20;
+	clear();
+	mgmt_run(&m, "list");
+	expect_out("\n 3 tiny             destroyed 3             -        -        0        -  -\n");
+	expect_out("\nfree: CPUs 3, memory 616M (no partition's: never given, or destroyed)\n");
+	ctl_rc = MICA_MGMT_ESTATE;
+	clear();
+	mgmt_run(&m, "start tiny");
+	cr_expect_str_eq(out, "cannot start 'tiny': it was destroyed (it is gone until Mica "
+			      "restarts)\n");
+	clear();
+	mgmt_run(&m, "destroy tiny");
+	cr_expect_str_eq(out, "cannot destroy 'tiny': it is destroyed already\n");
+	clear();
+	mgmt_run(&m, "destroy");
+	cr_expect_str_eq(out, "usage: destroy NAME\n");
 }

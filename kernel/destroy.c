@@ -1,0 +1,45 @@
+/* `destroy NAME` (docs/management.md): a stopped partition leaves the machine until Mica
+ * restarts, and what it held goes back to the free pool. Its CPUs idle (its vCPUs stay
+ * parked for good); its RAM, once nothing can reach it any more, is free memory that a
+ * snapshot (and, later, a partition started at run time) may take. */
+#include <mica/manage.h>
+#include "kernel/log.h"
+#include "kernel/mem.h"
+#include "kernel/partition.h"
+#include "kernel/percpu.h"
+#include "kernel/snapshot.h"
+#include "kernel/virtio/service.h"
+
+int partition_destroy(struct partition *p)
+{
+	/* A passed-through device's IOMMU domain maps the partition's RAM, and the IOMMU
+	 * contract (kernel/iommu.h) has no unmap yet: its DMA could reach freed memory. */
+	if (p->cfg->npci || p == service_part)
+		return MICA_MGMT_EDEVICE;
+	uint64_t f = spin_lock(&p->lock);
+	if (p->state != PART_STOPPED || __atomic_load_n(&p->parked, __ATOMIC_ACQUIRE) < p->nvcpus) {
+		spin_unlock(&p->lock, f);
+		return MICA_MGMT_ESTATE;
+	}
+	p->state = PART_DESTROYED; /* no start, snapshot, restore or map from now on */
+	spin_unlock(&p->lock, f);
+
+	unsigned snaps = snapshot_drop_all(p);
+	/* The service may no longer reach the RAM: its window goes first. The manager making
+	 * this call is the service's vCPU (the service runs on that one alone), and it flushes
+	 * its TLB before it runs again. */
+	int rc = service_window_close(p);
+	if (rc) {
+		log_info("partition '%s' destroyed, but its RAM stays out of the pool: the "
+			 "service's window onto it could not be closed (error %d)", p->name, rc);
+		return 0;
+	}
+	/* Its own stage-2 keeps mapping the RAM, but none of its vCPUs enters again. */
+	mem_free(p->ram_hpa, p->ram_size);
+	uint64_t freed = p->ram_size;
+	p->ram_size = 0;
+	log_info("partition '%s' destroyed: %lu MiB of RAM back to the free pool (%lu MiB free "
+		 "now)%s; its CPUs idle", p->name, freed >> 20, mem_free_bytes() >> 20,
+		 snaps ? ", its snapshots dropped" : "");
+	return 0;
+}
