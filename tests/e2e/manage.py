@@ -21,6 +21,7 @@ cpus = 1
 memory = 16M
 image = hello.elf
 start = no
+console = virtio
 
 [partition counter]
 cpus = 2
@@ -121,7 +122,7 @@ def script():
             *cmd("list",
                  r"^ # NAME +STATE +CPUS +MEMORY +UPTIME +RESTARTS +EXITS/S +DEVICES$",
                  r"^ 1 svc +running +0 +16M +\S+ +0 +\d+ +service$",
-                 r"^ 2 hello +stopped +1 +16M +- +0 +- +-$",
+                 r"^ 2 hello +stopped +1 +16M +- +0 +- +console$",
                  r"^ 3 counter +running +2 +16M +\S+s +0 +\d+ +-$",
                  r"^ 4 tui +running +3 +16M "),
             # start = no: started by command; once it has powered off, started again
@@ -140,7 +141,8 @@ def script():
                                 r"partition\)$"),
             *cmd("destroy hello", log_re(r"partition 'hello' destroyed: 16 MiB of RAM back to "
                                          r"the free pool \(\d+ MiB free now\); its CPUs idle")),
-            Type("list\r"), Wait(r"^ 2 hello +destroyed +1 +- +- +0 +- +-$"), PoolLine("1", 16),
+            Type("list\r"), Wait(r"^ 2 hello +destroyed +1 +- +- +0 +- +console$"),
+            PoolLine("1", 16),
             *cmd("start hello", r"^cannot start 'hello': it was destroyed \(it is gone until "
                                 r"Mica restarts\)$"),
             *cmd("destroy 2", r"^cannot destroy 'hello': it is destroyed already$"),
@@ -231,7 +233,7 @@ def scripted():
                  r"^mica: partition 'hello' ready on CPU 1: 16 MiB, image hello\.elf; not "
                  r"started"),
             Wait(r"Mica management console: type help"),
-            Wait(r"^ 2 hello +stopped +1 +16M +- +0 +- +-$"),
+            Wait(r"^ 2 hello +stopped +1 +16M +- +0 +- +console$"),
             Wait(log("partition 'counter' paused from the management console: its vCPUs "
                      "wait where they were (resume counter goes on)")),
             Forbid(COUNT),
