@@ -6,16 +6,15 @@
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"
+#include "kernel/passthrough.h"
 #include "kernel/percpu.h"
 #include "kernel/snapshot.h"
 #include "kernel/virtio/service.h"
 
 int partition_destroy(struct partition *p)
 {
-	/* A passed-through device's IOMMU domain maps the partition's RAM, and the IOMMU
-	 * contract (kernel/iommu.h) has no unmap yet: its DMA could reach freed memory. */
-	if (p->cfg->npci || p == service_part)
-		return MICA_MGMT_EDEVICE;
+	if (p == service_part)
+		return MICA_MGMT_EDEVICE; /* the manager refuses it first (MICA_EPERM) */
 	uint64_t f = spin_lock(&p->lock);
 	if (p->state != PART_STOPPED || __atomic_load_n(&p->parked, __ATOMIC_ACQUIRE) < p->nvcpus) {
 		spin_unlock(&p->lock, f);
@@ -25,6 +24,9 @@ int partition_destroy(struct partition *p)
 	spin_unlock(&p->lock, f);
 
 	unsigned snaps = snapshot_drop_all(p);
+	/* Its devices' IOMMU domain maps its RAM: they are detached from it first (a stop
+	 * did already, but a partition that never started has them attached). */
+	passthrough_release(p);
 	/* The service may no longer reach the RAM: its window goes first. The manager making
 	 * this call is the service's vCPU (the service runs on that one alone), and it flushes
 	 * its TLB before it runs again. */

@@ -170,9 +170,9 @@ int partition_load(struct partition *p, char *err, size_t errlen);
  * not allow it, MICA_EINVAL when its image cannot be loaded again. kernel/lifecycle.c. */
 int partition_manage(struct partition *p, unsigned op);
 
-/* kernel/destroy.c: a stopped partition is gone until Mica restarts; its RAM goes back to
- * the free pool. 0 (Mica's log says what was freed), MICA_MGMT_ESTATE (not stopped), or
- * MICA_MGMT_EDEVICE (passed-through devices, or the service partition). */
+/* kernel/destroy.c: a stopped partition is gone until Mica restarts; its devices reset
+ * and detached, its RAM back in the free pool. 0 (Mica's log says what was freed),
+ * MICA_MGMT_ESTATE (not stopped), or MICA_MGMT_EDEVICE (the service partition, which the manager refuses first). */
 int partition_destroy(struct partition *p);
 
 /* For snapshots (kernel/snapshot.c): brings p to a standstill, every vCPU parked and

@@ -720,24 +720,48 @@ static void reset_device(struct pt_dev *d, char how[HOW_MAX])
 	spin_unlock(&fault_lock, f);
 }
 
-void passthrough_quiesce(struct partition *p, int restart)
+enum pt_end { PT_RESTART, PT_STOP, PT_RELEASE };
+
+/* Every device of p reset; a stop or a release also detaches it from the IOMMU (its DMA
+ * blocked outright, as if it belonged to no one), and a release leaves it with memory
+ * decoding and bus mastering off for good. */
+static void end_devices(struct partition *p, enum pt_end why)
 {
 	for (unsigned i = 0; i < ndevs; i++) {
 		struct pt_dev *d = &devs[i];
+		const struct hpci_dev *h = d->h;
 		if (d->p != p)
 			continue;
 		char how[HOW_MAX];
 		reset_device(d, how);
-		/* Stopped for good: its DMA is blocked outright, as if it belonged to no one. */
-		if (!restart && iommu && iommu->attach(d->h->seg, d->h->rid, NULL))
+		if (why == PT_RELEASE)
+			hwr16(h, REG_COMMAND, CMD_INTX_OFF); /* no decoding, no DMA, no messages */
+		int rc = why != PT_RESTART && iommu ? iommu->attach(h->seg, h->rid, NULL) : 0;
+		if (why == PT_RELEASE) {
+			log_info("partition '%s': device %02x:%02x.%x given up: %s; then its memory "
+				 "decoding and bus mastering off%s", p->name, h->bus, h->dev, h->fn,
+				 how, !iommu ? "" : rc ? ", but it could not be detached from the "
+				 "IOMMU" : ", its DMA blocked in the IOMMU");
+			continue;
+		}
+		if (rc)
 			log_info("partition '%s': device %02x:%02x.%x could not be detached from the "
-				 "IOMMU; its bus mastering stays off", p->name, d->h->bus, d->h->dev,
-				 d->h->fn);
-		log_info("partition '%s': device %02x:%02x.%x %s: %s", p->name, d->h->bus, d->h->dev,
-			 d->h->fn, restart ? "reset for the restart" : "stopped", how);
+				 "IOMMU; its bus mastering stays off", p->name, h->bus, h->dev, h->fn);
+		log_info("partition '%s': device %02x:%02x.%x %s: %s", p->name, h->bus, h->dev,
+			 h->fn, why == PT_RESTART ? "reset for the restart" : "stopped", how);
 	}
 	if (iommu)
 		kernel_iommu_fault(); /* what it did before the reset is reported now */
+}
+
+void passthrough_quiesce(struct partition *p, int restart)
+{
+	end_devices(p, restart ? PT_RESTART : PT_STOP);
+}
+
+void passthrough_release(struct partition *p)
+{
+	end_devices(p, PT_RELEASE);
 }
 
 /* --- Attach -------------------------------------------------------------------------- */

@@ -27,4 +27,9 @@ void passthrough_bus_reset(struct partition *p);
  * interrupts off, the devices reset, so no DMA lands in memory being recycled. */
 void passthrough_quiesce(struct partition *p, int restart);
 
+/* The partition is destroyed: its devices reset, with bus mastering and memory decoding
+ * off, detached from its IOMMU domain (their DMA blocked as if nobody's), so its RAM may
+ * go to others. They stay given to it (no one else gets them until Mica restarts). */
+void passthrough_release(struct partition *p);
+
 #endif

@@ -285,10 +285,6 @@ static void cmd_op(struct mgmt *m, unsigned k, const char *name)
 	} else if (rc == MICA_EPERM) {
 		say_line(m, "cannot %s '%s': it runs this console (the service partition)",
 			 ops[k].verb, p.name);
-	} else if (rc == MICA_MGMT_EDEVICE) {
-		say_line(m, "cannot %s '%s': it has passed-through PCI devices (Mica cannot take "
-			 "their DMA mappings back yet); stop it and leave it stopped",
-			 ops[k].verb, p.name);
 	} else {
 		say_line(m, "cannot %s '%s': Mica answered %ld (see its log line above)",
 			 ops[k].verb, p.name, rc);

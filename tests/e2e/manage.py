@@ -284,6 +284,50 @@ def scripted():
     )
 
 
+# An edu device (QEMU's DMA test device) behind VT-d, given to a partition that never
+# started: destroying it must reset the device and detach it from the IOMMU before the
+# partition's RAM goes back to the pool.
+PT_EXTRA = "-device intel-iommu,intremap=on -device edu,addr=0x10,dma_mask=0xffffffff"
+PT_CONFIG = SERVICE_PART + """
+[partition edu]
+cpus = 1
+memory = 16M
+image = edu.elf
+pci = 00:10.0
+start = no
+
+[partition counter]
+cpus = 2
+memory = 16M
+image = counter.elf
+"""
+
+
+def passthrough_script():
+    return Script(
+        [
+            BANNER,
+            Wait(r"^mica: partition 'edu' ready on CPU 1: 16 MiB, image edu\.elf; not "
+                 r"started"),
+            Wait(COUNT),
+            Type(ESC + "m"),
+            Wait(r"Mica management console: type help"),
+            *cmd("destroy edu",
+                 log_re(r"partition 'edu': device 00:10\.0 given up: .+; then its memory "
+                        r"decoding and bus mastering off, its DMA blocked in the IOMMU"),
+                 log_re(r"partition 'edu' destroyed: 16 MiB of RAM back to the free pool "
+                        r"\(\d+ MiB free now\); its CPUs idle")),
+            *cmd("list", r"^ 2 edu +destroyed +1 +- +- +0 +- +pci$"),
+            *cmd("start edu", r"^cannot start 'edu': it was destroyed"),
+            *cmd("exit", log("console input goes to partition 2 'edu' again")),
+            Wait(COUNT),
+            Wait(COUNT),
+        ],
+        forbidden=[r"mica: partition 'svc' (stopped|restarting)", r"iommu fault", r"PANIC",
+                   r"exception"],
+    )
+
+
 MANAGE_SCENARIOS = [
     Scenario(
         "manage-console",
@@ -301,4 +345,11 @@ MANAGE_SCENARIOS = [
         CONFIG.replace("image = vmm.elf", "image = vmm-mgmttest.elf").split("[partition tui]")[0]
         + "[partition snapmem]\ncpus = 3\nmemory = 16M\nimage = snapmem.elf\n",
         [VMM_MGMTTEST, "hello.elf", "counter.elf", "snapmem.elf"], scripted(), timeout=300),
+    Scenario(
+        "manage-destroy-passthrough",
+        "destroy of a never-started partition that owns a PCI device (edu behind VT-d): "
+        "the device is reset and detached from the IOMMU before its RAM goes to the pool; "
+        "the counter beside it runs on",
+        PT_CONFIG, [VMM, "edu.elf", "counter.elf"], passthrough_script(), timeout=90,
+        vendors=("svm",), env={"MICA_QEMU_EXTRA": PT_EXTRA}),  # typed into; Bochs: no IOMMU
 ]

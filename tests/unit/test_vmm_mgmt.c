@@ -457,12 +457,6 @@ Test(mgmt, destroy)
 	clear();
 	mgmt_run(&m, "destroy 2");
 	cr_expect_str_eq(out, "cannot destroy 'web': it is paused (stop it first)\n");
-	ctl_rc = MICA_MGMT_EDEVICE;
-	clear();
-	mgmt_run(&m, "destroy web");
-	cr_expect_str_eq(out, "cannot destroy 'web': it has passed-through PCI devices (Mica "
-			      "cannot take their DMA mappings back yet); stop it and leave it "
-			      "stopped\n");
 	ctl_rc = MICA_EPERM;
 	clear();
 	mgmt_run(&m, "destroy svc");
