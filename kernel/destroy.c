@@ -3,6 +3,7 @@
  * parked for good); its RAM, once nothing can reach it any more, is free memory that a
  * snapshot (and, later, a partition started at run time) may take. */
 #include <mica/manage.h>
+#include "kernel/irq.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
 #include "kernel/partition.h"
@@ -36,7 +37,10 @@ int partition_destroy(struct partition *p)
 			 "service's window onto it could not be closed (error %d)", p->name, rc);
 		return 0;
 	}
-	/* Its own stage-2 keeps mapping the RAM, but none of its vCPUs enters again. */
+	/* Its own stage-2 keeps mapping the RAM, but none of its vCPUs enters again; nor does
+	 * Mica write there for them (the PV EOI word it may have kept a pointer to). */
+	for (unsigned k = 0; k < p->nvcpus; k++)
+		irq_vcpu_reset(&p->vcpus[k], 0, 0);
 	mem_free(p->ram_hpa, p->ram_size);
 	uint64_t freed = p->ram_size;
 	p->ram_size = 0;
