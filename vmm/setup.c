@@ -55,7 +55,10 @@ static struct window *window(uint32_t kind, uint32_t index, uint64_t bytes, cons
 	struct window *w = &windows[nwindows++];
 	*w = (struct window){ .kind = kind, .index = index, .bytes = bytes };
 	long gpa = hcall(MICA_HC_SVC_MAP, kind, index, 0);
-	if (gpa < 0)
+	if (gpa == MICA_EPERM)
+		say("%s: not ours to reach (a partition destroyed from the management console, "
+		    "or not one we serve): its device is not served", what);
+	else if (gpa < 0)
 		say("%s: MICA_HC_SVC_MAP refused (%ld)", what, gpa);
 	else if (bytes == 0 || bytes > MICA_SVC_WINDOW_MAX)
 		say("%s: %llu bytes do not fit a window (1 .. %llu)", what, (ull)bytes,
