@@ -3,6 +3,8 @@
  * parked for good); its RAM, once nothing can reach it any more, is free memory that a
  * snapshot (and, later, a partition started at run time) may take. */
 #include <mica/manage.h>
+#include "arch/x86/cpu.h"
+#include "kernel/arch.h"
 #include "kernel/irq.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
@@ -16,6 +18,11 @@ int partition_destroy(struct partition *p)
 {
 	if (p == service_part)
 		return MICA_MGMT_EDEVICE; /* the manager refuses it first (MICA_EPERM) */
+	/* A stop just carried out leaves its own vCPU a few steps from parking. */
+	uint64_t end = rdtsc() + arch_tsc_hz() / 10;
+	while (__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == PART_STOPPED &&
+	       __atomic_load_n(&p->parked, __ATOMIC_ACQUIRE) < p->nvcpus && rdtsc() < end)
+		cpu_relax();
 	uint64_t f = spin_lock(&p->lock);
 	if (p->state != PART_STOPPED || __atomic_load_n(&p->parked, __ATOMIC_ACQUIRE) < p->nvcpus) {
 		spin_unlock(&p->lock, f);

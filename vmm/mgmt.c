@@ -256,7 +256,8 @@ static const char *state_advice(unsigned op, uint32_t s)
 	switch (op) {
 	case MICA_MGMT_OP_DESTROY:
 		return s == MICA_MGMT_PAUSED ? "it is paused (stop it first)"
-					     : "it is running (stop it first)";
+		       : s == MICA_MGMT_RUNNING ? "it is running (stop it first)"
+		       : "it is still stopping; try again in a moment";
 	case MICA_MGMT_OP_STOP: return "it is stopped already";
 	case MICA_MGMT_OP_START:
 		return s == MICA_MGMT_PAUSED ? "it is paused (resume it)"

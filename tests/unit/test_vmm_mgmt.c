@@ -457,6 +457,11 @@ Test(mgmt, destroy)
 	clear();
 	mgmt_run(&m, "destroy 2");
 	cr_expect_str_eq(out, "cannot destroy 'web': it is paused (stop it first)\n");
+	parts[1].state = MICA_MGMT_STOPPED; /* Mica refused: its stop was not done yet */
+	clear();
+	mgmt_run(&m, "destroy web");
+	cr_expect_str_eq(out, "cannot destroy 'web': it is still stopping; try again in a "
+			      "moment\n");
 	ctl_rc = MICA_EPERM;
 	clear();
 	mgmt_run(&m, "destroy svc");
