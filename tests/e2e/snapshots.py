@@ -183,6 +183,17 @@ def script():
         *cmd("exit", log_re(r"console input goes to partition \d '\w+' again")),
         *ticks(3),
         FreeSame(),  # every page a snapshot held is back in the pool
+        # a destroy drops the partition's snapshots with it
+        Type(ESC + "m"),
+        Wait(r"Mica management console: type help"),
+        *cmd("snapshot snapmem last", log_re(r"partition 'snapmem': snapshot 'last' taken .*")),
+        *cmd("stop snapmem", log("partition 'snapmem' stopped: stopped from the management "
+                                 "console")),
+        *cmd("destroy snapmem", log("partition 'snapmem': snapshot 'last' dropped"),
+             log_re(r"partition 'snapmem' destroyed: 16 MiB of RAM back to the free pool "
+                    r"\(\d+ MiB free now\), its snapshots dropped; its CPUs idle")),
+        *cmd("snapshots", r"^no snapshots"),
+        *cmd("restore snapmem last", r"^cannot restore 'snapmem' \(tag 'last'\): "),
     ], forbidden=FORBIDDEN)
 
 
@@ -285,7 +296,8 @@ SNAPSHOT_SCENARIOS = [
         "snapshot-console",
         "snapshots in RAM from the management console: snapmem (6 MiB of RAM and XMM5 "
         "checked every tick) snapshotted, restored twice, a second snapshot restored while "
-        "paused, one restored after a stop; refusals; both dropped",
+        "paused, one restored after a stop; refusals; both dropped; a third dropped by a "
+        "destroy",
         CONFIG, [VMM, "snapmem.elf", "counter.elf"],
         script(), timeout=240, vendors=("svm",)),
     LINUX_SCENARIO,
