@@ -201,7 +201,7 @@ int manage_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret)
 	const uint64_t *r = v->regs.gpr;
 	uint64_t a0 = r[REG_RDI], a1 = r[REG_RSI], a2 = r[REG_RDX], a3 = r[REG_R10];
 
-	if (nr < MICA_HC_MGMT_HELLO || nr > MICA_HC_MGMT_POOL)
+	if (nr < MICA_HC_MGMT_HELLO || nr > MICA_HC_MGMT_LAST)
 		return 0;
 	if (!service_part || v->part != service_part) {
 		*ret = MICA_EPERM;

@@ -66,6 +66,7 @@ enum mica_mgmt_hypercall {
 	MICA_HC_MGMT_SNAPS = 42,
 	/* (gpa struct mica_mgmt_pool *, size) -> bytes written: what no partition holds. */
 	MICA_HC_MGMT_POOL = 43,
+	MICA_HC_MGMT_LAST = MICA_HC_MGMT_POOL, /* the manager's calls are HELLO .. LAST */
 };
 
 /* Keys typed at the console while it is in management (Ctrl-] then m) come to the

@@ -233,7 +233,7 @@ static void one_call(void)
 		/* The service's and the manager's calls exist, but only for the service
 		 * partition (include/mica/service.h, manage.h). */
 		e.v[0] = (in.rax >= MICA_HC_SVC_SETUP && in.rax <= MICA_HC_SVC_CONSOLE) ||
-				 (in.rax >= MICA_HC_MGMT_HELLO && in.rax <= MICA_HC_MGMT_SNAPS)
+				 (in.rax >= MICA_HC_MGMT_HELLO && in.rax <= MICA_HC_MGMT_LAST)
 			 ? MICA_EPERM : MICA_ENOSYS;
 		break;
 	}

@@ -150,6 +150,15 @@ int main(unsigned vcpu)
 	expect("MGMT_SNAPS slot 0 with none kept", hcall6(MICA_HC_MGMT_SNAPS, 0, buf, 256, 0, 0),
 	       MICA_EINVAL);
 	expect("MGMT_SNAPS into 8 bytes", hcall6(MICA_HC_MGMT_SNAPS, 0, buf, 8, 0, 0), MICA_EINVAL);
+	expect("MGMT_CTL destroy of a running partition",
+	       hcall(MICA_HC_MGMT_CTL, UNSERVED, MICA_MGMT_OP_DESTROY), MICA_MGMT_ESTATE);
+	expect("MGMT_CTL destroy of itself", hcall(MICA_HC_MGMT_CTL, 0, MICA_MGMT_OP_DESTROY),
+	       MICA_EPERM);
+	expect("MGMT_CTL op 7", hcall(MICA_HC_MGMT_CTL, UNSERVED, 7), MICA_EINVAL);
+	expect("MGMT_POOL into 8 bytes", hcall(MICA_HC_MGMT_POOL, buf, 8), MICA_EINVAL);
+	expect("MGMT_POOL into a buffer outside RAM", hcall(MICA_HC_MGMT_POOL, far, 256),
+	       MICA_EFAULT);
+	expect("MGMT_POOL", hcall(MICA_HC_MGMT_POOL, buf, 256), (long)sizeof(struct mica_mgmt_pool));
 
 	/* What it may: the served partition's RAM, exactly that much. */
 	long win = hcall(MICA_HC_SVC_MAP, MICA_SVC_MAP_RAM, SERVED);
