@@ -186,6 +186,21 @@ static void park_all(struct vcpu *v, enum part_state to)
 			 "where they were (resume %s goes on)", p->name, p->name);
 }
 
+static void idle_here(void *cpu)
+{
+	cpu_idle_loop(cpu);
+}
+
+/* v's partition was destroyed: this CPU leaves v for good and is free for a clone. */
+static void __attribute__((noreturn)) leave(struct vcpu *v)
+{
+	struct pcpu *c = v->cpu;
+	virt->vcpu_release(v);
+	__atomic_store_n(&c->vcpu, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&v->released, 1, __ATOMIC_RELEASE);
+	cpu_start_over(c->stack_top, idle_here, c);
+}
+
 void partition_check_slow(struct vcpu *v)
 {
 	struct partition *p = v->part;
@@ -215,6 +230,8 @@ void partition_check_slow(struct vcpu *v)
 	__atomic_add_fetch(&p->parked, 1, __ATOMIC_ACQ_REL);
 	irq_disable();
 	while (__atomic_load_n(&p->generation, __ATOMIC_ACQUIRE) == g) {
+		if (__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == PART_DESTROYED)
+			leave(v);
 		if (v->snap_save || v->snap_load) {
 			snapshot_vcpu_serve(v); /* on this CPU: the VMCS and FPU are here */
 			continue;

@@ -41,17 +41,26 @@ static void cpu_virt_on(struct pcpu *c)
 		panic("CPU %u: cannot turn on %s (error %d)", c->id, virt->name, rc);
 }
 
+void cpu_idle_loop(struct pcpu *c)
+{
+	/* No partition here: the CPU sleeps until a clone is given to it (kernel/clone.c),
+	 * which kicks it. */
+	irq_disable();
+	for (;;) {
+		struct vcpu *v = __atomic_load_n(&c->vcpu, __ATOMIC_ACQUIRE);
+		if (v)
+			vcpu_loop(v);
+		cpu_idle();
+	}
+}
+
 static void __attribute__((noreturn)) cpu_run(struct pcpu *c)
 {
 	while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE)) {
 		zero_help(); /* the partitions' RAM, while the boot CPU asks (kernel/zero.h) */
 		cpu_relax();
 	}
-	if (c->vcpu)
-		vcpu_loop(c->vcpu);
-	irq_disable();
-	for (;;)
-		cpu_idle(); /* no partition here */
+	cpu_idle_loop(c);
 }
 
 void kernel_ap_main(struct pcpu *c)
@@ -195,6 +204,8 @@ static void find_cpus(const struct boot_info *bi)
 void kernel_main(const struct boot_info *bi)
 {
 	cpus[0].self = &cpus[0];
+	/* a CPU left by a destroy starts over there (arch/x86/entry.S's boot stack) */
+	__asm__("lea boot_stack_top(%%rip), %0" : "=r"(cpus[0].stack_top));
 	ncpus = 1;
 	if (bi->magic != BOOT_INFO_MAGIC || bi->version != BOOT_INFO_VERSION) {
 		arch_console_init(UART_COM1_PORT, UART_COM1_IRQ);

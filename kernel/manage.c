@@ -14,6 +14,7 @@
 #include "kernel/mem.h"
 #include "kernel/partition.h"
 #include "kernel/percpu.h"
+#include "kernel/ram.h"
 #include "kernel/snapshot.h"
 #include "kernel/vcpu.h"
 #include "kernel/virtio/service.h"
@@ -67,6 +68,11 @@ static int64_t part_info(struct vcpu *v, uint64_t index, uint64_t gpa, uint64_t 
 		  (c->disk_nvme[0] ? MICA_MGMT_F_NVME : 0);
 	m.log_bytes = __atomic_load_n(&p->log_total, __ATOMIC_RELAXED);
 	m.log_size = p->log_size;
+	m.shared_bytes = p->ram_lazy && p->state != PART_DESTROYED ? ram_shared_bytes(p) : 0;
+	if (p->origin) {
+		m.flags |= MICA_MGMT_F_CLONE;
+		m.origin = p->origin - 1;
+	}
 	for (unsigned k = 0; k < p->nvcpus; k++)
 		for (unsigned r = 0; r < EXIT_REASONS; r++)
 			m.exits[r] += __atomic_load_n(&p->vcpus[k].exits[r], __ATOMIC_RELAXED);
@@ -181,6 +187,27 @@ static int64_t snap_call(struct vcpu *v, uint64_t nr, uint64_t index, uint64_t g
 	return snapshot_drop(p, tag);
 }
 
+static int64_t clone(struct vcpu *v, uint64_t index, uint64_t gpa, uint64_t size)
+{
+	struct mica_mgmt_clone c;
+
+	if (index >= npartitions || size < sizeof(c))
+		return MICA_EINVAL;
+	struct partition *p = &partitions[index];
+	if (p == v->part)
+		return MICA_EPERM;
+	const void *src = partition_guest_ptr(v->part, gpa, sizeof(c));
+	if (!src)
+		return MICA_EFAULT;
+	memcpy(&c, src, sizeof(c)); /* once: the manager may change its copy meanwhile */
+	size_t n = 0;
+	while (n < sizeof(c.name) && c.name[n])
+		n++;
+	if (n == sizeof(c.name))
+		return MICA_EINVAL; /* not NUL-terminated */
+	return partition_clone(p, c.name, c.cpus);
+}
+
 static int64_t snap_info(struct vcpu *v, uint64_t slot, uint64_t gpa, uint64_t size)
 {
 	struct mica_mgmt_snap m;
@@ -219,6 +246,7 @@ int manage_hypercall(struct vcpu *v, uint64_t nr, int64_t *ret)
 	case MICA_HC_MGMT_DROP: *ret = snap_call(v, nr, a0, a1, a2); break;
 	case MICA_HC_MGMT_SNAPS: *ret = snap_info(v, a0, a1, a2); break;
 	case MICA_HC_MGMT_POOL: *ret = pool_info(v, a0, a1); break;
+	case MICA_HC_MGMT_CLONE: *ret = clone(v, a0, a1, a2); break;
 	default: console_manage_leave(); *ret = 0; break;
 	}
 	return 1;

@@ -332,11 +332,10 @@ uint64_t partition_alloc_ram(const struct cfg_partition *cfg)
 	return numa_alloc_for(cfg->name, cfg->cpus, cfg->memory, 2ULL << 20);
 }
 
-int partition_create(unsigned i, const struct cfg_partition *cfg, const struct partition_files *f,
-		     uint64_t ram_hpa)
+int partition_build(unsigned i, const struct cfg_partition *cfg, const struct partition_files *f,
+		    uint64_t ram_hpa)
 {
 	struct partition *p = &partitions[i];
-	char err[CFG_MSG_MAX], cpus_s[64], size_s[24];
 
 	memset(p, 0, sizeof(*p));
 	p->id = i;
@@ -391,6 +390,18 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct p
 		}
 	}
 	rc = vdev_create(p, f->disk);
+	if (rc)
+		return rc;
+	return 0;
+}
+
+int partition_create(unsigned i, const struct cfg_partition *cfg, const struct partition_files *f,
+		     uint64_t ram_hpa)
+{
+	struct partition *p = &partitions[i];
+	char err[CFG_MSG_MAX], cpus_s[64], size_s[24];
+
+	int rc = partition_build(i, cfg, f, ram_hpa);
 	if (rc)
 		return rc;
 	rc = partition_load(p, err, sizeof(err));

@@ -51,6 +51,9 @@ struct partition {
 	uint64_t *ram_busy;        /* lazy RAM: a bit per piece a CPU is zeroing now */
 	uint64_t *ram_frozen;      /* lazy RAM: a bit per piece a snapshot reads live: mapped
 				    * read-only, copied for the snapshots on its first write */
+	uint8_t *ram_src;          /* lazy RAM: a byte per piece: 0, or a clone's piece that
+				    * holds nothing yet, read from partition ram_src - 1's in
+				    * place (kernel/ram.c, "clones") */
 	uint64_t ram_window;       /* lazy RAM: where the service's window onto it is (0: none) */
 	struct stage2 s2;
 	unsigned nvcpus;
@@ -61,6 +64,8 @@ struct partition {
 	volatile unsigned generation; /* bumped on every (re)start; parked vCPUs wait for it */
 	volatile unsigned parked;
 	unsigned restarts;
+	unsigned origin;           /* a clone: the index + 1 of the partition it was cloned
+				    * from (kernel/clone.c); 0: from the config */
 	uint64_t started_tsc;      /* TSC at the last (re)start; 0 while stopped */
 
 	struct spinlock con_lock;  /* the console line buffer, shared by this partition's vCPUs */
@@ -121,6 +126,12 @@ uint64_t partition_alloc_ram(const struct cfg_partition *cfg);
 /* Creates partition i from its config (stage-2, vCPUs pinned to CPUs, virtio devices, image
  * loaded) on ram_hpa, its RAM from partition_alloc_ram(), already zeroed.
  * Returns 0 or a negative code after logging what went wrong. */
+/* Partition creation without the image: stage-2, RAM bookkeeping, vCPUs (not yet handed
+ * to their CPUs), bus, console log, virtio devices. The first half of partition_create(),
+ * and all of a clone's (kernel/clone.c). 0 or a negative code after logging. */
+int partition_build(unsigned i, const struct cfg_partition *cfg, const struct partition_files *f,
+		    uint64_t ram_hpa);
+
 int partition_create(unsigned i, const struct cfg_partition *cfg, const struct partition_files *f,
 		     uint64_t ram_hpa);
 
@@ -174,6 +185,17 @@ int partition_manage(struct partition *p, unsigned op);
  * and detached, its RAM back in the free pool. 0 (Mica's log says what was freed),
  * MICA_MGMT_ESTATE (not stopped), or MICA_MGMT_EDEVICE (the service partition, which the manager refuses first). */
 int partition_destroy(struct partition *p);
+
+/* kernel/clone.c: a new partition named name (a valid, unused one) that starts as an
+ * exact copy of o at this instant, its RAM shared copy on write, on the host CPUs in cpus
+ * (0: the first free ones; as many as o has vCPUs). Returns its index, or MICA_EINVAL
+ * (bad cpus), MICA_MGMT_EEXIST (the name is taken), MICA_MGMT_EFULL (no room for another
+ * partition or its devices), MICA_MGMT_EBUSY (not enough free CPUs), MICA_MGMT_ENOMEM,
+ * MICA_MGMT_EDEVICE (passed-through devices, an NVMe disk, RAM not held piece by piece),
+ * MICA_MGMT_ESTATE (o is stopped, destroyed or changing). Mica's log says what was done. */
+int partition_clone(struct partition *o, const char *name, uint64_t cpus);
+/* A destroyed clone's own copies (its disk) go back to the pool; nothing for others. */
+void clone_destroyed(struct partition *p);
 
 /* For snapshots (kernel/snapshot.c): brings p to a standstill, every vCPU parked and
  * the caller owning it, a bounded while. Returns the state to give back to

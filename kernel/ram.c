@@ -58,6 +58,7 @@ static int unmap_piece(struct partition *p, uint64_t k)
 }
 
 static int map_window_piece(struct partition *p, uint64_t k);
+static int src_of(const struct partition *p, uint64_t k);
 
 /* Piece k mapped writable for p and its service, and ready; under p->ram_lock. */
 static int map_ready(struct partition *p, uint64_t k)
@@ -81,12 +82,13 @@ int ram_init(struct partition *p)
 		return partition_map(p, 0, p->ram_hpa, p->ram_size, RWX);
 	p->ram_pieces = (p->ram_size + RAM_PIECE - 1) / RAM_PIECE;
 	uint64_t words = (p->ram_pieces + 63) / 64;
-	uint64_t pa = mem_alloc(3 * words * sizeof(uint64_t), sizeof(uint64_t));
+	uint64_t pa = mem_alloc(3 * words * sizeof(uint64_t) + p->ram_pieces, sizeof(uint64_t));
 	if (!pa)
 		return MICA_EFAULT;
 	p->ram_ready = phys_to_virt(pa);
 	p->ram_busy = p->ram_ready + words;
 	p->ram_frozen = p->ram_busy + words;
+	p->ram_src = (uint8_t *)(p->ram_frozen + words);
 	/* Each piece mapped once and taken out again: pt_unmap() keeps the tables, so the
 	 * pieces' leaves have a place and mapping one later allocates nothing. */
 	for (uint64_t k = 0; k < p->ram_pieces; k++) {
@@ -95,6 +97,16 @@ int ram_init(struct partition *p)
 			return rc;
 	}
 	return partition_unmap(p, 0, p->ram_size);
+}
+
+void ram_fini(struct partition *p)
+{
+	if (!p->ram_ready)
+		return;
+	uint64_t words = (p->ram_pieces + 63) / 64;
+	mem_free(virt_to_phys(p->ram_ready), 3 * words * sizeof(uint64_t) + p->ram_pieces);
+	p->ram_ready = p->ram_busy = p->ram_frozen = NULL;
+	p->ram_src = NULL;
 }
 
 /* Piece k in the service's window onto p (read/write, never executable), under
@@ -113,7 +125,7 @@ int ram_window_open(struct partition *p, uint64_t gpa)
 	if (!p->ram_window) {
 		p->ram_window = gpa;
 		for (uint64_t k = 0; k < p->ram_pieces && !rc; k++)
-			if (test(p->ram_ready, k) || test(p->ram_frozen, k))
+			if ((test(p->ram_ready, k) || test(p->ram_frozen, k)) && !src_of(p, k))
 				rc = map_window_piece(p, k);
 	}
 	spin_unlock(&p->ram_lock, f);
@@ -127,30 +139,108 @@ void ram_window_close(struct partition *p)
 	spin_unlock(&p->ram_lock, f);
 }
 
-/* Zeroes and maps piece k unless it is ready; waits while another CPU does. */
-static int make_ready(struct partition *p, uint64_t k)
+/* Takes piece k of p for this CPU (its busy bit); waits while another CPU has it. */
+static void piece_take(struct partition *p, uint64_t k)
 {
 	for (;;) {
 		uint64_t f = spin_lock(&p->ram_lock);
-		if (test(p->ram_ready, k)) {
-			spin_unlock(&p->ram_lock, f);
-			return 0;
-		}
 		if (!test(p->ram_busy, k)) {
 			set(p->ram_busy, k);
 			spin_unlock(&p->ram_lock, f);
-			break;
+			return;
 		}
 		spin_unlock(&p->ram_lock, f);
 		cpu_relax();
 	}
-	int frozen = test(p->ram_frozen, k), rc = 0;
+}
+
+static void piece_give(struct partition *p, uint64_t k)
+{
+	uint64_t f = spin_lock(&p->ram_lock);
+	clear(p->ram_busy, k);
+	spin_unlock(&p->ram_lock, f);
+}
+
+/* --- clones: RAM shared copy on write (kernel/clone.c, docs/management.md) ---------------
+ *
+ * A clone's piece k whose ram_src is set holds nothing yet: its content is the piece k
+ * of partition ram_src - 1 (the origin), which keeps it write-protected (frozen) for as
+ * long as any clone reads it there. The clone's first touch of the piece copies it in
+ * (pull); the origin's first write to it copies it out to every clone that still reads it
+ * there first (push). Either way the piece is copied once per clone, into the clone's own
+ * RAM, reserved whole when it was made: a write never waits for memory. Clones are made
+ * after their origins and take a higher index, so a CPU holding a piece of one partition
+ * only ever waits for the same piece of a higher one: no cycle. */
+
+static int src_of(const struct partition *p, uint64_t k)
+{
+	return p->ram_src ? __atomic_load_n(&p->ram_src[k], __ATOMIC_ACQUIRE) : 0;
+}
+
+/* Piece k of p, held by this CPU: its content copied from its origin, if it has one. The
+ * caller maps it. */
+static void pull(struct partition *p, uint64_t k)
+{
+	int s = src_of(p, k);
+	if (!s)
+		return;
+	const struct partition *o = &partitions[s - 1];
+	memcpy(phys_to_virt(p->ram_hpa + k * RAM_PIECE), phys_to_virt(o->ram_hpa + k * RAM_PIECE),
+	       piece_size(p, k));
+	__atomic_store_n(&p->ram_src[k], 0, __ATOMIC_RELEASE);
+}
+
+/* Piece k mapped for p as it holds it now: writable and ready, or read-only while a
+ * snapshot of p reads it in place. Under the piece (busy). */
+static int map_held(struct partition *p, uint64_t k);
+
+/* Piece k of p is about to change (p holds it, its content in place): every clone that
+ * still reads it from p gets its copy first. */
+static void push(struct partition *p, uint64_t k)
+{
+	for (unsigned i = p->id + 1; i < npartitions; i++) {
+		struct partition *c = &partitions[i];
+		if (src_of(c, k) != (int)p->id + 1)
+			continue;
+		piece_take(c, k);
+		if (src_of(c, k) == (int)p->id + 1) {
+			pull(c, k);
+			if (map_held(c, k))
+				log_info("partition '%s': cannot map its RAM at 0x%lx", c->name,
+					 k * RAM_PIECE);
+		}
+		piece_give(c, k);
+	}
+}
+
+/* Does any clone read piece k of p in place? */
+static int shared_out(const struct partition *p, uint64_t k)
+{
+	for (unsigned i = p->id + 1; i < npartitions; i++)
+		if (src_of(&partitions[i], k) == (int)p->id + 1)
+			return 1;
+	return 0;
+}
+
+/* Zeroes (or copies in, for a clone) and maps piece k unless it is ready; waits while
+ * another CPU does. */
+static int make_ready(struct partition *p, uint64_t k)
+{
+	piece_take(p, k);
+	if (test(p->ram_ready, k)) { /* another CPU made it ready meanwhile */
+		piece_give(p, k);
+		return 0;
+	}
+	int had_src = src_of(p, k), frozen = test(p->ram_frozen, k), rc = 0;
+	pull(p, k);
 	if (frozen) {
-		/* Written for the first time since a snapshot: the snapshots that read it live
-		 * get their copy, then it is the partition's own again. */
+		/* Written for the first time since a snapshot or a clone: the snapshots and
+		 * clones that read it in place get their copy, then it is the partition's own
+		 * again. */
 		snapshot_unshare(p, k);
+		push(p, k);
 		rc = unmap_piece(p, k);
-	} else {
+	} else if (!had_src) {
 		zero_bytes(phys_to_virt(p->ram_hpa + k * RAM_PIECE), piece_size(p, k));
 	}
 	uint64_t f = spin_lock(&p->ram_lock);
@@ -225,11 +315,21 @@ void ram_reset(struct partition *p, int *zeroed)
 		return;
 	}
 	uint64_t words = (p->ram_pieces + 63) / 64;
-	for (uint64_t k = 0; k < p->ram_pieces; k++)
+	for (uint64_t k = 0; k < p->ram_pieces; k++) {
+		if (!test(p->ram_frozen, k) && !src_of(p, k))
+			continue;
+		piece_take(p, k);
 		if (test(p->ram_frozen, k)) {
-			snapshot_unshare(p, k); /* the snapshots keep what is about to go */
+			/* the snapshots and clones keep what is about to go */
+			pull(p, k);
+			snapshot_unshare(p, k);
+			push(p, k);
 			clear(p->ram_frozen, k);
 		}
+		if (p->ram_src)
+			__atomic_store_n(&p->ram_src[k], 0, __ATOMIC_RELEASE); /* read as zero now */
+		piece_give(p, k);
+	}
 	uint64_t f = spin_lock(&p->ram_lock);
 	for (uint64_t w = 0; w < words; w++)
 		while (__atomic_load_n(&p->ram_busy[w], __ATOMIC_ACQUIRE)) {
@@ -250,7 +350,7 @@ void ram_reset(struct partition *p, int *zeroed)
 
 int ram_piece_touched(struct partition *p, uint64_t k)
 {
-	return test(p->ram_ready, k) || test(p->ram_frozen, k);
+	return test(p->ram_ready, k) || test(p->ram_frozen, k) || src_of(p, k);
 }
 
 /* Piece k read-only in a stage-2 (unmapped and mapped again: pt_map() maps over nothing),
@@ -260,6 +360,24 @@ static int s2_read_only(struct partition *owner, uint64_t gpa, uint64_t hpa, uin
 {
 	int rc = virt->stage2_unmap(&owner->s2, gpa, size);
 	return rc ? rc : virt->stage2_map(&owner->s2, gpa, hpa, size, perm);
+}
+
+/* Piece k read-only for p and its service, under p->ram_lock. */
+static int map_read_only(struct partition *p, uint64_t k)
+{
+	uint64_t hpa = p->ram_hpa + k * RAM_PIECE, len = piece_size(p, k);
+	int rc = s2_read_only(p, k * RAM_PIECE, hpa, len, S2_READ | S2_EXEC);
+	if (!rc && p->ram_window)
+		rc = s2_read_only(service_part, p->ram_window + k * RAM_PIECE, hpa, len, S2_READ);
+	return rc;
+}
+
+static int map_held(struct partition *p, uint64_t k)
+{
+	uint64_t f = spin_lock(&p->ram_lock);
+	int rc = test(p->ram_frozen, k) ? map_read_only(p, k) : map_ready(p, k);
+	spin_unlock(&p->ram_lock, f);
+	return rc;
 }
 
 int ram_freeze(struct partition *p, uint64_t k)
@@ -274,10 +392,9 @@ int ram_freeze(struct partition *p, uint64_t k)
 	}
 	clear(p->ram_ready, k);
 	set(p->ram_frozen, k);
-	uint64_t hpa = p->ram_hpa + k * RAM_PIECE, len = piece_size(p, k);
-	int rc = s2_read_only(p, k * RAM_PIECE, hpa, len, S2_READ | S2_EXEC);
-	if (!rc && p->ram_window)
-		rc = s2_read_only(service_part, p->ram_window + k * RAM_PIECE, hpa, len, S2_READ);
+	/* A clone's piece still read from its origin is not mapped: its first touch copies
+	 * it in, and a write then copies it out for the snapshot. */
+	int rc = src_of(p, k) ? 0 : map_read_only(p, k);
 	spin_unlock(&p->ram_lock, f);
 	return rc;
 }
@@ -291,12 +408,12 @@ void ram_freeze_done(struct partition *p)
 
 int ram_thaw(struct partition *p, uint64_t k)
 {
-	if (!test(p->ram_frozen, k))
-		return 0;
+	if (!test(p->ram_frozen, k) || shared_out(p, k))
+		return 0; /* a clone reads it in place: it stays read-only until a write */
 	uint64_t f = spin_lock(&p->ram_lock);
 	clear(p->ram_frozen, k);
-	int rc = unmap_piece(p, k);
-	if (!rc)
+	int rc = src_of(p, k) ? 0 : unmap_piece(p, k);
+	if (!rc && !src_of(p, k))
 		rc = map_ready(p, k);
 	spin_unlock(&p->ram_lock, f);
 	return rc;
@@ -327,6 +444,56 @@ void *ram_piece_writable(struct partition *p, uint64_t k)
 	if (test(p->ram_frozen, k) ? ram_thaw(p, k) : !test(p->ram_ready, k) ? map_dirty(p, k) : 0)
 		return NULL;
 	return phys_to_virt(p->ram_hpa + k * RAM_PIECE);
+}
+
+/* --- clones (kernel/clone.c) ------------------------------------------------------------ */
+
+uint64_t ram_share(struct partition *c, struct partition *o)
+{
+	uint64_t shared = 0;
+
+	for (uint64_t k = 0; k < o->ram_pieces && k < c->ram_pieces; k++) {
+		int s = src_of(o, k);
+		if (!s && (test(o->ram_ready, k) || test(o->ram_frozen, k))) {
+			s = (int)o->id + 1;
+			if (ram_freeze(o, k))
+				log_info("partition '%s': cannot write-protect its RAM at 0x%lx",
+					 o->name, k * RAM_PIECE);
+		}
+		c->ram_src[k] = (uint8_t)s;
+		shared += s ? piece_size(c, k) : 0;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return shared;
+}
+
+void ram_settle(struct partition *p, int keep)
+{
+	if (!p->ram_lazy)
+		return;
+	for (uint64_t k = 0; k < p->ram_pieces; k++) {
+		if (!src_of(p, k) && !shared_out(p, k))
+			continue;
+		piece_take(p, k);
+		if (keep && src_of(p, k)) {
+			pull(p, k);
+			if (map_held(p, k))
+				log_info("partition '%s': cannot map its RAM at 0x%lx", p->name,
+					 k * RAM_PIECE);
+		}
+		__atomic_store_n(&p->ram_src[k], 0, __ATOMIC_RELEASE);
+		push(p, k);
+		piece_give(p, k);
+	}
+}
+
+uint64_t ram_shared_bytes(const struct partition *p)
+{
+	uint64_t n = 0;
+	for (uint64_t k = 0; p->ram_src && k < p->ram_pieces; k++)
+		if (src_of(p, k))
+			n += piece_size(p, k);
+	return n;
 }
 
 /* The loaders' announcement (kernel/loader/guest_ram.h): ram is a partition's RAM. */

@@ -28,6 +28,9 @@ int ram_lazy_for(const struct cfg_partition *cfg);
  * allocates nothing and cannot fail. 0 or a MICA_E* error. */
 int ram_init(struct partition *p);
 
+/* A destroyed partition's bookkeeping back to the pool (nothing reaches its RAM). */
+void ram_fini(struct partition *p);
+
 /* Makes [gpa, gpa + len), inside the RAM, zero-or-written and mapped. 0 or MICA_EFAULT. */
 int ram_touch(struct partition *p, uint64_t gpa, uint64_t len);
 
@@ -62,5 +65,18 @@ void ram_freeze_done(struct partition *p);
 int ram_thaw(struct partition *p, uint64_t k);
 void ram_piece_absent(struct partition *p, uint64_t k);
 void *ram_piece_writable(struct partition *p, uint64_t k);
+
+
+/* Clones (kernel/clone.c), with o's vCPUs parked and c not yet running: c's RAM reads as
+ * o's does now, copy on write (kernel/ram.c, "clones"). Every piece of o that holds
+ * anything is write-protected in o; the caller then calls ram_freeze_done(o). Returns the
+ * bytes c reads in place. */
+uint64_t ram_share(struct partition *c, struct partition *o);
+/* Nothing of p's RAM is shared with a clone any more: clones reading p's pieces in place
+ * get their copies now (before a restore, a destroy), and p's own pieces still read from
+ * its origin are copied in (keep) or forgotten (a destroyed partition's). */
+void ram_settle(struct partition *p, int keep);
+/* Bytes of p's RAM it reads from another partition's in place (a clone's, shared). */
+uint64_t ram_shared_bytes(const struct partition *p);
 
 #endif

@@ -165,6 +165,11 @@ void snapshot_vcpu_serve(struct vcpu *v)
 		struct spinlock keep = v->irq.lock;
 		v->irq = in->irq;
 		v->irq.lock = keep;
+		/* A host pointer into the guest's RAM: into this partition's (a clone's may
+		 * differ from the one it was saved in). */
+		if (v->irq.pv_eoi)
+			v->irq.pv_eoi = partition_guest_ptr(v->part, v->irq.pv_eoi_msr & ~3ULL,
+							    sizeof(uint32_t));
 		spin_unlock(&v->irq.lock, f);
 		if (in->fpu_ok)
 			arch_fpu_load(in->fpu);
@@ -413,6 +418,49 @@ int snapshot_take(struct partition *p, const char *tag)
 	return 0;
 }
 
+int snapshot_clone(struct partition *o, struct partition *c, uint64_t *disk_copy,
+		   uint64_t *pause_tsc, uint64_t *shared)
+{
+	static struct snapshot tmp; /* the manager's: one call at a time */
+	struct snapshot *s = &tmp;
+
+	memset(s, 0, sizeof(*s));
+	if (alloc_block(o, s))
+		return MICA_MGMT_ENOMEM;
+	uint64_t t0 = rdtsc();
+	int was = partition_hold(o);
+	if (was < 0 || was == PART_STOPPED) {
+		if (was >= 0)
+			partition_unhold(o, was);
+		free_snapshot_memory(s);
+		return MICA_MGMT_ESTATE;
+	}
+	if (vcpus_serve(o, s, 0)) {
+		partition_unhold(o, was);
+		return MICA_MGMT_ESTATE; /* s's memory stays out of the pool: a late answer */
+	}
+	devices_save(o, s);
+	*shared = ram_share(c, o);
+	ram_freeze_done(o);
+	*pause_tsc = rdtsc() - t0;
+	partition_unhold(o, was);
+	/* The disk as snapshot_take() copies it: the service, its only writer, is in here. */
+	if (s->disk)
+		memcpy(phys_to_virt(s->disk_copy), phys_to_virt(s->disk->addr), s->disk->size);
+	*disk_copy = s->disk_copy;
+	s->disk_copy = 0;
+
+	devices_load(c, s);
+	vdev_cloned(c); /* its own bus and devices, resumed once the service attaches them */
+	c->vmgenid_gpa = o->vmgenid_gpa;
+	c->vm_generation = o->vm_generation;
+	clocks_jumped(c, s);
+	if (vcpus_serve(c, s, 1))
+		return MICA_MGMT_ESTATE; /* s's memory stays out of the pool: a late answer */
+	free_snapshot_memory(s);
+	return 0;
+}
+
 int snapshot_restore(struct partition *p, const char *tag)
 {
 	struct snapram *all[MICA_SNAP_MAX];
@@ -430,6 +478,9 @@ int snapshot_restore(struct partition *p, const char *tag)
 		return MICA_MGMT_ESTATE;
 	}
 	uint64_t t0 = rdtsc();
+	/* Clones reading p's RAM in place get their copies first; pieces p still reads from
+	 * its own origin are copied in (the snapshots' copies are made from p's RAM). */
+	ram_settle(p, 1);
 	struct snapram_env env = env_for(p);
 	f = spin_lock(&snap_lock);
 	snapram_restore(&s->ram, all, tables_of(p, NULL, all), &env);

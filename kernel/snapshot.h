@@ -26,6 +26,14 @@ unsigned snapshot_drop_all(struct partition *p);
 /* Slot i of the snapshots kept, oldest first: 0 and *out, or MICA_EINVAL past the last. */
 int snapshot_info(unsigned i, struct mica_mgmt_snap *out);
 
+/* A clone (kernel/clone.c): c, just built and its vCPUs parked, becomes a copy of o at
+ * this instant: o is held while its vCPUs save their state, its devices are copied and its
+ * RAM is shared with c (ram_share); then o goes on, and c's vCPUs load the state. o's
+ * virtio disk (disk = FILE), if any, is copied into *disk_copy (its size, allocated here:
+ * c's now). *pause_tsc: how long o was held. 0, or MICA_MGMT_ENOMEM, MICA_MGMT_ESTATE. */
+int snapshot_clone(struct partition *o, struct partition *c, uint64_t *disk_copy,
+		   uint64_t *pause_tsc, uint64_t *shared);
+
 /* Piece k of p's RAM, write-protected for its snapshots, is about to change: they get
  * their copy first (kernel/ram.c). */
 void snapshot_unshare(struct partition *p, uint64_t k);

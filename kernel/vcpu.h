@@ -31,6 +31,8 @@ struct vcpu {
 	unsigned generation;     /* the partition generation this vCPU runs */
 	uint8_t s2_stale;        /* its stage-2 lost a mapping: flush before entering
 				  * (partition_unmap, vcpu_kicked) */
+	volatile uint8_t released; /* its partition was destroyed and its CPU left it for
+				    * good: free for a clone (kernel/destroy.c) */
 	uint64_t exits[EXIT_REASONS];
 	struct vcpu_irq irq;     /* local APIC, INIT/SIPI (guests with a platform) */
 	struct insn_memo insn_memo[INSN_MEMOS];
@@ -43,5 +45,9 @@ struct vcpu {
 
 /* Runs the vCPU pinned to the calling CPU; never returns. */
 void vcpu_loop(struct vcpu *v) __attribute__((noreturn));
+
+/* kernel/main.c: a CPU with no vCPU (none given, or its partition destroyed) sleeps here
+ * until one is given to it, then runs it. Entered on a fresh stack. */
+void cpu_idle_loop(struct pcpu *c) __attribute__((noreturn));
 
 #endif

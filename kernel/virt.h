@@ -109,7 +109,14 @@ struct virt_ops {
 	/* On v's own CPU, between exit and entry: drop every translation of v's stage-2 the
 	 * CPU may hold, before the next entry. */
 	void (*stage2_flush)(struct vcpu *v);
+	/* Frees the tables of a stage-2 no CPU uses any more (its vCPUs released). */
+	void (*stage2_free)(struct stage2 *s2);
 	int (*vcpu_init)(struct vcpu *v);
+	/* On v's own CPU, which leaves v for good (a destroy): nothing of v's stays cached
+	 * there (VT-x: its VMCS cleared, its EPT's and VPID's translations dropped). */
+	void (*vcpu_release)(struct vcpu *v);
+	/* Frees what vcpu_init took; v was released. */
+	void (*vcpu_free)(struct vcpu *v);
 	/* Loads the boot state into v->regs and the backend's state. Only while v is not running. */
 	void (*vcpu_reset)(struct vcpu *v, const struct vcpu_boot_state *st);
 	/* Runs v on the calling CPU for good: each exit goes to vcpu_handle_exit(). */

@@ -194,8 +194,15 @@ static void cmd_list(struct mgmt *m)
 		if (p->state == MICA_MGMT_DESTROYED)
 			snprintf(mem, sizeof(mem), "-");
 		fmt_devices(p->flags, devs, sizeof(devs));
-		say_line(m, "%2u %-16s %-9s %-8s %6s %8s %8u %8s  %s", i + 1, p->name,
-			 state_name(p->state), cpus, mem, up, p->restarts, rs, devs);
+		char clone[80] = "";
+		if (p->flags & MICA_MGMT_F_CLONE) {
+			char shared[16];
+			fmt_size(p->shared_bytes, shared, sizeof(shared));
+			snprintf(clone, sizeof(clone), "  (clone of %s; %s of its RAM shared)",
+				 p->origin < n ? parts[p->origin].name : "?", shared);
+		}
+		say_line(m, "%2u %-16s %-9s %-8s %6s %8s %8u %8s  %s%s", i + 1, p->name,
+			 state_name(p->state), cpus, mem, up, p->restarts, rs, devs, clone);
 	}
 	struct mica_mgmt_pool pool;
 	if (m->ops.pool && m->ops.pool(m->ops.ctx, &pool) > 0) {
@@ -398,6 +405,111 @@ static void cmd_snapshots(struct mgmt *m)
 			    "RAM the snapshot holds now, its copies and reserve)");
 }
 
+/* --- clones (docs/management.md, "Clones") --------------------------------------------- */
+
+/* cpus=LIST: host CPU numbers and ranges, "2,3" or "4-7". 0 when malformed. */
+static uint64_t parse_cpus(const char *s)
+{
+	uint64_t mask = 0;
+	while (*s) {
+		unsigned a = 0, b, k = 0;
+		while (s[k] >= '0' && s[k] <= '9' && a < 64)
+			a = a * 10 + (unsigned)(s[k++] - '0');
+		if (!k || a >= 64)
+			return 0;
+		s += k;
+		b = a;
+		if (*s == '-') {
+			s++;
+			k = 0;
+			b = 0;
+			while (s[k] >= '0' && s[k] <= '9' && b < 64)
+				b = b * 10 + (unsigned)(s[k++] - '0');
+			if (!k || b >= 64 || b < a)
+				return 0;
+			s += k;
+		}
+		for (unsigned c = a; c <= b; c++)
+			mask |= 1ULL << c;
+		if (*s == ',')
+			s++;
+		else if (*s)
+			return 0;
+	}
+	return mask;
+}
+
+static unsigned count_cpus(uint64_t mask)
+{
+	unsigned n = 0;
+	for (; mask; mask &= mask - 1)
+		n++;
+	return n;
+}
+
+static void cmd_clone(struct mgmt *m, const char *name, const char *new_name, const char *opt)
+{
+	struct mica_mgmt_part p;
+	uint64_t cpus = 0;
+
+	if (find(m, name, &p))
+		return;
+	if (opt) {
+		if (strncmp(opt, "cpus=", 5) || !(cpus = parse_cpus(opt + 5))) {
+			say_line(m, "cannot clone '%s': expected cpus=LIST (host CPUs such as 2,3 or "
+				 "2-3), found '%s'", p.name, opt);
+			return;
+		}
+	}
+	long rc = strlen(new_name) >= MICA_NAME_MAX ? MICA_EINVAL
+		  : m->ops.clone ? m->ops.clone(m->ops.ctx, p.id, new_name, cpus) : MICA_ENOSYS;
+	if (rc >= 0)
+		return; /* Mica's log line says what was done */
+	const char *why;
+	char buf[120];
+	switch (rc) {
+	case MICA_EPERM: why = "it runs this console (the service partition)"; break;
+	case MICA_MGMT_EEXIST: why = "a partition of that name exists (choose another)"; break;
+	case MICA_MGMT_ENOMEM: why = "not enough free RAM for a clone of its size (destroy a "
+				     "partition, or drop snapshots)"; break;
+	case MICA_MGMT_EFULL: why = "Mica runs 16 partitions (or 64 virtio devices) at most"; break;
+	case MICA_MGMT_EBUSY:
+		snprintf(buf, sizeof(buf), "not %u free CPUs%s (list shows the free ones)",
+			 p.vcpus, cpus ? " among those named" : "");
+		why = buf;
+		break;
+	case MICA_MGMT_EDEVICE:
+		why = (p.flags & MICA_MGMT_F_NVME)
+			? "its disk is on NVMe, which a clone cannot share"
+			: (p.flags & MICA_MGMT_F_PCI)
+			? "it has passed-through PCI devices, whose state Mica cannot copy"
+			: "it is the service partition, or its RAM is not held piece by piece";
+		break;
+	case MICA_MGMT_ESTATE: {
+		struct mica_mgmt_part now;
+		uint32_t s = m->ops.part(m->ops.ctx, p.id, &now) > 0 ? now.state : p.state;
+		why = s == MICA_MGMT_STOPPED ? "it is stopped: there is nothing to copy (start it)"
+		      : s == MICA_MGMT_DESTROYED ? "it was destroyed"
+		      : "it is changing state now; try again in a moment";
+		break;
+	}
+	case MICA_EINVAL:
+		if (cpus && count_cpus(cpus) != p.vcpus) {
+			snprintf(buf, sizeof(buf), "cpus= names %u CPUs; the clone needs as many as "
+				 "'%s' has vCPUs (%u)", count_cpus(cpus), p.name,
+				 p.vcpus);
+			why = buf;
+		} else {
+			why = "a name is 1 to 31 letters, digits, '_' or '-'";
+		}
+		break;
+	default: why = "Mica refused it (see its log line above)"; break;
+	}
+	char shown[41];
+	snprintf(shown, sizeof(shown), "%s", new_name);
+	say_line(m, "cannot clone '%s' as '%s': %s", p.name, shown, why);
+}
+
 /* Escape sequences, byte by byte: 1 when c belongs to one (ESC, ESC and the byte after
  * it, or ESC [ up to its final byte 0x40-0x7e), which is then dropped. esc: 0 outside one,
  * 1 after ESC, 2 inside ESC [. */
@@ -523,6 +635,8 @@ static void cmd_help(struct mgmt *m)
 	say_line(m, "  snapshots        the snapshots kept");
 	say_line(m, "  restore NAME TAG back to that snapshot (running, or paused if it was)");
 	say_line(m, "  drop NAME TAG    forget that snapshot, its RAM back to the pool");
+	say_line(m, "  clone NAME NEW [cpus=LIST]  a copy of it now, sharing its RAM copy on "
+		    "write, on free CPUs");
 	say_line(m, "  destroy NAME     a stopped partition is gone until Mica restarts: its "
 		    "RAM back to the pool");
 	say_line(m, "  help             this");
@@ -542,7 +656,7 @@ int mgmt_run(struct mgmt *m, const char *line)
 		if (!*p)
 			break;
 		if (n == WORDS_MAX) {
-			say_line(m, "too many words: no command takes more than a NAME and a TAG "
+			say_line(m, "too many words: no command takes more than three after its name "
 				    "(type help)");
 			return 0;
 		}
@@ -603,6 +717,13 @@ int mgmt_run(struct mgmt *m, const char *line)
 		else
 			cmd_snap(m, w[0][0] == 'r' ? MICA_HC_MGMT_RESTORE : MICA_HC_MGMT_DROP, w[1],
 				 w[2]);
+		return 0;
+	}
+	if (!strcmp(w[0], "clone")) {
+		if (n < 3 || n > 4)
+			say_line(m, "usage: clone NAME NEW [cpus=LIST]");
+		else
+			cmd_clone(m, w[1], w[2], n == 4 ? w[3] : NULL);
 		return 0;
 	}
 	for (unsigned k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)

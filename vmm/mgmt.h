@@ -31,6 +31,9 @@ struct mgmt_ops {
 	long (*snaps)(void *ctx, unsigned slot, struct mica_mgmt_snap *out);
 	/* MICA_HC_MGMT_POOL: bytes written, or < 0. */
 	long (*pool)(void *ctx, struct mica_mgmt_pool *out);
+	/* MICA_HC_MGMT_CLONE of partition index as name on host CPUs cpus (0: any free):
+	 * the clone's index, or a MICA_E* / MICA_MGMT_E* code. */
+	long (*clone)(void *ctx, unsigned index, const char *name, uint64_t cpus);
 	void *ctx;
 };
 

@@ -34,6 +34,12 @@ static const struct {
 	{ "resume snapmem", 1200, NULL },
 	{ "drop snapmem s1", 0, NULL },
 	{ "snapshots", 0, NULL },
+	/* a clone (docs/management.md, "Clones") on the CPU hello's destroy left free; both
+	 * go on checking their RAM; the clone stopped and destroyed again */
+	{ "clone snapmem twin", 1500, NULL },
+	{ "list", 0, NULL },
+	{ "stop twin", 600, NULL },
+	{ "destroy twin", 0, NULL },
 };
 
 static void wait_ms(unsigned ms)

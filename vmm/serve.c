@@ -462,6 +462,19 @@ static long mg_snap(void *ctx, unsigned call, unsigned index, const char *tag, s
 	return rc;
 }
 
+static long mg_clone(void *ctx, unsigned index, const char *name, uint64_t cpus)
+{
+	struct mica_mgmt_clone c;
+
+	memset(&c, 0, sizeof(c));
+	c.cpus = cpus;
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	long rc = hcall(MICA_HC_MGMT_CLONE, index, (long)(uintptr_t)&c, sizeof(c));
+	if (rc >= 0)
+		dev_setup_more(); /* the clone's devices: attached, then resumed by Mica */
+	return rc;
+}
+
 static long mg_snaps(void *ctx, unsigned slot, struct mica_mgmt_snap *out)
 {
 	return hcall(MICA_HC_MGMT_SNAPS, slot, (long)(uintptr_t)out, sizeof(*out));
@@ -477,6 +490,7 @@ void serve_manage_keys(const uint8_t *keys, size_t n)
 			.part = mg_part, .ctl = mg_ctl, .write = mg_write, .leave = mg_leave,
 			.log = mg_log, .attach = mg_attach, .snap = mg_snap, .snaps = mg_snaps,
 			.pool = mg_pool,
+			.clone = mg_clone,
 		};
 		mgmt_init(&console, &ops);
 		ready = 1;

@@ -68,10 +68,10 @@ static struct window *window(uint32_t kind, uint32_t index, uint64_t bytes, cons
 	return w;
 }
 
-/* Reads the device list: MICA_HC_SVC_DEVICE until MICA_EINVAL. */
-static void list_devices(void)
+/* Reads the device list from device `from` on: MICA_HC_SVC_DEVICE until MICA_EINVAL. */
+static void list_devices(unsigned from)
 {
-	for (unsigned i = 0;; i++) {
+	for (unsigned i = from;; i++) {
 		struct mica_svc_device info;
 		memset(&info, 0, sizeof(info));
 		long rc = hcall(MICA_HC_SVC_DEVICE, i, (long)(uintptr_t)&info, sizeof(info));
@@ -192,14 +192,15 @@ static void say_attached(const struct svc_dev *d, unsigned i)
 	}
 }
 
-unsigned dev_setup(void)
+/* Attaches devices [from, ndevs), then gives each switch its new ports. */
+static unsigned attach_from(unsigned from)
 {
 	struct mica_svc_attach a;
-	unsigned attached = 0;
+	unsigned attached = 0, switches_before = nswitches;
 	char err[96];
 
-	list_devices();
-	for (unsigned i = 0; i < ndevs; i++) {
+	list_devices(from);
+	for (unsigned i = from; i < ndevs; i++) {
 		struct svc_dev *d = &devs[i];
 		if (prepare(d, i, &a))
 			continue;
@@ -208,25 +209,40 @@ unsigned dev_setup(void)
 			    d->info.max_queues);
 			continue;
 		}
+		if (d->info.type == MICA_VIRTIO_NET) {
+			/* on its switch before Mica resumes a clone's queues (on attach) */
+			struct svc_switch *s = &switches[d->be.net.sw];
+			s->port[d->be.net.port] = &d->v;
+			s->dev[d->be.net.port] = d;
+			if (d->be.net.sw < switches_before)
+				s->sw.nports = s->nports; /* a port more on a running switch */
+		}
 		long rc = hcall(MICA_HC_SVC_ATTACH, i, (long)(uintptr_t)&a, sizeof(a));
 		if (rc < 0) {
 			say("device %u: MICA_HC_SVC_ATTACH refused (%ld)", i, rc);
+			if (d->info.type == MICA_VIRTIO_NET)
+				switches[d->be.net.sw].port[d->be.net.port] = NULL;
 			continue;
 		}
 		d->offer = a.features;
 		d->attached = 1;
 		attached++;
-		if (d->info.type == MICA_VIRTIO_NET) {
-			struct svc_switch *s = &switches[d->be.net.sw];
-			s->port[d->be.net.port] = &d->v;
-			s->dev[d->be.net.port] = d;
-		}
 		say_attached(d, i);
 	}
-	for (unsigned s = 0; s < nswitches; s++) {
+	for (unsigned s = switches_before; s < nswitches; s++) {
 		if (sw_init(&switches[s].sw, switches[s].nports,
 			    SWITCH_MAX_AGE_MS, err, sizeof(err)))
 			say("switch %u: %s", s, err); /* cannot happen: 1 .. SW_MAX_PORTS ports */
 	}
 	return attached;
+}
+
+unsigned dev_setup(void)
+{
+	return attach_from(0);
+}
+
+unsigned dev_setup_more(void)
+{
+	return attach_from(ndevs);
 }

@@ -50,6 +50,9 @@ extern unsigned nswitches;
 /* Lists the devices, maps the windows they need, sets up the backends and attaches each
  * device with its offer, saying one line per device. Returns how many were attached. */
 unsigned dev_setup(void);
+/* The same for devices Mica added since (a clone's, MICA_HC_MGMT_CLONE): each attached, a
+ * net device given a new port on its switch. Returns how many were attached. */
+unsigned dev_setup_more(void);
 
 /* "block", "console", "net", or "virtio type <n>" for logs. */
 const char *dev_type_name(uint32_t type);

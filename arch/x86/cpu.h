@@ -94,6 +94,16 @@ static inline uint64_t read_rflags(void)
 	return v;
 }
 
+/* Starts fn(arg) afresh on the stack whose top is stack_top: whatever the CPU was doing
+ * is dropped (a vCPU whose partition was destroyed, kernel/lifecycle.c). */
+static inline __attribute__((noreturn)) void cpu_start_over(uint64_t stack_top,
+							   void (*fn)(void *), void *arg)
+{
+	__asm__ volatile("mov %0, %%rsp; xor %%ebp, %%ebp; call *%1; ud2"
+			 : : "r"(stack_top), "r"(fn), "D"(arg) : "memory");
+	__builtin_unreachable();
+}
+
 static inline __attribute__((noreturn)) void cpu_halt_forever(void)
 {
 	for (;;)

@@ -27,4 +27,5 @@ _start:
 	.balign 16
 boot_stack:
 	.skip	16384
+	.globl	boot_stack_top
 boot_stack_top:

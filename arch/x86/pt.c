@@ -135,6 +135,23 @@ int pt_unmap(struct pt *pt, uint64_t va, uint64_t size)
 	return 0;
 }
 
+static void free_tables(struct pt *pt, uint64_t pa, int level,
+			void (*free_table)(void *ctx, uint64_t pa), void *ctx)
+{
+	uint64_t *t = table(pt, pa);
+	for (unsigned i = 0; level > 0 && i < ENTRIES; i++)
+		if ((t[i] & PT_P) && !(t[i] & PT_PS))
+			free_tables(pt, t[i] & PT_ADDR_MASK, level - 1, free_table, ctx);
+	free_table(ctx, pa & PT_ADDR_MASK);
+}
+
+void pt_free(struct pt *pt, void (*free_table)(void *ctx, uint64_t pa), void *ctx)
+{
+	if (pt->root)
+		free_tables(pt, pt->root, 3, free_table, ctx);
+	pt->root = 0;
+}
+
 int pt_lookup(const struct pt *pt, uint64_t va, uint64_t *pa, uint64_t *flags, uint64_t *page_size)
 {
 	if (va >= PT_VA_LIMIT)

@@ -56,6 +56,10 @@ int pt_map(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t flag
  * (as for bad arguments). Tables that become empty are kept. The caller invalidates TLBs. */
 int pt_unmap(struct pt *pt, uint64_t va, uint64_t size);
 
+/* Frees every table of pt, the root last, through free_table (leaves are not the tables'
+ * to free: they map the owner's memory). pt is unusable after. */
+void pt_free(struct pt *pt, void (*free_table)(void *ctx, uint64_t pa), void *ctx);
+
 /* Finds va's translation: returns 0 with *pa and *flags (of the leaf, PT_PS included) and
  * *page_size, or MICA_EFAULT when va is not mapped. */
 int pt_lookup(const struct pt *pt, uint64_t va, uint64_t *pa, uint64_t *flags, uint64_t *page_size);

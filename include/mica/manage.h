@@ -9,7 +9,8 @@
 #include <stdint.h>
 #include <mica/hypercall.h>
 
-#define MICA_MGMT_VERSION 3 /* 2: snapshots (calls 39-42); 3: destroy, the free pool (43) */
+#define MICA_MGMT_VERSION 4 /* 2: snapshots (calls 39-42); 3: destroy, the free pool (43);
+			    * 4: clones (44), shared RAM in struct mica_mgmt_part */
 
 enum mica_mgmt_hypercall {
 	/* () -> MICA_MGMT_VERSION. Any other caller than the manager: MICA_EPERM (for every
@@ -66,7 +67,17 @@ enum mica_mgmt_hypercall {
 	MICA_HC_MGMT_SNAPS = 42,
 	/* (gpa struct mica_mgmt_pool *, size) -> bytes written: what no partition holds. */
 	MICA_HC_MGMT_POOL = 43,
-	MICA_HC_MGMT_LAST = MICA_HC_MGMT_POOL, /* the manager's calls are HELLO .. LAST */
+	/* (index, gpa struct mica_mgmt_clone *, size) -> the new partition's index: a copy
+	 * of the partition at this instant, named clone.name, on the host CPUs clone.cpus
+	 * (0: the first free ones), sharing its RAM copy on write (docs/management.md,
+	 * "Clones"). The partition is paused only while its state is copied; both go on.
+	 * MICA_MGMT_EEXIST: the name is taken; MICA_MGMT_EBUSY: not that many free CPUs
+	 * (or one named is not free); MICA_MGMT_ENOMEM: not enough free RAM for the clone;
+	 * MICA_MGMT_EFULL: 16 partitions already, or no room for its devices;
+	 * MICA_MGMT_EDEVICE: passed-through devices or an NVMe disk; MICA_MGMT_ESTATE: it is
+	 * stopped, destroyed or changing; MICA_EINVAL: a bad name or CPU mask. */
+	MICA_HC_MGMT_CLONE = 44,
+	MICA_HC_MGMT_LAST = MICA_HC_MGMT_CLONE, /* the manager's calls are HELLO .. LAST */
 };
 
 /* Keys typed at the console while it is in management (Ctrl-] then m) come to the
@@ -79,7 +90,8 @@ enum mica_mgmt_hypercall {
 #define MICA_MGMT_ENOMEM  (-12) /* not enough free RAM */
 #define MICA_MGMT_EEXIST  (-17) /* that snapshot exists */
 #define MICA_MGMT_EDEVICE (-19) /* passed-through devices: state out of reach */
-#define MICA_MGMT_EFULL   (-28) /* no room for another snapshot */
+#define MICA_MGMT_EFULL   (-28) /* no room for another snapshot (or partition) */
+#define MICA_MGMT_EBUSY   (-29) /* not enough free CPUs */
 
 #define MICA_SNAP_TAG_MAX 32 /* with the NUL */
 #define MICA_SNAP_MAX 16
@@ -135,8 +147,19 @@ struct mica_mgmt_part {
 	uint64_t exits[MICA_MGMT_EXITS]; /* since its last (re)start */
 	uint64_t log_bytes;       /* console output written since boot */
 	uint64_t log_size;        /* of it, the ring keeps the last log_size bytes (0: none) */
+	uint64_t shared_bytes;    /* of its RAM, what a clone still reads from its origin */
+	uint32_t origin;          /* a clone: the index of the partition it was cloned from */
+	uint32_t reserved2;
 	char name[MICA_NAME_MAX]; /* NUL-terminated */
 	char image[MICA_NAME_MAX]; /* the config's image =, NUL-terminated (cut if longer) */
+};
+
+#define MICA_MGMT_F_CLONE    (1u << 8) /* made by MICA_HC_MGMT_CLONE: origin is valid */
+
+/* What MICA_HC_MGMT_CLONE reads. */
+struct mica_mgmt_clone {
+	uint64_t cpus;            /* bit n: host CPU n; as many as the partition has vCPUs */
+	char name[MICA_NAME_MAX]; /* 1 .. 31 of [a-zA-Z0-9_-], NUL-terminated, unused */
 };
 
 /* What MICA_HC_MGMT_POOL writes: the free pool. */

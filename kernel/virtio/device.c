@@ -238,6 +238,24 @@ static void post(struct vdev *d, uint16_t type, uint16_t queue, uint16_t size, u
 			 type_name(d->type));
 }
 
+/* The service is told that d was reset and set up again as its driver has it, each
+ * queue taking up where its used ring stands. Under d's partition's pci_lock. */
+static void post_resume(struct vdev *d)
+{
+	struct vio *v = &d->vio;
+
+	post(d, MICA_IOREQ_RESET, 0, 0, MICA_IOREQ_RESET_RESTORED, 0, 0, 0);
+	if (!(v->status & VIO_S_FEATURES_OK))
+		return;
+	post(d, MICA_IOREQ_FEATURES, 0, 0, v->drv_features, 0, 0, 0);
+	for (unsigned q = 0; q < v->num_queues && q < VIO_QUEUES_MAX; q++)
+		if (v->q[q].enable)
+			post(d, MICA_IOREQ_QUEUE, (uint16_t)q, v->q[q].size, v->q[q].desc,
+			     v->q[q].driver, v->q[q].device, MICA_IOREQ_QUEUE_RESUME);
+	if (v->status & VIO_S_DRIVER_OK)
+		post(d, MICA_IOREQ_DRIVER_OK, 0, 0, v->drv_features, 0, 0, 0);
+}
+
 void vdev_restore(struct partition *p, const struct vio *in)
 {
 	uint64_t f = spin_lock(&p->pci_lock);
@@ -265,18 +283,31 @@ void vdev_restore(struct partition *p, const struct vio *in)
 		/* What the service has not taken yet was asked of the device as it was before
 		 * the restore (a NOTIFY against queue positions it no longer has): withdrawn. */
 		service_cancel(d->index);
-		post(d, MICA_IOREQ_RESET, 0, 0, MICA_IOREQ_RESET_RESTORED, 0, 0, 0);
-		if (!(v->status & VIO_S_FEATURES_OK))
-			continue;
-		post(d, MICA_IOREQ_FEATURES, 0, 0, v->drv_features, 0, 0, 0);
-		for (unsigned q = 0; q < v->num_queues && q < VIO_QUEUES_MAX; q++)
-			if (v->q[q].enable)
-				post(d, MICA_IOREQ_QUEUE, (uint16_t)q, v->q[q].size, v->q[q].desc,
-				     v->q[q].driver, v->q[q].device, MICA_IOREQ_QUEUE_RESUME);
-		if (v->status & VIO_S_DRIVER_OK)
-			post(d, MICA_IOREQ_DRIVER_OK, 0, 0, v->drv_features, 0, 0, 0);
+		post_resume(d);
 	}
 	spin_unlock(&p->pci_lock, f);
+}
+
+void vdev_cloned(struct partition *c)
+{
+	uint64_t f = spin_lock(&c->pci_lock);
+	if (c->pci) {
+		c->pci->host = &c->pci_host;
+		for (unsigned s = 1; s < VPCI_SLOTS; s++)
+			if (c->pci_dev[s]) {
+				c->pci->fn[s].dev = c->pci_dev[s];
+				c->pci_dev[s]->resume_on_attach = 1;
+			}
+	}
+	spin_unlock(&c->pci_lock, f);
+}
+
+void vdev_attached(struct vdev *d)
+{
+	if (!d->resume_on_attach)
+		return;
+	d->resume_on_attach = 0;
+	post_resume(d);
 }
 
 unsigned vdev_service_gone(void)

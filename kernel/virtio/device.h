@@ -35,6 +35,8 @@ struct vdev {
 	unsigned net_switch;
 	uint8_t mac[6];
 	unsigned fails_logged; /* needs-reset reports logged (a few, then quiet) */
+	uint8_t resume_on_attach; /* a clone's: the driver's state is set up already; the
+				   * service is told where each queue stands when it attaches */
 };
 
 extern struct vdev vdevs[VDEV_MAX];
@@ -47,6 +49,14 @@ int vdev_create(struct partition *p, const struct boot_file *disk);
 /* At every (re)load of p, on its freshly reset bus: its devices back on the bus in
  * power-on state; the backend is told to forget what it knew of them. */
 void vdev_partition_reset(struct partition *p);
+
+/* A clone's devices, right after their driver's state was copied from its origin's
+ * (vdev_restore): pointed at the clone's own bus and devices, and each to be resumed where
+ * its queues stand once the service attaches it (vdev_attached). */
+void vdev_cloned(struct partition *c);
+/* The service attached d (under its partition's pci_lock): a clone's device is told its
+ * driver's state (vdev_cloned). */
+void vdev_attached(struct vdev *d);
 
 /* Snapshots (kernel/snapshot.c), with p held: the driver's side of p's devices, by slot
  * (VPCI_SLOTS entries), saved and put back. A restore tells the service that each device

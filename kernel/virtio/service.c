@@ -110,6 +110,14 @@ int service_window_close(struct partition *p)
 	int rc = partition_unmap(service_part, MICA_SVC_RAM_WINDOW(p->id), p->ram_size);
 	if (!rc)
 		svc.ram_mapped[p->id] = 0;
+	/* Its disk (disk = FILE) too: a clone's is a copy that goes back to the pool. */
+	const struct vdev *d = p->pci ? p->pci_dev[VDEV_SLOT_BLOCK] : NULL;
+	if (!rc && d && d->type == MICA_VIRTIO_BLOCK && d->disk && d->disk_index < VDEV_MAX) {
+		rc = partition_unmap(service_part, MICA_SVC_DISK_WINDOW(d->disk_index),
+				     d->disk->size);
+		if (!rc)
+			svc.disk_mapped[d->disk_index] = 0;
+	}
 	spin_unlock(&svc.lock, f);
 	return rc;
 }
@@ -230,6 +238,10 @@ static int64_t svc_map(struct vcpu *v, uint64_t kind, uint64_t index)
 	if (kind == MICA_SVC_MAP_DISK) {
 		for (unsigned i = 0; i < nvdevs; i++) {
 			const struct vdev *d = &vdevs[i];
+			if (d->type == MICA_VIRTIO_BLOCK && d->disk && d->disk_index == index &&
+			    (!d->disk->addr ||
+			     __atomic_load_n(&d->part->state, __ATOMIC_ACQUIRE) == PART_DESTROYED))
+				return MICA_EPERM; /* its partition is gone, or its copy never made */
 			if (d->type == MICA_VIRTIO_BLOCK && d->disk && d->disk_index == index)
 				return map(v->part, MICA_SVC_DISK_WINDOW(index), d->disk->addr,
 					   d->disk->size, &svc.disk_mapped[index]);
@@ -254,6 +266,8 @@ static int64_t svc_attach(struct vcpu *v, uint64_t dev, uint64_t gpa, uint64_t s
 	struct partition *p = d->part;
 	uint64_t f = spin_lock(&p->pci_lock);
 	int rc = vio_attach(&d->vio, &a, err, sizeof(err));
+	if (!rc)
+		vdev_attached(d);
 	spin_unlock(&p->pci_lock, f);
 	if (rc)
 		log_info("service '%s': device %lu (partition '%s'): %s", v->part->name, dev,

@@ -275,6 +275,18 @@ def scripted():
             snapshots.TickBack("s1", "paused", snapshots.gen_line(0, 2)),
             Wait(log("partition 'snapmem': snapshot 's1' dropped")),
             Wait(r"^no snapshots"),
+            # a clone on hello's CPU, free again since its destroy
+            Wait(log_re(r"partition 'twin' cloned from 'snapmem' on CPU 1: 16 MiB, \d+ MiB of "
+                        r"it shared copy on write; 'snapmem' paused \d+ us")),
+            Wait(said("twin", lit("snapmem: VM generation 2 -> 3: cloned as 'twin' (partition "
+                                  "4; reseed, new identity)"))),
+            Wait(said("twin", r"tick \d+$"), said("snapmem", r"tick \d+$")),
+            Wait(said("twin", r"tick \d+$"), said("snapmem", r"tick \d+$")),
+            Wait(r"^ 5 twin +running +1 +16M +\S+ +0 +\d+ +-  \(clone of snapmem; \d+[MK] of "
+                 r"its RAM shared\)$"),
+            Wait(log("partition 'twin' stopped: stopped from the management console")),
+            Wait(log_re(r"partition 'twin' destroyed: 16 MiB of RAM back to the free pool "
+                        r"\(\d+ MiB free now\); its CPUs idle")),
             Wait(said("svc", lit("mgmttest: script done"))),
             Wait(COUNT),
             Wait(said("snapmem", r"tick \d+$")),

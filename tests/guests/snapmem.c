@@ -4,7 +4,10 @@
  * (three 2 MiB pieces), and tick number in XMM5. Then it writes the next tick's values
  * and prints "tick N". A restore takes it back to an earlier tick, whose RAM, registers
  * and FPU must all come back together: any mismatch prints "snapmem: FAIL". It also
- * prints when its VM generation (struct mica_self_info) changes: after every restore. */
+ * prints when its VM generation (struct mica_self_info) changes: after every restore, and
+ * in a clone (docs/management.md, "Clones"), which then mixes its own partition number
+ * into every word it writes, so that a write of its that reached its origin's RAM, or
+ * one of the origin's that reached the clone's, is caught by the next check. */
 #include "lib/guest.h"
 
 #define AREA  (6u << 20)
@@ -13,9 +16,11 @@
 
 static volatile uint64_t area[AREA / 8] __attribute__((aligned(4096)));
 
+static uint64_t salt; /* the partition number it runs as, from the first clone on */
+
 static uint64_t value(uint64_t tick, unsigned page)
 {
-	return tick * 0x9e3779b97f4a7c15ull ^ ((uint64_t)page << 32 | page);
+	return (tick * 0x9e3779b97f4a7c15ull ^ ((uint64_t)page << 32 | page)) + salt;
 }
 
 static void sse_on(void)
@@ -47,6 +52,7 @@ int main(unsigned vcpu)
 	xmm5_set(0);
 	struct mica_self_info info;
 	uint32_t gen = self_info(&info) == (long)sizeof(info) ? info.vm_generation : 0;
+	uint32_t id = info.partition_id;
 	uart_printf("snapmem: start (%u KiB checked every tick, VM generation %u)\n",
 		    AREA >> 10, gen);
 	for (;;) {
@@ -65,8 +71,18 @@ int main(unsigned vcpu)
 		xmm5_set(tick);
 		/* A restore takes gen back with the rest of RAM; Mica's counter goes on. */
 		if (self_info(&info) == (long)sizeof(info) && info.vm_generation != gen) {
-			uart_printf("snapmem: VM generation %u -> %u: restored (reseed)\n", gen,
-				    info.vm_generation);
+			if (info.partition_id != id) {
+				uart_printf("snapmem: VM generation %u -> %u: cloned as '%s' "
+					    "(partition %u; reseed, new identity)\n", gen,
+					    info.vm_generation, info.name, info.partition_id);
+				id = info.partition_id;
+				salt = (uint64_t)id << 48;
+				for (unsigned p = 0; p < PAGES; p++)
+					area[p * WORDS_PER_PAGE] = value(tick, p);
+			} else {
+				uart_printf("snapmem: VM generation %u -> %u: restored (reseed)\n",
+					    gen, info.vm_generation);
+			}
 			gen = info.vm_generation;
 		}
 		uart_printf("tick %lu\n", tick);

@@ -159,6 +159,30 @@ int main(unsigned vcpu)
 	expect("MGMT_POOL into a buffer outside RAM", hcall(MICA_HC_MGMT_POOL, far, 256),
 	       MICA_EFAULT);
 	expect("MGMT_POOL", hcall(MICA_HC_MGMT_POOL, buf, 256), (long)sizeof(struct mica_mgmt_pool));
+	static struct mica_mgmt_clone cl = { .name = "probe-clone" };
+	const long c = (long)(uintptr_t)&cl, cs = sizeof(cl);
+	expect("MGMT_CLONE of itself", hcall6(MICA_HC_MGMT_CLONE, 0, c, cs, 0, 0), MICA_EPERM);
+	expect("MGMT_CLONE of partition 9", hcall6(MICA_HC_MGMT_CLONE, 9, c, cs, 0, 0), MICA_EINVAL);
+	expect("MGMT_CLONE from 8 bytes", hcall6(MICA_HC_MGMT_CLONE, UNSERVED, c, 8, 0, 0),
+	       MICA_EINVAL);
+	expect("MGMT_CLONE from outside RAM", hcall6(MICA_HC_MGMT_CLONE, UNSERVED, far, cs, 0, 0),
+	       MICA_EFAULT);
+	cl.cpus = 3ull << 2;
+	expect("MGMT_CLONE of a 1-vCPU partition onto 2 CPUs",
+	       hcall6(MICA_HC_MGMT_CLONE, UNSERVED, c, cs, 0, 0), MICA_EINVAL);
+	cl.cpus = 1ull << 63;
+	expect("MGMT_CLONE onto CPU 63 (not there)",
+	       hcall6(MICA_HC_MGMT_CLONE, UNSERVED, c, cs, 0, 0), MICA_MGMT_EBUSY);
+	cl.cpus = 0;
+	memcpy(cl.name, "served", 7);
+	expect("MGMT_CLONE with a name in use", hcall6(MICA_HC_MGMT_CLONE, UNSERVED, c, cs, 0, 0),
+	       MICA_MGMT_EEXIST);
+	memcpy(cl.name, "a/b", 4);
+	expect("MGMT_CLONE with a '/' in the name",
+	       hcall6(MICA_HC_MGMT_CLONE, UNSERVED, c, cs, 0, 0), MICA_EINVAL);
+	memset(cl.name, 'a', sizeof(cl.name));
+	expect("MGMT_CLONE with a name that does not end",
+	       hcall6(MICA_HC_MGMT_CLONE, UNSERVED, c, cs, 0, 0), MICA_EINVAL);
 
 	/* What it may: the served partition's RAM, exactly that much. */
 	long win = hcall(MICA_HC_SVC_MAP, MICA_SVC_MAP_RAM, SERVED);

@@ -113,6 +113,21 @@ static long f_log(void *ctx, unsigned i, char *buf, size_t len, uint64_t from)
 	return (long)n;
 }
 
+/* MICA_HC_MGMT_CLONE: the last call and the answer to give. */
+static unsigned clone_calls, clone_index;
+static char clone_name[64];
+static uint64_t clone_cpus;
+static long clone_rc;
+
+static long f_clone(void *ctx, unsigned i, const char *name, uint64_t cpus)
+{
+	clone_calls++;
+	clone_index = i;
+	snprintf(clone_name, sizeof(clone_name), "%s", name);
+	clone_cpus = cpus;
+	return clone_rc;
+}
+
 /* The free pool as MICA_HC_MGMT_POOL tells it. */
 static struct mica_mgmt_pool pool;
 
@@ -150,7 +165,10 @@ static void setup(void)
 	const struct mgmt_ops ops = {
 		.part = f_part, .ctl = f_ctl, .write = f_write, .leave = f_leave, .log = f_log,
 		.attach = f_attach, .snap = f_snap, .snaps = f_snaps, .pool = f_pool,
+		.clone = f_clone,
 	};
+	clone_calls = 0;
+	clone_rc = 3;
 	memset(&pool, 0, sizeof(pool));
 	pool.cpus = 0xf;
 	pool.free_bytes = 600ull << 20;
@@ -241,9 +259,9 @@ Test(mgmt, refusals)
 	mgmt_run(&m, "stop web tiny");
 	expect_out("usage: stop NAME\n");
 	mgmt_run(&m, "a b c d e");
-	expect_out("too many words: no command takes more than a NAME and a TAG (type help)\n");
-	mgmt_run(&m, "clone web");
-	expect_out("unknown command 'clone' (type help)\n");
+	expect_out("too many words: no command takes more than three after its name (type help)\n");
+	mgmt_run(&m, "frob web");
+	expect_out("unknown command 'frob' (type help)\n");
 	cr_expect_eq(ctl_calls, 0, "nothing reached Mica");
 
 	ctl_rc = MICA_EPERM;
@@ -487,4 +505,95 @@ Test(mgmt, destroy)
 	clear();
 	mgmt_run(&m, "destroy");
 	cr_expect_str_eq(out, "usage: destroy NAME\n");
+}
+
+Test(mgmt, clone)
+{
+	/* by name or number; cpus= as a list, a range or both; nothing said on success (Mica's
+	 * log line says what was done) */
+	mgmt_run(&m, "clone web web2");
+	cr_expect_eq(clone_calls, 1);
+	cr_expect_eq(clone_index, 1);
+	cr_expect_str_eq(clone_name, "web2");
+	cr_expect_eq(clone_cpus, 0, "no cpus=: any free ones");
+	cr_expect_str_eq(out, "");
+	mgmt_run(&m, "clone 2 web3 cpus=4,6-7");
+	cr_expect_eq(clone_cpus, 0xd0);
+	mgmt_run(&m, "clone web web4 cpus=12");
+	cr_expect_eq(clone_cpus, 1ull << 12);
+
+	/* refused before Mica is asked */
+	clear();
+	clone_calls = 0;
+	mgmt_run(&m, "clone web");
+	expect_out("usage: clone NAME NEW [cpus=LIST]\n");
+	mgmt_run(&m, "clone web a b c");
+	expect_out("too many words");
+	mgmt_run(&m, "clone nosuch x");
+	expect_out("no partition 'nosuch' (there are: svc, web, tiny)\n");
+	const char *bad[] = { "cpus=", "cpus=3-", "cpus=3-1", "cpus=a", "cpus=1,,2", "cpus=64",
+			      "cpu=1", "cpus=1;2" };
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char line[64];
+		clear();
+		snprintf(line, sizeof(line), "clone web x %s", bad[i]);
+		mgmt_run(&m, line);
+		char want[96];
+		snprintf(want, sizeof(want), "cannot clone 'web': expected cpus=LIST (host CPUs such "
+			 "as 2,3 or 2-3), found '%s'\n", bad[i]);
+		expect_out(want);
+	}
+	mgmt_run(&m, "clone web abcdefghijabcdefghijabcdefghij12");
+	expect_out("cannot clone 'web' as 'abcdefghijabcdefghijabcdefghij12': a name is 1 to 31 "
+		   "letters, digits, '_' or '-'\n");
+	cr_expect_eq(clone_calls, 0, "nothing reached Mica");
+
+	/* Mica's refusals, one line each */
+	struct {
+		long rc;
+		const char *line, *want;
+	} cases[] = {
+		{ MICA_EPERM, "clone svc x", "cannot clone 'svc' as 'x': it runs this console" },
+		{ MICA_MGMT_EEXIST, "clone web tiny", "cannot clone 'web' as 'tiny': a partition "
+		  "of that name exists (choose another)" },
+		{ MICA_MGMT_ENOMEM, "clone web x", "cannot clone 'web' as 'x': not enough free RAM "
+		  "for a clone of its size" },
+		{ MICA_MGMT_EFULL, "clone web x", "cannot clone 'web' as 'x': Mica runs 16 "
+		  "partitions (or 64 virtio devices) at most" },
+		{ MICA_MGMT_EBUSY, "clone web x", "cannot clone 'web' as 'x': not 1 free CPUs (list "
+		  "shows the free ones)" },
+		{ MICA_MGMT_EBUSY, "clone web x cpus=3", "cannot clone 'web' as 'x': not 1 free "
+		  "CPUs among those named" },
+		{ MICA_EINVAL, "clone web x cpus=1-2", "cannot clone 'web' as 'x': cpus= names 2 "
+		  "CPUs; the clone needs as many as 'web' has vCPUs (1)" },
+		{ MICA_EINVAL, "clone web a.b", "cannot clone 'web' as 'a.b': a name is 1 to 31" },
+		{ MICA_MGMT_EDEVICE, "clone web x", "cannot clone 'web' as 'x': it is the service "
+		  "partition, or its RAM is not held piece by piece" },
+		{ MICA_MGMT_ESTATE, "clone tiny x", "cannot clone 'tiny' as 'x': it is stopped: "
+		  "there is nothing to copy (start it)" },
+		{ -99, "clone web x", "cannot clone 'web' as 'x': Mica refused it" },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		clear();
+		clone_rc = cases[i].rc;
+		mgmt_run(&m, cases[i].line);
+		expect_out(cases[i].want);
+	}
+	clear();
+	clone_rc = MICA_MGMT_EDEVICE;
+	parts[1].flags |= MICA_MGMT_F_NVME;
+	mgmt_run(&m, "clone web x");
+	expect_out("its disk is on NVMe, which a clone cannot share");
+}
+
+Test(mgmt, list_shows_clones)
+{
+	part(2, "web2", MICA_MGMT_RUNNING, 8, 1024, MICA_MGMT_F_NET | MICA_MGMT_F_CLONE);
+	parts[2].origin = 1;
+	parts[2].shared_bytes = 300ull << 20;
+	mgmt_run(&m, "list");
+	expect_out("\n 3 web2             running   3            1G    1m05s        0        0  "
+		   "net  (clone of web; 300M of its RAM shared)\n");
+	expect_out("\n 2 web              running   1,2          1G    1m05s        2      300  "
+		   "disk,net\n");
 }

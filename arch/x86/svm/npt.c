@@ -58,3 +58,15 @@ int svm_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size,
 		flags |= PT_PCD | PT_PWT; /* PAT entry 3 (UC) with the power-on PAT (APM 7.8.2) */
 	return pt_map(&pt, gpa, hpa, size, flags);
 }
+
+static void table_free(void *ctx, uint64_t pa)
+{
+	mem_free(pa, 4096);
+}
+
+void svm_stage2_free(struct stage2 *s2)
+{
+	struct pt pt = { .root = s2->root, .a = &npt_alloc, .big = npt_big() };
+	pt_free(&pt, table_free, NULL);
+	s2->root = 0;
+}

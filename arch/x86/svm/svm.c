@@ -50,6 +50,18 @@ static int svm_vcpu_init(struct vcpu *v)
 	return 0;
 }
 
+/* Nothing of a VMCB stays in the CPU after #VMEXIT; its ASID is never handed out again. */
+static void svm_vcpu_release(struct vcpu *v)
+{
+	(void)v;
+}
+
+static void svm_vcpu_free(struct vcpu *v)
+{
+	mem_free(virt_to_phys(v->hw), 4096);
+	v->hw = NULL;
+}
+
 static void seg(struct vmcb_seg *s, uint16_t sel, uint16_t attrib, uint32_t limit, uint64_t base)
 {
 	s->sel = sel;
@@ -255,14 +267,14 @@ static void svm_vcpu_save(struct vcpu *v, void *buf)
 static void svm_vcpu_load(struct vcpu *v, const void *buf)
 {
 	struct vmcb *vm = vmcb_of(v);
-	uint64_t iopm = vm->ctl.iopm_pa, msrpm = vm->ctl.msrpm_pa, ncr3 = vm->ctl.ncr3;
-	uint32_t asid = vm->ctl.asid;
 
+	/* Mica's tables as vcpu_reset sets them: this vCPU's partition's (a clone's vCPU
+	 * loads the state its origin's saved, into a VMCB that was never reset). */
 	memcpy(vm, buf, sizeof(*vm));
-	vm->ctl.iopm_pa = iopm;
-	vm->ctl.msrpm_pa = msrpm;
-	vm->ctl.ncr3 = ncr3;
-	vm->ctl.asid = asid;
+	vm->ctl.iopm_pa = iopm_pa;
+	vm->ctl.msrpm_pa = msrpm_pa;
+	vm->ctl.ncr3 = v->part->s2.root;
+	vm->ctl.asid = v->part->s2.tag;
 	vm->ctl.clean = 0;                           /* the CPU caches nothing of it */
 	vm->ctl.tlb_control = TLB_CONTROL_FLUSH_ALL; /* nor translations of the guest's */
 }
@@ -275,7 +287,10 @@ static const struct virt_ops svm_ops = {
 	.stage2_map = svm_stage2_map,
 	.stage2_unmap = svm_stage2_unmap,
 	.stage2_flush = svm_stage2_flush,
+	.stage2_free = svm_stage2_free,
 	.vcpu_init = svm_vcpu_init,
+	.vcpu_release = svm_vcpu_release,
+	.vcpu_free = svm_vcpu_free,
 	.vcpu_reset = svm_vcpu_reset,
 	.vcpu_run = svm_vcpu_run,
 	.vcpu_save = svm_vcpu_save,

@@ -60,3 +60,15 @@ uint64_t vmx_eptp(const struct stage2 *s2)
 {
 	return ept_pointer(s2->root);
 }
+
+static void table_free(void *ctx, uint64_t pa)
+{
+	mem_free(pa, 4096);
+}
+
+void vmx_stage2_free(struct stage2 *s2)
+{
+	struct pt pt = { .root = s2->root, .a = &ept_alloc, .big = ept_big() };
+	pt_free(&pt, table_free, NULL);
+	s2->root = 0;
+}

@@ -90,6 +90,27 @@ static int vmx_vcpu_init(struct vcpu *v)
 	return 0;
 }
 
+static void invalidate_tlbs(struct vcpu *v);
+
+/* The VMCS back in memory and not current on this CPU, and the translations of the EPT
+ * and VPID forgotten: its memory may be anything's next. */
+static void vmx_vcpu_release(struct vcpu *v)
+{
+	struct vmx_vcpu *vx = v->hw;
+	if (vx->vmcs_ready)
+		invalidate_tlbs(v);
+	do_vmclear(vx->vmcs_pa);
+	vx->vmcs_ready = 0;
+}
+
+static void vmx_vcpu_free(struct vcpu *v)
+{
+	struct vmx_vcpu *vx = v->hw;
+	mem_free(vx->vmcs_pa, 4096);
+	mem_free(virt_to_phys(vx), sizeof(*vx));
+	v->hw = NULL;
+}
+
 static void vmx_vcpu_reset(struct vcpu *v, const struct vcpu_boot_state *st)
 {
 	struct vmx_vcpu *vx = v->hw;
@@ -525,7 +546,10 @@ static const struct virt_ops vmx_ops = {
 	.stage2_map = vmx_stage2_map,
 	.stage2_unmap = vmx_stage2_unmap,
 	.stage2_flush = invalidate_tlbs,
+	.stage2_free = vmx_stage2_free,
 	.vcpu_init = vmx_vcpu_init,
+	.vcpu_release = vmx_vcpu_release,
+	.vcpu_free = vmx_vcpu_free,
 	.vcpu_reset = vmx_vcpu_reset,
 	.vcpu_run = vmx_vcpu_run,
 	.vcpu_save = vmx_vcpu_save,
