@@ -8,6 +8,7 @@
 #include "arch/x86/cpu.h"
 #include "kernel/arch.h"
 #include "kernel/config.h"
+#include "kernel/cow.h"
 #include "kernel/loader/guest_ram.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
@@ -161,65 +162,73 @@ static void piece_give(struct partition *p, uint64_t k)
 	spin_unlock(&p->ram_lock, f);
 }
 
-/* --- clones: RAM shared copy on write (kernel/clone.c, docs/management.md) ---------------
- *
- * A clone's piece k whose ram_src is set holds nothing yet: its content is the piece k
- * of partition ram_src - 1 (the origin), which keeps it write-protected (frozen) for as
- * long as any clone reads it there. The clone's first touch of the piece copies it in
- * (pull); the origin's first write to it copies it out to every clone that still reads it
- * there first (push). Either way the piece is copied once per clone, into the clone's own
- * RAM, reserved whole when it was made: a write never waits for memory. Clones are made
- * after their origins and take a higher index, so a CPU holding a piece of one partition
- * only ever waits for the same piece of a higher one: no cycle. */
+/* --- clones: RAM shared copy on write (kernel/cow.h keeps the books) --------------------- */
 
-static int src_of(const struct partition *p, uint64_t k)
+static uint8_t *cow_table(void *ctx, unsigned i)
 {
-	return p->ram_src ? __atomic_load_n(&p->ram_src[k], __ATOMIC_ACQUIRE) : 0;
+	(void)ctx;
+	return partitions[i].ram_src;
 }
 
-/* Piece k of p, held by this CPU: its content copied from its origin, if it has one. The
- * caller maps it. */
-static void pull(struct partition *p, uint64_t k)
+static void cow_copy(void *ctx, unsigned to, unsigned from, uint64_t k)
 {
-	int s = src_of(p, k);
-	if (!s)
-		return;
-	const struct partition *o = &partitions[s - 1];
-	memcpy(phys_to_virt(p->ram_hpa + k * RAM_PIECE), phys_to_virt(o->ram_hpa + k * RAM_PIECE),
-	       piece_size(p, k));
-	__atomic_store_n(&p->ram_src[k], 0, __ATOMIC_RELEASE);
+	(void)ctx;
+	const struct partition *t = &partitions[to], *f = &partitions[from];
+	memcpy(phys_to_virt(t->ram_hpa + k * RAM_PIECE), phys_to_virt(f->ram_hpa + k * RAM_PIECE),
+	       piece_size(t, k));
+}
+
+static void cow_take(void *ctx, unsigned i, uint64_t k)
+{
+	(void)ctx;
+	piece_take(&partitions[i], k);
+}
+
+static void cow_give(void *ctx, unsigned i, uint64_t k)
+{
+	(void)ctx;
+	piece_give(&partitions[i], k);
 }
 
 /* Piece k mapped for p as it holds it now: writable and ready, or read-only while a
  * snapshot of p reads it in place. Under the piece (busy). */
 static int map_held(struct partition *p, uint64_t k);
 
-/* Piece k of p is about to change (p holds it, its content in place): every clone that
- * still reads it from p gets its copy first. */
-static void push(struct partition *p, uint64_t k)
+static void cow_placed(void *ctx, unsigned i, uint64_t k)
 {
-	for (unsigned i = p->id + 1; i < npartitions; i++) {
-		struct partition *c = &partitions[i];
-		if (src_of(c, k) != (int)p->id + 1)
-			continue;
-		piece_take(c, k);
-		if (src_of(c, k) == (int)p->id + 1) {
-			pull(c, k);
-			if (map_held(c, k))
-				log_info("partition '%s': cannot map its RAM at 0x%lx", c->name,
-					 k * RAM_PIECE);
-		}
-		piece_give(c, k);
-	}
+	(void)ctx;
+	if (map_held(&partitions[i], k))
+		log_info("partition '%s': cannot map its RAM at 0x%lx", partitions[i].name,
+			 k * RAM_PIECE);
 }
 
-/* Does any clone read piece k of p in place? */
+static struct cow_ops cow_ops(void)
+{
+	return (struct cow_ops){ cow_table, cow_copy, cow_take, cow_give, cow_placed,
+				 __atomic_load_n(&npartitions, __ATOMIC_ACQUIRE), NULL };
+}
+
+static int src_of(const struct partition *p, uint64_t k)
+{
+	return p->ram_src ? __atomic_load_n(&p->ram_src[k], __ATOMIC_ACQUIRE) : 0;
+}
+
+static void pull(struct partition *p, uint64_t k)
+{
+	struct cow_ops o = cow_ops();
+	cow_pull(&o, p->id, k);
+}
+
+static void push(struct partition *p, uint64_t k)
+{
+	struct cow_ops o = cow_ops();
+	cow_push(&o, p->id, k);
+}
+
 static int shared_out(const struct partition *p, uint64_t k)
 {
-	for (unsigned i = p->id + 1; i < npartitions; i++)
-		if (src_of(&partitions[i], k) == (int)p->id + 1)
-			return 1;
-	return 0;
+	struct cow_ops o = cow_ops();
+	return cow_shared_out(&o, p->id, k);
 }
 
 /* Zeroes (or copies in, for a clone) and maps piece k unless it is ready; waits while
@@ -448,52 +457,41 @@ void *ram_piece_writable(struct partition *p, uint64_t k)
 
 /* --- clones (kernel/clone.c) ------------------------------------------------------------ */
 
+static int origin_holds(void *ctx, uint64_t k)
+{
+	struct partition *o = ctx;
+	return test(o->ram_ready, k) || test(o->ram_frozen, k);
+}
+
+static void origin_freeze(void *ctx, uint64_t k)
+{
+	struct partition *o = ctx;
+	if (ram_freeze(o, k))
+		log_info("partition '%s': cannot write-protect its RAM at 0x%lx", o->name,
+			 k * RAM_PIECE);
+}
+
 uint64_t ram_share(struct partition *c, struct partition *o)
 {
-	uint64_t shared = 0;
-
-	for (uint64_t k = 0; k < o->ram_pieces && k < c->ram_pieces; k++) {
-		int s = src_of(o, k);
-		if (!s && (test(o->ram_ready, k) || test(o->ram_frozen, k))) {
-			s = (int)o->id + 1;
-			if (ram_freeze(o, k))
-				log_info("partition '%s': cannot write-protect its RAM at 0x%lx",
-					 o->name, k * RAM_PIECE);
-		}
-		c->ram_src[k] = (uint8_t)s;
-		shared += s ? piece_size(c, k) : 0;
-	}
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return shared;
+	struct cow_ops ops = cow_ops();
+	uint64_t n = o->ram_pieces < c->ram_pieces ? o->ram_pieces : c->ram_pieces;
+	uint64_t pieces = cow_share(&ops, c->id, o->id, n, origin_holds, origin_freeze, o);
+	return pieces * RAM_PIECE < c->ram_size ? pieces * RAM_PIECE : c->ram_size;
 }
 
 void ram_settle(struct partition *p, int keep)
 {
 	if (!p->ram_lazy)
 		return;
-	for (uint64_t k = 0; k < p->ram_pieces; k++) {
-		if (!src_of(p, k) && !shared_out(p, k))
-			continue;
-		piece_take(p, k);
-		if (keep && src_of(p, k)) {
-			pull(p, k);
-			if (map_held(p, k))
-				log_info("partition '%s': cannot map its RAM at 0x%lx", p->name,
-					 k * RAM_PIECE);
-		}
-		__atomic_store_n(&p->ram_src[k], 0, __ATOMIC_RELEASE);
-		push(p, k);
-		piece_give(p, k);
-	}
+	struct cow_ops o = cow_ops();
+	cow_settle(&o, p->id, p->ram_pieces, keep);
 }
 
 uint64_t ram_shared_bytes(const struct partition *p)
 {
-	uint64_t n = 0;
-	for (uint64_t k = 0; p->ram_src && k < p->ram_pieces; k++)
-		if (src_of(p, k))
-			n += piece_size(p, k);
-	return n;
+	struct cow_ops o = cow_ops();
+	uint64_t n = cow_shared_in(&o, p->id, p->ram_pieces) * RAM_PIECE;
+	return n < p->ram_size ? n : p->ram_size;
 }
 
 /* The loaders' announcement (kernel/loader/guest_ram.h): ram is a partition's RAM. */

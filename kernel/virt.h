@@ -109,6 +109,9 @@ struct virt_ops {
 	/* On v's own CPU, between exit and entry: drop every translation of v's stage-2 the
 	 * CPU may hold, before the next entry. */
 	void (*stage2_flush)(struct vcpu *v);
+	/* Frees the tables wholly inside [gpa, gpa + size) that map nothing any more (a
+	 * window unmapped for good); the TLBs are the caller's, as for stage2_unmap. */
+	void (*stage2_prune)(struct stage2 *s2, uint64_t gpa, uint64_t size);
 	/* Frees the tables of a stage-2 no CPU uses any more (its vCPUs released). */
 	void (*stage2_free)(struct stage2 *s2);
 	int (*vcpu_init)(struct vcpu *v);

@@ -145,6 +145,46 @@ static void free_tables(struct pt *pt, uint64_t pa, int level,
 	free_table(ctx, pa & PT_ADDR_MASK);
 }
 
+static int table_empty(const uint64_t *t)
+{
+	for (unsigned i = 0; i < ENTRIES; i++)
+		if (t[i])
+			return 0;
+	return 1;
+}
+
+/* The table at pa (level: what its entries map, 3 for the root) covers [base, base +
+ * 512 * span). Frees its empty child tables wholly inside [va, end). */
+static unsigned prune(struct pt *pt, uint64_t pa, int level, uint64_t base, uint64_t va,
+		      uint64_t end, void (*free_table)(void *ctx, uint64_t pa), void *ctx)
+{
+	uint64_t *t = table(pt, pa);
+	uint64_t span = 1ULL << (12 + 9 * level);
+	unsigned n = 0;
+
+	for (unsigned i = 0; level > 0 && i < ENTRIES; i++) {
+		uint64_t lo = base + i * span, e = t[i];
+		if (lo + span <= va || lo >= end || !(e & PT_P) || (e & PT_PS))
+			continue;
+		uint64_t child = e & PT_ADDR_MASK;
+		n += prune(pt, child, level - 1, lo, va, end, free_table, ctx);
+		if (lo >= va && lo + span <= end && table_empty(table(pt, child))) {
+			__atomic_store_n(&t[i], 0, __ATOMIC_RELEASE);
+			free_table(ctx, child);
+			n++;
+		}
+	}
+	return n;
+}
+
+unsigned pt_prune(struct pt *pt, uint64_t va, uint64_t size,
+		  void (*free_table)(void *ctx, uint64_t pa), void *ctx)
+{
+	if (!pt->root || !size || va >= PT_VA_LIMIT || size > PT_VA_LIMIT - va)
+		return 0;
+	return prune(pt, pt->root, 3, 0, va, va + size, free_table, ctx);
+}
+
 void pt_free(struct pt *pt, void (*free_table)(void *ctx, uint64_t pa), void *ctx)
 {
 	if (pt->root)

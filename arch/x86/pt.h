@@ -56,6 +56,13 @@ int pt_map(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t flag
  * (as for bad arguments). Tables that become empty are kept. The caller invalidates TLBs. */
 int pt_unmap(struct pt *pt, uint64_t va, uint64_t size);
 
+/* Frees the tables wholly inside [va, va + size) that map nothing (after a pt_unmap of a
+ * range that is gone for good, such as a destroyed partition's window), through
+ * free_table, and clears the entries that pointed at them. The caller invalidates TLBs and
+ * paging-structure caches before the tables can be used again. Returns how many. */
+unsigned pt_prune(struct pt *pt, uint64_t va, uint64_t size,
+		  void (*free_table)(void *ctx, uint64_t pa), void *ctx);
+
 /* Frees every table of pt, the root last, through free_table (leaves are not the tables'
  * to free: they map the owner's memory). pt is unusable after. */
 void pt_free(struct pt *pt, void (*free_table)(void *ctx, uint64_t pa), void *ctx);

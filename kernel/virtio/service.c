@@ -108,15 +108,23 @@ int service_window_close(struct partition *p)
 	uint64_t f = spin_lock(&svc.lock);
 	ram_window_close(p);
 	int rc = partition_unmap(service_part, MICA_SVC_RAM_WINDOW(p->id), p->ram_size);
-	if (!rc)
+	if (!rc) {
 		svc.ram_mapped[p->id] = 0;
+		/* the window's tables too: nothing maps there again (the service flushes
+		 * before it runs again: it makes this call) */
+		virt->stage2_prune(&service_part->s2, MICA_SVC_RAM_WINDOW(p->id),
+				   MICA_SVC_WINDOW_MAX);
+	}
 	/* Its disk (disk = FILE) too: a clone's is a copy that goes back to the pool. */
 	const struct vdev *d = p->pci ? p->pci_dev[VDEV_SLOT_BLOCK] : NULL;
 	if (!rc && d && d->type == MICA_VIRTIO_BLOCK && d->disk && d->disk_index < VDEV_MAX) {
 		rc = partition_unmap(service_part, MICA_SVC_DISK_WINDOW(d->disk_index),
 				     d->disk->size);
-		if (!rc)
+		if (!rc) {
 			svc.disk_mapped[d->disk_index] = 0;
+			virt->stage2_prune(&service_part->s2, MICA_SVC_DISK_WINDOW(d->disk_index),
+					   MICA_SVC_WINDOW_MAX);
+		}
 	}
 	spin_unlock(&svc.lock, f);
 	return rc;

@@ -8,13 +8,16 @@ partition number into every word it writes. So a write of either that reached th
 other's RAM (sharing that was not copy on write) makes the next check print
 "snapmem: FAIL"."""
 
+import os
 import re
 
-from harness import Failure, Script, Type, Wait, Watch
+from harness import Failure, Forbid, Run, Script, Type, Wait, Watch
+from linux import ready
 from manage import ESC, PoolLine, log_re, said
 from scenarios import BANNER, Scenario, lit, started
 from soak import FREE, FreeSame, Remember
-from virtio import SERVICE_PART, VMM
+from virtio import (E2E_DIR, HELLO, LINUX_FILES, SERVICE_PART, VMM, linux, make_disk,
+                    ping_check)
 
 CONFIG = SERVICE_PART + """
 [partition snapmem]
@@ -149,6 +152,96 @@ def script():
     ], forbidden=FORBIDDEN)
 
 
+# --- Linux: a counting process, tmpfs and disk contents, the network -----------------------
+
+LINUX_DISK = os.path.join(E2E_DIR, "clone-disk.img")
+LINUX_CONFIG = (SERVICE_PART + "\n"
+                + linux("linux", 1, "mica.ip=10.0.0.1/24", ["disk = clone-disk.img",
+                                                            "net = lan"]))
+GREETING = r"Mica management console: type help"
+LINUX_CLONED = (r"partition '{new}' cloned from '{old}' on CPU {cpu}: 256 MiB, \d+ MiB of it "
+                r"shared copy on write; '{old}' paused \d+ us; its disk copied")
+COUNTING = ("a=$(cat /tmp/c); sleep 1; b=$(cat /tmp/c); test $b -gt $a && echo counting; "
+            "cat /tmp/t /mnt/f")
+
+
+def manage(*lines, back):
+    """Into the management console, the commands (each with its answer), and back."""
+    steps = [Type(ESC + "m"), Wait(GREETING)]
+    for line, *answers in lines:
+        steps += cmd(line, *answers, timeout=120)
+    return steps + cmd("exit", log_re(r"console input goes to partition \d '" + back +
+                                      r"' again"))
+
+
+def renumber(part, n):
+    """Its own MAC and address: what a clone's guest does when it learns it was cloned."""
+    return (f"ip link set eth0 down && ip link set eth0 address 02:4d:49:00:0{n}:03 && "
+            f"ip addr flush dev eth0 && ip addr add 10.0.0.{n + 1}/24 dev eth0 && "
+            f"ip link set eth0 up && cat /sys/class/net/eth0/address")
+
+
+def linux_script(cfg):
+    return Script([
+        BANNER,
+        Wait(started("linux", "1", "256 MiB", "vmlinuz")),
+        Wait(ready("linux"), HELLO("linux"), timeout=600),
+        # state to carry over: a file on the disk, one in tmpfs, a process counting
+        Run("mke2fs -q /dev/vda >/dev/null 2>&1 && mkdir -p /mnt && mount /dev/vda /mnt && "
+            "echo disk-before > /mnt/f && sync && echo tmpfs-before > /tmp/t && "
+            "cat /tmp/t /mnt/f", "tmpfs-before\ndisk-before", timeout=120),
+        Run("(i=0; while :; do i=$((i+1)); echo $i > /tmp/c; usleep 100000; done) "
+            ">/dev/null 2>&1 & true", r".*"),
+        Type(ESC + "f"), Wait(FREE), Remember("free_before"),
+        *manage(("clone linux lin2", log_re(LINUX_CLONED.format(new="lin2", old="linux",
+                                                                cpu="2"))), back="linux"),
+        # the clone: the same process counting on, the same files
+        Type(ESC + "3"), Wait(log_re(r"console input goes to partition 3 'lin2' \(.*"), timeout=30),
+        Run(COUNTING, "counting\ntmpfs-before\ndisk-before", part="lin2", timeout=120),
+        # then they diverge: writes in one are not seen by the other
+        Run("echo tmpfs-lin2 > /tmp/t && echo disk-lin2 > /mnt/f && sync && cat /tmp/t /mnt/f",
+            "tmpfs-lin2\ndisk-lin2", part="lin2", timeout=60),
+        Run(renumber("lin2", 2), "02:4d:49:00:02:03", part="lin2"),
+        Run("ping -c 2 -W 5 10.0.0.1", ping_check, part="lin2", timeout=60),
+        Type(ESC + "2"), Wait(log_re(r"console input goes to partition 2 'linux' \(.*"), timeout=30),
+        Run(COUNTING, "counting\ntmpfs-before\ndisk-before", timeout=60),
+        Run("ping -c 2 -W 5 10.0.0.3", ping_check, timeout=60),
+        # a clone of the clone: it has the clone's files and address
+        *manage(("clone lin2 lin3 cpus=3", log_re(LINUX_CLONED.format(new="lin3", old="lin2",
+                                                                      cpu="3"))),
+                back="linux"),
+        Type(ESC + "4"), Wait(log_re(r"console input goes to partition 4 'lin3' \(.*"), timeout=30),
+        Run(COUNTING, "counting\ntmpfs-lin2\ndisk-lin2", part="lin3", timeout=120),
+        Run(renumber("lin3", 3), "02:4d:49:00:03:03", part="lin3"),
+        Run("ping -c 2 -W 5 10.0.0.1 && ping -c 2 -W 5 10.0.0.3", ping_check, part="lin3",
+            timeout=60),
+        # both clones destroyed: every page of theirs back in the pool; linux goes on
+        Type(ESC + "2"), Wait(log_re(r"console input goes to partition 2 'linux' \(.*"), timeout=30),
+        *manage(("stop lin3", log_re(r"partition 'lin3' stopped: stopped from the management "
+                                     r"console")),
+                ("destroy lin3", log_re(r"partition 'lin3' destroyed: 256 MiB of RAM back to "
+                                        r"the free pool \(\d+ MiB free now\); its CPUs idle")),
+                ("stop lin2", log_re(r"partition 'lin2' stopped: stopped from the management "
+                                     r"console")),
+                ("destroy lin2", log_re(r"partition 'lin2' destroyed: 256 MiB of RAM back to "
+                                        r"the free pool \(\d+ MiB free now\); its CPUs idle")),
+                back="linux"),
+        FreeSame(),
+        Run(COUNTING, "counting\ntmpfs-before\ndisk-before", timeout=60),
+    ], forbidden=[r"mica: partition '(svc|linux)' (stopped|restarting)", r"bad request",
+                  r"PANIC", r"exception", r"soft lockup", r"Kernel panic"])
+
+
+LINUX_SCENARIO = Scenario(
+    "clone-linux",
+    "a Linux partition with a virtio disk and network cloned: the clone has the same "
+    "counting process, tmpfs and disk files; then both diverge (writes in one unseen in the "
+    "other), the clone takes its own MAC and address and they ping each other over the "
+    "switch; the clone is cloned; both clones destroyed and every page back in the pool",
+    LINUX_CONFIG, LINUX_FILES + [VMM, LINUX_DISK], linux_script, timeout=1200,
+    vendors=("svm",), env={"MICA_SMP": "4", "MICA_MEM": "1024"})
+LINUX_SCENARIO.prepare = lambda: make_disk(LINUX_DISK, 16)
+
 CLONE_SCENARIOS = [
     Scenario(
         "clone-console",
@@ -158,4 +251,5 @@ CLONE_SCENARIOS = [
         "CPU cloned onto again; all destroyed and every page of them back in the pool",
         CONFIG, [VMM, "snapmem.elf"],
         script(), timeout=240),
+    LINUX_SCENARIO,
 ]

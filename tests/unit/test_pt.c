@@ -208,3 +208,58 @@ Test(pt, unmap_bad_arguments)
 	cr_expect_eq(pt_unmap(&pt, 0x1000, 0), MICA_EINVAL);
 	cr_expect_eq(pt_unmap(&pt, PT_VA_LIMIT - 4096, 8192), MICA_EINVAL);
 }
+
+static unsigned freed_tables;
+
+static void count_free(void *ctx, uint64_t pa)
+{
+	(void)ctx;
+	(void)pa;
+	freed_tables++;
+}
+
+Test(pt, prune_frees_the_empty_tables_of_a_range_gone_for_good)
+{
+	struct pt pt;
+	arena.limit = 64;
+	cr_assert_eq(pt_init(&pt, &ops, PT_BIG_2M), 0);
+	/* a window of 4K pages and one of 2M pages at 512 GiB apart; a neighbour beside */
+	cr_assert_eq(pt_map(&pt, 0x6000000000ULL, 0x200000, 0x3000, PT_W), 0);
+	cr_assert_eq(pt_map(&pt, 0x6000200000ULL, 0x400000, 4 * MIB, PT_W), 0);
+	cr_assert_eq(pt_map(&pt, 0x6040000000ULL, 0x800000, 0x1000, PT_W), 0);
+	unsigned before = arena.used;
+	freed_tables = 0;
+	/* still mapped: nothing goes */
+	cr_assert_eq(pt_prune(&pt, 0x6000000000ULL, GIB, count_free, NULL), 0);
+	cr_assert_eq(pt_unmap(&pt, 0x6000000000ULL, 0x3000), 0);
+	/* the PT of the 4K pages is empty, but its PD still maps the 2M pages: only the PT */
+	cr_assert_eq(pt_prune(&pt, 0x6000000000ULL, 0x200000, count_free, NULL), 1);
+	cr_assert_eq(pt_unmap(&pt, 0x6000200000ULL, 4 * MIB), 0);
+	/* the PD of the first GiB is empty now and wholly inside; the neighbour's is not */
+	cr_assert_eq(pt_prune(&pt, 0x6000000000ULL, GIB, count_free, NULL), 1);
+	cr_assert_eq(freed_tables, 2);
+	uint64_t pa, fl, ps;
+	cr_assert_eq(pt_lookup(&pt, 0x6040000000ULL, &pa, &fl, &ps), 0, "the neighbour stays");
+	cr_assert_eq(pa, 0x800000);
+	/* mapping the range again builds what it needs afresh */
+	cr_assert_eq(pt_map(&pt, 0x6000000000ULL, 0x200000, 0x1000, PT_W), 0);
+	cr_assert_eq(pt_lookup(&pt, 0x6000000000ULL, &pa, &fl, &ps), 0);
+	cr_assert_eq(arena.used, before + 2);
+	arena_free();
+}
+
+Test(pt, free_returns_every_table)
+{
+	struct pt pt;
+	arena.limit = 64;
+	cr_assert_eq(pt_init(&pt, &ops, PT_BIG_2M), 0);
+	cr_assert_eq(pt_map(&pt, 0x5000, 0x123000, 0x3000, PT_W), 0);
+	cr_assert_eq(pt_map(&pt, 0x40000000, 0x40000000, 8 * MIB, PT_W), 0);
+	cr_assert_eq(pt_map(&pt, 0x8000000000ULL, 0x1000, 0x1000, PT_W), 0);
+	freed_tables = 0;
+	pt_free(&pt, count_free, NULL);
+	cr_assert_eq(freed_tables, arena.used, "every table allocated is freed: %u of %u",
+		     freed_tables, arena.used);
+	cr_assert_eq(pt.root, 0);
+	arena_free();
+}

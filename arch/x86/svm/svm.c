@@ -287,6 +287,7 @@ static const struct virt_ops svm_ops = {
 	.stage2_map = svm_stage2_map,
 	.stage2_unmap = svm_stage2_unmap,
 	.stage2_flush = svm_stage2_flush,
+	.stage2_prune = svm_stage2_prune,
 	.stage2_free = svm_stage2_free,
 	.vcpu_init = svm_vcpu_init,
 	.vcpu_release = svm_vcpu_release,

@@ -17,6 +17,7 @@ extern int svm_has_nrips; /* the CPU reports the next RIP in the VMCB (NRIPS) */
 
 int svm_stage2_init(struct stage2 *s2);
 void svm_stage2_free(struct stage2 *s2);
+void svm_stage2_prune(struct stage2 *s2, uint64_t gpa, uint64_t size);
 int svm_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
 int svm_stage2_unmap(struct stage2 *s2, uint64_t gpa, uint64_t size);
 void svm_handle_exit(struct vcpu *v);

@@ -72,3 +72,9 @@ void vmx_stage2_free(struct stage2 *s2)
 	pt_free(&pt, table_free, NULL);
 	s2->root = 0;
 }
+
+void vmx_stage2_prune(struct stage2 *s2, uint64_t gpa, uint64_t size)
+{
+	struct pt pt = { .root = s2->root, .a = &ept_alloc, .big = ept_big() };
+	pt_prune(&pt, gpa, size, table_free, NULL);
+}

@@ -546,6 +546,7 @@ static const struct virt_ops vmx_ops = {
 	.stage2_map = vmx_stage2_map,
 	.stage2_unmap = vmx_stage2_unmap,
 	.stage2_flush = invalidate_tlbs,
+	.stage2_prune = vmx_stage2_prune,
 	.stage2_free = vmx_stage2_free,
 	.vcpu_init = vmx_vcpu_init,
 	.vcpu_release = vmx_vcpu_release,

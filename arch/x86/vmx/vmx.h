@@ -52,6 +52,7 @@ static inline int vmwrite(uint64_t field, uint64_t value)
 
 int vmx_stage2_init(struct stage2 *s2);
 void vmx_stage2_free(struct stage2 *s2);
+void vmx_stage2_prune(struct stage2 *s2, uint64_t gpa, uint64_t size);
 int vmx_stage2_map(struct stage2 *s2, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perm);
 int vmx_stage2_unmap(struct stage2 *s2, uint64_t gpa, uint64_t size);
 uint64_t vmx_eptp(const struct stage2 *s2);
