@@ -91,6 +91,7 @@ static int wait_parked(struct partition *c)
 
 int partition_clone(struct partition *o, const char *name, uint64_t cpu_mask)
 {
+	uint64_t t0 = rdtsc();
 	if (!name_ok(name))
 		return MICA_EINVAL;
 	for (unsigned i = 0; i < npartitions; i++)
@@ -170,6 +171,7 @@ int partition_clone(struct partition *o, const char *name, uint64_t cpu_mask)
 		return rc;
 	}
 	vmgenid_changed(c); /* a new VM generation: the guest may tell it was cloned */
+	c->clone_tsc = t0;
 	uint64_t us = arch_tsc_hz() / 1000000;
 	char cpus_s[64];
 	size_t n = 0;

@@ -240,6 +240,12 @@ void partition_check_slow(struct vcpu *v)
 	}
 	irq_enable(); /* the guest runs with host interrupts on, so kicks reach it */
 	v->generation = p->generation;
+	uint64_t t0 = p->clone_tsc;
+	if (t0 && v->id == 0 && p->state == PART_RUNNING) {
+		p->clone_tsc = 0;
+		log_info("partition '%s': its first instruction %lu us after the clone command",
+			 p->name, (rdtsc() - t0) * 1000000 / arch_tsc_hz());
+	}
 }
 
 /* Waits (a bounded while) until every vCPU of p has parked: a stop or pause that was

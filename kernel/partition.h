@@ -66,6 +66,8 @@ struct partition {
 	unsigned restarts;
 	unsigned origin;           /* a clone: the index + 1 of the partition it was cloned
 				    * from (kernel/clone.c); 0: from the config */
+	uint64_t clone_tsc;        /* a clone not yet run: TSC at the clone command, for the
+				    * log line its vCPU 0 writes as it first enters the guest */
 	uint64_t started_tsc;      /* TSC at the last (re)start; 0 while stopped */
 
 	struct spinlock con_lock;  /* the console line buffer, shared by this partition's vCPUs */

@@ -1212,6 +1212,74 @@ class Snapshot:
 BENCHES.append(Snapshot())
 
 
+CLONED = re.compile(r"^mica: partition '(c\d+)' cloned from 'linux' on CPU \d+: 256 MiB, "
+                    r"(\d+) MiB of it shared copy on write; 'linux' paused (\d+) us")
+CLONE_RAN = re.compile(r"^mica: partition '(c\d+)': its first instruction (\d+) us after "
+                       r"the clone command")
+
+
+class Clone:
+    """Copy-on-write clones (docs/management.md, "Clones") of the same Linux partition as
+    the snapshot bench (1 vCPU, 256M), onto the free CPU, from the management console:
+    `runs` times a clone (Mica's line says how long the origin was paused, and the clone's
+    vCPU 0 says how long after the command it entered the guest), a few seconds of both
+    running, then the clone stopped and destroyed (its CPU and RAM back for the next).
+    Medians of wall-clock microseconds under QEMU TCG -smp 3."""
+
+    name = "clone"
+    log_hint = "clone.log"
+
+    def __init__(self, runs=5, timeout=500):
+        self.runs = runs
+        self.timeout = timeout
+
+    def run(self):
+        base = virtio_bench_base(self.name)
+        image = service_iso(base, SERVICE_CONFIG + "\n" + linux_partition("linux", 1, ""))
+        pauses, firsts = [], []
+        env = {"MICA_SMP": "3", "MICA_MEM": "1024"}
+        with BACKENDS["svm-mb2"].boot(image, base + ".log", env=env) as c:
+            deadline = c.started + self.timeout
+
+            def until(rx, what):
+                while True:
+                    line = c.read_line(deadline)
+                    if line is None:
+                        raise Failure(f"timed out waiting for {what}; last console lines:"
+                                      f"{_tail(c)}")
+                    if re.search(r"^mica: partition '(linux|svc)' (stopped|restarting)", line):
+                        raise Failure(line.strip())
+                    m = rx.search(line)
+                    if m:
+                        return m
+
+            until(LINUX_READY, "the shell-ready marker")
+            c.send("\x1dm")
+            until(re.compile(r"Mica management console"), "the management console")
+            for i in range(1, self.runs + 1):
+                c.send(f"clone linux c{i}\r")
+                t = until(CLONED, "the clone's line")
+                f = until(CLONE_RAN, "the clone's first instruction")
+                pauses.append(int(t.group(3)))
+                firsts.append(int(f.group(2)))
+                print(f"bench-run: clone {i}: {t.group(2)} MiB shared, origin paused "
+                      f"{t.group(3)} us, first instruction after {f.group(2)} us",
+                      file=sys.stderr, flush=True)
+                time.sleep(2)  # both run on: copies on first touch and first write
+                c.send(f"stop c{i}\r")
+                until(re.compile(r"partition 'c%d' stopped" % i), "the stop's line")
+                c.send(f"destroy c{i}\r")
+                until(re.compile(r"partition 'c%d' destroyed" % i), "the destroy's line")
+        return [("clone_pause", f"{median(pauses):g}",
+                 f"us (256 MiB Linux, TCG; runs {min(pauses)}-{max(pauses)} us)"),
+                ("clone_first_instruction", f"{median(firsts):g}",
+                 f"us (the command to the clone's first guest instruction; runs "
+                 f"{min(firsts)}-{max(firsts)} us)")]
+
+
+BENCHES.append(Clone())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
