@@ -1150,6 +1150,20 @@ SNAP_RESTORED = re.compile(r"^mica: partition 'linux': restored to snapshot 's(\
                            r"\(in (\d+) us\)")
 
 
+def _until(c, deadline, rx, what):
+    """The first console line matching rx (its match); Failure if the Linux partition or the
+    service stops or restarts, or by the deadline."""
+    while True:
+        line = c.read_line(deadline)
+        if line is None:
+            raise Failure(f"timed out waiting for {what}; last console lines:{_tail(c)}")
+        if re.search(r"^mica: partition '(linux|svc)' (stopped|restarting)", line):
+            raise Failure(line.strip())
+        m = rx.search(line)
+        if m:
+            return m
+
+
 class Snapshot:
     """Snapshots in RAM (docs/snapshots.md) of the Linux partition the other benches boot
     (1 vCPU, 256M, `quiet`, no devices), beside the service, from the management console.
@@ -1176,16 +1190,7 @@ class Snapshot:
             deadline = c.started + self.timeout
 
             def until(rx, what):
-                while True:
-                    line = c.read_line(deadline)
-                    if line is None:
-                        raise Failure(f"timed out waiting for {what}; last console lines:"
-                                      f"{_tail(c)}")
-                    if re.search(r"^mica: partition '(linux|svc)' (stopped|restarting)", line):
-                        raise Failure(line.strip())
-                    m = rx.search(line)
-                    if m:
-                        return m
+                return _until(c, deadline, rx, what)
 
             until(LINUX_READY, "the shell-ready marker")
             c.send("\x1dm")
@@ -1242,16 +1247,7 @@ class Clone:
             deadline = c.started + self.timeout
 
             def until(rx, what):
-                while True:
-                    line = c.read_line(deadline)
-                    if line is None:
-                        raise Failure(f"timed out waiting for {what}; last console lines:"
-                                      f"{_tail(c)}")
-                    if re.search(r"^mica: partition '(linux|svc)' (stopped|restarting)", line):
-                        raise Failure(line.strip())
-                    m = rx.search(line)
-                    if m:
-                        return m
+                return _until(c, deadline, rx, what)
 
             until(LINUX_READY, "the shell-ready marker")
             c.send("\x1dm")
