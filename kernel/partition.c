@@ -332,6 +332,11 @@ uint64_t partition_alloc_ram(const struct cfg_partition *cfg)
 	return numa_alloc_for(cfg->name, cfg->cpus, cfg->memory, 2ULL << 20);
 }
 
+void partition_prune(struct partition *p, uint64_t gpa, uint64_t size)
+{
+	virt->stage2_prune(&p->s2, gpa, size);
+}
+
 int partition_build(unsigned i, const struct cfg_partition *cfg, const struct partition_files *f,
 		    uint64_t ram_hpa)
 {

@@ -147,6 +147,10 @@ int partition_map(struct partition *p, uint64_t gpa, uint64_t hpa, uint64_t size
  * today (a passed-through BAR the guest moves: its own device either way); memory that
  * changes owner will need a wait. */
 int partition_unmap(struct partition *p, uint64_t gpa, uint64_t size);
+/* After a partition_unmap() of a range nothing maps again (a destroyed partition's window
+ * in the service's stage-2): the tables wholly inside it go back to the pool. p's vCPUs
+ * flush before their next entry already (the unmap said so). */
+void partition_prune(struct partition *p, uint64_t gpa, uint64_t size);
 /* What partition_unmap() does after the unmap: p's vCPUs flush before their next entry. */
 void partition_s2_stale(struct partition *p);
 

@@ -112,8 +112,7 @@ int service_window_close(struct partition *p)
 		svc.ram_mapped[p->id] = 0;
 		/* the window's tables too: nothing maps there again (the service flushes
 		 * before it runs again: it makes this call) */
-		virt->stage2_prune(&service_part->s2, MICA_SVC_RAM_WINDOW(p->id),
-				   MICA_SVC_WINDOW_MAX);
+		partition_prune(service_part, MICA_SVC_RAM_WINDOW(p->id), MICA_SVC_WINDOW_MAX);
 	}
 	/* Its disk (disk = FILE) too: a clone's is a copy that goes back to the pool. */
 	const struct vdev *d = p->pci ? p->pci_dev[VDEV_SLOT_BLOCK] : NULL;
@@ -122,8 +121,8 @@ int service_window_close(struct partition *p)
 				     d->disk->size);
 		if (!rc) {
 			svc.disk_mapped[d->disk_index] = 0;
-			virt->stage2_prune(&service_part->s2, MICA_SVC_DISK_WINDOW(d->disk_index),
-					   MICA_SVC_WINDOW_MAX);
+			partition_prune(service_part, MICA_SVC_DISK_WINDOW(d->disk_index),
+					MICA_SVC_WINDOW_MAX);
 		}
 	}
 	spin_unlock(&svc.lock, f);
