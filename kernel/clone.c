@@ -174,12 +174,7 @@ int partition_clone(struct partition *o, const char *name, uint64_t cpu_mask)
 	c->clone_tsc = t0;
 	uint64_t us = arch_tsc_hz() / 1000000;
 	char cpus_s[64];
-	size_t n = 0;
-	cpus_s[0] = 0;
-	for (unsigned k = 0; k < 64; k++)
-		if (cpu_mask & (1ULL << k))
-			n += (size_t)snprintf(cpus_s + n, n < sizeof(cpus_s) ? sizeof(cpus_s) - n : 0,
-					      "%s%u", n ? "," : "", k);
+	partition_cpu_list(cpu_mask, cpus_s, sizeof(cpus_s));
 	log_info("partition '%s' cloned from '%s' on CPU %s: %lu MiB, %lu MiB of it shared copy "
 		 "on write; '%s' paused %lu us%s", name, o->name, cpus_s, cfg->memory >> 20,
 		 shared >> 20, o->name, pause / us, disk ? "; its disk copied" : "");

@@ -317,7 +317,7 @@ int partition_load(struct partition *p, char *err, size_t errlen)
 	return 0;
 }
 
-static void cpu_list(uint64_t mask, char *buf, size_t len)
+void partition_cpu_list(uint64_t mask, char *buf, size_t len)
 {
 	size_t n = 0;
 	buf[0] = 0;
@@ -416,7 +416,7 @@ int partition_create(unsigned i, const struct cfg_partition *cfg, const struct p
 	}
 	for (unsigned k = 0; k < p->nvcpus; k++)
 		p->vcpus[k].cpu->vcpu = &p->vcpus[k];
-	cpu_list(cfg->cpus, cpus_s, sizeof(cpus_s));
+	partition_cpu_list(cfg->cpus, cpus_s, sizeof(cpus_s));
 	cfg_format_size(cfg->memory, size_s, sizeof(size_s));
 	if (cfg->start_stopped) {
 		/* Its vCPUs park at once; the management console's start lets them go. */

@@ -125,6 +125,9 @@ int partition_check_image(const struct cfg_partition *c, const struct partition_
  * that is possible), not zeroed: the caller zeroes it (zero_run()). 0 when none fits. */
 uint64_t partition_alloc_ram(const struct cfg_partition *cfg);
 
+/* "1,2,5": the host CPUs of mask, for log lines. */
+void partition_cpu_list(uint64_t mask, char *buf, size_t len);
+
 /* Creates partition i from its config (stage-2, vCPUs pinned to CPUs, virtio devices, image
  * loaded) on ram_hpa, its RAM from partition_alloc_ram(), already zeroed.
  * Returns 0 or a negative code after logging what went wrong. */
