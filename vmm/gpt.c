@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/bytes.h"
+#include "lib/crc32.h"
 #include "lib/errmsg.h"
 #include "vmm/gpt.h"
 
@@ -23,15 +24,7 @@ struct hdr {
 
 uint32_t gpt_crc32(const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-	uint32_t crc = 0xFFFFFFFFu;
-
-	while (len--) {
-		crc ^= *p++;
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
-	}
-	return ~crc;
+	return crc32_of(buf, len);
 }
 
 /* Reads and checks the header at lba: 0 with *h, or -1 with the sentence. which: "primary"

@@ -20,7 +20,7 @@ VMM_PURE_SRCS := vmm/virtq.c vmm/switch.c vmm/backend.c vmm/blk.c vmm/console.c 
 	vmm/mgmt.c vmm/gpt.c vmm/nvme_cmd.c
 VMM_SRCS := $(VMM_RT_SRCS) vmm/main.c vmm/setup.c vmm/serve.c vmm/pci.c vmm/nvme.c vmm/storage.c \
 	$(VMM_PURE_SRCS) \
-	lib/errmsg.c lib/string.c lib/format.c lib/line.c
+	lib/errmsg.c lib/string.c lib/format.c lib/line.c lib/crc32.c
 VMM_OBJS := $(patsubst %,$(VMM_OUT)/obj/%.o,$(VMM_SRCS))
 
 .PHONY: vmm

@@ -220,6 +220,36 @@ def gpt():
     put("fuzz_gpt", "sealed", bytes(sealed))
 
 
+def snapimg():
+    """fuzz_snapimg: an image of a 2-vCPU partition with 8 KiB of RAM (lib/snapimg.h), whole
+    and CRC-sealed (its first byte, the magic's 'M', is odd: the harness seals it again,
+    which changes nothing)."""
+    import zlib
+    crc = zlib.crc32
+    h = bytearray(256)
+    sections = [(1, 0, b"\xa0" * 40), (1, 1, b"\xa1" * 40), (2, 0, b"\xd0" * 20),
+                (5, 0, bytes((i * 13) & 0xff for i in range(8192)))]
+    body, chain = bytearray(), 0
+    for typ, index, data in sections:
+        d = crc(data)
+        sh = bytearray(struct.pack("<IIQI", typ, index, len(data), d))
+        sh += struct.pack("<I", crc(bytes(sh)))
+        body += sh + data + bytes(-len(data) % 8)
+        chain = crc(struct.pack("<I", d), chain)
+    end = bytearray(struct.pack("<IIQI", 0xffffffff, 0, 0, chain))
+    end += struct.pack("<I", crc(bytes(end)))
+    body += end
+    h[0:8] = b"MICASNAP"
+    struct.pack_into("<IIQII", h, 8, 1, 256, 256 + len(body), 1, 2)
+    struct.pack_into("<IIIIQQQQQ", h, 32, 0x80202001, 0x178bfbff, 0x209, 0, 7, 0x1234, 8192, 0,
+                     1765000000)
+    h[88:88 + 3] = b"web"
+    h[120:120 + 6] = b"before"
+    struct.pack_into("<I", h, 252, crc(bytes(h[:252])))
+    img = bytes(h) + bytes(body)
+    put("fuzz_snapimg", "two-vcpus", img)
+
+
 def offload():
     """fuzz_offload: a virtio-net header, the shape byte (odd: the harness lays Ethernet,
     IP and TCP headers over the frame), then the frame: a TCPv4 and a tagged TCPv6 GSO
@@ -252,6 +282,7 @@ def main():
     vpci()
     gpt()
     offload()
+    snapimg()
 
 
 if __name__ == "__main__":

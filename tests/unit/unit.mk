@@ -11,6 +11,7 @@ UNIT_SRCS += boot/check/judge.c boot/check/acpi_facts.c
 UNIT_SRCS += kernel/host/fbcon.c kernel/host/font.c
 UNIT_SRCS += tests/unit/guest_ram_stub.c vmm/mgmt.c lib/line.c kernel/snapram.c kernel/cow.c
 UNIT_SRCS += vmm/gpt.c vmm/nvme_cmd.c vmm/offload.c
+UNIT_SRCS += lib/crc32.c lib/snapimg.c
 UNIT_TESTS = $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(BUILD)/unit/unit-tests
 
