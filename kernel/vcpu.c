@@ -1,8 +1,10 @@
 /* The vCPU loop and exit dispatch: vendor neutral. */
 #include <stddef.h>
+#include <stdio.h>
 #include "arch/x86/cpu.h"
 #include "kernel/arch.h"
 #include "kernel/emul/fetch.h"
+#include "kernel/emul/gwalk.h"
 #include "kernel/emul/mmio.h"
 #include "kernel/emul/msr.h"
 #include "kernel/emul/pio.h"
@@ -127,9 +129,21 @@ void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 			      e->fault.gpa, v->regs.rip);
 		break;
 	}
-	case EXIT_TRIPLE_FAULT:
-		/* RSP, and the event being delivered and CR2 where the CPU says: enough to tell
-		 * a stack that ran out from an IDT that is gone. */
+	case EXIT_TRIPLE_FAULT: {
+		/* RSP, the event being delivered and CR2 where the CPU says; on a line before
+		 * it, the paging state and what the guest's page tables say of CR2 now: enough
+		 * to tell a stack that ran out from an IDT or page tables that are gone. */
+		struct gwalk_regs r;
+		unsigned bits;
+		uint64_t gpa;
+		char walk[160];
+		vcpu_walk_regs(v, &r, &bits);
+		if (!gwalk(&r, e->shutdown.cr2, GWALK_READ, guest_read_gpa, p, &gpa, walk,
+			   sizeof(walk)))
+			snprintf(walk, sizeof(walk), "guest-physical 0x%lx", gpa);
+		log_info("partition '%s': at its triple fault CR0 0x%lx CR3 0x%lx CR4 0x%lx EFER "
+			 "0x%lx; CR2 in its page tables now: %s", p->name, r.cr0, r.cr3, r.cr4,
+			 r.efer, walk);
 		if (e->shutdown.event & (1u << 31))
 			partition_end(v, partition_on_crash_restarts(p), "triple fault (RIP 0x%lx, "
 				      "RSP 0x%lx, delivering vector %u type %u, CR2 0x%lx)",
@@ -140,6 +154,7 @@ void vcpu_handle_exit(struct vcpu *v, struct vm_exit *e)
 				      "RSP 0x%lx, CR2 0x%lx)", v->regs.rip, v->regs.gpr[REG_RSP],
 				      e->shutdown.cr2);
 		break;
+	}
 	case EXIT_ENTRY_FAILED:
 		/* The guest state the CPU refused is the guest's own doing (Mica checks what it
 		 * writes there): a crash like any other, so on_crash decides. */

@@ -53,15 +53,16 @@ _print_lock = threading.Lock()
 
 
 def run_one(scn, backend, timeout_scale, verbose):
-    """Returns (ok, seconds, detail, console lines). Two known, rare, not yet understood
-    events get one more try, said on a RETRY line, with the first log kept as
-    <scenario>.attempt1.log (and QEMU's CPU-reset dump beside it):
+    """Returns (ok, seconds, detail, console lines). Known rare events get one more try,
+    said on a RETRY line, with the first log kept as <scenario>.attempt1.log (and QEMU's
+    CPU-reset dump beside it):
     - the emulator vanished (the whole machine reset or powered off under it);
     - a Linux guest stopped making progress and a step timed out (seen twice in CI, in
       svm-mb2/linux-smp while /init loaded modules; docs/testing.md);
     - a partition could not take an event: a Linux guest's double fault, or the service's
-      triple fault (seen once each, in storage-two-guests under both guests' writes;
-      docs/testing.md). The first log keeps 3 s of console after the line;
+      triple fault (storage-two-guests under both guests' writes: QEMU delivering an
+      EVENTINJ interrupt twice, worked around in arch/x86/svm/intr.c; docs/testing.md).
+      The first log keeps 3 s of console after the line;
     - QEMU's SVM gave a partition the host's own state back as its guest state at an exit
       (Mica detects it and says so: seen once, in storage-two-guests; docs/testing.md)."""
     ok, secs, detail, lines = run_attempt(scn, backend, timeout_scale, verbose)

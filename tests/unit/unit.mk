@@ -12,6 +12,7 @@ UNIT_SRCS += kernel/host/fbcon.c kernel/host/font.c
 UNIT_SRCS += tests/unit/guest_ram_stub.c vmm/mgmt.c lib/line.c kernel/snapram.c kernel/cow.c
 UNIT_SRCS += vmm/gpt.c vmm/nvme_cmd.c vmm/offload.c
 UNIT_SRCS += lib/crc32.c lib/snapimg.c
+UNIT_SRCS += arch/x86/svm/intr.c
 UNIT_TESTS = $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(BUILD)/unit/unit-tests
 

@@ -4,6 +4,7 @@
  * EXITINFO2 is always the next RIP (APM 15.10.2). */
 #include <stddef.h>
 #include "arch/x86/cpu.h"
+#include "arch/x86/svm/intr.h"
 #include "arch/x86/svm/svm.h"
 #include "kernel/emul/fetch.h"
 #include "kernel/partition.h"
@@ -55,8 +56,8 @@ static void __attribute__((noinline)) slow_exit(struct vcpu *v, struct vmcb *vm,
 
 	e.insn_len = 0;
 	/* An event the CPU was delivering when the exit came is not lost: queue it again. */
-	if ((vm->ctl.exitintinfo & EXITINTINFO_VALID) && !(vm->ctl.eventinj & EVENTINJ_VALID))
-		vm->ctl.eventinj = vm->ctl.exitintinfo;
+	if (vm->ctl.exitintinfo & EXITINTINFO_VALID)
+		svm_intr_requeue(vm);
 	switch (code) {
 	case VMEXIT_INTR:
 	case VMEXIT_NMI: /* a kick (arch_kick_cpu_nmi); taken by the host after STGI */

@@ -3,6 +3,7 @@
 #include <mica/hypercall.h>
 #include "arch/x86/cpu.h"
 #include "arch/x86/msr_check.h"
+#include "arch/x86/svm/intr.h"
 #include "arch/x86/svm/svm.h"
 #include "kernel/log.h"
 #include "kernel/mem.h"
@@ -173,28 +174,17 @@ static uint64_t svm_cs_base(struct vcpu *v)
 
 static int svm_irq_ready(struct vcpu *v)
 {
-	struct vmcb *vm = vmcb_of(v);
-	return (vm->save.rflags & RFLAGS_IF) && !(vm->ctl.int_shadow & INT_SHADOW) &&
-	       !(vm->ctl.eventinj & EVENTINJ_VALID);
+	return svm_intr_ready(vmcb_of(v));
 }
 
 static void svm_inject_irq(struct vcpu *v, uint8_t vector)
 {
-	vmcb_of(v)->ctl.eventinj = vector | EVENTINJ_VALID; /* type 0: external interrupt */
+	svm_intr_inject(vmcb_of(v), vector);
 }
 
-/* A virtual interrupt request that the guest "takes" as soon as it can: taking it is the
- * VINTR exit we asked for (APM 15.21.4); the real vector is then injected with EVENTINJ. */
 void svm_irq_window(struct vcpu *v, int on)
 {
-	struct vmcb *vm = vmcb_of(v);
-	if (on) {
-		vm->ctl.v_intr |= V_IRQ | V_IGN_TPR | V_INTR_PRIO_MAX;
-		vm->ctl.intercept_misc1 |= INTERCEPT_VINTR;
-	} else {
-		vm->ctl.v_intr &= ~(V_IRQ | V_IGN_TPR | V_INTR_PRIO_MAX);
-		vm->ctl.intercept_misc1 &= ~INTERCEPT_VINTR;
-	}
+	svm_intr_window(vmcb_of(v), on);
 }
 
 /* MSRs that live in the VMCB save area. */

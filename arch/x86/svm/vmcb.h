@@ -82,12 +82,15 @@
 #define EVENTINJ_VALID (1ULL << 31)
 #define EVENTINJ_EV    (1ULL << 11)
 #define EVENTINJ_TYPE_EXCEPTION (3ULL << 8)
+#define EVENTINJ_TYPE_MASK      (7ULL << 8)
 
 #define TLB_CONTROL_FLUSH_ALL  1
 #define V_IRQ          (1ULL << 8)
 #define V_INTR_PRIO_MAX (0xfULL << 16)
 #define V_IGN_TPR      (1ULL << 20)
 #define V_INTR_MASKING (1ULL << 24)
+#define V_INTR_VECTOR_SHIFT 32 /* v_intr is INT_CTL (low half) and INT_VECTOR (high) */
+#define V_INTR_VECTOR_MASK  (0xffULL << V_INTR_VECTOR_SHIFT)
 #define INT_SHADOW     (1ULL << 0)
 #define EXITINTINFO_VALID (1ULL << 31)
 
