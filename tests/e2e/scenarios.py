@@ -76,6 +76,13 @@ RIP = r"\(RIP 0x[0-9a-f]+\)"
 TRIPLE = (r"\(RIP 0x[0-9a-f]+, RSP 0x[0-9a-f]+, (delivering vector \d+ type \d, )?"
           r"CR2 0x[0-9a-f]+\)")
 
+# the line before a triple fault's stop: the paging state, and CR2 walked through the
+# guest's own tables (kernel/vcpu.c)
+def paging_at_triple(part, walk):
+    return (r"^mica: partition " + lit(f"'{part}': at its triple fault ") +
+            r"CR0 0x[0-9a-f]+ CR3 0x[0-9a-f]+ CR4 0x[0-9a-f]+ EFER 0x[0-9a-f]+; "
+            r"CR2 in its page tables now: " + walk + "$")
+
 
 def cfg_error(line, message):
     """The core refused the config at `line` (message is a regex)."""
@@ -195,6 +202,7 @@ SCENARIOS = [
             steps=[
                 BANNER,
                 out("triple", lit("triple: faulting now")),
+                paging_at_triple("triple", lit("guest-physical 0x0")),
                 stopped("triple", lit("triple fault ") + TRIPLE),
                 *counting(),
             ],
