@@ -1,8 +1,8 @@
 /* External interrupts into an SVM guest (intr.h).
  *
- * Why a virtual interrupt and not EVENTINJ: QEMU's TCG SVM (7.2, and upstream to this day)
- * delivers an EVENTINJ interrupt inside VMRUN but leaves its vector as the CPU's "exception
- * being raised". A CPU kick that comes before the guest's next exit or interrupt (another
+ * Why a virtual interrupt and not EVENTINJ: QEMU's TCG SVM (7.2, and upstream as far as
+ * we read) delivers an EVENTINJ interrupt inside VMRUN but leaves its vector as the CPU's
+ * "exception being raised". A CPU kick that comes before the guest's next exit or interrupt (another
  * vCPU's atomic operation that needs the whole machine, a TB flush, a lost IPI) makes QEMU
  * deliver that vector a second time, as an exception, whatever the guest's IF: a Linux
  * guest that took an interrupt in user mode takes it again in the kernel before SWAPGS and
