@@ -2,9 +2,9 @@
  *
  * Why a virtual interrupt and not EVENTINJ: QEMU's TCG SVM (7.2, and upstream as far as
  * we read) delivers an EVENTINJ interrupt inside VMRUN but leaves its vector as the CPU's
- * "exception being raised". A CPU kick that comes before the guest's next exit or interrupt (another
- * vCPU's atomic operation that needs the whole machine, a TB flush, a lost IPI) makes QEMU
- * deliver that vector a second time, as an exception, whatever the guest's IF: a Linux
+ * "exception being raised". A CPU kick that comes before the guest's next exit or
+ * interrupt (another vCPU's atomic operation that needs the whole machine, a TB flush, a
+ * lost IPI) makes QEMU deliver that vector a second time, as an exception, whatever the guest's IF: a Linux
  * guest that took an interrupt in user mode takes it again in the kernel before SWAPGS and
  * double faults, and the service partition triple faulted (docs/testing.md, "When a run is
  * tried twice"). A virtual interrupt goes through QEMU's ordinary interrupt path, which
