@@ -1,17 +1,17 @@
 /* External interrupts into an SVM guest (intr.h).
  *
- * Why a virtual interrupt and not EVENTINJ: QEMU's TCG SVM (7.2, and upstream as far as
- * we read) delivers an EVENTINJ interrupt inside VMRUN but leaves its vector as the CPU's
+ * Why a virtual interrupt and not EVENTINJ: QEMU's TCG SVM (7.2, and upstream as far as we
+ * read) delivers an EVENTINJ interrupt inside VMRUN but leaves its vector as the CPU's
  * "exception being raised". A CPU kick that comes before the guest's next exit or
  * interrupt (another vCPU's atomic operation that needs the whole machine, a TB flush, a
- * lost IPI) makes QEMU deliver that vector a second time, as an exception, whatever the guest's IF: a Linux
- * guest that took an interrupt in user mode takes it again in the kernel before SWAPGS and
- * double faults, and the service partition triple faulted (docs/testing.md, "When a run is
- * tried twice"). A virtual interrupt goes through QEMU's ordinary interrupt path, which
- * leaves nothing behind. On a CPU the two are equivalent here: the guest can take the
- * interrupt when the vector goes in (svm_intr_ready), so it takes it before its first
- * instruction either way; an intercepted host interrupt or NMI that comes first leaves
- * V_IRQ set for the next VMRUN (APM vol. 2 15.21.4). */
+ * lost IPI) makes QEMU deliver that vector a second time, as an exception, whatever the
+ * guest's IF: a Linux guest that took an interrupt in user mode takes it again in the
+ * kernel before SWAPGS and double faults, and the service partition triple faulted
+ * (docs/testing.md, "When a run is tried twice"). A virtual interrupt goes through QEMU's
+ * ordinary interrupt path, which leaves nothing behind. On a CPU the two are equivalent
+ * here: the guest can take the interrupt when the vector goes in (svm_intr_ready), so it
+ * takes it before its first instruction either way; an intercepted host interrupt or NMI
+ * that comes first leaves V_IRQ set for the next VMRUN (APM vol. 2 15.21.4). */
 #include "arch/x86/svm/intr.h"
 
 #define V_IRQ_REQUEST (V_IRQ | V_IGN_TPR | V_INTR_PRIO_MAX) /* taken whatever the TPR */
