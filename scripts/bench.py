@@ -38,6 +38,7 @@ for virtio-blk, default 3; --net-runs N: boots for virtio-net, default 1)
 """
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -1164,6 +1165,26 @@ def _until(c, deadline, rx, what):
             return m
 
 
+@contextlib.contextmanager
+def _managed_linux(name, smp, timeout):
+    """The service and a Linux partition `linux` (1 vCPU, 256M) under QEMU TCG -smp smp,
+    booted to its shell with the management console open: yields (console, until), where
+    until(rx, what) is _until against the bench's deadline."""
+    base = virtio_bench_base(name)
+    image = service_iso(base, SERVICE_CONFIG + "\n" + linux_partition("linux", 1, ""))
+    env = {"MICA_SMP": str(smp), "MICA_MEM": "1024"}
+    with BACKENDS["svm-mb2"].boot(image, base + ".log", env=env) as c:
+        deadline = c.started + timeout
+
+        def until(rx, what):
+            return _until(c, deadline, rx, what)
+
+        until(LINUX_READY, "the shell-ready marker")
+        c.send("\x1dm")
+        until(re.compile(r"Mica management console"), "the management console")
+        yield c, until
+
+
 class Snapshot:
     """Snapshots in RAM (docs/snapshots.md) of the Linux partition the other benches boot
     (1 vCPU, 256M, `quiet`, no devices), beside the service, from the management console.
@@ -1182,19 +1203,8 @@ class Snapshot:
         self.timeout = timeout
 
     def run(self):
-        base = virtio_bench_base(self.name)
-        image = service_iso(base, SERVICE_CONFIG + "\n" + linux_partition("linux", 1, ""))
         pauses, restores = [], []
-        env = {"MICA_SMP": "2", "MICA_MEM": "1024"}
-        with BACKENDS["svm-mb2"].boot(image, base + ".log", env=env) as c:
-            deadline = c.started + self.timeout
-
-            def until(rx, what):
-                return _until(c, deadline, rx, what)
-
-            until(LINUX_READY, "the shell-ready marker")
-            c.send("\x1dm")
-            until(re.compile(r"Mica management console"), "the management console")
+        with _managed_linux(self.name, 2, self.timeout) as (c, until):
             for i in range(1, self.runs + 1):
                 c.send(f"snapshot linux s{i}\r")
                 t = until(SNAP_TAKEN, "the snapshot's line")
@@ -1239,19 +1249,8 @@ class Clone:
         self.timeout = timeout
 
     def run(self):
-        base = virtio_bench_base(self.name)
-        image = service_iso(base, SERVICE_CONFIG + "\n" + linux_partition("linux", 1, ""))
         pauses, firsts = [], []
-        env = {"MICA_SMP": "3", "MICA_MEM": "1024"}
-        with BACKENDS["svm-mb2"].boot(image, base + ".log", env=env) as c:
-            deadline = c.started + self.timeout
-
-            def until(rx, what):
-                return _until(c, deadline, rx, what)
-
-            until(LINUX_READY, "the shell-ready marker")
-            c.send("\x1dm")
-            until(re.compile(r"Mica management console"), "the management console")
+        with _managed_linux(self.name, 3, self.timeout) as (c, until):
             for i in range(1, self.runs + 1):
                 c.send(f"clone linux c{i}\r")
                 t = until(CLONED, "the clone's line")
